@@ -1,0 +1,37 @@
+# herd: `make run` and `make test` each do all set-up (packages via scripts/setup.sh) first.
+BUILD_DIR ?= build
+ASAN_DIR  ?= build-asan
+JOBS      ?= 2
+BUILD_TYPE ?= Release
+
+.PHONY: all setup configure build test test-asan run format clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	@ctest --test-dir $(BUILD_DIR) -j$(JOBS) --output-on-failure
+
+# The tests again under AddressSanitizer and UndefinedBehaviorSanitizer; tests labelled
+# `large` (big simulations) stay out of this run.
+test-asan: setup
+	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHERD_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_DIR) -j$(JOBS)
+	@ctest --test-dir $(ASAN_DIR) -j$(JOBS) --output-on-failure -LE large
+
+run: build
+	@$(BUILD_DIR)/cli/herd demo
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	@rm -rf $(BUILD_DIR) $(ASAN_DIR)

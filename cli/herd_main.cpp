@@ -1,0 +1,44 @@
+// herd: the command-line entry point. Subcommands dispatch to their own files.
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include "cli/demo.hpp"
+
+namespace {
+
+constexpr const char* usage_text =
+    "usage: herd COMMAND [ARGS...]\n"
+    "\n"
+    "commands:\n"
+    "  demo      answer an IAMAT and a WHATSAT through the core (no network)\n"
+    "  help      show this help\n"
+    "\n"
+    "Run `herd COMMAND --help` for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::cerr << usage_text;
+        return 2;
+    }
+    const std::string_view command = argv[1];
+    if (command == "help" || command == "--help" || command == "-h") {
+        std::cout << usage_text;
+        return 0;
+    }
+    if (command == "demo") {
+        if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
+            std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";
+            return 0;
+        }
+        if (argc > 2) {
+            std::cerr << "herd demo: unexpected argument '" << argv[2] << "'\nusage: herd demo\n";
+            return 2;
+        }
+        return herd::cli::run_demo(std::cout);
+    }
+    std::cerr << "herd: unknown command '" << command << "'\n" << usage_text;
+    return 2;
+}

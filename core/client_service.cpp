@@ -1,0 +1,33 @@
+#include "core/client_service.hpp"
+
+#include "core/client_protocol.hpp"
+
+namespace herd {
+
+ClientOutcome ClientService::handle_line(std::string_view line, Timestamp received) {
+    ClientOutcome out;
+    const ClientRequest request = parse_client_line(line);
+    if (std::holds_alternative<BlankLine>(request)) return out;
+    if (const auto* iamat = std::get_if<IamatRequest>(&request)) {
+        Record record = Record::from_iamat(self_, received, *iamat);
+        out.kind = ClientOutcome::Kind::reply;
+        out.reply = record.at_line();
+        out.reply += '\n';
+        if (changed_store(store_.apply(std::move(record)))) out.changed = store_.find(iamat->client);
+        return out;
+    }
+    if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {
+        if (const Record* record = store_.find(whatsat->client)) {
+            out.kind = ClientOutcome::Kind::places_query;
+            out.query = PlacesQuery{record->at_line(),      record->lat_nanodeg(),
+                                    record->lon_nanodeg(),  std::string(record->latlon_text()),
+                                    whatsat->radius,        whatsat->bound};
+            return out;
+        }
+    }
+    out.kind = ClientOutcome::Kind::reply;
+    out.reply = format_invalid_reply(line);
+    return out;
+}
+
+}  // namespace herd

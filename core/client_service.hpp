@@ -1,0 +1,52 @@
+// ClientService: what one server does with one client line, given its store.
+//
+//   IAMAT   -> the AT reply (always), and the store updated when the record wins;
+//   WHATSAT -> a Places query for the stored record (the caller asks the provider and then
+//              calls format_whatsat_reply), or `?` for an unknown client;
+//   other   -> `? <line>`; a blank line -> nothing.
+//
+// It holds no connection state: ordering replies on a connection is the caller's job.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/record_store.hpp"
+#include "core/time.hpp"
+#include "core/types.hpp"
+
+namespace herd {
+
+// What a WHATSAT needs from a Places provider.
+struct PlacesQuery {
+    std::string at_line;  // the stored record's line, which starts the reply
+    std::int64_t lat_nanodeg = 0;
+    std::int64_t lon_nanodeg = 0;
+    std::string latlon_text;
+    RadiusKm radius;
+    unsigned bound = 0;
+};
+
+struct ClientOutcome {
+    enum class Kind { none, reply, places_query };
+    Kind kind = Kind::none;
+    std::string reply;                    // kind == reply: the exact bytes to send
+    std::optional<PlacesQuery> query;     // kind == places_query
+    const Record* changed = nullptr;      // the record an IAMAT stored, to be flooded
+};
+
+class ClientService {
+public:
+    ClientService(ServerName self, RecordStore& store) : self_(std::move(self)), store_(store) {}
+
+    ClientOutcome handle_line(std::string_view line, Timestamp received);
+
+    const ServerName& self() const { return self_; }
+
+private:
+    ServerName self_;
+    RecordStore& store_;
+};
+
+}  // namespace herd

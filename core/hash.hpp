@@ -1,0 +1,37 @@
+// Named, fixed hash functions. Anything that reaches output, the wire or a digest is hashed with
+// these, never with std::hash (which differs between standard libraries).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace herd {
+
+inline constexpr std::uint64_t fnv1a64_offset = 0xcbf29ce484222325ULL;
+inline constexpr std::uint64_t fnv1a64_prime = 0x100000001b3ULL;
+
+// FNV-1a, 64-bit, continuing from `state` (start with fnv1a64_offset).
+constexpr std::uint64_t fnv1a64(std::string_view bytes, std::uint64_t state = fnv1a64_offset) {
+    for (char c : bytes) {
+        state ^= static_cast<unsigned char>(c);
+        state *= fnv1a64_prime;
+    }
+    return state;
+}
+
+// Mixes a 64-bit value into `state`, byte by byte, little-endian (FNV-1a).
+constexpr std::uint64_t fnv1a64_u64(std::uint64_t value, std::uint64_t state = fnv1a64_offset) {
+    for (int i = 0; i < 8; ++i) {
+        state ^= (value >> (8 * i)) & 0xff;
+        state *= fnv1a64_prime;
+    }
+    return state;
+}
+
+// A transparent hasher for unordered containers keyed by strings (lookups by string_view).
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return static_cast<std::size_t>(fnv1a64(s)); }
+};
+
+}  // namespace herd

@@ -1,0 +1,54 @@
+// Record: one client's location as the herd stores and floods it, i.e. the origin server's AT line
+// ("AT <origin> <skew> <client> <latlon> <time>") kept verbatim, with its fields indexed.
+//
+// The line is the record: it is what WHATSAT replies start with and what peers flood, byte for
+// byte, so every server answers with the origin's name and skew.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/client_protocol.hpp"
+#include "core/time.hpp"
+
+namespace herd {
+
+class Record {
+public:
+    // The record a server makes from an IAMAT it received itself.
+    static Record from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat);
+
+    // Parses and validates an AT line from a peer (without its newline): 6 fields, a valid server
+    // name, skew, client ID, coordinate and time.
+    static std::optional<Record> parse_at_line(std::string_view line);
+
+    const std::string& at_line() const { return line_; }
+    std::string_view origin() const { return field(origin_span_); }
+    std::string_view skew_text() const { return field(skew_span_); }
+    std::string_view client() const { return field(client_span_); }
+    std::string_view latlon_text() const { return field(latlon_span_); }
+    std::string_view time_text() const { return field(time_span_); }
+    Timestamp time() const { return time_; }
+    std::int64_t lat_nanodeg() const { return lat_nanodeg_; }
+    std::int64_t lon_nanodeg() const { return lon_nanodeg_; }
+
+    friend bool operator==(const Record& a, const Record& b) { return a.line_ == b.line_; }
+
+private:
+    struct Span {
+        std::uint32_t start = 0;
+        std::uint32_t length = 0;
+    };
+    std::string_view field(Span s) const { return std::string_view(line_).substr(s.start, s.length); }
+    static std::optional<Record> index(std::string line);
+
+    std::string line_;
+    Span origin_span_, skew_span_, client_span_, latlon_span_, time_span_;
+    Timestamp time_;
+    std::int64_t lat_nanodeg_ = 0;
+    std::int64_t lon_nanodeg_ = 0;
+};
+
+}  // namespace herd

@@ -1,0 +1,34 @@
+// Small byte-exact text helpers shared by the protocol code: the six white-space bytes of the
+// client protocol, digit checks and locale-free decimal formatting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herd {
+
+// Space, tab, CR, LF, FF, VT: exactly the white space of design §3 (not the locale's).
+constexpr bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+constexpr bool all_digits(std::string_view s) {
+    for (char c : s) {
+        if (!is_digit(c)) return false;
+    }
+    return true;
+}
+
+void append_decimal(std::string& out, std::uint64_t value);
+
+// Appends `value` as exactly `width` digits, zero-padded on the left.
+void append_padded(std::string& out, std::uint64_t value, int width);
+
+// Splits on runs of white space, ignoring leading and trailing white space. Fills at most
+// `fields_max` views and returns how many fields the line has in all (which may be more).
+std::size_t split_fields(std::string_view line, std::string_view* fields, std::size_t fields_max);
+
+}  // namespace herd

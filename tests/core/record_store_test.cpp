@@ -1,0 +1,115 @@
+#include "core/record_store.hpp"
+
+#include <gtest/gtest.h>
+
+namespace herd {
+namespace {
+
+Record at(std::string_view line) {
+    auto r = Record::parse_at_line(line);
+    EXPECT_TRUE(r) << line;
+    return *r;
+}
+
+TEST(RecordParse, FieldsAreIndexedFromTheLine) {
+    Record r = at("AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450");
+    EXPECT_EQ(r.origin(), "Alford");
+    EXPECT_EQ(r.skew_text(), "+0.263873386");
+    EXPECT_EQ(r.client(), "kiwi.cs.ucla.edu");
+    EXPECT_EQ(r.latlon_text(), "+34.068930-118.445127");
+    EXPECT_EQ(r.time_text(), "1479413884.392014450");
+    EXPECT_EQ(r.time(), (Timestamp{1479413884, 392014450}));
+}
+
+TEST(RecordParse, MalformedAtLinesAreRejected) {
+    for (const char* bad : {"AT Alford +0.1 c +1.0+1.0", "AT Alford +0.1 c +1.0+1.0 5 6",
+                            "AT Alford 0.1 c +1.0+1.0 5", "AT Alford +0.1 c +91.0+1.0 5",
+                            "AT Alford +0.1 c +1.0+1.0 -5", "at Alford +0.1 c +1.0+1.0 5",
+                            "IAMAT c +1.0+1.0 5", "AT Alford +. c +1.0+1.0 5", ""}) {
+        EXPECT_FALSE(Record::parse_at_line(bad)) << bad;
+    }
+}
+
+TEST(RecordStore, LaterTimeReplaces) {
+    RecordStore store;
+    EXPECT_EQ(store.apply(at("AT A +0.0 c +1.0+1.0 5")), ApplyOutcome::inserted);
+    EXPECT_EQ(store.apply(at("AT B +0.0 c +2.0+2.0 5.000000001")), ApplyOutcome::replaced);
+    EXPECT_EQ(store.find("c")->origin(), "B");
+}
+
+TEST(RecordStore, OlderTimeIsKept) {
+    RecordStore store;
+    store.apply(at("AT A +0.0 c +1.0+1.0 6"));
+    EXPECT_EQ(store.apply(at("AT B +0.0 c +2.0+2.0 5.999999999")), ApplyOutcome::kept_current);
+    EXPECT_EQ(store.find("c")->origin(), "A");
+}
+
+TEST(RecordStore, TimesCompareExactlyNotAsDecimalText) {
+    RecordStore store;
+    store.apply(at("AT A +0.0 c +1.0+1.0 5.1"));
+    // 5.10 is the same instant as 5.1, written differently: a tie, first kept.
+    EXPECT_EQ(store.apply(at("AT B +0.0 c +2.0+2.0 5.10")), ApplyOutcome::kept_current);
+    // 10 is later than 9.999 even though "10" < "9.999" as text.
+    store.apply(at("AT A +0.0 d +1.0+1.0 9.999"));
+    EXPECT_EQ(store.apply(at("AT A +0.0 d +1.0+1.0 10")), ApplyOutcome::replaced);
+}
+
+TEST(RecordStore, EqualTimeFirstRuleKeepsWhicheverArrivedFirst) {
+    RecordStore one(TieBreak::first), two(TieBreak::first);
+    Record x = at("AT A +0.0 c +1.0+1.0 5");
+    Record y = at("AT B +0.0 c +2.0+2.0 5");
+    one.apply(x);
+    one.apply(y);
+    two.apply(y);
+    two.apply(x);
+    EXPECT_EQ(one.find("c")->origin(), "A");
+    EXPECT_EQ(two.find("c")->origin(), "B");  // the two servers disagree forever
+}
+
+TEST(RecordStore, EqualTimeConvergentRuleAgreesWhateverTheOrder) {
+    RecordStore one(TieBreak::convergent), two(TieBreak::convergent);
+    Record x = at("AT A +0.0 c +1.0+1.0 5");
+    Record y = at("AT B +0.0 c +2.0+2.0 5");
+    one.apply(x);
+    EXPECT_EQ(one.apply(y), ApplyOutcome::replaced);
+    two.apply(y);
+    EXPECT_EQ(two.apply(x), ApplyOutcome::kept_current);
+    EXPECT_EQ(*one.find("c"), *two.find("c"));
+    EXPECT_EQ(one.find("c")->latlon_text(), "+2.0+2.0");
+}
+
+TEST(RecordStore, ConvergentRuleUsesOriginThenWholeLineWhenCoordinatesTie) {
+    RecordStore store(TieBreak::convergent);
+    store.apply(at("AT Ball +0.0 c +1.0+1.0 5"));
+    EXPECT_EQ(store.apply(at("AT Alford +0.0 c +1.0+1.0 5")), ApplyOutcome::kept_current);
+    EXPECT_EQ(store.apply(at("AT Welsh +0.0 c +1.0+1.0 5")), ApplyOutcome::replaced);
+    EXPECT_EQ(store.apply(at("AT Welsh +0.5 c +1.0+1.0 5")), ApplyOutcome::replaced);
+    EXPECT_EQ(store.find("c")->skew_text(), "+0.5");
+}
+
+TEST(RecordStore, IdenticalRecordIsADuplicate) {
+    RecordStore store;
+    store.apply(at("AT A +0.0 c +1.0+1.0 5"));
+    EXPECT_EQ(store.apply(at("AT A +0.0 c +1.0+1.0 5")), ApplyOutcome::duplicate);
+    EXPECT_FALSE(changed_store(ApplyOutcome::duplicate));
+}
+
+TEST(RecordStore, SortedIsByClientBytes) {
+    RecordStore store;
+    for (const char* c : {"zeta", "Alpha", "\xF0\x9F\xA5\x9D", "beta", "alpha"}) {
+        store.apply(at(std::string("AT A +0.0 ") + c + " +1.0+1.0 5"));
+    }
+    std::vector<std::string> order;
+    for (const Record* r : store.sorted()) order.emplace_back(r->client());
+    EXPECT_EQ(order, (std::vector<std::string>{"Alpha", "alpha", "beta", "zeta", "\xF0\x9F\xA5\x9D"}));
+}
+
+TEST(RecordStore, ClientIdsAreComparedByteForByte) {
+    RecordStore store;
+    store.apply(at("AT A +0.0 caf\xC3\xA9 +1.0+1.0 5"));
+    store.apply(at("AT A +0.0 cafe\xCC\x81 +1.0+1.0 5"));  // same glyph, other bytes
+    EXPECT_EQ(store.size(), 2u);
+}
+
+}  // namespace
+}  // namespace herd
