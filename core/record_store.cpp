@@ -3,8 +3,36 @@
 #include <algorithm>
 
 #include "core/assert.hpp"
+#include "core/hash.hpp"
 
 namespace herd {
+
+namespace {
+
+// The SplitMix64 finaliser: spreads FNV's weak high bits, which pick the buckets.
+constexpr std::uint64_t mix64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+struct HashRange {
+    std::uint64_t first;
+    std::uint64_t last;  // inclusive
+};
+
+HashRange range_of(BucketId b) {
+    HERD_ASSERT(b.depth >= 0 && b.depth <= bucket_depth_max);
+    if (b.depth == 0) return HashRange{0, UINT64_MAX};
+    const int shift = 64 - bucket_fanout_bits * b.depth;
+    return HashRange{b.prefix << shift, (b.prefix << shift) | ((std::uint64_t{1} << shift) - 1)};
+}
+
+}  // namespace
+
+std::uint64_t client_key_hash(std::string_view client) { return mix64(fnv1a64(client)); }
+
+std::uint64_t record_hash(const Record& r) { return mix64(fnv1a64(r.at_line())); }
 
 bool wins(const Record& incoming, const Record& current, TieBreak rule) {
     if (incoming.time() != current.time()) return incoming.time() > current.time();
@@ -16,10 +44,30 @@ bool wins(const Record& incoming, const Record& current, TieBreak rule) {
     return incoming.at_line() > current.at_line();
 }
 
+RecordStore::RecordStore(TieBreak rule)
+    : rule_(rule), depth2_(static_cast<std::size_t>(bucket_fanout) * bucket_fanout) {}
+
+void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
+    BucketDigest& d1 = depth1_[key_hash >> (64 - bucket_fanout_bits)];
+    BucketDigest& d2 = depth2_[key_hash >> (64 - 2 * bucket_fanout_bits)];
+    for (BucketDigest* d : {&d1, &d2}) {
+        if (add) {
+            d->sum += rhash;
+            d->count += 1;
+        } else {
+            HERD_ASSERT(d->count > 0);
+            d->sum -= rhash;
+            d->count -= 1;
+        }
+    }
+}
+
 ApplyOutcome RecordStore::apply(Record incoming) {
-    auto it = records_.find(incoming.client());
+    const std::uint64_t h = client_key_hash(incoming.client());
+    auto it = records_.find(KeyView{h, incoming.client()});
     if (it == records_.end()) {
-        std::string key(incoming.client());
+        account(h, record_hash(incoming), true);
+        Key key{h, std::string(incoming.client())};
         records_.emplace(std::move(key), std::move(incoming));
         return ApplyOutcome::inserted;
     }
@@ -27,21 +75,55 @@ ApplyOutcome RecordStore::apply(Record incoming) {
     if (incoming == current) return ApplyOutcome::duplicate;
     if (!wins(incoming, current, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time() >= current.time());  // a store never takes an older record
+    account(h, record_hash(current), false);
+    account(h, record_hash(incoming), true);
     current = std::move(incoming);
     return ApplyOutcome::replaced;
 }
 
 const Record* RecordStore::find(std::string_view client) const {
-    auto it = records_.find(client);
+    auto it = records_.find(KeyView{client_key_hash(client), client});
     return it == records_.end() ? nullptr : &it->second;
 }
 
 std::vector<const Record*> RecordStore::sorted() const {
     std::vector<const Record*> out;
     out.reserve(records_.size());
-    for (const auto& [client, record] : records_) out.push_back(&record);
+    for (const auto& [key, record] : records_) out.push_back(&record);
     std::sort(out.begin(), out.end(),
               [](const Record* a, const Record* b) { return a->client() < b->client(); });
+    return out;
+}
+
+std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId bucket) const {
+    HERD_ASSERT(bucket.depth < bucket_depth_max);
+    std::array<BucketDigest, bucket_fanout> out{};
+    if (bucket.depth == 0) return depth1_;
+    if (bucket.depth == 1) {
+        const auto first = depth2_.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
+        std::copy(first, first + bucket_fanout, out.begin());
+        return out;
+    }
+    const HashRange range = range_of(bucket);
+    const int child_shift = 64 - bucket_fanout_bits * (bucket.depth + 1);
+    for (auto it = records_.lower_bound(range.first); it != records_.end() && it->first.hash <= range.last;
+         ++it) {
+        BucketDigest& d = out[(it->first.hash >> child_shift) & (bucket_fanout - 1)];
+        d.sum += record_hash(it->second);
+        d.count += 1;
+    }
+    return out;
+}
+
+std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, const Key* after,
+                                                       std::size_t records_max) const {
+    const HashRange range = range_of(bucket);
+    auto it = after != nullptr ? records_.upper_bound(*after) : records_.lower_bound(range.first);
+    std::vector<const Record*> out;
+    for (; it != records_.end() && it->first.hash <= range.last && out.size() < records_max; ++it) {
+        if (it->first.hash < range.first) continue;
+        out.push_back(&it->second);
+    }
     return out;
 }
 

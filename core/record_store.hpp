@@ -5,16 +5,20 @@
 // - TieBreak::convergent: the greater record under a fixed total order wins (coordinate text,
 //   then origin name, then the whole AT line), so every server ends with the same record.
 // Times compare exactly (seconds, then nanoseconds).
+//
+// Records are kept in the order of a fixed hash of their client ID (then the ID's bytes), which
+// is what anti-entropy needs: the records of one hash-prefix bucket are one contiguous range, and
+// the digests of the two top levels of buckets are kept up to date on every change.
 #pragma once
 
+#include <array>
 #include <cstddef>
-#include <functional>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "core/hash.hpp"
 #include "core/record.hpp"
 
 namespace herd {
@@ -35,22 +39,82 @@ constexpr bool changed_store(ApplyOutcome o) {
 // True when `incoming` should replace `current` under `rule`.
 bool wins(const Record& incoming, const Record& current, TieBreak rule);
 
+// The position of a client in the store: FNV-1a 64 of its ID, mixed, then the ID itself.
+std::uint64_t client_key_hash(std::string_view client);
+
+// A digest of a set of records: how many, and the sum (mod 2^64) of their record hashes.
+// Sums make the digest order-independent and cheap to update.
+struct BucketDigest {
+    std::uint64_t sum = 0;
+    std::uint64_t count = 0;
+    friend bool operator==(const BucketDigest&, const BucketDigest&) = default;
+};
+
+// Buckets form a 64-ary tree over the key hash: a bucket at depth d is named by the top 6*d
+// bits of the hash (its prefix). Depth 0 is the whole store; depth 10 is the deepest.
+inline constexpr int bucket_fanout_bits = 6;
+inline constexpr int bucket_fanout = 1 << bucket_fanout_bits;
+inline constexpr int bucket_depth_max = 10;
+
+struct BucketId {
+    int depth = 0;
+    std::uint64_t prefix = 0;
+    friend auto operator<=>(const BucketId&, const BucketId&) = default;
+};
+
 class RecordStore {
 public:
-    explicit RecordStore(TieBreak rule = TieBreak::first) : rule_(rule) {}
+    struct Key {
+        std::uint64_t hash;
+        std::string client;
+    };
+    struct KeyView {
+        std::uint64_t hash;
+        std::string_view client;
+    };
+    struct KeyLess {
+        using is_transparent = void;
+        bool operator()(const Key& a, const Key& b) const { return less(a.hash, a.client, b.hash, b.client); }
+        bool operator()(const Key& a, const KeyView& b) const { return less(a.hash, a.client, b.hash, b.client); }
+        bool operator()(const KeyView& a, const Key& b) const { return less(a.hash, a.client, b.hash, b.client); }
+        bool operator()(const Key& a, std::uint64_t h) const { return a.hash < h; }
+        bool operator()(std::uint64_t h, const Key& b) const { return h < b.hash; }
+        static bool less(std::uint64_t ha, std::string_view ca, std::uint64_t hb, std::string_view cb) {
+            return ha != hb ? ha < hb : ca < cb;
+        }
+    };
+    using Map = std::map<Key, Record, KeyLess>;
+
+    explicit RecordStore(TieBreak rule = TieBreak::first);
 
     ApplyOutcome apply(Record incoming);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
     TieBreak tie_break() const { return rule_; }
 
-    // Every record, ordered by client ID bytes: the only way to iterate, so no hash order can
-    // reach output.
+    // Every record, ordered by client ID bytes (for dumps and checks; O(n log n)).
     std::vector<const Record*> sorted() const;
 
+    // The digests of the 64 children of `bucket` (depth < bucket_depth_max).
+    std::array<BucketDigest, bucket_fanout> child_digests(BucketId bucket) const;
+
+    // The records of `bucket` whose key comes after `after` (all when `after` is null), in key
+    // order; at most `records_max`. Used to stream a bucket in paced steps.
+    std::vector<const Record*> bucket_records(BucketId bucket, const Key* after,
+                                              std::size_t records_max) const;
+
+    static Key key_of(const Record& r) { return Key{client_key_hash(r.client()), std::string(r.client())}; }
+
 private:
+    void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
+
     TieBreak rule_;
-    std::unordered_map<std::string, Record, StringHash, std::equal_to<>> records_;
+    Map records_;
+    std::array<BucketDigest, bucket_fanout> depth1_{};
+    std::vector<BucketDigest> depth2_;  // bucket_fanout^2 entries
 };
+
+// The hash of a record's content, as summed in digests.
+std::uint64_t record_hash(const Record& r);
 
 }  // namespace herd

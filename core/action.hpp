@@ -1,0 +1,73 @@
+// What a Node asks its driver to do. The driver drains them with Node::poll_action() (or the
+// drain() helper) after every handle_* call, in order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "core/client_service.hpp"
+#include "core/types.hpp"
+
+namespace herd {
+
+// Chosen by the driver for every connection it reports (accepted or dialed); never reused.
+using ConnectionId = std::uint64_t;
+// Chosen by the Node for every Places query.
+using QueryId = std::uint64_t;
+
+// Bytes for a client connection: whole replies, in request order.
+struct Reply {
+    ConnectionId conn;
+    std::string bytes;
+};
+
+// Bytes for a peer connection: one or more whole protocol lines.
+struct SendToPeer {
+    ConnectionId conn;
+    std::string bytes;
+};
+
+// Open a connection to a neighbour; answer with handle_dialed() or handle_dial_failed().
+struct Dial {
+    ServerName peer;
+};
+
+// Ask the Places provider; answer with handle_places_reply() (the Node also gives up by itself
+// after its places timeout, so a reply may arrive after the Node stopped waiting: it is ignored).
+struct QueryPlaces {
+    QueryId id;
+    PlacesQuery query;
+};
+
+enum class CloseMode {
+    after_flush,  // send what was already handed over, then close
+    now,          // drop anything unsent
+};
+
+// Close a connection. The Node has already forgotten it: report nothing more about it.
+struct Close {
+    ConnectionId conn;
+    CloseMode mode;
+};
+
+// Notifications, for logs, traces and the simulator's checker; drivers may ignore them.
+struct RecordApplied {
+    std::string at_line;  // the record that changed the store
+    std::string via;      // the peer it came from, or empty when a client sent it here
+};
+
+struct PeerUp {
+    ConnectionId conn;
+    ServerName peer;
+};
+
+struct PeerDown {
+    ConnectionId conn;
+    ServerName peer;
+    std::string reason;
+};
+
+using Action = std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp, PeerDown>;
+
+}  // namespace herd

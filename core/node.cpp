@@ -1,0 +1,624 @@
+#include "core/node.hpp"
+
+#include <algorithm>
+
+#include "core/assert.hpp"
+#include "core/client_protocol.hpp"
+#include "core/whatsat_reply.hpp"
+
+namespace herd {
+
+Node::Node(NodeConfig config, Now now)
+    : config_(std::move(config)),
+      store_(config_.tie_break),
+      clients_(config_.self, store_),
+      prng_(config_.seed),
+      last_now_(now) {
+    neighbours_.reserve(config_.neighbours.size());
+    for (const ServerName& name : config_.neighbours) {
+        HERD_ASSERT(name != config_.self);
+        neighbours_.push_back(Neighbour{name, std::nullopt, 0, false, false, now.mono,
+                                        config_.limits.backoff_initial});
+    }
+    // Every link is dialed at start, without jitter (design §6).
+    for (int n = 0; n < static_cast<int>(neighbours_.size()); ++n) dial(n);
+}
+
+// ---------------------------------------------------------------- time and timers
+
+void Node::observe(Now now) {
+    HERD_ASSERT(now.mono >= last_now_.mono);  // time never goes back
+    last_now_ = now;
+}
+
+void Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
+    timers_.push(Timer{at, timer_sequence_++, kind, id});
+}
+
+std::optional<Instant> Node::poll_timeout() {
+    if (timers_.empty()) return std::nullopt;
+    return timers_.top().at;
+}
+
+void Node::handle_timeout(Now now) {
+    observe(now);
+    while (!timers_.empty() && timers_.top().at <= now.mono) {
+        const Timer t = timers_.top();
+        timers_.pop();
+        switch (t.kind) {
+            case TimerKind::dial: {
+                Neighbour& n = neighbours_[t.id];
+                if (n.dial_scheduled && n.next_dial <= now.mono) {
+                    n.dial_scheduled = false;
+                    if (!n.link && !n.dialing && n.handshakes == 0) dial(static_cast<int>(t.id));
+                }
+                break;
+            }
+            case TimerKind::connection:
+                check_connection(t.id, t.at, now);
+                break;
+            case TimerKind::places: {
+                auto it = queries_.find(t.id);
+                if (it == queries_.end()) break;
+                // The provider took too long: answer now; a late reply is ignored.
+                handle_places_reply(t.id, PlacesResult{false, {}, "UNKNOWN_ERROR"}, now);
+                break;
+            }
+        }
+    }
+}
+
+std::optional<Action> Node::poll_action() {
+    if (actions_.empty()) return std::nullopt;
+    Action a = std::move(actions_.front());
+    actions_.pop_front();
+    return a;
+}
+
+// ---------------------------------------------------------------- connections
+
+Node::Connection* Node::find(ConnectionId conn) {
+    auto it = conns_.find(conn);
+    return it == conns_.end() ? nullptr : &it->second;
+}
+
+int Node::neighbour_index(std::string_view name) const {
+    for (std::size_t i = 0; i < neighbours_.size(); ++i) {
+        if (neighbours_[i].name.str() == name) return static_cast<int>(i);
+    }
+    return -1;
+}
+
+std::vector<ServerName> Node::linked_peers() const {
+    std::vector<ServerName> out;
+    for (const Neighbour& n : neighbours_) {
+        if (n.link) out.push_back(n.name);
+    }
+    return out;
+}
+
+void Node::handle_accepted(ConnectionId conn, Now now) {
+    observe(now);
+    HERD_ASSERT(conns_.find(conn) == conns_.end());
+    auto [it, inserted] = conns_.emplace(conn, Connection(config_.limits.line_bytes_max));
+    Connection& c = it->second;
+    c.opened = c.last_received = c.last_sent = now.mono;
+    schedule_check(conn, c);
+}
+
+void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
+    observe(now);
+    const int n = neighbour_index(peer.str());
+    HERD_ASSERT(n >= 0 && conns_.find(conn) == conns_.end());
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    nb.dialing = false;
+    auto [it, inserted] = conns_.emplace(conn, Connection(config_.limits.line_bytes_max));
+    Connection& c = it->second;
+    c.opened = c.last_received = c.last_sent = now.mono;
+    c.role = Role::hello_sent;
+    c.dialed_by_us = true;
+    c.neighbour = n;
+    c.local_nonce = prng_.next();
+    nb.handshakes += 1;
+    send_peer(conn, c, format_hello(Hello{config_.self.str(), nb.name.str(), config_.incarnation, c.local_nonce}),
+              1, now);
+    schedule_check(conn, c);
+}
+
+void Node::handle_dial_failed(const ServerName& peer, Now now) {
+    observe(now);
+    const int n = neighbour_index(peer.str());
+    HERD_ASSERT(n >= 0);
+    neighbours_[static_cast<std::size_t>(n)].dialing = false;
+    schedule_dial(n, now);
+}
+
+void Node::handle_bytes(ConnectionId conn, std::string_view bytes, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr) return;  // closed by us; the driver may still have had bytes in hand
+    if (c->eof) return;
+    c->last_received = now.mono;
+    c->lines.append(bytes);
+    drain_lines(conn, *c, now);
+}
+
+void Node::handle_eof(ConnectionId conn, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr || c->eof) return;
+    if (c->role != Role::undecided && c->role != Role::client) {
+        forget(conn, "closed by peer", now);
+        return;
+    }
+    c->lines.finish();
+    drain_lines(conn, *c, now);
+    c = find(conn);
+    if (c == nullptr) return;
+    c->eof = true;
+    flush_replies(conn, *c, now);
+}
+
+void Node::handle_closed(ConnectionId conn, Now now) {
+    observe(now);
+    if (find(conn) != nullptr) forget(conn, "connection lost", now);
+}
+
+void Node::handle_sent(ConnectionId conn, std::size_t bytes, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr) return;
+    HERD_ASSERT(bytes <= c->unsent_bytes);
+    c->unsent_bytes -= bytes;
+    if (c->role == Role::peer) pump_sync(conn, *c, now);
+}
+
+void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
+    while (auto line = c.lines.next()) {
+        if (line->kind == FramedLine::Kind::overlong) {
+            if (c.role == Role::undecided || c.role == Role::client) {
+                c.role = Role::client;
+                push_reply(conn, c, format_invalid_reply(line->text));
+            } else {
+                close_connection(conn, CloseMode::now, "peer line too long", now);
+                return;
+            }
+        } else if (c.role == Role::undecided) {
+            handle_first_line(conn, c, line->text, now);
+        } else if (c.role == Role::client) {
+            handle_client_line(conn, c, line->text, now);
+        } else if (c.role == Role::hello_sent) {
+            handle_welcome(conn, c, line->text, now);
+        } else if (c.role == Role::welcome_sent) {
+            handle_auth(conn, c, line->text, now);
+        } else {
+            handle_peer_line(conn, c, line->text, now);
+        }
+        // A handler may have closed the connection; its buffer is gone with it.
+        if (find(conn) != &c) return;
+    }
+    if (c.role == Role::client || c.role == Role::undecided) flush_replies(conn, c, now);
+}
+
+void Node::close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now) {
+    actions_.push_back(Close{conn, mode});
+    forget(conn, reason, now);
+}
+
+void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
+    auto it = conns_.find(conn);
+    if (it == conns_.end()) return;
+    Connection& c = it->second;
+    const int n = c.neighbour;
+    const Role role = c.role;
+    conns_.erase(it);
+    if (n < 0) return;
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    if (role == Role::hello_sent || role == Role::welcome_sent) nb.handshakes -= 1;
+    if (role == Role::peer && nb.link == conn) {
+        nb.link.reset();
+        actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
+    }
+    schedule_dial(n, now);
+}
+
+void Node::schedule_check(ConnectionId conn, Connection& c) {
+    if (c.check_scheduled) return;
+    Instant at;
+    const NodeLimits& l = config_.limits;
+    switch (c.role) {
+        case Role::undecided:
+        case Role::client:
+            if (l.client_idle_timeout.ns == 0) return;
+            at = c.last_received + l.client_idle_timeout;
+            break;
+        case Role::hello_sent:
+        case Role::welcome_sent:
+            at = c.opened + l.silence_timeout;
+            break;
+        case Role::peer:
+            at = std::min(c.last_received + l.silence_timeout, c.last_sent + l.heartbeat_interval);
+            break;
+    }
+    c.check_scheduled = true;
+    c.check_at = at;
+    arm(at, TimerKind::connection, conn);
+}
+
+void Node::check_connection(ConnectionId conn, Instant timer_at, Now now) {
+    Connection* c = find(conn);
+    if (c == nullptr || !c->check_scheduled || c->check_at != timer_at) return;  // stale timer
+    c->check_scheduled = false;
+    const NodeLimits& l = config_.limits;
+    switch (c->role) {
+        case Role::undecided:
+        case Role::client:
+            if (l.client_idle_timeout.ns != 0 && c->slots.empty() &&
+                now.mono >= c->last_received + l.client_idle_timeout) {
+                close_connection(conn, CloseMode::after_flush, "idle", now);
+                return;
+            }
+            break;
+        case Role::hello_sent:
+        case Role::welcome_sent:
+            if (now.mono >= c->opened + l.silence_timeout) {
+                close_connection(conn, CloseMode::now, "handshake timed out", now);
+                return;
+            }
+            break;
+        case Role::peer:
+            if (now.mono >= c->last_received + l.silence_timeout) {
+                stats_.links_closed_silent += 1;
+                close_connection(conn, CloseMode::now, "silent", now);
+                return;
+            }
+            if (now.mono >= c->last_sent + l.heartbeat_interval) send_peer(conn, *c, "PING\n", 1, now);
+            break;
+    }
+    c = find(conn);
+    if (c != nullptr) schedule_check(conn, *c);
+}
+
+// ---------------------------------------------------------------- clients
+
+void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    ClientOutcome outcome = clients_.handle_line(line, now.wall);
+    if (outcome.changed != nullptr) {
+        stats_.records_applied += 1;
+        actions_.push_back(RecordApplied{outcome.changed->at_line(), {}});
+        flood(*outcome.changed, std::nullopt, now);
+    }
+    switch (outcome.kind) {
+        case ClientOutcome::Kind::none:
+            return;
+        case ClientOutcome::Kind::reply:
+            push_reply(conn, c, std::move(outcome.reply));
+            return;
+        case ClientOutcome::Kind::places_query: {
+            const QueryId id = next_query_++;
+            Slot slot;
+            slot.query = id;
+            if (c.slots.size() >= config_.limits.client_pending_replies_max) {
+                close_connection(conn, CloseMode::now, "too many pending requests", now);
+                return;
+            }
+            c.slots.push_back(std::move(slot));
+            queries_.emplace(id, PendingQuery{conn, outcome.query->at_line, outcome.query->bound});
+            arm(now.mono + config_.limits.places_timeout, TimerKind::places, id);
+            actions_.push_back(QueryPlaces{id, std::move(*outcome.query)});
+            return;
+        }
+    }
+}
+
+void Node::push_reply(ConnectionId conn, Connection& c, std::string bytes) {
+    (void)conn;
+    Slot slot;
+    slot.bytes = std::move(bytes);
+    slot.ready = true;
+    c.slots.push_back(std::move(slot));
+}
+
+void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
+    while (!c.slots.empty() && c.slots.front().ready) {
+        std::string bytes = std::move(c.slots.front().bytes);
+        c.slots.pop_front();
+        c.unsent_bytes += bytes.size();
+        c.last_sent = now.mono;
+        actions_.push_back(Reply{conn, std::move(bytes)});
+        if (c.unsent_bytes > config_.limits.client_output_bytes_max) {
+            close_connection(conn, CloseMode::now, "client not reading", now);
+            return;
+        }
+    }
+    if (c.eof && c.slots.empty()) close_connection(conn, CloseMode::after_flush, "client done", now);
+}
+
+void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
+    observe(now);
+    auto it = queries_.find(id);
+    if (it == queries_.end()) return;  // answered already (timeout), or its client left
+    PendingQuery q = std::move(it->second);
+    queries_.erase(it);
+    Connection* c = find(q.conn);
+    if (c == nullptr) return;
+    for (Slot& slot : c->slots) {
+        if (slot.ready || slot.query != id) continue;
+        slot.bytes = result.ok ? format_whatsat_reply(q.at_line, result.body, q.bound)
+                               : format_whatsat_failure(q.at_line, result.status);
+        slot.ready = true;
+        break;
+    }
+    flush_replies(q.conn, *c, now);
+}
+
+// ---------------------------------------------------------------- peers: handshake
+
+HandshakeTranscript Node::transcript(const Connection& c) const {
+    const Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
+    HandshakeTranscript t;
+    if (c.dialed_by_us) {
+        t.dialer = config_.self.str();
+        t.acceptor = nb.name.str();
+        t.dialer_incarnation = config_.incarnation;
+        t.dialer_nonce = c.local_nonce;
+        t.acceptor_incarnation = c.remote_incarnation;
+        t.acceptor_nonce = c.remote_nonce;
+    } else {
+        t.dialer = nb.name.str();
+        t.acceptor = config_.self.str();
+        t.dialer_incarnation = c.remote_incarnation;
+        t.dialer_nonce = c.remote_nonce;
+        t.acceptor_incarnation = config_.incarnation;
+        t.acceptor_nonce = c.local_nonce;
+    }
+    return t;
+}
+
+void Node::handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    if (first_field(line) == "HELLO") {
+        if (auto hello = parse_hello(line)) {
+            (void)hello;
+            handle_hello(conn, c, line, now);
+            return;
+        }
+    }
+    c.role = Role::client;
+    handle_client_line(conn, c, line, now);
+}
+
+void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
+    stats_.handshakes_refused += 1;
+    Connection* c = find(conn);
+    if (c != nullptr) {
+        const std::string bytes = format_refused(reason);
+        c->unsent_bytes += bytes.size();
+        actions_.push_back(SendToPeer{conn, bytes});
+    }
+    close_connection(conn, CloseMode::after_flush, reason, now);
+}
+
+void Node::handle_hello(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    const Hello hello = *parse_hello(line);
+    if (hello.acceptor != config_.self.str()) {
+        refuse(conn, "wrong-server", now);
+        return;
+    }
+    const int n = neighbour_index(hello.dialer);
+    if (n < 0) {
+        refuse(conn, "not-a-neighbour", now);
+        return;
+    }
+    c.role = Role::welcome_sent;
+    c.neighbour = n;
+    c.remote_incarnation = hello.incarnation;
+    c.remote_nonce = hello.nonce;
+    c.local_nonce = prng_.next();
+    neighbours_[static_cast<std::size_t>(n)].handshakes += 1;
+    const std::string mac = welcome_mac(config_.secret, transcript(c));
+    send_peer(conn, c, format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}), 1,
+              now);
+}
+
+void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    const auto welcome = parse_welcome(line);
+    if (!welcome) {
+        // REFUSED, or anything else: the peer did not accept us.
+        close_connection(conn, CloseMode::now, first_field(line) == "REFUSED" ? line : "bad handshake", now);
+        return;
+    }
+    if (welcome->acceptor != neighbours_[static_cast<std::size_t>(c.neighbour)].name.str()) {
+        refuse(conn, "wrong-server", now);
+        return;
+    }
+    c.remote_incarnation = welcome->incarnation;
+    c.remote_nonce = welcome->nonce;
+    const HandshakeTranscript t = transcript(c);
+    if (!mac_equal(welcome->mac, welcome_mac(config_.secret, t))) {
+        refuse(conn, "authentication-failed", now);
+        return;
+    }
+    send_peer(conn, c, format_auth(auth_mac(config_.secret, t)), 1, now);
+    establish(conn, c, now);
+}
+
+void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    const auto mac = parse_auth(line);
+    if (!mac || !mac_equal(*mac, auth_mac(config_.secret, transcript(c)))) {
+        refuse(conn, "authentication-failed", now);
+        return;
+    }
+    establish(conn, c, now);
+}
+
+void Node::establish(ConnectionId conn, Connection& c, Now now) {
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
+    nb.handshakes -= 1;
+    c.role = Role::peer;
+    if (nb.link) {
+        const ConnectionId old_id = *nb.link;
+        Connection& old = conns_.at(old_id);
+        if (old.remote_incarnation != c.remote_incarnation) {
+            close_connection(old_id, CloseMode::now, "replaced by a newer incarnation", now);
+        } else {
+            // Both ends dialed at once (or the peer redialed): keep the connection dialed by the
+            // smaller name, so both ends keep the same one; between two from the same dialer,
+            // the newer, since the dialer gave up on the older.
+            const bool old_by_smaller = old.dialed_by_us == (config_.self < nb.name);
+            const bool new_by_smaller = c.dialed_by_us == (config_.self < nb.name);
+            if (old_by_smaller && !new_by_smaller) {
+                close_connection(conn, CloseMode::now, "duplicate link", now);
+                return;
+            }
+            close_connection(old_id, CloseMode::now, "duplicate link", now);
+        }
+    }
+    nb.link = conn;
+    nb.backoff = config_.limits.backoff_initial;
+    actions_.push_back(PeerUp{conn, nb.name});
+    c.check_scheduled = false;  // re-armed with the peer deadlines; the handshake timer goes stale
+    schedule_check(conn, c);
+    // Anti-entropy: one exchange per link-up, starting from the root digest.
+    send_digest(conn, c, BucketId{0, 0}, now);
+}
+
+// ---------------------------------------------------------------- peers: established
+
+void Node::send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines, Now now) {
+    if (c.unsent_bytes + bytes.size() > config_.limits.peer_output_bytes_max) {
+        stats_.links_closed_overflow += 1;
+        close_connection(conn, CloseMode::now, "output queue overflow", now);
+        return;
+    }
+    c.unsent_bytes += bytes.size();
+    c.last_sent = now.mono;
+    if (c.role == Role::peer) {
+        stats_.peer_lines_sent += lines;
+        stats_.peer_bytes_sent += bytes.size();
+    }
+    actions_.push_back(SendToPeer{conn, std::move(bytes)});
+}
+
+void Node::flood(const Record& record, std::optional<ConnectionId> except, Now now) {
+    const std::string line = record.at_line() + '\n';
+    for (Neighbour& nb : neighbours_) {
+        if (!nb.link || nb.link == except) continue;
+        const ConnectionId id = *nb.link;
+        send_peer(id, conns_.at(id), line, 1, now);
+    }
+}
+
+void Node::handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    stats_.peer_lines_received += 1;
+    const std::string_view verb = first_field(line);
+    if (verb == "AT") {
+        apply_from_peer(conn, c, line, now);
+    } else if (verb == "DIGEST") {
+        handle_digest(conn, c, line, now);
+    } else if (verb == "PING" || verb.empty()) {
+        // Only keeps the link alive (last_received was updated).
+    } else {
+        stats_.peer_lines_rejected += 1;
+    }
+}
+
+void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    (void)c;
+    auto record = Record::parse_at_line(line);
+    if (!record) {
+        stats_.peer_lines_rejected += 1;
+        return;
+    }
+    const std::string client(record->client());
+    if (!changed_store(store_.apply(std::move(*record)))) return;
+    const Record& stored = *store_.find(client);
+    stats_.records_applied += 1;
+    actions_.push_back(RecordApplied{stored.at_line(), neighbours_[static_cast<std::size_t>(c.neighbour)].name.str()});
+    flood(stored, conn, now);
+}
+
+void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {
+    if (!c.digests_sent.insert(bucket).second) return;
+    stats_.digests_sent += 1;
+    send_peer(conn, c, format_digest(bucket, store_.child_digests(bucket)), 1, now);
+}
+
+void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    auto message = parse_digest(line);
+    if (!message) {
+        stats_.peer_lines_rejected += 1;
+        return;
+    }
+    const BucketId bucket = message->bucket;
+    // Answer with our own digest of this bucket if we have not sent it: the peer compares
+    // too, and sends its side of every differing bucket.
+    send_digest(conn, c, bucket, now);
+    if (find(conn) != &c) return;
+    const auto mine = store_.child_digests(bucket);
+    std::array<BucketDigest, bucket_fanout> theirs{};
+    for (const DigestEntry& e : message->entries) theirs[static_cast<std::size_t>(e.child)] = e.digest;
+    for (int child = 0; child < bucket_fanout; ++child) {
+        const BucketDigest& m = mine[static_cast<std::size_t>(child)];
+        const BucketDigest& t = theirs[static_cast<std::size_t>(child)];
+        if (m == t) continue;
+        const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) | static_cast<std::uint64_t>(child)};
+        // Both ends take the same decision from the same pair of counts.
+        if (std::max(m.count, t.count) <= config_.limits.leaf_records_max || sub.depth == bucket_depth_max) {
+            if (m.count > 0) c.sync_buckets.push_back(sub);
+        } else {
+            send_digest(conn, c, sub, now);
+            if (find(conn) != &c) return;
+        }
+    }
+    pump_sync(conn, c, now);
+}
+
+void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
+    // Never fill the peer's queue past half its bound, so floods still fit beside a transfer.
+    const std::size_t low_water =
+        std::min(config_.limits.sync_low_water_bytes, config_.limits.peer_output_bytes_max / 2);
+    while (!c.sync_buckets.empty() && c.unsent_bytes < low_water) {
+        const BucketId bucket = c.sync_buckets.front();
+        const auto records = store_.bucket_records(bucket, c.sync_cursor ? &*c.sync_cursor : nullptr,
+                                                   config_.limits.sync_records_per_step);
+        std::string bytes;
+        std::size_t taken = 0;
+        while (taken < records.size() && (taken == 0 || c.unsent_bytes + bytes.size() < low_water)) {
+            bytes += records[taken]->at_line();
+            bytes += '\n';
+            ++taken;
+        }
+        if (taken == records.size() && records.size() < config_.limits.sync_records_per_step) {
+            c.sync_buckets.pop_front();
+            c.sync_cursor.reset();
+        } else {
+            c.sync_cursor = RecordStore::key_of(*records[taken - 1]);
+        }
+        if (taken == 0) continue;
+        stats_.sync_records_sent += taken;
+        send_peer(conn, c, std::move(bytes), taken, now);
+        if (find(conn) != &c) return;
+    }
+}
+
+// ---------------------------------------------------------------- dialing
+
+void Node::dial(int n) {
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    nb.dialing = true;
+    actions_.push_back(Dial{nb.name});
+}
+
+void Node::schedule_dial(int n, Now now) {
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    if (nb.link || nb.dialing || nb.handshakes > 0 || nb.dial_scheduled) return;
+    // Exponential backoff with jitter: uniform in [backoff/2, backoff], then doubled, capped.
+    const std::int64_t half = nb.backoff.ns / 2;
+    const Duration delay{half + prng_.between(0, nb.backoff.ns - half)};
+    nb.backoff = std::min(nb.backoff * 2, config_.limits.backoff_max);
+    nb.dial_scheduled = true;
+    nb.next_dial = now.mono + delay;
+    arm(nb.next_dial, TimerKind::dial, static_cast<std::uint64_t>(n));
+}
+
+}  // namespace herd
