@@ -26,7 +26,7 @@ struct NodeLimits {
     std::size_t sync_records_per_step = 64;
     // A differing bucket with at most this many records (on either side) is sent whole;
     // a bigger one is compared child by child.
-    std::size_t leaf_records_max = 16;
+    std::size_t leaf_records_max = 4;
 
     Duration heartbeat_interval = Duration::seconds(1);
     Duration silence_timeout = Duration::seconds(3);  // also bounds a handshake

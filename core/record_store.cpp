@@ -44,13 +44,15 @@ bool wins(const Record& incoming, const Record& current, TieBreak rule) {
     return incoming.at_line() > current.at_line();
 }
 
-RecordStore::RecordStore(TieBreak rule)
-    : rule_(rule), depth2_(static_cast<std::size_t>(bucket_fanout) * bucket_fanout) {}
+RecordStore::RecordStore(TieBreak rule) : rule_(rule) {
+    for (int d = 1; d <= bucket_depths_kept; ++d) {
+        kept_[static_cast<std::size_t>(d - 1)].resize(std::size_t{1} << (bucket_fanout_bits * d));
+    }
+}
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
-    BucketDigest& d1 = depth1_[key_hash >> (64 - bucket_fanout_bits)];
-    BucketDigest& d2 = depth2_[key_hash >> (64 - 2 * bucket_fanout_bits)];
-    for (BucketDigest* d : {&d1, &d2}) {
+    for (int depth = 1; depth <= bucket_depths_kept; ++depth) {
+        BucketDigest* d = &kept_[static_cast<std::size_t>(depth - 1)][key_hash >> (64 - bucket_fanout_bits * depth)];
         if (add) {
             d->sum += rhash;
             d->count += 1;
@@ -98,9 +100,9 @@ std::vector<const Record*> RecordStore::sorted() const {
 std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId bucket) const {
     HERD_ASSERT(bucket.depth < bucket_depth_max);
     std::array<BucketDigest, bucket_fanout> out{};
-    if (bucket.depth == 0) return depth1_;
-    if (bucket.depth == 1) {
-        const auto first = depth2_.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
+    if (bucket.depth < bucket_depths_kept) {
+        const auto& level = kept_[static_cast<std::size_t>(bucket.depth)];
+        const auto first = level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
         std::copy(first, first + bucket_fanout, out.begin());
         return out;
     }

@@ -50,11 +50,16 @@ struct BucketDigest {
     friend bool operator==(const BucketDigest&, const BucketDigest&) = default;
 };
 
-// Buckets form a 64-ary tree over the key hash: a bucket at depth d is named by the top 6*d
-// bits of the hash (its prefix). Depth 0 is the whole store; depth 10 is the deepest.
-inline constexpr int bucket_fanout_bits = 6;
+// Buckets form a 16-ary tree over the key hash: a bucket at depth d is named by the top 4*d
+// bits of the hash (its prefix). Depth 0 is the whole store; depth 15 is the deepest. (A
+// fanout of 16 costs about half what 64 does per isolated difference: each level descended
+// costs one digest of `fanout` entries each way.)
+inline constexpr int bucket_fanout_bits = 4;
 inline constexpr int bucket_fanout = 1 << bucket_fanout_bits;
-inline constexpr int bucket_depth_max = 10;
+inline constexpr int bucket_depth_max = 15;
+// The digests of depths 1..bucket_depths_kept are updated on every change; deeper ones are
+// computed by scanning the (small) range of records of their parent.
+inline constexpr int bucket_depths_kept = 3;
 
 struct BucketId {
     int depth = 0;
@@ -110,8 +115,8 @@ private:
 
     TieBreak rule_;
     Map records_;
-    std::array<BucketDigest, bucket_fanout> depth1_{};
-    std::vector<BucketDigest> depth2_;  // bucket_fanout^2 entries
+    // kept_[d - 1] holds the bucket_fanout^d digests of depth d.
+    std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
 };
 
 // The hash of a record's content, as summed in digests.

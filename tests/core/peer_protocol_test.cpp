@@ -57,20 +57,20 @@ TEST(PeerProtocol, HmacMatchesRfc4231TestCase2) {
 TEST(PeerProtocol, DigestListsOnlyNonEmptyChildren) {
     std::array<BucketDigest, bucket_fanout> children{};
     children[0] = BucketDigest{0xabc, 3};
-    children[63] = BucketDigest{0x1, 1};
+    children[15] = BucketDigest{0x1, 1};
     const std::string line = format_digest(BucketId{1, 5}, children);
-    EXPECT_EQ(line, "DIGEST 1 0000000000000005 0=0000000000000abc/3 63=0000000000000001/1\n");
+    EXPECT_EQ(line, "DIGEST 1 0000000000000005 0=0000000000000abc/3 15=0000000000000001/1\n");
     auto m = parse_digest(line.substr(0, line.size() - 1));
     ASSERT_TRUE(m);
     EXPECT_EQ(m->bucket, (BucketId{1, 5}));
     ASSERT_EQ(m->entries.size(), 2u);
-    EXPECT_EQ(m->entries[1].child, 63);
+    EXPECT_EQ(m->entries[1].child, 15);
     EXPECT_EQ(m->entries[1].digest, (BucketDigest{1, 1}));
 }
 
 TEST(PeerProtocol, MalformedDigestsAreRejected) {
-    for (const char* bad : {"DIGEST", "DIGEST 0 0000000000000001", "DIGEST 1 0000000000000040",
-                            "DIGEST 10 0000000000000000", "DIGEST 0 0000000000000000 64=01/1",
+    for (const char* bad : {"DIGEST", "DIGEST 0 0000000000000001", "DIGEST 1 0000000000000010",
+                            "DIGEST 15 0000000000000000", "DIGEST 0 0000000000000000 16=01/1",
                             "DIGEST 0 0000000000000000 3=01/0", "DIGEST 0 0000000000000000 3=01/1 2=01/1",
                             "DIGEST 0 0000000000000000 3=zz/1", "DIGEST 0 0000000000000000 3:01/1"}) {
         EXPECT_FALSE(parse_digest(bad)) << bad;
