@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "cli/demo.hpp"
+#include "cli/sim_command.hpp"
 
 namespace {
 
@@ -11,6 +12,7 @@ constexpr const char* usage_text =
     "usage: herd COMMAND [ARGS...]\n"
     "\n"
     "commands:\n"
+    "  sim       replay a scenario file in the deterministic simulator\n"
     "  demo      answer an IAMAT and a WHATSAT through the core (no network)\n"
     "  help      show this help\n"
     "\n"
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
         std::cout << usage_text;
         return 0;
     }
+    if (command == "sim") return herd::cli::run_sim(argc - 1, argv + 1);
     if (command == "demo") {
         if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
             std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";

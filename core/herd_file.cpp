@@ -1,0 +1,185 @@
+#include "core/herd_file.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "core/assert.hpp"
+#include "core/prng.hpp"
+#include "core/text.hpp"
+
+namespace herd {
+
+namespace {
+
+void normalise(HerdSpec& spec) {
+    std::sort(spec.links.begin(), spec.links.end());
+    spec.links.erase(std::unique(spec.links.begin(), spec.links.end()), spec.links.end());
+}
+
+HerdSpec numbered(int n) {
+    HerdSpec spec;
+    for (int i = 1; i <= n; ++i) spec.servers.push_back(ServerSpec{*ServerName::parse("s" + std::to_string(i)), {}, 0, 0});
+    return spec;
+}
+
+void connect(HerdSpec& spec, int a, int b) {
+    if (a == b) return;
+    spec.links.emplace_back(std::min(a, b), std::max(a, b));
+}
+
+}  // namespace
+
+int HerdSpec::index_of(std::string_view name) const {
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        if (servers[i].name.str() == name) return static_cast<int>(i);
+    }
+    return -1;
+}
+
+bool HerdSpec::linked(int a, int b) const {
+    return std::binary_search(links.begin(), links.end(), std::make_pair(std::min(a, b), std::max(a, b)));
+}
+
+std::vector<ServerName> HerdSpec::neighbours_of(int server) const {
+    std::vector<ServerName> out;
+    for (const auto& [a, b] : links) {
+        if (a == server) out.push_back(servers[static_cast<std::size_t>(b)].name);
+        if (b == server) out.push_back(servers[static_cast<std::size_t>(a)].name);
+    }
+    return out;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view address) {
+    const std::size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    const std::string_view port = address.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !all_digits(port)) return std::nullopt;
+    unsigned value = 0;
+    for (char c : port) value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value == 0 || value > 65535) return std::nullopt;
+    return std::make_pair(std::string(address.substr(0, colon)), static_cast<std::uint16_t>(value));
+}
+
+std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::string_view address, int line) {
+    auto parsed = ServerName::parse(name);
+    if (!parsed) return "expected a server name";
+    if (spec_.index_of(name) >= 0) return "server '" + std::string(name) + "' is declared twice";
+    ServerSpec s{*parsed, {}, 0, line};
+    if (!address.empty()) {
+        auto a = parse_address(address);
+        if (!a) return "expected an address host:port, got '" + std::string(address) + "'";
+        s.host = a->first;
+        s.port = a->second;
+        for (const ServerSpec& other : spec_.servers) {
+            if (other.port == s.port && other.host == s.host) {
+                return "address " + std::string(address) + " is already used by " + other.name.str();
+            }
+        }
+    }
+    spec_.servers.push_back(std::move(s));
+    return std::nullopt;
+}
+
+std::optional<std::string> HerdBuilder::add_link(std::string_view a, std::string_view b, int line) {
+    (void)line;
+    const int x = spec_.index_of(a);
+    const int y = spec_.index_of(b);
+    if (x < 0) return "unknown server '" + std::string(a) + "' (declare it with `server` first)";
+    if (y < 0) return "unknown server '" + std::string(b) + "' (declare it with `server` first)";
+    if (x == y) return "a link joins two different servers";
+    spec_.links.emplace_back(std::min(x, y), std::max(x, y));
+    normalise(spec_);
+    return std::nullopt;
+}
+
+std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::string_view file_name) {
+    HerdBuilder builder;
+    int line_no = 0;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        ++line_no;
+        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        std::string_view f[5];
+        const std::size_t n = split_fields(line, f, 5);
+        std::optional<std::string> error;
+        if (n == 0) continue;
+        if (f[0] == "server") {
+            if (n < 2 || n > 3) error = "expected `server NAME [HOST:PORT]`";
+            else error = builder.add_server(f[1], n == 3 ? f[2] : std::string_view(), line_no);
+        } else if (f[0] == "link") {
+            if (n != 3) error = "expected `link SERVER SERVER`";
+            else error = builder.add_link(f[1], f[2], line_no);
+        } else {
+            error = "expected `server` or `link`, got '" + std::string(f[0]) + "'";
+        }
+        if (error) return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": " + *error};
+        if (end == text.size()) break;
+    }
+    if (builder.spec().servers.empty()) {
+        return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": expected at least one `server`"};
+    }
+    return std::move(builder.spec());
+}
+
+HerdSpec fall2017_herd() {
+    HerdBuilder b;
+    const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
+    for (int i = 0; i < 5; ++i) b.add_server(names[i], "127.0.0.1:" + std::to_string(12000 + i), 0);
+    b.add_link("Alford", "Hamilton", 0);
+    b.add_link("Alford", "Welsh", 0);
+    b.add_link("Ball", "Holiday", 0);
+    b.add_link("Ball", "Welsh", 0);
+    b.add_link("Hamilton", "Holiday", 0);
+    return std::move(b.spec());
+}
+
+HerdSpec line_herd(int n) {
+    HerdSpec spec = numbered(n);
+    for (int i = 0; i + 1 < n; ++i) connect(spec, i, i + 1);
+    normalise(spec);
+    return spec;
+}
+
+HerdSpec ring_herd(int n) {
+    HerdSpec spec = line_herd(n);
+    if (n > 2) connect(spec, n - 1, 0);
+    normalise(spec);
+    return spec;
+}
+
+HerdSpec grid_herd(int rows, int columns) {
+    HerdSpec spec = numbered(rows * columns);
+    for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < columns; ++c) {
+            const int i = r * columns + c;
+            if (c + 1 < columns) connect(spec, i, i + 1);
+            if (r + 1 < rows) connect(spec, i, i + columns);
+        }
+    }
+    normalise(spec);
+    return spec;
+}
+
+HerdSpec random_herd(int n, int degree, std::uint64_t seed) {
+    HerdSpec spec = numbered(n);
+    Prng prng(seed ^ 0x68657264u);  // "herd": keeps the graph's stream apart from the run's
+    // A random spanning tree keeps the herd connected: each server joins an earlier one.
+    for (int i = 1; i < n; ++i) connect(spec, i, static_cast<int>(prng.below(static_cast<std::uint64_t>(i))));
+    normalise(spec);
+    const std::size_t wanted = static_cast<std::size_t>(n) * static_cast<std::size_t>(degree) / 2;
+    const std::size_t possible = static_cast<std::size_t>(n) * static_cast<std::size_t>(n - 1) / 2;
+    std::set<std::pair<int, int>> links(spec.links.begin(), spec.links.end());
+    while (links.size() < std::min(wanted, possible)) {
+        const int a = static_cast<int>(prng.below(static_cast<std::uint64_t>(n)));
+        const int b = static_cast<int>(prng.below(static_cast<std::uint64_t>(n)));
+        if (a != b) links.insert({std::min(a, b), std::max(a, b)});
+    }
+    spec.links.assign(links.begin(), links.end());
+    return spec;
+}
+
+}  // namespace herd

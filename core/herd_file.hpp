@@ -1,0 +1,71 @@
+// The herd file (design §5): which servers there are, where they listen, and which links join
+// them. One grammar for deployment and simulation; `#` starts a comment.
+//
+//   server Alford 127.0.0.1:12000     # the address is optional in a scenario
+//   link Alford Hamilton              # undirected
+//
+// Parsing is pure (text in, a HerdSpec or a `file:line: what was expected` error out), so the
+// simulator, `herd serve` and `herd up` share it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace herd {
+
+struct ServerSpec {
+    ServerName name;
+    std::string host;        // empty when no address was given
+    std::uint16_t port = 0;
+    int line = 0;            // where it was declared (0 for presets)
+};
+
+struct HerdSpec {
+    std::vector<ServerSpec> servers;         // in declaration order
+    std::vector<std::pair<int, int>> links;  // indices into servers, first < second, sorted, unique
+
+    int index_of(std::string_view name) const;
+    bool linked(int a, int b) const;
+    std::vector<ServerName> neighbours_of(int server) const;
+};
+
+struct ParseError {
+    std::string message;  // "file:line: what was expected"
+};
+
+// Builds up a herd from `server` and `link` statements, checking each as it comes.
+class HerdBuilder {
+public:
+    // Each returns an error message (without the file:line prefix), or nothing.
+    std::optional<std::string> add_server(std::string_view name, std::string_view address, int line);
+    std::optional<std::string> add_link(std::string_view a, std::string_view b, int line);
+    HerdSpec& spec() { return spec_; }
+
+private:
+    HerdSpec spec_;
+};
+
+// Parses a whole herd file.
+std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::string_view file_name);
+
+// Splits "host:port"; the port must be 1..65535.
+std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view address);
+
+// The Fall 2017 herd: Alford, Ball, Hamilton, Holiday, Welsh on 127.0.0.1:12000..12004.
+HerdSpec fall2017_herd();
+// Generated presets, servers named s1..sN (design §6).
+HerdSpec line_herd(int n);
+HerdSpec ring_herd(int n);
+HerdSpec grid_herd(int rows, int columns);
+// A connected random graph with mean degree about `degree`, from `seed`: a random spanning
+// tree first, then random extra links.
+HerdSpec random_herd(int n, int degree, std::uint64_t seed);
+
+}  // namespace herd

@@ -1,0 +1,41 @@
+// Distribution: a latency (or any duration) drawn from the scenario's seeded PRNG.
+//   5ms   uniform(1ms,5ms)   normal(5ms,1ms) (clamped at 0)   exp(5ms)
+// Every draw is integer nanoseconds, computed with deterministic arithmetic only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/prng.hpp"
+#include "core/time.hpp"
+
+namespace herd::sim {
+
+class Distribution {
+public:
+    enum class Kind { constant, uniform, normal, exponential };
+
+    static Distribution constant(Duration d) { return Distribution(Kind::constant, d, d); }
+    static Distribution uniform(Duration lo, Duration hi) { return Distribution(Kind::uniform, lo, hi); }
+    static Distribution normal(Duration mean, Duration sigma) { return Distribution(Kind::normal, mean, sigma); }
+    static Distribution exponential(Duration mean) { return Distribution(Kind::exponential, mean, mean); }
+
+    Duration sample(Prng& prng) const;
+    Kind kind() const { return kind_; }
+    // The distribution as written in a scenario ("uniform(1ms,5ms)").
+    std::string describe() const;
+
+private:
+    Distribution(Kind k, Duration a, Duration b) : kind_(k), a_(a), b_(b) {}
+    Kind kind_;
+    Duration a_;
+    Duration b_;
+};
+
+// Parses "12ms", "1.5s", "250us", "7ns"; `allow_sign` for offsets ("-2s", "+30ms").
+std::optional<Duration> parse_duration(std::string_view text, bool allow_sign = false);
+std::optional<Distribution> parse_distribution(std::string_view text);
+std::string format_duration(Duration d);
+
+}  // namespace herd::sim

@@ -1,0 +1,196 @@
+#include "sim/report.hpp"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "core/peer_protocol.hpp"
+#include "core/text.hpp"
+
+namespace herd::sim {
+
+Percentiles percentiles(const std::vector<std::int64_t>& sorted) {
+    Percentiles p;
+    p.count = sorted.size();
+    if (sorted.empty()) return p;
+    auto rank = [&](std::size_t per_mille) {
+        // Nearest rank: the smallest value with at least per_mille/1000 of the samples at or below.
+        std::size_t k = (sorted.size() * per_mille + 999) / 1000;
+        if (k == 0) k = 1;
+        return sorted[k - 1];
+    };
+    p.p50 = rank(500);
+    p.p90 = rank(900);
+    p.p99 = rank(990);
+    p.max = sorted.back();
+    return p;
+}
+
+std::string format_latency(std::int64_t ns) {
+    std::string out;
+    auto fixed = [&out](std::int64_t value, std::int64_t unit, const char* suffix) {
+        append_decimal(out, static_cast<std::uint64_t>(value / unit));
+        out += '.';
+        append_padded(out, static_cast<std::uint64_t>((value % unit) * 1000 / unit), 3);
+        out += suffix;
+    };
+    if (ns < 0) {
+        out += '-';
+        ns = -ns;
+    }
+    if (ns < 1'000) {
+        append_decimal(out, static_cast<std::uint64_t>(ns));
+        out += "ns";
+    } else if (ns < 1'000'000) {
+        fixed(ns, 1'000, "us");
+    } else if (ns < 1'000'000'000) {
+        fixed(ns, 1'000'000, "ms");
+    } else {
+        fixed(ns, 1'000'000'000, "s");
+    }
+    return out;
+}
+
+namespace {
+
+std::string ratio(std::uint64_t a, std::uint64_t b) {
+    if (b == 0) return "n/a";
+    // Two decimals, rounded, integer arithmetic only.
+    const std::uint64_t hundredths = (a * 100 + b / 2) / b;
+    std::string out;
+    append_decimal(out, hundredths / 100);
+    out += '.';
+    append_padded(out, hundredths % 100, 2);
+    return out;
+}
+
+}  // namespace
+
+void print_report(std::ostream& out, const Scenario& sc, const SimResult& r, const std::string& command) {
+    out << "herd sim " << sc.file << ": herd " << sc.herd_description << " (" << sc.herd.servers.size()
+        << " servers, " << sc.herd.links.size() << " links), seed " << sc.seed << ", until "
+        << format_duration(Duration{r.end.ns}) << "\n";
+    std::size_t passed = 0;
+    for (const ExpectationResult& e : r.expectations) {
+        out << (e.pass ? "PASS " : "FAIL ") << sc.file << ":" << e.line << " at " << format_duration(Duration{e.at.ns})
+            << "  " << e.text;
+        if (!e.pass) out << "\n     found: " << e.found;
+        out << "\n";
+        passed += e.pass;
+    }
+    for (const Violation& v : r.violations) {
+        out << "FAIL invariant at " << format_duration(Duration{v.at.ns}) << ": " << v.what << "\n";
+    }
+    const Percentiles p = percentiles(r.propagation_ns);
+    out << "propagation (origin accept -> applied at each other server): ";
+    if (p.count == 0) {
+        out << "no samples\n";
+    } else {
+        out << "n=" << p.count << " p50=" << format_latency(p.p50) << " p90=" << format_latency(p.p90)
+            << " p99=" << format_latency(p.p99) << " max=" << format_latency(p.max) << "\n";
+    }
+    const SimStats& s = r.stats;
+    out << "messages per update: " << ratio(s.peer_at_lines, s.updates) << " record lines between servers ("
+        << s.peer_at_lines << " for " << s.updates << " updates; " << s.peer_lines << " peer lines, " << s.peer_bytes
+        << " bytes in all)\n";
+    out << "sends: " << s.sends << " (" << s.sends_refused << " refused: server down); workload IAMATs: "
+        << s.workload_iamats;
+    if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";
+    out << "; places queries: " << s.places_queries << " (" << s.places_failures << " failed by injection)\n";
+    out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials << " ("
+        << s.dials_failed << " failed), links up/down: " << s.links_up << "/" << s.links_down << "\n";
+    if (r.traced) out << "trace hash: " << hex64(r.trace_hash) << "\n";
+    const bool ok = r.passed();
+    out << "verdict: " << (ok ? "PASS" : "FAIL") << " (" << passed << " of " << r.expectations.size()
+        << " expectations hold, " << r.violations.size() << " invariant violations)\n";
+    if (!ok) out << "seed " << sc.seed << "; reproduce with: " << command << "\n";
+}
+
+std::string json_report(const Scenario& sc, const SimResult& r) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    w.Key("scenario");
+    w.String(sc.file.c_str());
+    w.Key("herd");
+    w.String(sc.herd_description.c_str());
+    w.Key("servers");
+    w.Uint64(sc.herd.servers.size());
+    w.Key("links");
+    w.Uint64(sc.herd.links.size());
+    w.Key("seed");
+    w.Uint64(sc.seed);
+    w.Key("end_ns");
+    w.Int64(r.end.ns);
+    w.Key("verdict");
+    w.String(r.passed() ? "PASS" : "FAIL");
+    w.Key("expectations");
+    w.StartArray();
+    for (const ExpectationResult& e : r.expectations) {
+        w.StartObject();
+        w.Key("line");
+        w.Int(e.line);
+        w.Key("at_ns");
+        w.Int64(e.at.ns);
+        w.Key("statement");
+        w.String(e.text.c_str(), static_cast<rapidjson::SizeType>(e.text.size()));
+        w.Key("pass");
+        w.Bool(e.pass);
+        if (!e.pass) {
+            w.Key("found");
+            w.String(e.found.c_str(), static_cast<rapidjson::SizeType>(e.found.size()));
+        }
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("violations");
+    w.StartArray();
+    for (const Violation& v : r.violations) {
+        w.StartObject();
+        w.Key("at_ns");
+        w.Int64(v.at.ns);
+        w.Key("what");
+        w.String(v.what.c_str(), static_cast<rapidjson::SizeType>(v.what.size()));
+        w.EndObject();
+    }
+    w.EndArray();
+    const Percentiles p = percentiles(r.propagation_ns);
+    w.Key("propagation_ns");
+    w.StartObject();
+    w.Key("count");
+    w.Uint64(p.count);
+    w.Key("p50");
+    w.Int64(p.p50);
+    w.Key("p90");
+    w.Int64(p.p90);
+    w.Key("p99");
+    w.Int64(p.p99);
+    w.Key("max");
+    w.Int64(p.max);
+    w.EndObject();
+    const SimStats& s = r.stats;
+    w.Key("stats");
+    w.StartObject();
+    const std::pair<const char*, std::uint64_t> counters[] = {
+        {"events", s.events},           {"deliveries", s.deliveries},       {"peer_messages", s.peer_messages},
+        {"peer_lines", s.peer_lines},   {"peer_record_lines", s.peer_at_lines}, {"peer_bytes", s.peer_bytes},
+        {"updates", s.updates},         {"applies", s.applies},             {"sends", s.sends},
+        {"sends_refused", s.sends_refused}, {"workload_iamats", s.workload_iamats},
+        {"workload_refused", s.workload_refused}, {"places_queries", s.places_queries},
+        {"places_failures", s.places_failures}, {"dials", s.dials}, {"dials_failed", s.dials_failed},
+        {"links_up", s.links_up},       {"links_down", s.links_down}};
+    for (const auto& [key, value] : counters) {
+        w.Key(key);
+        w.Uint64(value);
+    }
+    w.EndObject();
+    if (r.traced) {
+        w.Key("trace_hash");
+        const std::string h = hex64(r.trace_hash);
+        w.String(h.c_str());
+    }
+    w.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+}  // namespace herd::sim

@@ -1,0 +1,33 @@
+// Report: what `herd sim` prints (one line per expectation, propagation percentiles, messages
+// per update, a verdict) and the JSON report of `--report`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.hpp"
+#include "sim/simulator.hpp"
+
+namespace herd::sim {
+
+struct Percentiles {
+    std::size_t count = 0;
+    std::int64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+// Nearest-rank percentiles of sorted samples.
+Percentiles percentiles(const std::vector<std::int64_t>& sorted);
+
+// "1.234ms" style, exact to the nanosecond for small values, 3 decimals otherwise.
+std::string format_latency(std::int64_t ns);
+
+// The text report. `command` is how to rerun it (printed with the seed on failure).
+void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result, const std::string& command);
+
+// The JSON report.
+std::string json_report(const Scenario& scenario, const SimResult& result);
+
+}  // namespace herd::sim

@@ -1,0 +1,112 @@
+// Scenario: a herd, settings and a timeline (design §6), as parsed from a scenario file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/herd_file.hpp"
+#include "core/record_store.hpp"
+#include "core/time.hpp"
+#include "sim/distribution.hpp"
+#include "sim/glob.hpp"
+
+namespace herd::sim {
+
+struct SendStep {
+    int server;
+    std::string line;  // verbatim; `{now}` is replaced when it is sent
+};
+struct PartitionStep {
+    std::vector<std::vector<int>> groups;
+};
+struct CutStep {
+    int a, b;
+};
+struct RestoreStep {
+    int a, b;
+};
+struct HealStep {};
+struct CrashStep {
+    int server;
+};
+struct RestartStep {
+    int server;
+};
+struct WorkloadStep {
+    std::uint64_t clients;
+    std::uint64_t rate_per_s;
+    Duration length;
+};
+struct ExpectConverged {};
+struct ExpectHasAt {
+    int server;
+    std::string client;
+    std::string latlon;
+};
+struct ExpectHasTime {
+    int server;
+    std::string client;
+    Timestamp time;
+    std::string time_text;
+};
+struct ExpectLacks {
+    int server;
+    std::string client;
+};
+struct ExpectReply {
+    int server;
+    Glob glob;
+};
+
+using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep, RestartStep,
+                                WorkloadStep, ExpectConverged, ExpectHasAt, ExpectHasTime, ExpectLacks, ExpectReply>;
+
+struct Step {
+    Instant at;
+    int line;          // in the scenario file
+    std::string text;  // the statement after `at T`, for reports
+    StepAction action;
+};
+
+inline bool is_expectation(const StepAction& a) {
+    return std::holds_alternative<ExpectConverged>(a) || std::holds_alternative<ExpectHasAt>(a) ||
+           std::holds_alternative<ExpectHasTime>(a) || std::holds_alternative<ExpectLacks>(a) ||
+           std::holds_alternative<ExpectReply>(a);
+}
+
+struct Scenario {
+    std::string file;
+    HerdSpec herd;
+    std::string herd_description;  // "fall2017", "random 300 4", or "inline"
+    std::uint64_t seed = 1;
+    Timestamp epoch{1479413884, 0};
+    Distribution latency = Distribution::constant(Duration::milliseconds(1));
+    std::map<std::pair<int, int>, Distribution> link_latency;  // keys: (smaller, larger) index
+    Distribution client_latency = Distribution::constant(Duration{0});
+    Distribution places_latency = Distribution::constant(Duration{0});
+    std::uint32_t places_fail_ppm = 0;  // failure probability, parts per million
+    std::map<int, Duration> clock_offset;
+    TieBreak tie_break = TieBreak::first;
+    std::vector<Step> steps;  // ordered by time, file order within one instant
+
+    const Distribution& latency_of(int a, int b) const {
+        auto it = link_latency.find({std::min(a, b), std::max(a, b)});
+        return it == link_latency.end() ? latency : it->second;
+    }
+};
+
+struct ScenarioError {
+    std::string message;  // "file:line: what was expected"
+};
+
+// Parses a scenario. `seed_override` (from `herd sim --seed`) replaces the file's seed, also for
+// the `herd random` preset.
+std::variant<Scenario, ScenarioError> parse_scenario(std::string_view text, std::string_view file_name,
+                                                     std::optional<std::uint64_t> seed_override = {});
+
+}  // namespace herd::sim

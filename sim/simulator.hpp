@@ -1,0 +1,87 @@
+// Simulator: runs a Scenario's herd of core Nodes, unchanged, in one process and virtual time.
+//
+// Links have the scenario's latencies and are reliable and FIFO while connected; partitions,
+// cuts and crashes close connections at both ends at once and drop what is in flight; each
+// server's wall clock is epoch + simulated time + its offset. Everything random comes from
+// seeded PRNGs of our own, so one scenario and seed always give the same run, byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.hpp"
+
+namespace herd::sim {
+
+struct ExpectationResult {
+    int line = 0;
+    Instant at;
+    std::string text;   // the statement
+    bool pass = false;
+    std::string found;  // on FAIL: what was found instead
+};
+
+struct Violation {
+    Instant at;
+    std::string what;
+};
+
+struct SimStats {
+    std::uint64_t events = 0;
+    std::uint64_t deliveries = 0;          // peer messages delivered
+    std::uint64_t peer_messages = 0;       // peer messages sent
+    std::uint64_t peer_lines = 0;          // lines in them
+    std::uint64_t peer_at_lines = 0;       // records among those lines (floods and anti-entropy)
+    std::uint64_t peer_bytes = 0;
+    std::uint64_t updates = 0;             // records applied at their origin (IAMATs that won)
+    std::uint64_t applies = 0;             // records applied anywhere
+    std::uint64_t sends = 0;               // `send` statements carried out
+    std::uint64_t sends_refused = 0;       // ... to a crashed server
+    std::uint64_t workload_iamats = 0;
+    std::uint64_t workload_refused = 0;    // no live server to send to
+    std::uint64_t places_queries = 0;
+    std::uint64_t places_failures = 0;     // injected by `places fail`
+    std::uint64_t dials = 0;
+    std::uint64_t dials_failed = 0;
+    std::uint64_t links_up = 0;
+    std::uint64_t links_down = 0;
+};
+
+struct SimResult {
+    std::vector<ExpectationResult> expectations;
+    std::vector<Violation> violations;
+    std::vector<std::int64_t> propagation_ns;  // origin accept -> applied at another server
+    SimStats stats;
+    Instant end;
+    std::uint64_t trace_hash = 0;
+    bool traced = false;
+
+    bool passed() const;
+};
+
+struct SimOptions {
+    std::ostream* trace = nullptr;  // JSON lines, when wanted
+    bool hash_trace = false;        // compute the trace hash even without a trace stream
+    // Called now and then (every few thousand events) so a driver can show progress.
+    std::function<void(Instant now, const SimStats&)> progress;
+};
+
+class Simulator {
+public:
+    Simulator(const Scenario& scenario, SimOptions options);
+    ~Simulator();
+    Simulator(const Simulator&) = delete;
+    Simulator& operator=(const Simulator&) = delete;
+
+    SimResult run();
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herd::sim
