@@ -400,20 +400,38 @@ private:
         return fail(line, "unknown statement '" + std::string(verb) + "'");
     }
 
+    // `partition G1 | G2 ...`; a group `*` stands for every server named in no other group
+    // (an extension: without it, each unnamed server is a group of its own).
     bool partition(int line, const std::vector<std::string_view>& t, Step& step) {
         PartitionStep p;
         p.groups.emplace_back();
         std::vector<bool> seen(scenario_.herd.servers.size(), false);
+        int rest_group = -1;
         for (std::size_t i = 1; i < t.size(); ++i) {
             if (t[i] == "|") {
                 p.groups.emplace_back();
                 continue;
+            }
+            if (t[i] == "*") {
+                if (rest_group >= 0 || !p.groups.back().empty()) {
+                    return fail(line, "expected `*` alone in one group (every server named in no other group)");
+                }
+                rest_group = static_cast<int>(p.groups.size() - 1);
+                continue;
+            }
+            if (rest_group == static_cast<int>(p.groups.size() - 1)) {
+                return fail(line, "expected `*` alone in its group");
             }
             auto s = server(line, t[i]);
             if (!s) return false;
             if (seen[static_cast<std::size_t>(*s)]) return fail(line, "server '" + std::string(t[i]) + "' is in two groups");
             seen[static_cast<std::size_t>(*s)] = true;
             p.groups.back().push_back(*s);
+        }
+        if (rest_group >= 0) {
+            for (std::size_t s = 0; s < seen.size(); ++s) {
+                if (!seen[s]) p.groups[static_cast<std::size_t>(rest_group)].push_back(static_cast<int>(s));
+            }
         }
         for (const auto& g : p.groups) {
             if (g.empty()) return fail(line, "expected `partition GROUP | GROUP ...` with servers in every group");

@@ -268,7 +268,7 @@ void Simulator::Impl::transmit(std::uint64_t conn_id, int from_end, std::string 
     c.last_arrival[from_end] = at;
     if (trace_.enabled()) {
         trace_.begin(now_, "send").field("from", end_name(c.end[from_end].server)).field("to", end_name(c.end[1 - from_end].server))
-            .field("arrive", at.ns).field("bytes", bytes).end();
+            .field("conn", static_cast<std::int64_t>(conn_id)).field("arrive", at.ns).field("bytes", bytes).end();
     }
     queue_.push(at, EvDeliver{conn_id, from_end, std::move(bytes)});
 }

@@ -1,0 +1,225 @@
+// The scenario grammar of design §6: what parses, and the exact `file:line:` error otherwise.
+#include <gtest/gtest.h>
+
+#include "sim/scenario.hpp"
+
+namespace herd::sim {
+namespace {
+
+Scenario parse_ok(const std::string& text) {
+    auto r = parse_scenario(text, "t.scn");
+    if (auto* e = std::get_if<ScenarioError>(&r)) ADD_FAILURE() << e->message;
+    return std::holds_alternative<Scenario>(r) ? std::get<Scenario>(r) : Scenario{};
+}
+
+std::string error_of(const std::string& text) {
+    auto r = parse_scenario(text, "t.scn");
+    if (auto* e = std::get_if<ScenarioError>(&r)) return e->message;
+    return "(parsed)";
+}
+
+TEST(ScenarioParse, Fall2017PresetAndSettings) {
+    Scenario s = parse_ok(
+        "herd fall2017   # the five servers\n"
+        "seed 42\n"
+        "epoch 1500000000.25\n"
+        "latency uniform(1ms,5ms)\n"
+        "latency Alford Hamilton 20ms\n"
+        "client latency 2ms\n"
+        "places latency 50ms\n"
+        "places fail 0.1\n"
+        "clock Welsh offset -2s\n"
+        "tiebreak convergent\n");
+    EXPECT_EQ(s.herd.servers.size(), 5u);
+    EXPECT_EQ(s.herd.links.size(), 5u);
+    EXPECT_EQ(s.seed, 42u);
+    EXPECT_EQ(s.epoch, (Timestamp{1500000000, 250000000}));
+    EXPECT_EQ(s.latency.describe(), "uniform(1ms,5ms)");
+    EXPECT_EQ(s.latency_of(0, 2).describe(), "20ms");  // Alford-Hamilton
+    EXPECT_EQ(s.latency_of(2, 0).describe(), "20ms");
+    EXPECT_EQ(s.client_latency.describe(), "2ms");
+    EXPECT_EQ(s.places_fail_ppm, 100000u);
+    EXPECT_EQ(s.clock_offset.at(4), Duration::seconds(-2));
+    EXPECT_EQ(s.tie_break, TieBreak::convergent);
+}
+
+TEST(ScenarioParse, DefaultsAreTheDesignsDefaults) {
+    Scenario s = parse_ok("herd fall2017\n");
+    EXPECT_EQ(s.seed, 1u);
+    EXPECT_EQ(s.epoch, (Timestamp{1479413884, 0}));
+    EXPECT_EQ(s.latency.describe(), "1ms");
+    EXPECT_EQ(s.client_latency.describe(), "0ns");
+    EXPECT_EQ(s.tie_break, TieBreak::first);
+}
+
+TEST(ScenarioParse, GeneratedPresets) {
+    EXPECT_EQ(parse_ok("herd line 4\n").herd.links, (std::vector<std::pair<int, int>>{{0, 1}, {1, 2}, {2, 3}}));
+    EXPECT_EQ(parse_ok("herd ring 4\n").herd.links, (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {2, 3}}));
+    // 2x3 grid, row-major: s1 s2 s3 / s4 s5 s6, links right and down.
+    EXPECT_EQ(parse_ok("herd grid 2x3\n").herd.links,
+              (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {1, 4}, {2, 5}, {3, 4}, {4, 5}}));
+    Scenario r = parse_ok("herd random 50 4\nseed 9\n");
+    EXPECT_EQ(r.herd.servers.size(), 50u);
+    EXPECT_EQ(r.herd.servers[49].name.str(), "s50");
+    EXPECT_EQ(r.herd.links.size(), 100u);
+}
+
+TEST(ScenarioParse, RandomHerdFollowsTheSeedAndTheOverride) {
+    auto a = std::get<Scenario>(parse_scenario("herd random 30 3\nseed 1\n", "t"));
+    auto b = std::get<Scenario>(parse_scenario("seed 2\nherd random 30 3\n", "t"));
+    auto c = std::get<Scenario>(parse_scenario("herd random 30 3\nseed 2\n", "t", 1));
+    EXPECT_NE(a.herd.links, b.herd.links);
+    EXPECT_EQ(a.herd.links, c.herd.links);
+    EXPECT_EQ(c.seed, 1u);
+}
+
+TEST(ScenarioParse, RandomHerdIsConnected) {
+    auto s = std::get<Scenario>(parse_scenario("herd random 200 2\n", "t"));
+    std::vector<int> group(200);
+    for (int i = 0; i < 200; ++i) group[static_cast<std::size_t>(i)] = i;
+    auto find = [&](int x) {
+        while (group[static_cast<std::size_t>(x)] != x) x = group[static_cast<std::size_t>(x)];
+        return x;
+    };
+    for (auto [a, b] : s.herd.links) group[static_cast<std::size_t>(find(a))] = find(b);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(find(i), find(0));
+}
+
+TEST(ScenarioParse, InlineHerdWithAndWithoutAddresses) {
+    Scenario s = parse_ok("server a 127.0.0.1:9000\nserver b\nlink a b\n");
+    EXPECT_EQ(s.herd.servers[0].port, 9000);
+    EXPECT_EQ(s.herd.servers[1].port, 0);
+    EXPECT_TRUE(s.herd.linked(0, 1));
+}
+
+TEST(ScenarioParse, TimelineIsOrderedByTimeThenFileOrder) {
+    Scenario s = parse_ok(
+        "herd fall2017\n"
+        "at 2s heal\n"
+        "at 1s crash Welsh\n"
+        "at 2s restart Welsh\n"
+        "at 0ms cut Ball Welsh\n");
+    ASSERT_EQ(s.steps.size(), 4u);
+    EXPECT_EQ(s.steps[0].line, 5);
+    EXPECT_EQ(s.steps[1].line, 3);
+    EXPECT_EQ(s.steps[2].line, 2);
+    EXPECT_EQ(s.steps[3].line, 4);
+}
+
+TEST(ScenarioParse, SendKeepsTheRestOfTheLineVerbatimHashesIncluded) {
+    Scenario s = parse_ok("herd fall2017\nat 0ms send Alford IAMAT #kiwi +1.0+1.0 {now}  # not a comment\n");
+    const auto& send = std::get<SendStep>(s.steps[0].action);
+    EXPECT_EQ(send.server, 0);
+    EXPECT_EQ(send.line, "IAMAT #kiwi +1.0+1.0 {now}  # not a comment");
+}
+
+TEST(ScenarioParse, PartitionGroupsAndTheRestGroup) {
+    Scenario s = parse_ok("herd fall2017\nat 1s partition Alford Hamilton | Ball\nat 2s partition Welsh | *\n");
+    const auto& p = std::get<PartitionStep>(s.steps[0].action);
+    EXPECT_EQ(p.groups, (std::vector<std::vector<int>>{{0, 2}, {1}}));
+    const auto& q = std::get<PartitionStep>(s.steps[1].action);
+    EXPECT_EQ(q.groups, (std::vector<std::vector<int>>{{4}, {0, 1, 2, 3}}));
+}
+
+TEST(ScenarioParse, ExpectationsOfEveryKind) {
+    Scenario s = parse_ok(
+        "herd fall2017\n"
+        "at 2s expect converged\n"
+        "at 2s expect Welsh has kiwi at +34.068930-118.445127\n"
+        "at 2s expect Welsh has kiwi time 1479413884.000000000\n"
+        "at 2s expect Ball lacks ghost.example\n"
+        "at 2s expect reply Alford \"AT Alford +0.000000000 kiwi # *\\n\"  # a comment after the glob\n");
+    ASSERT_EQ(s.steps.size(), 5u);
+    EXPECT_TRUE(std::holds_alternative<ExpectConverged>(s.steps[0].action));
+    EXPECT_EQ(std::get<ExpectHasAt>(s.steps[1].action).latlon, "+34.068930-118.445127");
+    EXPECT_EQ(std::get<ExpectHasTime>(s.steps[2].action).time, (Timestamp{1479413884, 0}));
+    EXPECT_EQ(std::get<ExpectLacks>(s.steps[3].action).client, "ghost.example");
+    const auto& reply = std::get<ExpectReply>(s.steps[4].action);
+    EXPECT_TRUE(reply.glob.matches("AT Alford +0.000000000 kiwi # x y\n"));
+    EXPECT_EQ(s.steps[4].text, "expect reply Alford \"AT Alford +0.000000000 kiwi # *\\n\"");
+}
+
+TEST(ScenarioParse, Workload) {
+    Scenario s = parse_ok("herd fall2017\nat 500ms workload clients=1000 rate=2000/s for=1s\n");
+    const auto& w = std::get<WorkloadStep>(s.steps[0].action);
+    EXPECT_EQ(w.clients, 1000u);
+    EXPECT_EQ(w.rate_per_s, 2000u);
+    EXPECT_EQ(w.length, Duration::seconds(1));
+}
+
+TEST(ScenarioErrors, UnknownStatement) {
+    EXPECT_EQ(error_of("herd fall2017\nfrobnicate 3\n"), "t.scn:2: unknown statement 'frobnicate'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s dance Alford\n"), "t.scn:2: unknown statement 'dance'");
+}
+
+TEST(ScenarioErrors, UnknownServer) {
+    EXPECT_EQ(error_of("herd fall2017\nat 1s crash Nobody\n"), "t.scn:2: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\n\nat 1s send Nobody IAMAT x\n"), "t.scn:3: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Nobody lacks x\n"), "t.scn:2: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\nclock Nobody offset 1s\n"), "t.scn:2: unknown server 'Nobody'");
+}
+
+TEST(ScenarioErrors, LinkThatDoesNotExist) {
+    EXPECT_EQ(error_of("herd fall2017\nat 1s cut Alford Ball\n"), "t.scn:2: no link Alford Ball in this herd");
+    EXPECT_EQ(error_of("herd fall2017\nlatency Alford Ball 5ms\n"), "t.scn:2: no link Alford Ball in this herd");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s restore Ball Hamilton\n"), "t.scn:2: no link Ball Hamilton in this herd");
+}
+
+TEST(ScenarioErrors, BadDurationAndDistribution) {
+    // White space inside a distribution is ignored: `uniform(1ms, 5ms)` and `5 ms` are fine.
+    EXPECT_EQ(error_of("herd fall2017\nlatency 5 ms\nclient latency uniform(1ms, 2ms)\n"), "(parsed)");
+    EXPECT_EQ(error_of("herd fall2017\nlatency 5\n"),
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got '5'");
+    EXPECT_EQ(error_of("herd fall2017\nlatency uniform(5ms,1ms)\n"),
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got 'uniform(5ms,1ms)'");
+    EXPECT_EQ(error_of("herd fall2017\nclient latency gauss(1ms)\n"),
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got 'gauss(1ms)'");
+    EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2 s\n"), "t.scn:2: expected `clock SERVER offset DURATION`");
+    EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2h\n"),
+              "t.scn:2: expected a signed duration (e.g. -2s, +30ms), got '2h'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=5 rate=5/s for=soon\n"),
+              "t.scn:2: expected for=DURATION (e.g. for=1s), got 'soon'");
+}
+
+TEST(ScenarioErrors, TimeThatIsNotADuration) {
+    EXPECT_EQ(error_of("herd fall2017\nat 100 heal\n"),
+              "t.scn:2: expected a time (a duration such as 150ms or 2s), got '100'");
+    EXPECT_EQ(error_of("herd fall2017\nat -1s heal\n"),
+              "t.scn:2: expected a time (a duration such as 150ms or 2s), got '-1s'");
+    EXPECT_EQ(error_of("herd fall2017\nat\n"), "t.scn:2: expected `at TIME STATEMENT`");
+}
+
+TEST(ScenarioErrors, BadGlob) {
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford \"a\\tb\"\n"),
+              "t.scn:2: bad glob: only \\n \\\" \\\\ \\* \\? are escapes, and a quote inside must be escaped");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford \"open\n"),
+              "t.scn:2: expected a closing \" after the glob");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford unquoted\n"),
+              "t.scn:2: expected `expect reply SERVER \"GLOB\"`");
+}
+
+TEST(ScenarioErrors, HerdProblems) {
+    EXPECT_EQ(error_of("seed 4\n"),
+              "t.scn:1: expected a herd: `herd fall2017`, a generated preset, or server/link lines");
+    EXPECT_EQ(error_of("herd fall2016\n"),
+              "t.scn:1: expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or `herd random N DEGREE`");
+    EXPECT_EQ(error_of("herd fall2017\nherd line 3\n"),
+              "t.scn:2: the herd is already given (one `herd` preset, or server/link lines)");
+    EXPECT_EQ(error_of("server a\nlink a b\n"), "t.scn:2: unknown server 'b' (declare it with `server` first)");
+    EXPECT_EQ(error_of("herd grid 3by4\n"), "t.scn:1: expected grid dimensions RxC (e.g. 3x4), got '3by4'");
+    EXPECT_EQ(error_of("server a 127.0.0.1:99999\n"), "t.scn:1: expected an address host:port, got '127.0.0.1:99999'");
+}
+
+TEST(ScenarioErrors, OtherMalformedSettings) {
+    EXPECT_EQ(error_of("herd fall2017\nseed forty\n"), "t.scn:2: expected a seed (a whole number), got 'forty'");
+    EXPECT_EQ(error_of("herd fall2017\ntiebreak last\n"), "t.scn:2: expected `tiebreak first` or `tiebreak convergent`");
+    EXPECT_EQ(error_of("herd fall2017\nplaces fail 1.5\n"), "t.scn:2: expected a probability from 0 to 1, got '1.5'");
+    EXPECT_EQ(error_of("herd fall2017\nepoch -5\n"), "t.scn:2: expected POSIX seconds (digits[.digits]), got '-5'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s partition Alford | Alford\n"), "t.scn:2: server 'Alford' is in two groups");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Alford has x near +1.0+1.0\n").substr(0, 16), "t.scn:2: expecte");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=0 rate=5/s for=1s\n"),
+              "t.scn:2: expected clients=N with N from 1 to 100000000");
+}
+
+}  // namespace
+}  // namespace herd::sim

@@ -1,0 +1,271 @@
+// The simulator, on small inline scenarios: semantics of §6 as a user sees them in the result.
+#include "sim/simulator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "sim/report.hpp"
+
+namespace herd::sim {
+namespace {
+
+Scenario scenario(const std::string& text, std::optional<std::uint64_t> seed = {}) {
+    auto r = parse_scenario(text, "t.scn", seed);
+    if (auto* e = std::get_if<ScenarioError>(&r)) {
+        ADD_FAILURE() << e->message;
+        return Scenario{};
+    }
+    return std::get<Scenario>(r);
+}
+
+SimResult run(const Scenario& s, std::ostream* trace = nullptr) {
+    SimOptions o;
+    o.trace = trace;
+    Simulator sim(s, o);
+    return sim.run();
+}
+
+std::vector<std::string> verdicts(const SimResult& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.expectations) out.push_back(std::to_string(e.line) + (e.pass ? " PASS" : " FAIL: " + e.found));
+    return out;
+}
+
+TEST(Simulator, SendRepliesWithTheExactAtLine) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 0ms send Alford IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 {now}\n"
+        "at 1ms expect reply Alford \"AT Alford +0.000000000 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.000000000\\n\"\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"3 PASS"}));
+}
+
+TEST(Simulator, NowIsTheSimulatedWallClockAtTheSendingInstant) {
+    const Scenario s = scenario(
+        "herd fall2017\nepoch 1000\n"
+        "at 1500ms send Ball IAMAT k +1.0+1.0 {now}\n"
+        "at 1600ms expect Ball has k time 1001.5\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"4 PASS"}));
+}
+
+TEST(Simulator, ReplyNotCompleteYetFails) {
+    const Scenario s = scenario(
+        "herd fall2017\nclient latency 10ms\n"
+        "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
+        "at 15ms expect reply Alford \"*\"\n"
+        "at 25ms expect reply Alford \"*\"\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"4 FAIL: no reply yet (so far: \"\")", "5 PASS"}));
+}
+
+TEST(Simulator, FailuresSayWhatWasFound) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
+        "at 1s expect Welsh has k at +2.0+2.0\n"
+        "at 1s expect Welsh has k time 6\n"
+        "at 1s expect Welsh lacks k\n"
+        "at 1s expect Welsh has nobody at +1.0+1.0\n"
+        "at 1s expect reply Ball \"*\"\n");
+    const SimResult r = run(s);
+    EXPECT_EQ(verdicts(r), (std::vector<std::string>{
+                               "3 FAIL: at +1.0+1.0", "4 FAIL: time 5",
+                               "5 FAIL: has \"AT Alford +1479413879.000000000 k +1.0+1.0 5\"",
+                               "6 FAIL: no record of nobody", "7 FAIL: no send to Ball yet"}));
+    EXPECT_FALSE(r.passed());
+}
+
+TEST(Simulator, ASendToACrashedServerIsRefusedNotAFailure) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 0ms crash Welsh\n"
+        "at 1ms send Welsh IAMAT k +1.0+1.0 5\n"
+        "at 2ms expect Alford lacks k\n");
+    const SimResult r = run(s);
+    EXPECT_TRUE(r.passed());
+    EXPECT_EQ(r.stats.sends_refused, 1u);
+}
+
+TEST(Simulator, ExpectationsOnACrashedServerFail) {
+    const Scenario s = scenario("herd fall2017\nat 0ms crash Welsh\nat 1ms expect Welsh lacks k\nat 1ms expect converged\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"3 FAIL: Welsh is down (crashed)", "4 PASS"}));
+}
+
+TEST(Simulator, CrashLosesMemoryAndRestartRefills) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
+        "at 100ms crash Welsh\n"
+        "at 200ms restart Welsh\n"
+        "at 200ms expect Welsh lacks k\n"
+        "at 10s expect Welsh has k at +1.0+1.0\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"5 PASS", "6 PASS"}));
+}
+
+TEST(Simulator, PartitionCutAndHeal) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 1s partition Alford | *\n"
+        "at 1s cut Ball Holiday\n"
+        "at 1100ms send Alford IAMAT a +1.0+1.0 5\n"
+        "at 1100ms send Holiday IAMAT h +1.0+1.0 5\n"
+        "at 2s expect Hamilton lacks a\n"
+        "at 2s expect Ball lacks h\n"     // Holiday reaches Ball only via Hamilton-Alford-Welsh... or not at all
+        "at 2s expect Hamilton has h at +1.0+1.0\n"
+        "at 3s heal\n"
+        "at 13s expect converged\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"6 PASS", "7 PASS", "8 PASS", "10 PASS"}));
+}
+
+TEST(Simulator, LinksAreFifoWhateverTheLatencyDraws) {
+    // A wide latency spread would reorder messages if each took its own draw; record lines sent
+    // on one link must arrive in the order sent.
+    const Scenario s = scenario(
+        "herd line 2\nlatency uniform(1ms,50ms)\n"
+        "at 1s send s1 IAMAT k +1.0+1.0 1\n"
+        "at 1s send s1 IAMAT k +2.0+2.0 2\n"
+        "at 1s send s1 IAMAT k +3.0+3.0 3\n"
+        "at 1s send s1 IAMAT k +4.0+4.0 4\n"
+        "at 2s expect s2 has k at +4.0+4.0\n");
+    std::ostringstream trace;
+    const SimResult r = run(s, &trace);
+    EXPECT_TRUE(r.passed());
+    // Every apply at s2 is newer than the one before: none arrived out of order and was dropped.
+    EXPECT_EQ(r.stats.applies, 8u);
+    std::map<std::string, std::int64_t> last_arrival;  // per connection and direction
+    std::size_t checked = 0;
+    std::istringstream lines(trace.str());
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find("\"ev\":\"send\",\"from\":\"s") == std::string::npos) continue;
+        const auto c = line.find("\"conn\":");
+        const auto p = line.find("\"arrive\":");
+        const std::string key = line.substr(line.find("\"from\""), 12) + line.substr(c, p - c);
+        const std::int64_t arrival = std::stoll(line.substr(p + 9));
+        EXPECT_GE(arrival, last_arrival[key]) << line;
+        last_arrival[key] = arrival;
+        ++checked;
+    }
+    EXPECT_GT(checked, 10u);
+}
+
+TEST(Simulator, DialsAcrossACutFailAndLinksReturnWithinTenSeconds) {
+    const Scenario s = scenario(
+        "herd line 2\n"
+        "at 0ms cut s1 s2\n"
+        "at 30s restore s1 s2\n"
+        "at 30s send s1 IAMAT k +1.0+1.0 5\n"
+        "at 40s expect s2 has k at +1.0+1.0\n");
+    const SimResult r = run(s);
+    EXPECT_TRUE(r.passed());
+    EXPECT_GT(r.stats.dials_failed, 5u);
+    // Backoff: about log2(5s/100ms) doublings and then one try per 2.5-5 s over 30 s.
+    EXPECT_LT(r.stats.dials_failed, 30u);
+}
+
+TEST(Simulator, ClockOffsetShowsInTheSkew) {
+    const Scenario s = scenario(
+        "herd fall2017\nclock Welsh offset -2s\nclock Ball offset +1500us\n"
+        "at 0ms send Welsh IAMAT k +1.0+1.0 {now}\n"
+        "at 0ms send Ball IAMAT j +1.0+1.0 {now}\n"
+        "at 1ms expect reply Welsh \"AT Welsh -2.000000000 *\"\n"
+        "at 1ms expect reply Ball \"AT Ball +0.001500000 *\"\n");
+    EXPECT_TRUE(run(s).passed());
+}
+
+TEST(Simulator, WorkloadSendsAtItsRateToLiveServers) {
+    const Scenario s = scenario(
+        "herd fall2017\n"
+        "at 0ms crash Welsh\n"
+        "at 0ms workload clients=10 rate=1000/s for=100ms\n"
+        "at 5s expect converged\n");
+    const SimResult r = run(s);
+    EXPECT_TRUE(r.passed());
+    EXPECT_EQ(r.stats.workload_iamats, 100u);
+    EXPECT_EQ(r.stats.sends_refused, 0u);
+    EXPECT_EQ(r.stats.updates, 100u);  // one instant each: every IAMAT is newer than the last
+}
+
+TEST(Simulator, PlacesFailureAndLatency) {
+    const Scenario s = scenario(
+        "herd fall2017\nplaces fail 1\nplaces latency 30ms\n"
+        "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
+        "at 10ms send Alford WHATSAT k 5 5\n"
+        "at 30ms expect reply Alford \"*\"\n"
+        "at 41ms expect reply Alford \"AT Alford *\\n{\\\"html_attributions\\\": [], \\\"results\\\": [], \\\"status\\\": \\\"UNKNOWN_ERROR\\\"}\\n\\n\"\n");
+    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"6 FAIL: no reply yet (so far: \"\")", "7 PASS"}));
+}
+
+TEST(Simulator, TieRulesSplitOrConverge) {
+    const std::string race =
+        "at 0ms send Alford IAMAT t +1.0+1.0 7\n"
+        "at 0ms send Ball IAMAT t +2.0+2.0 7\n"
+        "at 5s expect converged\n";
+    EXPECT_FALSE(run(scenario("herd fall2017\ntiebreak first\n" + race)).passed());
+    EXPECT_TRUE(run(scenario("herd fall2017\ntiebreak convergent\n" + race)).passed());
+}
+
+TEST(Simulator, PropagationAndMessagesPerUpdateOnTheFallHerd) {
+    const Scenario s = scenario("herd fall2017\nlatency 1ms\nat 1s send Alford IAMAT k +1.0+1.0 {now}\nat 2s expect converged\n");
+    const SimResult r = run(s);
+    // Hamilton and Welsh at 1 hop, Holiday and Ball at 2.
+    EXPECT_EQ(r.propagation_ns, (std::vector<std::int64_t>{1000000, 1000000, 2000000, 2000000}));
+    EXPECT_EQ(r.stats.updates, 1u);
+    EXPECT_EQ(r.stats.peer_at_lines, 6u);
+    std::ostringstream out;
+    print_report(out, s, r, "herd sim t.scn --seed 1");
+    EXPECT_NE(out.str().find("propagation (origin accept -> applied at each other server): n=4 p50=1.000ms p90=2.000ms "
+                             "p99=2.000ms max=2.000ms\n"),
+              std::string::npos);
+    EXPECT_NE(out.str().find("messages per update: 6.00 record lines"), std::string::npos);
+    EXPECT_NE(out.str().find("verdict: PASS (1 of 1 expectations hold, 0 invariant violations)\n"), std::string::npos);
+}
+
+TEST(Simulator, AFailingRunPrintsItsSeedAndTheCommand) {
+    const Scenario s = scenario("herd fall2017\nseed 77\nat 1s expect Alford has k at +1.0+1.0\n");
+    std::ostringstream out;
+    print_report(out, s, run(s), "herd sim t.scn --seed 77");
+    EXPECT_NE(out.str().find("FAIL t.scn:3 at 1s  expect Alford has k at +1.0+1.0\n     found: no record of k\n"),
+              std::string::npos);
+    EXPECT_NE(out.str().find("seed 77; reproduce with: herd sim t.scn --seed 77\n"), std::string::npos);
+}
+
+const char* random_latency_scenario =
+    "herd ring 12\n"
+    "latency exp(3ms)\n"
+    "latency s1 s2 normal(10ms,4ms)\n"
+    "client latency uniform(0ms,2ms)\n"
+    "places latency uniform(5ms,40ms)\n"
+    "places fail 0.3\n"
+    "at 0ms workload clients=20 rate=500/s for=200ms\n"
+    "at 50ms partition s1 s2 s3 | *\n"
+    "at 60ms send s4 WHATSAT w3 5 2\n"
+    "at 150ms crash s7\n"
+    "at 300ms heal\n"
+    "at 400ms restart s7\n"
+    "at 8s expect converged\n";
+
+TEST(Determinism, SameSeedGivesAByteIdenticalTrace) {
+    std::ostringstream a, b;
+    const SimResult ra = run(scenario(random_latency_scenario, 5), &a);
+    const SimResult rb = run(scenario(random_latency_scenario, 5), &b);
+    EXPECT_GT(a.str().size(), 100000u);
+    EXPECT_EQ(a.str(), b.str());
+    EXPECT_EQ(ra.trace_hash, rb.trace_hash);
+    EXPECT_TRUE(ra.passed());
+}
+
+TEST(Determinism, AnotherSeedGivesAnotherTrace) {
+    std::ostringstream a, b;
+    const SimResult ra = run(scenario(random_latency_scenario, 5), &a);
+    const SimResult rb = run(scenario(random_latency_scenario, 6), &b);
+    EXPECT_NE(a.str(), b.str());
+    EXPECT_NE(ra.trace_hash, rb.trace_hash);
+}
+
+TEST(Invariants, NoViolationsUnderFaults) {
+    const SimResult r = run(scenario(random_latency_scenario, 11));
+    EXPECT_TRUE(r.violations.empty());
+}
+
+}  // namespace
+}  // namespace herd::sim
