@@ -4,7 +4,7 @@ ASAN_DIR  ?= build-asan
 JOBS      ?= 2
 BUILD_TYPE ?= Release
 
-.PHONY: all setup configure build test test-asan run format clean
+.PHONY: all setup configure build test test-asan determinism run demo bench format clean
 
 all: build
 
@@ -27,11 +27,19 @@ test-asan: setup
 	@cmake --build $(ASAN_DIR) -j$(JOBS)
 	@ctest --test-dir $(ASAN_DIR) -j$(JOBS) --output-on-failure -LE large
 
+# The main job: replay the partition-and-heal story in the simulator and print its report.
 run: build
+	@$(BUILD_DIR)/cli/herd sim scenarios/partition_heal.scn
+
+demo: build
 	@$(BUILD_DIR)/cli/herd demo
+
+# core + sim built with clang-14 and libc++ must give the same trace hashes as this build.
+determinism: build
+	@scripts/determinism.sh $(BUILD_DIR)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	@rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	@rm -rf $(BUILD_DIR) $(ASAN_DIR) build-libcxx

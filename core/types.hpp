@@ -15,7 +15,9 @@ public:
     ServerName() = default;
     static std::optional<ServerName> parse(std::string_view text);
     const std::string& str() const { return name_; }
-    friend auto operator<=>(const ServerName&, const ServerName&) = default;
+    // (Spelled out: libc++ 14 has no operator<=> for std::string.)
+    friend bool operator==(const ServerName& a, const ServerName& b) { return a.name_ == b.name_; }
+    friend bool operator<(const ServerName& a, const ServerName& b) { return a.name_ < b.name_; }
 
 private:
     explicit ServerName(std::string_view name) : name_(name) {}
@@ -28,7 +30,8 @@ public:
     ClientId() = default;
     static std::optional<ClientId> parse(std::string_view text);
     const std::string& str() const { return id_; }
-    friend auto operator<=>(const ClientId&, const ClientId&) = default;
+    friend bool operator==(const ClientId& a, const ClientId& b) { return a.id_ == b.id_; }
+    friend bool operator<(const ClientId& a, const ClientId& b) { return a.id_ < b.id_; }
 
 private:
     explicit ClientId(std::string_view id) : id_(id) {}
