@@ -38,6 +38,10 @@ demo: build
 determinism: build
 	@scripts/determinism.sh $(BUILD_DIR)
 
+# Speed is measured here, never asserted in tests.
+bench: build
+	@$(BUILD_DIR)/bench/sim_bench
+
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 

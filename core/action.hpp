@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "core/client_service.hpp"
+#include "core/time.hpp"
 #include "core/types.hpp"
 
 namespace herd {
@@ -55,6 +56,8 @@ struct Close {
 struct RecordApplied {
     std::string at_line;  // the record that changed the store
     std::string via;      // the peer it came from, or empty when a client sent it here
+    std::string client;   // its client ID and client time, for checkers
+    Timestamp time;
 };
 
 struct PeerUp {

@@ -83,8 +83,11 @@ std::optional<std::uint64_t> parse_hex64(std::string_view s) {
 }
 
 std::string_view first_field(std::string_view line) {
-    std::string_view f[1];
-    return split_fields(line, f, 1) == 0 ? std::string_view() : f[0];
+    std::size_t i = 0;
+    while (i < line.size() && is_space(line[i])) ++i;
+    std::size_t j = i;
+    while (j < line.size() && !is_space(line[j])) ++j;
+    return line.substr(i, j - i);
 }
 
 std::string format_hello(const Hello& h) {

@@ -17,41 +17,49 @@ bool valid_skew(std::string_view s) {
 
 }  // namespace
 
-Record Record::from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat) {
-    auto record = index(format_at_line(self, received, iamat));
-    HERD_ASSERT(record.has_value());
-    return std::move(*record);
-}
-
-std::optional<Record> Record::parse_at_line(std::string_view line) {
-    // Peers send exactly what format_at_line wrote; re-indexing validates every field.
-    return index(std::string(line));
-}
-
-std::optional<Record> Record::index(std::string line) {
+std::optional<AtLineView> AtLineView::parse(std::string_view line) {
     constexpr std::size_t fields_max = 7;
     std::string_view f[fields_max];
     if (line.size() > UINT32_MAX) return std::nullopt;
     if (split_fields(line, f, fields_max) != 6 || f[0] != "AT") return std::nullopt;
-    if (!ServerName::parse(f[1]) || !valid_skew(f[2])) return std::nullopt;
-    const auto location = LatLon::parse(f[4]);
+    if (!valid_skew(f[2])) return std::nullopt;
+    const auto location = LatLon::parse_nanodeg(f[4]);
     const auto time = parse_client_time(f[5]);
     if (!location || !time) return std::nullopt;
+    // f[1] and f[3] need no check: split_fields only yields non-empty runs of non-space bytes,
+    // which is exactly what server names and client IDs are.
+    return AtLineView{line, f[1], f[2], f[3], f[4], f[5], *time, location->first, location->second};
+}
+
+Record Record::from_view(const AtLineView& v) {
     Record r;
-    const char* base = line.data();
-    auto span = [base](std::string_view v) {
-        return Span{static_cast<std::uint32_t>(v.data() - base), static_cast<std::uint32_t>(v.size())};
+    r.line_ = std::string(v.line);
+    const char* base = v.line.data();
+    auto span = [base](std::string_view field) {
+        return Span{static_cast<std::uint32_t>(field.data() - base), static_cast<std::uint32_t>(field.size())};
     };
-    r.origin_span_ = span(f[1]);
-    r.skew_span_ = span(f[2]);
-    r.client_span_ = span(f[3]);
-    r.latlon_span_ = span(f[4]);
-    r.time_span_ = span(f[5]);
-    r.time_ = *time;
-    r.lat_nanodeg_ = location->lat_nanodeg();
-    r.lon_nanodeg_ = location->lon_nanodeg();
-    r.line_ = std::move(line);  // the spans are offsets, so they survive the move
+    r.origin_span_ = span(v.origin);
+    r.skew_span_ = span(v.skew);
+    r.client_span_ = span(v.client);
+    r.latlon_span_ = span(v.latlon);
+    r.time_span_ = span(v.time_text);
+    r.time_ = v.time;
+    r.lat_nanodeg_ = v.lat_nanodeg;
+    r.lon_nanodeg_ = v.lon_nanodeg;
     return r;
+}
+
+Record Record::from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat) {
+    const std::string line = format_at_line(self, received, iamat);
+    auto view = AtLineView::parse(line);
+    HERD_ASSERT(view.has_value());
+    return from_view(*view);
+}
+
+std::optional<Record> Record::parse_at_line(std::string_view line) {
+    auto view = AtLineView::parse(line);
+    if (!view) return std::nullopt;
+    return from_view(*view);
 }
 
 }  // namespace herd

@@ -15,6 +15,23 @@
 
 namespace herd {
 
+// The fields of an AT line as views into it, validated: what a server looks at before deciding
+// whether a peer's record is worth storing (most floods are duplicates, and cost no allocation).
+struct AtLineView {
+    std::string_view line;
+    std::string_view origin;
+    std::string_view skew;
+    std::string_view client;
+    std::string_view latlon;
+    std::string_view time_text;
+    Timestamp time;
+    std::int64_t lat_nanodeg = 0;
+    std::int64_t lon_nanodeg = 0;
+
+    // 6 fields: "AT", a server name, a signed skew, a client ID, a coordinate and a client time.
+    static std::optional<AtLineView> parse(std::string_view line);
+};
+
 class Record {
 public:
     // The record a server makes from an IAMAT it received itself.
@@ -23,6 +40,8 @@ public:
     // Parses and validates an AT line from a peer (without its newline): 6 fields, a valid server
     // name, skew, client ID, coordinate and time.
     static std::optional<Record> parse_at_line(std::string_view line);
+    // A copy of a parsed line.
+    static Record from_view(const AtLineView& view);
 
     const std::string& at_line() const { return line_; }
     std::string_view origin() const { return field(origin_span_); }
@@ -42,7 +61,6 @@ private:
         std::uint32_t length = 0;
     };
     std::string_view field(Span s) const { return std::string_view(line_).substr(s.start, s.length); }
-    static std::optional<Record> index(std::string line);
 
     std::string line_;
     Span origin_span_, skew_span_, client_span_, latlon_span_, time_span_;

@@ -34,14 +34,12 @@ std::uint64_t client_key_hash(std::string_view client) { return mix64(fnv1a64(cl
 
 std::uint64_t record_hash(const Record& r) { return mix64(fnv1a64(r.at_line())); }
 
-bool wins(const Record& incoming, const Record& current, TieBreak rule) {
-    if (incoming.time() != current.time()) return incoming.time() > current.time();
+bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule) {
+    if (incoming.time != current.time) return incoming.time > current.time;
     if (rule == TieBreak::first) return false;
-    if (incoming.latlon_text() != current.latlon_text()) {
-        return incoming.latlon_text() > current.latlon_text();
-    }
-    if (incoming.origin() != current.origin()) return incoming.origin() > current.origin();
-    return incoming.at_line() > current.at_line();
+    if (incoming.latlon != current.latlon) return incoming.latlon > current.latlon;
+    if (incoming.origin != current.origin) return incoming.origin > current.origin;
+    return incoming.line > current.line;
 }
 
 RecordStore::RecordStore(TieBreak rule) : rule_(rule) {
@@ -80,6 +78,27 @@ ApplyOutcome RecordStore::apply(Record incoming) {
     account(h, record_hash(current), false);
     account(h, record_hash(incoming), true);
     current = std::move(incoming);
+    return ApplyOutcome::replaced;
+}
+
+ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
+    const std::uint64_t h = client_key_hash(incoming.client);
+    auto it = records_.find(KeyView{h, incoming.client});
+    if (it == records_.end()) {
+        Record record = Record::from_view(incoming);
+        account(h, record_hash(record), true);
+        auto [pos, inserted] = records_.emplace(Key{h, std::string(incoming.client)}, std::move(record));
+        if (stored != nullptr) *stored = &pos->second;
+        return ApplyOutcome::inserted;
+    }
+    Record& current = it->second;
+    if (incoming.line == current.at_line()) return ApplyOutcome::duplicate;
+    if (!wins(order_of(incoming), order_of(current), rule_)) return ApplyOutcome::kept_current;
+    HERD_ASSERT(incoming.time >= current.time());  // a store never takes an older record
+    account(h, record_hash(current), false);
+    current = Record::from_view(incoming);
+    account(h, record_hash(current), true);
+    if (stored != nullptr) *stored = &current;
     return ApplyOutcome::replaced;
 }
 

@@ -36,8 +36,21 @@ constexpr bool changed_store(ApplyOutcome o) {
     return o == ApplyOutcome::inserted || o == ApplyOutcome::replaced;
 }
 
+// What the conflict rule looks at.
+struct RecordOrder {
+    Timestamp time;
+    std::string_view latlon;
+    std::string_view origin;
+    std::string_view line;
+};
+inline RecordOrder order_of(const Record& r) { return {r.time(), r.latlon_text(), r.origin(), r.at_line()}; }
+inline RecordOrder order_of(const AtLineView& v) { return {v.time, v.latlon, v.origin, v.line}; }
+
 // True when `incoming` should replace `current` under `rule`.
-bool wins(const Record& incoming, const Record& current, TieBreak rule);
+bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule);
+inline bool wins(const Record& incoming, const Record& current, TieBreak rule) {
+    return wins(order_of(incoming), order_of(current), rule);
+}
 
 // The position of a client in the store: FNV-1a 64 of its ID, mixed, then the ID itself.
 std::uint64_t client_key_hash(std::string_view client);
@@ -93,6 +106,9 @@ public:
     explicit RecordStore(TieBreak rule = TieBreak::first);
 
     ApplyOutcome apply(Record incoming);
+    // The same for a peer's line: a Record is made only when the line is stored. When the store
+    // changed, *stored (if given) points at the stored record.
+    ApplyOutcome apply(const AtLineView& incoming, const Record** stored = nullptr);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
     TieBreak tie_break() const { return rule_; }

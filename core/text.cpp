@@ -31,7 +31,7 @@ std::size_t split_fields(std::string_view line, std::string_view* fields, std::s
         const std::size_t start = i;
         while (i < n && !is_space(line[i])) ++i;
         if (count < fields_max) fields[count] = line.substr(start, i - start);
-        ++count;
+        if (++count > fields_max) break;
     }
     return count;
 }

@@ -72,16 +72,22 @@ std::optional<ClientId> ClientId::parse(std::string_view text) {
     return ClientId(text);
 }
 
-std::optional<LatLon> LatLon::parse(std::string_view text) {
+std::optional<std::pair<std::int64_t, std::int64_t>> LatLon::parse_nanodeg(std::string_view text) {
     const auto lat = take_degrees(text);
     if (!lat) return std::nullopt;
     const auto lon = take_degrees(text.substr(lat->length));
     if (!lon || lat->length + lon->length != text.size()) return std::nullopt;
     if (!within(*lat, 90) || !within(*lon, 180)) return std::nullopt;
+    return std::make_pair(nanodegrees(*lat), nanodegrees(*lon));
+}
+
+std::optional<LatLon> LatLon::parse(std::string_view text) {
+    const auto values = parse_nanodeg(text);
+    if (!values) return std::nullopt;
     LatLon out;
     out.text_ = std::string(text);
-    out.lat_nanodeg_ = nanodegrees(*lat);
-    out.lon_nanodeg_ = nanodegrees(*lon);
+    out.lat_nanodeg_ = values->first;
+    out.lon_nanodeg_ = values->second;
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace herd {
 
@@ -47,6 +48,8 @@ public:
     // `[+-]digits.digits[+-]digits.digits`, latitude in [-90, 90] and longitude in [-180, 180]
     // compared as exact decimals.
     static std::optional<LatLon> parse(std::string_view text);
+    // The same check without keeping the text: (latitude, longitude) in nanodegrees.
+    static std::optional<std::pair<std::int64_t, std::int64_t>> parse_nanodeg(std::string_view text);
     const std::string& text() const { return text_; }
     std::int64_t lat_nanodeg() const { return lat_nanodeg_; }
     std::int64_t lon_nanodeg() const { return lon_nanodeg_; }

@@ -152,13 +152,15 @@ private:
     EventQueue<Event> queue_;
     Instant now_{0};
     std::vector<Server> servers_;
-    std::map<std::uint64_t, Conn> conns_;
+    // Never iterated in hash order: code that walks it sorts the ids first.
+    std::unordered_map<std::uint64_t, Conn> conns_;
     std::uint64_t next_conn_ = 1;
     std::vector<Client> clients_;
     std::vector<int> latest_send_;  // per server: index into clients_, or -1
     std::set<std::pair<int, int>> cuts_;
     std::vector<int> group_of_;  // empty: no partition
-    std::unordered_map<std::string, Instant, StringHash, std::equal_to<>> origin_time_;
+    // Looked up, never iterated, so the standard hash is fine here (it is faster on long lines).
+    std::unordered_map<std::string, Instant> origin_time_;
     SimResult result_;
 };
 
@@ -278,19 +280,15 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
     st.applies += 1;
     if (trace_.enabled()) trace_.begin(now_, "apply").field("server", name(s)).field("record", r.at_line).field("via", r.via).end();
     // Invariant: a store never takes an older record.
-    std::string_view f[7];
-    split_fields(r.at_line, f, 7);
-    const auto time = parse_client_time(f[5]);
-    HERD_ASSERT(time.has_value());
     auto& last = servers_[static_cast<std::size_t>(s)].last_applied;
-    auto it = last.find(f[3]);
+    auto it = last.find(r.client);
     if (it != last.end()) {
-        if (*time < it->second) {
-            result_.violations.push_back({now_, name(s) + " replaced a record of " + std::string(f[3]) + " by an older one"});
+        if (r.time < it->second) {
+            result_.violations.push_back({now_, name(s) + " replaced a record of " + r.client + " by an older one"});
         }
-        it->second = *time;
+        it->second = r.time;
     } else {
-        last.emplace(std::string(f[3]), *time);
+        last.emplace(r.client, r.time);
     }
     if (r.via.empty()) {
         st.updates += 1;
@@ -326,6 +324,7 @@ void Simulator::Impl::close_cut_links() {
     for (const auto& [id, c] : conns_) {
         if (c.end[0].server != client_end && is_cut(c.end[0].server, c.end[1].server)) doomed.push_back(id);
     }
+    std::sort(doomed.begin(), doomed.end());
     for (std::uint64_t id : doomed) close_at_both_ends(id);
 }
 
@@ -338,6 +337,7 @@ void Simulator::Impl::crash(int s) {
     for (const auto& [id, c] : conns_) {
         if (c.end[0].server == s || c.end[1].server == s) doomed.push_back(id);
     }
+    std::sort(doomed.begin(), doomed.end());
     for (std::uint64_t id : doomed) close_at_both_ends(id);
 }
 
