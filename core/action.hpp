@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <variant>
 
@@ -23,10 +24,14 @@ struct Reply {
     std::string bytes;
 };
 
+// Immutable bytes shared between actions: a flooded line goes to every neighbour without a copy
+// for each.
+using SharedBytes = std::shared_ptr<const std::string>;
+
 // Bytes for a peer connection: one or more whole protocol lines.
 struct SendToPeer {
     ConnectionId conn;
-    std::string bytes;
+    SharedBytes bytes;
 };
 
 // Open a connection to a neighbour; answer with handle_dialed() or handle_dial_failed().

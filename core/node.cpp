@@ -410,9 +410,9 @@ void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
     stats_.handshakes_refused += 1;
     Connection* c = find(conn);
     if (c != nullptr) {
-        const std::string bytes = format_refused(reason);
-        c->unsent_bytes += bytes.size();
-        actions_.push_back(SendToPeer{conn, bytes});
+        auto bytes = std::make_shared<const std::string>(format_refused(reason));
+        c->unsent_bytes += bytes->size();
+        actions_.push_back(SendToPeer{conn, std::move(bytes)});
     }
     close_connection(conn, CloseMode::after_flush, reason, now);
 }
@@ -503,26 +503,27 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
 
 // ---------------------------------------------------------------- peers: established
 
-void Node::send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines, Now now) {
-    if (c.unsent_bytes + bytes.size() > config_.limits.peer_output_bytes_max) {
+void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now) {
+    if (c.unsent_bytes + bytes->size() > config_.limits.peer_output_bytes_max) {
         stats_.links_closed_overflow += 1;
         close_connection(conn, CloseMode::now, "output queue overflow", now);
         return;
     }
-    c.unsent_bytes += bytes.size();
+    c.unsent_bytes += bytes->size();
     c.last_sent = now.mono;
     if (c.role == Role::peer) {
         stats_.peer_lines_sent += lines;
-        stats_.peer_bytes_sent += bytes.size();
+        stats_.peer_bytes_sent += bytes->size();
     }
     actions_.push_back(SendToPeer{conn, std::move(bytes)});
 }
 
 void Node::flood(const Record& record, std::optional<ConnectionId> except, Now now) {
-    const std::string line = record.at_line() + '\n';
+    SharedBytes line;
     for (Neighbour& nb : neighbours_) {
         if (!nb.link || nb.link == except) continue;
         const ConnectionId id = *nb.link;
+        if (!line) line = std::make_shared<const std::string>(record.at_line() + '\n');
         send_peer(id, conns_.at(id), line, 1, now);
     }
 }

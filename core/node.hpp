@@ -168,7 +168,10 @@ private:
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void refuse(ConnectionId conn, std::string_view reason, Now now);
     void establish(ConnectionId conn, Connection& c, Now now);
-    void send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines, Now now);
+    void send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now);
+    void send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines, Now now) {
+        send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);
+    }
     void flood(const Record& record, std::optional<ConnectionId> except, Now now);
     void apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now);

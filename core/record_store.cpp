@@ -42,10 +42,33 @@ bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule
     return incoming.line > current.line;
 }
 
-RecordStore::RecordStore(TieBreak rule) : rule_(rule) {
+RecordStore::RecordStore(TieBreak rule) : rule_(rule), index_(16) {
     for (int d = 1; d <= bucket_depths_kept; ++d) {
         kept_[static_cast<std::size_t>(d - 1)].resize(std::size_t{1} << (bucket_fanout_bits * d));
     }
+}
+
+Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = key_hash & mask;; i = (i + 1) & mask) {
+        const IndexSlot& slot = index_[i];
+        if (slot.record == nullptr) return nullptr;
+        if (slot.hash == key_hash && slot.record->client() == client) return slot.record;
+    }
+}
+
+void RecordStore::index_insert(std::uint64_t key_hash, Record* record) {
+    if ((records_.size() + 1) * 2 > index_.size()) {
+        std::vector<IndexSlot> old(index_.size() * 2);
+        old.swap(index_);
+        for (const IndexSlot& slot : old) {
+            if (slot.record != nullptr) index_insert(slot.hash, slot.record);
+        }
+    }
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = key_hash & mask;
+    while (index_[i].record != nullptr) i = (i + 1) & mask;
+    index_[i] = IndexSlot{key_hash, record};
 }
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
@@ -64,14 +87,15 @@ void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add)
 
 ApplyOutcome RecordStore::apply(Record incoming) {
     const std::uint64_t h = client_key_hash(incoming.client());
-    auto it = records_.find(KeyView{h, incoming.client()});
-    if (it == records_.end()) {
+    Record* found = lookup(h, incoming.client());
+    if (found == nullptr) {
         account(h, record_hash(incoming), true);
         Key key{h, std::string(incoming.client())};
-        records_.emplace(std::move(key), std::move(incoming));
+        auto [pos, inserted] = records_.emplace(std::move(key), std::move(incoming));
+        index_insert(h, &pos->second);
         return ApplyOutcome::inserted;
     }
-    Record& current = it->second;
+    Record& current = *found;
     if (incoming == current) return ApplyOutcome::duplicate;
     if (!wins(incoming, current, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time() >= current.time());  // a store never takes an older record
@@ -83,15 +107,16 @@ ApplyOutcome RecordStore::apply(Record incoming) {
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
     const std::uint64_t h = client_key_hash(incoming.client);
-    auto it = records_.find(KeyView{h, incoming.client});
-    if (it == records_.end()) {
+    Record* found = lookup(h, incoming.client);
+    if (found == nullptr) {
         Record record = Record::from_view(incoming);
         account(h, record_hash(record), true);
         auto [pos, inserted] = records_.emplace(Key{h, std::string(incoming.client)}, std::move(record));
+        index_insert(h, &pos->second);
         if (stored != nullptr) *stored = &pos->second;
         return ApplyOutcome::inserted;
     }
-    Record& current = it->second;
+    Record& current = *found;
     if (incoming.line == current.at_line()) return ApplyOutcome::duplicate;
     if (!wins(order_of(incoming), order_of(current), rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time >= current.time());  // a store never takes an older record
@@ -103,8 +128,7 @@ ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** store
 }
 
 const Record* RecordStore::find(std::string_view client) const {
-    auto it = records_.find(KeyView{client_key_hash(client), client});
-    return it == records_.end() ? nullptr : &it->second;
+    return lookup(client_key_hash(client), client);
 }
 
 std::vector<const Record*> RecordStore::sorted() const {

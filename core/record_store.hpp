@@ -128,11 +128,21 @@ public:
 
 private:
     void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
+    Record* lookup(std::uint64_t key_hash, std::string_view client) const;
+    void index_insert(std::uint64_t key_hash, Record* record);
 
     TieBreak rule_;
     Map records_;
     // kept_[d - 1] holds the bucket_fanout^d digests of depth d.
     std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
+    // A flat open-addressing index from key hash to record, for lookups: the ordered map is
+    // for ranges, and walking it costs a cache miss per level. Records are never removed, so
+    // linear probing needs no tombstones. Load factor at most 1/2.
+    struct IndexSlot {
+        std::uint64_t hash = 0;
+        Record* record = nullptr;
+    };
+    std::vector<IndexSlot> index_;
 };
 
 // The hash of a record's content, as summed in digests.

@@ -31,7 +31,7 @@ struct EvStep {
 struct EvDeliver {
     std::uint64_t conn;
     int from;  // the end that sent (0 or 1)
-    std::string bytes;
+    SharedBytes bytes;
 };
 struct EvCloseNotice {
     std::uint64_t conn;
@@ -89,7 +89,7 @@ struct Server {
     std::uint64_t timer_generation = 0;
     std::optional<Instant> armed;
     Duration offset;
-    std::unordered_map<std::string, Timestamp, StringHash, std::equal_to<>> last_applied;  // by client
+    std::vector<std::optional<Timestamp>> last_applied;  // by client number (see client_numbers_)
 };
 
 }  // namespace
@@ -130,7 +130,7 @@ private:
     void pump(int s);
     void arm(int s);
     void on_action(int s, Action& a);
-    void transmit(std::uint64_t conn_id, int from_end, std::string bytes);
+    void transmit(std::uint64_t conn_id, int from_end, SharedBytes bytes);
     void close_at_both_ends(std::uint64_t conn_id);
     void close_cut_links();
     void crash(int s);
@@ -161,6 +161,8 @@ private:
     std::vector<int> group_of_;  // empty: no partition
     // Looked up, never iterated, so the standard hash is fine here (it is faster on long lines).
     std::unordered_map<std::string, Instant> origin_time_;
+    // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
+    std::unordered_map<std::string, std::size_t> client_numbers_;
     SimResult result_;
 };
 
@@ -210,16 +212,17 @@ void Simulator::Impl::on_action(int s, Action& action) {
         const int from = it->second.end[0].server == s ? 0 : 1;
         SimStats& st = result_.stats;
         st.peer_messages += 1;
-        st.peer_bytes += send->bytes.size();
-        for (std::size_t p = 0; p < send->bytes.size();) {
-            const std::size_t e = send->bytes.find('\n', p);
+        const std::string& bytes = *send->bytes;
+        st.peer_bytes += bytes.size();
+        for (std::size_t p = 0; p < bytes.size();) {
+            const std::size_t e = bytes.find('\n', p);
             st.peer_lines += 1;
-            if (send->bytes.compare(p, 3, "AT ") == 0) st.peer_at_lines += 1;
-            p = e == std::string::npos ? send->bytes.size() : e + 1;
+            if (bytes.compare(p, 3, "AT ") == 0) st.peer_at_lines += 1;
+            p = e == std::string::npos ? bytes.size() : e + 1;
         }
         transmit(send->conn, from, std::move(send->bytes));
     } else if (auto* reply = std::get_if<Reply>(&action)) {
-        transmit(reply->conn, 1, std::move(reply->bytes));  // a client connection's server is end 1
+        transmit(reply->conn, 1, std::make_shared<const std::string>(std::move(reply->bytes)));  // server: end 1
     } else if (auto* dial = std::get_if<Dial>(&action)) {
         const int peer = sc_.herd.index_of(dial->peer.str());
         result_.stats.dials += 1;
@@ -264,13 +267,13 @@ void Simulator::Impl::on_action(int s, Action& action) {
     }
 }
 
-void Simulator::Impl::transmit(std::uint64_t conn_id, int from_end, std::string bytes) {
+void Simulator::Impl::transmit(std::uint64_t conn_id, int from_end, SharedBytes bytes) {
     Conn& c = conns_.at(conn_id);
     const Instant at = std::max(now_ + latency_between(c.end[0].server, c.end[1].server), c.last_arrival[from_end]);
     c.last_arrival[from_end] = at;
     if (trace_.enabled()) {
         trace_.begin(now_, "send").field("from", end_name(c.end[from_end].server)).field("to", end_name(c.end[1 - from_end].server))
-            .field("conn", static_cast<std::int64_t>(conn_id)).field("arrive", at.ns).field("bytes", bytes).end();
+            .field("conn", static_cast<std::int64_t>(conn_id)).field("arrive", at.ns).field("bytes", *bytes).end();
     }
     queue_.push(at, EvDeliver{conn_id, from_end, std::move(bytes)});
 }
@@ -280,16 +283,13 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
     st.applies += 1;
     if (trace_.enabled()) trace_.begin(now_, "apply").field("server", name(s)).field("record", r.at_line).field("via", r.via).end();
     // Invariant: a store never takes an older record.
+    const std::size_t number = client_numbers_.try_emplace(r.client, client_numbers_.size()).first->second;
     auto& last = servers_[static_cast<std::size_t>(s)].last_applied;
-    auto it = last.find(r.client);
-    if (it != last.end()) {
-        if (r.time < it->second) {
-            result_.violations.push_back({now_, name(s) + " replaced a record of " + r.client + " by an older one"});
-        }
-        it->second = r.time;
-    } else {
-        last.emplace(r.client, r.time);
+    if (number >= last.size()) last.resize(number + 1);
+    if (last[number] && r.time < *last[number]) {
+        result_.violations.push_back({now_, name(s) + " replaced a record of " + r.client + " by an older one"});
     }
+    last[number] = r.time;
     if (r.via.empty()) {
         st.updates += 1;
         origin_time_.emplace(r.at_line, now_);
@@ -364,16 +364,16 @@ void Simulator::Impl::dispatch(Event& event) {
         const End from = c.end[d->from];
         if (!to.open) return;
         if (to.server == client_end) {
-            if (c.client >= 0) clients_[static_cast<std::size_t>(c.client)].received += d->bytes;
+            if (c.client >= 0) clients_[static_cast<std::size_t>(c.client)].received += *d->bytes;
         } else {
             result_.stats.deliveries += 1;
-            node(to.server).handle_bytes(d->conn, d->bytes, now_of(to.server));
+            node(to.server).handle_bytes(d->conn, *d->bytes, now_of(to.server));
             pump(to.server);
         }
         // The sender learns its bytes left (its queue drains as they arrive).
         it = conns_.find(d->conn);
         if (it != conns_.end() && it->second.end[d->from].open && from.server != client_end) {
-            node(from.server).handle_sent(d->conn, d->bytes.size(), now_of(from.server));
+            node(from.server).handle_sent(d->conn, d->bytes->size(), now_of(from.server));
             pump(from.server);
         }
     } else if (auto* n = std::get_if<EvCloseNotice>(&event)) {

@@ -154,10 +154,10 @@ public:
         std::size_t n = 0;
         for (const Logged& l : log) {
             if (const auto* s = std::get_if<SendToPeer>(&l.action)) {
-                for (std::size_t p = 0; p < s->bytes.size();) {
-                    const std::size_t e = s->bytes.find('\n', p);
-                    if (s->bytes.compare(p, verb.size() + 1, verb + " ") == 0 ||
-                        s->bytes.compare(p, e - p, verb) == 0) {
+                const std::string& bytes = *s->bytes;
+                for (std::size_t p = 0; p < bytes.size();) {
+                    const std::size_t e = bytes.find('\n', p);
+                    if (bytes.compare(p, verb.size() + 1, verb + " ") == 0 || bytes.compare(p, e - p, verb) == 0) {
                         ++n;
                     }
                     p = e + 1;
@@ -217,8 +217,8 @@ private:
         log.push_back({now, name, s});
         auto link = by_end_.find({name, s.conn});
         if (link == by_end_.end()) {  // a raw connection: the test reads it
-            replies_.at(static_cast<std::size_t>(client_of_.at({name, s.conn}))) += s.bytes;
-            node(name).handle_sent(s.conn, s.bytes.size(), stamp());
+            replies_.at(static_cast<std::size_t>(client_of_.at({name, s.conn}))) += *s.bytes;
+            node(name).handle_sent(s.conn, s.bytes->size(), stamp());
             return;
         }
         const std::uint64_t id = link->second;
@@ -229,10 +229,10 @@ private:
             const End& from = c.end[0].server == name ? c.end[0] : c.end[1];
             if (blackholes_.count({std::min(to.server, from.server), std::max(to.server, from.server)})) return;
             if (c.silent_at == to.server) return;
-            node(to.server).handle_bytes(to.id, s.bytes, stamp());
+            node(to.server).handle_bytes(to.id, *s.bytes, stamp());
             pump(to.server);
             if (conns_.at(id).open && nodes_.count(from.server)) {
-                node(from.server).handle_sent(from.id, s.bytes.size(), stamp());
+                node(from.server).handle_sent(from.id, s.bytes->size(), stamp());
                 pump(from.server);
             }
         });
