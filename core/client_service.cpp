@@ -11,7 +11,7 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
     if (const auto* iamat = std::get_if<IamatRequest>(&request)) {
         Record record = Record::from_iamat(self_, received, *iamat);
         out.kind = ClientOutcome::Kind::reply;
-        out.reply = record.at_line();
+        out.reply = std::string(record.at_line());
         out.reply += '\n';
         if (changed_store(store_.apply(std::move(record)))) out.changed = store_.find(iamat->client);
         return out;
@@ -19,7 +19,7 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
     if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {
         if (const Record* record = store_.find(whatsat->client)) {
             out.kind = ClientOutcome::Kind::places_query;
-            out.query = PlacesQuery{record->at_line(),      record->lat_nanodeg(),
+            out.query = PlacesQuery{std::string(record->at_line()),      record->lat_nanodeg(),
                                     record->lon_nanodeg(),  std::string(record->latlon_text()),
                                     whatsat->radius,        whatsat->bound};
             return out;

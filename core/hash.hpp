@@ -28,6 +28,13 @@ constexpr std::uint64_t fnv1a64_u64(std::uint64_t value, std::uint64_t state = f
     return state;
 }
 
+// The SplitMix64 finaliser: spreads the bits of a hash (FNV's high bits are weak).
+constexpr std::uint64_t mix64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 // A transparent hasher for unordered containers keyed by strings (lookups by string_view).
 struct StringHash {
     using is_transparent = void;

@@ -303,7 +303,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
     if (outcome.changed != nullptr) {
         stats_.records_applied += 1;
-        actions_.push_back(RecordApplied{outcome.changed->at_line(), {}, std::string(outcome.changed->client()),
+        actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()), {}, std::string(outcome.changed->client()),
                                          outcome.changed->time()});
         flood(*outcome.changed, std::nullopt, now);
     }
@@ -523,7 +523,7 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
     for (Neighbour& nb : neighbours_) {
         if (!nb.link || nb.link == except) continue;
         const ConnectionId id = *nb.link;
-        if (!line) line = std::make_shared<const std::string>(record.at_line() + '\n');
+        if (!line) line = std::make_shared<const std::string>(std::string(record.at_line()) + '\n');
         send_peer(id, conns_.at(id), line, 1, now);
     }
 }
@@ -558,7 +558,7 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     const Record* stored = nullptr;
     if (!changed_store(store_.apply(*view, &stored))) return;
     stats_.records_applied += 1;
-    actions_.push_back(RecordApplied{stored->at_line(), neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
+    actions_.push_back(RecordApplied{std::string(stored->at_line()), neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
                                      std::string(stored->client()), stored->time()});
     flood(*stored, conn, now);
 }

@@ -1,6 +1,9 @@
 #include "core/record.hpp"
 
+#include <cstring>
+
 #include "core/assert.hpp"
+#include "core/hash.hpp"
 #include "core/text.hpp"
 
 namespace herd {
@@ -31,9 +34,55 @@ std::optional<AtLineView> AtLineView::parse(std::string_view line) {
     return AtLineView{line, f[1], f[2], f[3], f[4], f[5], *time, location->first, location->second};
 }
 
+void Record::assign_line(std::string_view line) {
+    length_ = static_cast<std::uint32_t>(line.size());
+    if (line.size() <= inline_bytes_max) {
+        heap_.reset();
+        std::memcpy(inline_, line.data(), line.size());
+    } else {
+        heap_ = std::make_unique<char[]>(line.size());
+        std::memcpy(heap_.get(), line.data(), line.size());
+    }
+    content_hash_ = mix64(fnv1a64(line));
+}
+
+Record& Record::operator=(const Record& other) {
+    if (this == &other) return *this;
+    const std::uint64_t hash = other.content_hash_;
+    assign_line(other.at_line());
+    content_hash_ = hash;
+    origin_span_ = other.origin_span_;
+    skew_span_ = other.skew_span_;
+    client_span_ = other.client_span_;
+    latlon_span_ = other.latlon_span_;
+    time_span_ = other.time_span_;
+    time_ = other.time_;
+    lat_nanodeg_ = other.lat_nanodeg_;
+    lon_nanodeg_ = other.lon_nanodeg_;
+    return *this;
+}
+
+Record& Record::operator=(Record&& other) noexcept {
+    if (this == &other) return *this;
+    heap_ = std::move(other.heap_);
+    length_ = other.length_;
+    if (!heap_) std::memcpy(inline_, other.inline_, length_);
+    content_hash_ = other.content_hash_;
+    origin_span_ = other.origin_span_;
+    skew_span_ = other.skew_span_;
+    client_span_ = other.client_span_;
+    latlon_span_ = other.latlon_span_;
+    time_span_ = other.time_span_;
+    time_ = other.time_;
+    lat_nanodeg_ = other.lat_nanodeg_;
+    lon_nanodeg_ = other.lon_nanodeg_;
+    other.length_ = 0;
+    return *this;
+}
+
 Record Record::from_view(const AtLineView& v) {
     Record r;
-    r.line_ = std::string(v.line);
+    r.assign_line(v.line);
     const char* base = v.line.data();
     auto span = [base](std::string_view field) {
         return Span{static_cast<std::uint32_t>(field.data() - base), static_cast<std::uint32_t>(field.size())};

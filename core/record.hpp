@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,7 +44,14 @@ public:
     // A copy of a parsed line.
     static Record from_view(const AtLineView& view);
 
-    const std::string& at_line() const { return line_; }
+    Record() = default;
+    Record(const Record& other) { *this = other; }
+    Record(Record&& other) noexcept { *this = std::move(other); }
+    Record& operator=(const Record& other);
+    Record& operator=(Record&& other) noexcept;
+    ~Record() = default;
+
+    std::string_view at_line() const { return std::string_view(data(), length_); }
     std::string_view origin() const { return field(origin_span_); }
     std::string_view skew_text() const { return field(skew_span_); }
     std::string_view client() const { return field(client_span_); }
@@ -52,21 +60,32 @@ public:
     Timestamp time() const { return time_; }
     std::int64_t lat_nanodeg() const { return lat_nanodeg_; }
     std::int64_t lon_nanodeg() const { return lon_nanodeg_; }
+    // A fixed hash of the line (FNV-1a 64, mixed), as anti-entropy digests sum it.
+    std::uint64_t content_hash() const { return content_hash_; }
 
-    friend bool operator==(const Record& a, const Record& b) { return a.line_ == b.line_; }
+    friend bool operator==(const Record& a, const Record& b) { return a.at_line() == b.at_line(); }
 
 private:
     struct Span {
         std::uint32_t start = 0;
         std::uint32_t length = 0;
     };
-    std::string_view field(Span s) const { return std::string_view(line_).substr(s.start, s.length); }
+    // Lines up to this long live inside the record: a lookup that compares a client ID or a
+    // whole line then touches one cache line less (most AT lines are 60-90 bytes).
+    static constexpr std::size_t inline_bytes_max = 96;
 
-    std::string line_;
+    const char* data() const { return heap_ ? heap_.get() : inline_; }
+    std::string_view field(Span s) const { return std::string_view(data() + s.start, s.length); }
+    void assign_line(std::string_view line);
+
+    std::unique_ptr<char[]> heap_;
+    std::uint32_t length_ = 0;
     Span origin_span_, skew_span_, client_span_, latlon_span_, time_span_;
     Timestamp time_;
     std::int64_t lat_nanodeg_ = 0;
     std::int64_t lon_nanodeg_ = 0;
+    std::uint64_t content_hash_ = 0;
+    char inline_[inline_bytes_max] = {};
 };
 
 }  // namespace herd

@@ -9,13 +9,6 @@ namespace herd {
 
 namespace {
 
-// The SplitMix64 finaliser: spreads FNV's weak high bits, which pick the buckets.
-constexpr std::uint64_t mix64(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 struct HashRange {
     std::uint64_t first;
     std::uint64_t last;  // inclusive
@@ -32,7 +25,7 @@ HashRange range_of(BucketId b) {
 
 std::uint64_t client_key_hash(std::string_view client) { return mix64(fnv1a64(client)); }
 
-std::uint64_t record_hash(const Record& r) { return mix64(fnv1a64(r.at_line())); }
+std::uint64_t record_hash(const Record& r) { return r.content_hash(); }
 
 bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule) {
     if (incoming.time != current.time) return incoming.time > current.time;

@@ -553,7 +553,8 @@ std::string Simulator::Impl::check_converged() {
                 return name(reference) + " lacks " + std::string(mine[j]->client()) + ", which " + name(s) + " has";
             }
             if (ref[i]->at_line() != mine[j]->at_line()) {
-                return name(reference) + " has \"" + ref[i]->at_line() + "\" but " + name(s) + " has \"" + mine[j]->at_line() + "\"";
+                return name(reference) + " has \"" + std::string(ref[i]->at_line()) + "\" but " + name(s) + " has \"" +
+                       std::string(mine[j]->at_line()) + "\"";
             }
             ++i;
             ++j;
@@ -587,7 +588,7 @@ ExpectationResult Simulator::Impl::check(const Step& step) {
     } else if (const auto* e = std::get_if<ExpectLacks>(&step.action)) {
         if (down(e->server)) return r;
         const Record* rec = node(e->server).store().find(e->client);
-        if (rec) r.found = "has \"" + rec->at_line() + "\"";
+        if (rec) r.found = "has \"" + std::string(rec->at_line()) + "\"";
         else r.pass = true;
     } else if (const auto* e = std::get_if<ExpectReply>(&step.action)) {
         const int c = latest_send_[static_cast<std::size_t>(e->server)];
