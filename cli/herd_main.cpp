@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "cli/demo.hpp"
+#include "cli/net_commands.hpp"
 #include "cli/sim_command.hpp"
 
 namespace {
@@ -12,9 +13,13 @@ constexpr const char* usage_text =
     "usage: herd COMMAND [ARGS...]\n"
     "\n"
     "commands:\n"
-    "  sim       replay a scenario file in the deterministic simulator\n"
-    "  demo      answer an IAMAT and a WHATSAT through the core (no network)\n"
-    "  help      show this help\n"
+    "  serve        run one server of a herd (default: the Fall 2017 herd on 127.0.0.1)\n"
+    "  up           run every server of a herd file that lives on this machine\n"
+    "  client       talk to a server: stdin lines in, replies out\n"
+    "  places-stub  a local Google-compatible Places fake\n"
+    "  sim          replay a scenario file in the deterministic simulator\n"
+    "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
+    "  help         show this help\n"
     "\n"
     "Run `herd COMMAND --help` for a command's options.\n";
 
@@ -31,6 +36,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "sim") return herd::cli::run_sim(argc - 1, argv + 1);
+    if (command == "serve") return herd::cli::run_serve(argc - 1, argv + 1);
+    if (command == "up") return herd::cli::run_up(argc - 1, argv + 1);
+    if (command == "client") return herd::cli::run_client(argc - 1, argv + 1);
+    if (command == "places-stub") return herd::cli::run_places_stub(argc - 1, argv + 1);
     if (command == "demo") {
         if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
             std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";

@@ -166,7 +166,7 @@ void Node::handle_eof(ConnectionId conn, Now now) {
     Connection* c = find(conn);
     if (c == nullptr || c->eof) return;
     if (c->role != Role::undecided && c->role != Role::client) {
-        forget(conn, "closed by peer", now);
+        close_connection(conn, CloseMode::now, "closed by peer", now);
         return;
     }
     c->lines.finish();

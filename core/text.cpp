@@ -21,6 +21,25 @@ void append_padded(std::string& out, std::uint64_t value, int width) {
     out.append(digits, static_cast<std::size_t>(width));
 }
 
+void append_json_escaped(std::string& out, std::string_view bytes) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+}
+
 std::size_t split_fields(std::string_view line, std::string_view* fields, std::size_t fields_max) {
     std::size_t count = 0;
     std::size_t i = 0;

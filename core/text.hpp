@@ -32,6 +32,10 @@ void append_decimal(std::string& out, std::uint64_t value);
 // Appends `value` as exactly `width` digits, zero-padded on the left.
 void append_padded(std::string& out, std::uint64_t value, int width);
 
+// Appends `bytes` as the inside of a JSON string. Bytes outside printable ASCII become \u00XX
+// escapes (one per byte), so any line, even binary, stays one valid JSON line.
+void append_json_escaped(std::string& out, std::string_view bytes);
+
 // Splits on runs of white space, ignoring leading and trailing white space. Fills at most
 // `fields_max` views and returns how many fields the line has, counting no further than
 // fields_max + 1 (enough to tell "too many"): the rest of a long line is not scanned.

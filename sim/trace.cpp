@@ -4,25 +4,6 @@
 
 namespace herd::sim {
 
-void append_json_escaped(std::string& out, std::string_view bytes) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (char ch : bytes) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c < 0x20 || c >= 0x7f) {
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else {
-            out += ch;
-        }
-    }
-}
-
 Trace& Trace::begin(Instant t, std::string_view event) {
     line_.clear();
     line_ += "{\"t\":";

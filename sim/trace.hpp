@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/hash.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace herd::sim {
@@ -39,7 +40,6 @@ private:
     std::uint64_t lines_ = 0;
 };
 
-// Appends `bytes` as the inside of a JSON string.
-void append_json_escaped(std::string& out, std::string_view bytes);
+using herd::append_json_escaped;
 
 }  // namespace herd::sim

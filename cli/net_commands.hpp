@@ -1,0 +1,11 @@
+// The network commands of `herd` (design §7): serve, up, client, places-stub.
+#pragma once
+
+namespace herd::cli {
+
+int run_serve(int argc, char** argv);
+int run_up(int argc, char** argv);
+int run_client(int argc, char** argv);
+int run_places_stub(int argc, char** argv);
+
+}  // namespace herd::cli

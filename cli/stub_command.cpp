@@ -1,0 +1,53 @@
+// `herd places-stub --port P [--host H] [--latency D] [--status S]`
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "cli/net_commands.hpp"
+#include "netmode/places_stub.hpp"
+#include "sim/distribution.hpp"
+
+namespace po = boost::program_options;
+
+namespace herd::cli {
+
+int run_places_stub(int argc, char** argv) {
+    constexpr const char* usage = "usage: herd places-stub --port P [--host H] [--latency D] [--status S]\n";
+    po::options_description visible("options");
+    visible.add_options()("help,h", "show this help")("port", po::value<unsigned>(), "port to listen on (0: any)")(
+        "host", po::value<std::string>()->default_value("127.0.0.1"), "address to listen on")(
+        "latency", po::value<std::string>()->default_value("0ms"), "delay before every answer (e.g. 50ms, 10s)")(
+        "status", po::value<std::string>()->default_value(""),
+        "answer every request with this error status (REQUEST_DENIED, OVER_QUERY_LIMIT, INVALID_REQUEST, ...)");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, visible), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "herd places-stub: " << e.what() << "\n" << usage << visible;
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << usage
+                  << "\nA local, Google-compatible Places fake (Nearby Search Legacy and Places API New),\n"
+                     "answering from herd's synthetic generator.\n\n"
+                  << visible;
+        return 0;
+    }
+    if (!vm.count("port") || vm["port"].as<unsigned>() > 65535) {
+        std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage << visible;
+        return 2;
+    }
+    const auto latency = sim::parse_duration(vm["latency"].as<std::string>());
+    if (!latency) {
+        std::cerr << "herd places-stub: --latency takes a duration such as 50ms\n" << usage;
+        return 2;
+    }
+    net::StubOptions options;
+    options.port = static_cast<std::uint16_t>(vm["port"].as<unsigned>());
+    options.host = vm["host"].as<std::string>();
+    options.latency = std::chrono::milliseconds(latency->ns / 1'000'000);
+    options.status = vm["status"].as<std::string>();
+    return net::run_places_stub(options);
+}
+
+}  // namespace herd::cli

@@ -1,0 +1,244 @@
+// `herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir DIR]`:
+// one `herd serve` child per server of the file whose address is on this machine, their output
+// prefixed with the server's name; a child that dies is reported; Ctrl-C (or SIGTERM) stops all.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "cli/net_commands.hpp"
+#include "core/herd_file.hpp"
+#include "netmode/log.hpp"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+
+namespace herd::cli {
+
+namespace {
+
+constexpr const char* usage =
+    "usage: herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir DIR]\n";
+
+// True when `host` names an address of this machine (we can bind to it).
+bool is_local(const std::string& host) {
+    asio::io_context io;
+    boost::system::error_code ec;
+    asio::ip::udp::resolver resolver(io);
+    const auto results = resolver.resolve(host, "0", ec);
+    if (ec) return false;
+    for (const auto& r : results) {
+        asio::ip::udp::socket s(io);
+        s.open(r.endpoint().protocol(), ec);
+        if (ec) continue;
+        s.bind(asio::ip::udp::endpoint(r.endpoint().address(), 0), ec);
+        if (!ec) return true;
+    }
+    return false;
+}
+
+std::string self_executable() {
+    char path[4096];
+    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return "herd";
+    path[n] = '\0';
+    return path;
+}
+
+struct Child {
+    std::string name;
+    pid_t pid = -1;
+    std::unique_ptr<asio::posix::stream_descriptor> output;
+    asio::streambuf buffer;
+    bool running = true;
+};
+
+void read_lines(Child& child, std::size_t width) {
+    asio::async_read_until(*child.output, child.buffer, '\n', [&child, width](const boost::system::error_code& ec, std::size_t) {
+        std::istream in(&child.buffer);
+        std::string line;
+        while (std::getline(in, line)) {
+            if (in.eof() && !ec) {  // a partial line: keep it for the next read
+                // (async_read_until only returns complete lines, so this is the tail at EOF)
+            }
+            std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " " << line << "\n";
+        }
+        std::cout.flush();
+        if (!ec) read_lines(child, width);
+    });
+}
+
+}  // namespace
+
+int run_up(int argc, char** argv) {
+    po::options_description visible("options");
+    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(), "the herd file (required)")(
+        "places", po::value<std::string>(), "passed to every server (see herd serve --help)")(
+        "log-dir", po::value<std::string>()->default_value("logs"), "log folder of every server")(
+        "secret-file", po::value<std::string>(), "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
+        "trace-dir", po::value<std::string>(), "each server writes its applied-record trace to DIR/NAME.jsonl")(
+        "tiebreak", po::value<std::string>(), "passed to every server");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, visible), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "herd up: " << e.what() << "\n" << usage << visible;
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << usage << "\nStarts every server of the herd file whose address is on this machine.\n"
+                  << "Across machines, run `herd serve NAME --config F --secret-file S` on each host.\n\n"
+                  << visible;
+        return 0;
+    }
+    if (!vm.count("config")) {
+        std::cerr << "herd up: --config is required\n" << usage << visible;
+        return 2;
+    }
+    const std::string config = vm["config"].as<std::string>();
+    std::ifstream in(config, std::ios::binary);
+    if (!in) {
+        std::cerr << "herd up: cannot read " << config << "\n";
+        return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = parse_herd_file(text.str(), config);
+    if (auto* e = std::get_if<ParseError>(&parsed)) {
+        std::cerr << e->message << "\n";
+        return 2;
+    }
+    const HerdSpec herd = std::get<HerdSpec>(parsed);
+    std::vector<std::string> local;
+    for (const ServerSpec& s : herd.servers) {
+        if (s.port != 0 && is_local(s.host)) local.push_back(s.name.str());
+    }
+    if (local.empty()) {
+        std::cerr << "herd up: no server of " << config << " has an address on this machine\n";
+        return 2;
+    }
+    const std::string log_dir = vm["log-dir"].as<std::string>();
+    std::string error;
+    if (!net::Log::make_folder(log_dir, &error)) {
+        std::cerr << "herd up: cannot create " << log_dir << ": " << error << "\n";
+        return 1;
+    }
+    std::string secret_file;
+    if (vm.count("secret-file")) {
+        secret_file = vm["secret-file"].as<std::string>();
+    } else {
+        secret_file = log_dir + "/herd.secret";
+        std::random_device rd;
+        std::string secret;
+        static constexpr char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 32; ++i) secret += hex[rd() % 16];
+        const int fd = ::open(secret_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || ::write(fd, (secret + "\n").data(), secret.size() + 1) != static_cast<ssize_t>(secret.size() + 1)) {
+            std::cerr << "herd up: cannot write " << secret_file << "\n";
+            return 1;
+        }
+        ::close(fd);
+        std::cout << "herd up: a new herd secret is in " << secret_file << " (give it to servers on other hosts)\n";
+    }
+
+    asio::io_context io;
+    std::vector<std::unique_ptr<Child>> children;
+    std::size_t width = 0;
+    for (const std::string& name : local) width = std::max(width, name.size());
+    const std::string exe = self_executable();
+    for (const std::string& name : local) {
+        std::vector<std::string> args = {exe, "serve", name, "--config", config, "--log-dir", log_dir, "--secret-file", secret_file};
+        if (vm.count("places")) args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
+        if (vm.count("tiebreak")) args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
+        if (vm.count("trace-dir")) args.insert(args.end(), {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
+        int fds[2];
+        if (::pipe(fds) != 0) {
+            std::cerr << "herd up: pipe failed\n";
+            return 1;
+        }
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::dup2(fds[1], STDOUT_FILENO);
+            ::dup2(fds[1], STDERR_FILENO);
+            ::close(fds[0]);
+            ::close(fds[1]);
+            std::vector<char*> argv_child;
+            for (std::string& a : args) argv_child.push_back(a.data());
+            argv_child.push_back(nullptr);
+            ::execv(exe.c_str(), argv_child.data());
+            std::perror("herd up: exec");
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        auto child = std::make_unique<Child>();
+        child->name = name;
+        child->pid = pid;
+        child->output = std::make_unique<asio::posix::stream_descriptor>(io, fds[0]);
+        children.push_back(std::move(child));
+    }
+    for (auto& c : children) read_lines(*c, width);
+
+    bool stopping = false;
+    asio::steady_timer kill_timer(io);
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    std::function<void()> wait_stop = [&] {
+        stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (!stopping) {
+                stopping = true;
+                std::cout << "herd up: stopping " << children.size() << " servers" << std::endl;
+                for (auto& c : children) {
+                    if (c->running) ::kill(c->pid, SIGTERM);
+                }
+                kill_timer.expires_after(std::chrono::seconds(5));
+                kill_timer.async_wait([&](const boost::system::error_code& e) {
+                    if (e) return;
+                    for (auto& c : children) {
+                        if (c->running) ::kill(c->pid, SIGKILL);
+                    }
+                });
+            }
+            wait_stop();
+        });
+    };
+    wait_stop();
+    asio::signal_set child_signals(io, SIGCHLD);
+    std::function<void()> wait_children = [&] {
+        child_signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            int status = 0;
+            pid_t pid;
+            while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                for (auto& c : children) {
+                    if (c->pid != pid) continue;
+                    c->running = false;
+                    std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+                    std::cout << "[" << c->name << "]" << std::string(width - c->name.size(), ' ') << " "
+                              << (stopping ? "stopped: " : "DIED: ") << how << std::endl;
+                }
+            }
+            const bool any = std::any_of(children.begin(), children.end(), [](const auto& c) { return c->running; });
+            if (!any) {
+                io.stop();
+                return;
+            }
+            wait_children();
+        });
+    };
+    wait_children();
+    io.run();
+    return stopping ? 0 : 1;
+}
+
+}  // namespace herd::cli

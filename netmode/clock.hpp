@@ -1,0 +1,33 @@
+// The network driver's clocks: the only place in herd that reads them. Instants count from the
+// first call (steady clock); timestamps are the system clock.
+#pragma once
+
+#include <chrono>
+
+#include "core/time.hpp"
+
+namespace herd::net {
+
+inline std::chrono::steady_clock::time_point steady_origin() {
+    static const auto origin = std::chrono::steady_clock::now();
+    return origin;
+}
+
+inline Instant to_instant(std::chrono::steady_clock::time_point t) {
+    return Instant{std::chrono::duration_cast<std::chrono::nanoseconds>(t - steady_origin()).count()};
+}
+
+inline std::chrono::steady_clock::time_point from_instant(Instant i) {
+    return steady_origin() + std::chrono::nanoseconds(i.ns);
+}
+
+inline Timestamp wall_now() {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    return Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)};
+}
+
+inline Now now() { return Now{to_instant(std::chrono::steady_clock::now()), wall_now()}; }
+
+}  // namespace herd::net

@@ -1,0 +1,84 @@
+// PlacesService: answers the core's QueryPlaces actions.
+//
+// Providers: `offline` (the core's synthetic generator, no network), or HTTP to a Nearby Search
+// (Legacy) server or a Places API (New) server. HTTP runs on one dedicated thread that owns a
+// libcurl multi handle (curl_multi_poll / curl_multi_wakeup), with a timeout on every request;
+// results are posted back to the io_context, so callbacks run on the server's thread.
+//
+// A cache keyed by the exact coordinate text and radius (LRU with a TTL) answers repeated
+// queries, and identical queries in flight share one request. Errors are never cached.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/node.hpp"
+
+namespace herd::net {
+
+struct PlacesConfig {
+    enum class Kind { offline, legacy, places_new };
+    Kind kind = Kind::offline;
+    std::string base_url;  // "https://maps.googleapis.com", "http://127.0.0.1:9000"
+    std::string api_key;   // never logged
+    std::chrono::milliseconds timeout{4000};
+    std::size_t cache_entries_max = 10000;
+    std::chrono::seconds cache_ttl{300};
+
+    std::string describe() const;  // for logs: kind and base URL, never the key
+};
+
+// Parses the --places value of design §7: URL, new=URL, google, google-new or offline. Empty
+// means the default: google-new when a key is set, else offline.
+std::optional<PlacesConfig> parse_places_option(const std::string& value, const std::string& api_key);
+
+struct PlacesStats {
+    std::uint64_t queries = 0;
+    std::uint64_t cache_hits = 0;
+    std::uint64_t merged = 0;    // answered by a request already in flight
+    std::uint64_t requests = 0;  // HTTP requests made
+    std::uint64_t failures = 0;
+};
+
+class PlacesService {
+public:
+    using Done = std::function<void(PlacesResult)>;
+
+    PlacesService(boost::asio::io_context& io, PlacesConfig config);
+    ~PlacesService();
+    PlacesService(const PlacesService&) = delete;
+    PlacesService& operator=(const PlacesService&) = delete;
+
+    // Answers `query`; `done` runs later on the io_context's thread, exactly once.
+    void query(const PlacesQuery& query, Done done);
+    void stop();
+    const PlacesStats& stats() const { return stats_; }
+
+private:
+    class Worker;
+    struct CacheEntry {
+        std::string key;
+        std::string body;
+        std::chrono::steady_clock::time_point expires;
+    };
+
+    void finish(const std::string& key, PlacesResult result);
+
+    boost::asio::io_context& io_;
+    PlacesConfig config_;
+    std::unique_ptr<Worker> worker_;
+    std::list<CacheEntry> lru_;  // most recent first
+    std::map<std::string, std::list<CacheEntry>::iterator> cache_;
+    std::map<std::string, std::vector<Done>> in_flight_;
+    PlacesStats stats_;
+};
+
+}  // namespace herd::net
