@@ -1,0 +1,264 @@
+// Real processes on 127.0.0.1 for the network tests: `herd` children started with fork/exec and
+// always stopped by PID, a herd on a random high base port (retried when a port is taken), and
+// a blocking client with timeouts. Everything is bounded in time.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace herd::test {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A child process; the destructor stops it (SIGTERM, then SIGKILL) and reaps it.
+class Process {
+public:
+    Process() = default;
+    Process(const std::vector<std::string>& args, const std::string& output_file) { start(args, output_file); }
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    Process(Process&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+    Process& operator=(Process&& o) noexcept {
+        stop();
+        pid_ = o.pid_;
+        o.pid_ = -1;
+        return *this;
+    }
+    ~Process() { stop(); }
+
+    void start(const std::vector<std::string>& args, const std::string& output_file) {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int fd = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            std::vector<char*> argv;
+            for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+    }
+
+    pid_t pid() const { return pid_; }
+
+    // True while the child runs (reaps it when it has exited).
+    bool running() {
+        if (pid_ <= 0) return false;
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            pid_ = -1;
+            return false;
+        }
+        return true;
+    }
+    int exit_status() const { return exit_status_; }
+
+    void signal(int sig) {
+        if (pid_ > 0) ::kill(pid_, sig);
+    }
+
+    // Waits up to `limit` for the child to exit by itself.
+    bool wait_exit(std::chrono::milliseconds limit) {
+        const auto end = Clock::now() + limit;
+        while (Clock::now() < end) {
+            if (!running()) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return !running();
+    }
+
+    void kill9() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        if (!wait_exit(3000ms)) kill9();
+        pid_ = -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int exit_status_ = -1;
+};
+
+inline int connect_to(int port, std::chrono::milliseconds limit = 2000ms) {
+    const auto end = Clock::now() + limit;
+    while (true) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+        ::close(fd);
+        if (Clock::now() >= end) return -1;
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+// Reads until the server closes or `limit` passes.
+inline std::string read_all(int fd, std::chrono::milliseconds limit) {
+    std::string out;
+    const auto end = Clock::now() + limit;
+    char buffer[65536];
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+        if (left <= 0) break;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+// One client connection: sends `bytes`, half-closes, returns everything the server answers
+// before it closes (or `limit` passes).
+inline std::string talk(int port, const std::string& bytes, std::chrono::milliseconds limit = 5000ms) {
+    const int fd = connect_to(port);
+    if (fd < 0) return "<connect failed>";
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+    std::string out = read_all(fd, limit);
+    ::close(fd);
+    return out;
+}
+
+inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    const auto end = Clock::now() + limit;
+    while (Clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return done();
+}
+
+// Every folder made by temp_dir, removed when the test program ends.
+inline std::vector<std::string>& temp_dirs() {
+    static std::vector<std::string> dirs;
+    return dirs;
+}
+
+class TempDirCleanup : public ::testing::Environment {
+public:
+    void TearDown() override {
+        std::error_code ec;
+        for (const std::string& d : temp_dirs()) std::filesystem::remove_all(d, ec);
+    }
+};
+
+inline std::string temp_dir(const std::string& name) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("herd-net-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir);
+    temp_dirs().push_back(dir.string());
+    return dir.string();
+}
+
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline int random_base_port() {
+    std::random_device rd;
+    return 20000 + static_cast<int>(rd() % 40000);
+}
+
+// The Fall 2017 herd on 127.0.0.1, base port random, each server a `herd serve` process.
+class NetHerd {
+public:
+    static constexpr const char* names[5] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
+
+    explicit NetHerd(const std::string& test, std::vector<std::string> extra = {}) : dir_(temp_dir(test)), extra_(std::move(extra)) {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            base_ = random_base_port();
+            write_herd_file();
+            bool ok = true;
+            for (int i = 0; i < 5; ++i) ok = ok && start(i);
+            if (ok) return;
+            for (auto& p : servers_) p.stop();
+        }
+        throw std::runtime_error("could not start a herd on 127.0.0.1");
+    }
+
+    int port(int i) const { return base_ + i; }
+    int port(const std::string& name) const { return base_ + index(name); }
+    const std::string& dir() const { return dir_; }
+    std::string herd_file() const { return dir_ + "/herd.conf"; }
+    Process& process(const std::string& name) { return servers_[static_cast<std::size_t>(index(name))]; }
+
+    // Starts server i (again) with the herd's options, or with `instead` when given; false if
+    // it did not listen.
+    bool start(int i, const std::vector<std::string>& instead = {}) {
+        std::vector<std::string> args = {HERD_BINARY, "serve", names[i], "--config", herd_file(), "--log-dir", dir_ + "/logs"};
+        const auto& options = instead.empty() ? extra_ : instead;
+        args.insert(args.end(), options.begin(), options.end());
+        servers_[static_cast<std::size_t>(i)].start(args, dir_ + "/" + names[i] + ".out");
+        // Listening once a connection is accepted; a taken port makes the child exit.
+        const auto end = Clock::now() + 3000ms;
+        while (Clock::now() < end) {
+            if (!servers_[static_cast<std::size_t>(i)].running()) return false;
+            const int fd = connect_to(port(i), 50ms);
+            if (fd >= 0) {
+                ::close(fd);
+                return true;
+            }
+        }
+        return false;
+    }
+    bool start(const std::string& name, const std::vector<std::string>& instead = {}) { return start(index(name), instead); }
+
+private:
+    static int index(const std::string& name) {
+        for (int i = 0; i < 5; ++i) {
+            if (name == names[i]) return i;
+        }
+        return -1;
+    }
+    void write_herd_file() {
+        std::ofstream f(herd_file(), std::ios::trunc);
+        for (int i = 0; i < 5; ++i) f << "server " << names[i] << " 127.0.0.1:" << port(i) << "\n";
+        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink Hamilton Holiday\n";
+    }
+
+    std::string dir_;
+    std::vector<std::string> extra_;
+    int base_ = 0;
+    Process servers_[5];
+};
+
+}  // namespace herd::test

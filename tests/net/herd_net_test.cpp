@@ -1,0 +1,267 @@
+// The network mode, end to end: real `herd` processes on 127.0.0.1, stopped by PID.
+#include <gtest/gtest.h>
+
+#include "core/client_protocol.hpp"
+#include "core/synthetic_places.hpp"
+#include "core/whatsat_reply.hpp"
+#include "harness.hpp"
+#include "netmode/clock.hpp"
+
+namespace herd::test {
+namespace {
+
+const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
+std::string now_text() { return format_timestamp(net::wall_now()); }
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// What a WHATSAT must answer for this AT line, computed by the core from the synthetic places.
+std::string expected_whatsat(const std::string& at_line, const std::string& latlon, const std::string& radius,
+                             unsigned bound) {
+    const auto ll = *LatLon::parse(latlon);
+    return format_whatsat_reply(at_line, synthetic_places_json(ll.lat_nanodeg(), ll.lon_nanodeg(), *RadiusKm::parse(radius),
+                                                               synthetic_places_count_max),
+                                bound);
+}
+
+// WHATSAT at `port` until it stops answering `?` (the record has arrived), up to `limit`.
+std::string whatsat_when_known(int port, const std::string& request, std::chrono::milliseconds limit) {
+    std::string reply;
+    wait_until(
+        [&] {
+            reply = talk(port, request);
+            return !reply.empty() && reply[0] != '?';
+        },
+        limit);
+    return reply;
+}
+
+TEST(NetHerd, IamatAndWhatsatRoundTripsWithExactReplies) {
+    NetHerd herd("roundtrip");
+    const std::string time = now_text();
+    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
+    ASSERT_EQ(at.rfind("AT Alford +", 0), 0u) << at;
+    EXPECT_EQ(at.substr(at.find(" kiwi")), " kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
+    const std::string reply = talk(herd.port("Alford"), "WHATSAT kiwi.cs.ucla.edu 10 3\n");
+    EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "10", 3));
+}
+
+TEST(NetHerd, AnUpdateAtAlfordIsAnsweredAtHolidayWithinASecond) {
+    NetHerd herd("propagation");
+    const std::string at = talk(herd.port("Alford"), "IAMAT phone +1.000000+2.000000 " + now_text() + "\n");
+    const auto start = Clock::now();
+    const std::string reply = whatsat_when_known(herd.port("Holiday"), "WHATSAT phone 5 1\n", 1000ms);
+    EXPECT_LT(Clock::now() - start, 1000ms);
+    EXPECT_EQ(reply, expected_whatsat(first_line(at), "+1.000000+2.000000", "5", 1));
+}
+
+TEST(NetHerd, ManyLinesOnOneConnectionAreAnsweredInOrder) {
+    NetHerd herd("pipelined");
+    std::string request, expected_tail;
+    for (int i = 0; i < 200; ++i) request += "IAMAT c" + std::to_string(i) + " +1.0+1.0 1479413884\n";
+    request += "WHATSAT c7 1 1\nbogus line\n";
+    const std::string reply = talk(herd.port("Ball"), request);
+    std::size_t at_lines = 0;
+    for (std::size_t p = reply.find("AT Ball "); p != std::string::npos; p = reply.find("AT Ball ", p + 1)) ++at_lines;
+    EXPECT_EQ(at_lines, 201u);  // 200 IAMATs and the WHATSAT's first line
+    EXPECT_EQ(reply.substr(reply.size() - 13), "? bogus line\n");
+    EXPECT_LT(reply.find("c199 "), reply.find("\n{\n"));
+}
+
+TEST(NetHerd, KilledServerLeavesTheOthersServingAndCatchesUpAfterRestart) {
+    NetHerd herd("crash");
+    herd.process("Welsh").kill9();
+    // Alford's update still reaches Ball, the long way round (Hamilton, Holiday).
+    const std::string at = talk(herd.port("Alford"), "IAMAT bike +37.000000-122.000000 " + now_text() + "\n");
+    const std::string at_ball = whatsat_when_known(herd.port("Ball"), "WHATSAT bike 1 0\n", 2000ms);
+    EXPECT_EQ(first_line(at_ball), first_line(at));
+    // Welsh comes back empty; its neighbours reconnect and anti-entropy refills it.
+    ASSERT_TRUE(herd.start("Welsh"));
+    const std::string at_welsh = whatsat_when_known(herd.port("Welsh"), "WHATSAT bike 1 0\n", 8000ms);
+    EXPECT_EQ(first_line(at_welsh), first_line(at));
+}
+
+TEST(NetHerd, BadInputGetsQuestionMarksAndEveryoneElseIsUnaffected) {
+    NetHerd herd("garbage");
+    EXPECT_EQ(talk(herd.port("Hamilton"), "hello there\nIAMAT x 1 2\n"), "? hello there\n? IAMAT x 1 2\n");
+    const std::string binary("\x01\xff\x00zz", 5);
+    EXPECT_EQ(talk(herd.port("Hamilton"), binary + "\n"), "? " + binary + "\n");
+    // A 1 MiB line: `? ` and its first 65536 bytes, at once; the rest is discarded.
+    const std::string big(1 << 20, 'x');
+    EXPECT_EQ(talk(herd.port("Hamilton"), big + "\nIAMAT ok +1.0+1.0 5\n").substr(0, 65539), "? " + big.substr(0, 65536) + "\n");
+    // A peer verb from a client that never shook hands changes nothing.
+    EXPECT_EQ(talk(herd.port("Hamilton"), "AT Ball +0.1 forged +1.0+1.0 5\n"), "? AT Ball +0.1 forged +1.0+1.0 5\n");
+    EXPECT_EQ(talk(herd.port("Hamilton"), "WHATSAT forged 1 1\n"), "? WHATSAT forged 1 1\n");
+    // Meanwhile the herd serves as usual.
+    const std::string at = talk(herd.port("Hamilton"), "IAMAT fine +1.0+1.0 " + now_text() + "\n");
+    EXPECT_EQ(at.rfind("AT Hamilton ", 0), 0u);
+}
+
+TEST(NetHerd, AClientThatNeverReadsIsDisconnected) {
+    NetHerd herd("noreader");
+    const int fd = connect_to(herd.port("Holiday"));
+    ASSERT_GE(fd, 0);
+    std::string chunk;
+    while (chunk.size() < 64 * 1024) chunk += "IAMAT slowpoke +1.0+1.0 1479413884\n";
+    bool disconnected = false;
+    std::size_t sent_total = 0;
+    const auto end = Clock::now() + 20s;
+    while (!disconnected && Clock::now() < end && sent_total < (400u << 20)) {
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        if (p.revents & (POLLERR | POLLHUP)) {
+            disconnected = true;
+            break;
+        }
+        const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) disconnected = true;
+        if (n > 0) sent_total += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    EXPECT_TRUE(disconnected) << "sent " << sent_total << " bytes without being cut off";
+    EXPECT_EQ(talk(herd.port("Holiday"), "IAMAT other +1.0+1.0 5\n").rfind("AT Holiday ", 0), 0u);
+}
+
+TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {
+    const std::string dir = temp_dir("secrets");
+    std::ofstream(dir + "/right") << "correct horse battery staple\n";
+    std::ofstream(dir + "/wrong") << "incorrect\n";
+    NetHerd herd("secret", {"--secret-file", dir + "/right"});
+    const std::string at = talk(herd.port("Alford"), "IAMAT key +1.0+1.0 " + now_text() + "\n");
+    EXPECT_EQ(first_line(whatsat_when_known(herd.port("Ball"), "WHATSAT key 1 0\n", 2000ms)), first_line(at));
+    // Welsh restarted with the wrong secret: its neighbours refuse it, so its news stays home.
+    herd.process("Welsh").stop();
+    ASSERT_TRUE(herd.start("Welsh", {"--secret-file", dir + "/wrong"}));
+    talk(herd.port("Welsh"), "IAMAT intruder +1.0+1.0 " + now_text() + "\n");
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(talk(herd.port("Alford"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
+    EXPECT_NE(slurp(herd.dir() + "/logs/Alford.log").find("authentication-failed"), std::string::npos);
+}
+
+class StubProcess {
+public:
+    explicit StubProcess(const std::string& dir, std::vector<std::string> extra = {}) {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            port_ = random_base_port();
+            std::vector<std::string> args = {HERD_BINARY, "places-stub", "--port", std::to_string(port_)};
+            args.insert(args.end(), extra.begin(), extra.end());
+            process_.start(args, dir + "/stub.out");
+            if (wait_until([&] { return !process_.running() || connect_probe(); }, 3000ms) && process_.running()) return;
+            process_.stop();
+        }
+    }
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+private:
+    bool connect_probe() {
+        const int fd = connect_to(port_, 50ms);
+        if (fd < 0) return false;
+        ::close(fd);
+        return true;
+    }
+    int port_ = 0;
+    Process process_;
+};
+
+TEST(NetPlaces, WhatsatThroughTheStubLegacyShape) {
+    const std::string dir = temp_dir("stub-legacy");
+    StubProcess stub(dir);
+    NetHerd herd("stub-legacy", {"--places", stub.url()});
+    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string reply = whatsat_when_known(herd.port("Welsh"), "WHATSAT kiwi 2.5 4\n", 2000ms);
+    EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
+}
+
+TEST(NetPlaces, WhatsatThroughTheStubNewShape) {
+    const std::string dir = temp_dir("stub-new");
+    StubProcess stub(dir);
+    NetHerd herd("stub-new", {"--places", "new=" + stub.url()});
+    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string reply = talk(herd.port("Alford"), "WHATSAT kiwi 2.5 4\n");
+    // The New answer, mapped back to the legacy shape, carries the same places.
+    EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
+}
+
+TEST(NetPlaces, ProviderDownStillAnswersWithTheFailureFraming) {
+    const int closed_port = random_base_port();
+    NetHerd herd("places-down", {"--places", "http://127.0.0.1:" + std::to_string(closed_port), "--places-timeout-ms", "1000"});
+    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const auto start = Clock::now();
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
+    EXPECT_LT(Clock::now() - start, 3000ms);
+}
+
+TEST(NetPlaces, ASlowProviderTimesOutWithTheFailureFraming) {
+    const std::string dir = temp_dir("stub-slow");
+    StubProcess stub(dir, {"--latency", "10s"});
+    NetHerd herd("places-slow", {"--places", stub.url(), "--places-timeout-ms", "500"});
+    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const auto start = Clock::now();
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
+    EXPECT_LT(Clock::now() - start, 3000ms);
+}
+
+TEST(NetPlaces, AnErrorStatusFromTheProviderIsPassedOn) {
+    const std::string dir = temp_dir("stub-denied");
+    StubProcess stub(dir, {"--status", "REQUEST_DENIED"});
+    NetHerd herd("places-denied", {"--places", "new=" + stub.url()});
+    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"REQUEST_DENIED\"}\n\n");
+}
+
+TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
+    const std::string dir = temp_dir("up");
+    int base = 0;
+    Process up;
+    for (int attempt = 0; attempt < 5 && base == 0; ++attempt) {
+        const int b = random_base_port();
+        std::ofstream f(dir + "/herd.conf", std::ios::trunc);
+        const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
+        for (int i = 0; i < 5; ++i) f << "server " << names[i] << " 127.0.0.1:" << b + i << "\n";
+        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink Hamilton Holiday\n";
+        f.close();
+        up.start({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs"}, dir + "/up.out");
+        const bool all = wait_until([&] {
+            for (int i = 0; i < 5; ++i) {
+                const int fd = connect_to(b + i, 20ms);
+                if (fd < 0) return false;
+                ::close(fd);
+            }
+            return true;
+        }, 5000ms);
+        if (all) base = b;
+        else up.stop();
+    }
+    ASSERT_NE(base, 0);
+    const std::string at = talk(base, "IAMAT upclient +1.0+1.0 " + now_text() + "\n");
+    EXPECT_EQ(first_line(whatsat_when_known(base + 3, "WHATSAT upclient 1 0\n", 2000ms)), first_line(at));
+    up.signal(SIGTERM);
+    EXPECT_TRUE(up.wait_exit(8000ms));
+    EXPECT_EQ(up.exit_status(), 0);
+    const std::string out = slurp(dir + "/up.out");
+    EXPECT_NE(out.find("[Alford]   herd serve Alford: listening on 127.0.0.1:" + std::to_string(base)), std::string::npos) << out;
+    EXPECT_NE(out.find("[Welsh]    stopped: exited with status 0"), std::string::npos) << out;
+    for (int i = 0; i < 5; ++i) EXPECT_LT(connect_to(base + i, 100ms), 0);
+}
+
+TEST(NetCli, BadArgumentsGetUsageAndExitTwo) {
+    const std::string dir = temp_dir("cli");
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{HERD_BINARY, "serve", "Nobody"}, {HERD_BINARY, "serve", "Alford", "--bogus"},
+          {HERD_BINARY, "serve", "Alford", "--places", "ftp://x"}, {HERD_BINARY, "up"}, {HERD_BINARY, "client", "nohost"},
+          {HERD_BINARY, "places-stub"}, {HERD_BINARY, "frobnicate"}}) {
+        Process p(args, dir + "/out");
+        ASSERT_TRUE(p.wait_exit(3000ms));
+        EXPECT_EQ(p.exit_status(), 2) << args[1];
+    }
+    EXPECT_NE(slurp(dir + "/out").find("usage: herd serve NAME"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herd::test
