@@ -166,13 +166,20 @@ private:
     Process process_;
 };
 
-TEST(NetPlaces, WhatsatThroughTheStubLegacyShape) {
+TEST(NetPlaces, WhatsatThroughTheStubLegacyShapeAndTheKeyNeverReachesALog) {
     const std::string dir = temp_dir("stub-legacy");
     StubProcess stub(dir);
+    ::setenv("GOOGLE_PLACES_API_KEY", "k3y-that-must-not-leak", 1);
     NetHerd herd("stub-legacy", {"--places", stub.url()});
+    ::unsetenv("GOOGLE_PLACES_API_KEY");
     const std::string at = talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     const std::string reply = whatsat_when_known(herd.port("Welsh"), "WHATSAT kiwi 2.5 4\n", 2000ms);
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
+    for (const char* name : NetHerd::names) herd.process(name).stop();  // flushes the logs
+    for (const auto& entry : std::filesystem::directory_iterator(herd.dir() + "/logs")) {
+        EXPECT_EQ(slurp(entry.path().string()).find("k3y-that-must-not-leak"), std::string::npos) << entry.path();
+    }
+    EXPECT_NE(slurp(herd.dir() + "/logs/Welsh.log").find("WHATSAT kiwi 2.5 4"), std::string::npos);
 }
 
 TEST(NetPlaces, WhatsatThroughTheStubNewShape) {
