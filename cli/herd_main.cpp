@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "bench/load.hpp"
 #include "cli/demo.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/sim_command.hpp"
@@ -18,6 +19,7 @@ constexpr const char* usage_text =
     "  client       talk to a server: stdin lines in, replies out\n"
     "  places-stub  a local Google-compatible Places fake\n"
     "  sim          replay a scenario file in the deterministic simulator\n"
+    "  bench        load HOST:PORT | propagation: measure a real herd\n"
     "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
     "  help         show this help\n"
     "\n"
@@ -37,6 +39,12 @@ int main(int argc, char** argv) {
     }
     if (command == "sim") return herd::cli::run_sim(argc - 1, argv + 1);
     if (command == "serve") return herd::cli::run_serve(argc - 1, argv + 1);
+    if (command == "bench") {
+        const std::string_view what = argc > 2 ? argv[2] : "";
+        if (what == "load") return herd::bench::load_command(argc - 2, argv + 2);
+        std::cerr << "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
+        return what == "--help" || what == "-h" ? 0 : 2;
+    }
     if (command == "up") return herd::cli::run_up(argc - 1, argv + 1);
     if (command == "client") return herd::cli::run_client(argc - 1, argv + 1);
     if (command == "places-stub") return herd::cli::run_places_stub(argc - 1, argv + 1);

@@ -303,8 +303,10 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
     if (outcome.changed != nullptr) {
         stats_.records_applied += 1;
-        actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()), {}, std::string(outcome.changed->client()),
-                                         outcome.changed->time()});
+        if (config_.notify_applied) {
+            actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()), {},
+                                             std::string(outcome.changed->client()), outcome.changed->time()});
+        }
         flood(*outcome.changed, std::nullopt, now);
     }
     switch (outcome.kind) {
@@ -558,8 +560,11 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     const Record* stored = nullptr;
     if (!changed_store(store_.apply(*view, &stored))) return;
     stats_.records_applied += 1;
-    actions_.push_back(RecordApplied{std::string(stored->at_line()), neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
-                                     std::string(stored->client()), stored->time()});
+    if (config_.notify_applied) {
+        actions_.push_back(RecordApplied{std::string(stored->at_line()),
+                                         neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
+                                         std::string(stored->client()), stored->time()});
+    }
     flood(*stored, conn, now);
 }
 

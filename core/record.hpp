@@ -85,7 +85,7 @@ private:
     std::int64_t lat_nanodeg_ = 0;
     std::int64_t lon_nanodeg_ = 0;
     std::uint64_t content_hash_ = 0;
-    char inline_[inline_bytes_max] = {};
+    char inline_[inline_bytes_max];  // only the first length_ bytes are ever read
 };
 
 }  // namespace herd

@@ -4,24 +4,48 @@
 #include <ctime>
 #include <filesystem>
 
+#include "core/text.hpp"
+
 namespace herd::net {
 
 namespace {
 
 void append_utc_now(std::string& out) {
+    // The date and time of day change once a second: format them then, and only the
+    // microseconds on every call (logging every line must not cost a printf each).
+    thread_local std::int64_t cached_second = -1;
+    thread_local char cached[80];
     const auto now = std::chrono::system_clock::now();
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-    const std::time_t seconds = static_cast<std::time_t>(us / 1'000'000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[96];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1'000'000));
-    out += text;
+    const std::int64_t second = us / 1'000'000;
+    if (second != cached_second) {
+        const std::time_t t = static_cast<std::time_t>(second);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_second = second;
+    }
+    out += cached;
+    append_padded(out, static_cast<std::uint64_t>(us % 1'000'000), 6);
+    out += "Z ";
 }
 
 void append_escaped(std::string& out, std::string_view bytes) {
     static constexpr char hex[] = "0123456789abcdef";
+    // Most lines need no escaping at all: copy them whole.
+    bool plain = true;
+    for (char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '\\' || c < 0x20 || c == 0x7f) {
+            plain = false;
+            break;
+        }
+    }
+    if (plain) {
+        out += bytes;
+        return;
+    }
     for (char ch : bytes) {
         const auto c = static_cast<unsigned char>(ch);
         if (c == '\\') {
@@ -80,15 +104,23 @@ void Log::write(std::string_view line) {
 
 void Log::write_lines(std::string_view prefix, std::string_view bytes) {
     if (file_ == nullptr) return;
+    // One timestamp and one lock for all the lines of a chunk.
+    std::string stamp;
+    if (timestamped_) append_utc_now(stamp);
+    std::string text;
+    text.reserve(bytes.size() + 64);
     std::size_t start = 0;
     while (start < bytes.size()) {
         std::size_t end = bytes.find('\n', start);
         if (end == std::string_view::npos) end = bytes.size();
-        std::string line(prefix);
-        append_escaped(line, bytes.substr(start, end - start));
-        write(line);
+        text += stamp;
+        text += prefix;
+        append_escaped(text, bytes.substr(start, end - start));
+        text += '\n';
         start = end + 1;
     }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (buffer_.size() < (64u << 20)) buffer_ += text;
 }
 
 void Log::flush() {

@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <random>
+#include <vector>
 #include <boost/asio/write.hpp>
 #include <iostream>
 
@@ -24,6 +25,7 @@ struct Server::Conn {
     bool writing = false;
     bool close_after_flush = false;
     bool open = true;
+    std::string log_partial;  // an input line not complete yet, kept so the log shows whole lines
 
     Conn(ConnectionId i, tcp::socket s, std::string l) : id(i), socket(std::move(s)), label(std::move(l)) {}
 };
@@ -96,6 +98,7 @@ bool Server::start(std::string* error) {
     config.incarnation = random64();
     config.seed = random64();
     config.limits = options_.limits;
+    config.notify_applied = trace_.enabled();
     std::string peers;
     for (const ServerName& n : config.neighbours) peers += (peers.empty() ? "" : ", ") + n.str();
     const std::string banner = "herd serve " + name_ + ": listening on " + endpoint.address().to_string() + ":" +
@@ -172,7 +175,7 @@ void Server::do_read(const std::shared_ptr<Conn>& c) {
         const std::string tag = "conn " + std::to_string(c->id);
         if (!ec) {
             const std::string_view bytes(c->buffer.data(), n);
-            log_.write_lines(tag + " < ", bytes);
+            if (log_.enabled()) log_input(*c, bytes);
             node_->handle_bytes(c->id, bytes, now());
             pump();
             if (c->open) do_read(c);
@@ -190,31 +193,61 @@ void Server::do_read(const std::shared_ptr<Conn>& c) {
     });
 }
 
+void Server::log_input(Conn& c, std::string_view bytes) {
+    // Whole lines only: a line split across reads is logged once it is complete. A very long
+    // line is logged by its first 4 KiB.
+    constexpr std::size_t partial_bytes_max = 4096;
+    const std::string tag = "conn " + std::to_string(c.id) + " < ";
+    const std::size_t last_newline = bytes.rfind('\n');
+    if (last_newline == std::string_view::npos) {
+        if (c.log_partial.size() < partial_bytes_max) c.log_partial.append(bytes.substr(0, partial_bytes_max - c.log_partial.size()));
+        return;
+    }
+    if (!c.log_partial.empty()) {
+        const std::size_t first_newline = bytes.find('\n');
+        if (c.log_partial.size() < partial_bytes_max) {
+            c.log_partial.append(bytes.substr(0, std::min(first_newline, partial_bytes_max - c.log_partial.size())));
+        }
+        log_.write_lines(tag, c.log_partial);
+        c.log_partial.clear();
+        bytes.remove_prefix(first_newline + 1);
+    }
+    const std::size_t last = bytes.rfind('\n');
+    if (last != std::string_view::npos) log_.write_lines(tag, bytes.substr(0, last));
+    const std::string_view tail = last == std::string_view::npos ? bytes : bytes.substr(last + 1);
+    c.log_partial.assign(tail.substr(0, partial_bytes_max));
+}
+
 void Server::do_write(const std::shared_ptr<Conn>& c) {
     if (c->writing || c->out.empty() || !c->open) return;
     c->writing = true;
-    asio::async_write(c->socket, asio::buffer(*c->out.front()),
-                      [this, c](const boost::system::error_code& ec, std::size_t n) {
-                          c->writing = false;
-                          if (!c->open || stopped_) return;
-                          c->out.pop_front();
-                          if (ec) {
-                              log_.write("conn " + std::to_string(c->id) + " write failed: " + ec.message());
-                              close_now(c);
-                              node_->handle_closed(c->id, now());
-                              pump();
-                              return;
-                          }
-                          node_->handle_sent(c->id, n, now());
-                          if (c->out.empty() && c->close_after_flush) {
-                              boost::system::error_code ignored;
-                              c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                              close_now(c);
-                          } else {
-                              do_write(c);
-                          }
-                          pump();
-                      });
+    // Everything queued goes out in one gathered write (one system call, not one per line).
+    constexpr std::size_t buffers_max = 256;
+    std::vector<asio::const_buffer> buffers;
+    std::size_t count = std::min(c->out.size(), buffers_max);
+    buffers.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(*c->out[i]));
+    asio::async_write(c->socket, buffers, [this, c, count](const boost::system::error_code& ec, std::size_t n) {
+        c->writing = false;
+        if (!c->open || stopped_) return;
+        c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(count));
+        if (ec) {
+            log_.write("conn " + std::to_string(c->id) + " write failed: " + ec.message());
+            close_now(c);
+            node_->handle_closed(c->id, now());
+            pump();
+            return;
+        }
+        node_->handle_sent(c->id, n, now());
+        if (c->out.empty() && c->close_after_flush) {
+            boost::system::error_code ignored;
+            c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+            close_now(c);
+        } else {
+            do_write(c);
+        }
+        pump();
+    });
 }
 
 void Server::close_now(const std::shared_ptr<Conn>& c) {

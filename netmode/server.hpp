@@ -57,6 +57,7 @@ private:
     void start_conn(ConnectionId id, boost::asio::ip::tcp::socket socket, const std::string& label);
     void do_read(const std::shared_ptr<Conn>& c);
     void do_write(const std::shared_ptr<Conn>& c);
+    void log_input(Conn& c, std::string_view bytes);
     void close_now(const std::shared_ptr<Conn>& c);
     void dial(const ServerName& peer);
     void pump();

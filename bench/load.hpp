@@ -1,0 +1,34 @@
+// `herd bench load HOST:PORT`: K connections with W requests in flight each, for T seconds, an
+// IAMAT/WHATSAT mix; every reply is verified; replies per second and latency percentiles.
+// It speaks only the client protocol, so it works against any server that does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace herd::bench {
+
+struct LoadOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 12000;
+    int connections = 64;
+    int in_flight = 16;
+    double seconds = 5.0;
+    int whatsat_percent = 0;
+    std::uint64_t requests_max = 0;     // 0: no limit but time
+    std::uint64_t clients_per_connection = 1000;
+    std::string json_path;
+};
+
+struct LoadResult {
+    std::uint64_t replies = 0;
+    std::uint64_t errors = 0;  // wrong or unexpected replies
+    double seconds = 0;
+    std::int64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+    std::string first_error;
+};
+
+LoadResult run_load(const LoadOptions& options);
+int load_command(int argc, char** argv);
+
+}  // namespace herd::bench
