@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "bench/load.hpp"
+#include "bench/propagation.hpp"
 #include "cli/demo.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/sim_command.hpp"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "bench") {
         const std::string_view what = argc > 2 ? argv[2] : "";
         if (what == "load") return herd::bench::load_command(argc - 2, argv + 2);
+        if (what == "propagation") return herd::bench::propagation_command(argc - 2, argv + 2);
         std::cerr << "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
         return what == "--help" || what == "-h" ? 0 : 2;
     }

@@ -49,6 +49,27 @@ std::vector<ServerName> HerdSpec::neighbours_of(int server) const {
     return out;
 }
 
+std::vector<int> hop_distances(const HerdSpec& herd, int from) {
+    const std::size_t n = herd.servers.size();
+    std::vector<std::vector<int>> adjacent(n);
+    for (const auto& [a, b] : herd.links) {
+        adjacent[static_cast<std::size_t>(a)].push_back(b);
+        adjacent[static_cast<std::size_t>(b)].push_back(a);
+    }
+    std::vector<int> distance(n, -1);
+    std::vector<int> queue = {from};
+    distance[static_cast<std::size_t>(from)] = 0;
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+        const int at = queue[i];
+        for (int next : adjacent[static_cast<std::size_t>(at)]) {
+            if (distance[static_cast<std::size_t>(next)] >= 0) continue;
+            distance[static_cast<std::size_t>(next)] = distance[static_cast<std::size_t>(at)] + 1;
+            queue.push_back(next);
+        }
+    }
+    return distance;
+}
+
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view address) {
     const std::size_t colon = address.rfind(':');
     if (colon == std::string_view::npos || colon == 0) return std::nullopt;

@@ -52,6 +52,9 @@ private:
     HerdSpec spec_;
 };
 
+// Hop distances from `from` to every server along links (-1 where unreachable).
+std::vector<int> hop_distances(const HerdSpec& herd, int from);
+
 // Parses a whole herd file.
 std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::string_view file_name);
 

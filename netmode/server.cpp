@@ -377,8 +377,11 @@ void Server::on_action(Action& action) {
             append_json_escaped(line, applied->client);
             line += "\",\"client_time\":\"" + format_timestamp(applied->time) + "\",\"via\":\"";
             append_json_escaped(line, applied->via);
-            line += "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"wall_ns\":" +
-                    std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) + "}";
+            // steady_ns is CLOCK_MONOTONIC itself: comparable between processes on one host.
+            const auto steady = std::chrono::steady_clock::now().time_since_epoch();
+            line += "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
+                    std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
+                    ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) + "}";
             trace_.write(line);
         }
     } else if (auto* up = std::get_if<PeerUp>(&action)) {

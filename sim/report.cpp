@@ -3,6 +3,8 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <algorithm>
+
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 
@@ -65,6 +67,38 @@ std::string ratio(std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
+void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops) {
+    auto cell = [](std::string text, std::size_t width) {
+        if (text.size() < width) text.insert(0, width - text.size(), ' ');
+        return text;
+    };
+    out << "  hops        n        p50        p90        p99        max\n";
+    std::vector<std::int64_t> all;
+    auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {
+        const Percentiles p = percentiles(sorted);
+        out << cell(label, 6) << cell(std::to_string(p.count), 9) << cell(format_latency(p.p50), 11)
+            << cell(format_latency(p.p90), 11) << cell(format_latency(p.p99), 11) << cell(format_latency(p.max), 11) << "\n";
+    };
+    for (const auto& [hops, samples] : by_hops) {
+        row(hops < 0 ? "?" : std::to_string(hops), samples);
+        all.insert(all.end(), samples.begin(), samples.end());
+    }
+    std::sort(all.begin(), all.end());
+    row("all", all);
+}
+
+std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops) {
+    std::string out = "[";
+    for (const auto& [hops, samples] : by_hops) {
+        const Percentiles p = percentiles(samples);
+        if (out.size() > 1) out += ", ";
+        out += "{\"hops\": " + std::to_string(hops) + ", \"count\": " + std::to_string(p.count) + ", \"p50_ns\": " +
+               std::to_string(p.p50) + ", \"p90_ns\": " + std::to_string(p.p90) + ", \"p99_ns\": " + std::to_string(p.p99) +
+               ", \"max_ns\": " + std::to_string(p.max) + "}";
+    }
+    return out + "]";
+}
+
 void print_report(std::ostream& out, const Scenario& sc, const SimResult& r, const std::string& command) {
     out << "herd sim " << sc.file << ": herd " << sc.herd_description << " (" << sc.herd.servers.size()
         << " servers, " << sc.herd.links.size() << " links), seed " << sc.seed << ", until "
@@ -87,6 +121,7 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r, con
     } else {
         out << "n=" << p.count << " p50=" << format_latency(p.p50) << " p90=" << format_latency(p.p90)
             << " p99=" << format_latency(p.p99) << " max=" << format_latency(p.max) << "\n";
+        print_hop_table(out, r.propagation_by_hops);
     }
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates) << " record lines between servers ("

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -23,6 +24,11 @@ Percentiles percentiles(const std::vector<std::int64_t>& sorted);
 
 // "1.234ms" style, exact to the nanosecond for small values, 3 decimals otherwise.
 std::string format_latency(std::int64_t ns);
+
+// The propagation table by hop distance (one row per distance, then "all"), as `herd sim` and
+// `herd bench propagation` print it.
+void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops);
+std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops);
 
 // The text report. `command` is how to rerun it (printed with the seed on failure).
 void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result, const std::string& command);

@@ -136,6 +136,7 @@ private:
     void crash(int s);
     void client_send(int s, const std::string& line, int client);
     void applied(int s, const RecordApplied& r);
+    int hops(int from, int to);
 
     void dispatch(Event& e);
     void run_step(const Step& step);
@@ -163,6 +164,7 @@ private:
     std::unordered_map<std::string, Instant> origin_time_;
     // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
     std::unordered_map<std::string, std::size_t> client_numbers_;
+    std::map<int, std::vector<int>> distances_;  // hop distances from each origin seen
     SimResult result_;
 };
 
@@ -302,6 +304,14 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
         return;
     }
     result_.propagation_ns.push_back((now_ - origin->second).ns);
+    const int from = sc_.herd.index_of(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
+    if (from >= 0) result_.propagation_by_hops[hops(from, s)].push_back((now_ - origin->second).ns);
+}
+
+int Simulator::Impl::hops(int from, int to) {
+    auto it = distances_.find(from);
+    if (it == distances_.end()) it = distances_.emplace(from, hop_distances(sc_.herd, from)).first;
+    return it->second[static_cast<std::size_t>(to)];
 }
 
 // ---------------------------------------------------------------- connections and faults
@@ -628,6 +638,7 @@ SimResult Simulator::Impl::run() {
     result_.traced = trace_.enabled();
     result_.trace_hash = trace_.hash();
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
+    for (auto& [h, samples] : result_.propagation_by_hops) std::sort(samples.begin(), samples.end());
     return std::move(result_);
 }
 

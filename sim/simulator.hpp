@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -55,6 +56,7 @@ struct SimResult {
     std::vector<ExpectationResult> expectations;
     std::vector<Violation> violations;
     std::vector<std::int64_t> propagation_ns;  // origin accept -> applied at another server
+    std::map<int, std::vector<std::int64_t>> propagation_by_hops;  // the same, by hop distance
     SimStats stats;
     Instant end;
     std::uint64_t trace_hash = 0;
