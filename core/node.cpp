@@ -608,26 +608,24 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
     // Never fill the peer's queue past half its bound, so floods still fit beside a transfer.
     const std::size_t low_water =
         std::min(config_.limits.sync_low_water_bytes, config_.limits.peer_output_bytes_max / 2);
+    constexpr std::size_t line_bytes_guess = 128;
     while (!c.sync_buckets.empty() && c.unsent_bytes < low_water) {
-        const BucketId bucket = c.sync_buckets.front();
-        const auto records = store_.bucket_records(bucket, c.sync_cursor ? &*c.sync_cursor : nullptr,
-                                                   config_.limits.sync_records_per_step);
-        std::string bytes;
-        std::size_t taken = 0;
-        while (taken < records.size() && (taken == 0 || c.unsent_bytes + bytes.size() < low_water)) {
-            bytes += records[taken]->at_line();
-            bytes += '\n';
-            ++taken;
-        }
-        if (taken == records.size() && records.size() < config_.limits.sync_records_per_step) {
+        const std::size_t room = (low_water - c.unsent_bytes) / line_bytes_guess;
+        const std::size_t records_max = std::clamp<std::size_t>(room, 1, config_.limits.sync_records_per_step);
+        bool done = false;
+        const auto records = store_.bucket_records(c.sync_buckets.front(), c.sync_cursor, records_max, &done);
+        if (done) {
             c.sync_buckets.pop_front();
-            c.sync_cursor.reset();
-        } else {
-            c.sync_cursor = RecordStore::key_of(*records[taken - 1]);
+            c.sync_cursor = RecordStore::Cursor{};
         }
-        if (taken == 0) continue;
-        stats_.sync_records_sent += taken;
-        send_peer(conn, c, std::move(bytes), taken, now);
+        if (records.empty()) continue;
+        std::string bytes;
+        for (const Record* r : records) {
+            bytes += r->at_line();
+            bytes += '\n';
+        }
+        stats_.sync_records_sent += records.size();
+        send_peer(conn, c, std::move(bytes), records.size(), now);
         if (find(conn) != &c) return;
     }
 }

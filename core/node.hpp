@@ -111,7 +111,7 @@ private:
         // peer: anti-entropy state for this link
         std::set<BucketId> digests_sent;
         std::deque<BucketId> sync_buckets;
-        std::optional<RecordStore::Key> sync_cursor;
+        RecordStore::Cursor sync_cursor;
 
         explicit Connection(std::size_t line_bytes_max) : lines(line_bytes_max) {}
     };

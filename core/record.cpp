@@ -46,19 +46,18 @@ void Record::assign_line(std::string_view line) {
     content_hash_ = mix64(fnv1a64(line));
 }
 
+void Record::copy_fields(const Record& other) {
+    content_hash_ = other.content_hash_;
+    client_start_ = other.client_start_;
+    client_length_ = other.client_length_;
+    seconds_ = other.seconds_;
+    nanos_ = other.nanos_;
+}
+
 Record& Record::operator=(const Record& other) {
     if (this == &other) return *this;
-    const std::uint64_t hash = other.content_hash_;
     assign_line(other.at_line());
-    content_hash_ = hash;
-    origin_span_ = other.origin_span_;
-    skew_span_ = other.skew_span_;
-    client_span_ = other.client_span_;
-    latlon_span_ = other.latlon_span_;
-    time_span_ = other.time_span_;
-    time_ = other.time_;
-    lat_nanodeg_ = other.lat_nanodeg_;
-    lon_nanodeg_ = other.lon_nanodeg_;
+    copy_fields(other);
     return *this;
 }
 
@@ -67,34 +66,34 @@ Record& Record::operator=(Record&& other) noexcept {
     heap_ = std::move(other.heap_);
     length_ = other.length_;
     if (!heap_) std::memcpy(inline_, other.inline_, length_);
-    content_hash_ = other.content_hash_;
-    origin_span_ = other.origin_span_;
-    skew_span_ = other.skew_span_;
-    client_span_ = other.client_span_;
-    latlon_span_ = other.latlon_span_;
-    time_span_ = other.time_span_;
-    time_ = other.time_;
-    lat_nanodeg_ = other.lat_nanodeg_;
-    lon_nanodeg_ = other.lon_nanodeg_;
+    copy_fields(other);
     other.length_ = 0;
     return *this;
+}
+
+std::string_view Record::field(int index) const {
+    std::string_view f[7];
+    split_fields(at_line(), f, 7);
+    return f[index];
+}
+
+std::int64_t Record::lat_nanodeg() const {
+    const auto values = LatLon::parse_nanodeg(latlon_text());
+    return values ? values->first : 0;
+}
+
+std::int64_t Record::lon_nanodeg() const {
+    const auto values = LatLon::parse_nanodeg(latlon_text());
+    return values ? values->second : 0;
 }
 
 Record Record::from_view(const AtLineView& v) {
     Record r;
     r.assign_line(v.line);
-    const char* base = v.line.data();
-    auto span = [base](std::string_view field) {
-        return Span{static_cast<std::uint32_t>(field.data() - base), static_cast<std::uint32_t>(field.size())};
-    };
-    r.origin_span_ = span(v.origin);
-    r.skew_span_ = span(v.skew);
-    r.client_span_ = span(v.client);
-    r.latlon_span_ = span(v.latlon);
-    r.time_span_ = span(v.time_text);
-    r.time_ = v.time;
-    r.lat_nanodeg_ = v.lat_nanodeg;
-    r.lon_nanodeg_ = v.lon_nanodeg;
+    r.client_start_ = static_cast<std::uint32_t>(v.client.data() - v.line.data());
+    r.client_length_ = static_cast<std::uint32_t>(v.client.size());
+    r.seconds_ = v.time.seconds;
+    r.nanos_ = v.time.nanos;
     return r;
 }
 

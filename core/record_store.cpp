@@ -27,41 +27,58 @@ std::uint64_t client_key_hash(std::string_view client) { return mix64(fnv1a64(cl
 
 std::uint64_t record_hash(const Record& r) { return r.content_hash(); }
 
-bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule) {
-    if (incoming.time != current.time) return incoming.time > current.time;
+bool wins(const AtLineView& incoming, const Record& current, TieBreak rule) {
+    if (incoming.time != current.time()) return incoming.time > current.time();
     if (rule == TieBreak::first) return false;
-    if (incoming.latlon != current.latlon) return incoming.latlon > current.latlon;
-    if (incoming.origin != current.origin) return incoming.origin > current.origin;
-    return incoming.line > current.line;
+    if (incoming.latlon != current.latlon_text()) return incoming.latlon > current.latlon_text();
+    if (incoming.origin != current.origin()) return incoming.origin > current.origin();
+    return incoming.line > current.at_line();
 }
 
-RecordStore::RecordStore(TieBreak rule) : rule_(rule), index_(16) {
+bool wins(const Record& incoming, const Record& current, TieBreak rule) {
+    if (incoming.time() != current.time()) return incoming.time() > current.time();
+    if (rule == TieBreak::first) return false;
+    if (incoming.latlon_text() != current.latlon_text()) return incoming.latlon_text() > current.latlon_text();
+    if (incoming.origin() != current.origin()) return incoming.origin() > current.origin();
+    return incoming.at_line() > current.at_line();
+}
+
+RecordStore::RecordStore(TieBreak rule)
+    : rule_(rule), slots_(std::size_t{1} << 4) {
     for (int d = 1; d <= bucket_depths_kept; ++d) {
         kept_[static_cast<std::size_t>(d - 1)].resize(std::size_t{1} << (bucket_fanout_bits * d));
     }
 }
 
 Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
-    const std::size_t mask = index_.size() - 1;
-    for (std::size_t i = key_hash & mask;; i = (i + 1) & mask) {
-        const IndexSlot& slot = index_[i];
-        if (slot.record == nullptr) return nullptr;
-        if (slot.hash == key_hash && slot.record->client() == client) return slot.record;
+    for (std::size_t i = home(key_hash); i < slots_.size() && slots_[i].record != nullptr; ++i) {
+        if (slots_[i].hash == key_hash && slots_[i].record->client() == client) return slots_[i].record;
     }
+    return nullptr;
 }
 
-void RecordStore::index_insert(std::uint64_t key_hash, Record* record) {
-    if ((records_.size() + 1) * 2 > index_.size()) {
-        std::vector<IndexSlot> old(index_.size() * 2);
-        old.swap(index_);
-        for (const IndexSlot& slot : old) {
-            if (slot.record != nullptr) index_insert(slot.hash, slot.record);
+void RecordStore::place(std::uint64_t key_hash, Record* record) {
+    std::size_t i = home(key_hash);
+    while (i < slots_.size() && slots_[i].record != nullptr) ++i;
+    if (i == slots_.size()) slots_.emplace_back();
+    slots_[i] = Slot{key_hash, record};
+}
+
+void RecordStore::insert(std::uint64_t key_hash, Record record) {
+    records_.push_back(std::move(record));
+    if (records_.size() * 2 > (std::size_t{1} << table_bits_)) {
+        // Rebuild at twice the size; old slots are walked in order, so the new table is built in
+        // hash order too.
+        std::vector<Slot> old;
+        old.swap(slots_);
+        table_bits_ += 1;
+        slots_.assign(std::size_t{1} << table_bits_, Slot{});
+        for (const Slot& slot : old) {
+            if (slot.record != nullptr) place(slot.hash, slot.record);
         }
+        generation_ += 1;
     }
-    const std::size_t mask = index_.size() - 1;
-    std::size_t i = key_hash & mask;
-    while (index_[i].record != nullptr) i = (i + 1) & mask;
-    index_[i] = IndexSlot{key_hash, record};
+    place(key_hash, &records_.back());
 }
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
@@ -80,56 +97,48 @@ void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add)
 
 ApplyOutcome RecordStore::apply(Record incoming) {
     const std::uint64_t h = client_key_hash(incoming.client());
-    Record* found = lookup(h, incoming.client());
-    if (found == nullptr) {
+    Record* current = lookup(h, incoming.client());
+    if (current == nullptr) {
         account(h, record_hash(incoming), true);
-        Key key{h, std::string(incoming.client())};
-        auto [pos, inserted] = records_.emplace(std::move(key), std::move(incoming));
-        index_insert(h, &pos->second);
+        insert(h, std::move(incoming));
         return ApplyOutcome::inserted;
     }
-    Record& current = *found;
-    if (incoming == current) return ApplyOutcome::duplicate;
-    if (!wins(incoming, current, rule_)) return ApplyOutcome::kept_current;
-    HERD_ASSERT(incoming.time() >= current.time());  // a store never takes an older record
-    account(h, record_hash(current), false);
+    if (incoming == *current) return ApplyOutcome::duplicate;
+    if (!wins(incoming, *current, rule_)) return ApplyOutcome::kept_current;
+    HERD_ASSERT(incoming.time() >= current->time());  // a store never takes an older record
+    account(h, record_hash(*current), false);
     account(h, record_hash(incoming), true);
-    current = std::move(incoming);
+    *current = std::move(incoming);
     return ApplyOutcome::replaced;
 }
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
     const std::uint64_t h = client_key_hash(incoming.client);
-    Record* found = lookup(h, incoming.client);
-    if (found == nullptr) {
+    Record* current = lookup(h, incoming.client);
+    if (current == nullptr) {
         Record record = Record::from_view(incoming);
         account(h, record_hash(record), true);
-        auto [pos, inserted] = records_.emplace(Key{h, std::string(incoming.client)}, std::move(record));
-        index_insert(h, &pos->second);
-        if (stored != nullptr) *stored = &pos->second;
+        insert(h, std::move(record));
+        if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
-    Record& current = *found;
-    if (incoming.line == current.at_line()) return ApplyOutcome::duplicate;
-    if (!wins(order_of(incoming), order_of(current), rule_)) return ApplyOutcome::kept_current;
-    HERD_ASSERT(incoming.time >= current.time());  // a store never takes an older record
-    account(h, record_hash(current), false);
-    current = Record::from_view(incoming);
-    account(h, record_hash(current), true);
-    if (stored != nullptr) *stored = &current;
+    if (incoming.line == current->at_line()) return ApplyOutcome::duplicate;
+    if (!wins(incoming, *current, rule_)) return ApplyOutcome::kept_current;
+    HERD_ASSERT(incoming.time >= current->time());  // a store never takes an older record
+    account(h, record_hash(*current), false);
+    *current = Record::from_view(incoming);
+    account(h, record_hash(*current), true);
+    if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
 }
 
-const Record* RecordStore::find(std::string_view client) const {
-    return lookup(client_key_hash(client), client);
-}
+const Record* RecordStore::find(std::string_view client) const { return lookup(client_key_hash(client), client); }
 
 std::vector<const Record*> RecordStore::sorted() const {
     std::vector<const Record*> out;
     out.reserve(records_.size());
-    for (const auto& [key, record] : records_) out.push_back(&record);
-    std::sort(out.begin(), out.end(),
-              [](const Record* a, const Record* b) { return a->client() < b->client(); });
+    for (const Record& r : records_) out.push_back(&r);
+    std::sort(out.begin(), out.end(), [](const Record* a, const Record* b) { return a->client() < b->client(); });
     return out;
 }
 
@@ -144,24 +153,43 @@ std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId buck
     }
     const HashRange range = range_of(bucket);
     const int child_shift = 64 - bucket_fanout_bits * (bucket.depth + 1);
-    for (auto it = records_.lower_bound(range.first); it != records_.end() && it->first.hash <= range.last;
-         ++it) {
-        BucketDigest& d = out[(it->first.hash >> child_shift) & (bucket_fanout - 1)];
-        d.sum += record_hash(it->second);
+    const std::size_t last_home = home(range.last);
+    for (std::size_t i = home(range.first); i < slots_.size(); ++i) {
+        if (slots_[i].record == nullptr) {
+            if (i > last_home) break;
+            continue;
+        }
+        const std::uint64_t h = slots_[i].hash;
+        if (h < range.first || h > range.last) continue;
+        BucketDigest& d = out[(h >> child_shift) & (bucket_fanout - 1)];
+        d.sum += slots_[i].record->content_hash();
         d.count += 1;
     }
     return out;
 }
 
-std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, const Key* after,
-                                                       std::size_t records_max) const {
+std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& cursor, std::size_t records_max,
+                                                       bool* done) const {
     const HashRange range = range_of(bucket);
-    auto it = after != nullptr ? records_.upper_bound(*after) : records_.lower_bound(range.first);
-    std::vector<const Record*> out;
-    for (; it != records_.end() && it->first.hash <= range.last && out.size() < records_max; ++it) {
-        if (it->first.hash < range.first) continue;
-        out.push_back(&it->second);
+    if (!cursor.started || cursor.generation != generation_) {
+        cursor = Cursor{true, generation_, home(range.first)};
     }
+    const std::size_t last_home = home(range.last);
+    std::vector<const Record*> out;
+    std::size_t i = cursor.position;
+    *done = false;
+    for (; i < slots_.size() && out.size() < records_max; ++i) {
+        if (slots_[i].record == nullptr) {
+            if (i > last_home) break;
+            continue;
+        }
+        const std::uint64_t h = slots_[i].hash;
+        if (h >= range.first && h <= range.last) out.push_back(slots_[i].record);
+    }
+    // Done at the first empty slot past the bucket's last home slot, or at the table's end.
+    while (i < slots_.size() && i <= last_home && slots_[i].record == nullptr) ++i;
+    if (i >= slots_.size() || (i > last_home && slots_[i].record == nullptr)) *done = true;
+    cursor.position = i;
     return out;
 }
 

@@ -14,7 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,21 +36,10 @@ constexpr bool changed_store(ApplyOutcome o) {
     return o == ApplyOutcome::inserted || o == ApplyOutcome::replaced;
 }
 
-// What the conflict rule looks at.
-struct RecordOrder {
-    Timestamp time;
-    std::string_view latlon;
-    std::string_view origin;
-    std::string_view line;
-};
-inline RecordOrder order_of(const Record& r) { return {r.time(), r.latlon_text(), r.origin(), r.at_line()}; }
-inline RecordOrder order_of(const AtLineView& v) { return {v.time, v.latlon, v.origin, v.line}; }
-
-// True when `incoming` should replace `current` under `rule`.
-bool wins(const RecordOrder& incoming, const RecordOrder& current, TieBreak rule);
-inline bool wins(const Record& incoming, const Record& current, TieBreak rule) {
-    return wins(order_of(incoming), order_of(current), rule);
-}
+// True when `incoming` should replace `current` under `rule`. The fields past the time are
+// looked at only on a tie.
+bool wins(const AtLineView& incoming, const Record& current, TieBreak rule);
+bool wins(const Record& incoming, const Record& current, TieBreak rule);
 
 // The position of a client in the store: FNV-1a 64 of its ID, mixed, then the ID itself.
 std::uint64_t client_key_hash(std::string_view client);
@@ -82,27 +71,6 @@ struct BucketId {
 
 class RecordStore {
 public:
-    struct Key {
-        std::uint64_t hash;
-        std::string client;
-    };
-    struct KeyView {
-        std::uint64_t hash;
-        std::string_view client;
-    };
-    struct KeyLess {
-        using is_transparent = void;
-        bool operator()(const Key& a, const Key& b) const { return less(a.hash, a.client, b.hash, b.client); }
-        bool operator()(const Key& a, const KeyView& b) const { return less(a.hash, a.client, b.hash, b.client); }
-        bool operator()(const KeyView& a, const Key& b) const { return less(a.hash, a.client, b.hash, b.client); }
-        bool operator()(const Key& a, std::uint64_t h) const { return a.hash < h; }
-        bool operator()(std::uint64_t h, const Key& b) const { return h < b.hash; }
-        static bool less(std::uint64_t ha, std::string_view ca, std::uint64_t hb, std::string_view cb) {
-            return ha != hb ? ha < hb : ca < cb;
-        }
-    };
-    using Map = std::map<Key, Record, KeyLess>;
-
     explicit RecordStore(TieBreak rule = TieBreak::first);
 
     ApplyOutcome apply(Record incoming);
@@ -119,30 +87,42 @@ public:
     // The digests of the 64 children of `bucket` (depth < bucket_depth_max).
     std::array<BucketDigest, bucket_fanout> child_digests(BucketId bucket) const;
 
-    // The records of `bucket` whose key comes after `after` (all when `after` is null), in key
-    // order; at most `records_max`. Used to stream a bucket in paced steps.
-    std::vector<const Record*> bucket_records(BucketId bucket, const Key* after,
-                                              std::size_t records_max) const;
-
-    static Key key_of(const Record& r) { return Key{client_key_hash(r.client()), std::string(r.client())}; }
+    // Where a paced walk through one bucket stands. A walk restarts (sending some records
+    // again, which is harmless) if the table grew in the meantime.
+    struct Cursor {
+        bool started = false;
+        std::uint64_t generation = 0;
+        std::size_t position = 0;
+    };
+    // The next records of `bucket` (at most `records_max`) from `cursor`, which moves on;
+    // `done` once the bucket is exhausted.
+    std::vector<const Record*> bucket_records(BucketId bucket, Cursor& cursor, std::size_t records_max,
+                                              bool* done) const;
 
 private:
     void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
     Record* lookup(std::uint64_t key_hash, std::string_view client) const;
-    void index_insert(std::uint64_t key_hash, Record* record);
+    void insert(std::uint64_t key_hash, Record record);
+    void place(std::uint64_t key_hash, Record* record);
+    std::size_t home(std::uint64_t key_hash) const { return static_cast<std::size_t>(key_hash >> (64 - table_bits_)); }
 
     TieBreak rule_;
-    Map records_;
+    // Records live in a deque (stable addresses, no node per record) and are never removed.
+    std::deque<Record> records_;
+    // An open-addressing table whose home slot is the top bits of the key hash: slots come in
+    // hash order, so the records of a bucket lie in one run of slots, and a lookup touches one
+    // slot pair and one record. Linear probing forward, no wrap-around (the table grows at the
+    // end instead); records are never removed, so no tombstones. Load factor at most 1/2.
+    // A slot holds the key hash and the record side by side: one cache line per probe.
+    struct Slot {
+        std::uint64_t hash = 0;
+        Record* record = nullptr;  // null: empty
+    };
+    std::vector<Slot> slots_;
+    int table_bits_ = 4;
+    std::uint64_t generation_ = 0;  // bumped when the table is rebuilt
     // kept_[d - 1] holds the bucket_fanout^d digests of depth d.
     std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
-    // A flat open-addressing index from key hash to record, for lookups: the ordered map is
-    // for ranges, and walking it costs a cache miss per level. Records are never removed, so
-    // linear probing needs no tombstones. Load factor at most 1/2.
-    struct IndexSlot {
-        std::uint64_t hash = 0;
-        Record* record = nullptr;
-    };
-    std::vector<IndexSlot> index_;
 };
 
 // The hash of a record's content, as summed in digests.

@@ -164,7 +164,8 @@ private:
     std::unordered_map<std::string, Instant> origin_time_;
     // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
     std::unordered_map<std::string, std::size_t> client_numbers_;
-    std::map<int, std::vector<int>> distances_;  // hop distances from each origin seen
+    std::vector<std::vector<int>> distances_;  // hop distances from each origin, filled when first needed
+    std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
     SimResult result_;
 };
 
@@ -304,14 +305,14 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
         return;
     }
     result_.propagation_ns.push_back((now_ - origin->second).ns);
-    const int from = sc_.herd.index_of(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
-    if (from >= 0) result_.propagation_by_hops[hops(from, s)].push_back((now_ - origin->second).ns);
+    auto from = server_numbers_.find(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
+    if (from != server_numbers_.end()) result_.propagation_by_hops[hops(from->second, s)].push_back((now_ - origin->second).ns);
 }
 
 int Simulator::Impl::hops(int from, int to) {
-    auto it = distances_.find(from);
-    if (it == distances_.end()) it = distances_.emplace(from, hop_distances(sc_.herd, from)).first;
-    return it->second[static_cast<std::size_t>(to)];
+    auto& d = distances_[static_cast<std::size_t>(from)];
+    if (d.empty()) d = hop_distances(sc_.herd, from);
+    return d[static_cast<std::size_t>(to)];
 }
 
 // ---------------------------------------------------------------- connections and faults
@@ -620,6 +621,8 @@ ExpectationResult Simulator::Impl::check(const Step& step) {
 SimResult Simulator::Impl::run() {
     const int n = static_cast<int>(sc_.herd.servers.size());
     servers_.resize(static_cast<std::size_t>(n));
+    distances_.resize(static_cast<std::size_t>(n));
+    for (int s = 0; s < n; ++s) server_numbers_.emplace(name(s), s);
     latest_send_.assign(static_cast<std::size_t>(n), -1);
     for (const auto& [s, offset] : sc_.clock_offset) servers_[static_cast<std::size_t>(s)].offset = offset;
     for (int s = 0; s < n; ++s) start_server(s);
