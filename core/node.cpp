@@ -548,8 +548,10 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     // Most floods bring a record this server already has, byte for byte: recognise those before
     // validating every field. Stored lines have single spaces, so the client ID of a line equal
     // to a stored one lies between its third and fourth space.
-    if (const std::string_view client = fourth_field_fast(line); !client.empty()) {
-        const Record* current = store_.find(client);
+    const std::string_view fast_client = fourth_field_fast(line);
+    const Record* current = nullptr;
+    if (!fast_client.empty()) {
+        current = store_.find(fast_client);
         if (current != nullptr && current->at_line() == line) return;
     }
     const auto view = AtLineView::parse(line);
@@ -558,7 +560,10 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
         return;
     }
     const Record* stored = nullptr;
-    if (!changed_store(store_.apply(*view, &stored))) return;
+    // The lookup above is reused when it was for the same client (it is, for canonical lines).
+    const ApplyOutcome outcome = view->client == fast_client ? store_.apply_found(*view, current, &stored)
+                                                             : store_.apply(*view, &stored);
+    if (!changed_store(outcome)) return;
     stats_.records_applied += 1;
     if (config_.notify_applied) {
         actions_.push_back(RecordApplied{std::string(stored->at_line()),

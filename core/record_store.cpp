@@ -113,8 +113,13 @@ ApplyOutcome RecordStore::apply(Record incoming) {
 }
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
+    return apply_found(incoming, find(incoming.client), stored);
+}
+
+ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found, const Record** stored) {
+    HERD_ASSERT(found == nullptr || found->client() == incoming.client);
     const std::uint64_t h = client_key_hash(incoming.client);
-    Record* current = lookup(h, incoming.client);
+    Record* current = const_cast<Record*>(found);
     if (current == nullptr) {
         Record record = Record::from_view(incoming);
         account(h, record_hash(record), true);

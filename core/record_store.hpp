@@ -77,6 +77,9 @@ public:
     // The same for a peer's line: a Record is made only when the line is stored. When the store
     // changed, *stored (if given) points at the stored record.
     ApplyOutcome apply(const AtLineView& incoming, const Record** stored = nullptr);
+    // The same, when the caller has just looked the client up: `current` is what find() gave
+    // for incoming.client (saves a second lookup on the hot path).
+    ApplyOutcome apply_found(const AtLineView& incoming, const Record* current, const Record** stored);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
     TieBreak tie_break() const { return rule_; }
