@@ -43,6 +43,7 @@ struct Options {
     std::string json;
     bool sim = false;
     std::string sim_latency = "50us";
+    bool log_lines = true;
 };
 
 std::string self_executable() {
@@ -122,7 +123,8 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
     std::vector<pid_t> pids;
     for (const ServerSpec& s : herd.servers) {
         std::vector<std::string> args = {exe, "serve", s.name.str(), "--config", herd_file, "--log-dir", (dir / "logs").string(),
-                                         "--trace", (dir / (s.name.str() + ".jsonl")).string()};
+                                         "--trace", (dir / (s.name.str() + ".jsonl")).string(), "--log-lines",
+                                         o.log_lines ? "true" : "false"};
         std::vector<char*> argv;
         for (std::string& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -204,7 +206,8 @@ int propagation_command(int argc, char** argv) {
         "interval-ms", po::value<int>()->default_value(5), "pause between updates")(
         "json", po::value<std::string>(), "also write the table as JSON")(
         "sim", "replay the same herd and schedule in the simulator instead")(
-        "sim-latency", po::value<std::string>()->default_value("50us"), "one-way link latency in the simulator");
+        "sim-latency", po::value<std::string>()->default_value("50us"), "one-way link latency in the simulator")(
+        "log-lines", po::value<bool>()->default_value(true), "the servers log every line (as herd serve does by default)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, visible), vm);
@@ -222,6 +225,7 @@ int propagation_command(int argc, char** argv) {
     o.interval_ms = vm["interval-ms"].as<int>();
     o.sim = vm.count("sim") > 0;
     o.sim_latency = vm["sim-latency"].as<std::string>();
+    o.log_lines = vm["log-lines"].as<bool>();
     if (vm.count("json")) o.json = vm["json"].as<std::string>();
     if (o.count < 1 || o.count > 100000 || o.interval_ms < 0 || o.interval_ms > 10000) {
         std::cerr << "herd bench propagation: --count 1..100000, --interval-ms 0..10000\n" << usage;

@@ -15,7 +15,7 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--secret-file F]\n"
+    "usage: herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--log-lines BOOL] [--secret-file F]\n"
     "                       [--trace F.jsonl] [--tiebreak first|convergent] [--connections-max N]\n";
 
 bool read_file(const std::string& path, std::string* text) {
@@ -39,7 +39,9 @@ int run_serve(int argc, char** argv) {
         "places-key-env", po::value<std::string>()->default_value("GOOGLE_PLACES_API_KEY"),
         "environment variable holding the API key (the key never reaches a log)")(
         "places-timeout-ms", po::value<unsigned>()->default_value(4000), "timeout of one Places request")(
-        "log-dir", po::value<std::string>()->default_value("logs"), "folder for NAME.log (created if missing)")(
+        "log-dir", po::value<std::string>()->default_value("logs"), "folder for NAME.log (created if missing; \"\": no log)")(
+        "log-lines", po::value<bool>()->default_value(true),
+        "log every input and output line (false: connections, peers and errors only)")(
         "secret-file", po::value<std::string>(), "file holding the herd secret (peers authenticate with it)")(
         "trace", po::value<std::string>(), "write every applied record as a JSON line to this file")(
         "tiebreak", po::value<std::string>()->default_value("first"), "rule for equal client times: first or convergent")(
@@ -125,6 +127,7 @@ int run_serve(int argc, char** argv) {
         return 2;
     }
     options.log_dir = vm["log-dir"].as<std::string>();
+    options.log_lines = vm["log-lines"].as<bool>();
     if (vm.count("trace")) options.trace_path = vm["trace"].as<std::string>();
     options.connections_max = vm["connections-max"].as<std::size_t>();
     return net::serve(std::move(options));

@@ -86,7 +86,8 @@ int run_up(int argc, char** argv) {
         "log-dir", po::value<std::string>()->default_value("logs"), "log folder of every server")(
         "secret-file", po::value<std::string>(), "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
         "trace-dir", po::value<std::string>(), "each server writes its applied-record trace to DIR/NAME.jsonl")(
-        "tiebreak", po::value<std::string>(), "passed to every server");
+        "tiebreak", po::value<std::string>(), "passed to every server")(
+        "log-lines", po::value<std::string>(), "passed to every server (true: log every line)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, visible), vm);
@@ -160,6 +161,7 @@ int run_up(int argc, char** argv) {
         std::vector<std::string> args = {exe, "serve", name, "--config", config, "--log-dir", log_dir, "--secret-file", secret_file};
         if (vm.count("places")) args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
         if (vm.count("tiebreak")) args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
+        if (vm.count("log-lines")) args.insert(args.end(), {"--log-lines", vm["log-lines"].as<std::string>()});
         if (vm.count("trace-dir")) args.insert(args.end(), {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
         int fds[2];
         if (::pipe(fds) != 0) {

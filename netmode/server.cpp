@@ -175,7 +175,7 @@ void Server::do_read(const std::shared_ptr<Conn>& c) {
         const std::string tag = "conn " + std::to_string(c->id);
         if (!ec) {
             const std::string_view bytes(c->buffer.data(), n);
-            if (log_.enabled()) log_input(*c, bytes);
+            if (options_.log_lines && log_.enabled()) log_input(*c, bytes);
             node_->handle_bytes(c->id, bytes, now());
             pump();
             if (c->open) do_read(c);
@@ -335,13 +335,13 @@ void Server::arm_timer() {
 void Server::on_action(Action& action) {
     if (auto* reply = std::get_if<Reply>(&action)) {
         if (auto c = find(reply->conn)) {
-            log_.write_lines("conn " + std::to_string(c->id) + " > ", reply->bytes);
+            if (options_.log_lines) log_.write_lines("conn " + std::to_string(c->id) + " > ", reply->bytes);
             c->out.push_back(std::make_shared<const std::string>(std::move(reply->bytes)));
             do_write(c);
         }
     } else if (auto* send = std::get_if<SendToPeer>(&action)) {
         if (auto c = find(send->conn)) {
-            log_.write_lines("conn " + std::to_string(c->id) + " > ", *send->bytes);
+            if (options_.log_lines) log_.write_lines("conn " + std::to_string(c->id) + " > ", *send->bytes);
             c->out.push_back(std::move(send->bytes));
             do_write(c);
         }

@@ -31,6 +31,7 @@ struct ServerOptions {
     PlacesConfig places;
     std::string log_dir;           // empty: no log file
     std::size_t log_bytes_max = 64u << 20;
+    bool log_lines = true;         // every input and output line; off: connections and peers only
     std::string trace_path;        // JSON lines of applied records; empty: none
     std::size_t connections_max = 10000;
     std::chrono::milliseconds dial_timeout{2000};
