@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "cli/options.hpp"
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -240,22 +241,14 @@ int load_command(int argc, char** argv) {
         "requests", po::value<std::uint64_t>()->default_value(0), "stop after this many requests (0: time only)")(
         "clients", po::value<std::uint64_t>()->default_value(1000), "distinct client IDs per connection")(
         "json", po::value<std::string>(), "also write the result as JSON to this file");
-    po::options_description all;
-    all.add(visible).add_options()("target", po::value<std::string>());
+    po::options_description hidden;
+    hidden.add_options()("target", po::value<std::string>());
     po::positional_options_description positional;
     positional.add("target", 1);
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd bench load: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage << "\nLoads one server with pipelined requests and verifies every reply.\n\n" << visible;
-        return 0;
-    }
+    const cli::CommandLine line{"herd bench load", usage, "Loads one server with pipelined requests and verifies every reply.",
+                                visible, &hidden, &positional};
+    if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
     LoadOptions o;
     const auto address = vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
     o.connections = vm["connections"].as<int>();

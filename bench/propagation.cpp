@@ -19,7 +19,9 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/options.hpp"
 #include "core/herd_file.hpp"
+#include "netmode/files.hpp"
 #include "core/time.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
@@ -45,14 +47,6 @@ struct Options {
     std::string sim_latency = "50us";
     bool log_lines = true;
 };
-
-std::string self_executable() {
-    char path[4096];
-    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0) return "herd";
-    path[n] = '\0';
-    return path;
-}
 
 // One request on a fresh connection; the reply, or empty on failure.
 std::string ask(const ServerSpec& s, const std::string& line, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
@@ -119,7 +113,7 @@ int run_sim(const Options& o, const HerdSpec& herd) {
 int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
     const auto dir = std::filesystem::temp_directory_path() / ("herd-propagation-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    const std::string exe = self_executable();
+    const std::string exe = net::self_executable();
     std::vector<pid_t> pids;
     for (const ServerSpec& s : herd.servers) {
         std::vector<std::string> args = {exe, "serve", s.name.str(), "--config", herd_file, "--log-dir", (dir / "logs").string(),
@@ -209,17 +203,9 @@ int propagation_command(int argc, char** argv) {
         "sim-latency", po::value<std::string>()->default_value("50us"), "one-way link latency in the simulator")(
         "log-lines", po::value<bool>()->default_value(true), "the servers log every line (as herd serve does by default)");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, visible), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd bench propagation: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage << "\nMeasures how long an update takes to reach every server, by hop distance.\n\n" << visible;
-        return 0;
-    }
+    const cli::CommandLine line{"herd bench propagation", usage,
+                                "Measures how long an update takes to reach every server, by hop distance.", visible};
+    if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
     Options o;
     o.count = vm["count"].as<int>();
     o.interval_ms = vm["interval-ms"].as<int>();
@@ -235,15 +221,12 @@ int propagation_command(int argc, char** argv) {
     std::string herd_file;
     if (vm.count("config")) {
         herd_file = vm["config"].as<std::string>();
-        std::ifstream in(herd_file, std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        auto parsed = parse_herd_file(text.str(), herd_file);
-        if (!in || std::holds_alternative<ParseError>(parsed)) {
-            std::cerr << (in ? std::get<ParseError>(parsed).message : "herd bench propagation: cannot read " + herd_file) << "\n";
+        auto loaded = net::load_herd_file(herd_file);
+        if (auto* error = std::get_if<std::string>(&loaded)) {
+            std::cerr << "herd bench propagation: " << *error << "\n";
             return 2;
         }
-        herd = std::get<HerdSpec>(parsed);
+        herd = std::get<HerdSpec>(std::move(loaded));
     } else {
         herd = fall2017_herd();
         herd_file = (std::filesystem::temp_directory_path() / ("herd-fall2017-" + std::to_string(::getpid()) + ".herd")).string();

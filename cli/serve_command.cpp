@@ -6,9 +6,10 @@
 #include <sstream>
 
 #include "cli/net_commands.hpp"
+#include "cli/options.hpp"
+#include "netmode/files.hpp"
 #include "netmode/server.hpp"
 
-namespace po = boost::program_options;
 
 namespace herd::cli {
 
@@ -17,15 +18,6 @@ namespace {
 constexpr const char* usage =
     "usage: herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--log-lines BOOL] [--secret-file F]\n"
     "                       [--trace F.jsonl] [--tiebreak first|convergent] [--connections-max N]\n";
-
-bool read_file(const std::string& path, std::string* text) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::stringstream s;
-    s << in.rdbuf();
-    *text = s.str();
-    return true;
-}
 
 }  // namespace
 
@@ -47,40 +39,26 @@ int run_serve(int argc, char** argv) {
         "tiebreak", po::value<std::string>()->default_value("first"), "rule for equal client times: first or convergent")(
         "connections-max", po::value<std::size_t>()->default_value(10000), "connections beyond this are refused")(
         "idle-timeout-s", po::value<unsigned>()->default_value(300), "close clients silent this long (0: never)");
-    po::options_description all;
-    all.add(visible).add_options()("name", po::value<std::string>());
+    po::options_description hidden;
+    hidden.add_options()("name", po::value<std::string>());
     po::positional_options_description positional;
     positional.add("name", 1);
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd serve: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage << "\nRuns one server of a herd: clients and peers on one port.\n\n" << visible;
-        return 0;
-    }
+    const CommandLine line{"herd serve", usage, "Runs one server of a herd: clients and peers on one port.", visible, &hidden,
+                           &positional};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("name")) {
         std::cerr << "herd serve: a server name is required\n" << usage << visible;
         return 2;
     }
     net::ServerOptions options;
     if (vm.count("config")) {
-        const std::string path = vm["config"].as<std::string>();
-        std::string text;
-        if (!read_file(path, &text)) {
-            std::cerr << "herd serve: cannot read " << path << "\n";
+        auto loaded = net::load_herd_file(vm["config"].as<std::string>());
+        if (auto* error = std::get_if<std::string>(&loaded)) {
+            std::cerr << "herd serve: " << *error << "\n";
             return 2;
         }
-        auto parsed = parse_herd_file(text, path);
-        if (auto* e = std::get_if<ParseError>(&parsed)) {
-            std::cerr << e->message << "\n";
-            return 2;
-        }
-        options.herd = std::get<HerdSpec>(parsed);
+        options.herd = std::get<HerdSpec>(std::move(loaded));
     } else {
         options.herd = fall2017_herd();
     }
@@ -109,7 +87,7 @@ int run_serve(int argc, char** argv) {
     options.limits.client_idle_timeout = Duration::seconds(vm["idle-timeout-s"].as<unsigned>());
     if (vm.count("secret-file")) {
         std::string secret;
-        if (!read_file(vm["secret-file"].as<std::string>(), &secret)) {
+        if (!net::read_text_file(vm["secret-file"].as<std::string>(), &secret)) {
             std::cerr << "herd serve: cannot read " << vm["secret-file"].as<std::string>() << "\n";
             return 2;
         }

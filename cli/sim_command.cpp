@@ -1,4 +1,5 @@
 #include "cli/sim_command.hpp"
+#include "cli/options.hpp"
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -9,7 +10,6 @@
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
-namespace po = boost::program_options;
 
 namespace herd::cli {
 
@@ -26,24 +26,16 @@ int run_sim(int argc, char** argv) {
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
         "quiet,q", "no progress on stderr");
-    po::options_description all;
-    all.add(visible).add_options()("scenario", po::value<std::string>());
+    po::options_description hidden;
+    hidden.add_options()("scenario", po::value<std::string>());
     po::positional_options_description positional;
     positional.add("scenario", 1);
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd sim: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage << "\nReplays a scenario file in the deterministic simulator and checks its expectations.\n"
-                  << "Exit status: 0 all hold, 1 one fails, 2 malformed scenario.\n\n"
-                  << visible;
-        return 0;
-    }
+    const CommandLine line{"herd sim", usage,
+                           "Replays a scenario file in the deterministic simulator and checks its expectations.\n"
+                           "Exit status: 0 all hold, 1 one fails, 2 malformed scenario.",
+                           visible, &hidden, &positional};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("scenario")) {
         std::cerr << "herd sim: a scenario file is required\n" << usage << visible;
         return 2;

@@ -3,10 +3,10 @@
 #include <iostream>
 
 #include "cli/net_commands.hpp"
+#include "cli/options.hpp"
 #include "netmode/places_stub.hpp"
 #include "sim/distribution.hpp"
 
-namespace po = boost::program_options;
 
 namespace herd::cli {
 
@@ -19,20 +19,11 @@ int run_places_stub(int argc, char** argv) {
         "status", po::value<std::string>()->default_value(""),
         "answer every request with this error status (REQUEST_DENIED, OVER_QUERY_LIMIT, INVALID_REQUEST, ...)");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, visible), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd places-stub: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage
-                  << "\nA local, Google-compatible Places fake (Nearby Search Legacy and Places API New),\n"
-                     "answering from herd's synthetic generator.\n\n"
-                  << visible;
-        return 0;
-    }
+    const CommandLine line{"herd places-stub", usage,
+                           "A local, Google-compatible Places fake (Nearby Search Legacy and Places API New),\n"
+                           "answering from herd's synthetic generator.",
+                           visible};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("port") || vm["port"].as<unsigned>() > 65535) {
         std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage << visible;
         return 2;

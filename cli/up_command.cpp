@@ -16,10 +16,11 @@
 #include <sstream>
 
 #include "cli/net_commands.hpp"
+#include "cli/options.hpp"
+#include "netmode/files.hpp"
 #include "core/herd_file.hpp"
 #include "netmode/log.hpp"
 
-namespace po = boost::program_options;
 namespace asio = boost::asio;
 
 namespace herd::cli {
@@ -44,14 +45,6 @@ bool is_local(const std::string& host) {
         if (!ec) return true;
     }
     return false;
-}
-
-std::string self_executable() {
-    char path[4096];
-    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0) return "herd";
-    path[n] = '\0';
-    return path;
 }
 
 struct Child {
@@ -89,37 +82,22 @@ int run_up(int argc, char** argv) {
         "tiebreak", po::value<std::string>(), "passed to every server")(
         "log-lines", po::value<std::string>(), "passed to every server (true: log every line)");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, visible), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "herd up: " << e.what() << "\n" << usage << visible;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << usage << "\nStarts every server of the herd file whose address is on this machine.\n"
-                  << "Across machines, run `herd serve NAME --config F --secret-file S` on each host.\n\n"
-                  << visible;
-        return 0;
-    }
+    const CommandLine line{"herd up", usage,
+                           "Starts every server of the herd file whose address is on this machine.\n"
+                           "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
+                           visible};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("config")) {
         std::cerr << "herd up: --config is required\n" << usage << visible;
         return 2;
     }
     const std::string config = vm["config"].as<std::string>();
-    std::ifstream in(config, std::ios::binary);
-    if (!in) {
-        std::cerr << "herd up: cannot read " << config << "\n";
+    auto loaded = net::load_herd_file(config);
+    if (auto* error = std::get_if<std::string>(&loaded)) {
+        std::cerr << "herd up: " << *error << "\n";
         return 2;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed = parse_herd_file(text.str(), config);
-    if (auto* e = std::get_if<ParseError>(&parsed)) {
-        std::cerr << e->message << "\n";
-        return 2;
-    }
-    const HerdSpec herd = std::get<HerdSpec>(parsed);
+    const HerdSpec herd = std::get<HerdSpec>(std::move(loaded));
     std::vector<std::string> local;
     for (const ServerSpec& s : herd.servers) {
         if (s.port != 0 && is_local(s.host)) local.push_back(s.name.str());
@@ -156,7 +134,7 @@ int run_up(int argc, char** argv) {
     std::vector<std::unique_ptr<Child>> children;
     std::size_t width = 0;
     for (const std::string& name : local) width = std::max(width, name.size());
-    const std::string exe = self_executable();
+    const std::string exe = net::self_executable();
     for (const std::string& name : local) {
         std::vector<std::string> args = {exe, "serve", name, "--config", config, "--log-dir", log_dir, "--secret-file", secret_file};
         if (vm.count("places")) args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
