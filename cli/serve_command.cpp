@@ -30,6 +30,7 @@ int run_serve(int argc, char** argv) {
         "offline; default google-new with GOOGLE_PLACES_API_KEY set, else offline")(
         "places-key-env", po::value<std::string>()->default_value("GOOGLE_PLACES_API_KEY"),
         "environment variable holding the API key (the key never reaches a log)")(
+        "places-key-file", po::value<std::string>(), "file holding the API key (instead of the environment)")(
         "places-timeout-ms", po::value<unsigned>()->default_value(4000), "timeout of one Places request")(
         "log-dir", po::value<std::string>()->default_value("logs"), "folder for NAME.log (created if missing; \"\": no log)")(
         "log-lines", po::value<bool>()->default_value(true),
@@ -74,8 +75,17 @@ int run_serve(int argc, char** argv) {
         std::cerr << "herd serve: server '" << name << "' has no address in the herd file\n";
         return 2;
     }
-    const char* key = std::getenv(vm["places-key-env"].as<std::string>().c_str());
-    auto places = net::parse_places_option(vm["places"].as<std::string>(), key != nullptr ? key : "");
+    std::string key;
+    if (vm.count("places-key-file")) {
+        if (!net::read_text_file(vm["places-key-file"].as<std::string>(), &key)) {
+            std::cerr << "herd serve: cannot read " << vm["places-key-file"].as<std::string>() << "\n";
+            return 2;
+        }
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    } else if (const char* env = std::getenv(vm["places-key-env"].as<std::string>().c_str())) {
+        key = env;
+    }
+    auto places = net::parse_places_option(vm["places"].as<std::string>(), key);
     if (!places) {
         std::cerr << "herd serve: --places takes URL, new=URL, google, google-new or offline\n" << usage;
         return 2;

@@ -598,8 +598,10 @@ void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line
         const BucketDigest& t = theirs[static_cast<std::size_t>(child)];
         if (m == t) continue;
         const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) | static_cast<std::uint64_t>(child)};
-        // Both ends take the same decision from the same pair of counts.
-        if (std::max(m.count, t.count) <= config_.limits.leaf_records_max || sub.depth == bucket_depth_max) {
+        // Both ends take the same decision from the same pair of counts. A bucket one side lacks
+        // entirely is sent whole (a restarted, empty server is refilled without digests).
+        if (std::min(m.count, t.count) == 0 || std::max(m.count, t.count) <= config_.limits.leaf_records_max ||
+            sub.depth == bucket_depth_max) {
             if (m.count > 0) c.sync_buckets.push_back(sub);
         } else {
             send_digest(conn, c, sub, now);
