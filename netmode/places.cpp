@@ -183,6 +183,7 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
     if (auto it = cache_.find(key); it != cache_.end()) {
         if (it->second->expires > now) {
             stats_.cache_hits += 1;
+            if (report_) report_("places: " + key + " answered from the cache");
             lru_.splice(lru_.begin(), lru_, it->second);
             asio::post(io_, [done = std::move(done), body = it->second->body]() mutable {
                 done(PlacesResult{true, std::move(body), {}});
@@ -196,9 +197,11 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
     flight->second.push_back(std::move(done));
     if (!fresh) {
         stats_.merged += 1;
+        if (report_) report_("places: " + key + " joined the request in flight");
         return;
     }
     stats_.requests += 1;
+    if (report_) report_("places: " + key + " requested from " + config_.base_url);
     Worker::Request r;
     r.timeout = config_.timeout;
     const bool new_api = config_.kind == PlacesConfig::Kind::places_new;
@@ -235,6 +238,10 @@ void PlacesService::finish(const std::string& key, PlacesResult result) {
     const std::string status = result.ok ? legacy_status(result.body) : std::string();
     const bool cacheable = status == "OK" || status == "ZERO_RESULTS";
     if (!result.ok) stats_.failures += 1;
+    if (report_) {
+        report_("places: " + key + " answered " + (result.ok ? (status.empty() ? std::string("?") : status) : result.status) +
+                (cacheable ? " (cached)" : ""));
+    }
     if (cacheable && config_.cache_entries_max > 0) {
         lru_.push_front(CacheEntry{key, result.body, std::chrono::steady_clock::now() + config_.cache_ttl});
         cache_[key] = lru_.begin();

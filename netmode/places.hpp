@@ -60,6 +60,9 @@ public:
     // Answers `query`; `done` runs later on the io_context's thread, exactly once.
     void query(const PlacesQuery& query, Done done);
     void stop();
+    // Where the service reports what it does (cache hits, requests, failures) for the log.
+    // Never given the key.
+    void on_event(std::function<void(const std::string&)> report) { report_ = std::move(report); }
     const PlacesStats& stats() const { return stats_; }
 
 private:
@@ -79,6 +82,7 @@ private:
     std::map<std::string, std::list<CacheEntry>::iterator> cache_;
     std::map<std::string, std::vector<Done>> in_flight_;
     PlacesStats stats_;
+    std::function<void(const std::string&)> report_;
 };
 
 }  // namespace herd::net

@@ -108,6 +108,7 @@ bool Server::start(std::string* error) {
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());
+    places_.on_event([this](const std::string& line) { log_.write(line); });
     do_accept();
     pump();
     return true;

@@ -192,6 +192,22 @@ TEST(NetPlaces, WhatsatThroughTheStubNewShape) {
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
 }
 
+TEST(NetPlaces, RepeatedQueriesAreAnsweredFromTheCache) {
+    const std::string dir = temp_dir("stub-cache");
+    StubProcess stub(dir);
+    NetHerd herd("stub-cache", {"--places", stub.url()});
+    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string first = talk(herd.port("Ball"), "WHATSAT kiwi 3 2\n");
+    const std::string second = talk(herd.port("Ball"), "WHATSAT kiwi 3 5\n");  // same place and radius
+    EXPECT_EQ(first, expected_whatsat(first_line(at), "+34.068930-118.445127", "3", 2));
+    EXPECT_EQ(second, expected_whatsat(first_line(at), "+34.068930-118.445127", "3", 5));
+    herd.process("Ball").stop();  // flushes the log
+    const std::string log = slurp(herd.dir() + "/logs/Ball.log");
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 requested from " + stub.url()), std::string::npos) << log;
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered OK (cached)"), std::string::npos);
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered from the cache"), std::string::npos);
+}
+
 TEST(NetPlaces, ProviderDownStillAnswersWithTheFailureFraming) {
     const int closed_port = random_base_port();
     NetHerd herd("places-down", {"--places", "http://127.0.0.1:" + std::to_string(closed_port), "--places-timeout-ms", "1000"});
@@ -213,13 +229,20 @@ TEST(NetPlaces, ASlowProviderTimesOutWithTheFailureFraming) {
     EXPECT_LT(Clock::now() - start, 3000ms);
 }
 
-TEST(NetPlaces, AnErrorStatusFromTheProviderIsPassedOn) {
+TEST(NetPlaces, AnErrorStatusFromTheProviderIsPassedOnAndNotCached) {
     const std::string dir = temp_dir("stub-denied");
     StubProcess stub(dir, {"--status", "REQUEST_DENIED"});
     NetHerd herd("places-denied", {"--places", "new=" + stub.url()});
     const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
               first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"REQUEST_DENIED\"}\n\n");
+    // An error is never cached: the same question goes to the provider again.
+    talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n");
+    herd.process("Ball").stop();
+    const std::string log = slurp(herd.dir() + "/logs/Ball.log");
+    const std::string asked = "places: +34.068930-118.445127|10000 requested from " + stub.url();
+    EXPECT_NE(log.find(asked), log.rfind(asked)) << log;
+    EXPECT_EQ(log.find("answered from the cache"), std::string::npos);
 }
 
 TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
@@ -255,6 +278,27 @@ TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
     EXPECT_NE(out.find("[Alford]   herd serve Alford: listening on 127.0.0.1:" + std::to_string(base)), std::string::npos) << out;
     EXPECT_NE(out.find("[Welsh]    stopped: exited with status 0"), std::string::npos) << out;
     for (int i = 0; i < 5; ++i) EXPECT_LT(connect_to(base + i, 100ms), 0);
+}
+
+TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
+    NetHerd herd("cap", {"--connections-max", "6"});  // two of them are Ball's peer links
+    std::vector<int> idle;
+    for (int i = 0; i < 4; ++i) idle.push_back(connect_to(herd.port("Ball")));
+    std::this_thread::sleep_for(200ms);
+    // The fifth client connection is closed at once, without a byte.
+    const int refused = connect_to(herd.port("Ball"));
+    ASSERT_GE(refused, 0);
+    EXPECT_EQ(read_all(refused, 2000ms), "");
+    ::close(refused);
+    // The ones already in keep working; once one leaves, a new client is served again.
+    const int fd = idle[0];
+    ::send(fd, "IAMAT capped +1.0+1.0 5\n", 24, MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    EXPECT_EQ(read_all(fd, 2000ms).rfind("AT Ball ", 0), 0u);
+    ::close(fd);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT capped 0 0\n").rfind("AT Ball ", 0), 0u);
+    for (std::size_t i = 1; i < idle.size(); ++i) ::close(idle[i]);
 }
 
 TEST(NetCli, BadArgumentsGetUsageAndExitTwo) {
