@@ -18,6 +18,7 @@
 #include <optional>
 #include <queue>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -189,7 +190,8 @@ private:
     Prng prng_;
     Now last_now_;
     std::vector<Neighbour> neighbours_;
-    std::map<ConnectionId, Connection> conns_;
+    // Looked up by id, never iterated (so hash order cannot reach any output).
+    std::unordered_map<ConnectionId, Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
     QueryId next_query_ = 1;
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
