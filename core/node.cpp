@@ -87,10 +87,12 @@ void Node::handle_timeout(Now now) {
 }
 
 std::optional<Action> Node::poll_action() {
-    if (actions_.empty()) return std::nullopt;
-    Action a = std::move(actions_.front());
-    actions_.pop_front();
-    return a;
+    if (next_action_ == actions_.size()) {
+        actions_.clear();  // keeps the capacity
+        next_action_ = 0;
+        return std::nullopt;
+    }
+    return std::move(actions_[next_action_++]);
 }
 
 // ---------------------------------------------------------------- connections

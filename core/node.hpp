@@ -196,7 +196,10 @@ private:
     QueryId next_query_ = 1;
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
     std::uint64_t timer_sequence_ = 0;
-    std::deque<Action> actions_;
+    // Pending actions: a vector read from next_action_ on (cleared when all are read), so
+    // actions are written once and moved out once.
+    std::vector<Action> actions_;
+    std::size_t next_action_ = 0;
     NodeStats stats_;
 };
 

@@ -109,7 +109,8 @@ public:
 private:
     // -------------------------------------------------------------- plumbing
     Now now_of(int s) const {
-        return Now{now_, sc_.epoch + Duration{now_.ns} + servers_[static_cast<std::size_t>(s)].offset};
+        const Duration offset = servers_[static_cast<std::size_t>(s)].offset;
+        return Now{now_, offset.ns == 0 ? wall_ : wall_ + offset};
     }
     Node& node(int s) { return *servers_[static_cast<std::size_t>(s)].node; }
     bool up(int s) const { return servers_[static_cast<std::size_t>(s)].node != nullptr; }
@@ -152,6 +153,7 @@ private:
     Prng workload_prng_;  // workload clients, positions and targets
     EventQueue<Event> queue_;
     Instant now_{0};
+    Timestamp wall_;  // epoch + now_, kept in step with now_
     std::vector<Server> servers_;
     // Never iterated in hash order: code that walks it sorts the ids first.
     std::unordered_map<std::uint64_t, Conn> conns_;
@@ -625,12 +627,14 @@ SimResult Simulator::Impl::run() {
     for (int s = 0; s < n; ++s) server_numbers_.emplace(name(s), s);
     latest_send_.assign(static_cast<std::size_t>(n), -1);
     for (const auto& [s, offset] : sc_.clock_offset) servers_[static_cast<std::size_t>(s)].offset = offset;
+    wall_ = sc_.epoch;
     for (int s = 0; s < n; ++s) start_server(s);
     for (std::size_t i = 0; i < sc_.steps.size(); ++i) queue_.push(sc_.steps[i].at, EvStep{i});
     const Instant end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
     while (!queue_.empty() && queue_.next_time() <= end) {
         auto [at, event] = queue_.pop();
         HERD_ASSERT(at >= now_);
+        if (at != now_) wall_ = sc_.epoch + Duration{at.ns};
         now_ = at;
         dispatch(event);
         result_.stats.events += 1;
