@@ -55,18 +55,29 @@ struct Child {
     bool running = true;
 };
 
+void print_line(const Child& child, std::size_t width, const std::string& line) {
+    std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " " << line << "\n";
+}
+
+// Prints the child's output line by line, each with its name; a last line without a newline is
+// printed when the child closes its output.
 void read_lines(Child& child, std::size_t width) {
-    asio::async_read_until(*child.output, child.buffer, '\n', [&child, width](const boost::system::error_code& ec, std::size_t) {
-        std::istream in(&child.buffer);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (in.eof() && !ec) {  // a partial line: keep it for the next read
-                // (async_read_until only returns complete lines, so this is the tail at EOF)
-            }
-            std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " " << line << "\n";
+    asio::async_read_until(*child.output, child.buffer, '\n', [&child, width](const boost::system::error_code& ec, std::size_t n) {
+        if (!ec) {
+            const auto data = child.buffer.data();
+            std::string line(asio::buffers_begin(data), asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
+            child.buffer.consume(n);
+            print_line(child, width, line);
+            std::cout.flush();
+            read_lines(child, width);
+            return;
         }
-        std::cout.flush();
-        if (!ec) read_lines(child, width);
+        if (child.buffer.size() > 0) {
+            const auto data = child.buffer.data();
+            print_line(child, width, std::string(asio::buffers_begin(data), asio::buffers_end(data)));
+            child.buffer.consume(child.buffer.size());
+            std::cout.flush();
+        }
     });
 }
 

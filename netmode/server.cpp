@@ -1,6 +1,8 @@
 #include "netmode/server.hpp"
 
 #include <array>
+#include <csignal>
+#include <pthread.h>
 #include <boost/asio/connect.hpp>
 #include <random>
 #include <vector>
@@ -401,19 +403,28 @@ int serve(ServerOptions options) {
             return 1;
         }
     }
+    // Signals are caught from before the port is open, so a stop request is never lost.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
     Server server(io, std::move(options));
     std::string error;
     if (!server.start(&error)) {
         std::cerr << "herd serve: " << error << "\n";
         return 1;
     }
-    asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         server.stop();
         io.stop();
     });
     io.run();
+    // Stopping: a second SIGTERM (say from `herd up` after a terminal's Ctrl-C) must not turn a
+    // clean exit into a death by signal while the destructors flush the logs, so from here on
+    // they are blocked (and die with the process).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     return 0;
 }
 
