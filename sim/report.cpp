@@ -219,6 +219,9 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
         w.Uint64(value);
     }
     w.EndObject();
+    w.Key("propagation_by_hops");
+    const std::string hops = hop_table_json(r.propagation_by_hops);
+    w.RawValue(hops.c_str(), hops.size(), rapidjson::kArrayType);
     if (r.traced) {
         w.Key("trace_hash");
         const std::string h = hex64(r.trace_hash);
