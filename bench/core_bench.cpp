@@ -17,15 +17,18 @@ using namespace herd;
 
 void BM_ParseIamat(benchmark::State& state) {
     const std::string line = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450";
-    for (auto _ : state) benchmark::DoNotOptimize(parse_client_line(line));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(parse_client_line(line));
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ParseIamat);
 
 void BM_FormatAtLine(benchmark::State& state) {
-    const auto request = std::get<IamatRequest>(parse_client_line("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"));
+    const auto request = std::get<IamatRequest>(
+        parse_client_line("IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450"));
     const ServerName alford = *ServerName::parse("Alford");
-    for (auto _ : state) benchmark::DoNotOptimize(format_at_line(alford, Timestamp{1479413884, 656887836}, request));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(format_at_line(alford, Timestamp{1479413884, 656887836}, request));
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FormatAtLine);
@@ -34,8 +37,9 @@ std::vector<std::string> at_lines(int clients, int updates) {
     std::vector<std::string> lines;
     for (int u = 0; u < updates; ++u) {
         for (int c = 0; c < clients; ++c) {
-            lines.push_back("AT Alford +0.263873386 client" + std::to_string(c) + " +34.068930-118.445127 " +
-                            std::to_string(1479413884 + u) + ".392014450");
+            lines.push_back("AT Alford +0.263873386 client" + std::to_string(c) +
+                            " +34.068930-118.445127 " + std::to_string(1479413884 + u) +
+                            ".392014450");
         }
     }
     return lines;
@@ -73,7 +77,10 @@ void BM_NodeFloodHandling(benchmark::State& state) {
     ConnectionId id = 1;
     for (const char* peer : {"Alford", "Holiday"}) {
         node.handle_accepted(id, now);
-        node.handle_bytes(id, std::string("HELLO herd/1 ") + peer + " Hamilton 0000000000000001 0000000000000002\n", now);
+        node.handle_bytes(
+            id,
+            std::string("HELLO herd/1 ") + peer + " Hamilton 0000000000000001 0000000000000002\n",
+            now);
         node.handle_bytes(id, "AUTH -\n", now);
         ++id;
     }
@@ -101,25 +108,31 @@ void BM_NodeFloodHandling(benchmark::State& state) {
         ++update;
     }
     state.SetItemsProcessed(state.iterations());
-    state.counters["forwarded_share"] = static_cast<double>(forwarded) / static_cast<double>(state.iterations());
+    state.counters["forwarded_share"] =
+        static_cast<double>(forwarded) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_NodeFloodHandling);
 
 void BM_WhatsatReply(benchmark::State& state) {
-    const std::string body = synthetic_places_json(34'068'930'000, -118'445'127'000, *RadiusKm::parse("10"), 20);
-    const std::string at = "AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450";
-    for (auto _ : state) benchmark::DoNotOptimize(format_whatsat_reply(at, body, static_cast<unsigned>(state.range(0))));
+    const std::string body =
+        synthetic_places_json(34'068'930'000, -118'445'127'000, *RadiusKm::parse("10"), 20);
+    const std::string at =
+        "AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450";
+    for (auto _ : state)
+        benchmark::DoNotOptimize(
+            format_whatsat_reply(at, body, static_cast<unsigned>(state.range(0))));
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
 BENCHMARK(BM_WhatsatReply)->Arg(5)->Arg(20);
 
 void BM_SyntheticPlaces(benchmark::State& state) {
-    for (auto _ : state) benchmark::DoNotOptimize(synthetic_places_json(34'068'930'000, -118'445'127'000, *RadiusKm::parse("10"), 20));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(
+            synthetic_places_json(34'068'930'000, -118'445'127'000, *RadiusKm::parse("10"), 20));
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_SyntheticPlaces);
-
 
 }  // namespace
 

@@ -33,11 +33,12 @@ struct Pending {
 class Load;
 
 class LoadConn : public std::enable_shared_from_this<LoadConn> {
-public:
-    LoadConn(Load& load, asio::io_context& io, int index) : load_(load), socket_(io), index_(index) {}
+  public:
+    LoadConn(Load& load, asio::io_context& io, int index)
+        : load_(load), socket_(io), index_(index) {}
     void start(const tcp::endpoint& endpoint);
 
-private:
+  private:
     friend class Load;
     void queue_request();
     void flush();
@@ -58,7 +59,7 @@ private:
 };
 
 class Load {
-public:
+  public:
     Load(const LoadOptions& o) : options_(o) {}
 
     LoadResult run() {
@@ -71,8 +72,10 @@ public:
             return result_;
         }
         start_ = Clock::now();
-        deadline_ = start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.seconds));
-        base_time_ = Timestamp{1479413884, 0} + Duration::seconds(static_cast<std::int64_t>(std::time(nullptr)) - 1479413884);
+        deadline_ = start_ + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options_.seconds));
+        base_time_ = Timestamp{1479413884, 0} +
+                     Duration::seconds(static_cast<std::int64_t>(std::time(nullptr)) - 1479413884);
         for (int i = 0; i < options_.connections; ++i) {
             auto c = std::make_shared<LoadConn>(*this, io, i);
             conns_.push_back(c);
@@ -101,7 +104,8 @@ public:
     }
     void replied(Clock::time_point sent, Clock::time_point now) {
         result_.replies += 1;
-        latencies_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count());
+        latencies_.push_back(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count());
         last_reply_ = now;
     }
     void error(const std::string& what) {
@@ -112,7 +116,7 @@ public:
     Timestamp base_time() const { return base_time_; }
     std::uint64_t next_time_step() { return ++time_step_; }
 
-private:
+  private:
     LoadOptions options_;
     LoadResult result_;
     std::vector<std::shared_ptr<LoadConn>> conns_;
@@ -154,7 +158,8 @@ void LoadConn::queue_request() {
     append_decimal(client, k % o.clients_per_connection);
     // Client times only grow (a nanosecond per request), so every IAMAT changes the store and
     // is flooded: the herd does its full work for each one.
-    const Timestamp t = load_.base_time() + Duration{static_cast<std::int64_t>(load_.next_time_step())};
+    const Timestamp t =
+        load_.base_time() + Duration{static_cast<std::int64_t>(load_.next_time_step())};
     std::string suffix = " " + client + " +34.068930-118.445127 " + format_timestamp(t);
     out_ += "IAMAT" + suffix + "\n";
     pending_.push_back(Pending{false, std::move(suffix), Clock::now()});
@@ -166,15 +171,16 @@ void LoadConn::flush() {
     writing_.swap(out_);
     out_.clear();
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(writing_), [this, self](const boost::system::error_code& ec, std::size_t) {
-        write_busy_ = false;
-        writing_.clear();
-        if (ec) {
-            load_.error("write: " + ec.message());
-            return;
-        }
-        flush();
-    });
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [this, self](const boost::system::error_code& ec, std::size_t) {
+                          write_busy_ = false;
+                          writing_.clear();
+                          if (ec) {
+                              load_.error("write: " + ec.message());
+                              return;
+                          }
+                          flush();
+                      });
 }
 
 bool LoadConn::take_reply(std::size_t& pos) {
@@ -185,7 +191,8 @@ bool LoadConn::take_reply(std::size_t& pos) {
     const Pending& p = pending_.front();
     std::size_t end = eol + 1;
     if (!p.whatsat) {
-        if (line.substr(0, 3) != "AT " || !line.ends_with(p.suffix)) load_.error("unexpected IAMAT reply: " + std::string(line));
+        if (line.substr(0, 3) != "AT " || !line.ends_with(p.suffix))
+            load_.error("unexpected IAMAT reply: " + std::string(line));
     } else if (line.substr(0, 2) == "? ") {
         load_.error("WHATSAT for a client the server does not know: " + std::string(line));
     } else {
@@ -194,7 +201,9 @@ bool LoadConn::take_reply(std::size_t& pos) {
         end = body_end + 3;
     }
     load_.replied(p.sent, Clock::now());
-    if (!p.whatsat && line.substr(0, 3) == "AT ") reported_ = std::max(reported_, std::min<std::uint64_t>(sequence_, load_.options().clients_per_connection));
+    if (!p.whatsat && line.substr(0, 3) == "AT ")
+        reported_ = std::max(
+            reported_, std::min<std::uint64_t>(sequence_, load_.options().clients_per_connection));
     pending_.pop_front();
     pos = end;
     if (load_.may_send()) queue_request();
@@ -203,84 +212,106 @@ bool LoadConn::take_reply(std::size_t& pos) {
 
 void LoadConn::read() {
     auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(buffer_), [this, self](const boost::system::error_code& ec, std::size_t n) {
-        if (ec) {
-            if (!pending_.empty()) load_.error("connection closed with " + std::to_string(pending_.size()) + " replies missing");
-            return;
-        }
-        in_.append(buffer_.data(), n);
-        std::size_t pos = 0;
-        while (take_reply(pos)) {
-        }
-        in_.erase(0, pos);
-        flush();
-        if (pending_.empty()) {
-            boost::system::error_code ignored;
-            socket_.shutdown(tcp::socket::shutdown_send, ignored);
-            socket_.close(ignored);
-            return;
-        }
-        read();
-    });
+    socket_.async_read_some(
+        asio::buffer(buffer_), [this, self](const boost::system::error_code& ec, std::size_t n) {
+            if (ec) {
+                if (!pending_.empty())
+                    load_.error("connection closed with " + std::to_string(pending_.size()) +
+                                " replies missing");
+                return;
+            }
+            in_.append(buffer_.data(), n);
+            std::size_t pos = 0;
+            while (take_reply(pos)) {
+            }
+            in_.erase(0, pos);
+            flush();
+            if (pending_.empty()) {
+                boost::system::error_code ignored;
+                socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                socket_.close(ignored);
+                return;
+            }
+            read();
+        });
 }
 
 }  // namespace
 
-LoadResult run_load(const LoadOptions& options) { return Load(options).run(); }
+LoadResult run_load(const LoadOptions& options) {
+    return Load(options).run();
+}
 
 int load_command(int argc, char** argv) {
     namespace po = boost::program_options;
     constexpr const char* usage =
-        "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] [--whatsat-percent P]\n"
+        "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] "
+        "[--whatsat-percent P]\n"
         "                                 [--requests N] [--clients C] [--json FILE]\n";
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("connections", po::value<int>()->default_value(64), "connections")(
+    visible.add_options()("help,h", "show this help")(
+        "connections", po::value<int>()->default_value(64), "connections")(
         "in-flight", po::value<int>()->default_value(16), "requests in flight on each connection")(
         "seconds", po::value<double>()->default_value(5.0), "how long to send (at most 600)")(
-        "whatsat-percent", po::value<int>()->default_value(0), "share of WHATSATs (0-100); the rest are IAMATs")(
-        "requests", po::value<std::uint64_t>()->default_value(0), "stop after this many requests (0: time only)")(
-        "clients", po::value<std::uint64_t>()->default_value(1000), "distinct client IDs per connection")(
-        "json", po::value<std::string>(), "also write the result as JSON to this file");
+        "whatsat-percent", po::value<int>()->default_value(0),
+        "share of WHATSATs (0-100); the rest are IAMATs")(
+        "requests", po::value<std::uint64_t>()->default_value(0),
+        "stop after this many requests (0: time only)")(
+        "clients", po::value<std::uint64_t>()->default_value(1000),
+        "distinct client IDs per connection")("json", po::value<std::string>(),
+                                              "also write the result as JSON to this file");
     po::options_description hidden;
     hidden.add_options()("target", po::value<std::string>());
     po::positional_options_description positional;
     positional.add("target", 1);
     po::variables_map vm;
-    const cli::CommandLine line{"herd bench load", usage, "Loads one server with pipelined requests and verifies every reply.",
-                                visible, &hidden, &positional};
+    const cli::CommandLine line{
+        "herd bench load",
+        usage,
+        "Loads one server with pipelined requests and verifies every reply.",
+        visible,
+        &hidden,
+        &positional};
     if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
     LoadOptions o;
-    const auto address = vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
+    const auto address =
+        vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
     o.connections = vm["connections"].as<int>();
     o.in_flight = vm["in-flight"].as<int>();
     o.seconds = vm["seconds"].as<double>();
     o.whatsat_percent = vm["whatsat-percent"].as<int>();
     o.requests_max = vm["requests"].as<std::uint64_t>();
     o.clients_per_connection = vm["clients"].as<std::uint64_t>();
-    if (!address || o.connections < 1 || o.connections > 10000 || o.in_flight < 1 || o.in_flight > 10000 ||
-        !(o.seconds > 0 && o.seconds <= 600) || o.whatsat_percent < 0 || o.whatsat_percent > 100 ||
-        o.clients_per_connection == 0) {
-        std::cerr << "herd bench load: expected HOST:PORT and options in range\n" << usage << visible;
+    if (!address || o.connections < 1 || o.connections > 10000 || o.in_flight < 1 ||
+        o.in_flight > 10000 || !(o.seconds > 0 && o.seconds <= 600) || o.whatsat_percent < 0 ||
+        o.whatsat_percent > 100 || o.clients_per_connection == 0) {
+        std::cerr << "herd bench load: expected HOST:PORT and options in range\n"
+                  << usage << visible;
         return 2;
     }
     o.host = address->first;
     o.port = address->second;
     const LoadResult r = run_load(o);
     const double rate = r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
-    std::cout << "herd bench load " << o.host << ":" << o.port << ": " << o.connections << " connections x " << o.in_flight
-              << " in flight, " << o.whatsat_percent << "% WHATSAT\n"
-              << "replies: " << r.replies << " in " << r.seconds << " s = " << static_cast<std::uint64_t>(rate)
+    std::cout << "herd bench load " << o.host << ":" << o.port << ": " << o.connections
+              << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent
+              << "% WHATSAT\n"
+              << "replies: " << r.replies << " in " << r.seconds
+              << " s = " << static_cast<std::uint64_t>(rate)
               << " replies/s, every one verified; errors: " << r.errors << "\n"
-              << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 " << sim::format_latency(r.p90_ns) << ", p99 "
-              << sim::format_latency(r.p99_ns) << ", max " << sim::format_latency(r.max_ns) << "\n";
+              << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 "
+              << sim::format_latency(r.p90_ns) << ", p99 " << sim::format_latency(r.p99_ns)
+              << ", max " << sim::format_latency(r.max_ns) << "\n";
     if (!r.first_error.empty()) std::cout << "first error: " << r.first_error << "\n";
     if (vm.count("json")) {
         std::ofstream json(vm["json"].as<std::string>());
-        json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
-             << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
-             << ", \"replies\": " << r.replies << ", \"seconds\": " << r.seconds << ", \"replies_per_s\": " << rate
-             << ", \"errors\": " << r.errors << ", \"latency_ns\": {\"p50\": " << r.p50_ns << ", \"p90\": " << r.p90_ns
-             << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns << "}}\n";
+        json << "{\"target\": \"" << o.host << ":" << o.port
+             << "\", \"connections\": " << o.connections << ", \"in_flight\": " << o.in_flight
+             << ", \"whatsat_percent\": " << o.whatsat_percent << ", \"replies\": " << r.replies
+             << ", \"seconds\": " << r.seconds << ", \"replies_per_s\": " << rate
+             << ", \"errors\": " << r.errors << ", \"latency_ns\": {\"p50\": " << r.p50_ns
+             << ", \"p90\": " << r.p90_ns << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns
+             << "}}\n";
     }
     return r.errors == 0 && r.replies > 0 ? 0 : 1;
 }

@@ -15,7 +15,7 @@ struct LoadOptions {
     int in_flight = 16;
     double seconds = 5.0;
     int whatsat_percent = 0;
-    std::uint64_t requests_max = 0;     // 0: no limit but time
+    std::uint64_t requests_max = 0;  // 0: no limit but time
     std::uint64_t clients_per_connection = 1000;
     std::string json_path;
 };

@@ -21,8 +21,8 @@
 
 #include "cli/options.hpp"
 #include "core/herd_file.hpp"
-#include "netmode/files.hpp"
 #include "core/time.hpp"
+#include "netmode/files.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
@@ -49,7 +49,8 @@ struct Options {
 };
 
 // One request on a fresh connection; the reply, or empty on failure.
-std::string ask(const ServerSpec& s, const std::string& line, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+std::string ask(const ServerSpec& s, const std::string& line,
+                std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
     asio::io_context io;
     tcp::socket socket(io);
     boost::system::error_code ec;
@@ -71,32 +72,40 @@ std::string ask(const ServerSpec& s, const std::string& line, std::chrono::milli
 }
 
 std::string now_text() {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return format_timestamp(Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)});
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    return format_timestamp(
+        Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)});
 }
 
-void print(const Options& o, const HerdSpec& herd, const std::string& mode, const Table& table, std::size_t updates) {
-    std::cout << "herd bench propagation (" << mode << "): " << herd.servers.size() << " servers, origin "
-              << o.origin << ", " << updates << " updates " << o.interval_ms << " ms apart\n";
+void print(const Options& o, const HerdSpec& herd, const std::string& mode, const Table& table,
+           std::size_t updates) {
+    std::cout << "herd bench propagation (" << mode << "): " << herd.servers.size()
+              << " servers, origin " << o.origin << ", " << updates << " updates " << o.interval_ms
+              << " ms apart\n";
     sim::print_hop_table(std::cout, table);
     if (!o.json.empty()) {
         std::ofstream json(o.json);
-        json << "{\"mode\": \"" << mode << "\", \"origin\": \"" << o.origin << "\", \"updates\": " << updates
-             << ", \"by_hops\": " << sim::hop_table_json(table) << "}\n";
+        json << "{\"mode\": \"" << mode << "\", \"origin\": \"" << o.origin
+             << "\", \"updates\": " << updates << ", \"by_hops\": " << sim::hop_table_json(table)
+             << "}\n";
     }
 }
 
 int run_sim(const Options& o, const HerdSpec& herd) {
     std::string text;
-    for (const ServerSpec& s : herd.servers) text += "server " + s.name.str() + "\n";
+    for (const ServerSpec& s : herd.servers)
+        text += "server " + s.name.str() + "\n";
     for (const auto& [a, b] : herd.links) {
-        text += "link " + herd.servers[static_cast<std::size_t>(a)].name.str() + " " + herd.servers[static_cast<std::size_t>(b)].name.str() + "\n";
+        text += "link " + herd.servers[static_cast<std::size_t>(a)].name.str() + " " +
+                herd.servers[static_cast<std::size_t>(b)].name.str() + "\n";
     }
     text += "latency " + o.sim_latency + "\n";
     // Links come up in the first second; then the same schedule as the real run.
     for (int i = 0; i < o.count; ++i) {
-        text += "at " + std::to_string(1000 + i * o.interval_ms) + "ms send " + o.origin + " IAMAT bench" +
-                std::to_string(i) + " +34.068930-118.445127 {now}\n";
+        text += "at " + std::to_string(1000 + i * o.interval_ms) + "ms send " + o.origin +
+                " IAMAT bench" + std::to_string(i) + " +34.068930-118.445127 {now}\n";
     }
     text += "at " + std::to_string(2000 + o.count * o.interval_ms) + "ms expect converged\n";
     auto parsed = sim::parse_scenario(text, "bench-propagation");
@@ -106,34 +115,49 @@ int run_sim(const Options& o, const HerdSpec& herd) {
     }
     sim::Simulator simulator(std::get<sim::Scenario>(parsed), {});
     const sim::SimResult r = simulator.run();
-    print(o, herd, "simulated, latency " + o.sim_latency + " per hop", r.propagation_by_hops, r.stats.updates);
+    print(o, herd, "simulated, latency " + o.sim_latency + " per hop", r.propagation_by_hops,
+          r.stats.updates);
     return r.passed() ? 0 : 1;
 }
 
 int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
-    const auto dir = std::filesystem::temp_directory_path() / ("herd-propagation-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("herd-propagation-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string exe = net::self_executable();
     std::vector<pid_t> pids;
     for (const ServerSpec& s : herd.servers) {
-        std::vector<std::string> args = {exe, "serve", s.name.str(), "--config", herd_file, "--log-dir", (dir / "logs").string(),
-                                         "--trace", (dir / (s.name.str() + ".jsonl")).string(), "--log-lines",
+        std::vector<std::string> args = {exe,
+                                         "serve",
+                                         s.name.str(),
+                                         "--config",
+                                         herd_file,
+                                         "--log-dir",
+                                         (dir / "logs").string(),
+                                         "--trace",
+                                         (dir / (s.name.str() + ".jsonl")).string(),
+                                         "--log-lines",
                                          o.log_lines ? "true" : "false"};
         std::vector<char*> argv;
-        for (std::string& a : args) argv.push_back(a.data());
+        for (std::string& a : args)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         const std::string out = (dir / (s.name.str() + ".out")).string();
-        posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
         posix_spawn_file_actions_adddup2(&actions, 1, 2);
         pid_t pid = -1;
-        if (posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ) == 0) pids.push_back(pid);
+        if (posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ) == 0)
+            pids.push_back(pid);
         posix_spawn_file_actions_destroy(&actions);
     }
     auto stop_all = [&] {
-        for (pid_t p : pids) ::kill(p, SIGTERM);
-        for (pid_t p : pids) ::waitpid(p, nullptr, 0);
+        for (pid_t p : pids)
+            ::kill(p, SIGTERM);
+        for (pid_t p : pids)
+            ::waitpid(p, nullptr, 0);
     };
     const int origin = herd.index_of(o.origin);
     const ServerSpec& origin_spec = herd.servers[static_cast<std::size_t>(origin)];
@@ -142,17 +166,22 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
     const auto deadline = Clock::now() + std::chrono::seconds(15);
     while (!ready && Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (ask(origin_spec, "IAMAT bench-warmup +1.0+1.0 " + now_text() + "\n").rfind("AT ", 0) != 0) continue;
+        if (ask(origin_spec, "IAMAT bench-warmup +1.0+1.0 " + now_text() + "\n").rfind("AT ", 0) !=
+            0)
+            continue;
         ready = true;
-        for (const ServerSpec& s : herd.servers) ready = ready && ask(s, "WHATSAT bench-warmup 1 0\n").rfind("AT ", 0) == 0;
+        for (const ServerSpec& s : herd.servers)
+            ready = ready && ask(s, "WHATSAT bench-warmup 1 0\n").rfind("AT ", 0) == 0;
     }
     if (!ready) {
         stop_all();
-        std::cerr << "herd bench propagation: the herd did not come up (are its ports free? see " << dir.string() << ")\n";
+        std::cerr << "herd bench propagation: the herd did not come up (are its ports free? see "
+                  << dir.string() << ")\n";
         return 1;
     }
     for (int i = 0; i < o.count; ++i) {
-        ask(origin_spec, "IAMAT bench" + std::to_string(i) + " +34.068930-118.445127 " + now_text() + "\n");
+        ask(origin_spec,
+            "IAMAT bench" + std::to_string(i) + " +34.068930-118.445127 " + now_text() + "\n");
         std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
@@ -165,22 +194,28 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
         for (std::string line; std::getline(in, line);) {
             rapidjson::Document d;
             d.Parse(line.c_str());
-            if (d.HasParseError() || !d.IsObject() || !d.HasMember("client") || !d.HasMember("steady_ns")) continue;
+            if (d.HasParseError() || !d.IsObject() || !d.HasMember("client") ||
+                !d.HasMember("steady_ns"))
+                continue;
             const std::string client = d["client"].GetString();
             if (client.rfind("bench", 0) != 0 || client == "bench-warmup") continue;
             const std::string key = client + " " + d["client_time"].GetString();
             const std::int64_t t = d["steady_ns"].GetInt64();
-            if (s == origin && std::string(d["via"].GetString()).empty()) origin_time[key] = t;
-            else applies.emplace_back(key, s, t);
+            if (s == origin && std::string(d["via"].GetString()).empty())
+                origin_time[key] = t;
+            else
+                applies.emplace_back(key, s, t);
         }
     }
     const std::vector<int> distance = hop_distances(herd, origin);
     Table table;
     for (const auto& [key, s, t] : applies) {
         auto it = origin_time.find(key);
-        if (it != origin_time.end()) table[distance[static_cast<std::size_t>(s)]].push_back(t - it->second);
+        if (it != origin_time.end())
+            table[distance[static_cast<std::size_t>(s)]].push_back(t - it->second);
     }
-    for (auto& [h, v] : table) std::sort(v.begin(), v.end());
+    for (auto& [h, v] : table)
+        std::sort(v.begin(), v.end());
     print(o, herd, "real herd on this machine", table, origin_time.size());
     std::filesystem::remove_all(dir);
     return 0;
@@ -191,20 +226,25 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
 int propagation_command(int argc, char** argv) {
     namespace po = boost::program_options;
     constexpr const char* usage =
-        "usage: herd bench propagation [--config HERD_FILE] [--origin NAME] [--count N] [--interval-ms MS]\n"
+        "usage: herd bench propagation [--config HERD_FILE] [--origin NAME] [--count N] "
+        "[--interval-ms MS]\n"
         "                              [--json FILE] [--sim [--sim-latency D]]\n";
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(), "herd file (default: the Fall 2017 herd)")(
+    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
+                                                      "herd file (default: the Fall 2017 herd)")(
         "origin", po::value<std::string>(), "server that receives the IAMATs (default: the first)")(
         "count", po::value<int>()->default_value(200), "updates to send (1 to 100000)")(
         "interval-ms", po::value<int>()->default_value(5), "pause between updates")(
         "json", po::value<std::string>(), "also write the table as JSON")(
         "sim", "replay the same herd and schedule in the simulator instead")(
-        "sim-latency", po::value<std::string>()->default_value("50us"), "one-way link latency in the simulator")(
-        "log-lines", po::value<bool>()->default_value(true), "the servers log every line (as herd serve does by default)");
+        "sim-latency", po::value<std::string>()->default_value("50us"),
+        "one-way link latency in the simulator")(
+        "log-lines", po::value<bool>()->default_value(true),
+        "the servers log every line (as herd serve does by default)");
     po::variables_map vm;
-    const cli::CommandLine line{"herd bench propagation", usage,
-                                "Measures how long an update takes to reach every server, by hop distance.", visible};
+    const cli::CommandLine line{
+        "herd bench propagation", usage,
+        "Measures how long an update takes to reach every server, by hop distance.", visible};
     if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
     Options o;
     o.count = vm["count"].as<int>();
@@ -229,14 +269,19 @@ int propagation_command(int argc, char** argv) {
         herd = std::get<HerdSpec>(std::move(loaded));
     } else {
         herd = fall2017_herd();
-        herd_file = (std::filesystem::temp_directory_path() / ("herd-fall2017-" + std::to_string(::getpid()) + ".herd")).string();
+        herd_file = (std::filesystem::temp_directory_path() /
+                     ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
+                        .string();
         std::ofstream f(herd_file);
-        for (const ServerSpec& s : herd.servers) f << "server " << s.name.str() << " " << s.host << ":" << s.port << "\n";
+        for (const ServerSpec& s : herd.servers)
+            f << "server " << s.name.str() << " " << s.host << ":" << s.port << "\n";
         for (const auto& [a, b] : herd.links) {
-            f << "link " << herd.servers[static_cast<std::size_t>(a)].name.str() << " " << herd.servers[static_cast<std::size_t>(b)].name.str() << "\n";
+            f << "link " << herd.servers[static_cast<std::size_t>(a)].name.str() << " "
+              << herd.servers[static_cast<std::size_t>(b)].name.str() << "\n";
         }
     }
-    o.origin = vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();
+    o.origin =
+        vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();
     if (herd.index_of(o.origin) < 0) {
         std::cerr << "herd bench propagation: unknown server '" << o.origin << "'\n";
         return 2;

@@ -13,9 +13,13 @@ namespace {
 herd::sim::Scenario random300(std::int64_t updates) {
     // 2000 IAMATs a second from 1000 clients; then 3 s for the last floods and a final check.
     const std::int64_t length_ms = updates / 2 + 1;
-    const std::string text = "herd random 300 4\nseed 300\nlatency uniform(1ms,5ms)\n"
-                             "at 0ms workload clients=1000 rate=2000/s for=" + std::to_string(length_ms) + "ms\n"
-                             "at " + std::to_string(length_ms + 3000) + "ms expect converged\n";
+    const std::string text =
+        "herd random 300 4\nseed 300\nlatency uniform(1ms,5ms)\n"
+        "at 0ms workload clients=1000 rate=2000/s for=" +
+        std::to_string(length_ms) +
+        "ms\n"
+        "at " +
+        std::to_string(length_ms + 3000) + "ms expect converged\n";
     return std::get<herd::sim::Scenario>(herd::sim::parse_scenario(text, "bench"));
 }
 
@@ -32,19 +36,30 @@ void BM_SimRandom300Workload(benchmark::State& state) {
         passed = passed && r.passed();
     }
     if (!passed) state.SkipWithError("the scenario did not converge");
-    state.counters["deliveries"] = benchmark::Counter(static_cast<double>(deliveries) / static_cast<double>(state.iterations()));
-    state.counters["deliveries_per_cpu_s"] = benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
-    state.counters["ns_per_delivery"] = benchmark::Counter(static_cast<double>(deliveries) / 1e9,
-                                                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    state.counters["events_per_cpu_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+    state.counters["deliveries"] = benchmark::Counter(static_cast<double>(deliveries) /
+                                                      static_cast<double>(state.iterations()));
+    state.counters["deliveries_per_cpu_s"] =
+        benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
+    state.counters["ns_per_delivery"] =
+        benchmark::Counter(static_cast<double>(deliveries) / 1e9,
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["events_per_cpu_s"] =
+        benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 // About 10^4, 10^5, 10^6 and 10^7 deliveries (about 850 per update on this herd).
-BENCHMARK(BM_SimRandom300Workload)->Arg(12)->Arg(120)->Arg(1200)->Arg(12000)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_SimRandom300Workload)
+    ->Arg(12)
+    ->Arg(120)
+    ->Arg(1200)
+    ->Arg(12000)
+    ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 
 void BM_SimFall2017OneUpdate(benchmark::State& state) {
-    const auto scenario = std::get<herd::sim::Scenario>(herd::sim::parse_scenario(
-        "herd fall2017\nat 1s send Alford IAMAT kiwi +34.068930-118.445127 {now}\nat 2s expect converged\n", "bench"));
+    const auto scenario = std::get<herd::sim::Scenario>(
+        herd::sim::parse_scenario("herd fall2017\nat 1s send Alford IAMAT kiwi "
+                                  "+34.068930-118.445127 {now}\nat 2s expect converged\n",
+                                  "bench"));
     for (auto _ : state) {
         herd::sim::Simulator sim(scenario, {});
         benchmark::DoNotOptimize(sim.run());

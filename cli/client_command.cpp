@@ -16,9 +16,11 @@ using tcp = asio::ip::tcp;
 int run_client(int argc, char** argv) {
     constexpr const char* usage = "usage: herd client HOST:PORT\n";
     if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-        std::cout << usage
-                  << "\nSends each line of standard input to a herd server and prints what it answers.\n"
-                     "At the end of input it stops sending and waits for the server to finish and close.\n";
+        std::cout
+            << usage
+            << "\nSends each line of standard input to a herd server and prints what it answers.\n"
+               "At the end of input it stops sending and waits for the server to finish and "
+               "close.\n";
         return 0;
     }
     if (argc != 2) {
@@ -36,7 +38,8 @@ int run_client(int argc, char** argv) {
         tcp::resolver resolver(io);
         asio::connect(socket, resolver.resolve(address->first, std::to_string(address->second)));
     } catch (const boost::system::system_error& e) {
-        std::cerr << "herd client: cannot connect to " << argv[1] << ": " << e.code().message() << "\n";
+        std::cerr << "herd client: cannot connect to " << argv[1] << ": " << e.code().message()
+                  << "\n";
         return 1;
     }
     // Standard input on its own thread (it may be a terminal); the socket is read here.

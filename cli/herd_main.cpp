@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
         const std::string_view what = argc > 2 ? argv[2] : "";
         if (what == "load") return herd::bench::load_command(argc - 2, argv + 2);
         if (what == "propagation") return herd::bench::propagation_command(argc - 2, argv + 2);
-        std::cerr << "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
+        std::cerr
+            << "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
         return what == "--help" || what == "-h" ? 0 : 2;
     }
     if (command == "up") return herd::cli::run_up(argc - 1, argv + 1);

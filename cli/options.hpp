@@ -22,7 +22,8 @@ struct CommandLine {
 
 // Parses argv into `vm`. Returns an exit status when the command should stop here: 0 after
 // --help, 2 after printing what was wrong and the usage.
-inline std::optional<int> parse_command_line(const CommandLine& c, int argc, char** argv, po::variables_map& vm) {
+inline std::optional<int> parse_command_line(const CommandLine& c, int argc, char** argv,
+                                             po::variables_map& vm) {
     po::options_description all;
     all.add(c.visible);
     if (c.hidden != nullptr) all.add(*c.hidden);

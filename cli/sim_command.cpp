@@ -10,19 +10,19 @@
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
-
 namespace herd::cli {
 
 namespace {
 
-constexpr const char* usage = "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json]\n";
+constexpr const char* usage =
+    "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json]\n";
 
 }  // namespace
 
 int run_sim(int argc, char** argv) {
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("seed", po::value<std::uint64_t>(),
-                                                          "seed for this run (overrides the scenario's `seed`)")(
+    visible.add_options()("help,h", "show this help")(
+        "seed", po::value<std::uint64_t>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
         "quiet,q", "no progress on stderr");
@@ -31,10 +31,14 @@ int run_sim(int argc, char** argv) {
     po::positional_options_description positional;
     positional.add("scenario", 1);
     po::variables_map vm;
-    const CommandLine line{"herd sim", usage,
-                           "Replays a scenario file in the deterministic simulator and checks its expectations.\n"
-                           "Exit status: 0 all hold, 1 one fails, 2 malformed scenario.",
-                           visible, &hidden, &positional};
+    const CommandLine line{
+        "herd sim",
+        usage,
+        "Replays a scenario file in the deterministic simulator and checks its expectations.\n"
+        "Exit status: 0 all hold, 1 one fails, 2 malformed scenario.",
+        visible,
+        &hidden,
+        &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("scenario")) {
         std::cerr << "herd sim: a scenario file is required\n" << usage << visible;
@@ -74,12 +78,16 @@ int run_sim(int argc, char** argv) {
     if (!vm.count("quiet")) {
         options.progress = [&](Instant now, const sim::SimStats& stats) {
             const auto wall = std::chrono::steady_clock::now();
-            if (wall - started < std::chrono::seconds(3) || wall - last_shown < std::chrono::seconds(1)) return;
+            if (wall - started < std::chrono::seconds(3) ||
+                wall - last_shown < std::chrono::seconds(1))
+                return;
             last_shown = wall;
             shown = true;
             std::cerr << "\rherd sim: simulated " << sim::format_latency(now.ns) << " of "
-                      << sim::format_duration(Duration{scenario.steps.empty() ? 0 : scenario.steps.back().at.ns})
-                      << ", " << stats.events << " events, " << stats.deliveries << " deliveries   " << std::flush;
+                      << sim::format_duration(
+                             Duration{scenario.steps.empty() ? 0 : scenario.steps.back().at.ns})
+                      << ", " << stats.events << " events, " << stats.deliveries << " deliveries   "
+                      << std::flush;
         };
     }
     sim::Simulator simulator(scenario, options);

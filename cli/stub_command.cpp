@@ -7,22 +7,26 @@
 #include "netmode/places_stub.hpp"
 #include "sim/distribution.hpp"
 
-
 namespace herd::cli {
 
 int run_places_stub(int argc, char** argv) {
-    constexpr const char* usage = "usage: herd places-stub --port P [--host H] [--latency D] [--status S]\n";
+    constexpr const char* usage =
+        "usage: herd places-stub --port P [--host H] [--latency D] [--status S]\n";
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("port", po::value<unsigned>(), "port to listen on (0: any)")(
+    visible.add_options()("help,h", "show this help")("port", po::value<unsigned>(),
+                                                      "port to listen on (0: any)")(
         "host", po::value<std::string>()->default_value("127.0.0.1"), "address to listen on")(
-        "latency", po::value<std::string>()->default_value("0ms"), "delay before every answer (e.g. 50ms, 10s)")(
+        "latency", po::value<std::string>()->default_value("0ms"),
+        "delay before every answer (e.g. 50ms, 10s)")(
         "status", po::value<std::string>()->default_value(""),
-        "answer every request with this error status (REQUEST_DENIED, OVER_QUERY_LIMIT, INVALID_REQUEST, ...)");
+        "answer every request with this error status (REQUEST_DENIED, OVER_QUERY_LIMIT, "
+        "INVALID_REQUEST, ...)");
     po::variables_map vm;
-    const CommandLine line{"herd places-stub", usage,
-                           "A local, Google-compatible Places fake (Nearby Search Legacy and Places API New),\n"
-                           "answering from herd's synthetic generator.",
-                           visible};
+    const CommandLine line{
+        "herd places-stub", usage,
+        "A local, Google-compatible Places fake (Nearby Search Legacy and Places API New),\n"
+        "answering from herd's synthetic generator.",
+        visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("port") || vm["port"].as<unsigned>() > 65535) {
         std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage << visible;

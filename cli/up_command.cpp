@@ -17,8 +17,8 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
-#include "netmode/files.hpp"
 #include "core/herd_file.hpp"
+#include "netmode/files.hpp"
 #include "netmode/log.hpp"
 
 namespace asio = boost::asio;
@@ -28,7 +28,8 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir DIR]\n";
+    "usage: herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir "
+    "DIR]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -56,47 +57,56 @@ struct Child {
 };
 
 void print_line(const Child& child, std::size_t width, const std::string& line) {
-    std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " " << line << "\n";
+    std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " "
+              << line << "\n";
 }
 
 // Prints the child's output line by line, each with its name; a last line without a newline is
 // printed when the child closes its output.
 void read_lines(Child& child, std::size_t width) {
-    asio::async_read_until(*child.output, child.buffer, '\n', [&child, width](const boost::system::error_code& ec, std::size_t n) {
-        if (!ec) {
-            const auto data = child.buffer.data();
-            std::string line(asio::buffers_begin(data), asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
-            child.buffer.consume(n);
-            print_line(child, width, line);
-            std::cout.flush();
-            read_lines(child, width);
-            return;
-        }
-        if (child.buffer.size() > 0) {
-            const auto data = child.buffer.data();
-            print_line(child, width, std::string(asio::buffers_begin(data), asio::buffers_end(data)));
-            child.buffer.consume(child.buffer.size());
-            std::cout.flush();
-        }
-    });
+    asio::async_read_until(
+        *child.output, child.buffer, '\n',
+        [&child, width](const boost::system::error_code& ec, std::size_t n) {
+            if (!ec) {
+                const auto data = child.buffer.data();
+                std::string line(asio::buffers_begin(data),
+                                 asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
+                child.buffer.consume(n);
+                print_line(child, width, line);
+                std::cout.flush();
+                read_lines(child, width);
+                return;
+            }
+            if (child.buffer.size() > 0) {
+                const auto data = child.buffer.data();
+                print_line(child, width,
+                           std::string(asio::buffers_begin(data), asio::buffers_end(data)));
+                child.buffer.consume(child.buffer.size());
+                std::cout.flush();
+            }
+        });
 }
 
 }  // namespace
 
 int run_up(int argc, char** argv) {
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(), "the herd file (required)")(
+    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
+                                                      "the herd file (required)")(
         "places", po::value<std::string>(), "passed to every server (see herd serve --help)")(
         "log-dir", po::value<std::string>()->default_value("logs"), "log folder of every server")(
-        "secret-file", po::value<std::string>(), "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
-        "trace-dir", po::value<std::string>(), "each server writes its applied-record trace to DIR/NAME.jsonl")(
+        "secret-file", po::value<std::string>(),
+        "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
+        "trace-dir", po::value<std::string>(),
+        "each server writes its applied-record trace to DIR/NAME.jsonl")(
         "tiebreak", po::value<std::string>(), "passed to every server")(
         "log-lines", po::value<std::string>(), "passed to every server (true: log every line)");
     po::variables_map vm;
-    const CommandLine line{"herd up", usage,
-                           "Starts every server of the herd file whose address is on this machine.\n"
-                           "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
-                           visible};
+    const CommandLine line{
+        "herd up", usage,
+        "Starts every server of the herd file whose address is on this machine.\n"
+        "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
+        visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("config")) {
         std::cerr << "herd up: --config is required\n" << usage << visible;
@@ -131,27 +141,38 @@ int run_up(int argc, char** argv) {
         std::random_device rd;
         std::string secret;
         static constexpr char hex[] = "0123456789abcdef";
-        for (int i = 0; i < 32; ++i) secret += hex[rd() % 16];
+        for (int i = 0; i < 32; ++i)
+            secret += hex[rd() % 16];
         const int fd = ::open(secret_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || ::write(fd, (secret + "\n").data(), secret.size() + 1) != static_cast<ssize_t>(secret.size() + 1)) {
+        if (fd < 0 || ::write(fd, (secret + "\n").data(), secret.size() + 1) !=
+                          static_cast<ssize_t>(secret.size() + 1)) {
             std::cerr << "herd up: cannot write " << secret_file << "\n";
             return 1;
         }
         ::close(fd);
-        std::cout << "herd up: a new herd secret is in " << secret_file << " (give it to servers on other hosts)\n";
+        std::cout << "herd up: a new herd secret is in " << secret_file
+                  << " (give it to servers on other hosts)\n";
     }
 
     asio::io_context io;
     std::vector<std::unique_ptr<Child>> children;
     std::size_t width = 0;
-    for (const std::string& name : local) width = std::max(width, name.size());
+    for (const std::string& name : local)
+        width = std::max(width, name.size());
     const std::string exe = net::self_executable();
     for (const std::string& name : local) {
-        std::vector<std::string> args = {exe, "serve", name, "--config", config, "--log-dir", log_dir, "--secret-file", secret_file};
-        if (vm.count("places")) args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
-        if (vm.count("tiebreak")) args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
-        if (vm.count("log-lines")) args.insert(args.end(), {"--log-lines", vm["log-lines"].as<std::string>()});
-        if (vm.count("trace-dir")) args.insert(args.end(), {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
+        std::vector<std::string> args = {exe,        "serve",         name,
+                                         "--config", config,          "--log-dir",
+                                         log_dir,    "--secret-file", secret_file};
+        if (vm.count("places"))
+            args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
+        if (vm.count("tiebreak"))
+            args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
+        if (vm.count("log-lines"))
+            args.insert(args.end(), {"--log-lines", vm["log-lines"].as<std::string>()});
+        if (vm.count("trace-dir"))
+            args.insert(args.end(),
+                        {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
         int fds[2];
         if (::pipe(fds) != 0) {
             std::cerr << "herd up: pipe failed\n";
@@ -164,7 +185,8 @@ int run_up(int argc, char** argv) {
             ::close(fds[0]);
             ::close(fds[1]);
             std::vector<char*> argv_child;
-            for (std::string& a : args) argv_child.push_back(a.data());
+            for (std::string& a : args)
+                argv_child.push_back(a.data());
             argv_child.push_back(nullptr);
             ::execv(exe.c_str(), argv_child.data());
             std::perror("herd up: exec");
@@ -177,7 +199,8 @@ int run_up(int argc, char** argv) {
         child->output = std::make_unique<asio::posix::stream_descriptor>(io, fds[0]);
         children.push_back(std::move(child));
     }
-    for (auto& c : children) read_lines(*c, width);
+    for (auto& c : children)
+        read_lines(*c, width);
 
     bool stopping = false;
     asio::steady_timer kill_timer(io);
@@ -213,13 +236,16 @@ int run_up(int argc, char** argv) {
                 for (auto& c : children) {
                     if (c->pid != pid) continue;
                     c->running = false;
-                    std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                                        : "killed by signal " + std::to_string(WTERMSIG(status));
-                    std::cout << "[" << c->name << "]" << std::string(width - c->name.size(), ' ') << " "
-                              << (stopping ? "stopped: " : "DIED: ") << how << std::endl;
+                    std::string how =
+                        WIFEXITED(status)
+                            ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                            : "killed by signal " + std::to_string(WTERMSIG(status));
+                    std::cout << "[" << c->name << "]" << std::string(width - c->name.size(), ' ')
+                              << " " << (stopping ? "stopped: " : "DIED: ") << how << std::endl;
                 }
             }
-            const bool any = std::any_of(children.begin(), children.end(), [](const auto& c) { return c->running; });
+            const bool any = std::any_of(children.begin(), children.end(),
+                                         [](const auto& c) { return c->running; });
             if (!any) {
                 io.stop();
                 return;

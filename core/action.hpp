@@ -76,6 +76,7 @@ struct PeerDown {
     std::string reason;
 };
 
-using Action = std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp, PeerDown>;
+using Action =
+    std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp, PeerDown>;
 
 }  // namespace herd

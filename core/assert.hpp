@@ -11,9 +11,9 @@ namespace herd {
 
 }  // namespace herd
 
-#define HERD_ASSERT(condition)                                  \
-    do {                                                        \
-        if (!(condition)) [[unlikely]] {                        \
+#define HERD_ASSERT(condition)                                   \
+    do {                                                         \
+        if (!(condition)) [[unlikely]] {                         \
             ::herd::assert_fail(#condition, __FILE__, __LINE__); \
-        }                                                       \
+        }                                                        \
     } while (false)

@@ -37,7 +37,8 @@ ClientRequest parse_client_line(std::string_view line) {
     return InvalidLine{};
 }
 
-std::string format_at_line(const ServerName& server, Timestamp received, const IamatRequest& iamat) {
+std::string format_at_line(const ServerName& server, Timestamp received,
+                           const IamatRequest& iamat) {
     const std::string skew = format_signed_seconds(difference(received, iamat.time));
     std::string out;
     out.reserve(3 + server.str().size() + 1 + skew.size() + 1 + iamat.client.size() + 1 +

@@ -13,15 +13,16 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
         out.kind = ClientOutcome::Kind::reply;
         out.reply = std::string(record.at_line());
         out.reply += '\n';
-        if (changed_store(store_.apply(std::move(record)))) out.changed = store_.find(iamat->client);
+        if (changed_store(store_.apply(std::move(record))))
+            out.changed = store_.find(iamat->client);
         return out;
     }
     if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {
         if (const Record* record = store_.find(whatsat->client)) {
             out.kind = ClientOutcome::Kind::places_query;
-            out.query = PlacesQuery{std::string(record->at_line()),      record->lat_nanodeg(),
-                                    record->lon_nanodeg(),  std::string(record->latlon_text()),
-                                    whatsat->radius,        whatsat->bound};
+            out.query = PlacesQuery{
+                std::string(record->at_line()),     record->lat_nanodeg(), record->lon_nanodeg(),
+                std::string(record->latlon_text()), whatsat->radius,       whatsat->bound};
             return out;
         }
     }

@@ -31,20 +31,20 @@ struct PlacesQuery {
 struct ClientOutcome {
     enum class Kind { none, reply, places_query };
     Kind kind = Kind::none;
-    std::string reply;                    // kind == reply: the exact bytes to send
-    std::optional<PlacesQuery> query;     // kind == places_query
-    const Record* changed = nullptr;      // the record an IAMAT stored, to be flooded
+    std::string reply;                 // kind == reply: the exact bytes to send
+    std::optional<PlacesQuery> query;  // kind == places_query
+    const Record* changed = nullptr;   // the record an IAMAT stored, to be flooded
 };
 
 class ClientService {
-public:
+  public:
     ClientService(ServerName self, RecordStore& store) : self_(std::move(self)), store_(store) {}
 
     ClientOutcome handle_line(std::string_view line, Timestamp received);
 
     const ServerName& self() const { return self_; }
 
-private:
+  private:
     ServerName self_;
     RecordStore& store_;
 };

@@ -38,7 +38,9 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
 // A transparent hasher for unordered containers keyed by strings (lookups by string_view).
 struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return static_cast<std::size_t>(fnv1a64(s)); }
+    std::size_t operator()(std::string_view s) const {
+        return static_cast<std::size_t>(fnv1a64(s));
+    }
 };
 
 }  // namespace herd

@@ -18,7 +18,8 @@ void normalise(HerdSpec& spec) {
 
 HerdSpec numbered(int n) {
     HerdSpec spec;
-    for (int i = 1; i <= n; ++i) spec.servers.push_back(ServerSpec{*ServerName::parse("s" + std::to_string(i)), {}, 0, 0});
+    for (int i = 1; i <= n; ++i)
+        spec.servers.push_back(ServerSpec{*ServerName::parse("s" + std::to_string(i)), {}, 0, 0});
     return spec;
 }
 
@@ -37,7 +38,8 @@ int HerdSpec::index_of(std::string_view name) const {
 }
 
 bool HerdSpec::linked(int a, int b) const {
-    return std::binary_search(links.begin(), links.end(), std::make_pair(std::min(a, b), std::max(a, b)));
+    return std::binary_search(links.begin(), links.end(),
+                              std::make_pair(std::min(a, b), std::max(a, b)));
 }
 
 std::vector<ServerName> HerdSpec::neighbours_of(int server) const {
@@ -76,12 +78,14 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_v
     const std::string_view port = address.substr(colon + 1);
     if (port.empty() || port.size() > 5 || !all_digits(port)) return std::nullopt;
     unsigned value = 0;
-    for (char c : port) value = value * 10 + static_cast<unsigned>(c - '0');
+    for (char c : port)
+        value = value * 10 + static_cast<unsigned>(c - '0');
     if (value == 0 || value > 65535) return std::nullopt;
     return std::make_pair(std::string(address.substr(0, colon)), static_cast<std::uint16_t>(value));
 }
 
-std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::string_view address, int line) {
+std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::string_view address,
+                                                   int line) {
     auto parsed = ServerName::parse(name);
     if (!parsed) return "expected a server name";
     if (spec_.index_of(name) >= 0) return "server '" + std::string(name) + "' is declared twice";
@@ -93,7 +97,8 @@ std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::s
         s.port = a->second;
         for (const ServerSpec& other : spec_.servers) {
             if (other.port == s.port && other.host == s.host) {
-                return "address " + std::string(address) + " is already used by " + other.name.str();
+                return "address " + std::string(address) + " is already used by " +
+                       other.name.str();
             }
         }
     }
@@ -113,7 +118,8 @@ std::optional<std::string> HerdBuilder::add_link(std::string_view a, std::string
     return std::nullopt;
 }
 
-std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::string_view file_name) {
+std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
+                                                   std::string_view file_name) {
     HerdBuilder builder;
     int line_no = 0;
     std::size_t start = 0;
@@ -123,25 +129,33 @@ std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::s
         std::string_view line = text.substr(start, end - start);
         start = end + 1;
         ++line_no;
-        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos)
+            line = line.substr(0, hash);
         std::string_view f[5];
         const std::size_t n = split_fields(line, f, 5);
         std::optional<std::string> error;
         if (n == 0) continue;
         if (f[0] == "server") {
-            if (n < 2 || n > 3) error = "expected `server NAME [HOST:PORT]`";
-            else error = builder.add_server(f[1], n == 3 ? f[2] : std::string_view(), line_no);
+            if (n < 2 || n > 3)
+                error = "expected `server NAME [HOST:PORT]`";
+            else
+                error = builder.add_server(f[1], n == 3 ? f[2] : std::string_view(), line_no);
         } else if (f[0] == "link") {
-            if (n != 3) error = "expected `link SERVER SERVER`";
-            else error = builder.add_link(f[1], f[2], line_no);
+            if (n != 3)
+                error = "expected `link SERVER SERVER`";
+            else
+                error = builder.add_link(f[1], f[2], line_no);
         } else {
             error = "expected `server` or `link`, got '" + std::string(f[0]) + "'";
         }
-        if (error) return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": " + *error};
+        if (error)
+            return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": " +
+                              *error};
         if (end == text.size()) break;
     }
     if (builder.spec().servers.empty()) {
-        return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": expected at least one `server`"};
+        return ParseError{std::string(file_name) + ":" + std::to_string(line_no) +
+                          ": expected at least one `server`"};
     }
     return std::move(builder.spec());
 }
@@ -149,7 +163,8 @@ std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::s
 HerdSpec fall2017_herd() {
     HerdBuilder b;
     const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
-    for (int i = 0; i < 5; ++i) b.add_server(names[i], "127.0.0.1:" + std::to_string(12000 + i), 0);
+    for (int i = 0; i < 5; ++i)
+        b.add_server(names[i], "127.0.0.1:" + std::to_string(12000 + i), 0);
     b.add_link("Alford", "Hamilton", 0);
     b.add_link("Alford", "Welsh", 0);
     b.add_link("Ball", "Holiday", 0);
@@ -160,7 +175,8 @@ HerdSpec fall2017_herd() {
 
 HerdSpec line_herd(int n) {
     HerdSpec spec = numbered(n);
-    for (int i = 0; i + 1 < n; ++i) connect(spec, i, i + 1);
+    for (int i = 0; i + 1 < n; ++i)
+        connect(spec, i, i + 1);
     normalise(spec);
     return spec;
 }
@@ -189,7 +205,8 @@ HerdSpec random_herd(int n, int degree, std::uint64_t seed) {
     HerdSpec spec = numbered(n);
     Prng prng(seed ^ 0x68657264u);  // "herd": keeps the graph's stream apart from the run's
     // A random spanning tree keeps the herd connected: each server joins an earlier one.
-    for (int i = 1; i < n; ++i) connect(spec, i, static_cast<int>(prng.below(static_cast<std::uint64_t>(i))));
+    for (int i = 1; i < n; ++i)
+        connect(spec, i, static_cast<int>(prng.below(static_cast<std::uint64_t>(i))));
     normalise(spec);
     const std::size_t wanted = static_cast<std::size_t>(n) * static_cast<std::size_t>(degree) / 2;
     const std::size_t possible = static_cast<std::size_t>(n) * static_cast<std::size_t>(n - 1) / 2;

@@ -22,9 +22,9 @@ namespace herd {
 
 struct ServerSpec {
     ServerName name;
-    std::string host;        // empty when no address was given
+    std::string host;  // empty when no address was given
     std::uint16_t port = 0;
-    int line = 0;            // where it was declared (0 for presets)
+    int line = 0;  // where it was declared (0 for presets)
 };
 
 struct HerdSpec {
@@ -42,13 +42,14 @@ struct ParseError {
 
 // Builds up a herd from `server` and `link` statements, checking each as it comes.
 class HerdBuilder {
-public:
+  public:
     // Each returns an error message (without the file:line prefix), or nothing.
-    std::optional<std::string> add_server(std::string_view name, std::string_view address, int line);
+    std::optional<std::string> add_server(std::string_view name, std::string_view address,
+                                          int line);
     std::optional<std::string> add_link(std::string_view a, std::string_view b, int line);
     HerdSpec& spec() { return spec_; }
 
-private:
+  private:
     HerdSpec spec_;
 };
 
@@ -56,7 +57,8 @@ private:
 std::vector<int> hop_distances(const HerdSpec& herd, int from);
 
 // Parses a whole herd file.
-std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text, std::string_view file_name);
+std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
+                                                   std::string_view file_name);
 
 // Splits "host:port"; the port must be 1..65535.
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view address);

@@ -25,7 +25,9 @@ void LineBuffer::append(std::string_view bytes) {
     buffer_.append(bytes);
 }
 
-void LineBuffer::finish() { finished_ = true; }
+void LineBuffer::finish() {
+    finished_ = true;
+}
 
 std::optional<FramedLine> LineBuffer::next() {
     while (true) {
@@ -42,11 +44,12 @@ std::optional<FramedLine> LineBuffer::next() {
             discarding_ = false;
             continue;
         }
-        const void* found =
-            available > scanned_ ? std::memchr(base + scanned_, '\n', available - scanned_)
-                                 : nullptr;
+        const void* found = available > scanned_
+                                ? std::memchr(base + scanned_, '\n', available - scanned_)
+                                : nullptr;
         if (found != nullptr) {
-            const std::size_t length = static_cast<std::size_t>(static_cast<const char*>(found) - base);
+            const std::size_t length =
+                static_cast<std::size_t>(static_cast<const char*>(found) - base);
             std::size_t text_length = length;
             if (text_length > 0 && base[text_length - 1] == '\r') --text_length;
             start_ += length + 1;

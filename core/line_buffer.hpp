@@ -28,7 +28,7 @@ struct FramedLine {
 };
 
 class LineBuffer {
-public:
+  public:
     explicit LineBuffer(std::size_t line_bytes_max = line_bytes_max_default);
 
     void append(std::string_view bytes);
@@ -39,14 +39,14 @@ public:
     std::size_t buffered_bytes() const { return buffer_.size() - start_; }
     bool finished() const { return finished_; }
 
-private:
+  private:
     void compact();
 
     std::size_t line_bytes_max_;
     std::string buffer_;
-    std::size_t start_ = 0;     // first byte of the current line
-    std::size_t scanned_ = 0;   // bytes from start_ known to hold no '\n'
-    bool discarding_ = false;   // inside the tail of an over-long line
+    std::size_t start_ = 0;    // first byte of the current line
+    std::size_t scanned_ = 0;  // bytes from start_ known to hold no '\n'
+    bool discarding_ = false;  // inside the tail of an over-long line
     bool finished_ = false;
 };
 

@@ -39,7 +39,8 @@ Node::Node(NodeConfig config, Now now)
                                         config_.limits.backoff_initial});
     }
     // Every link is dialed at start, without jitter (design §6).
-    for (int n = 0; n < static_cast<int>(neighbours_.size()); ++n) dial(n);
+    for (int n = 0; n < static_cast<int>(neighbours_.size()); ++n)
+        dial(n);
 }
 
 // ---------------------------------------------------------------- time and timers
@@ -140,8 +141,10 @@ void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
     c.neighbour = n;
     c.local_nonce = prng_.next();
     nb.handshakes += 1;
-    send_peer(conn, c, format_hello(Hello{config_.self.str(), nb.name.str(), config_.incarnation, c.local_nonce}),
-              1, now);
+    send_peer(
+        conn, c,
+        format_hello(Hello{config_.self.str(), nb.name.str(), config_.incarnation, c.local_nonce}),
+        1, now);
     schedule_check(conn, c);
 }
 
@@ -292,7 +295,8 @@ void Node::check_connection(ConnectionId conn, Instant timer_at, Now now) {
                 close_connection(conn, CloseMode::now, "silent", now);
                 return;
             }
-            if (now.mono >= c->last_sent + l.heartbeat_interval) send_peer(conn, *c, "PING\n", 1, now);
+            if (now.mono >= c->last_sent + l.heartbeat_interval)
+                send_peer(conn, *c, "PING\n", 1, now);
             break;
     }
     c = find(conn);
@@ -306,8 +310,10 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     if (outcome.changed != nullptr) {
         stats_.records_applied += 1;
         if (config_.notify_applied) {
-            actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()), {},
-                                             std::string(outcome.changed->client()), outcome.changed->time()});
+            actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()),
+                                             {},
+                                             std::string(outcome.changed->client()),
+                                             outcome.changed->time()});
         }
         flood(*outcome.changed, std::nullopt, now);
     }
@@ -354,7 +360,8 @@ void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
             return;
         }
     }
-    if (c.eof && c.slots.empty()) close_connection(conn, CloseMode::after_flush, "client done", now);
+    if (c.eof && c.slots.empty())
+        close_connection(conn, CloseMode::after_flush, "client done", now);
 }
 
 void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
@@ -439,15 +446,17 @@ void Node::handle_hello(ConnectionId conn, Connection& c, std::string_view line,
     c.local_nonce = prng_.next();
     neighbours_[static_cast<std::size_t>(n)].handshakes += 1;
     const std::string mac = welcome_mac(config_.secret, transcript(c));
-    send_peer(conn, c, format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}), 1,
-              now);
+    send_peer(conn, c,
+              format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}),
+              1, now);
 }
 
 void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     const auto welcome = parse_welcome(line);
     if (!welcome) {
         // REFUSED, or anything else: the peer did not accept us.
-        close_connection(conn, CloseMode::now, first_field(line) == "REFUSED" ? line : "bad handshake", now);
+        close_connection(conn, CloseMode::now,
+                         first_field(line) == "REFUSED" ? line : "bad handshake", now);
         return;
     }
     if (welcome->acceptor != neighbours_[static_cast<std::size_t>(c.neighbour)].name.str()) {
@@ -507,7 +516,8 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
 
 // ---------------------------------------------------------------- peers: established
 
-void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now) {
+void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines,
+                     Now now) {
     if (c.unsent_bytes + bytes->size() > config_.limits.peer_output_bytes_max) {
         stats_.links_closed_overflow += 1;
         close_connection(conn, CloseMode::now, "output queue overflow", now);
@@ -563,14 +573,16 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     }
     const Record* stored = nullptr;
     // The lookup above is reused when it was for the same client (it is, for canonical lines).
-    const ApplyOutcome outcome = view->client == fast_client ? store_.apply_found(*view, current, &stored)
-                                                             : store_.apply(*view, &stored);
+    const ApplyOutcome outcome = view->client == fast_client
+                                     ? store_.apply_found(*view, current, &stored)
+                                     : store_.apply(*view, &stored);
     if (!changed_store(outcome)) return;
     stats_.records_applied += 1;
     if (config_.notify_applied) {
-        actions_.push_back(RecordApplied{std::string(stored->at_line()),
-                                         neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
-                                         std::string(stored->client()), stored->time()});
+        actions_.push_back(
+            RecordApplied{std::string(stored->at_line()),
+                          neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
+                          std::string(stored->client()), stored->time()});
     }
     flood(*stored, conn, now);
 }
@@ -594,15 +606,18 @@ void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line
     if (find(conn) != &c) return;
     const auto mine = store_.child_digests(bucket);
     std::array<BucketDigest, bucket_fanout> theirs{};
-    for (const DigestEntry& e : message->entries) theirs[static_cast<std::size_t>(e.child)] = e.digest;
+    for (const DigestEntry& e : message->entries)
+        theirs[static_cast<std::size_t>(e.child)] = e.digest;
     for (int child = 0; child < bucket_fanout; ++child) {
         const BucketDigest& m = mine[static_cast<std::size_t>(child)];
         const BucketDigest& t = theirs[static_cast<std::size_t>(child)];
         if (m == t) continue;
-        const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) | static_cast<std::uint64_t>(child)};
+        const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) |
+                                                 static_cast<std::uint64_t>(child)};
         // Both ends take the same decision from the same pair of counts. A bucket one side lacks
         // entirely is sent whole (a restarted, empty server is refilled without digests).
-        if (std::min(m.count, t.count) == 0 || std::max(m.count, t.count) <= config_.limits.leaf_records_max ||
+        if (std::min(m.count, t.count) == 0 ||
+            std::max(m.count, t.count) <= config_.limits.leaf_records_max ||
             sub.depth == bucket_depth_max) {
             if (m.count > 0) c.sync_buckets.push_back(sub);
         } else {
@@ -620,9 +635,11 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
     constexpr std::size_t line_bytes_guess = 128;
     while (!c.sync_buckets.empty() && c.unsent_bytes < low_water) {
         const std::size_t room = (low_water - c.unsent_bytes) / line_bytes_guess;
-        const std::size_t records_max = std::clamp<std::size_t>(room, 1, config_.limits.sync_records_per_step);
+        const std::size_t records_max =
+            std::clamp<std::size_t>(room, 1, config_.limits.sync_records_per_step);
         bool done = false;
-        const auto records = store_.bucket_records(c.sync_buckets.front(), c.sync_cursor, records_max, &done);
+        const auto records =
+            store_.bucket_records(c.sync_buckets.front(), c.sync_cursor, records_max, &done);
         if (done) {
             c.sync_buckets.pop_front();
             c.sync_cursor = RecordStore::Cursor{};

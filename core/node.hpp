@@ -18,9 +18,9 @@
 #include <optional>
 #include <queue>
 #include <set>
-#include <unordered_map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -57,7 +57,7 @@ struct NodeStats {
 };
 
 class Node {
-public:
+  public:
     Node(NodeConfig config, Now now);
 
     void handle_accepted(ConnectionId conn, Now now);
@@ -83,7 +83,7 @@ public:
     std::vector<ServerName> linked_peers() const;
     std::size_t connections() const { return conns_.size(); }
 
-private:
+  private:
     enum class Role { undecided, client, hello_sent, welcome_sent, peer };
 
     struct Slot {
@@ -170,7 +170,8 @@ private:
     void refuse(ConnectionId conn, std::string_view reason, Now now);
     void establish(ConnectionId conn, Connection& c, Now now);
     void send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now);
-    void send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines, Now now) {
+    void send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines,
+                   Now now) {
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);
     }
     void flood(const Record& record, std::optional<ConnectionId> except, Now now);
@@ -207,7 +208,8 @@ private:
 // alternative). The one drain loop both drivers use.
 template <typename Visitor>
 void drain(Node& node, Visitor&& visitor) {
-    while (auto action = node.poll_action()) std::visit(visitor, std::move(*action));
+    while (auto action = node.poll_action())
+        std::visit(visitor, std::move(*action));
 }
 
 }  // namespace herd

@@ -40,9 +40,9 @@ struct NodeConfig {
     ServerName self;
     std::vector<ServerName> neighbours;  // the configured links of this server
     TieBreak tie_break = TieBreak::first;
-    std::string secret;              // the herd secret; empty: peers are not authenticated
-    std::uint64_t incarnation = 0;   // random, new at every start of the server
-    std::uint64_t seed = 0;          // seeds the Node's PRNG (nonces, reconnect jitter)
+    std::string secret;             // the herd secret; empty: peers are not authenticated
+    std::uint64_t incarnation = 0;  // random, new at every start of the server
+    std::uint64_t seed = 0;         // seeds the Node's PRNG (nonces, reconnect jitter)
     // Emit a RecordApplied action for every store change (the simulator's checker and traces
     // want them; a server without a trace need not pay for them).
     bool notify_applied = true;

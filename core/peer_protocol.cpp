@@ -20,7 +20,8 @@ std::size_t fields(std::string_view line, std::string_view (&f)[N]) {
 std::optional<std::uint64_t> parse_decimal(std::string_view s) {
     if (s.empty() || s.size() > 19 || !all_digits(s)) return std::nullopt;
     std::uint64_t v = 0;
-    for (char c : s) v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    for (char c : s)
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
     return v;
 }
 
@@ -32,14 +33,16 @@ std::string transcript_text(std::string_view label, const HandshakeTranscript& t
     s += t.dialer;
     s += '|';
     s += t.acceptor;
-    for (std::uint64_t v : {t.dialer_incarnation, t.dialer_nonce, t.acceptor_incarnation, t.acceptor_nonce}) {
+    for (std::uint64_t v :
+         {t.dialer_incarnation, t.dialer_nonce, t.acceptor_incarnation, t.acceptor_nonce}) {
         s += '|';
         s += hex64(v);
     }
     return s;
 }
 
-std::string hmac_hex(std::string_view secret, std::string_view label, const HandshakeTranscript& t) {
+std::string hmac_hex(std::string_view secret, std::string_view label,
+                     const HandshakeTranscript& t) {
     if (secret.empty()) return "-";
     return hmac_sha256_hex(secret, transcript_text(label, t));
 }
@@ -74,9 +77,12 @@ std::optional<std::uint64_t> parse_hex64(std::string_view s) {
     std::uint64_t v = 0;
     for (char c : s) {
         int d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else return std::nullopt;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else
+            return std::nullopt;
         v = (v << 4) | static_cast<std::uint64_t>(d);
     }
     return v;
@@ -84,9 +90,11 @@ std::optional<std::uint64_t> parse_hex64(std::string_view s) {
 
 std::string_view first_field(std::string_view line) {
     std::size_t i = 0;
-    while (i < line.size() && is_space(line[i])) ++i;
+    while (i < line.size() && is_space(line[i]))
+        ++i;
     std::size_t j = i;
-    while (j < line.size() && !is_space(line[j])) ++j;
+    while (j < line.size() && !is_space(line[j]))
+        ++j;
     return line.substr(i, j - i);
 }
 
@@ -97,7 +105,8 @@ std::string format_hello(const Hello& h) {
 
 std::optional<Hello> parse_hello(std::string_view line) {
     std::string_view f[7];
-    if (fields(line, f) != 6 || f[0] != "HELLO" || f[1] != peer_protocol_version) return std::nullopt;
+    if (fields(line, f) != 6 || f[0] != "HELLO" || f[1] != peer_protocol_version)
+        return std::nullopt;
     auto inc = parse_hex64(f[4]);
     auto nonce = parse_hex64(f[5]);
     if (!inc || !nonce) return std::nullopt;
@@ -111,14 +120,17 @@ std::string format_welcome(const Welcome& w) {
 
 std::optional<Welcome> parse_welcome(std::string_view line) {
     std::string_view f[7];
-    if (fields(line, f) != 6 || f[0] != "WELCOME" || f[1] != peer_protocol_version) return std::nullopt;
+    if (fields(line, f) != 6 || f[0] != "WELCOME" || f[1] != peer_protocol_version)
+        return std::nullopt;
     auto inc = parse_hex64(f[3]);
     auto nonce = parse_hex64(f[4]);
     if (!inc || !nonce) return std::nullopt;
     return Welcome{std::string(f[2]), *inc, *nonce, std::string(f[5])};
 }
 
-std::string format_auth(std::string_view mac) { return "AUTH " + std::string(mac) + '\n'; }
+std::string format_auth(std::string_view mac) {
+    return "AUTH " + std::string(mac) + '\n';
+}
 
 std::optional<std::string> parse_auth(std::string_view line) {
     std::string_view f[3];
@@ -126,9 +138,12 @@ std::optional<std::string> parse_auth(std::string_view line) {
     return std::string(f[1]);
 }
 
-std::string format_refused(std::string_view reason) { return "REFUSED " + std::string(reason) + '\n'; }
+std::string format_refused(std::string_view reason) {
+    return "REFUSED " + std::string(reason) + '\n';
+}
 
-std::string format_digest(BucketId bucket, const std::array<BucketDigest, bucket_fanout>& children) {
+std::string format_digest(BucketId bucket,
+                          const std::array<BucketDigest, bucket_fanout>& children) {
     std::string out = "DIGEST ";
     append_decimal(out, static_cast<std::uint64_t>(bucket.depth));
     out += ' ';
@@ -153,7 +168,8 @@ std::optional<DigestMessage> parse_digest(std::string_view line) {
     if (n < 3 || n > 3 + bucket_fanout || f[0] != "DIGEST") return std::nullopt;
     auto depth = parse_decimal(f[1]);
     auto prefix = parse_hex64(f[2]);
-    if (!depth || *depth >= static_cast<std::uint64_t>(bucket_depth_max) || !prefix) return std::nullopt;
+    if (!depth || *depth >= static_cast<std::uint64_t>(bucket_depth_max) || !prefix)
+        return std::nullopt;
     if (*depth > 0 && (*prefix >> (bucket_fanout_bits * *depth)) != 0) return std::nullopt;
     if (*depth == 0 && *prefix != 0) return std::nullopt;
     DigestMessage m{BucketId{static_cast<int>(*depth), *prefix}, {}};
@@ -162,7 +178,8 @@ std::optional<DigestMessage> parse_digest(std::string_view line) {
         const std::string_view e = f[i];
         const std::size_t eq = e.find('=');
         const std::size_t slash = e.find('/');
-        if (eq == std::string_view::npos || slash == std::string_view::npos || slash < eq) return std::nullopt;
+        if (eq == std::string_view::npos || slash == std::string_view::npos || slash < eq)
+            return std::nullopt;
         auto child = parse_decimal(e.substr(0, eq));
         auto sum = parse_hex64(e.substr(eq + 1, slash - eq - 1));
         auto count = parse_decimal(e.substr(slash + 1));

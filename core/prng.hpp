@@ -21,10 +21,11 @@ constexpr std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 class Prng {
-public:
+  public:
     explicit constexpr Prng(std::uint64_t seed) {
         std::uint64_t s = seed;
-        for (auto& word : state_) word = splitmix64(s);
+        for (auto& word : state_)
+            word = splitmix64(s);
     }
 
     // xoshiro256**
@@ -61,8 +62,10 @@ public:
     // A double in [0, 1) built from 53 random bits (exact, no libm).
     constexpr double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-private:
-    static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  private:
+    static constexpr std::uint64_t rotl(std::uint64_t x, int k) {
+        return (x << k) | (x >> (64 - k));
+    }
     std::array<std::uint64_t, 4> state_{};
 };
 

@@ -34,7 +34,7 @@ struct AtLineView {
 };
 
 class Record {
-public:
+  public:
     // The record a server makes from an IAMAT it received itself.
     static Record from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat);
 
@@ -52,7 +52,9 @@ public:
     ~Record() = default;
 
     std::string_view at_line() const { return std::string_view(data(), length_); }
-    std::string_view client() const { return std::string_view(data() + client_start_, client_length_); }
+    std::string_view client() const {
+        return std::string_view(data() + client_start_, client_length_);
+    }
     Timestamp time() const { return Timestamp{seconds_, nanos_}; }
     // A fixed hash of the line (FNV-1a 64, mixed), as anti-entropy digests sum it.
     std::uint64_t content_hash() const { return content_hash_; }
@@ -67,7 +69,7 @@ public:
 
     friend bool operator==(const Record& a, const Record& b) { return a.at_line() == b.at_line(); }
 
-private:
+  private:
     // Lines up to this long live inside the record (the classic AT line is 84 bytes): a lookup
     // that compares a client ID or a whole line then touches no other memory.
     static constexpr std::size_t inline_bytes_max = 88;

@@ -23,9 +23,13 @@ HashRange range_of(BucketId b) {
 
 }  // namespace
 
-std::uint64_t client_key_hash(std::string_view client) { return mix64(fnv1a64(client)); }
+std::uint64_t client_key_hash(std::string_view client) {
+    return mix64(fnv1a64(client));
+}
 
-std::uint64_t record_hash(const Record& r) { return r.content_hash(); }
+std::uint64_t record_hash(const Record& r) {
+    return r.content_hash();
+}
 
 bool wins(const AtLineView& incoming, const Record& current, TieBreak rule) {
     if (incoming.time != current.time()) return incoming.time > current.time();
@@ -38,13 +42,13 @@ bool wins(const AtLineView& incoming, const Record& current, TieBreak rule) {
 bool wins(const Record& incoming, const Record& current, TieBreak rule) {
     if (incoming.time() != current.time()) return incoming.time() > current.time();
     if (rule == TieBreak::first) return false;
-    if (incoming.latlon_text() != current.latlon_text()) return incoming.latlon_text() > current.latlon_text();
+    if (incoming.latlon_text() != current.latlon_text())
+        return incoming.latlon_text() > current.latlon_text();
     if (incoming.origin() != current.origin()) return incoming.origin() > current.origin();
     return incoming.at_line() > current.at_line();
 }
 
-RecordStore::RecordStore(TieBreak rule)
-    : rule_(rule), slots_(std::size_t{1} << 4) {
+RecordStore::RecordStore(TieBreak rule) : rule_(rule), slots_(std::size_t{1} << 4) {
     for (int d = 1; d <= bucket_depths_kept; ++d) {
         kept_[static_cast<std::size_t>(d - 1)].resize(std::size_t{1} << (bucket_fanout_bits * d));
     }
@@ -52,14 +56,16 @@ RecordStore::RecordStore(TieBreak rule)
 
 Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
     for (std::size_t i = home(key_hash); i < slots_.size() && slots_[i].record != nullptr; ++i) {
-        if (slots_[i].hash == key_hash && slots_[i].record->client() == client) return slots_[i].record;
+        if (slots_[i].hash == key_hash && slots_[i].record->client() == client)
+            return slots_[i].record;
     }
     return nullptr;
 }
 
 void RecordStore::place(std::uint64_t key_hash, Record* record) {
     std::size_t i = home(key_hash);
-    while (i < slots_.size() && slots_[i].record != nullptr) ++i;
+    while (i < slots_.size() && slots_[i].record != nullptr)
+        ++i;
     if (i == slots_.size()) slots_.emplace_back();
     slots_[i] = Slot{key_hash, record};
 }
@@ -83,7 +89,8 @@ void RecordStore::insert(std::uint64_t key_hash, Record record) {
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
     for (int depth = 1; depth <= bucket_depths_kept; ++depth) {
-        BucketDigest* d = &kept_[static_cast<std::size_t>(depth - 1)][key_hash >> (64 - bucket_fanout_bits * depth)];
+        BucketDigest* d = &kept_[static_cast<std::size_t>(depth - 1)]
+                                [key_hash >> (64 - bucket_fanout_bits * depth)];
         if (add) {
             d->sum += rhash;
             d->count += 1;
@@ -116,7 +123,8 @@ ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** store
     return apply_found(incoming, find(incoming.client), stored);
 }
 
-ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found, const Record** stored) {
+ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found,
+                                      const Record** stored) {
     HERD_ASSERT(found == nullptr || found->client() == incoming.client);
     const std::uint64_t h = client_key_hash(incoming.client);
     Record* current = const_cast<Record*>(found);
@@ -137,13 +145,17 @@ ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* 
     return ApplyOutcome::replaced;
 }
 
-const Record* RecordStore::find(std::string_view client) const { return lookup(client_key_hash(client), client); }
+const Record* RecordStore::find(std::string_view client) const {
+    return lookup(client_key_hash(client), client);
+}
 
 std::vector<const Record*> RecordStore::sorted() const {
     std::vector<const Record*> out;
     out.reserve(records_.size());
-    for (const Record& r : records_) out.push_back(&r);
-    std::sort(out.begin(), out.end(), [](const Record* a, const Record* b) { return a->client() < b->client(); });
+    for (const Record& r : records_)
+        out.push_back(&r);
+    std::sort(out.begin(), out.end(),
+              [](const Record* a, const Record* b) { return a->client() < b->client(); });
     return out;
 }
 
@@ -152,7 +164,8 @@ std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId buck
     std::array<BucketDigest, bucket_fanout> out{};
     if (bucket.depth < bucket_depths_kept) {
         const auto& level = kept_[static_cast<std::size_t>(bucket.depth)];
-        const auto first = level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
+        const auto first =
+            level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
         std::copy(first, first + bucket_fanout, out.begin());
         return out;
     }
@@ -173,8 +186,8 @@ std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId buck
     return out;
 }
 
-std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& cursor, std::size_t records_max,
-                                                       bool* done) const {
+std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& cursor,
+                                                       std::size_t records_max, bool* done) const {
     const HashRange range = range_of(bucket);
     if (!cursor.started || cursor.generation != generation_) {
         cursor = Cursor{true, generation_, home(range.first)};
@@ -192,7 +205,8 @@ std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& 
         if (h >= range.first && h <= range.last) out.push_back(slots_[i].record);
     }
     // Done at the first empty slot past the bucket's last home slot, or at the table's end.
-    while (i < slots_.size() && i <= last_home && slots_[i].record == nullptr) ++i;
+    while (i < slots_.size() && i <= last_home && slots_[i].record == nullptr)
+        ++i;
     if (i >= slots_.size() || (i > last_home && slots_[i].record == nullptr)) *done = true;
     cursor.position = i;
     return out;

@@ -70,7 +70,7 @@ struct BucketId {
 };
 
 class RecordStore {
-public:
+  public:
     explicit RecordStore(TieBreak rule = TieBreak::first);
 
     ApplyOutcome apply(Record incoming);
@@ -79,7 +79,8 @@ public:
     ApplyOutcome apply(const AtLineView& incoming, const Record** stored = nullptr);
     // The same, when the caller has just looked the client up: `current` is what find() gave
     // for incoming.client (saves a second lookup on the hot path).
-    ApplyOutcome apply_found(const AtLineView& incoming, const Record* current, const Record** stored);
+    ApplyOutcome apply_found(const AtLineView& incoming, const Record* current,
+                             const Record** stored);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
     TieBreak tie_break() const { return rule_; }
@@ -99,15 +100,17 @@ public:
     };
     // The next records of `bucket` (at most `records_max`) from `cursor`, which moves on;
     // `done` once the bucket is exhausted.
-    std::vector<const Record*> bucket_records(BucketId bucket, Cursor& cursor, std::size_t records_max,
-                                              bool* done) const;
+    std::vector<const Record*> bucket_records(BucketId bucket, Cursor& cursor,
+                                              std::size_t records_max, bool* done) const;
 
-private:
+  private:
     void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
     Record* lookup(std::uint64_t key_hash, std::string_view client) const;
     void insert(std::uint64_t key_hash, Record record);
     void place(std::uint64_t key_hash, Record* record);
-    std::size_t home(std::uint64_t key_hash) const { return static_cast<std::size_t>(key_hash >> (64 - table_bits_)); }
+    std::size_t home(std::uint64_t key_hash) const {
+        return static_cast<std::size_t>(key_hash >> (64 - table_bits_));
+    }
 
     TieBreak rule_;
     // Records live in a deque (stable addresses, no node per record) and are never removed.

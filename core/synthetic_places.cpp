@@ -28,7 +28,7 @@ constexpr std::array<Kind, 8> kinds = {{{"Bakery", "bakery"},
                                         {"Library", "library"},
                                         {"Gym", "gym"}}};
 
-constexpr std::array<std::string_view, 8> streets = {"Oak",    "Maple",   "Westwood", "Sunset",
+constexpr std::array<std::string_view, 8> streets = {"Oak",     "Maple",  "Westwood", "Sunset",
                                                      "Hilgard", "Gayley", "Le Conte", "Veteran"};
 
 constexpr std::int64_t nanodeg_per_deg = 1'000'000'000;
@@ -73,10 +73,11 @@ void append_place(std::string& out, Prng& prng, std::int64_t lat_nanodeg, std::i
     const double lat_deg = static_cast<double>(lat_nanodeg) / nanodeg_per_deg;
     double cos_lat = approx_cos(lat_deg * pi / 180);
     if (cos_lat < 0.01) cos_lat = 0.01;
-    std::int64_t lat_e7 = lat_nanodeg / 100 +
-                          static_cast<std::int64_t>(offset.north_m / metres_per_degree * 1e7);
-    std::int64_t lon_e7 = lon_nanodeg / 100 +
-                          static_cast<std::int64_t>(offset.east_m / (metres_per_degree * cos_lat) * 1e7);
+    std::int64_t lat_e7 =
+        lat_nanodeg / 100 + static_cast<std::int64_t>(offset.north_m / metres_per_degree * 1e7);
+    std::int64_t lon_e7 =
+        lon_nanodeg / 100 +
+        static_cast<std::int64_t>(offset.east_m / (metres_per_degree * cos_lat) * 1e7);
     if (lat_e7 > 900'000'000) lat_e7 = 900'000'000;
     if (lat_e7 < -900'000'000) lat_e7 = -900'000'000;
     if (lon_e7 > 1'800'000'000) lon_e7 -= 3'600'000'000;
@@ -100,7 +101,8 @@ void append_place(std::string& out, Prng& prng, std::int64_t lat_nanodeg, std::i
     out += kind.noun;
     out += "\", \"place_id\": \"herd-";
     static constexpr char hex[] = "0123456789abcdef";
-    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(hex[(id >> shift) & 0xf]);
+    for (int shift = 60; shift >= 0; shift -= 4)
+        out.push_back(hex[(id >> shift) & 0xf]);
     out += "\", \"rating\": ";
     append_decimal(out, rating_tenths / 10);
     out.push_back('.');

@@ -9,7 +9,8 @@ void append_decimal(std::string& out, std::uint64_t value) {
         digits[n++] = static_cast<char>('0' + value % 10);
         value /= 10;
     } while (value != 0);
-    while (n > 0) out.push_back(digits[--n]);
+    while (n > 0)
+        out.push_back(digits[--n]);
 }
 
 void append_padded(std::string& out, std::uint64_t value, int width) {
@@ -45,10 +46,12 @@ std::size_t split_fields(std::string_view line, std::string_view* fields, std::s
     std::size_t i = 0;
     const std::size_t n = line.size();
     while (i < n) {
-        while (i < n && is_space(line[i])) ++i;
+        while (i < n && is_space(line[i]))
+            ++i;
         if (i == n) break;
         const std::size_t start = i;
-        while (i < n && !is_space(line[i])) ++i;
+        while (i < n && !is_space(line[i]))
+            ++i;
         if (count < fields_max) fields[count] = line.substr(start, i - start);
         if (++count > fields_max) break;
     }

@@ -13,12 +13,17 @@ namespace herd {
 // since every byte of every line goes through it.
 inline constexpr std::array<bool, 256> space_table = [] {
     std::array<bool, 256> t{};
-    for (unsigned char c : {' ', '\t', '\r', '\n', '\f', '\v'}) t[c] = true;
+    for (unsigned char c : {' ', '\t', '\r', '\n', '\f', '\v'})
+        t[c] = true;
     return t;
 }();
-constexpr bool is_space(char c) { return space_table[static_cast<unsigned char>(c)]; }
+constexpr bool is_space(char c) {
+    return space_table[static_cast<unsigned char>(c)];
+}
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 constexpr bool all_digits(std::string_view s) {
     for (char c : s) {

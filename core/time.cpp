@@ -57,7 +57,8 @@ std::optional<Timestamp> parse_client_time(std::string_view text) {
     const std::string_view whole = text.substr(0, dot);
     if (whole.empty() || whole.size() > 10 || !all_digits(whole)) return std::nullopt;
     Timestamp t;
-    for (char c : whole) t.seconds = t.seconds * 10 + (c - '0');
+    for (char c : whole)
+        t.seconds = t.seconds * 10 + (c - '0');
     if (dot == std::string_view::npos) return t;
     const std::string_view fraction = text.substr(dot + 1);
     if (fraction.empty() || !all_digits(fraction)) return std::nullopt;

@@ -28,16 +28,19 @@ std::optional<Degrees> take_degrees(std::string_view text) {
     d.negative = text[0] == '-';
     std::size_t i = 1;
     const std::size_t whole_start = i;
-    while (i < text.size() && is_digit(text[i])) ++i;
+    while (i < text.size() && is_digit(text[i]))
+        ++i;
     if (i == whole_start || i == text.size() || text[i] != '.') return std::nullopt;
     d.whole = text.substr(whole_start, i - whole_start);
     ++i;
     const std::size_t fraction_start = i;
-    while (i < text.size() && is_digit(text[i])) ++i;
+    while (i < text.size() && is_digit(text[i]))
+        ++i;
     if (i == fraction_start) return std::nullopt;
     d.fraction = text.substr(fraction_start, i - fraction_start);
     d.length = i;
-    while (d.whole.size() > 1 && d.whole[0] == '0') d.whole.remove_prefix(1);
+    while (d.whole.size() > 1 && d.whole[0] == '0')
+        d.whole.remove_prefix(1);
     return d;
 }
 
@@ -45,7 +48,8 @@ std::optional<Degrees> take_degrees(std::string_view text) {
 bool within(const Degrees& d, unsigned limit) {
     if (d.whole.size() > 3) return false;
     unsigned whole = 0;
-    for (char c : d.whole) whole = whole * 10 + static_cast<unsigned>(c - '0');
+    for (char c : d.whole)
+        whole = whole * 10 + static_cast<unsigned>(c - '0');
     if (whole < limit) return true;
     if (whole > limit) return false;
     return d.fraction.find_first_not_of('0') == std::string_view::npos;
@@ -53,7 +57,8 @@ bool within(const Degrees& d, unsigned limit) {
 
 std::int64_t nanodegrees(const Degrees& d) {
     std::int64_t value = 0;
-    for (char c : d.whole) value = value * 10 + (c - '0');
+    for (char c : d.whole)
+        value = value * 10 + (c - '0');
     for (std::size_t i = 0; i < 9; ++i) {
         value = value * 10 + (i < d.fraction.size() ? d.fraction[i] - '0' : 0);
     }
@@ -100,10 +105,12 @@ std::optional<RadiusKm> RadiusKm::parse(std::string_view text) {
         fraction = text.substr(dot + 1);
         if (fraction.empty() || !all_digits(fraction)) return std::nullopt;
     }
-    while (whole.size() > 1 && whole[0] == '0') whole.remove_prefix(1);
+    while (whole.size() > 1 && whole[0] == '0')
+        whole.remove_prefix(1);
     if (whole.size() > 2) return std::nullopt;
     std::int64_t km = 0;
-    for (char c : whole) km = km * 10 + (c - '0');
+    for (char c : whole)
+        km = km * 10 + (c - '0');
     const bool fraction_zero = fraction.find_first_not_of('0') == std::string_view::npos;
     if (km > radius_km_max || (km == radius_km_max && !fraction_zero)) return std::nullopt;
     std::int64_t mm = km;
@@ -121,7 +128,8 @@ std::string RadiusKm::metres_text() const {
         out.push_back('.');
         std::string digits;
         append_padded(digits, static_cast<std::uint64_t>(mm), 3);
-        while (digits.back() == '0') digits.pop_back();
+        while (digits.back() == '0')
+            digits.pop_back();
         out += digits;
     }
     return out;
@@ -129,10 +137,12 @@ std::string RadiusKm::metres_text() const {
 
 std::optional<unsigned> parse_whatsat_bound(std::string_view text) {
     if (text.empty() || !all_digits(text)) return std::nullopt;
-    while (text.size() > 1 && text[0] == '0') text.remove_prefix(1);
+    while (text.size() > 1 && text[0] == '0')
+        text.remove_prefix(1);
     if (text.size() > 2) return std::nullopt;
     unsigned value = 0;
-    for (char c : text) value = value * 10 + static_cast<unsigned>(c - '0');
+    for (char c : text)
+        value = value * 10 + static_cast<unsigned>(c - '0');
     if (value > whatsat_bound_max) return std::nullopt;
     return value;
 }

@@ -12,7 +12,7 @@ namespace herd {
 
 // A server's name as configured in the herd file ("Alford"): non-empty, no white space.
 class ServerName {
-public:
+  public:
     ServerName() = default;
     static std::optional<ServerName> parse(std::string_view text);
     const std::string& str() const { return name_; }
@@ -20,21 +20,21 @@ public:
     friend bool operator==(const ServerName& a, const ServerName& b) { return a.name_ == b.name_; }
     friend bool operator<(const ServerName& a, const ServerName& b) { return a.name_ < b.name_; }
 
-private:
+  private:
     explicit ServerName(std::string_view name) : name_(name) {}
     std::string name_;
 };
 
 // A client ID: any non-empty string of non-white-space bytes, compared byte for byte.
 class ClientId {
-public:
+  public:
     ClientId() = default;
     static std::optional<ClientId> parse(std::string_view text);
     const std::string& str() const { return id_; }
     friend bool operator==(const ClientId& a, const ClientId& b) { return a.id_ == b.id_; }
     friend bool operator<(const ClientId& a, const ClientId& b) { return a.id_ < b.id_; }
 
-private:
+  private:
     explicit ClientId(std::string_view id) : id_(id) {}
     std::string id_;
 };
@@ -43,19 +43,20 @@ private:
 // The text is kept byte for byte (it is echoed and compared as text); the values are kept as
 // integer nanodegrees, truncated after 9 fraction digits, for the places generator.
 class LatLon {
-public:
+  public:
     LatLon() = default;
     // `[+-]digits.digits[+-]digits.digits`, latitude in [-90, 90] and longitude in [-180, 180]
     // compared as exact decimals.
     static std::optional<LatLon> parse(std::string_view text);
     // The same check without keeping the text: (latitude, longitude) in nanodegrees.
-    static std::optional<std::pair<std::int64_t, std::int64_t>> parse_nanodeg(std::string_view text);
+    static std::optional<std::pair<std::int64_t, std::int64_t>> parse_nanodeg(
+        std::string_view text);
     const std::string& text() const { return text_; }
     std::int64_t lat_nanodeg() const { return lat_nanodeg_; }
     std::int64_t lon_nanodeg() const { return lon_nanodeg_; }
     friend bool operator==(const LatLon& a, const LatLon& b) { return a.text_ == b.text_; }
 
-private:
+  private:
     std::string text_;
     std::int64_t lat_nanodeg_ = 0;
     std::int64_t lon_nanodeg_ = 0;

@@ -13,16 +13,30 @@ using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 // A SAX handler between RapidJSON's reader and writer: forwards every event, except the
 // elements of the top-level `results` array past `bound`, and remembers the top-level status.
 class ResultsFilter {
-public:
+  public:
     ResultsFilter(Writer& writer, unsigned bound) : writer_(writer), bound_(bound) {}
 
-    bool Null() { return scalar([&] { return writer_.Null(); }); }
-    bool Bool(bool b) { return scalar([&] { return writer_.Bool(b); }); }
-    bool Int(int i) { return scalar([&] { return writer_.Int(i); }); }
-    bool Uint(unsigned u) { return scalar([&] { return writer_.Uint(u); }); }
-    bool Int64(std::int64_t i) { return scalar([&] { return writer_.Int64(i); }); }
-    bool Uint64(std::uint64_t u) { return scalar([&] { return writer_.Uint64(u); }); }
-    bool Double(double d) { return scalar([&] { return writer_.Double(d); }); }
+    bool Null() {
+        return scalar([&] { return writer_.Null(); });
+    }
+    bool Bool(bool b) {
+        return scalar([&] { return writer_.Bool(b); });
+    }
+    bool Int(int i) {
+        return scalar([&] { return writer_.Int(i); });
+    }
+    bool Uint(unsigned u) {
+        return scalar([&] { return writer_.Uint(u); });
+    }
+    bool Int64(std::int64_t i) {
+        return scalar([&] { return writer_.Int64(i); });
+    }
+    bool Uint64(std::uint64_t u) {
+        return scalar([&] { return writer_.Uint64(u); });
+    }
+    bool Double(double d) {
+        return scalar([&] { return writer_.Double(d); });
+    }
     // Numbers arrive as the provider wrote them and leave unchanged. (RawNumber of RapidJSON
     // 1.1.0's writers quotes its argument, so the text goes out through RawValue.)
     bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
@@ -39,15 +53,23 @@ public:
         next_is_status_ = depth_ == 1 && key == "status";
         return writer_.Key(s, n, copy);
     }
-    bool StartObject() { return start(false, [&] { return writer_.StartObject(); }); }
-    bool StartArray() { return start(true, [&] { return writer_.StartArray(); }); }
-    bool EndObject(rapidjson::SizeType n) { return end([&] { return writer_.EndObject(n); }); }
-    bool EndArray(rapidjson::SizeType n) { return end([&] { return writer_.EndArray(n); }); }
+    bool StartObject() {
+        return start(false, [&] { return writer_.StartObject(); });
+    }
+    bool StartArray() {
+        return start(true, [&] { return writer_.StartArray(); });
+    }
+    bool EndObject(rapidjson::SizeType n) {
+        return end([&] { return writer_.EndObject(n); });
+    }
+    bool EndArray(rapidjson::SizeType n) {
+        return end([&] { return writer_.EndArray(n); });
+    }
 
     bool top_level_object() const { return top_level_object_; }
     const std::string& status() const { return status_; }
 
-private:
+  private:
     // True when the value about to start is an element of `results` that must be dropped.
     bool drop_element() {
         if (results_depth_ == 0 || depth_ != results_depth_) return false;
@@ -122,7 +144,8 @@ void collapse_newlines(std::string& text) {
         text[out++] = text[i];
     }
     text.resize(out);
-    while (!text.empty() && text.back() == '\n') text.pop_back();
+    while (!text.empty() && text.back() == '\n')
+        text.pop_back();
 }
 
 }  // namespace
@@ -135,8 +158,9 @@ std::string format_whatsat_reply(std::string_view at_line, std::string_view plac
     ResultsFilter filter(writer, bound);
     rapidjson::Reader reader;
     rapidjson::MemoryStream stream(places_body.data(), places_body.size());
-    const auto parsed = reader.Parse<rapidjson::kParseNumbersAsStringsFlag |
-                                     rapidjson::kParseValidateEncodingFlag>(stream, filter);
+    const auto parsed =
+        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(
+            stream, filter);
     if (parsed.IsError() || !filter.top_level_object()) {
         return format_whatsat_failure(at_line, "UNKNOWN_ERROR");
     }

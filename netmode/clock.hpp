@@ -14,7 +14,8 @@ inline std::chrono::steady_clock::time_point steady_origin() {
 }
 
 inline Instant to_instant(std::chrono::steady_clock::time_point t) {
-    return Instant{std::chrono::duration_cast<std::chrono::nanoseconds>(t - steady_origin()).count()};
+    return Instant{
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t - steady_origin()).count()};
 }
 
 inline std::chrono::steady_clock::time_point from_instant(Instant i) {
@@ -28,6 +29,8 @@ inline Timestamp wall_now() {
     return Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)};
 }
 
-inline Now now() { return Now{to_instant(std::chrono::steady_clock::now()), wall_now()}; }
+inline Now now() {
+    return Now{to_instant(std::chrono::steady_clock::now()), wall_now()};
+}
 
 }  // namespace herd::net

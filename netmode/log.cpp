@@ -16,14 +16,15 @@ void append_utc_now(std::string& out) {
     thread_local std::int64_t cached_second = -1;
     thread_local char cached[80];
     const auto now = std::chrono::system_clock::now();
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     const std::int64_t second = us / 1'000'000;
     if (second != cached_second) {
         const std::time_t t = static_cast<std::time_t>(second);
         std::tm tm{};
         gmtime_r(&t, &tm);
-        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
-                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         cached_second = second;
     }
     out += cached;

@@ -15,7 +15,7 @@
 namespace herd::net {
 
 class Log {
-public:
+  public:
     // An empty path: a log that writes nothing. `timestamped`: prefix lines with UTC time.
     Log(std::string path, std::size_t bytes_max, bool timestamped = true);
     ~Log();
@@ -31,7 +31,7 @@ public:
     // Creates the folder (and its parents) if missing.
     static bool make_folder(const std::string& path, std::string* error);
 
-private:
+  private:
     void run();
     void write_out(const std::string& chunk);
 

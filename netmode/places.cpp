@@ -17,20 +17,27 @@ namespace asio = boost::asio;
 
 std::string PlacesConfig::describe() const {
     switch (kind) {
-        case Kind::offline: return "offline (synthetic places, no network)";
-        case Kind::legacy: return "Nearby Search (Legacy) at " + base_url;
-        case Kind::places_new: return "Places API (New) at " + base_url;
+        case Kind::offline:
+            return "offline (synthetic places, no network)";
+        case Kind::legacy:
+            return "Nearby Search (Legacy) at " + base_url;
+        case Kind::places_new:
+            return "Places API (New) at " + base_url;
     }
     return {};
 }
 
-std::optional<PlacesConfig> parse_places_option(const std::string& value, const std::string& api_key) {
+std::optional<PlacesConfig> parse_places_option(const std::string& value,
+                                                const std::string& api_key) {
     PlacesConfig c;
     c.api_key = api_key.empty() ? "herd-placeholder-key" : api_key;
     const std::string v = value.empty() ? (api_key.empty() ? "offline" : "google-new") : value;
-    auto is_url = [](const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; };
+    auto is_url = [](const std::string& s) {
+        return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+    };
     auto trim = [](std::string s) {
-        while (!s.empty() && s.back() == '/') s.pop_back();
+        while (!s.empty() && s.back() == '/')
+            s.pop_back();
         return s;
     };
     if (v == "offline") {
@@ -56,13 +63,14 @@ std::optional<PlacesConfig> parse_places_option(const std::string& value, const 
 // ---------------------------------------------------------------- the libcurl thread
 
 class PlacesService::Worker {
-public:
+  public:
     struct Request {
         std::string url;
         std::string body;  // POST when not empty
         std::vector<std::string> headers;
         std::chrono::milliseconds timeout;
-        std::function<void(long status, std::string body, bool transport_ok)> done;  // on the worker thread
+        std::function<void(long status, std::string body, bool transport_ok)>
+            done;  // on the worker thread
     };
 
     Worker() : multi_(curl_multi_init()), thread_([this] { run(); }) {}
@@ -81,7 +89,7 @@ public:
         curl_multi_wakeup(multi_);
     }
 
-private:
+  private:
     struct Transfer {
         Request request;
         std::string response;
@@ -101,16 +109,19 @@ private:
         CURL* easy = curl_easy_init();
         curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
         curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
-        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
+        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                         static_cast<long>(t->request.timeout.count()));
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Worker::on_data);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
         curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "herd/0.1");
-        for (const std::string& h : t->request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+        for (const std::string& h : t->request.headers)
+            t->headers = curl_slist_append(t->headers, h.c_str());
         if (t->headers != nullptr) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
         if (!t->request.body.empty()) {
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->request.body.size()));
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE,
+                             static_cast<long>(t->request.body.size()));
             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.c_str());
         }
         curl_multi_add_handle(multi_, easy);
@@ -123,7 +134,8 @@ private:
                 std::lock_guard<std::mutex> lock(mutex_);
                 batch.swap(pending_);
             }
-            for (Request& r : batch) start(std::move(r));
+            for (Request& r : batch)
+                start(std::move(r));
             int running = 0;
             curl_multi_perform(multi_, &running);
             int queued = 0;
@@ -145,7 +157,8 @@ private:
         }
         // Stopping: abandon transfers still running (their callers are gone too).
         int queued = 0;
-        while (CURLMsg* m = curl_multi_info_read(multi_, &queued)) (void)m;
+        while (CURLMsg* m = curl_multi_info_read(multi_, &queued))
+            (void)m;
     }
 
     CURLM* multi_;
@@ -157,7 +170,8 @@ private:
 
 // ---------------------------------------------------------------- the service
 
-PlacesService::PlacesService(asio::io_context& io, PlacesConfig config) : io_(io), config_(std::move(config)) {
+PlacesService::PlacesService(asio::io_context& io, PlacesConfig config)
+    : io_(io), config_(std::move(config)) {
     if (config_.kind != PlacesConfig::Kind::offline) {
         static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
         (void)curl_ready;
@@ -165,14 +179,19 @@ PlacesService::PlacesService(asio::io_context& io, PlacesConfig config) : io_(io
     }
 }
 
-PlacesService::~PlacesService() { stop(); }
+PlacesService::~PlacesService() {
+    stop();
+}
 
-void PlacesService::stop() { worker_.reset(); }
+void PlacesService::stop() {
+    worker_.reset();
+}
 
 void PlacesService::query(const PlacesQuery& q, Done done) {
     stats_.queries += 1;
     if (config_.kind == PlacesConfig::Kind::offline) {
-        std::string body = synthetic_places_json(q.lat_nanodeg, q.lon_nanodeg, q.radius, synthetic_places_count_max);
+        std::string body = synthetic_places_json(q.lat_nanodeg, q.lon_nanodeg, q.radius,
+                                                 synthetic_places_count_max);
         asio::post(io_, [done = std::move(done), body = std::move(body)]() mutable {
             done(PlacesResult{true, std::move(body), {}});
         });
@@ -224,7 +243,9 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
         } else if (transport_ok && new_api) {
             result.status = new_error_status(body);
         }
-        asio::post(io_, [this, key, result = std::move(result)]() mutable { finish(key, std::move(result)); });
+        asio::post(io_, [this, key, result = std::move(result)]() mutable {
+            finish(key, std::move(result));
+        });
     };
     worker_->submit(std::move(r));
 }
@@ -239,18 +260,21 @@ void PlacesService::finish(const std::string& key, PlacesResult result) {
     const bool cacheable = status == "OK" || status == "ZERO_RESULTS";
     if (!result.ok) stats_.failures += 1;
     if (report_) {
-        report_("places: " + key + " answered " + (result.ok ? (status.empty() ? std::string("?") : status) : result.status) +
+        report_("places: " + key + " answered " +
+                (result.ok ? (status.empty() ? std::string("?") : status) : result.status) +
                 (cacheable ? " (cached)" : ""));
     }
     if (cacheable && config_.cache_entries_max > 0) {
-        lru_.push_front(CacheEntry{key, result.body, std::chrono::steady_clock::now() + config_.cache_ttl});
+        lru_.push_front(
+            CacheEntry{key, result.body, std::chrono::steady_clock::now() + config_.cache_ttl});
         cache_[key] = lru_.begin();
         while (lru_.size() > config_.cache_entries_max) {
             cache_.erase(lru_.back().key);
             lru_.pop_back();
         }
     }
-    for (Done& done : waiters) done(result);
+    for (Done& done : waiters)
+        done(result);
 }
 
 }  // namespace herd::net

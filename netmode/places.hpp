@@ -38,7 +38,8 @@ struct PlacesConfig {
 
 // Parses the --places value of design §7: URL, new=URL, google, google-new or offline. Empty
 // means the default: google-new when a key is set, else offline.
-std::optional<PlacesConfig> parse_places_option(const std::string& value, const std::string& api_key);
+std::optional<PlacesConfig> parse_places_option(const std::string& value,
+                                                const std::string& api_key);
 
 struct PlacesStats {
     std::uint64_t queries = 0;
@@ -49,7 +50,7 @@ struct PlacesStats {
 };
 
 class PlacesService {
-public:
+  public:
     using Done = std::function<void(PlacesResult)>;
 
     PlacesService(boost::asio::io_context& io, PlacesConfig config);
@@ -65,7 +66,7 @@ public:
     void on_event(std::function<void(const std::string&)> report) { report_ = std::move(report); }
     const PlacesStats& stats() const { return stats_; }
 
-private:
+  private:
     class Worker;
     struct CacheEntry {
         std::string key;

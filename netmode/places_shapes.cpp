@@ -42,7 +42,8 @@ std::string json_decimal(std::string_view s) {
         if (s[0] == '-') out += '-';
         s.remove_prefix(1);
     }
-    while (s.size() > 1 && s[0] == '0' && s[1] != '.') s.remove_prefix(1);
+    while (s.size() > 1 && s[0] == '0' && s[1] != '.')
+        s.remove_prefix(1);
     out += s;
     return out;
 }
@@ -59,9 +60,10 @@ std::string legacy_path(const PlacesQuery& q) {
 
 std::string new_api_body(const PlacesQuery& q) {
     const auto [lat, lon] = split_latlon(q.latlon_text);
-    return "{\"maxResultCount\": 20, \"locationRestriction\": {\"circle\": {\"center\": {\"latitude\": " +
-           json_decimal(lat) + ", \"longitude\": " + json_decimal(lon) + "}, \"radius\": " + q.radius.metres_text() +
-           "}}}";
+    return "{\"maxResultCount\": 20, \"locationRestriction\": {\"circle\": {\"center\": "
+           "{\"latitude\": " +
+           json_decimal(lat) + ", \"longitude\": " + json_decimal(lon) +
+           "}, \"radius\": " + q.radius.metres_text() + "}}}";
 }
 
 std::optional<std::string> new_to_legacy(std::string_view new_body) {
@@ -92,7 +94,8 @@ std::optional<std::string> new_to_legacy(std::string_view new_body) {
                 w.EndObject();
                 w.EndObject();
             }
-            if (const auto* name = member(p, "displayName")) write_string(w, "name", member(*name, "text"));
+            if (const auto* name = member(p, "displayName"))
+                write_string(w, "name", member(*name, "text"));
             write_string(w, "place_id", member(p, "id"));
             write_number(w, "rating", member(p, "rating"));
             if (const auto* types = member(p, "types"); types != nullptr && types->IsArray()) {

@@ -25,7 +25,8 @@ std::string legacy_path(const PlacesQuery& q);
 std::string new_api_body(const PlacesQuery& q);
 inline constexpr std::string_view new_api_path = "/v1/places:searchNearby";
 inline constexpr std::string_view new_api_field_mask =
-    "places.id,places.displayName,places.formattedAddress,places.location,places.types,places.rating,"
+    "places.id,places.displayName,places.formattedAddress,places.location,places.types,places."
+    "rating,"
     "places.userRatingCount";
 
 // Maps a Places API (New) answer to the legacy shape: {"html_attributions": [], "results": [...],

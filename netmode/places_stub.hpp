@@ -29,7 +29,8 @@ struct StubAnswer {
     int http_status = 200;
     std::string body;
 };
-StubAnswer stub_answer(const std::string& method, const std::string& target, const std::string& api_key_header,
-                       const std::string& body, const std::string& forced_status);
+StubAnswer stub_answer(const std::string& method, const std::string& target,
+                       const std::string& api_key_header, const std::string& body,
+                       const std::string& forced_status);
 
 }  // namespace herd::net

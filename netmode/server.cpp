@@ -1,13 +1,13 @@
 #include "netmode/server.hpp"
 
-#include <array>
-#include <csignal>
 #include <pthread.h>
+#include <array>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <csignal>
+#include <iostream>
 #include <random>
 #include <vector>
-#include <boost/asio/write.hpp>
-#include <iostream>
 
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
@@ -29,7 +29,8 @@ struct Server::Conn {
     bool open = true;
     std::string log_partial;  // an input line not complete yet, kept so the log shows whole lines
 
-    Conn(ConnectionId i, tcp::socket s, std::string l) : id(i), socket(std::move(s)), label(std::move(l)) {}
+    Conn(ConnectionId i, tcp::socket s, std::string l)
+        : id(i), socket(std::move(s)), label(std::move(l)) {}
 };
 
 namespace {
@@ -63,7 +64,9 @@ Server::Server(asio::io_context& io, ServerOptions options)
       acceptor_(io),
       timer_(io) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 bool Server::start(std::string* error) {
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
@@ -87,7 +90,8 @@ bool Server::start(std::string* error) {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        *error = "cannot listen on " + me.host + ":" + std::to_string(me.port) + ": " + ec.message();
+        *error =
+            "cannot listen on " + me.host + ":" + std::to_string(me.port) + ": " + ec.message();
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
@@ -102,11 +106,14 @@ bool Server::start(std::string* error) {
     config.limits = options_.limits;
     config.notify_applied = trace_.enabled();
     std::string peers;
-    for (const ServerName& n : config.neighbours) peers += (peers.empty() ? "" : ", ") + n.str();
-    const std::string banner = "herd serve " + name_ + ": listening on " + endpoint.address().to_string() + ":" +
-                               std::to_string(port_) + "; peers " + (peers.empty() ? "none" : peers) +
-                               "; places " + options_.places.describe() + "; peers " +
-                               (options_.secret.empty() ? "unauthenticated (no herd secret)" : "authenticated by the herd secret");
+    for (const ServerName& n : config.neighbours)
+        peers += (peers.empty() ? "" : ", ") + n.str();
+    const std::string banner = "herd serve " + name_ + ": listening on " +
+                               endpoint.address().to_string() + ":" + std::to_string(port_) +
+                               "; peers " + (peers.empty() ? "none" : peers) + "; places " +
+                               options_.places.describe() + "; peers " +
+                               (options_.secret.empty() ? "unauthenticated (no herd secret)"
+                                                        : "authenticated by the herd secret");
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());
@@ -152,7 +159,8 @@ void Server::on_accepted(tcp::socket socket) {
     const std::string from = endpoint_text(socket);
     if (conns_.size() >= options_.connections_max) {
         // The connection cap: refuse at once rather than let one flood starve everyone.
-        log_.write("refused connection from " + from + ": connection cap " + std::to_string(options_.connections_max));
+        log_.write("refused connection from " + from + ": connection cap " +
+                   std::to_string(options_.connections_max));
         boost::system::error_code ec;
         socket.close(ec);
         return;
@@ -173,27 +181,29 @@ void Server::start_conn(ConnectionId id, tcp::socket socket, const std::string& 
 }
 
 void Server::do_read(const std::shared_ptr<Conn>& c) {
-    c->socket.async_read_some(asio::buffer(c->buffer), [this, c](const boost::system::error_code& ec, std::size_t n) {
-        if (!c->open || stopped_) return;
-        const std::string tag = "conn " + std::to_string(c->id);
-        if (!ec) {
-            const std::string_view bytes(c->buffer.data(), n);
-            if (options_.log_lines && log_.enabled()) log_input(*c, bytes);
-            node_->handle_bytes(c->id, bytes, now());
-            pump();
-            if (c->open) do_read(c);
-            return;
-        }
-        if (ec == asio::error::eof) {
-            log_.write(tag + " end of input");
-            node_->handle_eof(c->id, now());
-        } else {
-            log_.write(tag + " lost: " + ec.message());
-            close_now(c);
-            node_->handle_closed(c->id, now());
-        }
-        pump();
-    });
+    c->socket.async_read_some(asio::buffer(c->buffer),
+                              [this, c](const boost::system::error_code& ec, std::size_t n) {
+                                  if (!c->open || stopped_) return;
+                                  const std::string tag = "conn " + std::to_string(c->id);
+                                  if (!ec) {
+                                      const std::string_view bytes(c->buffer.data(), n);
+                                      if (options_.log_lines && log_.enabled())
+                                          log_input(*c, bytes);
+                                      node_->handle_bytes(c->id, bytes, now());
+                                      pump();
+                                      if (c->open) do_read(c);
+                                      return;
+                                  }
+                                  if (ec == asio::error::eof) {
+                                      log_.write(tag + " end of input");
+                                      node_->handle_eof(c->id, now());
+                                  } else {
+                                      log_.write(tag + " lost: " + ec.message());
+                                      close_now(c);
+                                      node_->handle_closed(c->id, now());
+                                  }
+                                  pump();
+                              });
 }
 
 void Server::log_input(Conn& c, std::string_view bytes) {
@@ -203,13 +213,15 @@ void Server::log_input(Conn& c, std::string_view bytes) {
     const std::string tag = "conn " + std::to_string(c.id) + " < ";
     const std::size_t last_newline = bytes.rfind('\n');
     if (last_newline == std::string_view::npos) {
-        if (c.log_partial.size() < partial_bytes_max) c.log_partial.append(bytes.substr(0, partial_bytes_max - c.log_partial.size()));
+        if (c.log_partial.size() < partial_bytes_max)
+            c.log_partial.append(bytes.substr(0, partial_bytes_max - c.log_partial.size()));
         return;
     }
     if (!c.log_partial.empty()) {
         const std::size_t first_newline = bytes.find('\n');
         if (c.log_partial.size() < partial_bytes_max) {
-            c.log_partial.append(bytes.substr(0, std::min(first_newline, partial_bytes_max - c.log_partial.size())));
+            c.log_partial.append(
+                bytes.substr(0, std::min(first_newline, partial_bytes_max - c.log_partial.size())));
         }
         log_.write_lines(tag, c.log_partial);
         c.log_partial.clear();
@@ -229,28 +241,30 @@ void Server::do_write(const std::shared_ptr<Conn>& c) {
     std::vector<asio::const_buffer> buffers;
     std::size_t count = std::min(c->out.size(), buffers_max);
     buffers.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(*c->out[i]));
-    asio::async_write(c->socket, buffers, [this, c, count](const boost::system::error_code& ec, std::size_t n) {
-        c->writing = false;
-        if (!c->open || stopped_) return;
-        c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(count));
-        if (ec) {
-            log_.write("conn " + std::to_string(c->id) + " write failed: " + ec.message());
-            close_now(c);
-            node_->handle_closed(c->id, now());
+    for (std::size_t i = 0; i < count; ++i)
+        buffers.push_back(asio::buffer(*c->out[i]));
+    asio::async_write(
+        c->socket, buffers, [this, c, count](const boost::system::error_code& ec, std::size_t n) {
+            c->writing = false;
+            if (!c->open || stopped_) return;
+            c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(count));
+            if (ec) {
+                log_.write("conn " + std::to_string(c->id) + " write failed: " + ec.message());
+                close_now(c);
+                node_->handle_closed(c->id, now());
+                pump();
+                return;
+            }
+            node_->handle_sent(c->id, n, now());
+            if (c->out.empty() && c->close_after_flush) {
+                boost::system::error_code ignored;
+                c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+                close_now(c);
+            } else {
+                do_write(c);
+            }
             pump();
-            return;
-        }
-        node_->handle_sent(c->id, n, now());
-        if (c->out.empty() && c->close_after_flush) {
-            boost::system::error_code ignored;
-            c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-            close_now(c);
-        } else {
-            do_write(c);
-        }
-        pump();
-    });
+        });
 }
 
 void Server::close_now(const std::shared_ptr<Conn>& c) {
@@ -287,21 +301,22 @@ void Server::dial(const ServerName& peer) {
     resolver->async_resolve(
         spec.host, std::to_string(spec.port),
         [this, peer, socket, resolver, deadline, done, fail](const boost::system::error_code& ec,
-                                                            tcp::resolver::results_type results) {
+                                                             tcp::resolver::results_type results) {
             if (ec) return fail("cannot resolve: " + ec.message());
-            asio::async_connect(*socket, results,
-                                [this, peer, socket, deadline, done, fail](const boost::system::error_code& ec2,
-                                                                           const tcp::endpoint&) {
-                                    if (ec2) return fail(ec2.message());
-                                    if (*done || stopped_) return;
-                                    *done = true;
-                                    deadline->cancel();
-                                    const ConnectionId id = next_id_++;
-                                    log_.write("conn " + std::to_string(id) + " dialed " + peer.str());
-                                    start_conn(id, std::move(*socket), peer.str());
-                                    node_->handle_dialed(id, peer, now());
-                                    pump();
-                                });
+            asio::async_connect(
+                *socket, results,
+                [this, peer, socket, deadline, done, fail](const boost::system::error_code& ec2,
+                                                           const tcp::endpoint&) {
+                    if (ec2) return fail(ec2.message());
+                    if (*done || stopped_) return;
+                    *done = true;
+                    deadline->cancel();
+                    const ConnectionId id = next_id_++;
+                    log_.write("conn " + std::to_string(id) + " dialed " + peer.str());
+                    start_conn(id, std::move(*socket), peer.str());
+                    node_->handle_dialed(id, peer, now());
+                    pump();
+                });
         });
 }
 
@@ -338,13 +353,15 @@ void Server::arm_timer() {
 void Server::on_action(Action& action) {
     if (auto* reply = std::get_if<Reply>(&action)) {
         if (auto c = find(reply->conn)) {
-            if (options_.log_lines) log_.write_lines("conn " + std::to_string(c->id) + " > ", reply->bytes);
+            if (options_.log_lines)
+                log_.write_lines("conn " + std::to_string(c->id) + " > ", reply->bytes);
             c->out.push_back(std::make_shared<const std::string>(std::move(reply->bytes)));
             do_write(c);
         }
     } else if (auto* send = std::get_if<SendToPeer>(&action)) {
         if (auto c = find(send->conn)) {
-            if (options_.log_lines) log_.write_lines("conn " + std::to_string(c->id) + " > ", *send->bytes);
+            if (options_.log_lines)
+                log_.write_lines("conn " + std::to_string(c->id) + " > ", *send->bytes);
             c->out.push_back(std::move(send->bytes));
             do_write(c);
         }
@@ -382,15 +399,19 @@ void Server::on_action(Action& action) {
             append_json_escaped(line, applied->via);
             // steady_ns is CLOCK_MONOTONIC itself: comparable between processes on one host.
             const auto steady = std::chrono::steady_clock::now().time_since_epoch();
-            line += "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
-                    std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
-                    ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) + "}";
+            line +=
+                "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
+                ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) +
+                "}";
             trace_.write(line);
         }
     } else if (auto* up = std::get_if<PeerUp>(&action)) {
         log_.write("peer " + up->peer.str() + " up on conn " + std::to_string(up->conn));
     } else if (auto* down = std::get_if<PeerDown>(&action)) {
-        log_.write("peer " + down->peer.str() + " down on conn " + std::to_string(down->conn) + ": " + down->reason);
+        log_.write("peer " + down->peer.str() + " down on conn " + std::to_string(down->conn) +
+                   ": " + down->reason);
     }
 }
 
@@ -399,7 +420,8 @@ int serve(ServerOptions options) {
     if (!options.log_dir.empty()) {
         std::string error;
         if (!Log::make_folder(options.log_dir, &error)) {
-            std::cerr << "herd serve: cannot create log folder " << options.log_dir << ": " << error << "\n";
+            std::cerr << "herd serve: cannot create log folder " << options.log_dir << ": " << error
+                      << "\n";
             return 1;
         }
     }

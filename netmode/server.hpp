@@ -29,10 +29,10 @@ struct ServerOptions {
     int self = 0;  // index into herd.servers
     std::string secret;
     PlacesConfig places;
-    std::string log_dir;           // empty: no log file
+    std::string log_dir;  // empty: no log file
     std::size_t log_bytes_max = 64u << 20;
-    bool log_lines = true;         // every input and output line; off: connections and peers only
-    std::string trace_path;        // JSON lines of applied records; empty: none
+    bool log_lines = true;   // every input and output line; off: connections and peers only
+    std::string trace_path;  // JSON lines of applied records; empty: none
     std::size_t connections_max = 10000;
     std::chrono::milliseconds dial_timeout{2000};
     NodeLimits limits;
@@ -40,7 +40,7 @@ struct ServerOptions {
 };
 
 class Server {
-public:
+  public:
     Server(boost::asio::io_context& io, ServerOptions options);
     ~Server();
 
@@ -50,7 +50,7 @@ public:
     void stop();
     std::uint16_t port() const { return port_; }
 
-private:
+  private:
     struct Conn;
 
     void do_accept();

@@ -34,7 +34,8 @@ Duration Distribution::sample(Prng& prng) const {
         case Kind::uniform:
             return Duration{prng.between(a_.ns, b_.ns)};
         case Kind::normal:
-            return Duration{to_ns(static_cast<double>(a_.ns) + static_cast<double>(b_.ns) * standard_normal(prng))};
+            return Duration{to_ns(static_cast<double>(a_.ns) +
+                                  static_cast<double>(b_.ns) * standard_normal(prng))};
         case Kind::exponential: {
             // 1 - unit() lies in (0, 1], so the log is defined.
             const double u = 1 - prng.unit();
@@ -87,19 +88,27 @@ std::optional<Duration> parse_duration(std::string_view text, bool allow_sign) {
     }
     std::int64_t unit = 0;
     std::size_t suffix = 0;
-    if (text.ends_with("ns")) unit = 1, suffix = 2;
-    else if (text.ends_with("us")) unit = 1'000, suffix = 2;
-    else if (text.ends_with("ms")) unit = 1'000'000, suffix = 2;
-    else if (text.ends_with("s")) unit = 1'000'000'000, suffix = 1;
-    else return std::nullopt;
+    if (text.ends_with("ns"))
+        unit = 1, suffix = 2;
+    else if (text.ends_with("us"))
+        unit = 1'000, suffix = 2;
+    else if (text.ends_with("ms"))
+        unit = 1'000'000, suffix = 2;
+    else if (text.ends_with("s"))
+        unit = 1'000'000'000, suffix = 1;
+    else
+        return std::nullopt;
     const std::string_view number = text.substr(0, text.size() - suffix);
     const std::size_t dot = number.find('.');
     const std::string_view whole = number.substr(0, dot);
-    const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
     if (whole.empty() || whole.size() > 12 || !all_digits(whole)) return std::nullopt;
-    if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction))) return std::nullopt;
+    if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction)))
+        return std::nullopt;
     std::int64_t ns = 0;
-    for (char c : whole) ns = ns * 10 + (c - '0');
+    for (char c : whole)
+        ns = ns * 10 + (c - '0');
     ns *= unit;
     // The fraction must come to whole nanoseconds.
     std::int64_t scale = unit;

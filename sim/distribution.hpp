@@ -13,20 +13,26 @@
 namespace herd::sim {
 
 class Distribution {
-public:
+  public:
     enum class Kind { constant, uniform, normal, exponential };
 
     static Distribution constant(Duration d) { return Distribution(Kind::constant, d, d); }
-    static Distribution uniform(Duration lo, Duration hi) { return Distribution(Kind::uniform, lo, hi); }
-    static Distribution normal(Duration mean, Duration sigma) { return Distribution(Kind::normal, mean, sigma); }
-    static Distribution exponential(Duration mean) { return Distribution(Kind::exponential, mean, mean); }
+    static Distribution uniform(Duration lo, Duration hi) {
+        return Distribution(Kind::uniform, lo, hi);
+    }
+    static Distribution normal(Duration mean, Duration sigma) {
+        return Distribution(Kind::normal, mean, sigma);
+    }
+    static Distribution exponential(Duration mean) {
+        return Distribution(Kind::exponential, mean, mean);
+    }
 
     Duration sample(Prng& prng) const;
     Kind kind() const { return kind_; }
     // The distribution as written in a scenario ("uniform(1ms,5ms)").
     std::string describe() const;
 
-private:
+  private:
     Distribution(Kind k, Duration a, Duration b) : kind_(k), a_(a), b_(b) {}
     Kind kind_;
     Duration a_;

@@ -14,7 +14,7 @@ namespace herd::sim {
 
 template <typename Payload>
 class EventQueue {
-public:
+  public:
     void push(Instant at, Payload payload) {
         std::uint32_t slot;
         if (!free_.empty()) {
@@ -45,7 +45,7 @@ public:
         return {top.at, std::move(p)};
     }
 
-private:
+  private:
     struct Key {
         Instant at;
         std::uint64_t sequence;

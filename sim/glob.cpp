@@ -15,9 +15,17 @@ std::optional<Glob> Glob::compile(std::string_view text) {
             if (i + 1 == text.size()) return std::nullopt;
             const char e = text[++i];
             switch (e) {
-                case 'n': g.tokens_.push_back({Op::literal, '\n'}); break;
-                case '"': case '\\': case '*': case '?': g.tokens_.push_back({Op::literal, e}); break;
-                default: return std::nullopt;
+                case 'n':
+                    g.tokens_.push_back({Op::literal, '\n'});
+                    break;
+                case '"':
+                case '\\':
+                case '*':
+                case '?':
+                    g.tokens_.push_back({Op::literal, e});
+                    break;
+                default:
+                    return std::nullopt;
             }
         } else if (c == '"') {
             return std::nullopt;  // an unescaped quote cannot stand inside the pattern
@@ -48,7 +56,8 @@ bool Glob::matches(std::string_view s) const {
             return false;
         }
     }
-    while (p < tokens_.size() && tokens_[p].op == Op::any_run) ++p;
+    while (p < tokens_.size() && tokens_[p].op == Op::any_run)
+        ++p;
     return p == tokens_.size();
 }
 

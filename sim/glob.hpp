@@ -11,13 +11,13 @@
 namespace herd::sim {
 
 class Glob {
-public:
+  public:
     // `text` is what stands between the quotes, escapes still in it.
     static std::optional<Glob> compile(std::string_view text);
     bool matches(std::string_view subject) const;
     const std::string& source() const { return source_; }
 
-private:
+  private:
     enum class Op : char { literal, any_run, any_one };
     struct Token {
         Op op;

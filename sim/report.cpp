@@ -77,7 +77,8 @@ void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int
     auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {
         const Percentiles p = percentiles(sorted);
         out << cell(label, 6) << cell(std::to_string(p.count), 9) << cell(format_latency(p.p50), 11)
-            << cell(format_latency(p.p90), 11) << cell(format_latency(p.p99), 11) << cell(format_latency(p.max), 11) << "\n";
+            << cell(format_latency(p.p90), 11) << cell(format_latency(p.p99), 11)
+            << cell(format_latency(p.max), 11) << "\n";
     };
     for (const auto& [hops, samples] : by_hops) {
         row(hops < 0 ? "?" : std::to_string(hops), samples);
@@ -92,21 +93,23 @@ std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_ho
     for (const auto& [hops, samples] : by_hops) {
         const Percentiles p = percentiles(samples);
         if (out.size() > 1) out += ", ";
-        out += "{\"hops\": " + std::to_string(hops) + ", \"count\": " + std::to_string(p.count) + ", \"p50_ns\": " +
-               std::to_string(p.p50) + ", \"p90_ns\": " + std::to_string(p.p90) + ", \"p99_ns\": " + std::to_string(p.p99) +
-               ", \"max_ns\": " + std::to_string(p.max) + "}";
+        out += "{\"hops\": " + std::to_string(hops) + ", \"count\": " + std::to_string(p.count) +
+               ", \"p50_ns\": " + std::to_string(p.p50) + ", \"p90_ns\": " + std::to_string(p.p90) +
+               ", \"p99_ns\": " + std::to_string(p.p99) + ", \"max_ns\": " + std::to_string(p.max) +
+               "}";
     }
     return out + "]";
 }
 
-void print_report(std::ostream& out, const Scenario& sc, const SimResult& r, const std::string& command) {
-    out << "herd sim " << sc.file << ": herd " << sc.herd_description << " (" << sc.herd.servers.size()
-        << " servers, " << sc.herd.links.size() << " links), seed " << sc.seed << ", until "
-        << format_duration(Duration{r.end.ns}) << "\n";
+void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
+                  const std::string& command) {
+    out << "herd sim " << sc.file << ": herd " << sc.herd_description << " ("
+        << sc.herd.servers.size() << " servers, " << sc.herd.links.size() << " links), seed "
+        << sc.seed << ", until " << format_duration(Duration{r.end.ns}) << "\n";
     std::size_t passed = 0;
     for (const ExpectationResult& e : r.expectations) {
-        out << (e.pass ? "PASS " : "FAIL ") << sc.file << ":" << e.line << " at " << format_duration(Duration{e.at.ns})
-            << "  " << e.text;
+        out << (e.pass ? "PASS " : "FAIL ") << sc.file << ":" << e.line << " at "
+            << format_duration(Duration{e.at.ns}) << "  " << e.text;
         if (!e.pass) out << "\n     found: " << e.found;
         out << "\n";
         passed += e.pass;
@@ -119,24 +122,28 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r, con
     if (p.count == 0) {
         out << "no samples\n";
     } else {
-        out << "n=" << p.count << " p50=" << format_latency(p.p50) << " p90=" << format_latency(p.p90)
-            << " p99=" << format_latency(p.p99) << " max=" << format_latency(p.max) << "\n";
+        out << "n=" << p.count << " p50=" << format_latency(p.p50)
+            << " p90=" << format_latency(p.p90) << " p99=" << format_latency(p.p99)
+            << " max=" << format_latency(p.max) << "\n";
         print_hop_table(out, r.propagation_by_hops);
     }
     const SimStats& s = r.stats;
-    out << "messages per update: " << ratio(s.peer_at_lines, s.updates) << " record lines between servers ("
-        << s.peer_at_lines << " for " << s.updates << " updates; " << s.peer_lines << " peer lines, " << s.peer_bytes
-        << " bytes in all)\n";
-    out << "sends: " << s.sends << " (" << s.sends_refused << " refused: server down); workload IAMATs: "
-        << s.workload_iamats;
+    out << "messages per update: " << ratio(s.peer_at_lines, s.updates)
+        << " record lines between servers (" << s.peer_at_lines << " for " << s.updates
+        << " updates; " << s.peer_lines << " peer lines, " << s.peer_bytes << " bytes in all)\n";
+    out << "sends: " << s.sends << " (" << s.sends_refused
+        << " refused: server down); workload IAMATs: " << s.workload_iamats;
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";
-    out << "; places queries: " << s.places_queries << " (" << s.places_failures << " failed by injection)\n";
-    out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials << " ("
-        << s.dials_failed << " failed), links up/down: " << s.links_up << "/" << s.links_down << "\n";
+    out << "; places queries: " << s.places_queries << " (" << s.places_failures
+        << " failed by injection)\n";
+    out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials
+        << " (" << s.dials_failed << " failed), links up/down: " << s.links_up << "/"
+        << s.links_down << "\n";
     if (r.traced) out << "trace hash: " << hex64(r.trace_hash) << "\n";
     const bool ok = r.passed();
-    out << "verdict: " << (ok ? "PASS" : "FAIL") << " (" << passed << " of " << r.expectations.size()
-        << " expectations hold, " << r.violations.size() << " invariant violations)\n";
+    out << "verdict: " << (ok ? "PASS" : "FAIL") << " (" << passed << " of "
+        << r.expectations.size() << " expectations hold, " << r.violations.size()
+        << " invariant violations)\n";
     if (!ok) out << "seed " << sc.seed << "; reproduce with: " << command << "\n";
 }
 
@@ -207,13 +214,24 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
     w.Key("stats");
     w.StartObject();
     const std::pair<const char*, std::uint64_t> counters[] = {
-        {"events", s.events},           {"deliveries", s.deliveries},       {"peer_messages", s.peer_messages},
-        {"peer_lines", s.peer_lines},   {"peer_record_lines", s.peer_at_lines}, {"peer_bytes", s.peer_bytes},
-        {"updates", s.updates},         {"applies", s.applies},             {"sends", s.sends},
-        {"sends_refused", s.sends_refused}, {"workload_iamats", s.workload_iamats},
-        {"workload_refused", s.workload_refused}, {"places_queries", s.places_queries},
-        {"places_failures", s.places_failures}, {"dials", s.dials}, {"dials_failed", s.dials_failed},
-        {"links_up", s.links_up},       {"links_down", s.links_down}};
+        {"events", s.events},
+        {"deliveries", s.deliveries},
+        {"peer_messages", s.peer_messages},
+        {"peer_lines", s.peer_lines},
+        {"peer_record_lines", s.peer_at_lines},
+        {"peer_bytes", s.peer_bytes},
+        {"updates", s.updates},
+        {"applies", s.applies},
+        {"sends", s.sends},
+        {"sends_refused", s.sends_refused},
+        {"workload_iamats", s.workload_iamats},
+        {"workload_refused", s.workload_refused},
+        {"places_queries", s.places_queries},
+        {"places_failures", s.places_failures},
+        {"dials", s.dials},
+        {"dials_failed", s.dials_failed},
+        {"links_up", s.links_up},
+        {"links_down", s.links_down}};
     for (const auto& [key, value] : counters) {
         w.Key(key);
         w.Uint64(value);

@@ -31,7 +31,8 @@ void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int
 std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops);
 
 // The text report. `command` is how to rerun it (printed with the seed on failure).
-void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result, const std::string& command);
+void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result,
+                  const std::string& command);
 
 // The JSON report.
 std::string json_report(const Scenario& scenario, const SimResult& result);

@@ -63,8 +63,9 @@ struct ExpectReply {
     Glob glob;
 };
 
-using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep, RestartStep,
-                                WorkloadStep, ExpectConverged, ExpectHasAt, ExpectHasTime, ExpectLacks, ExpectReply>;
+using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep,
+                                RestartStep, WorkloadStep, ExpectConverged, ExpectHasAt,
+                                ExpectHasTime, ExpectLacks, ExpectReply>;
 
 struct Step {
     Instant at;
@@ -106,7 +107,8 @@ struct ScenarioError {
 
 // Parses a scenario. `seed_override` (from `herd sim --seed`) replaces the file's seed, also for
 // the `herd random` preset.
-std::variant<Scenario, ScenarioError> parse_scenario(std::string_view text, std::string_view file_name,
-                                                     std::optional<std::uint64_t> seed_override = {});
+std::variant<Scenario, ScenarioError> parse_scenario(
+    std::string_view text, std::string_view file_name,
+    std::optional<std::uint64_t> seed_override = {});
 
 }  // namespace herd::sim

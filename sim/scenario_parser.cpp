@@ -42,9 +42,11 @@ std::vector<std::string_view> tokens_of(std::string_view s) {
     std::vector<std::string_view> out;
     std::size_t i = 0;
     while (i < s.size()) {
-        while (i < s.size() && is_space(s[i])) ++i;
+        while (i < s.size() && is_space(s[i]))
+            ++i;
         const std::size_t start = i;
-        while (i < s.size() && !is_space(s[i])) ++i;
+        while (i < s.size() && !is_space(s[i]))
+            ++i;
         if (i > start) out.push_back(s.substr(start, i - start));
     }
     return out;
@@ -52,7 +54,8 @@ std::vector<std::string_view> tokens_of(std::string_view s) {
 
 std::string join(const std::vector<std::string_view>& t, std::size_t from) {
     std::string out;
-    for (std::size_t i = from; i < t.size(); ++i) out += t[i];
+    for (std::size_t i = from; i < t.size(); ++i)
+        out += t[i];
     return out;
 }
 
@@ -68,19 +71,22 @@ std::optional<std::uint64_t> parse_count(std::string_view s, std::uint64_t max) 
 std::optional<std::uint32_t> parse_probability_ppm(std::string_view s) {
     const std::size_t dot = s.find('.');
     const std::string_view whole = s.substr(0, dot);
-    const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
     if (whole.empty() || !all_digits(whole) || !all_digits(fraction)) return std::nullopt;
     if (dot != std::string_view::npos && fraction.empty()) return std::nullopt;
     std::uint64_t ppm = 0;
-    for (char c : whole) ppm = ppm * 10 + static_cast<std::uint64_t>(c - '0');
+    for (char c : whole)
+        ppm = ppm * 10 + static_cast<std::uint64_t>(c - '0');
     if (ppm > 1) return std::nullopt;
-    for (std::size_t i = 0; i < 6; ++i) ppm = ppm * 10 + (i < fraction.size() ? static_cast<std::uint64_t>(fraction[i] - '0') : 0);
+    for (std::size_t i = 0; i < 6; ++i)
+        ppm = ppm * 10 + (i < fraction.size() ? static_cast<std::uint64_t>(fraction[i] - '0') : 0);
     if (ppm > 1'000'000) return std::nullopt;
     return static_cast<std::uint32_t>(ppm);
 }
 
 class Parser {
-public:
+  public:
     Parser(std::string_view text, std::string_view file, std::optional<std::uint64_t> seed_override)
         : lines_(split_lines(text)), seed_override_(seed_override) {
         scenario_.file = std::string(file);
@@ -93,7 +99,7 @@ public:
         return std::move(scenario_);
     }
 
-private:
+  private:
     bool fail(int line, const std::string& what) {
         error_ = scenario_.file + ":" + std::to_string(line) + ": " + what;
         return false;
@@ -107,16 +113,21 @@ private:
             if (t[0] == "seed") {
                 if (t.size() != 2) return fail(l.number, "expected `seed N`");
                 auto v = parse_count(t[1], UINT64_MAX);
-                if (!v) return fail(l.number, "expected a seed (a whole number), got '" + std::string(t[1]) + "'");
+                if (!v)
+                    return fail(l.number, "expected a seed (a whole number), got '" +
+                                              std::string(t[1]) + "'");
                 scenario_.seed = *v;
             } else if (t[0] == "herd") {
                 if (herd_line_ != 0 || !builder_.spec().servers.empty()) {
-                    return fail(l.number, "the herd is already given (one `herd` preset, or server/link lines)");
+                    return fail(
+                        l.number,
+                        "the herd is already given (one `herd` preset, or server/link lines)");
                 }
                 herd_line_ = l.number;
                 herd_tokens_ = t;
             } else if (t[0] == "server" || t[0] == "link") {
-                if (herd_line_ != 0) return fail(l.number, "the herd is already given by the `herd` preset");
+                if (herd_line_ != 0)
+                    return fail(l.number, "the herd is already given by the `herd` preset");
                 if (!inline_herd(l.number, t)) return false;
             }
         }
@@ -127,7 +138,8 @@ private:
     bool inline_herd(int line, const std::vector<std::string_view>& t) {
         std::optional<std::string> e;
         if (t[0] == "server") {
-            if (t.size() < 2 || t.size() > 3) return fail(line, "expected `server NAME [HOST:PORT]`");
+            if (t.size() < 2 || t.size() > 3)
+                return fail(line, "expected `server NAME [HOST:PORT]`");
             e = builder_.add_server(t[1], t.size() == 3 ? t[2] : std::string_view(), line);
         } else {
             if (t.size() != 3) return fail(line, "expected `link SERVER SERVER`");
@@ -139,8 +151,9 @@ private:
     bool build_herd() {
         if (herd_line_ == 0) {
             if (builder_.spec().servers.empty()) {
-                return fail(lines_.empty() ? 1 : lines_.back().number,
-                            "expected a herd: `herd fall2017`, a generated preset, or server/link lines");
+                return fail(
+                    lines_.empty() ? 1 : lines_.back().number,
+                    "expected a herd: `herd fall2017`, a generated preset, or server/link lines");
             }
             scenario_.herd = std::move(builder_.spec());
             scenario_.herd_description = "inline";
@@ -148,30 +161,42 @@ private:
         }
         const auto& t = herd_tokens_;
         const int line = herd_line_;
-        const std::string usage = "expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
-                                  "`herd random N DEGREE`";
+        const std::string usage =
+            "expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
+            "`herd random N DEGREE`";
         if (t.size() < 2) return fail(line, usage);
         constexpr std::uint64_t servers_max = 10'000;
         if (t[1] == "fall2017" && t.size() == 2) {
             scenario_.herd = fall2017_herd();
         } else if ((t[1] == "line" || t[1] == "ring") && t.size() == 3) {
             auto n = parse_count(t[2], servers_max);
-            if (!n || *n < 1) return fail(line, "expected a server count from 1 to 10000, got '" + std::string(t[2]) + "'");
-            scenario_.herd = t[1] == "line" ? line_herd(static_cast<int>(*n)) : ring_herd(static_cast<int>(*n));
+            if (!n || *n < 1)
+                return fail(line, "expected a server count from 1 to 10000, got '" +
+                                      std::string(t[2]) + "'");
+            scenario_.herd =
+                t[1] == "line" ? line_herd(static_cast<int>(*n)) : ring_herd(static_cast<int>(*n));
         } else if (t[1] == "grid" && t.size() == 3) {
             const std::size_t x = t[2].find('x');
-            auto r = x == std::string_view::npos ? std::nullopt : parse_count(t[2].substr(0, x), servers_max);
-            auto c = x == std::string_view::npos ? std::nullopt : parse_count(t[2].substr(x + 1), servers_max);
+            auto r = x == std::string_view::npos ? std::nullopt
+                                                 : parse_count(t[2].substr(0, x), servers_max);
+            auto c = x == std::string_view::npos ? std::nullopt
+                                                 : parse_count(t[2].substr(x + 1), servers_max);
             if (!r || !c || *r < 1 || *c < 1 || *r * *c > servers_max) {
-                return fail(line, "expected grid dimensions RxC (e.g. 3x4), got '" + std::string(t[2]) + "'");
+                return fail(line, "expected grid dimensions RxC (e.g. 3x4), got '" +
+                                      std::string(t[2]) + "'");
             }
             scenario_.herd = grid_herd(static_cast<int>(*r), static_cast<int>(*c));
         } else if (t[1] == "random" && t.size() == 4) {
             auto n = parse_count(t[2], servers_max);
             auto d = parse_count(t[3], 1000);
-            if (!n || *n < 1) return fail(line, "expected a server count from 1 to 10000, got '" + std::string(t[2]) + "'");
-            if (!d || *d < 1) return fail(line, "expected a mean degree of at least 1, got '" + std::string(t[3]) + "'");
-            scenario_.herd = random_herd(static_cast<int>(*n), static_cast<int>(*d), scenario_.seed);
+            if (!n || *n < 1)
+                return fail(line, "expected a server count from 1 to 10000, got '" +
+                                      std::string(t[2]) + "'");
+            if (!d || *d < 1)
+                return fail(
+                    line, "expected a mean degree of at least 1, got '" + std::string(t[3]) + "'");
+            scenario_.herd =
+                random_herd(static_cast<int>(*n), static_cast<int>(*d), scenario_.seed);
         } else {
             return fail(line, usage);
         }
@@ -196,14 +221,22 @@ private:
             const std::string_view verb = t[0];
             bool ok = true;
             if (verb == "seed" || verb == "herd" || verb == "server" || verb == "link") continue;
-            if (verb == "epoch") ok = epoch(l.number, t);
-            else if (verb == "latency") ok = latency(l.number, t);
-            else if (verb == "client") ok = client_latency(l.number, t);
-            else if (verb == "places") ok = places(l.number, t);
-            else if (verb == "clock") ok = clock(l.number, t);
-            else if (verb == "tiebreak") ok = tiebreak(l.number, t);
-            else if (verb == "at") ok = at(l);
-            else ok = fail(l.number, "unknown statement '" + std::string(verb) + "'");
+            if (verb == "epoch")
+                ok = epoch(l.number, t);
+            else if (verb == "latency")
+                ok = latency(l.number, t);
+            else if (verb == "client")
+                ok = client_latency(l.number, t);
+            else if (verb == "places")
+                ok = places(l.number, t);
+            else if (verb == "clock")
+                ok = clock(l.number, t);
+            else if (verb == "tiebreak")
+                ok = tiebreak(l.number, t);
+            else if (verb == "at")
+                ok = at(l);
+            else
+                ok = fail(l.number, "unknown statement '" + std::string(verb) + "'");
             if (!ok) return false;
         }
         return true;
@@ -233,8 +266,10 @@ private:
     std::optional<Distribution> distribution(int line, const std::string& text) {
         auto d = parse_distribution(text);
         if (!d) {
-            fail(line, "expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got '" +
-                           text + "'");
+            fail(line,
+                 "expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), "
+                 "exp(5ms)), got '" +
+                     text + "'");
         }
         return d;
     }
@@ -242,19 +277,23 @@ private:
     bool epoch(int line, const std::vector<std::string_view>& t) {
         if (t.size() != 2) return fail(line, "expected `epoch SECONDS`");
         auto e = parse_client_time(t[1]);
-        if (!e) return fail(line, "expected POSIX seconds (digits[.digits]), got '" + std::string(t[1]) + "'");
+        if (!e)
+            return fail(
+                line, "expected POSIX seconds (digits[.digits]), got '" + std::string(t[1]) + "'");
         scenario_.epoch = *e;
         return true;
     }
 
     bool latency(int line, const std::vector<std::string_view>& t) {
-        if (t.size() < 2) return fail(line, "expected `latency DIST` or `latency SERVER SERVER DIST`");
+        if (t.size() < 2)
+            return fail(line, "expected `latency DIST` or `latency SERVER SERVER DIST`");
         if (auto d = parse_distribution(join(t, 1))) {
             scenario_.latency = *d;
             return true;
         }
         if (t.size() < 4) {
-            if (t.size() == 3 && scenario_.herd.index_of(t[1]) >= 0) return fail(line, "expected `latency SERVER SERVER DIST`");
+            if (t.size() == 3 && scenario_.herd.index_of(t[1]) >= 0)
+                return fail(line, "expected `latency SERVER SERVER DIST`");
             distribution(line, join(t, 1));  // not a distribution: reports what was expected
             return false;
         }
@@ -283,7 +322,9 @@ private:
         }
         if (t.size() == 3 && t[1] == "fail") {
             auto p = parse_probability_ppm(t[2]);
-            if (!p) return fail(line, "expected a probability from 0 to 1, got '" + std::string(t[2]) + "'");
+            if (!p)
+                return fail(line,
+                            "expected a probability from 0 to 1, got '" + std::string(t[2]) + "'");
             scenario_.places_fail_ppm = *p;
             return true;
         }
@@ -291,19 +332,25 @@ private:
     }
 
     bool clock(int line, const std::vector<std::string_view>& t) {
-        if (t.size() != 4 || t[2] != "offset") return fail(line, "expected `clock SERVER offset DURATION`");
+        if (t.size() != 4 || t[2] != "offset")
+            return fail(line, "expected `clock SERVER offset DURATION`");
         auto s = server(line, t[1]);
         if (!s) return false;
         auto d = parse_duration(t[3], true);
-        if (!d) return fail(line, "expected a signed duration (e.g. -2s, +30ms), got '" + std::string(t[3]) + "'");
+        if (!d)
+            return fail(line, "expected a signed duration (e.g. -2s, +30ms), got '" +
+                                  std::string(t[3]) + "'");
         scenario_.clock_offset[*s] = *d;
         return true;
     }
 
     bool tiebreak(int line, const std::vector<std::string_view>& t) {
-        if (t.size() == 2 && t[1] == "first") scenario_.tie_break = TieBreak::first;
-        else if (t.size() == 2 && t[1] == "convergent") scenario_.tie_break = TieBreak::convergent;
-        else return fail(line, "expected `tiebreak first` or `tiebreak convergent`");
+        if (t.size() == 2 && t[1] == "first")
+            scenario_.tie_break = TieBreak::first;
+        else if (t.size() == 2 && t[1] == "convergent")
+            scenario_.tie_break = TieBreak::convergent;
+        else
+            return fail(line, "expected `tiebreak first` or `tiebreak convergent`");
         return true;
     }
 
@@ -312,21 +359,27 @@ private:
         std::string_view rest = l.text;
         auto next_token = [&rest]() {
             std::size_t i = 0;
-            while (i < rest.size() && is_space(rest[i])) ++i;
+            while (i < rest.size() && is_space(rest[i]))
+                ++i;
             std::size_t j = i;
-            while (j < rest.size() && !is_space(rest[j])) ++j;
+            while (j < rest.size() && !is_space(rest[j]))
+                ++j;
             std::string_view tok = rest.substr(i, j - i);
             rest.remove_prefix(j);
             return tok;
         };
         next_token();  // "at"
         const std::string_view time_text = next_token();
-        if (time_text.empty() || time_text[0] == '#') return fail(l.number, "expected `at TIME STATEMENT`");
+        if (time_text.empty() || time_text[0] == '#')
+            return fail(l.number, "expected `at TIME STATEMENT`");
         auto time = parse_duration(time_text);
-        if (!time) return fail(l.number, "expected a time (a duration such as 150ms or 2s), got '" + std::string(time_text) + "'");
+        if (!time)
+            return fail(l.number, "expected a time (a duration such as 150ms or 2s), got '" +
+                                      std::string(time_text) + "'");
         Step step{Instant{time->ns}, l.number, {}, HealStep{}};
         std::string_view body = rest;
-        while (!body.empty() && is_space(body.front())) body.remove_prefix(1);
+        while (!body.empty() && is_space(body.front()))
+            body.remove_prefix(1);
         const std::string_view verb = next_token();
         bool ok;
         if (verb == "send") {
@@ -345,41 +398,52 @@ private:
     }
 
     static std::string_view strip_trailing(std::string_view s) {
-        while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+        while (!s.empty() && is_space(s.back()))
+            s.remove_suffix(1);
         return s;
     }
 
     static std::string_view strip_comment_outside_quotes(std::string_view s) {
         bool quoted = false;
         for (std::size_t i = 0; i < s.size(); ++i) {
-            if (quoted && s[i] == '\\') ++i;
-            else if (s[i] == '"') quoted = !quoted;
-            else if (!quoted && s[i] == '#') return s.substr(0, i);
+            if (quoted && s[i] == '\\')
+                ++i;
+            else if (s[i] == '"')
+                quoted = !quoted;
+            else if (!quoted && s[i] == '#')
+                return s.substr(0, i);
         }
         return s;
     }
 
     bool send(int line, std::string_view rest, Step& step) {
         std::size_t i = 0;
-        while (i < rest.size() && is_space(rest[i])) ++i;
+        while (i < rest.size() && is_space(rest[i]))
+            ++i;
         std::size_t j = i;
-        while (j < rest.size() && !is_space(rest[j])) ++j;
+        while (j < rest.size() && !is_space(rest[j]))
+            ++j;
         if (j == i) return fail(line, "expected `send SERVER LINE`");
         auto s = server(line, rest.substr(i, j - i));
         if (!s) return false;
-        while (j < rest.size() && is_space(rest[j])) ++j;
+        while (j < rest.size() && is_space(rest[j]))
+            ++j;
         step.action = SendStep{*s, std::string(rest.substr(j))};
         return true;
     }
 
-    bool fault(int line, std::string_view verb, const std::vector<std::string_view>& t, Step& step) {
+    bool fault(int line, std::string_view verb, const std::vector<std::string_view>& t,
+               Step& step) {
         if (verb == "partition") return partition(line, t, step);
         if (verb == "cut" || verb == "restore") {
-            if (t.size() != 3) return fail(line, "expected `" + std::string(verb) + " SERVER SERVER`");
+            if (t.size() != 3)
+                return fail(line, "expected `" + std::string(verb) + " SERVER SERVER`");
             auto l = link(line, t[1], t[2]);
             if (!l) return false;
-            if (verb == "cut") step.action = CutStep{l->first, l->second};
-            else step.action = RestoreStep{l->first, l->second};
+            if (verb == "cut")
+                step.action = CutStep{l->first, l->second};
+            else
+                step.action = RestoreStep{l->first, l->second};
             return true;
         }
         if (verb == "heal") {
@@ -391,8 +455,10 @@ private:
             if (t.size() != 2) return fail(line, "expected `" + std::string(verb) + " SERVER`");
             auto s = server(line, t[1]);
             if (!s) return false;
-            if (verb == "crash") step.action = CrashStep{*s};
-            else step.action = RestartStep{*s};
+            if (verb == "crash")
+                step.action = CrashStep{*s};
+            else
+                step.action = RestartStep{*s};
             return true;
         }
         if (verb == "workload") return workload(line, t, step);
@@ -414,7 +480,9 @@ private:
             }
             if (t[i] == "*") {
                 if (rest_group >= 0 || !p.groups.back().empty()) {
-                    return fail(line, "expected `*` alone in one group (every server named in no other group)");
+                    return fail(
+                        line,
+                        "expected `*` alone in one group (every server named in no other group)");
                 }
                 rest_group = static_cast<int>(p.groups.size() - 1);
                 continue;
@@ -424,17 +492,21 @@ private:
             }
             auto s = server(line, t[i]);
             if (!s) return false;
-            if (seen[static_cast<std::size_t>(*s)]) return fail(line, "server '" + std::string(t[i]) + "' is in two groups");
+            if (seen[static_cast<std::size_t>(*s)])
+                return fail(line, "server '" + std::string(t[i]) + "' is in two groups");
             seen[static_cast<std::size_t>(*s)] = true;
             p.groups.back().push_back(*s);
         }
         if (rest_group >= 0) {
             for (std::size_t s = 0; s < seen.size(); ++s) {
-                if (!seen[s]) p.groups[static_cast<std::size_t>(rest_group)].push_back(static_cast<int>(s));
+                if (!seen[s])
+                    p.groups[static_cast<std::size_t>(rest_group)].push_back(static_cast<int>(s));
             }
         }
         for (const auto& g : p.groups) {
-            if (g.empty()) return fail(line, "expected `partition GROUP | GROUP ...` with servers in every group");
+            if (g.empty())
+                return fail(line,
+                            "expected `partition GROUP | GROUP ...` with servers in every group");
         }
         step.action = std::move(p);
         return true;
@@ -451,14 +523,18 @@ private:
             const std::string_view value = t[i].substr(eq + 1);
             if (key == "clients") {
                 clients = parse_count(value, 100'000'000);
-                if (!clients || *clients == 0) return fail(line, "expected clients=N with N from 1 to 100000000");
+                if (!clients || *clients == 0)
+                    return fail(line, "expected clients=N with N from 1 to 100000000");
             } else if (key == "rate") {
                 if (!value.ends_with("/s")) return fail(line, "expected rate=R/s");
                 rate = parse_count(value.substr(0, value.size() - 2), 1'000'000'000);
-                if (!rate || *rate == 0) return fail(line, "expected rate=R/s with R from 1 to 1000000000");
+                if (!rate || *rate == 0)
+                    return fail(line, "expected rate=R/s with R from 1 to 1000000000");
             } else if (key == "for") {
                 length = parse_duration(value);
-                if (!length) return fail(line, "expected for=DURATION (e.g. for=1s), got '" + std::string(value) + "'");
+                if (!length)
+                    return fail(line, "expected for=DURATION (e.g. for=1s), got '" +
+                                          std::string(value) + "'");
             } else {
                 return fail(line, usage);
             }
@@ -471,7 +547,8 @@ private:
     bool expect(int line, std::string_view rest, Step& step) {
         const auto t = tokens_of(strip_comment_outside_quotes(rest));
         const std::string usage =
-            "expected `expect converged`, `expect SERVER has CLIENT at LATLON`, `expect SERVER has CLIENT time T`, "
+            "expected `expect converged`, `expect SERVER has CLIENT at LATLON`, `expect SERVER has "
+            "CLIENT time T`, "
             "`expect SERVER lacks CLIENT` or `expect reply SERVER \"GLOB\"`";
         if (t.size() == 1 && t[0] == "converged") {
             step.action = ExpectConverged{};
@@ -482,11 +559,15 @@ private:
             auto s = server(line, t[0]);
             if (!s) return false;
             if (t[3] == "at") {
-                if (!LatLon::parse(t[4])) return fail(line, "expected a coordinate like +34.068930-118.445127, got '" + std::string(t[4]) + "'");
+                if (!LatLon::parse(t[4]))
+                    return fail(line, "expected a coordinate like +34.068930-118.445127, got '" +
+                                          std::string(t[4]) + "'");
                 step.action = ExpectHasAt{*s, std::string(t[2]), std::string(t[4])};
             } else {
                 auto time = parse_client_time(t[4]);
-                if (!time) return fail(line, "expected a client time (digits[.digits]), got '" + std::string(t[4]) + "'");
+                if (!time)
+                    return fail(line, "expected a client time (digits[.digits]), got '" +
+                                          std::string(t[4]) + "'");
                 step.action = ExpectHasTime{*s, std::string(t[2]), *time, std::string(t[4])};
             }
             return true;
@@ -503,20 +584,28 @@ private:
     bool expect_reply(int line, std::string_view rest, Step& step) {
         // rest: ` reply SERVER "GLOB"` then optional white space and comment.
         std::size_t i = rest.find("reply") + 5;
-        while (i < rest.size() && is_space(rest[i])) ++i;
+        while (i < rest.size() && is_space(rest[i]))
+            ++i;
         std::size_t j = i;
-        while (j < rest.size() && !is_space(rest[j])) ++j;
+        while (j < rest.size() && !is_space(rest[j]))
+            ++j;
         auto s = server(line, rest.substr(i, j - i));
         if (!s) return false;
-        while (j < rest.size() && is_space(rest[j])) ++j;
-        if (j >= rest.size() || rest[j] != '"') return fail(line, "expected `expect reply SERVER \"GLOB\"`");
+        while (j < rest.size() && is_space(rest[j]))
+            ++j;
+        if (j >= rest.size() || rest[j] != '"')
+            return fail(line, "expected `expect reply SERVER \"GLOB\"`");
         std::size_t k = j + 1;
-        while (k < rest.size() && rest[k] != '"') k += rest[k] == '\\' ? 2 : 1;
+        while (k < rest.size() && rest[k] != '"')
+            k += rest[k] == '\\' ? 2 : 1;
         if (k >= rest.size()) return fail(line, "expected a closing \" after the glob");
         const std::string_view after = strip_trailing(strip_comment(rest.substr(k + 1)));
         if (!after.empty()) return fail(line, "expected nothing after the closing \" of the glob");
         auto glob = Glob::compile(rest.substr(j + 1, k - j - 1));
-        if (!glob) return fail(line, "bad glob: only \\n \\\" \\\\ \\* \\? are escapes, and a quote inside must be escaped");
+        if (!glob)
+            return fail(line,
+                        "bad glob: only \\n \\\" \\\\ \\* \\? are escapes, and a quote inside must "
+                        "be escaped");
         step.action = ExpectReply{*s, std::move(*glob)};
         return true;
     }
@@ -532,7 +621,8 @@ private:
 
 }  // namespace
 
-std::variant<Scenario, ScenarioError> parse_scenario(std::string_view text, std::string_view file_name,
+std::variant<Scenario, ScenarioError> parse_scenario(std::string_view text,
+                                                     std::string_view file_name,
                                                      std::optional<std::uint64_t> seed_override) {
     return Parser(text, file_name, seed_override).run();
 }

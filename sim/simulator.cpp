@@ -20,7 +20,8 @@ namespace herd::sim {
 
 bool SimResult::passed() const {
     if (!violations.empty()) return false;
-    return std::all_of(expectations.begin(), expectations.end(), [](const ExpectationResult& e) { return e.pass; });
+    return std::all_of(expectations.begin(), expectations.end(),
+                       [](const ExpectationResult& e) { return e.pass; });
 }
 
 namespace {
@@ -61,7 +62,8 @@ struct EvWorkload {
     std::size_t step;
     std::uint64_t index;
 };
-using Event = std::variant<EvStep, EvDeliver, EvCloseNotice, EvDialDone, EvClientOpen, EvPlaces, EvTimer, EvWorkload>;
+using Event = std::variant<EvStep, EvDeliver, EvCloseNotice, EvDialDone, EvClientOpen, EvPlaces,
+                           EvTimer, EvWorkload>;
 
 constexpr int client_end = -1;  // End::server of a simulated client
 
@@ -95,7 +97,7 @@ struct Server {
 }  // namespace
 
 class Simulator::Impl {
-public:
+  public:
     Impl(const Scenario& scenario, SimOptions options)
         : sc_(scenario),
           options_(std::move(options)),
@@ -106,7 +108,7 @@ public:
 
     SimResult run();
 
-private:
+  private:
     // -------------------------------------------------------------- plumbing
     Now now_of(int s) const {
         const Duration offset = servers_[static_cast<std::size_t>(s)].offset;
@@ -114,12 +116,15 @@ private:
     }
     Node& node(int s) { return *servers_[static_cast<std::size_t>(s)].node; }
     bool up(int s) const { return servers_[static_cast<std::size_t>(s)].node != nullptr; }
-    const std::string& name(int s) const { return sc_.herd.servers[static_cast<std::size_t>(s)].name.str(); }
+    const std::string& name(int s) const {
+        return sc_.herd.servers[static_cast<std::size_t>(s)].name.str();
+    }
     std::string end_name(int s) const { return s == client_end ? std::string("client") : name(s); }
 
     bool is_cut(int a, int b) const {
         if (cuts_.count({std::min(a, b), std::max(a, b)}) > 0) return true;
-        return !group_of_.empty() && group_of_[static_cast<std::size_t>(a)] != group_of_[static_cast<std::size_t>(b)];
+        return !group_of_.empty() &&
+               group_of_[static_cast<std::size_t>(a)] != group_of_[static_cast<std::size_t>(b)];
     }
 
     Duration latency_between(int a, int b) {
@@ -166,7 +171,8 @@ private:
     std::unordered_map<std::string, Instant> origin_time_;
     // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
     std::unordered_map<std::string, std::size_t> client_numbers_;
-    std::vector<std::vector<int>> distances_;  // hop distances from each origin, filled when first needed
+    std::vector<std::vector<int>>
+        distances_;  // hop distances from each origin, filled when first needed
     std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
     SimResult result_;
 };
@@ -185,7 +191,10 @@ void Simulator::Impl::start_server(int s) {
     sv.armed.reset();
     sv.last_applied.clear();
     if (trace_.enabled()) {
-        trace_.begin(now_, "start").field("server", name(s)).field("incarnation", hex64(config.incarnation)).end();
+        trace_.begin(now_, "start")
+            .field("server", name(s))
+            .field("incarnation", hex64(config.incarnation))
+            .end();
     }
     sv.node = std::make_unique<Node>(std::move(config), now_of(s));
     pump(s);
@@ -227,12 +236,15 @@ void Simulator::Impl::on_action(int s, Action& action) {
         }
         transmit(send->conn, from, std::move(send->bytes));
     } else if (auto* reply = std::get_if<Reply>(&action)) {
-        transmit(reply->conn, 1, std::make_shared<const std::string>(std::move(reply->bytes)));  // server: end 1
+        transmit(reply->conn, 1,
+                 std::make_shared<const std::string>(std::move(reply->bytes)));  // server: end 1
     } else if (auto* dial = std::get_if<Dial>(&action)) {
         const int peer = sc_.herd.index_of(dial->peer.str());
         result_.stats.dials += 1;
-        if (trace_.enabled()) trace_.begin(now_, "dial").field("from", name(s)).field("to", name(peer)).end();
-        queue_.push(now_ + latency_between(s, peer), EvDialDone{s, servers_[static_cast<std::size_t>(s)].life, peer});
+        if (trace_.enabled())
+            trace_.begin(now_, "dial").field("from", name(s)).field("to", name(peer)).end();
+        queue_.push(now_ + latency_between(s, peer),
+                    EvDialDone{s, servers_[static_cast<std::size_t>(s)].life, peer});
     } else if (auto* query = std::get_if<QueryPlaces>(&action)) {
         result_.stats.places_queries += 1;
         PlacesResult r;
@@ -240,20 +252,29 @@ void Simulator::Impl::on_action(int s, Action& action) {
             result_.stats.places_failures += 1;
             r = PlacesResult{false, {}, "UNKNOWN_ERROR"};
         } else {
-            r = PlacesResult{true, synthetic_places_json(query->query.lat_nanodeg, query->query.lon_nanodeg,
-                                                         query->query.radius, synthetic_places_count_max), {}};
+            r = PlacesResult{
+                true,
+                synthetic_places_json(query->query.lat_nanodeg, query->query.lon_nanodeg,
+                                      query->query.radius, synthetic_places_count_max),
+                {}};
         }
-        queue_.push(now_ + sc_.places_latency.sample(net_prng_),
-                    EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id, std::move(r)});
+        queue_.push(
+            now_ + sc_.places_latency.sample(net_prng_),
+            EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id, std::move(r)});
     } else if (auto* close = std::get_if<Close>(&action)) {
         auto it = conns_.find(close->conn);
         HERD_ASSERT(it != conns_.end());
         Conn& c = it->second;
         const int from = c.end[0].server == s ? 0 : 1;
         c.end[from].open = false;
-        if (trace_.enabled()) trace_.begin(now_, "close").field("server", name(s)).field("conn", static_cast<std::int64_t>(close->conn)).end();
+        if (trace_.enabled())
+            trace_.begin(now_, "close")
+                .field("server", name(s))
+                .field("conn", static_cast<std::int64_t>(close->conn))
+                .end();
         if (c.end[1 - from].open) {
-            const Instant at = std::max(now_ + latency_between(c.end[0].server, c.end[1].server), c.last_arrival[from]);
+            const Instant at = std::max(now_ + latency_between(c.end[0].server, c.end[1].server),
+                                        c.last_arrival[from]);
             c.last_arrival[from] = at;
             queue_.push(at, EvCloseNotice{close->conn, 1 - from});
         } else {
@@ -263,22 +284,36 @@ void Simulator::Impl::on_action(int s, Action& action) {
         applied(s, *applied_record);
     } else if (auto* peer_up = std::get_if<PeerUp>(&action)) {
         result_.stats.links_up += 1;
-        if (trace_.enabled()) trace_.begin(now_, "link-up").field("server", name(s)).field("peer", peer_up->peer.str()).end();
+        if (trace_.enabled())
+            trace_.begin(now_, "link-up")
+                .field("server", name(s))
+                .field("peer", peer_up->peer.str())
+                .end();
     } else if (auto* peer_down = std::get_if<PeerDown>(&action)) {
         result_.stats.links_down += 1;
         if (trace_.enabled()) {
-            trace_.begin(now_, "link-down").field("server", name(s)).field("peer", peer_down->peer.str()).field("reason", peer_down->reason).end();
+            trace_.begin(now_, "link-down")
+                .field("server", name(s))
+                .field("peer", peer_down->peer.str())
+                .field("reason", peer_down->reason)
+                .end();
         }
     }
 }
 
 void Simulator::Impl::transmit(std::uint64_t conn_id, int from_end, SharedBytes bytes) {
     Conn& c = conns_.at(conn_id);
-    const Instant at = std::max(now_ + latency_between(c.end[0].server, c.end[1].server), c.last_arrival[from_end]);
+    const Instant at = std::max(now_ + latency_between(c.end[0].server, c.end[1].server),
+                                c.last_arrival[from_end]);
     c.last_arrival[from_end] = at;
     if (trace_.enabled()) {
-        trace_.begin(now_, "send").field("from", end_name(c.end[from_end].server)).field("to", end_name(c.end[1 - from_end].server))
-            .field("conn", static_cast<std::int64_t>(conn_id)).field("arrive", at.ns).field("bytes", *bytes).end();
+        trace_.begin(now_, "send")
+            .field("from", end_name(c.end[from_end].server))
+            .field("to", end_name(c.end[1 - from_end].server))
+            .field("conn", static_cast<std::int64_t>(conn_id))
+            .field("arrive", at.ns)
+            .field("bytes", *bytes)
+            .end();
     }
     queue_.push(at, EvDeliver{conn_id, from_end, std::move(bytes)});
 }
@@ -286,13 +321,20 @@ void Simulator::Impl::transmit(std::uint64_t conn_id, int from_end, SharedBytes 
 void Simulator::Impl::applied(int s, const RecordApplied& r) {
     SimStats& st = result_.stats;
     st.applies += 1;
-    if (trace_.enabled()) trace_.begin(now_, "apply").field("server", name(s)).field("record", r.at_line).field("via", r.via).end();
+    if (trace_.enabled())
+        trace_.begin(now_, "apply")
+            .field("server", name(s))
+            .field("record", r.at_line)
+            .field("via", r.via)
+            .end();
     // Invariant: a store never takes an older record.
-    const std::size_t number = client_numbers_.try_emplace(r.client, client_numbers_.size()).first->second;
+    const std::size_t number =
+        client_numbers_.try_emplace(r.client, client_numbers_.size()).first->second;
     auto& last = servers_[static_cast<std::size_t>(s)].last_applied;
     if (number >= last.size()) last.resize(number + 1);
     if (last[number] && r.time < *last[number]) {
-        result_.violations.push_back({now_, name(s) + " replaced a record of " + r.client + " by an older one"});
+        result_.violations.push_back(
+            {now_, name(s) + " replaced a record of " + r.client + " by an older one"});
     }
     last[number] = r.time;
     if (r.via.empty()) {
@@ -303,12 +345,15 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
     // Invariant: no server holds a record no client sent.
     auto origin = origin_time_.find(r.at_line);
     if (origin == origin_time_.end()) {
-        result_.violations.push_back({now_, name(s) + " holds a record no client sent: " + r.at_line});
+        result_.violations.push_back(
+            {now_, name(s) + " holds a record no client sent: " + r.at_line});
         return;
     }
     result_.propagation_ns.push_back((now_ - origin->second).ns);
-    auto from = server_numbers_.find(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
-    if (from != server_numbers_.end()) result_.propagation_by_hops[hops(from->second, s)].push_back((now_ - origin->second).ns);
+    auto from =
+        server_numbers_.find(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
+    if (from != server_numbers_.end())
+        result_.propagation_by_hops[hops(from->second, s)].push_back((now_ - origin->second).ns);
 }
 
 int Simulator::Impl::hops(int from, int to) {
@@ -335,10 +380,12 @@ void Simulator::Impl::close_at_both_ends(std::uint64_t conn_id) {
 void Simulator::Impl::close_cut_links() {
     std::vector<std::uint64_t> doomed;
     for (const auto& [id, c] : conns_) {
-        if (c.end[0].server != client_end && is_cut(c.end[0].server, c.end[1].server)) doomed.push_back(id);
+        if (c.end[0].server != client_end && is_cut(c.end[0].server, c.end[1].server))
+            doomed.push_back(id);
     }
     std::sort(doomed.begin(), doomed.end());
-    for (std::uint64_t id : doomed) close_at_both_ends(id);
+    for (std::uint64_t id : doomed)
+        close_at_both_ends(id);
 }
 
 void Simulator::Impl::crash(int s) {
@@ -351,7 +398,8 @@ void Simulator::Impl::crash(int s) {
         if (c.end[0].server == s || c.end[1].server == s) doomed.push_back(id);
     }
     std::sort(doomed.begin(), doomed.end());
-    for (std::uint64_t id : doomed) close_at_both_ends(id);
+    for (std::uint64_t id : doomed)
+        close_at_both_ends(id);
 }
 
 void Simulator::Impl::client_send(int s, const std::string& line, int client) {
@@ -360,7 +408,8 @@ void Simulator::Impl::client_send(int s, const std::string& line, int client) {
     const Instant at = now_ + sc_.client_latency.sample(net_prng_);
     c.last_arrival[0] = at;
     conns_.emplace(id, c);
-    if (trace_.enabled()) trace_.begin(now_, "client-send").field("to", name(s)).field("bytes", line).end();
+    if (trace_.enabled())
+        trace_.begin(now_, "client-send").field("to", name(s)).field("bytes", line).end();
     queue_.push(at, EvClientOpen{id, line});
 }
 
@@ -406,10 +455,14 @@ void Simulator::Impl::dispatch(Event& event) {
             pump(server);
         }
     } else if (auto* dial = std::get_if<EvDialDone>(&event)) {
-        if (servers_[static_cast<std::size_t>(dial->server)].life != dial->life || !up(dial->server)) return;
+        if (servers_[static_cast<std::size_t>(dial->server)].life != dial->life ||
+            !up(dial->server))
+            return;
         if (!up(dial->peer) || is_cut(dial->server, dial->peer)) {
             result_.stats.dials_failed += 1;
-            node(dial->server).handle_dial_failed(sc_.herd.servers[static_cast<std::size_t>(dial->peer)].name, now_of(dial->server));
+            node(dial->server)
+                .handle_dial_failed(sc_.herd.servers[static_cast<std::size_t>(dial->peer)].name,
+                                    now_of(dial->server));
             pump(dial->server);
             return;
         }
@@ -417,7 +470,9 @@ void Simulator::Impl::dispatch(Event& event) {
         conns_.emplace(id, Conn{{End{dial->server}, End{dial->peer}}, {now_, now_}, -1});
         node(dial->peer).handle_accepted(id, now_of(dial->peer));
         pump(dial->peer);
-        node(dial->server).handle_dialed(id, sc_.herd.servers[static_cast<std::size_t>(dial->peer)].name, now_of(dial->server));
+        node(dial->server)
+            .handle_dialed(id, sc_.herd.servers[static_cast<std::size_t>(dial->peer)].name,
+                           now_of(dial->server));
         pump(dial->server);
     } else if (auto* open = std::get_if<EvClientOpen>(&event)) {
         auto it = conns_.find(open->conn);
@@ -432,8 +487,11 @@ void Simulator::Impl::dispatch(Event& event) {
         node(s).handle_eof(open->conn, now_of(s));
         pump(s);
     } else if (auto* places = std::get_if<EvPlaces>(&event)) {
-        if (servers_[static_cast<std::size_t>(places->server)].life != places->life || !up(places->server)) return;
-        node(places->server).handle_places_reply(places->id, std::move(places->result), now_of(places->server));
+        if (servers_[static_cast<std::size_t>(places->server)].life != places->life ||
+            !up(places->server))
+            return;
+        node(places->server)
+            .handle_places_reply(places->id, std::move(places->result), now_of(places->server));
         pump(places->server);
     } else if (auto* timer = std::get_if<EvTimer>(&event)) {
         Server& sv = servers_[static_cast<std::size_t>(timer->server)];
@@ -452,7 +510,7 @@ void Simulator::Impl::run_workload(const WorkloadStep& w, std::size_t step, std:
         if (up(s)) live.push_back(s);
     }
     const std::uint64_t client = workload_prng_.below(w.clients);
-    const std::int64_t lat = workload_prng_.between(-90'000'000, 90'000'000);   // micro-degrees
+    const std::int64_t lat = workload_prng_.between(-90'000'000, 90'000'000);  // micro-degrees
     const std::int64_t lon = workload_prng_.between(-180'000'000, 180'000'000);
     if (live.empty()) {
         result_.stats.workload_refused += 1;
@@ -477,16 +535,22 @@ void Simulator::Impl::run_workload(const WorkloadStep& w, std::size_t step, std:
     // The next IAMAT of this workload, at its own instant.
     const Instant start = sc_.steps[step].at;
     const std::uint64_t next = index + 1;
-    const auto offset = static_cast<std::int64_t>(static_cast<uint128>(next) * 1'000'000'000u / w.rate_per_s);
+    const auto offset =
+        static_cast<std::int64_t>(static_cast<uint128>(next) * 1'000'000'000u / w.rate_per_s);
     if (offset < w.length.ns) queue_.push(start + Duration{offset}, EvWorkload{step, next});
 }
 
 void Simulator::Impl::run_step(const Step& step) {
-    if (trace_.enabled()) trace_.begin(now_, "step").field("line", step.line).field("text", step.text).end();
+    if (trace_.enabled())
+        trace_.begin(now_, "step").field("line", step.line).field("text", step.text).end();
     const StepAction& a = step.action;
     if (is_expectation(a)) {
         ExpectationResult r = check(step);
-        if (trace_.enabled()) trace_.begin(now_, r.pass ? "pass" : "fail").field("line", step.line).field("found", r.found).end();
+        if (trace_.enabled())
+            trace_.begin(now_, r.pass ? "pass" : "fail")
+                .field("line", step.line)
+                .field("found", r.found)
+                .end();
         result_.expectations.push_back(std::move(r));
     } else if (const auto* send = std::get_if<SendStep>(&a)) {
         result_.stats.sends += 1;
@@ -500,7 +564,8 @@ void Simulator::Impl::run_step(const Step& step) {
         }
         std::string line = send->line;
         const std::string now_text = format_timestamp(sc_.epoch + Duration{now_.ns});
-        for (std::size_t p = line.find("{now}"); p != std::string::npos; p = line.find("{now}", p + now_text.size())) {
+        for (std::size_t p = line.find("{now}"); p != std::string::npos;
+             p = line.find("{now}", p + now_text.size())) {
             line.replace(p, 5, now_text);
         }
         line += '\n';
@@ -509,9 +574,11 @@ void Simulator::Impl::run_step(const Step& step) {
         // A partition replaces the previous one; cuts stay until restored or healed.
         group_of_.assign(servers_.size(), 0);
         int next_group = static_cast<int>(p->groups.size()) + 1;
-        for (int& g : group_of_) g = next_group++;  // a server named in no group is its own group
+        for (int& g : group_of_)
+            g = next_group++;  // a server named in no group is its own group
         for (std::size_t g = 0; g < p->groups.size(); ++g) {
-            for (int s : p->groups[g]) group_of_[static_cast<std::size_t>(s)] = static_cast<int>(g);
+            for (int s : p->groups[g])
+                group_of_[static_cast<std::size_t>(s)] = static_cast<int>(g);
         }
         close_cut_links();
     } else if (const auto* c = std::get_if<CutStep>(&a)) {
@@ -560,14 +627,16 @@ std::string Simulator::Impl::check_converged() {
         std::size_t i = 0, j = 0;
         while (i < ref.size() || j < mine.size()) {
             if (j == mine.size() || (i < ref.size() && ref[i]->client() < mine[j]->client())) {
-                return name(s) + " lacks " + std::string(ref[i]->client()) + ", which " + name(reference) + " has";
+                return name(s) + " lacks " + std::string(ref[i]->client()) + ", which " +
+                       name(reference) + " has";
             }
             if (i == ref.size() || mine[j]->client() < ref[i]->client()) {
-                return name(reference) + " lacks " + std::string(mine[j]->client()) + ", which " + name(s) + " has";
+                return name(reference) + " lacks " + std::string(mine[j]->client()) + ", which " +
+                       name(s) + " has";
             }
             if (ref[i]->at_line() != mine[j]->at_line()) {
-                return name(reference) + " has \"" + std::string(ref[i]->at_line()) + "\" but " + name(s) + " has \"" +
-                       std::string(mine[j]->at_line()) + "\"";
+                return name(reference) + " has \"" + std::string(ref[i]->at_line()) + "\" but " +
+                       name(s) + " has \"" + std::string(mine[j]->at_line()) + "\"";
             }
             ++i;
             ++j;
@@ -589,30 +658,42 @@ ExpectationResult Simulator::Impl::check(const Step& step) {
     } else if (const auto* e = std::get_if<ExpectHasAt>(&step.action)) {
         if (down(e->server)) return r;
         const Record* rec = node(e->server).store().find(e->client);
-        if (!rec) r.found = "no record of " + e->client;
-        else if (rec->latlon_text() != e->latlon) r.found = "at " + std::string(rec->latlon_text());
-        else r.pass = true;
+        if (!rec)
+            r.found = "no record of " + e->client;
+        else if (rec->latlon_text() != e->latlon)
+            r.found = "at " + std::string(rec->latlon_text());
+        else
+            r.pass = true;
     } else if (const auto* e = std::get_if<ExpectHasTime>(&step.action)) {
         if (down(e->server)) return r;
         const Record* rec = node(e->server).store().find(e->client);
-        if (!rec) r.found = "no record of " + e->client;
-        else if (rec->time() != e->time) r.found = "time " + std::string(rec->time_text());
-        else r.pass = true;
+        if (!rec)
+            r.found = "no record of " + e->client;
+        else if (rec->time() != e->time)
+            r.found = "time " + std::string(rec->time_text());
+        else
+            r.pass = true;
     } else if (const auto* e = std::get_if<ExpectLacks>(&step.action)) {
         if (down(e->server)) return r;
         const Record* rec = node(e->server).store().find(e->client);
-        if (rec) r.found = "has \"" + std::string(rec->at_line()) + "\"";
-        else r.pass = true;
+        if (rec)
+            r.found = "has \"" + std::string(rec->at_line()) + "\"";
+        else
+            r.pass = true;
     } else if (const auto* e = std::get_if<ExpectReply>(&step.action)) {
         const int c = latest_send_[static_cast<std::size_t>(e->server)];
         if (c < 0) {
             r.found = "no send to " + name(e->server) + " yet";
         } else {
             const Client& client = clients_[static_cast<std::size_t>(c)];
-            if (client.refused) r.found = "the latest send to " + name(e->server) + " was refused (it was down)";
-            else if (!client.complete) r.found = "no reply yet (so far: \"" + shown(client.received) + "\")";
-            else if (!e->glob.matches(client.received)) r.found = "\"" + shown(client.received) + "\"";
-            else r.pass = true;
+            if (client.refused)
+                r.found = "the latest send to " + name(e->server) + " was refused (it was down)";
+            else if (!client.complete)
+                r.found = "no reply yet (so far: \"" + shown(client.received) + "\")";
+            else if (!e->glob.matches(client.received))
+                r.found = "\"" + shown(client.received) + "\"";
+            else
+                r.pass = true;
         }
     }
     return r;
@@ -624,12 +705,16 @@ SimResult Simulator::Impl::run() {
     const int n = static_cast<int>(sc_.herd.servers.size());
     servers_.resize(static_cast<std::size_t>(n));
     distances_.resize(static_cast<std::size_t>(n));
-    for (int s = 0; s < n; ++s) server_numbers_.emplace(name(s), s);
+    for (int s = 0; s < n; ++s)
+        server_numbers_.emplace(name(s), s);
     latest_send_.assign(static_cast<std::size_t>(n), -1);
-    for (const auto& [s, offset] : sc_.clock_offset) servers_[static_cast<std::size_t>(s)].offset = offset;
+    for (const auto& [s, offset] : sc_.clock_offset)
+        servers_[static_cast<std::size_t>(s)].offset = offset;
     wall_ = sc_.epoch;
-    for (int s = 0; s < n; ++s) start_server(s);
-    for (std::size_t i = 0; i < sc_.steps.size(); ++i) queue_.push(sc_.steps[i].at, EvStep{i});
+    for (int s = 0; s < n; ++s)
+        start_server(s);
+    for (std::size_t i = 0; i < sc_.steps.size(); ++i)
+        queue_.push(sc_.steps[i].at, EvStep{i});
     const Instant end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
     while (!queue_.empty() && queue_.next_time() <= end) {
         auto [at, event] = queue_.pop();
@@ -638,20 +723,24 @@ SimResult Simulator::Impl::run() {
         now_ = at;
         dispatch(event);
         result_.stats.events += 1;
-        if (options_.progress && (result_.stats.events & 0xffff) == 0) options_.progress(now_, result_.stats);
+        if (options_.progress && (result_.stats.events & 0xffff) == 0)
+            options_.progress(now_, result_.stats);
     }
     now_ = end;
     result_.end = end;
     result_.traced = trace_.enabled();
     result_.trace_hash = trace_.hash();
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
-    for (auto& [h, samples] : result_.propagation_by_hops) std::sort(samples.begin(), samples.end());
+    for (auto& [h, samples] : result_.propagation_by_hops)
+        std::sort(samples.begin(), samples.end());
     return std::move(result_);
 }
 
 Simulator::Simulator(const Scenario& scenario, SimOptions options)
     : impl_(std::make_unique<Impl>(scenario, std::move(options))) {}
 Simulator::~Simulator() = default;
-SimResult Simulator::run() { return impl_->run(); }
+SimResult Simulator::run() {
+    return impl_->run();
+}
 
 }  // namespace herd::sim

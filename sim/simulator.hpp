@@ -21,7 +21,7 @@ namespace herd::sim {
 struct ExpectationResult {
     int line = 0;
     Instant at;
-    std::string text;   // the statement
+    std::string text;  // the statement
     bool pass = false;
     std::string found;  // on FAIL: what was found instead
 };
@@ -33,19 +33,19 @@ struct Violation {
 
 struct SimStats {
     std::uint64_t events = 0;
-    std::uint64_t deliveries = 0;          // peer messages delivered
-    std::uint64_t peer_messages = 0;       // peer messages sent
-    std::uint64_t peer_lines = 0;          // lines in them
-    std::uint64_t peer_at_lines = 0;       // records among those lines (floods and anti-entropy)
+    std::uint64_t deliveries = 0;     // peer messages delivered
+    std::uint64_t peer_messages = 0;  // peer messages sent
+    std::uint64_t peer_lines = 0;     // lines in them
+    std::uint64_t peer_at_lines = 0;  // records among those lines (floods and anti-entropy)
     std::uint64_t peer_bytes = 0;
-    std::uint64_t updates = 0;             // records applied at their origin (IAMATs that won)
-    std::uint64_t applies = 0;             // records applied anywhere
-    std::uint64_t sends = 0;               // `send` statements carried out
-    std::uint64_t sends_refused = 0;       // ... to a crashed server
+    std::uint64_t updates = 0;        // records applied at their origin (IAMATs that won)
+    std::uint64_t applies = 0;        // records applied anywhere
+    std::uint64_t sends = 0;          // `send` statements carried out
+    std::uint64_t sends_refused = 0;  // ... to a crashed server
     std::uint64_t workload_iamats = 0;
-    std::uint64_t workload_refused = 0;    // no live server to send to
+    std::uint64_t workload_refused = 0;  // no live server to send to
     std::uint64_t places_queries = 0;
-    std::uint64_t places_failures = 0;     // injected by `places fail`
+    std::uint64_t places_failures = 0;  // injected by `places fail`
     std::uint64_t dials = 0;
     std::uint64_t dials_failed = 0;
     std::uint64_t links_up = 0;
@@ -73,7 +73,7 @@ struct SimOptions {
 };
 
 class Simulator {
-public:
+  public:
     Simulator(const Scenario& scenario, SimOptions options);
     ~Simulator();
     Simulator(const Simulator&) = delete;
@@ -81,7 +81,7 @@ public:
 
     SimResult run();
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

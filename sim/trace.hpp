@@ -17,7 +17,7 @@
 namespace herd::sim {
 
 class Trace {
-public:
+  public:
     // `out` may be null: then only the hash is kept (if `enabled`).
     Trace(std::ostream* out, bool enabled) : out_(out), enabled_(enabled || out != nullptr) {}
 
@@ -32,7 +32,7 @@ public:
     // Ends the line: }\n
     void end();
 
-private:
+  private:
     std::ostream* out_;
     bool enabled_;
     std::string line_;

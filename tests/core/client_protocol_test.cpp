@@ -8,7 +8,8 @@
 namespace herd::test {
 namespace {
 
-constexpr const char* kiwi_iamat = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450";
+constexpr const char* kiwi_iamat =
+    "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450";
 constexpr const char* kiwi_at =
     "AT Alford +0.264873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450\n";
 
@@ -27,13 +28,15 @@ TEST(Iamat, NegativeSkewWhenClientClockIsAhead) {
 TEST(Iamat, ZeroSkewIsPositive) {
     Session s;
     s.received = Timestamp{1479413884, 0};
-    EXPECT_EQ(s.run("IAMAT c +1.0+1.0 1479413884\n"), "AT Alford +0.000000000 c +1.0+1.0 1479413884\n");
+    EXPECT_EQ(s.run("IAMAT c +1.0+1.0 1479413884\n"),
+              "AT Alford +0.000000000 c +1.0+1.0 1479413884\n");
 }
 
 TEST(Iamat, AllSixWhiteSpaceBytesSeparateFields) {
     Session s;
     s.received = Timestamp{100, 0};
-    EXPECT_EQ(s.run(" \t\f\vIAMAT\t c\f\v+1.0+1.0 \r 99 \t\n"), "AT Alford +1.000000000 c +1.0+1.0 99\n");
+    EXPECT_EQ(s.run(" \t\f\vIAMAT\t c\f\v+1.0+1.0 \r 99 \t\n"),
+              "AT Alford +1.000000000 c +1.0+1.0 99\n");
 }
 
 TEST(Iamat, CrLfLineEnding) {
@@ -53,7 +56,8 @@ TEST(Iamat, Utf8AndEmojiClientIdsAreEchoedByteForByte) {
 TEST(Iamat, CoordinatesWithUnusualWidthsAreEchoedVerbatim) {
     Session s;
     s.received = Timestamp{10, 0};
-    EXPECT_EQ(s.run("IAMAT c +1.000000+001.000000 10\n"), "AT Alford +0.000000000 c +1.000000+001.000000 10\n");
+    EXPECT_EQ(s.run("IAMAT c +1.000000+001.000000 10\n"),
+              "AT Alford +0.000000000 c +1.000000+001.000000 10\n");
 }
 
 TEST(Iamat, TimeWithZeroNineAndTwelveFractionDigits) {
@@ -94,10 +98,12 @@ TEST(Iamat, MissingSignsAndIntegerCoordinatesAreInvalid) {
 TEST(Iamat, LatitudeRangeIsExact) {
     Session s;
     s.received = Timestamp{5, 0};
-    EXPECT_EQ(s.run("IAMAT a +90.0+0.0 5\nIAMAT b +90.000001+0.0 5\nIAMAT c +90.00000000000000001+0.0 5\n"),
-              "AT Alford +0.000000000 a +90.0+0.0 5\n"
-              "? IAMAT b +90.000001+0.0 5\n"
-              "? IAMAT c +90.00000000000000001+0.0 5\n");
+    EXPECT_EQ(
+        s.run(
+            "IAMAT a +90.0+0.0 5\nIAMAT b +90.000001+0.0 5\nIAMAT c +90.00000000000000001+0.0 5\n"),
+        "AT Alford +0.000000000 a +90.0+0.0 5\n"
+        "? IAMAT b +90.000001+0.0 5\n"
+        "? IAMAT c +90.00000000000000001+0.0 5\n");
 }
 
 TEST(Iamat, LongitudeMinus180IsValid) {
@@ -123,7 +129,8 @@ TEST(Iamat, OlderTimeIsAnsweredButNotStored) {
               "AT Alford +1.000000000 c +1.0+1.0 9\n"
               "AT Alford +1.000000001 c +2.0+2.0 8.999999999\n"
               "AT Alford +1.000000000 c +1.0+1.0 9\n"
-              "{\n   \"html_attributions\": [],\n   \"results\": [],\n   \"status\": \"ZERO_RESULTS\"\n}\n\n");
+              "{\n   \"html_attributions\": [],\n   \"results\": [],\n   \"status\": "
+              "\"ZERO_RESULTS\"\n}\n\n");
     EXPECT_EQ(s.flooded.size(), 1u);
 }
 
@@ -166,7 +173,8 @@ TEST(Invalid, NonNumericFields) {
 TEST(Invalid, ConnectionStaysUsableAfterBadLines) {
     Session s;
     s.received = Timestamp{5, 0};
-    EXPECT_EQ(s.run("garbage\nIAMAT c +1.0+1.0 5\n"), "? garbage\nAT Alford +0.000000000 c +1.0+1.0 5\n");
+    EXPECT_EQ(s.run("garbage\nIAMAT c +1.0+1.0 5\n"),
+              "? garbage\nAT Alford +0.000000000 c +1.0+1.0 5\n");
 }
 
 TEST(Invalid, BinaryBytesAreEchoed) {
@@ -187,7 +195,8 @@ TEST(Overlong, OverlongLineAcrossManyReadsThenAValidLine) {
     s.received = Timestamp{5, 0};
     std::vector<std::string> chunks(100, std::string(7, 'x'));
     chunks.push_back("\nIAMAT c +1.0+1.0 5\n");
-    EXPECT_EQ(s.run(chunks), "? " + std::string(32, 'x') + "\nAT Alford +0.000000000 c +1.0+1.0 5\n");
+    EXPECT_EQ(s.run(chunks),
+              "? " + std::string(32, 'x') + "\nAT Alford +0.000000000 c +1.0+1.0 5\n");
 }
 
 TEST(Overlong, DefaultCapIs65536Bytes) {

@@ -15,7 +15,8 @@ std::vector<std::string> frame(const std::vector<std::string>& chunks, std::size
     std::vector<std::string> out;
     auto drain = [&] {
         while (auto l = lines.next()) {
-            out.push_back((l->kind == FramedLine::Kind::complete ? "L:" : "O:") + std::string(l->text));
+            out.push_back((l->kind == FramedLine::Kind::complete ? "L:" : "O:") +
+                          std::string(l->text));
         }
     };
     for (const auto& c : chunks) {
@@ -44,7 +45,9 @@ TEST(LineBuffer, FinalUnterminatedLineIsDeliveredAtEof) {
     EXPECT_EQ(frame({"one\ntwo"}, 16, false), (Lines{"L:one"}));
 }
 
-TEST(LineBuffer, EmptyLinesAreLines) { EXPECT_EQ(frame({"\n\r\n"}), (Lines{"L:", "L:"})); }
+TEST(LineBuffer, EmptyLinesAreLines) {
+    EXPECT_EQ(frame({"\n\r\n"}), (Lines{"L:", "L:"}));
+}
 
 TEST(LineBuffer, LineOfExactlyTheCapIsAccepted) {
     const std::string line(16, 'x');
@@ -80,11 +83,13 @@ TEST(LineBuffer, OverlongLineSplitAcrossManyReadsKeepsMemoryBounded) {
     std::size_t held_max = 0;
     for (int i = 0; i < 1000; ++i) {
         lines.append(std::string(50, static_cast<char>('a' + i % 26)));
-        while (auto l = lines.next()) events.emplace_back(l->text);
+        while (auto l = lines.next())
+            events.emplace_back(l->text);
         held_max = std::max(held_max, lines.buffered_bytes());
     }
     lines.append("\nafter\n");
-    while (auto l = lines.next()) events.emplace_back(l->text);
+    while (auto l = lines.next())
+        events.emplace_back(l->text);
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[0], std::string(50, 'a') + std::string(14, 'b'));
     EXPECT_EQ(events[1], "after");

@@ -12,14 +12,16 @@ const std::vector<std::string> fall_servers = {"Alford", "Ball", "Hamilton", "Ho
 
 std::size_t count_applied(const Wire& w) {
     std::size_t n = 0;
-    for (const auto& l : w.log) n += std::holds_alternative<RecordApplied>(l.action);
+    for (const auto& l : w.log)
+        n += std::holds_alternative<RecordApplied>(l.action);
     return n;
 }
 
 std::vector<std::string> down_reasons(const Wire& w, const std::string& node) {
     std::vector<std::string> out;
     for (const auto& l : w.log) {
-        if (const auto* d = std::get_if<PeerDown>(&l.action); d && l.node == node) out.push_back(d->reason);
+        if (const auto* d = std::get_if<PeerDown>(&l.action); d && l.node == node)
+            out.push_back(d->reason);
     }
     return out;
 }
@@ -35,8 +37,9 @@ TEST(NodeLinks, FallHerdComesUpWithOneConnectionPerLink) {
     Wire w;
     fall2017(w);
     w.run_for(Duration::seconds(1));
-    EXPECT_EQ(w.node("Alford").linked_peers(),
-              (std::vector<ServerName>{*ServerName::parse("Hamilton"), *ServerName::parse("Welsh")}));
+    EXPECT_EQ(
+        w.node("Alford").linked_peers(),
+        (std::vector<ServerName>{*ServerName::parse("Hamilton"), *ServerName::parse("Welsh")}));
     for (const auto& s : fall_servers) {
         EXPECT_EQ(w.node(s).linked_peers().size(), w.node(s).config().neighbours.size()) << s;
         // Both ends dialed at t=0; the duplicates are gone.
@@ -69,7 +72,8 @@ TEST(NodeFlood, ATriangleDoesNotLoop) {
     w.link("a", "b");
     w.link("b", "c");
     w.link("a", "c");
-    for (const char* s : {"a", "b", "c"}) w.start(s);
+    for (const char* s : {"a", "b", "c"})
+        w.start(s);
     w.run_for(Duration::seconds(1));
     w.log.clear();
     w.client("a", iamat("x", "+1.0+1.0", "5"));
@@ -147,7 +151,8 @@ TEST(NodeSecurity, AStrangersHelloIsRefused) {
     Wire w;
     w.link("a", "b");
     w.start("a");
-    const ConnectionId id = w.raw("a", "HELLO herd/1 mallory a 0000000000000001 0000000000000002\n");
+    const ConnectionId id =
+        w.raw("a", "HELLO herd/1 mallory a 0000000000000001 0000000000000002\n");
     EXPECT_TRUE(w.raw_closed("a", id));
     EXPECT_EQ(w.node("a").stats().handshakes_refused, 1u);
 }
@@ -220,7 +225,8 @@ TEST(NodeAntiEntropy, ARestartedEmptyServerIsRefilled) {
     fall2017(w);
     w.run_for(Duration::seconds(1));
     std::string lines;
-    for (int i = 0; i < 200; ++i) lines += iamat("client" + std::to_string(i), "+1.0+1.0", std::to_string(1000 + i));
+    for (int i = 0; i < 200; ++i)
+        lines += iamat("client" + std::to_string(i), "+1.0+1.0", std::to_string(1000 + i));
     w.client("Ball", lines);
     w.run_for(Duration::seconds(1));
     w.crash("Welsh");
@@ -260,21 +266,26 @@ TEST(NodeAntiEntropy, AShortPartitionCostsFarLessThanTheStore) {
     w.start("b");
     w.run_for(Duration::seconds(1));
     std::string lines;
-    for (int i = 0; i < 5000; ++i) lines += iamat("c" + std::to_string(i), "+1.0+1.0", "7");
+    for (int i = 0; i < 5000; ++i)
+        lines += iamat("c" + std::to_string(i), "+1.0+1.0", "7");
     w.client("a", lines);
     w.run_for(Duration::seconds(1));
     ASSERT_EQ(w.node("b").store().size(), 5000u);
     std::size_t store_bytes = 0;
-    for (const Record* r : w.node("a").store().sorted()) store_bytes += r->at_line().size() + 1;
+    for (const Record* r : w.node("a").store().sorted())
+        store_bytes += r->at_line().size() + 1;
 
     w.cut("a", "b");
-    w.client("a", iamat("c1", "+5.0+5.0", "8") + iamat("c2", "+5.0+5.0", "8") + iamat("new", "+5.0+5.0", "8"));
+    w.client("a", iamat("c1", "+5.0+5.0", "8") + iamat("c2", "+5.0+5.0", "8") +
+                      iamat("new", "+5.0+5.0", "8"));
     w.client("b", iamat("c3", "+6.0+6.0", "8") + iamat("c4", "+6.0+6.0", "8"));
     w.run_for(Duration::milliseconds(100));
-    const std::uint64_t before = w.node("a").stats().peer_bytes_sent + w.node("b").stats().peer_bytes_sent;
+    const std::uint64_t before =
+        w.node("a").stats().peer_bytes_sent + w.node("b").stats().peer_bytes_sent;
     w.restore("a", "b");
     w.run_for(Duration::seconds(10));
-    const std::uint64_t cost = w.node("a").stats().peer_bytes_sent + w.node("b").stats().peer_bytes_sent - before;
+    const std::uint64_t cost =
+        w.node("a").stats().peer_bytes_sent + w.node("b").stats().peer_bytes_sent - before;
     EXPECT_EQ(w.node("b").store().find("c1")->latlon_text(), "+5.0+5.0");
     EXPECT_EQ(w.node("a").store().find("c4")->latlon_text(), "+6.0+6.0");
     EXPECT_EQ(w.node("b").store().size(), 5001u);
@@ -391,7 +402,8 @@ TEST(NodeReconnect, DelaysBackOffFromAtMost100msToAtMost5s) {
     EXPECT_LE((dials[0] - crashed).ns, Duration::milliseconds(100).ns);
     Duration longest{0};
     for (std::size_t i = 1; i < dials.size(); ++i) {
-        const Duration gap = dials[i] - dials[i - 1] - w.latency;  // the failed dial took one latency
+        const Duration gap =
+            dials[i] - dials[i - 1] - w.latency;  // the failed dial took one latency
         EXPECT_LE(gap.ns, Duration::seconds(5).ns);
         longest = std::max(longest, gap);
     }
@@ -408,7 +420,8 @@ TEST(NodeOverflow, APeerQueueThatOverflowsClosesTheLinkAndAntiEntropyRepairs) {
     w.start("b");
     w.run_for(Duration::seconds(1));
     std::string lines;
-    for (int i = 0; i < 100; ++i) lines += iamat("c" + std::to_string(i), "+1.0+1.0", "7");
+    for (int i = 0; i < 100; ++i)
+        lines += iamat("c" + std::to_string(i), "+1.0+1.0", "7");
     w.client("a", lines);
     w.run_for(Duration::seconds(10));
     EXPECT_GE(w.node("a").stats().links_closed_overflow, 1u);

@@ -71,10 +71,11 @@ TEST(PeerProtocol, DigestListsOnlyNonEmptyChildren) {
 }
 
 TEST(PeerProtocol, MalformedDigestsAreRejected) {
-    for (const char* bad : {"DIGEST", "DIGEST 0 0000000000000001", "DIGEST 1 0000000000000010",
-                            "DIGEST 15 0000000000000000", "DIGEST 0 0000000000000000 16=01/1",
-                            "DIGEST 0 0000000000000000 3=01/0", "DIGEST 0 0000000000000000 3=01/1 2=01/1",
-                            "DIGEST 0 0000000000000000 3=zz/1", "DIGEST 0 0000000000000000 3:01/1"}) {
+    for (const char* bad :
+         {"DIGEST", "DIGEST 0 0000000000000001", "DIGEST 1 0000000000000010",
+          "DIGEST 15 0000000000000000", "DIGEST 0 0000000000000000 16=01/1",
+          "DIGEST 0 0000000000000000 3=01/0", "DIGEST 0 0000000000000000 3=01/1 2=01/1",
+          "DIGEST 0 0000000000000000 3=zz/1", "DIGEST 0 0000000000000000 3:01/1"}) {
         EXPECT_FALSE(parse_digest(bad)) << bad;
     }
 }
@@ -98,11 +99,14 @@ TEST(BucketDigests, ChildDigestsAtEveryDepthAddUpToTheParent) {
         for (int c = 0; c < bucket_fanout; ++c) {
             total.sum += children[static_cast<std::size_t>(c)].sum;
             total.count += children[static_cast<std::size_t>(c)].count;
-            if (children[static_cast<std::size_t>(c)].count > children[static_cast<std::size_t>(biggest)].count) biggest = c;
+            if (children[static_cast<std::size_t>(c)].count >
+                children[static_cast<std::size_t>(biggest)].count)
+                biggest = c;
         }
         EXPECT_EQ(total, parent) << "depth " << depth;
         parent = children[static_cast<std::size_t>(biggest)];
-        bucket = BucketId{depth + 1, (bucket.prefix << bucket_fanout_bits) | static_cast<std::uint64_t>(biggest)};
+        bucket = BucketId{
+            depth + 1, (bucket.prefix << bucket_fanout_bits) | static_cast<std::uint64_t>(biggest)};
         // The records of that bucket are exactly `parent.count` records.
         RecordStore::Cursor cursor;
         bool done = false;
@@ -113,7 +117,8 @@ TEST(BucketDigests, ChildDigestsAtEveryDepthAddUpToTheParent) {
 
 TEST(BucketDigests, BucketRecordsResumeAfterACursor) {
     RecordStore store;
-    for (int i = 0; i < 100; ++i) store.apply(*Record::parse_at_line("AT A +0.0 c" + std::to_string(i) + " +1.0+1.0 5"));
+    for (int i = 0; i < 100; ++i)
+        store.apply(*Record::parse_at_line("AT A +0.0 c" + std::to_string(i) + " +1.0+1.0 5"));
     RecordStore::Cursor cursor;
     bool done = false;
     const auto first = store.bucket_records(BucketId{0, 0}, cursor, 30, &done);

@@ -12,7 +12,8 @@ Record at(std::string_view line) {
 }
 
 TEST(RecordParse, FieldsAreIndexedFromTheLine) {
-    Record r = at("AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450");
+    Record r =
+        at("AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450");
     EXPECT_EQ(r.origin(), "Alford");
     EXPECT_EQ(r.skew_text(), "+0.263873386");
     EXPECT_EQ(r.client(), "kiwi.cs.ucla.edu");
@@ -100,8 +101,10 @@ TEST(RecordStore, SortedIsByClientBytes) {
         store.apply(at(std::string("AT A +0.0 ") + c + " +1.0+1.0 5"));
     }
     std::vector<std::string> order;
-    for (const Record* r : store.sorted()) order.emplace_back(r->client());
-    EXPECT_EQ(order, (std::vector<std::string>{"Alpha", "alpha", "beta", "zeta", "\xF0\x9F\xA5\x9D"}));
+    for (const Record* r : store.sorted())
+        order.emplace_back(r->client());
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"Alpha", "alpha", "beta", "zeta", "\xF0\x9F\xA5\x9D"}));
 }
 
 TEST(RecordStore, ClientIdsAreComparedByteForByte) {

@@ -12,9 +12,30 @@ namespace {
 
 // A random mix of valid requests, near misses and garbage, as lines.
 std::vector<std::string> random_lines(Prng& prng, int count) {
-    static const char* fragments[] = {"IAMAT", "WHATSAT", "AT", "HELLO", "iamat", "kiwi", "+34.068930-118.445127",
-                                      "1479413884.5", "10", "5", "+91.0+0.0", "-0.5+179.9", "\xF0\x9F\xA5\x9D",
-                                      "50.5", "21", "\t", "  ", "\r", "x", "", "\f", "\v", "+1.0+1.0", "1e5"};
+    static const char* fragments[] = {"IAMAT",
+                                      "WHATSAT",
+                                      "AT",
+                                      "HELLO",
+                                      "iamat",
+                                      "kiwi",
+                                      "+34.068930-118.445127",
+                                      "1479413884.5",
+                                      "10",
+                                      "5",
+                                      "+91.0+0.0",
+                                      "-0.5+179.9",
+                                      "\xF0\x9F\xA5\x9D",
+                                      "50.5",
+                                      "21",
+                                      "\t",
+                                      "  ",
+                                      "\r",
+                                      "x",
+                                      "",
+                                      "\f",
+                                      "\v",
+                                      "+1.0+1.0",
+                                      "1e5"};
     std::vector<std::string> lines;
     for (int i = 0; i < count; ++i) {
         std::string line;
@@ -24,7 +45,8 @@ std::vector<std::string> random_lines(Prng& prng, int count) {
             line += fragments[prng.below(std::size(fragments))];
         }
         if (prng.below(10) == 0) {
-            for (int b = 0; b < 5; ++b) line += static_cast<char>(prng.below(256));
+            for (int b = 0; b < 5; ++b)
+                line += static_cast<char>(prng.below(256));
             std::string cleaned;
             for (char c : line) {
                 if (c != '\n') cleaned += c;
@@ -60,7 +82,9 @@ TEST(Robustness, EveryNonBlankLineGetsExactlyOneReplyWhateverTheChunking) {
             at += n;
         }
         Session s;
-        s.places = [](const PlacesQuery&) { return std::string(R"({"results": [], "status": "OK"})"); };
+        s.places = [](const PlacesQuery&) {
+            return std::string(R"({"results": [], "status": "OK"})");
+        };
         const std::string out = s.run(chunks);
         // Count replies: `? ` lines and AT lines (a WHATSAT reply is an AT line plus a JSON body).
         std::size_t replies = 0;
@@ -88,7 +112,8 @@ TEST(Robustness, PeerLinesWithoutAHandshakeNeverChangeTheStore) {
     Prng prng(7);
     for (int round = 0; round < 200; ++round) {
         Session s;
-        std::string line = "AT Ball +0.1 c" + std::to_string(round) + " +1.0+1.0 " + std::to_string(prng.below(1'000'000));
+        std::string line = "AT Ball +0.1 c" + std::to_string(round) + " +1.0+1.0 " +
+                           std::to_string(prng.below(1'000'000));
         s.run(line + "\nDIGEST 0 0000000000000000 1=0000000000000001/1\nPING\nAUTH -\n");
         EXPECT_EQ(s.store.size(), 0u);
     }

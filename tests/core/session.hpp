@@ -56,7 +56,9 @@ struct Session {
         return out;
     }
 
-    std::string run(std::string_view bytes) { return run(std::vector<std::string>{std::string(bytes)}); }
+    std::string run(std::string_view bytes) {
+        return run(std::vector<std::string>{std::string(bytes)});
+    }
 };
 
 }  // namespace herd::test

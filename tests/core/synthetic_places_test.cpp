@@ -18,7 +18,8 @@ rapidjson::Document parse(const std::string& body) {
 
 TEST(SyntheticPlaces, SameInputSameBytes) {
     const RadiusKm r = *RadiusKm::parse("10");
-    EXPECT_EQ(synthetic_places_json(ucla_lat, ucla_lon, r, 20), synthetic_places_json(ucla_lat, ucla_lon, r, 20));
+    EXPECT_EQ(synthetic_places_json(ucla_lat, ucla_lon, r, 20),
+              synthetic_places_json(ucla_lat, ucla_lon, r, 20));
     EXPECT_NE(synthetic_places_json(ucla_lat, ucla_lon, r, 20),
               synthetic_places_json(ucla_lat + 1000, ucla_lon, r, 20));
 }
@@ -61,7 +62,8 @@ TEST(SyntheticPlaces, PlacesLieWithinTheRadius) {
 }
 
 TEST(SyntheticPlaces, CoordinatesStayOnTheGlobeNearThePolesAndTheAntimeridian) {
-    auto doc = parse(synthetic_places_json(89'999'000'000, 179'999'000'000, *RadiusKm::parse("50"), 20));
+    auto doc =
+        parse(synthetic_places_json(89'999'000'000, 179'999'000'000, *RadiusKm::parse("50"), 20));
     for (const auto& place : doc["results"].GetArray()) {
         const double lat = place["geometry"]["location"]["lat"].GetDouble();
         const double lng = place["geometry"]["location"]["lng"].GetDouble();

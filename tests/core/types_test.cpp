@@ -41,9 +41,9 @@ TEST(LatLonParse, LongitudeOneEightyIsTheExactLimit) {
 }
 
 TEST(LatLonParse, SignsAreMandatoryAndDotsRequired) {
-    for (const char* bad : {"34.068930-118.445127", "+34.068930118.445127", "+34-118",
-                            "+34.-118.5", "+34.5-.5", "+34.5", "++34.5-118.5", "+34.5-118.5x",
-                            "+34.5 -118.5", "+3a.5-118.5", "", "+", "+.5+.5"}) {
+    for (const char* bad : {"34.068930-118.445127", "+34.068930118.445127", "+34-118", "+34.-118.5",
+                            "+34.5-.5", "+34.5", "++34.5-118.5", "+34.5-118.5x", "+34.5 -118.5",
+                            "+3a.5-118.5", "", "+", "+.5+.5"}) {
         EXPECT_FALSE(LatLon::parse(bad)) << bad;
     }
 }
@@ -60,8 +60,8 @@ TEST(RadiusParse, ZeroToFiftyKilometres) {
 }
 
 TEST(RadiusParse, RejectsOutOfRangeAndMalformed) {
-    for (const char* bad : {"50.5", "50.0000001", "51", "100", "-1", "+5", "1e1", "5.", ".5", "",
-                            "ten", "1_0"}) {
+    for (const char* bad :
+         {"50.5", "50.0000001", "51", "100", "-1", "+5", "1e1", "5.", ".5", "", "ten", "1_0"}) {
         EXPECT_FALSE(RadiusKm::parse(bad)) << bad;
     }
 }
@@ -70,7 +70,8 @@ TEST(BoundParse, ZeroToTwenty) {
     EXPECT_EQ(parse_whatsat_bound("0"), 0u);
     EXPECT_EQ(parse_whatsat_bound("20"), 20u);
     EXPECT_EQ(parse_whatsat_bound("007"), 7u);
-    for (const char* bad : {"21", "100", "-1", "+5", "5.0", "", "five", "99999999999999999999999"}) {
+    for (const char* bad :
+         {"21", "100", "-1", "+5", "5.0", "", "five", "99999999999999999999999"}) {
         EXPECT_FALSE(parse_whatsat_bound(bad)) << bad;
     }
 }

@@ -92,7 +92,8 @@ TEST(WhatsatReply, ProviderErrorStatusUsesTheFailureFraming) {
 }
 
 TEST(WhatsatReply, ZeroResultsIsAnAnswerNotAFailure) {
-    EXPECT_EQ(format_whatsat_reply(at, R"({"html_attributions": [], "results": [], "status": "ZERO_RESULTS"})", 5),
+    EXPECT_EQ(format_whatsat_reply(
+                  at, R"({"html_attributions": [], "results": [], "status": "ZERO_RESULTS"})", 5),
               "AT Alford +0.5 c +1.0+1.0 9\n{\n   \"html_attributions\": [],\n   \"results\": [],\n"
               "   \"status\": \"ZERO_RESULTS\"\n}\n\n");
 }
@@ -142,7 +143,8 @@ TEST(Whatsat, ProviderIsAskedWithTheStoredLocationAndRadius) {
 
 TEST(Whatsat, RepliesTheOriginsAtLineNotTheLocalServers) {
     Session s("Welsh");
-    s.store.apply(*Record::parse_at_line("AT Alford +0.263873386 kiwi +34.068930-118.445127 1479413884.392014450"));
+    s.store.apply(*Record::parse_at_line(
+        "AT Alford +0.263873386 kiwi +34.068930-118.445127 1479413884.392014450"));
     s.places = [](const PlacesQuery&) { return std::string(R"({"results": [], "status": "OK"})"); };
     EXPECT_EQ(s.run("WHATSAT kiwi 10 5\n"),
               "AT Alford +0.263873386 kiwi +34.068930-118.445127 1479413884.392014450\n"

@@ -19,7 +19,7 @@
 namespace herd::test {
 
 class Wire {
-public:
+  public:
     Duration latency = Duration::milliseconds(1);
     Instant now{0};
     Timestamp epoch{1479413884, 0};
@@ -72,7 +72,9 @@ public:
             if (conn.open && ((x == a && y == b) || (x == b && y == a))) drop(id);
         }
     }
-    void restore(const std::string& a, const std::string& b) { cuts_.erase({std::min(a, b), std::max(a, b)}); }
+    void restore(const std::string& a, const std::string& b) {
+        cuts_.erase({std::min(a, b), std::max(a, b)});
+    }
 
     // Messages between a and b vanish without either end being told (a half-open link).
     void blackhole(const std::string& a, const std::string& b) {
@@ -120,7 +122,9 @@ public:
         pump(server);
         return id;
     }
-    bool raw_closed(const std::string& server, ConnectionId id) const { return closed_.count({server, id}) > 0; }
+    bool raw_closed(const std::string& server, ConnectionId id) const {
+        return closed_.count({server, id}) > 0;
+    }
 
     // Runs events and timers until `until`, in time order (events before timers at one instant).
     void run_until(Instant until) {
@@ -157,7 +161,8 @@ public:
                 const std::string& bytes = *s->bytes;
                 for (std::size_t p = 0; p < bytes.size();) {
                     const std::size_t e = bytes.find('\n', p);
-                    if (bytes.compare(p, verb.size() + 1, verb + " ") == 0 || bytes.compare(p, e - p, verb) == 0) {
+                    if (bytes.compare(p, verb.size() + 1, verb + " ") == 0 ||
+                        bytes.compare(p, e - p, verb) == 0) {
                         ++n;
                     }
                     p = e + 1;
@@ -167,7 +172,7 @@ public:
         return n;
     }
 
-private:
+  private:
     struct End {
         std::string server;
         ConnectionId id;
@@ -227,7 +232,9 @@ private:
             if (!c.open) return;
             const End& to = c.end[0].server == name ? c.end[1] : c.end[0];
             const End& from = c.end[0].server == name ? c.end[0] : c.end[1];
-            if (blackholes_.count({std::min(to.server, from.server), std::max(to.server, from.server)})) return;
+            if (blackholes_.count(
+                    {std::min(to.server, from.server), std::max(to.server, from.server)}))
+                return;
             if (c.silent_at == to.server) return;
             node(to.server).handle_bytes(to.id, *s.bytes, stamp());
             pump(to.server);
@@ -261,8 +268,8 @@ private:
     void act(const std::string& name, const QueryPlaces& q) {
         log.push_back({now, name, q});
         const QueryId id = q.id;
-        const std::string body = synthetic_places_json(q.query.lat_nanodeg, q.query.lon_nanodeg, q.query.radius,
-                                                       synthetic_places_count_max);
+        const std::string body = synthetic_places_json(q.query.lat_nanodeg, q.query.lon_nanodeg,
+                                                       q.query.radius, synthetic_places_count_max);
         at(now + places_latency, [this, name, id, body] {
             if (!nodes_.count(name)) return;
             node(name).handle_places_reply(id, PlacesResult{true, body, {}}, stamp());
@@ -281,7 +288,8 @@ private:
             if (!conn.open) return;
             conn.open = false;
             const End& other = conn.end[0].server == name ? conn.end[1] : conn.end[0];
-            if (blackholes_.count({std::min(name, other.server), std::max(name, other.server)})) return;
+            if (blackholes_.count({std::min(name, other.server), std::max(name, other.server)}))
+                return;
             if (nodes_.count(other.server)) {
                 node(other.server).handle_closed(other.id, stamp());
                 pump(other.server);
@@ -316,7 +324,8 @@ inline void fall2017(Wire& w) {
     w.link("Ball", "Holiday");
     w.link("Ball", "Welsh");
     w.link("Hamilton", "Holiday");
-    for (const char* s : {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"}) w.start(s);
+    for (const char* s : {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"})
+        w.start(s);
 }
 
 }  // namespace herd::test

@@ -31,9 +31,11 @@ using namespace std::chrono_literals;
 
 // A child process; the destructor stops it (SIGTERM, then SIGKILL) and reaps it.
 class Process {
-public:
+  public:
     Process() = default;
-    Process(const std::vector<std::string>& args, const std::string& output_file) { start(args, output_file); }
+    Process(const std::vector<std::string>& args, const std::string& output_file) {
+        start(args, output_file);
+    }
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
     Process(Process&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
@@ -52,7 +54,8 @@ public:
             ::dup2(fd, 1);
             ::dup2(fd, 2);
             std::vector<char*> argv;
-            for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            for (const std::string& a : args)
+                argv.push_back(const_cast<char*>(a.c_str()));
             argv.push_back(nullptr);
             ::execv(argv[0], argv.data());
             ::_exit(127);
@@ -103,7 +106,7 @@ public:
         pid_ = -1;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
     int exit_status_ = -1;
 };
@@ -129,7 +132,8 @@ inline std::string read_all(int fd, std::chrono::milliseconds limit) {
     const auto end = Clock::now() + limit;
     char buffer[65536];
     while (true) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
         if (left <= 0) break;
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
@@ -142,7 +146,8 @@ inline std::string read_all(int fd, std::chrono::milliseconds limit) {
 
 // One client connection: sends `bytes`, half-closes, returns everything the server answers
 // before it closes (or `limit` passes).
-inline std::string talk(int port, const std::string& bytes, std::chrono::milliseconds limit = 5000ms) {
+inline std::string talk(int port, const std::string& bytes,
+                        std::chrono::milliseconds limit = 5000ms) {
     const int fd = connect_to(port);
     if (fd < 0) return "<connect failed>";
     std::size_t sent = 0;
@@ -173,16 +178,18 @@ inline std::vector<std::string>& temp_dirs() {
 }
 
 class TempDirCleanup : public ::testing::Environment {
-public:
+  public:
     void TearDown() override {
         std::error_code ec;
-        for (const std::string& d : temp_dirs()) std::filesystem::remove_all(d, ec);
+        for (const std::string& d : temp_dirs())
+            std::filesystem::remove_all(d, ec);
     }
 };
 
 inline std::string temp_dir(const std::string& name) {
     const auto dir = std::filesystem::temp_directory_path() /
-                     ("herd-net-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+                     ("herd-net-" + name + "-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir);
     temp_dirs().push_back(dir.string());
     return dir.string();
@@ -200,17 +207,20 @@ inline int random_base_port() {
 
 // The Fall 2017 herd on 127.0.0.1, base port random, each server a `herd serve` process.
 class NetHerd {
-public:
+  public:
     static constexpr const char* names[5] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
 
-    explicit NetHerd(const std::string& test, std::vector<std::string> extra = {}) : dir_(temp_dir(test)), extra_(std::move(extra)) {
+    explicit NetHerd(const std::string& test, std::vector<std::string> extra = {})
+        : dir_(temp_dir(test)), extra_(std::move(extra)) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             base_ = random_base_port();
             write_herd_file();
             bool ok = true;
-            for (int i = 0; i < 5; ++i) ok = ok && start(i);
+            for (int i = 0; i < 5; ++i)
+                ok = ok && start(i);
             if (ok) return;
-            for (auto& p : servers_) p.stop();
+            for (auto& p : servers_)
+                p.stop();
         }
         throw std::runtime_error("could not start a herd on 127.0.0.1");
     }
@@ -219,12 +229,15 @@ public:
     int port(const std::string& name) const { return base_ + index(name); }
     const std::string& dir() const { return dir_; }
     std::string herd_file() const { return dir_ + "/herd.conf"; }
-    Process& process(const std::string& name) { return servers_[static_cast<std::size_t>(index(name))]; }
+    Process& process(const std::string& name) {
+        return servers_[static_cast<std::size_t>(index(name))];
+    }
 
     // Starts server i (again) with the herd's options, or with `instead` when given; false if
     // it did not listen.
     bool start(int i, const std::vector<std::string>& instead = {}) {
-        std::vector<std::string> args = {HERD_BINARY, "serve", names[i], "--config", herd_file(), "--log-dir", dir_ + "/logs"};
+        std::vector<std::string> args = {HERD_BINARY, "serve",     names[i],      "--config",
+                                         herd_file(), "--log-dir", dir_ + "/logs"};
         const auto& options = instead.empty() ? extra_ : instead;
         args.insert(args.end(), options.begin(), options.end());
         servers_[static_cast<std::size_t>(i)].start(args, dir_ + "/" + names[i] + ".out");
@@ -240,9 +253,11 @@ public:
         }
         return false;
     }
-    bool start(const std::string& name, const std::vector<std::string>& instead = {}) { return start(index(name), instead); }
+    bool start(const std::string& name, const std::vector<std::string>& instead = {}) {
+        return start(index(name), instead);
+    }
 
-private:
+  private:
     static int index(const std::string& name) {
         for (int i = 0; i < 5; ++i) {
             if (name == names[i]) return i;
@@ -251,8 +266,10 @@ private:
     }
     void write_herd_file() {
         std::ofstream f(herd_file(), std::ios::trunc);
-        for (int i = 0; i < 5; ++i) f << "server " << names[i] << " 127.0.0.1:" << port(i) << "\n";
-        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink Hamilton Holiday\n";
+        for (int i = 0; i < 5; ++i)
+            f << "server " << names[i] << " 127.0.0.1:" << port(i) << "\n";
+        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink "
+             "Hamilton Holiday\n";
     }
 
     std::string dir_;

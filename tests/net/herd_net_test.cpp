@@ -12,21 +12,28 @@ namespace {
 
 const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
-std::string now_text() { return format_timestamp(net::wall_now()); }
+std::string now_text() {
+    return format_timestamp(net::wall_now());
+}
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+    return s.substr(0, s.find('\n'));
+}
 
 // What a WHATSAT must answer for this AT line, computed by the core from the synthetic places.
-std::string expected_whatsat(const std::string& at_line, const std::string& latlon, const std::string& radius,
-                             unsigned bound) {
+std::string expected_whatsat(const std::string& at_line, const std::string& latlon,
+                             const std::string& radius, unsigned bound) {
     const auto ll = *LatLon::parse(latlon);
-    return format_whatsat_reply(at_line, synthetic_places_json(ll.lat_nanodeg(), ll.lon_nanodeg(), *RadiusKm::parse(radius),
-                                                               synthetic_places_count_max),
-                                bound);
+    return format_whatsat_reply(
+        at_line,
+        synthetic_places_json(ll.lat_nanodeg(), ll.lon_nanodeg(), *RadiusKm::parse(radius),
+                              synthetic_places_count_max),
+        bound);
 }
 
 // WHATSAT at `port` until it stops answering `?` (the record has arrived), up to `limit`.
-std::string whatsat_when_known(int port, const std::string& request, std::chrono::milliseconds limit) {
+std::string whatsat_when_known(int port, const std::string& request,
+                               std::chrono::milliseconds limit) {
     std::string reply;
     wait_until(
         [&] {
@@ -40,18 +47,22 @@ std::string whatsat_when_known(int port, const std::string& request, std::chrono
 TEST(NetHerd, IamatAndWhatsatRoundTripsWithExactReplies) {
     NetHerd herd("roundtrip");
     const std::string time = now_text();
-    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
+    const std::string at =
+        talk(herd.port("Alford"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
     ASSERT_EQ(at.rfind("AT Alford +", 0), 0u) << at;
-    EXPECT_EQ(at.substr(at.find(" kiwi")), " kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
+    EXPECT_EQ(at.substr(at.find(" kiwi")),
+              " kiwi.cs.ucla.edu +34.068930-118.445127 " + time + "\n");
     const std::string reply = talk(herd.port("Alford"), "WHATSAT kiwi.cs.ucla.edu 10 3\n");
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "10", 3));
 }
 
 TEST(NetHerd, AnUpdateAtAlfordIsAnsweredAtHolidayWithinASecond) {
     NetHerd herd("propagation");
-    const std::string at = talk(herd.port("Alford"), "IAMAT phone +1.000000+2.000000 " + now_text() + "\n");
+    const std::string at =
+        talk(herd.port("Alford"), "IAMAT phone +1.000000+2.000000 " + now_text() + "\n");
     const auto start = Clock::now();
-    const std::string reply = whatsat_when_known(herd.port("Holiday"), "WHATSAT phone 5 1\n", 1000ms);
+    const std::string reply =
+        whatsat_when_known(herd.port("Holiday"), "WHATSAT phone 5 1\n", 1000ms);
     EXPECT_LT(Clock::now() - start, 1000ms);
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+1.000000+2.000000", "5", 1));
 }
@@ -59,11 +70,14 @@ TEST(NetHerd, AnUpdateAtAlfordIsAnsweredAtHolidayWithinASecond) {
 TEST(NetHerd, ManyLinesOnOneConnectionAreAnsweredInOrder) {
     NetHerd herd("pipelined");
     std::string request, expected_tail;
-    for (int i = 0; i < 200; ++i) request += "IAMAT c" + std::to_string(i) + " +1.0+1.0 1479413884\n";
+    for (int i = 0; i < 200; ++i)
+        request += "IAMAT c" + std::to_string(i) + " +1.0+1.0 1479413884\n";
     request += "WHATSAT c7 1 1\nbogus line\n";
     const std::string reply = talk(herd.port("Ball"), request);
     std::size_t at_lines = 0;
-    for (std::size_t p = reply.find("AT Ball "); p != std::string::npos; p = reply.find("AT Ball ", p + 1)) ++at_lines;
+    for (std::size_t p = reply.find("AT Ball "); p != std::string::npos;
+         p = reply.find("AT Ball ", p + 1))
+        ++at_lines;
     EXPECT_EQ(at_lines, 201u);  // 200 IAMATs and the WHATSAT's first line
     EXPECT_EQ(reply.substr(reply.size() - 13), "? bogus line\n");
     EXPECT_LT(reply.find("c199 "), reply.find("\n{\n"));
@@ -73,25 +87,30 @@ TEST(NetHerd, KilledServerLeavesTheOthersServingAndCatchesUpAfterRestart) {
     NetHerd herd("crash");
     herd.process("Welsh").kill9();
     // Alford's update still reaches Ball, the long way round (Hamilton, Holiday).
-    const std::string at = talk(herd.port("Alford"), "IAMAT bike +37.000000-122.000000 " + now_text() + "\n");
+    const std::string at =
+        talk(herd.port("Alford"), "IAMAT bike +37.000000-122.000000 " + now_text() + "\n");
     const std::string at_ball = whatsat_when_known(herd.port("Ball"), "WHATSAT bike 1 0\n", 2000ms);
     EXPECT_EQ(first_line(at_ball), first_line(at));
     // Welsh comes back empty; its neighbours reconnect and anti-entropy refills it.
     ASSERT_TRUE(herd.start("Welsh"));
-    const std::string at_welsh = whatsat_when_known(herd.port("Welsh"), "WHATSAT bike 1 0\n", 8000ms);
+    const std::string at_welsh =
+        whatsat_when_known(herd.port("Welsh"), "WHATSAT bike 1 0\n", 8000ms);
     EXPECT_EQ(first_line(at_welsh), first_line(at));
 }
 
 TEST(NetHerd, BadInputGetsQuestionMarksAndEveryoneElseIsUnaffected) {
     NetHerd herd("garbage");
-    EXPECT_EQ(talk(herd.port("Hamilton"), "hello there\nIAMAT x 1 2\n"), "? hello there\n? IAMAT x 1 2\n");
+    EXPECT_EQ(talk(herd.port("Hamilton"), "hello there\nIAMAT x 1 2\n"),
+              "? hello there\n? IAMAT x 1 2\n");
     const std::string binary("\x01\xff\x00zz", 5);
     EXPECT_EQ(talk(herd.port("Hamilton"), binary + "\n"), "? " + binary + "\n");
     // A 1 MiB line: `? ` and its first 65536 bytes, at once; the rest is discarded.
     const std::string big(1 << 20, 'x');
-    EXPECT_EQ(talk(herd.port("Hamilton"), big + "\nIAMAT ok +1.0+1.0 5\n").substr(0, 65539), "? " + big.substr(0, 65536) + "\n");
+    EXPECT_EQ(talk(herd.port("Hamilton"), big + "\nIAMAT ok +1.0+1.0 5\n").substr(0, 65539),
+              "? " + big.substr(0, 65536) + "\n");
     // A peer verb from a client that never shook hands changes nothing.
-    EXPECT_EQ(talk(herd.port("Hamilton"), "AT Ball +0.1 forged +1.0+1.0 5\n"), "? AT Ball +0.1 forged +1.0+1.0 5\n");
+    EXPECT_EQ(talk(herd.port("Hamilton"), "AT Ball +0.1 forged +1.0+1.0 5\n"),
+              "? AT Ball +0.1 forged +1.0+1.0 5\n");
     EXPECT_EQ(talk(herd.port("Hamilton"), "WHATSAT forged 1 1\n"), "? WHATSAT forged 1 1\n");
     // Meanwhile the herd serves as usual.
     const std::string at = talk(herd.port("Hamilton"), "IAMAT fine +1.0+1.0 " + now_text() + "\n");
@@ -103,7 +122,8 @@ TEST(NetHerd, AClientThatNeverReadsIsDisconnected) {
     const int fd = connect_to(herd.port("Holiday"));
     ASSERT_GE(fd, 0);
     std::string chunk;
-    while (chunk.size() < 64 * 1024) chunk += "IAMAT slowpoke +1.0+1.0 1479413884\n";
+    while (chunk.size() < 64 * 1024)
+        chunk += "IAMAT slowpoke +1.0+1.0 1479413884\n";
     bool disconnected = false;
     std::size_t sent_total = 0;
     const auto end = Clock::now() + 20s;
@@ -129,7 +149,8 @@ TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {
     std::ofstream(dir + "/wrong") << "incorrect\n";
     NetHerd herd("secret", {"--secret-file", dir + "/right"});
     const std::string at = talk(herd.port("Alford"), "IAMAT key +1.0+1.0 " + now_text() + "\n");
-    EXPECT_EQ(first_line(whatsat_when_known(herd.port("Ball"), "WHATSAT key 1 0\n", 2000ms)), first_line(at));
+    EXPECT_EQ(first_line(whatsat_when_known(herd.port("Ball"), "WHATSAT key 1 0\n", 2000ms)),
+              first_line(at));
     // Welsh restarted with the wrong secret: its neighbours refuse it, so its news stays home.
     herd.process("Welsh").stop();
     ASSERT_TRUE(herd.start("Welsh", {"--secret-file", dir + "/wrong"}));
@@ -137,25 +158,29 @@ TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {
     std::this_thread::sleep_for(1500ms);
     EXPECT_EQ(talk(herd.port("Alford"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
-    EXPECT_NE(slurp(herd.dir() + "/logs/Alford.log").find("authentication-failed"), std::string::npos);
+    EXPECT_NE(slurp(herd.dir() + "/logs/Alford.log").find("authentication-failed"),
+              std::string::npos);
 }
 
 class StubProcess {
-public:
+  public:
     explicit StubProcess(const std::string& dir, std::vector<std::string> extra = {}) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             port_ = random_base_port();
-            std::vector<std::string> args = {HERD_BINARY, "places-stub", "--port", std::to_string(port_)};
+            std::vector<std::string> args = {HERD_BINARY, "places-stub", "--port",
+                                             std::to_string(port_)};
             args.insert(args.end(), extra.begin(), extra.end());
             process_.start(args, dir + "/stub.out");
-            if (wait_until([&] { return !process_.running() || connect_probe(); }, 3000ms) && process_.running()) return;
+            if (wait_until([&] { return !process_.running() || connect_probe(); }, 3000ms) &&
+                process_.running())
+                return;
             process_.stop();
         }
     }
     int port() const { return port_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-private:
+  private:
     bool connect_probe() {
         const int fd = connect_to(port_, 50ms);
         if (fd < 0) return false;
@@ -172,12 +197,16 @@ TEST(NetPlaces, WhatsatThroughTheStubLegacyShapeAndTheKeyNeverReachesALog) {
     ::setenv("GOOGLE_PLACES_API_KEY", "k3y-that-must-not-leak", 1);
     NetHerd herd("stub-legacy", {"--places", stub.url()});
     ::unsetenv("GOOGLE_PLACES_API_KEY");
-    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
-    const std::string reply = whatsat_when_known(herd.port("Welsh"), "WHATSAT kiwi 2.5 4\n", 2000ms);
+    const std::string at =
+        talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string reply =
+        whatsat_when_known(herd.port("Welsh"), "WHATSAT kiwi 2.5 4\n", 2000ms);
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
-    for (const char* name : NetHerd::names) herd.process(name).stop();  // flushes the logs
+    for (const char* name : NetHerd::names)
+        herd.process(name).stop();  // flushes the logs
     for (const auto& entry : std::filesystem::directory_iterator(herd.dir() + "/logs")) {
-        EXPECT_EQ(slurp(entry.path().string()).find("k3y-that-must-not-leak"), std::string::npos) << entry.path();
+        EXPECT_EQ(slurp(entry.path().string()).find("k3y-that-must-not-leak"), std::string::npos)
+            << entry.path();
     }
     EXPECT_NE(slurp(herd.dir() + "/logs/Welsh.log").find("WHATSAT kiwi 2.5 4"), std::string::npos);
 }
@@ -186,7 +215,8 @@ TEST(NetPlaces, WhatsatThroughTheStubNewShape) {
     const std::string dir = temp_dir("stub-new");
     StubProcess stub(dir);
     NetHerd herd("stub-new", {"--places", "new=" + stub.url()});
-    const std::string at = talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string at =
+        talk(herd.port("Alford"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     const std::string reply = talk(herd.port("Alford"), "WHATSAT kiwi 2.5 4\n");
     // The New answer, mapped back to the legacy shape, carries the same places.
     EXPECT_EQ(reply, expected_whatsat(first_line(at), "+34.068930-118.445127", "2.5", 4));
@@ -196,25 +226,35 @@ TEST(NetPlaces, RepeatedQueriesAreAnsweredFromTheCache) {
     const std::string dir = temp_dir("stub-cache");
     StubProcess stub(dir);
     NetHerd herd("stub-cache", {"--places", stub.url()});
-    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string at =
+        talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     const std::string first = talk(herd.port("Ball"), "WHATSAT kiwi 3 2\n");
-    const std::string second = talk(herd.port("Ball"), "WHATSAT kiwi 3 5\n");  // same place and radius
+    const std::string second =
+        talk(herd.port("Ball"), "WHATSAT kiwi 3 5\n");  // same place and radius
     EXPECT_EQ(first, expected_whatsat(first_line(at), "+34.068930-118.445127", "3", 2));
     EXPECT_EQ(second, expected_whatsat(first_line(at), "+34.068930-118.445127", "3", 5));
     herd.process("Ball").stop();  // flushes the log
     const std::string log = slurp(herd.dir() + "/logs/Ball.log");
-    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 requested from " + stub.url()), std::string::npos) << log;
-    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered OK (cached)"), std::string::npos);
-    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered from the cache"), std::string::npos);
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 requested from " + stub.url()),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered OK (cached)"),
+              std::string::npos);
+    EXPECT_NE(log.find("places: +34.068930-118.445127|3000 answered from the cache"),
+              std::string::npos);
 }
 
 TEST(NetPlaces, ProviderDownStillAnswersWithTheFailureFraming) {
     const int closed_port = random_base_port();
-    NetHerd herd("places-down", {"--places", "http://127.0.0.1:" + std::to_string(closed_port), "--places-timeout-ms", "1000"});
-    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    NetHerd herd("places-down", {"--places", "http://127.0.0.1:" + std::to_string(closed_port),
+                                 "--places-timeout-ms", "1000"});
+    const std::string at =
+        talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     const auto start = Clock::now();
-    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
-              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
+    EXPECT_EQ(
+        talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+        first_line(at) +
+            "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
     EXPECT_LT(Clock::now() - start, 3000ms);
 }
 
@@ -222,10 +262,13 @@ TEST(NetPlaces, ASlowProviderTimesOutWithTheFailureFraming) {
     const std::string dir = temp_dir("stub-slow");
     StubProcess stub(dir, {"--latency", "10s"});
     NetHerd herd("places-slow", {"--places", stub.url(), "--places-timeout-ms", "500"});
-    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    const std::string at =
+        talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
     const auto start = Clock::now();
-    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
-              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
+    EXPECT_EQ(
+        talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+        first_line(at) +
+            "\n{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
     EXPECT_LT(Clock::now() - start, 3000ms);
 }
 
@@ -233,9 +276,12 @@ TEST(NetPlaces, AnErrorStatusFromTheProviderIsPassedOnAndNotCached) {
     const std::string dir = temp_dir("stub-denied");
     StubProcess stub(dir, {"--status", "REQUEST_DENIED"});
     NetHerd herd("places-denied", {"--places", "new=" + stub.url()});
-    const std::string at = talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
-    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
-              first_line(at) + "\n{\"html_attributions\": [], \"results\": [], \"status\": \"REQUEST_DENIED\"}\n\n");
+    const std::string at =
+        talk(herd.port("Ball"), "IAMAT kiwi +34.068930-118.445127 " + now_text() + "\n");
+    EXPECT_EQ(
+        talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n"),
+        first_line(at) +
+            "\n{\"html_attributions\": [], \"results\": [], \"status\": \"REQUEST_DENIED\"}\n\n");
     // An error is never cached: the same question goes to the provider again.
     talk(herd.port("Ball"), "WHATSAT kiwi 10 5\n");
     herd.process("Ball").stop();
@@ -253,37 +299,50 @@ TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
         const int b = random_base_port();
         std::ofstream f(dir + "/herd.conf", std::ios::trunc);
         const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
-        for (int i = 0; i < 5; ++i) f << "server " << names[i] << " 127.0.0.1:" << b + i << "\n";
-        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink Hamilton Holiday\n";
+        for (int i = 0; i < 5; ++i)
+            f << "server " << names[i] << " 127.0.0.1:" << b + i << "\n";
+        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink "
+             "Hamilton Holiday\n";
         f.close();
-        up.start({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs"}, dir + "/up.out");
-        const bool all = wait_until([&] {
-            for (int i = 0; i < 5; ++i) {
-                const int fd = connect_to(b + i, 20ms);
-                if (fd < 0) return false;
-                ::close(fd);
-            }
-            return true;
-        }, 5000ms);
-        if (all) base = b;
-        else up.stop();
+        up.start({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs"},
+                 dir + "/up.out");
+        const bool all = wait_until(
+            [&] {
+                for (int i = 0; i < 5; ++i) {
+                    const int fd = connect_to(b + i, 20ms);
+                    if (fd < 0) return false;
+                    ::close(fd);
+                }
+                return true;
+            },
+            5000ms);
+        if (all)
+            base = b;
+        else
+            up.stop();
     }
     ASSERT_NE(base, 0);
     const std::string at = talk(base, "IAMAT upclient +1.0+1.0 " + now_text() + "\n");
-    EXPECT_EQ(first_line(whatsat_when_known(base + 3, "WHATSAT upclient 1 0\n", 2000ms)), first_line(at));
+    EXPECT_EQ(first_line(whatsat_when_known(base + 3, "WHATSAT upclient 1 0\n", 2000ms)),
+              first_line(at));
     up.signal(SIGTERM);
     EXPECT_TRUE(up.wait_exit(8000ms));
     EXPECT_EQ(up.exit_status(), 0);
     const std::string out = slurp(dir + "/up.out");
-    EXPECT_NE(out.find("[Alford]   herd serve Alford: listening on 127.0.0.1:" + std::to_string(base)), std::string::npos) << out;
+    EXPECT_NE(
+        out.find("[Alford]   herd serve Alford: listening on 127.0.0.1:" + std::to_string(base)),
+        std::string::npos)
+        << out;
     EXPECT_NE(out.find("[Welsh]    stopped: exited with status 0"), std::string::npos) << out;
-    for (int i = 0; i < 5; ++i) EXPECT_LT(connect_to(base + i, 100ms), 0);
+    for (int i = 0; i < 5; ++i)
+        EXPECT_LT(connect_to(base + i, 100ms), 0);
 }
 
 TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
     NetHerd herd("cap", {"--connections-max", "6"});  // two of them are Ball's peer links
     std::vector<int> idle;
-    for (int i = 0; i < 4; ++i) idle.push_back(connect_to(herd.port("Ball")));
+    for (int i = 0; i < 4; ++i)
+        idle.push_back(connect_to(herd.port("Ball")));
     std::this_thread::sleep_for(200ms);
     // The fifth client connection is closed at once, without a byte.
     const int refused = connect_to(herd.port("Ball"));
@@ -298,15 +357,20 @@ TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
     ::close(fd);
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT capped 0 0\n").rfind("AT Ball ", 0), 0u);
-    for (std::size_t i = 1; i < idle.size(); ++i) ::close(idle[i]);
+    for (std::size_t i = 1; i < idle.size(); ++i)
+        ::close(idle[i]);
 }
 
 TEST(NetCli, BadArgumentsGetUsageAndExitTwo) {
     const std::string dir = temp_dir("cli");
     for (const std::vector<std::string>& args :
-         {std::vector<std::string>{HERD_BINARY, "serve", "Nobody"}, {HERD_BINARY, "serve", "Alford", "--bogus"},
-          {HERD_BINARY, "serve", "Alford", "--places", "ftp://x"}, {HERD_BINARY, "up"}, {HERD_BINARY, "client", "nohost"},
-          {HERD_BINARY, "places-stub"}, {HERD_BINARY, "frobnicate"}}) {
+         {std::vector<std::string>{HERD_BINARY, "serve", "Nobody"},
+          {HERD_BINARY, "serve", "Alford", "--bogus"},
+          {HERD_BINARY, "serve", "Alford", "--places", "ftp://x"},
+          {HERD_BINARY, "up"},
+          {HERD_BINARY, "client", "nohost"},
+          {HERD_BINARY, "places-stub"},
+          {HERD_BINARY, "frobnicate"}}) {
         Process p(args, dir + "/out");
         ASSERT_TRUE(p.wait_exit(3000ms));
         EXPECT_EQ(p.exit_status(), 2) << args[1];

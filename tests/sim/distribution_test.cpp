@@ -60,7 +60,8 @@ TEST(Distributions, NormalIsClampedAtZeroAndCentred) {
     EXPECT_GT(zeros, 5000);  // about 31% of N(1,2) lies below 0
     const auto m = *parse_distribution("normal(10ms,1ms)");
     sum = 0;
-    for (int i = 0; i < 20000; ++i) sum += m.sample(prng).ns;
+    for (int i = 0; i < 20000; ++i)
+        sum += m.sample(prng).ns;
     EXPECT_NEAR(static_cast<double>(sum) / 20000, 10e6, 0.05e6);
 }
 
@@ -68,14 +69,16 @@ TEST(Distributions, ExponentialHasItsMean) {
     Prng prng(3);
     const auto e = *parse_distribution("exp(5ms)");
     std::int64_t sum = 0;
-    for (int i = 0; i < 50000; ++i) sum += e.sample(prng).ns;
+    for (int i = 0; i < 50000; ++i)
+        sum += e.sample(prng).ns;
     EXPECT_NEAR(static_cast<double>(sum) / 50000, 5e6, 0.15e6);
 }
 
 TEST(Distributions, SameSeedSameDraws) {
     Prng a(99), b(99);
     const auto e = *parse_distribution("normal(5ms,1ms)");
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(e.sample(a), e.sample(b));
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(e.sample(a), e.sample(b));
 }
 
 TEST(DetMath, LogMatchesKnownValues) {

@@ -5,7 +5,9 @@
 namespace herd::sim {
 namespace {
 
-bool match(const char* pattern, std::string_view subject) { return Glob::compile(pattern)->matches(subject); }
+bool match(const char* pattern, std::string_view subject) {
+    return Glob::compile(pattern)->matches(subject);
+}
 
 TEST(Glob, LiteralsMatchExactly) {
     EXPECT_TRUE(match("abc", "abc"));

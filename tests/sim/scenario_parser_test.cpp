@@ -53,11 +53,14 @@ TEST(ScenarioParse, DefaultsAreTheDesignsDefaults) {
 }
 
 TEST(ScenarioParse, GeneratedPresets) {
-    EXPECT_EQ(parse_ok("herd line 4\n").herd.links, (std::vector<std::pair<int, int>>{{0, 1}, {1, 2}, {2, 3}}));
-    EXPECT_EQ(parse_ok("herd ring 4\n").herd.links, (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {2, 3}}));
+    EXPECT_EQ(parse_ok("herd line 4\n").herd.links,
+              (std::vector<std::pair<int, int>>{{0, 1}, {1, 2}, {2, 3}}));
+    EXPECT_EQ(parse_ok("herd ring 4\n").herd.links,
+              (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {2, 3}}));
     // 2x3 grid, row-major: s1 s2 s3 / s4 s5 s6, links right and down.
-    EXPECT_EQ(parse_ok("herd grid 2x3\n").herd.links,
-              (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {1, 4}, {2, 5}, {3, 4}, {4, 5}}));
+    EXPECT_EQ(
+        parse_ok("herd grid 2x3\n").herd.links,
+        (std::vector<std::pair<int, int>>{{0, 1}, {0, 3}, {1, 2}, {1, 4}, {2, 5}, {3, 4}, {4, 5}}));
     Scenario r = parse_ok("herd random 50 4\nseed 9\n");
     EXPECT_EQ(r.herd.servers.size(), 50u);
     EXPECT_EQ(r.herd.servers[49].name.str(), "s50");
@@ -76,13 +79,17 @@ TEST(ScenarioParse, RandomHerdFollowsTheSeedAndTheOverride) {
 TEST(ScenarioParse, RandomHerdIsConnected) {
     auto s = std::get<Scenario>(parse_scenario("herd random 200 2\n", "t"));
     std::vector<int> group(200);
-    for (int i = 0; i < 200; ++i) group[static_cast<std::size_t>(i)] = i;
+    for (int i = 0; i < 200; ++i)
+        group[static_cast<std::size_t>(i)] = i;
     auto find = [&](int x) {
-        while (group[static_cast<std::size_t>(x)] != x) x = group[static_cast<std::size_t>(x)];
+        while (group[static_cast<std::size_t>(x)] != x)
+            x = group[static_cast<std::size_t>(x)];
         return x;
     };
-    for (auto [a, b] : s.herd.links) group[static_cast<std::size_t>(find(a))] = find(b);
-    for (int i = 0; i < 200; ++i) EXPECT_EQ(find(i), find(0));
+    for (auto [a, b] : s.herd.links)
+        group[static_cast<std::size_t>(find(a))] = find(b);
+    for (int i = 0; i < 200; ++i)
+        EXPECT_EQ(find(i), find(0));
 }
 
 TEST(ScenarioParse, InlineHerdWithAndWithoutAddresses) {
@@ -107,14 +114,16 @@ TEST(ScenarioParse, TimelineIsOrderedByTimeThenFileOrder) {
 }
 
 TEST(ScenarioParse, SendKeepsTheRestOfTheLineVerbatimHashesIncluded) {
-    Scenario s = parse_ok("herd fall2017\nat 0ms send Alford IAMAT #kiwi +1.0+1.0 {now}  # not a comment\n");
+    Scenario s =
+        parse_ok("herd fall2017\nat 0ms send Alford IAMAT #kiwi +1.0+1.0 {now}  # not a comment\n");
     const auto& send = std::get<SendStep>(s.steps[0].action);
     EXPECT_EQ(send.server, 0);
     EXPECT_EQ(send.line, "IAMAT #kiwi +1.0+1.0 {now}  # not a comment");
 }
 
 TEST(ScenarioParse, PartitionGroupsAndTheRestGroup) {
-    Scenario s = parse_ok("herd fall2017\nat 1s partition Alford Hamilton | Ball\nat 2s partition Welsh | *\n");
+    Scenario s = parse_ok(
+        "herd fall2017\nat 1s partition Alford Hamilton | Ball\nat 2s partition Welsh | *\n");
     const auto& p = std::get<PartitionStep>(s.steps[0].action);
     EXPECT_EQ(p.groups, (std::vector<std::vector<int>>{{0, 2}, {1}}));
     const auto& q = std::get<PartitionStep>(s.steps[1].action);
@@ -128,7 +137,8 @@ TEST(ScenarioParse, ExpectationsOfEveryKind) {
         "at 2s expect Welsh has kiwi at +34.068930-118.445127\n"
         "at 2s expect Welsh has kiwi time 1479413884.000000000\n"
         "at 2s expect Ball lacks ghost.example\n"
-        "at 2s expect reply Alford \"AT Alford +0.000000000 kiwi # *\\n\"  # a comment after the glob\n");
+        "at 2s expect reply Alford \"AT Alford +0.000000000 kiwi # *\\n\"  # a comment after the "
+        "glob\n");
     ASSERT_EQ(s.steps.size(), 5u);
     EXPECT_TRUE(std::holds_alternative<ExpectConverged>(s.steps[0].action));
     EXPECT_EQ(std::get<ExpectHasAt>(s.steps[1].action).latlon, "+34.068930-118.445127");
@@ -149,32 +159,44 @@ TEST(ScenarioParse, Workload) {
 
 TEST(ScenarioErrors, UnknownStatement) {
     EXPECT_EQ(error_of("herd fall2017\nfrobnicate 3\n"), "t.scn:2: unknown statement 'frobnicate'");
-    EXPECT_EQ(error_of("herd fall2017\nat 1s dance Alford\n"), "t.scn:2: unknown statement 'dance'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s dance Alford\n"),
+              "t.scn:2: unknown statement 'dance'");
 }
 
 TEST(ScenarioErrors, UnknownServer) {
     EXPECT_EQ(error_of("herd fall2017\nat 1s crash Nobody\n"), "t.scn:2: unknown server 'Nobody'");
-    EXPECT_EQ(error_of("herd fall2017\n\nat 1s send Nobody IAMAT x\n"), "t.scn:3: unknown server 'Nobody'");
-    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Nobody lacks x\n"), "t.scn:2: unknown server 'Nobody'");
-    EXPECT_EQ(error_of("herd fall2017\nclock Nobody offset 1s\n"), "t.scn:2: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\n\nat 1s send Nobody IAMAT x\n"),
+              "t.scn:3: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Nobody lacks x\n"),
+              "t.scn:2: unknown server 'Nobody'");
+    EXPECT_EQ(error_of("herd fall2017\nclock Nobody offset 1s\n"),
+              "t.scn:2: unknown server 'Nobody'");
 }
 
 TEST(ScenarioErrors, LinkThatDoesNotExist) {
-    EXPECT_EQ(error_of("herd fall2017\nat 1s cut Alford Ball\n"), "t.scn:2: no link Alford Ball in this herd");
-    EXPECT_EQ(error_of("herd fall2017\nlatency Alford Ball 5ms\n"), "t.scn:2: no link Alford Ball in this herd");
-    EXPECT_EQ(error_of("herd fall2017\nat 1s restore Ball Hamilton\n"), "t.scn:2: no link Ball Hamilton in this herd");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s cut Alford Ball\n"),
+              "t.scn:2: no link Alford Ball in this herd");
+    EXPECT_EQ(error_of("herd fall2017\nlatency Alford Ball 5ms\n"),
+              "t.scn:2: no link Alford Ball in this herd");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s restore Ball Hamilton\n"),
+              "t.scn:2: no link Ball Hamilton in this herd");
 }
 
 TEST(ScenarioErrors, BadDurationAndDistribution) {
     // White space inside a distribution is ignored: `uniform(1ms, 5ms)` and `5 ms` are fine.
-    EXPECT_EQ(error_of("herd fall2017\nlatency 5 ms\nclient latency uniform(1ms, 2ms)\n"), "(parsed)");
+    EXPECT_EQ(error_of("herd fall2017\nlatency 5 ms\nclient latency uniform(1ms, 2ms)\n"),
+              "(parsed)");
     EXPECT_EQ(error_of("herd fall2017\nlatency 5\n"),
-              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got '5'");
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
+              "normal(5ms,1ms), exp(5ms)), got '5'");
     EXPECT_EQ(error_of("herd fall2017\nlatency uniform(5ms,1ms)\n"),
-              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got 'uniform(5ms,1ms)'");
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
+              "normal(5ms,1ms), exp(5ms)), got 'uniform(5ms,1ms)'");
     EXPECT_EQ(error_of("herd fall2017\nclient latency gauss(1ms)\n"),
-              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), exp(5ms)), got 'gauss(1ms)'");
-    EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2 s\n"), "t.scn:2: expected `clock SERVER offset DURATION`");
+              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
+              "normal(5ms,1ms), exp(5ms)), got 'gauss(1ms)'");
+    EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2 s\n"),
+              "t.scn:2: expected `clock SERVER offset DURATION`");
     EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2h\n"),
               "t.scn:2: expected a signed duration (e.g. -2s, +30ms), got '2h'");
     EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=5 rate=5/s for=soon\n"),
@@ -191,7 +213,8 @@ TEST(ScenarioErrors, TimeThatIsNotADuration) {
 
 TEST(ScenarioErrors, BadGlob) {
     EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford \"a\\tb\"\n"),
-              "t.scn:2: bad glob: only \\n \\\" \\\\ \\* \\? are escapes, and a quote inside must be escaped");
+              "t.scn:2: bad glob: only \\n \\\" \\\\ \\* \\? are escapes, and a quote inside must "
+              "be escaped");
     EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford \"open\n"),
               "t.scn:2: expected a closing \" after the glob");
     EXPECT_EQ(error_of("herd fall2017\nat 1s expect reply Alford unquoted\n"),
@@ -199,24 +222,35 @@ TEST(ScenarioErrors, BadGlob) {
 }
 
 TEST(ScenarioErrors, HerdProblems) {
-    EXPECT_EQ(error_of("seed 4\n"),
-              "t.scn:1: expected a herd: `herd fall2017`, a generated preset, or server/link lines");
+    EXPECT_EQ(
+        error_of("seed 4\n"),
+        "t.scn:1: expected a herd: `herd fall2017`, a generated preset, or server/link lines");
     EXPECT_EQ(error_of("herd fall2016\n"),
-              "t.scn:1: expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or `herd random N DEGREE`");
+              "t.scn:1: expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
+              "`herd random N DEGREE`");
     EXPECT_EQ(error_of("herd fall2017\nherd line 3\n"),
               "t.scn:2: the herd is already given (one `herd` preset, or server/link lines)");
-    EXPECT_EQ(error_of("server a\nlink a b\n"), "t.scn:2: unknown server 'b' (declare it with `server` first)");
-    EXPECT_EQ(error_of("herd grid 3by4\n"), "t.scn:1: expected grid dimensions RxC (e.g. 3x4), got '3by4'");
-    EXPECT_EQ(error_of("server a 127.0.0.1:99999\n"), "t.scn:1: expected an address host:port, got '127.0.0.1:99999'");
+    EXPECT_EQ(error_of("server a\nlink a b\n"),
+              "t.scn:2: unknown server 'b' (declare it with `server` first)");
+    EXPECT_EQ(error_of("herd grid 3by4\n"),
+              "t.scn:1: expected grid dimensions RxC (e.g. 3x4), got '3by4'");
+    EXPECT_EQ(error_of("server a 127.0.0.1:99999\n"),
+              "t.scn:1: expected an address host:port, got '127.0.0.1:99999'");
 }
 
 TEST(ScenarioErrors, OtherMalformedSettings) {
-    EXPECT_EQ(error_of("herd fall2017\nseed forty\n"), "t.scn:2: expected a seed (a whole number), got 'forty'");
-    EXPECT_EQ(error_of("herd fall2017\ntiebreak last\n"), "t.scn:2: expected `tiebreak first` or `tiebreak convergent`");
-    EXPECT_EQ(error_of("herd fall2017\nplaces fail 1.5\n"), "t.scn:2: expected a probability from 0 to 1, got '1.5'");
-    EXPECT_EQ(error_of("herd fall2017\nepoch -5\n"), "t.scn:2: expected POSIX seconds (digits[.digits]), got '-5'");
-    EXPECT_EQ(error_of("herd fall2017\nat 1s partition Alford | Alford\n"), "t.scn:2: server 'Alford' is in two groups");
-    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Alford has x near +1.0+1.0\n").substr(0, 16), "t.scn:2: expecte");
+    EXPECT_EQ(error_of("herd fall2017\nseed forty\n"),
+              "t.scn:2: expected a seed (a whole number), got 'forty'");
+    EXPECT_EQ(error_of("herd fall2017\ntiebreak last\n"),
+              "t.scn:2: expected `tiebreak first` or `tiebreak convergent`");
+    EXPECT_EQ(error_of("herd fall2017\nplaces fail 1.5\n"),
+              "t.scn:2: expected a probability from 0 to 1, got '1.5'");
+    EXPECT_EQ(error_of("herd fall2017\nepoch -5\n"),
+              "t.scn:2: expected POSIX seconds (digits[.digits]), got '-5'");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s partition Alford | Alford\n"),
+              "t.scn:2: server 'Alford' is in two groups");
+    EXPECT_EQ(error_of("herd fall2017\nat 1s expect Alford has x near +1.0+1.0\n").substr(0, 16),
+              "t.scn:2: expecte");
     EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=0 rate=5/s for=1s\n"),
               "t.scn:2: expected clients=N with N from 1 to 100000000");
 }

@@ -29,7 +29,8 @@ SimResult run(const Scenario& s, std::ostream* trace = nullptr) {
 
 std::vector<std::string> verdicts(const SimResult& r) {
     std::vector<std::string> out;
-    for (const auto& e : r.expectations) out.push_back(std::to_string(e.line) + (e.pass ? " PASS" : " FAIL: " + e.found));
+    for (const auto& e : r.expectations)
+        out.push_back(std::to_string(e.line) + (e.pass ? " PASS" : " FAIL: " + e.found));
     return out;
 }
 
@@ -37,7 +38,8 @@ TEST(Simulator, SendRepliesWithTheExactAtLine) {
     const Scenario s = scenario(
         "herd fall2017\n"
         "at 0ms send Alford IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 {now}\n"
-        "at 1ms expect reply Alford \"AT Alford +0.000000000 kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.000000000\\n\"\n");
+        "at 1ms expect reply Alford \"AT Alford +0.000000000 kiwi.cs.ucla.edu "
+        "+34.068930-118.445127 1479413884.000000000\\n\"\n");
     EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"3 PASS"}));
 }
 
@@ -55,7 +57,8 @@ TEST(Simulator, ReplyNotCompleteYetFails) {
         "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
         "at 15ms expect reply Alford \"*\"\n"
         "at 25ms expect reply Alford \"*\"\n");
-    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"4 FAIL: no reply yet (so far: \"\")", "5 PASS"}));
+    EXPECT_EQ(verdicts(run(s)),
+              (std::vector<std::string>{"4 FAIL: no reply yet (so far: \"\")", "5 PASS"}));
 }
 
 TEST(Simulator, FailuresSayWhatWasFound) {
@@ -87,8 +90,11 @@ TEST(Simulator, ASendToACrashedServerIsRefusedNotAFailure) {
 }
 
 TEST(Simulator, ExpectationsOnACrashedServerFail) {
-    const Scenario s = scenario("herd fall2017\nat 0ms crash Welsh\nat 1ms expect Welsh lacks k\nat 1ms expect converged\n");
-    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"3 FAIL: Welsh is down (crashed)", "4 PASS"}));
+    const Scenario s = scenario(
+        "herd fall2017\nat 0ms crash Welsh\nat 1ms expect Welsh lacks k\nat 1ms expect "
+        "converged\n");
+    EXPECT_EQ(verdicts(run(s)),
+              (std::vector<std::string>{"3 FAIL: Welsh is down (crashed)", "4 PASS"}));
 }
 
 TEST(Simulator, CrashLosesMemoryAndRestartRefills) {
@@ -110,11 +116,13 @@ TEST(Simulator, PartitionCutAndHeal) {
         "at 1100ms send Alford IAMAT a +1.0+1.0 5\n"
         "at 1100ms send Holiday IAMAT h +1.0+1.0 5\n"
         "at 2s expect Hamilton lacks a\n"
-        "at 2s expect Ball lacks h\n"     // Holiday reaches Ball only via Hamilton-Alford-Welsh... or not at all
+        "at 2s expect Ball lacks h\n"  // Holiday reaches Ball only via Hamilton-Alford-Welsh... or
+                                       // not at all
         "at 2s expect Hamilton has h at +1.0+1.0\n"
         "at 3s heal\n"
         "at 13s expect converged\n");
-    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"6 PASS", "7 PASS", "8 PASS", "10 PASS"}));
+    EXPECT_EQ(verdicts(run(s)),
+              (std::vector<std::string>{"6 PASS", "7 PASS", "8 PASS", "10 PASS"}));
 }
 
 TEST(Simulator, LinksAreFifoWhateverTheLatencyDraws) {
@@ -191,8 +199,10 @@ TEST(Simulator, PlacesFailureAndLatency) {
         "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
         "at 10ms send Alford WHATSAT k 5 5\n"
         "at 30ms expect reply Alford \"*\"\n"
-        "at 41ms expect reply Alford \"AT Alford *\\n{\\\"html_attributions\\\": [], \\\"results\\\": [], \\\"status\\\": \\\"UNKNOWN_ERROR\\\"}\\n\\n\"\n");
-    EXPECT_EQ(verdicts(run(s)), (std::vector<std::string>{"6 FAIL: no reply yet (so far: \"\")", "7 PASS"}));
+        "at 41ms expect reply Alford \"AT Alford *\\n{\\\"html_attributions\\\": [], "
+        "\\\"results\\\": [], \\\"status\\\": \\\"UNKNOWN_ERROR\\\"}\\n\\n\"\n");
+    EXPECT_EQ(verdicts(run(s)),
+              (std::vector<std::string>{"6 FAIL: no reply yet (so far: \"\")", "7 PASS"}));
 }
 
 TEST(Simulator, TieRulesSplitOrConverge) {
@@ -205,7 +215,9 @@ TEST(Simulator, TieRulesSplitOrConverge) {
 }
 
 TEST(Simulator, PropagationAndMessagesPerUpdateOnTheFallHerd) {
-    const Scenario s = scenario("herd fall2017\nlatency 1ms\nat 1s send Alford IAMAT k +1.0+1.0 {now}\nat 2s expect converged\n");
+    const Scenario s = scenario(
+        "herd fall2017\nlatency 1ms\nat 1s send Alford IAMAT k +1.0+1.0 {now}\nat 2s expect "
+        "converged\n");
     const SimResult r = run(s);
     // Hamilton and Welsh at 1 hop, Holiday and Ball at 2.
     EXPECT_EQ(r.propagation_ns, (std::vector<std::int64_t>{1000000, 1000000, 2000000, 2000000}));
@@ -213,20 +225,25 @@ TEST(Simulator, PropagationAndMessagesPerUpdateOnTheFallHerd) {
     EXPECT_EQ(r.stats.peer_at_lines, 6u);
     std::ostringstream out;
     print_report(out, s, r, "herd sim t.scn --seed 1");
-    EXPECT_NE(out.str().find("propagation (origin accept -> applied at each other server): n=4 p50=1.000ms p90=2.000ms "
+    EXPECT_NE(out.str().find("propagation (origin accept -> applied at each other server): n=4 "
+                             "p50=1.000ms p90=2.000ms "
                              "p99=2.000ms max=2.000ms\n"),
               std::string::npos);
     EXPECT_NE(out.str().find("messages per update: 6.00 record lines"), std::string::npos);
-    EXPECT_NE(out.str().find("verdict: PASS (1 of 1 expectations hold, 0 invariant violations)\n"), std::string::npos);
+    EXPECT_NE(out.str().find("verdict: PASS (1 of 1 expectations hold, 0 invariant violations)\n"),
+              std::string::npos);
 }
 
 TEST(Simulator, AFailingRunPrintsItsSeedAndTheCommand) {
     const Scenario s = scenario("herd fall2017\nseed 77\nat 1s expect Alford has k at +1.0+1.0\n");
     std::ostringstream out;
     print_report(out, s, run(s), "herd sim t.scn --seed 77");
-    EXPECT_NE(out.str().find("FAIL t.scn:3 at 1s  expect Alford has k at +1.0+1.0\n     found: no record of k\n"),
+    EXPECT_NE(
+        out.str().find(
+            "FAIL t.scn:3 at 1s  expect Alford has k at +1.0+1.0\n     found: no record of k\n"),
+        std::string::npos);
+    EXPECT_NE(out.str().find("seed 77; reproduce with: herd sim t.scn --seed 77\n"),
               std::string::npos);
-    EXPECT_NE(out.str().find("seed 77; reproduce with: herd sim t.scn --seed 77\n"), std::string::npos);
 }
 
 const char* random_latency_scenario =
