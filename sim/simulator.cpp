@@ -45,13 +45,13 @@ struct EvDialDone {
 };
 struct EvClientOpen {
     std::uint64_t conn;
-    std::string bytes;
+    SharedBytes bytes;  // boxed, like every big payload: events stay small in the queue
 };
 struct EvPlaces {
     int server;
     std::uint64_t life;
     QueryId id;
-    PlacesResult result;
+    std::unique_ptr<PlacesResult> result;
 };
 struct EvTimer {
     int server;
@@ -260,7 +260,8 @@ void Simulator::Impl::on_action(int s, Action& action) {
         }
         queue_.push(
             now_ + sc_.places_latency.sample(net_prng_),
-            EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id, std::move(r)});
+            EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id,
+                     std::make_unique<PlacesResult>(std::move(r))});
     } else if (auto* close = std::get_if<Close>(&action)) {
         auto it = conns_.find(close->conn);
         HERD_ASSERT(it != conns_.end());
@@ -410,7 +411,7 @@ void Simulator::Impl::client_send(int s, const std::string& line, int client) {
     conns_.emplace(id, c);
     if (trace_.enabled())
         trace_.begin(now_, "client-send").field("to", name(s)).field("bytes", line).end();
-    queue_.push(at, EvClientOpen{id, line});
+    queue_.push(at, EvClientOpen{id, std::make_shared<const std::string>(line)});
 }
 
 // ---------------------------------------------------------------- events
@@ -483,7 +484,7 @@ void Simulator::Impl::dispatch(Event& event) {
             return;
         }
         node(s).handle_accepted(open->conn, now_of(s));
-        node(s).handle_bytes(open->conn, open->bytes, now_of(s));
+        node(s).handle_bytes(open->conn, *open->bytes, now_of(s));
         node(s).handle_eof(open->conn, now_of(s));
         pump(s);
     } else if (auto* places = std::get_if<EvPlaces>(&event)) {
@@ -491,7 +492,7 @@ void Simulator::Impl::dispatch(Event& event) {
             !up(places->server))
             return;
         node(places->server)
-            .handle_places_reply(places->id, std::move(places->result), now_of(places->server));
+            .handle_places_reply(places->id, std::move(*places->result), now_of(places->server));
         pump(places->server);
     } else if (auto* timer = std::get_if<EvTimer>(&event)) {
         Server& sv = servers_[static_cast<std::size_t>(timer->server)];
