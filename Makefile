@@ -4,7 +4,7 @@ ASAN_DIR  ?= build-asan
 JOBS      ?= 2
 BUILD_TYPE ?= Release
 
-.PHONY: all setup configure build test test-asan determinism run demo bench format clean
+.PHONY: all setup configure build test test-asan determinism fuzz run demo bench format clean
 
 all: build
 
@@ -38,6 +38,13 @@ demo: build
 determinism: build
 	@scripts/determinism.sh $(BUILD_DIR)
 
+# Two minutes of libFuzzer (clang) on the Node: random bytes as a client and as a peer.
+fuzz:
+	@scripts/setup.sh clang-14 libclang-rt-14-dev
+	@CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DHERD_FUZZ=ON -DHERD_CORE_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_node
+	@mkdir -p build-fuzz/corpus && build-fuzz/tests/fuzz/fuzz_node -max_total_time=120 build-fuzz/corpus
+
 # Speed is measured here, never asserted in tests.
 bench: build
 	@$(BUILD_DIR)/bench/sim_bench
@@ -46,4 +53,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	@rm -rf $(BUILD_DIR) $(ASAN_DIR) build-libcxx
+	@rm -rf $(BUILD_DIR) $(ASAN_DIR) build-libcxx build-fuzz
