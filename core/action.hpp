@@ -61,7 +61,8 @@ struct Close {
 struct RecordApplied {
     std::string at_line;  // the record that changed the store
     std::string via;      // the peer it came from, or empty when a client sent it here
-    std::string client;   // its client ID and client time, for checkers
+    std::string origin;   // its fields, so that drivers need not parse the line again
+    std::string client;
     Timestamp time;
 };
 

@@ -35,12 +35,4 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// A transparent hasher for unordered containers keyed by strings (lookups by string_view).
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const {
-        return static_cast<std::size_t>(fnv1a64(s));
-    }
-};
-
 }  // namespace herd

@@ -201,7 +201,7 @@ void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
         if (line->kind == FramedLine::Kind::overlong) {
             if (c.role == Role::undecided || c.role == Role::client) {
                 c.role = Role::client;
-                push_reply(conn, c, format_invalid_reply(line->text));
+                push_reply(c, format_invalid_reply(line->text));
             } else {
                 close_connection(conn, CloseMode::now, "peer line too long", now);
                 return;
@@ -308,20 +308,14 @@ void Node::check_connection(ConnectionId conn, Instant timer_at, Now now) {
 void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
     if (outcome.changed != nullptr) {
-        stats_.records_applied += 1;
-        if (config_.notify_applied) {
-            actions_.push_back(RecordApplied{std::string(outcome.changed->at_line()),
-                                             {},
-                                             std::string(outcome.changed->client()),
-                                             outcome.changed->time()});
-        }
+        applied(*outcome.changed, {});
         flood(*outcome.changed, std::nullopt, now);
     }
     switch (outcome.kind) {
         case ClientOutcome::Kind::none:
             return;
         case ClientOutcome::Kind::reply:
-            push_reply(conn, c, std::move(outcome.reply));
+            push_reply(c, std::move(outcome.reply));
             return;
         case ClientOutcome::Kind::places_query: {
             const QueryId id = next_query_++;
@@ -340,8 +334,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     }
 }
 
-void Node::push_reply(ConnectionId conn, Connection& c, std::string bytes) {
-    (void)conn;
+void Node::push_reply(Connection& c, std::string bytes) {
     Slot slot;
     slot.bytes = std::move(bytes);
     slot.ready = true;
@@ -408,8 +401,7 @@ HandshakeTranscript Node::transcript(const Connection& c) const {
 void Node::handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     if (first_field(line) == "HELLO") {
         if (auto hello = parse_hello(line)) {
-            (void)hello;
-            handle_hello(conn, c, line, now);
+            handle_hello(conn, c, *hello, now);
             return;
         }
     }
@@ -428,8 +420,7 @@ void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
     close_connection(conn, CloseMode::after_flush, reason, now);
 }
 
-void Node::handle_hello(ConnectionId conn, Connection& c, std::string_view line, Now now) {
-    const Hello hello = *parse_hello(line);
+void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, Now now) {
     if (hello.acceptor != config_.self.str()) {
         refuse(conn, "wrong-server", now);
         return;
@@ -577,14 +568,16 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
                                      ? store_.apply_found(*view, current, &stored)
                                      : store_.apply(*view, &stored);
     if (!changed_store(outcome)) return;
-    stats_.records_applied += 1;
-    if (config_.notify_applied) {
-        actions_.push_back(
-            RecordApplied{std::string(stored->at_line()),
-                          neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(),
-                          std::string(stored->client()), stored->time()});
-    }
+    applied(*stored, neighbours_[static_cast<std::size_t>(c.neighbour)].name.str());
     flood(*stored, conn, now);
+}
+
+void Node::applied(const Record& record, std::string_view via) {
+    stats_.records_applied += 1;
+    if (!config_.notify_applied) return;
+    actions_.push_back(RecordApplied{std::string(record.at_line()), std::string(via),
+                                     std::string(record.origin()), std::string(record.client()),
+                                     record.time()});
 }
 
 void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {

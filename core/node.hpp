@@ -158,12 +158,12 @@ class Node {
 
     // clients
     void handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
-    void push_reply(ConnectionId conn, Connection& c, std::string bytes);
+    void push_reply(Connection& c, std::string bytes);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
 
     // peers
     void handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
-    void handle_hello(ConnectionId conn, Connection& c, std::string_view line, Now now);
+    void handle_hello(ConnectionId conn, Connection& c, const Hello& hello, Now now);
     void handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
@@ -175,6 +175,8 @@ class Node {
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);
     }
     void flood(const Record& record, std::optional<ConnectionId> except, Now now);
+    // Counts a store change and, when wanted, reports it (`via`: the peer, or empty).
+    void applied(const Record& record, std::string_view via);
     void apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now);

@@ -88,7 +88,7 @@ class RecordStore {
     // Every record, ordered by client ID bytes (for dumps and checks; O(n log n)).
     std::vector<const Record*> sorted() const;
 
-    // The digests of the 64 children of `bucket` (depth < bucket_depth_max).
+    // The digests of the bucket_fanout children of `bucket` (depth < bucket_depth_max).
     std::array<BucketDigest, bucket_fanout> child_digests(BucketId bucket) const;
 
     // Where a paced walk through one bucket stands. A walk restarts (sending some records

@@ -387,12 +387,10 @@ void Server::on_action(Action& action) {
     } else if (auto* applied = std::get_if<RecordApplied>(&action)) {
         if (trace_.enabled()) {
             const Now t = now();
-            std::string_view f[3];
-            split_fields(applied->at_line, f, 3);
             std::string line = "{\"ev\":\"apply\",\"server\":\"";
             append_json_escaped(line, name_);
             line += "\",\"origin\":\"";
-            append_json_escaped(line, f[1]);
+            append_json_escaped(line, applied->origin);
             line += "\",\"client\":\"";
             append_json_escaped(line, applied->client);
             line += "\",\"client_time\":\"" + format_timestamp(applied->time) + "\",\"via\":\"";

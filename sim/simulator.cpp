@@ -351,8 +351,7 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
         return;
     }
     result_.propagation_ns.push_back((now_ - origin->second).ns);
-    auto from =
-        server_numbers_.find(std::string_view(r.at_line).substr(3, r.at_line.find(' ', 3) - 3));
+    auto from = server_numbers_.find(r.origin);
     if (from != server_numbers_.end())
         result_.propagation_by_hops[hops(from->second, s)].push_back((now_ - origin->second).ns);
 }
