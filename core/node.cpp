@@ -508,7 +508,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
 // ---------------------------------------------------------------- peers: established
 
 void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines,
-                     Now now) {
+                     Now now, std::size_t records) {
     if (c.unsent_bytes + bytes->size() > config_.limits.peer_output_bytes_max) {
         stats_.links_closed_overflow += 1;
         close_connection(conn, CloseMode::now, "output queue overflow", now);
@@ -519,6 +519,7 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
     if (c.role == Role::peer) {
         stats_.peer_lines_sent += lines;
         stats_.peer_bytes_sent += bytes->size();
+        stats_.peer_records_sent += records;
     }
     actions_.push_back(SendToPeer{conn, std::move(bytes)});
 }
@@ -529,7 +530,7 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
         if (!nb.link || nb.link == except) continue;
         const ConnectionId id = *nb.link;
         if (!line) line = std::make_shared<const std::string>(std::string(record.at_line()) + '\n');
-        send_peer(id, conns_.at(id), line, 1, now);
+        send_peer(id, conns_.at(id), line, 1, now, 1);
     }
 }
 
@@ -644,7 +645,8 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
             bytes += '\n';
         }
         stats_.sync_records_sent += records.size();
-        send_peer(conn, c, std::move(bytes), records.size(), now);
+        send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), records.size(), now,
+                  records.size());
         if (find(conn) != &c) return;
     }
 }

@@ -48,6 +48,7 @@ struct NodeStats {
     std::uint64_t peer_lines_received = 0;  // after the handshake
     std::uint64_t peer_lines_sent = 0;
     std::uint64_t peer_bytes_sent = 0;
+    std::uint64_t peer_records_sent = 0;    // AT lines among them (floods and anti-entropy)
     std::uint64_t peer_lines_rejected = 0;  // malformed or out of place, from an established peer
     std::uint64_t sync_records_sent = 0;    // records sent by anti-entropy
     std::uint64_t digests_sent = 0;
@@ -169,7 +170,9 @@ class Node {
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void refuse(ConnectionId conn, std::string_view reason, Now now);
     void establish(ConnectionId conn, Connection& c, Now now);
-    void send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now);
+    // `lines` protocol lines, `records` of them AT lines.
+    void send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now,
+                   std::size_t records = 0);
     void send_peer(ConnectionId conn, Connection& c, std::string bytes, std::size_t lines,
                    Now now) {
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);

@@ -130,7 +130,8 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates)
         << " record lines between servers (" << s.peer_at_lines << " for " << s.updates
-        << " updates; " << s.peer_lines << " peer lines, " << s.peer_bytes << " bytes in all)\n";
+        << " updates; " << s.peer_lines << " peer lines, " << s.peer_bytes
+        << " bytes on established links)\n";
     out << "sends: " << s.sends << " (" << s.sends_refused
         << " refused: server down); workload IAMATs: " << s.workload_iamats;
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";

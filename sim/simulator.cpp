@@ -142,6 +142,7 @@ class Simulator::Impl {
     void crash(int s);
     void client_send(int s, const std::string& line, int client);
     void applied(int s, const RecordApplied& r);
+    void count_peer_traffic(const NodeStats& node);
     int hops(int from, int to);
 
     void dispatch(Event& e);
@@ -224,16 +225,7 @@ void Simulator::Impl::on_action(int s, Action& action) {
         auto it = conns_.find(send->conn);
         HERD_ASSERT(it != conns_.end());
         const int from = it->second.end[0].server == s ? 0 : 1;
-        SimStats& st = result_.stats;
-        st.peer_messages += 1;
-        const std::string& bytes = *send->bytes;
-        st.peer_bytes += bytes.size();
-        for (std::size_t p = 0; p < bytes.size();) {
-            const std::size_t e = bytes.find('\n', p);
-            st.peer_lines += 1;
-            if (bytes.compare(p, 3, "AT ") == 0) st.peer_at_lines += 1;
-            p = e == std::string::npos ? bytes.size() : e + 1;
-        }
+        result_.stats.peer_messages += 1;  // lines, records and bytes: from the Nodes' counters
         transmit(send->conn, from, std::move(send->bytes));
     } else if (auto* reply = std::get_if<Reply>(&action)) {
         transmit(reply->conn, 1,
@@ -356,6 +348,12 @@ void Simulator::Impl::applied(int s, const RecordApplied& r) {
         result_.propagation_by_hops[hops(from->second, s)].push_back((now_ - origin->second).ns);
 }
 
+void Simulator::Impl::count_peer_traffic(const NodeStats& node) {
+    result_.stats.peer_lines += node.peer_lines_sent;
+    result_.stats.peer_at_lines += node.peer_records_sent;
+    result_.stats.peer_bytes += node.peer_bytes_sent;
+}
+
 int Simulator::Impl::hops(int from, int to) {
     auto& d = distances_[static_cast<std::size_t>(from)];
     if (d.empty()) d = hop_distances(sc_.herd, from);
@@ -391,6 +389,7 @@ void Simulator::Impl::close_cut_links() {
 void Simulator::Impl::crash(int s) {
     Server& sv = servers_[static_cast<std::size_t>(s)];
     if (!sv.node) return;
+    count_peer_traffic(sv.node->stats());
     sv.node.reset();
     sv.life += 1;
     std::vector<std::uint64_t> doomed;
@@ -728,6 +727,9 @@ SimResult Simulator::Impl::run() {
     }
     now_ = end;
     result_.end = end;
+    for (const Server& sv : servers_) {
+        if (sv.node) count_peer_traffic(sv.node->stats());  // crashed ones were counted then
+    }
     result_.traced = trace_.enabled();
     result_.trace_hash = trace_.hash();
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
