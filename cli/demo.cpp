@@ -2,11 +2,10 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 
-#include "core/client_service.hpp"
-#include "core/line_buffer.hpp"
+#include "core/node.hpp"
 #include "core/synthetic_places.hpp"
-#include "core/whatsat_reply.hpp"
 
 namespace herd::cli {
 
@@ -25,10 +24,11 @@ void show(std::ostream& out, std::string_view prefix, std::string_view bytes) {
 }  // namespace
 
 int run_demo(std::ostream& out) {
-    RecordStore store;
-    ClientService alford(*ServerName::parse("Alford"), store);
+    NodeConfig config;
+    config.self = *ServerName::parse("Alford");  // no neighbours: a herd of one
     // The wall clock of this demo: 0.263873386 s after the client's first report.
-    const Timestamp received{1479413884, 656887836};
+    const Now now{Instant{0}, Timestamp{1479413884, 656887836}};
+    Node alford(std::move(config), now);
     const std::string input =
         "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1479413884.392014450\n"
         "WHATSAT kiwi.cs.ucla.edu 10 2\n"
@@ -38,24 +38,28 @@ int run_demo(std::ostream& out) {
     out << "herd demo: one server (Alford), the core only, Places from the offline generator\n\n";
     show(out, "client> ", input);
     out << '\n';
-    LineBuffer lines;
-    lines.append(input);
-    lines.finish();
-    while (auto line = lines.next()) {
-        if (line->kind == FramedLine::Kind::overlong) {
-            show(out, "server< ", "? " + std::string(line->text));
-            continue;
+    // One client connection through the same Node the simulator and `herd serve` drive.
+    constexpr ConnectionId client = 1;
+    alford.handle_accepted(client, now);
+    alford.handle_bytes(client, input, now);
+    alford.handle_eof(client, now);
+    drain(alford, [&](auto&& action) {
+        using A = std::decay_t<decltype(action)>;
+        if constexpr (std::is_same_v<A, Reply>) {
+            show(out, "server< ", action.bytes);
+        } else if constexpr (std::is_same_v<A, QueryPlaces>) {
+            const PlacesQuery& q = action.query;
+            alford.handle_places_reply(
+                action.id,
+                PlacesResult{true,
+                             synthetic_places_json(q.lat_nanodeg, q.lon_nanodeg, q.radius,
+                                                   synthetic_places_count_max),
+                             {}},
+                now);
         }
-        ClientOutcome outcome = alford.handle_line(line->text, received);
-        if (outcome.kind == ClientOutcome::Kind::reply) show(out, "server< ", outcome.reply);
-        if (outcome.kind == ClientOutcome::Kind::places_query) {
-            const PlacesQuery& q = *outcome.query;
-            const std::string body = synthetic_places_json(q.lat_nanodeg, q.lon_nanodeg, q.radius,
-                                                           synthetic_places_count_max);
-            show(out, "server< ", format_whatsat_reply(q.at_line, body, q.bound));
-        }
-    }
-    out << "\nstore: " << store.size() << " record(s); the older IAMAT did not replace the newer\n";
+    });
+    out << "\nstore: " << alford.store().size()
+        << " record(s); the older IAMAT did not replace the newer\n";
     return 0;
 }
 

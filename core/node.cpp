@@ -645,8 +645,8 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
             bytes += '\n';
         }
         stats_.sync_records_sent += records.size();
-        send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), records.size(), now,
-                  records.size());
+        send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), records.size(),
+                  now, records.size());
         if (find(conn) != &c) return;
     }
 }

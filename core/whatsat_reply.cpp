@@ -150,6 +150,10 @@ void collapse_newlines(std::string& text) {
 
 }  // namespace
 
+bool places_status_is_answer(std::string_view status) {
+    return status == "OK" || status == "ZERO_RESULTS";
+}
+
 std::string format_whatsat_reply(std::string_view at_line, std::string_view places_body,
                                  unsigned bound) {
     rapidjson::StringBuffer buffer;
@@ -165,7 +169,7 @@ std::string format_whatsat_reply(std::string_view at_line, std::string_view plac
         return format_whatsat_failure(at_line, "UNKNOWN_ERROR");
     }
     const std::string& status = filter.status();
-    if (!status.empty() && status != "OK" && status != "ZERO_RESULTS") {
+    if (!status.empty() && !places_status_is_answer(status)) {
         return format_whatsat_failure(at_line, status);
     }
     std::string body(buffer.GetString(), buffer.GetSize());

@@ -13,6 +13,9 @@
 
 namespace herd {
 
+// True for the Places statuses that are answers (OK, ZERO_RESULTS); any other status is a failure.
+bool places_status_is_answer(std::string_view status);
+
 std::string format_whatsat_reply(std::string_view at_line, std::string_view places_body,
                                  unsigned bound);
 

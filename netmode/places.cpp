@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/synthetic_places.hpp"
+#include "core/whatsat_reply.hpp"
 #include "netmode/places_shapes.hpp"
 
 namespace herd::net {
@@ -257,7 +258,7 @@ void PlacesService::finish(const std::string& key, PlacesResult result) {
     in_flight_.erase(flight);
     // A legacy answer with an error status is an error too: never cached.
     const std::string status = result.ok ? legacy_status(result.body) : std::string();
-    const bool cacheable = status == "OK" || status == "ZERO_RESULTS";
+    const bool cacheable = places_status_is_answer(status);
     if (!result.ok) stats_.failures += 1;
     if (report_) {
         report_("places: " + key + " answered " +

@@ -250,10 +250,9 @@ void Simulator::Impl::on_action(int s, Action& action) {
                                       query->query.radius, synthetic_places_count_max),
                 {}};
         }
-        queue_.push(
-            now_ + sc_.places_latency.sample(net_prng_),
-            EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id,
-                     std::make_unique<PlacesResult>(std::move(r))});
+        queue_.push(now_ + sc_.places_latency.sample(net_prng_),
+                    EvPlaces{s, servers_[static_cast<std::size_t>(s)].life, query->id,
+                             std::make_unique<PlacesResult>(std::move(r))});
     } else if (auto* close = std::get_if<Close>(&action)) {
         auto it = conns_.find(close->conn);
         HERD_ASSERT(it != conns_.end());

@@ -3,7 +3,8 @@
 // neither crash nor break an invariant (HERD_ASSERT aborts), and every action must be sane.
 //
 //   cmake -S . -B build-fuzz -G Ninja -DHERD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14
-//   cmake --build build-fuzz --target fuzz_node && build-fuzz/tests/fuzz/fuzz_node -max_total_time=60
+//   cmake --build build-fuzz --target fuzz_node && build-fuzz/tests/fuzz/fuzz_node
+//   -max_total_time=60
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -16,10 +17,13 @@ using namespace herd;
 
 void drain_all(Node& node, Now now) {
     while (auto a = node.poll_action()) {
-        if (auto* s = std::get_if<SendToPeer>(&*a)) node.handle_sent(s->conn, s->bytes->size(), now);
+        if (auto* s = std::get_if<SendToPeer>(&*a))
+            node.handle_sent(s->conn, s->bytes->size(), now);
         if (auto* r = std::get_if<Reply>(&*a)) node.handle_sent(r->conn, r->bytes.size(), now);
         if (auto* q = std::get_if<QueryPlaces>(&*a)) {
-            node.handle_places_reply(q->id, PlacesResult{true, R"({"results": [1, {"a": [2]}], "status": "OK"})", {}}, now);
+            node.handle_places_reply(
+                q->id, PlacesResult{true, R"({"results": [1, {"a": [2]}], "status": "OK"})", {}},
+                now);
         }
     }
 }
@@ -37,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Connection 1: a client. Connection 2: Alford, past the handshake.
     node.handle_accepted(1, now);
     node.handle_accepted(2, now);
-    node.handle_bytes(2, "HELLO herd/1 Alford Hamilton 0000000000000001 0000000000000002\nAUTH -\n", now);
+    node.handle_bytes(2, "HELLO herd/1 Alford Hamilton 0000000000000001 0000000000000002\nAUTH -\n",
+                      now);
     drain_all(node, now);
     std::string_view input(reinterpret_cast<const char*>(data), size);
     std::size_t i = 0;
