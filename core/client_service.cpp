@@ -13,8 +13,8 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
         out.kind = ClientOutcome::Kind::reply;
         out.reply = std::string(record.at_line());
         out.reply += '\n';
-        if (changed_store(store_.apply(std::move(record))))
-            out.changed = store_.find(iamat->client);
+        const Record* stored = nullptr;
+        if (changed_store(store_.apply(std::move(record), &stored))) out.changed = stored;
         return out;
     }
     if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {

@@ -98,10 +98,19 @@ Record Record::from_view(const AtLineView& v) {
 }
 
 Record Record::from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat) {
+    // The IAMAT's fields are already checked and parsed: index the new line without parsing it
+    // again. The client ID is followed by " latlon time" at the end of the line.
     const std::string line = format_at_line(self, received, iamat);
-    auto view = AtLineView::parse(line);
-    HERD_ASSERT(view.has_value());
-    return from_view(*view);
+    const std::size_t tail =
+        iamat.client.size() + 1 + iamat.latlon_text.size() + 1 + iamat.time_text.size();
+    Record r;
+    r.assign_line(line);
+    r.client_start_ = static_cast<std::uint32_t>(line.size() - tail);
+    r.client_length_ = static_cast<std::uint32_t>(iamat.client.size());
+    r.seconds_ = iamat.time.seconds;
+    r.nanos_ = iamat.time.nanos;
+    HERD_ASSERT(r.client() == iamat.client);
+    return r;
 }
 
 std::optional<Record> Record::parse_at_line(std::string_view line) {

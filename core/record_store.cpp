@@ -102,12 +102,13 @@ void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add)
     }
 }
 
-ApplyOutcome RecordStore::apply(Record incoming) {
+ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
     const std::uint64_t h = client_key_hash(incoming.client());
     Record* current = lookup(h, incoming.client());
     if (current == nullptr) {
         account(h, record_hash(incoming), true);
         insert(h, std::move(incoming));
+        if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
     if (incoming == *current) return ApplyOutcome::duplicate;
@@ -116,6 +117,7 @@ ApplyOutcome RecordStore::apply(Record incoming) {
     account(h, record_hash(*current), false);
     account(h, record_hash(incoming), true);
     *current = std::move(incoming);
+    if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
 }
 

@@ -73,7 +73,8 @@ class RecordStore {
   public:
     explicit RecordStore(TieBreak rule = TieBreak::first);
 
-    ApplyOutcome apply(Record incoming);
+    // When the store changed, *stored (if given) points at the stored record.
+    ApplyOutcome apply(Record incoming, const Record** stored = nullptr);
     // The same for a peer's line: a Record is made only when the line is stored. When the store
     // changed, *stored (if given) points at the stored record.
     ApplyOutcome apply(const AtLineView& incoming, const Record** stored = nullptr);
