@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -41,6 +43,30 @@ inline std::optional<int> parse_command_line(const CommandLine& c, int argc, cha
         return 0;
     }
     return std::nullopt;
+}
+
+// A numeric flag given as text: a decimal number (`integer`: digits only) in [0, max], so that
+// "-1" or "1e9" are refused instead of wrapping around. Prints the problem and the usage and
+// returns nothing when the text is not one.
+inline std::optional<double> number_flag(const CommandLine& c, const po::variables_map& vm,
+                                         const char* name, double max, bool integer) {
+    const std::string text = vm[name].as<std::string>();
+    double value = -1;
+    const char* first = text.data();
+    const char* last = first + text.size();
+    bool ok = !text.empty() &&
+              text.find_first_not_of(integer ? "0123456789" : "0123456789.") == std::string::npos;
+    if (ok) {
+        const auto [end, ec] = std::from_chars(first, last, value);
+        ok = ec == std::errc() && end == last && std::isfinite(value) && value >= 0 && value <= max;
+    }
+    if (!ok) {
+        std::cerr << c.command << ": --" << name << " takes " << (integer ? "a whole" : "a")
+                  << " number from 0 to " << max << ", not '" << text << "'\n"
+                  << c.usage;
+        return std::nullopt;
+    }
+    return value;
 }
 
 }  // namespace herd::cli

@@ -1,8 +1,11 @@
 // `herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--secret-file F] ...`
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <sstream>
 
 #include "cli/net_commands.hpp"
@@ -15,10 +18,37 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--log-lines BOOL] "
-    "[--secret-file F]\n"
-    "                       [--trace F.jsonl] [--tiebreak first|convergent] [--connections-max "
-    "N]\n";
+    "usage: herd serve NAME [--config HERD_FILE] [--places P] [--places-key-env VAR]\n"
+    "                       [--places-key-file F] [--places-timeout-ms MS] [--secret-file F]\n"
+    "                       [--log-dir DIR] [--log-lines BOOL] [--log-heartbeats BOOL]\n"
+    "                       [--log-max-mb MB] [--log-keep N] [--trace F.jsonl]\n"
+    "                       [--tiebreak first|convergent] [--connections-max N]\n"
+    "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
+    "                       [--write-timeout-s S] [--admin ADDR:PORT]\n";
+
+// Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
+struct NumberFlag {
+    const char* name;
+    const char* fallback;
+    double max;
+    bool integer;
+    const char* help;
+};
+
+constexpr NumberFlag number_flags[] = {
+    {"connections-max", "10000", 1e6, true, "client connections in all; more are refused"},
+    {"max-conns-per-ip", "256", 1e6, true, "client connections from one address; more are refused"},
+    {"line-timeout-s", "10", 86400, false, "a started line must end within S seconds (0: never)"},
+    {"idle-timeout-s", "300", 86400, false,
+     "close clients with nothing pending after S (0: never)"},
+    {"write-timeout-s", "30", 86400, false, "close a client that takes no output for S (0: never)"},
+    {"log-max-mb", "64", 1e6, false, "rotate the log past this size, in MiB (0: never)"},
+    {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
+};
+
+Duration seconds_duration(double s) {
+    return Duration{static_cast<std::int64_t>(std::llround(s * 1e9))};
+}
 
 }  // namespace
 
@@ -46,10 +76,12 @@ int run_serve(int argc, char** argv) {
         "write every applied record as a JSON line to this file")(
         "tiebreak", po::value<std::string>()->default_value("first"),
         "rule for equal client times: first or convergent")(
-        "connections-max", po::value<std::size_t>()->default_value(10000),
-        "connections beyond this are refused")("idle-timeout-s",
-                                               po::value<unsigned>()->default_value(300),
-                                               "close clients silent this long (0: never)");
+        "log-heartbeats", po::value<bool>()->default_value(false), "log the peers' PING lines too")(
+        "admin", po::value<std::string>(),
+        "serve /metrics, /healthz and /readyz over HTTP on "
+        "ADDR:PORT (never the client port)");
+    for (const NumberFlag& f : number_flags)
+        visible.add_options()(f.name, po::value<std::string>()->default_value(f.fallback), f.help);
     po::options_description hidden;
     hidden.add_options()("name", po::value<std::string>());
     po::positional_options_description positional;
@@ -111,7 +143,21 @@ int run_serve(int argc, char** argv) {
     // The core gives up a little after the provider's own timeout, so its status comes through.
     options.limits.places_timeout =
         Duration::milliseconds(vm["places-timeout-ms"].as<unsigned>() + 1000);
-    options.limits.client_idle_timeout = Duration::seconds(vm["idle-timeout-s"].as<unsigned>());
+    std::map<std::string, double> number;
+    for (const NumberFlag& f : number_flags) {
+        const auto value = number_flag(line, vm, f.name, f.max, f.integer);
+        if (!value) return 2;
+        number[f.name] = *value;
+    }
+    options.connections_max = static_cast<std::size_t>(number.at("connections-max"));
+    options.conns_per_ip_max = static_cast<std::size_t>(number.at("max-conns-per-ip"));
+    options.limits.client_line_timeout = seconds_duration(number.at("line-timeout-s"));
+    options.limits.client_idle_timeout = seconds_duration(number.at("idle-timeout-s"));
+    options.limits.client_write_timeout = seconds_duration(number.at("write-timeout-s"));
+    options.log_bytes_max = static_cast<std::size_t>(number.at("log-max-mb") * 1024 * 1024);
+    options.log_keep = static_cast<std::size_t>(number.at("log-keep"));
+    options.log_heartbeats = vm["log-heartbeats"].as<bool>();
+    if (vm.count("admin")) options.admin = vm["admin"].as<std::string>();
     if (vm.count("secret-file")) {
         std::string secret;
         if (!net::read_text_file(vm["secret-file"].as<std::string>(), &secret)) {
@@ -137,7 +183,6 @@ int run_serve(int argc, char** argv) {
     options.log_dir = vm["log-dir"].as<std::string>();
     options.log_lines = vm["log-lines"].as<bool>();
     if (vm.count("trace")) options.trace_path = vm["trace"].as<std::string>();
-    options.connections_max = vm["connections-max"].as<std::size_t>();
     return net::serve(std::move(options));
 }
 

@@ -28,8 +28,11 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir "
-    "DIR]\n";
+    "usage: herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F]\n"
+    "               [--trace-dir DIR] [--tiebreak first|convergent] [--log-lines BOOL]\n"
+    "               [--log-heartbeats BOOL] [--log-max-mb MB] [--log-keep N]\n"
+    "               [--connections-max N] [--max-conns-per-ip N] [--line-timeout-s S]\n"
+    "               [--idle-timeout-s S] [--write-timeout-s S]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -89,6 +92,12 @@ void read_lines(Child& child, std::size_t width) {
 
 }  // namespace
 
+// Options of `herd serve` that `herd up` passes on unchanged to every server it starts.
+constexpr const char* passed_on[] = {
+    "log-lines",        "log-heartbeats", "log-max-mb",     "log-keep",        "connections-max",
+    "max-conns-per-ip", "line-timeout-s", "idle-timeout-s", "write-timeout-s",
+};
+
 int run_up(int argc, char** argv) {
     po::options_description visible("options");
     visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
@@ -99,8 +108,10 @@ int run_up(int argc, char** argv) {
         "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
         "trace-dir", po::value<std::string>(),
         "each server writes its applied-record trace to DIR/NAME.jsonl")(
-        "tiebreak", po::value<std::string>(), "passed to every server")(
-        "log-lines", po::value<std::string>(), "passed to every server (true: log every line)");
+        "tiebreak", po::value<std::string>(), "passed to every server");
+    for (const char* name : passed_on)
+        visible.add_options()(name, po::value<std::string>(),
+                              "passed to every server (see herd serve --help)");
     po::variables_map vm;
     const CommandLine line{
         "herd up", usage,
@@ -168,8 +179,10 @@ int run_up(int argc, char** argv) {
             args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
         if (vm.count("tiebreak"))
             args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
-        if (vm.count("log-lines"))
-            args.insert(args.end(), {"--log-lines", vm["log-lines"].as<std::string>()});
+        for (const char* option : passed_on) {
+            if (vm.count(option))
+                args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
+        }
         if (vm.count("trace-dir"))
             args.insert(args.end(),
                         {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});

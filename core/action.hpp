@@ -55,6 +55,18 @@ enum class CloseMode {
 struct Close {
     ConnectionId conn;
     CloseMode mode;
+    std::string reason;  // for the log: "idle", "line timeout", "output cap", ...
+};
+
+// Flow control: stop reading from a client whose output is past its high-water mark, until
+// ResumeReading. Bytes the driver already had in hand may still be passed on; the Node keeps
+// them (bounded by what one read returns) and takes their lines once output drains.
+struct PauseReading {
+    ConnectionId conn;
+};
+
+struct ResumeReading {
+    ConnectionId conn;
 };
 
 // Notifications, for logs, traces and the simulator's checker; drivers may ignore them.
@@ -77,7 +89,17 @@ struct PeerDown {
     std::string reason;
 };
 
-using Action =
-    std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp, PeerDown>;
+// An established peer sent a line that could not be processed; it was skipped and the link
+// stays up. Reported for the 1st, 2nd, 4th, 8th, ... such line of a link, so a log shows it
+// without being flooded by it.
+struct PeerLineRejected {
+    ConnectionId conn;
+    ServerName peer;
+    std::string reason;
+    std::uint64_t count;  // rejected lines on this link so far
+};
+
+using Action = std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp,
+                            PeerDown, PeerLineRejected, PauseReading, ResumeReading>;
 
 }  // namespace herd

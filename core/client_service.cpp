@@ -11,6 +11,12 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
     if (const auto* iamat = std::get_if<IamatRequest>(&request)) {
         Record record = Record::from_iamat(self_, received, *iamat);
         out.kind = ClientOutcome::Kind::reply;
+        if (record.at_line().size() > record_bytes_max_) {
+            // It could never reach a peer: refuse it here rather than store what cannot spread.
+            out.reply = format_invalid_reply(line);
+            out.too_long = true;
+            return out;
+        }
         out.reply = std::string(record.at_line());
         out.reply += '\n';
         const Record* stored = nullptr;

@@ -1,6 +1,7 @@
 // ClientService: what one server does with one client line, given its store.
 //
-//   IAMAT   -> the AT reply (always), and the store updated when the record wins;
+//   IAMAT   -> the AT reply (always, unless its AT line would pass the record size limit:
+//              then `?`), and the store updated when the record wins;
 //   WHATSAT -> a Places query for the stored record (the caller asks the provider and then
 //              calls format_whatsat_reply), or `?` for an unknown client;
 //   other   -> `? <line>`; a blank line -> nothing.
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/line_buffer.hpp"
 #include "core/record_store.hpp"
 #include "core/time.hpp"
 #include "core/types.hpp"
@@ -34,11 +36,16 @@ struct ClientOutcome {
     std::string reply;                 // kind == reply: the exact bytes to send
     std::optional<PlacesQuery> query;  // kind == places_query
     const Record* changed = nullptr;   // the record an IAMAT stored, to be flooded
+    bool too_long = false;             // an IAMAT refused: its AT line passes the size limit
 };
 
 class ClientService {
   public:
-    ClientService(ServerName self, RecordStore& store) : self_(std::move(self)), store_(store) {}
+    // `record_bytes_max`: the longest AT line a record may have (what every peer accepts); an
+    // IAMAT whose AT line would be longer is answered `?` and stored nowhere.
+    ClientService(ServerName self, RecordStore& store,
+                  std::size_t record_bytes_max = line_bytes_max_default)
+        : self_(std::move(self)), store_(store), record_bytes_max_(record_bytes_max) {}
 
     ClientOutcome handle_line(std::string_view line, Timestamp received);
 
@@ -47,6 +54,7 @@ class ClientService {
   private:
     ServerName self_;
     RecordStore& store_;
+    std::size_t record_bytes_max_;
 };
 
 }  // namespace herd

@@ -25,6 +25,13 @@ void LineBuffer::append(std::string_view bytes) {
     buffer_.append(bytes);
 }
 
+void LineBuffer::release_if_empty() {
+    if (buffered_bytes() != 0) return;
+    std::string().swap(buffer_);
+    start_ = 0;
+    scanned_ = 0;
+}
+
 void LineBuffer::finish() {
     finished_ = true;
 }

@@ -32,11 +32,18 @@ class LineBuffer {
     explicit LineBuffer(std::size_t line_bytes_max = line_bytes_max_default);
 
     void append(std::string_view bytes);
+    // Frees the memory of an empty buffer (an idle connection then costs nothing here).
+    void release_if_empty();
     void finish();
     std::optional<FramedLine> next();
 
     // Bytes held and not yet framed.
     std::size_t buffered_bytes() const { return buffer_.size() - start_; }
+    // True while a line has started and not ended (bytes held, or the tail of an over-long line
+    // being discarded). Meaningful once next() has returned nothing.
+    bool in_line() const { return discarding_ || buffered_bytes() > 0; }
+    // Memory held; an idle connection's buffer holds none.
+    std::size_t capacity_bytes() const { return buffer_.capacity(); }
     bool finished() const { return finished_; }
 
   private:

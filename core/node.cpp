@@ -29,14 +29,19 @@ std::string_view fourth_field_fast(std::string_view line) {
 Node::Node(NodeConfig config, Now now)
     : config_(std::move(config)),
       store_(config_.tie_break),
-      clients_(config_.self, store_),
+      clients_(config_.self, store_, config_.limits.line_bytes_max),
       prng_(config_.seed),
       last_now_(now) {
+    const NodeLimits& l = config_.limits;
+    HERD_ASSERT(l.line_bytes_max > 0);
+    HERD_ASSERT(l.client_output_low_water_bytes <= l.client_output_high_water_bytes);
+    HERD_ASSERT(l.client_output_high_water_bytes <= l.client_output_bytes_max);
+    HERD_ASSERT(l.client_pending_replies_max > 0 && l.client_queries_max > 0);
     neighbours_.reserve(config_.neighbours.size());
     for (const ServerName& name : config_.neighbours) {
         HERD_ASSERT(name != config_.self);
-        neighbours_.push_back(Neighbour{name, std::nullopt, 0, false, false, now.mono,
-                                        config_.limits.backoff_initial});
+        neighbours_.push_back(
+            Neighbour{name, std::nullopt, 0, false, std::nullopt, config_.limits.backoff_initial});
     }
     // Every link is dialed at start, without jitter (design §6).
     for (int n = 0; n < static_cast<int>(neighbours_.size()); ++n)
@@ -50,39 +55,51 @@ void Node::observe(Now now) {
     last_now_ = now;
 }
 
-void Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
-    timers_.push(Timer{at, timer_sequence_++, kind, id});
+Node::Timer Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
+    const Timer t{at, timer_sequence_++, kind, id};
+    timers_.insert(t);
+    // One per connection and neighbour, one per query: the set cannot outgrow them.
+    HERD_ASSERT(timers_.size() <= conns_.size() + neighbours_.size() + queries_.size() + 1);
+    return t;
+}
+
+void Node::disarm(std::optional<Timer>& timer) {
+    if (!timer) return;
+    const std::size_t erased = timers_.erase(*timer);
+    HERD_ASSERT(erased == 1);
+    timer.reset();
 }
 
 std::optional<Instant> Node::poll_timeout() {
     if (timers_.empty()) return std::nullopt;
-    return timers_.top().at;
+    return timers_.begin()->at;
 }
 
 void Node::handle_timeout(Now now) {
     observe(now);
-    while (!timers_.empty() && timers_.top().at <= now.mono) {
-        const Timer t = timers_.top();
-        timers_.pop();
+    while (!timers_.empty() && timers_.begin()->at <= now.mono) {
+        const Timer t = *timers_.begin();
+        timers_.erase(timers_.begin());
         switch (t.kind) {
             case TimerKind::dial: {
                 Neighbour& n = neighbours_[t.id];
-                if (n.dial_scheduled && n.next_dial <= now.mono) {
-                    n.dial_scheduled = false;
-                    if (!n.link && !n.dialing && n.handshakes == 0) dial(static_cast<int>(t.id));
-                }
+                HERD_ASSERT(n.dial_timer && n.dial_timer->sequence == t.sequence);
+                n.dial_timer.reset();
+                if (!n.link && !n.dialing && n.handshakes == 0) dial(static_cast<int>(t.id));
                 break;
             }
-            case TimerKind::connection:
-                check_connection(t.id, t.at, now);
+            case TimerKind::connection: {
+                Connection* c = find(t.id);
+                HERD_ASSERT(c != nullptr && c->timer && c->timer->sequence == t.sequence);
+                c->timer.reset();
+                check_connection(t.id, now);
                 break;
-            case TimerKind::places: {
-                auto it = queries_.find(t.id);
-                if (it == queries_.end()) break;
+            }
+            case TimerKind::places:
                 // The provider took too long: answer now; a late reply is ignored.
+                HERD_ASSERT(queries_.count(t.id) == 1);
                 handle_places_reply(t.id, PlacesResult{false, {}, "UNKNOWN_ERROR"}, now);
                 break;
-            }
         }
     }
 }
@@ -118,24 +135,29 @@ std::vector<ServerName> Node::linked_peers() const {
     return out;
 }
 
-void Node::handle_accepted(ConnectionId conn, Now now) {
-    observe(now);
-    HERD_ASSERT(conns_.find(conn) == conns_.end());
+Node::Connection& Node::open_connection(ConnectionId conn, Now now) {
     auto [it, inserted] = conns_.emplace(conn, Connection(config_.limits.line_bytes_max));
+    HERD_ASSERT(inserted);  // ids are never reused
     Connection& c = it->second;
-    c.opened = c.last_received = c.last_sent = now.mono;
+    c.opened = c.last_received = c.last_sent = c.last_active = now.mono;
+    return c;
+}
+
+void Node::handle_accepted(ConnectionId conn, Now now, Admission admission) {
+    observe(now);
+    Connection& c = open_connection(conn, now);
+    c.peers_only = admission == Admission::peers_only;
     schedule_check(conn, c);
 }
 
 void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
     observe(now);
     const int n = neighbour_index(peer.str());
-    HERD_ASSERT(n >= 0 && conns_.find(conn) == conns_.end());
+    HERD_ASSERT(n >= 0);
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    HERD_ASSERT(nb.dialing);
     nb.dialing = false;
-    auto [it, inserted] = conns_.emplace(conn, Connection(config_.limits.line_bytes_max));
-    Connection& c = it->second;
-    c.opened = c.last_received = c.last_sent = now.mono;
+    Connection& c = open_connection(conn, now);
     c.role = Role::hello_sent;
     c.dialed_by_us = true;
     c.neighbour = n;
@@ -174,12 +196,9 @@ void Node::handle_eof(ConnectionId conn, Now now) {
         close_connection(conn, CloseMode::now, "closed by peer", now);
         return;
     }
+    c->eof = true;
     c->lines.finish();
     drain_lines(conn, *c, now);
-    c = find(conn);
-    if (c == nullptr) return;
-    c->eof = true;
-    flush_replies(conn, *c, now);
 }
 
 void Node::handle_closed(ConnectionId conn, Now now) {
@@ -193,38 +212,84 @@ void Node::handle_sent(ConnectionId conn, std::size_t bytes, Now now) {
     if (c == nullptr) return;
     HERD_ASSERT(bytes <= c->unsent_bytes);
     c->unsent_bytes -= bytes;
-    if (c->role == Role::peer) pump_sync(conn, *c, now);
+    if (c->role != Role::client && c->role != Role::undecided) {
+        if (c->role == Role::peer) pump_sync(conn, *c, now);
+        return;
+    }
+    if (bytes > 0) c->write_progress = now.mono;
+    if (c->unsent_bytes == 0) c->last_active = now.mono;
+    if (!update_flow(conn, *c, now)) return;
+    // Reading may have resumed: take the lines held meanwhile.
+    if (!c->paused) drain_lines(conn, *c, now);
 }
 
 void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
-    while (auto line = c.lines.next()) {
-        if (line->kind == FramedLine::Kind::overlong) {
-            if (c.role == Role::undecided || c.role == Role::client) {
-                c.role = Role::client;
-                push_reply(c, format_invalid_reply(line->text));
-            } else {
-                close_connection(conn, CloseMode::now, "peer line too long", now);
-                return;
-            }
-        } else if (c.role == Role::undecided) {
-            handle_first_line(conn, c, line->text, now);
-        } else if (c.role == Role::client) {
-            handle_client_line(conn, c, line->text, now);
-        } else if (c.role == Role::hello_sent) {
-            handle_welcome(conn, c, line->text, now);
-        } else if (c.role == Role::welcome_sent) {
-            handle_auth(conn, c, line->text, now);
-        } else {
-            handle_peer_line(conn, c, line->text, now);
-        }
+    const bool client_side = c.role == Role::undecided || c.role == Role::client;
+    while (!(client_side && c.paused)) {
+        const auto line = c.lines.next();
+        if (!line) break;
+        take_line(conn, c, *line, now);
         // A handler may have closed the connection; its buffer is gone with it.
         if (find(conn) != &c) return;
+        if ((c.role == Role::client || c.role == Role::undecided) && !update_flow(conn, c, now))
+            return;
     }
-    if (c.role == Role::client || c.role == Role::undecided) flush_replies(conn, c, now);
+    if (c.role != Role::undecided && c.role != Role::client) {
+        c.lines.release_if_empty();
+        return;
+    }
+    if (!c.paused) {
+        const bool partial = c.lines.in_line();
+        if (partial && !c.in_line) c.line_started = now.mono;
+        c.in_line = partial;
+        c.lines.release_if_empty();
+    }
+    flush_replies(conn, c, now);
+}
+
+void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now) {
+    if (line.kind == FramedLine::Kind::overlong) {
+        if (c.role == Role::undecided || c.role == Role::client) {
+            if (c.peers_only) {
+                stats_.clients_refused_peers_only += 1;
+                close_connection(conn, CloseMode::now, "connection cap (not a peer)", now);
+                return;
+            }
+            c.role = Role::client;
+            c.last_active = now.mono;
+            push_reply(conn, c, format_invalid_reply(line.text), now);
+        } else if (c.role == Role::peer) {
+            // Skipped, never a reason to drop the link: the same line would come back by
+            // anti-entropy after every reconnect and stop replication for good.
+            reject_peer_line(conn, c, "line too long");
+        } else {
+            close_connection(conn, CloseMode::now, "handshake line too long", now);
+        }
+        return;
+    }
+    switch (c.role) {
+        case Role::undecided:
+            c.last_active = now.mono;
+            handle_first_line(conn, c, line.text, now);
+            return;
+        case Role::client:
+            c.last_active = now.mono;
+            handle_client_line(conn, c, line.text, now);
+            return;
+        case Role::hello_sent:
+            handle_welcome(conn, c, line.text, now);
+            return;
+        case Role::welcome_sent:
+            handle_auth(conn, c, line.text, now);
+            return;
+        case Role::peer:
+            handle_peer_line(conn, c, line.text, now);
+            return;
+    }
 }
 
 void Node::close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now) {
-    actions_.push_back(Close{conn, mode});
+    actions_.push_back(Close{conn, mode, std::string(reason)});
     forget(conn, reason, now);
 }
 
@@ -232,12 +297,14 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     auto it = conns_.find(conn);
     if (it == conns_.end()) return;
     Connection& c = it->second;
+    disarm(c.timer);
     const int n = c.neighbour;
     const Role role = c.role;
     conns_.erase(it);
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
     if (role == Role::hello_sent || role == Role::welcome_sent) nb.handshakes -= 1;
+    HERD_ASSERT(nb.handshakes >= 0);
     if (role == Role::peer && nb.link == conn) {
         nb.link.reset();
         actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
@@ -245,68 +312,89 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     schedule_dial(n, now);
 }
 
-void Node::schedule_check(ConnectionId conn, Connection& c) {
-    if (c.check_scheduled) return;
-    Instant at;
+std::optional<Node::Deadline> Node::client_deadline(const Connection& c) const {
+    const NodeLimits& l = config_.limits;
+    std::optional<Deadline> d;
+    auto consider = [&d](Duration timeout, Instant since, const char* reason) {
+        if (timeout.ns == 0) return;
+        const Instant at = since + timeout;
+        if (!d || at < d->at) d = Deadline{at, reason};
+    };
+    if (c.peers_only && c.role == Role::undecided)
+        consider(l.silence_timeout, c.opened, "handshake timed out");
+    if (c.unsent_bytes > 0) consider(l.client_write_timeout, c.write_progress, "write timeout");
+    if (c.in_line && !c.paused) consider(l.client_line_timeout, c.line_started, "line timeout");
+    if (!c.in_line && !c.paused && c.slots.empty() && c.unsent_bytes == 0)
+        consider(l.client_idle_timeout, c.last_active, "idle");
+    return d;
+}
+
+Node::Deadline Node::deadline(const Connection& c) const {
     const NodeLimits& l = config_.limits;
     switch (c.role) {
         case Role::undecided:
         case Role::client:
-            if (l.client_idle_timeout.ns == 0) return;
-            at = c.last_received + l.client_idle_timeout;
             break;
         case Role::hello_sent:
         case Role::welcome_sent:
-            at = c.opened + l.silence_timeout;
-            break;
+            return Deadline{c.opened + l.silence_timeout, "handshake timed out"};
         case Role::peer:
-            at = std::min(c.last_received + l.silence_timeout, c.last_sent + l.heartbeat_interval);
-            break;
+            if (c.last_received + l.silence_timeout <= c.last_sent + l.heartbeat_interval)
+                return Deadline{c.last_received + l.silence_timeout, "silent"};
+            return Deadline{c.last_sent + l.heartbeat_interval, nullptr};
     }
-    c.check_scheduled = true;
-    c.check_at = at;
-    arm(at, TimerKind::connection, conn);
+    const auto d = client_deadline(c);
+    return d ? *d : Deadline{Instant::max(), nullptr};
 }
 
-void Node::check_connection(ConnectionId conn, Instant timer_at, Now now) {
+void Node::schedule_check(ConnectionId conn, Connection& c) {
+    const Deadline d = deadline(c);
+    if (d.at == Instant::max()) return;  // nothing can expire: no timer at all
+    // An armed timer at or before the deadline will re-check then; deadlines that moved later
+    // need no re-arming (the timer fires early, finds nothing due and arms the real one).
+    if (c.timer && c.timer->at <= d.at) return;
+    disarm(c.timer);
+    c.timer = arm(d.at, TimerKind::connection, conn);
+}
+
+void Node::check_connection(ConnectionId conn, Now now) {
     Connection* c = find(conn);
-    if (c == nullptr || !c->check_scheduled || c->check_at != timer_at) return;  // stale timer
-    c->check_scheduled = false;
+    HERD_ASSERT(c != nullptr && !c->timer);
     const NodeLimits& l = config_.limits;
-    switch (c->role) {
-        case Role::undecided:
-        case Role::client:
-            if (l.client_idle_timeout.ns != 0 && c->slots.empty() &&
-                now.mono >= c->last_received + l.client_idle_timeout) {
-                close_connection(conn, CloseMode::after_flush, "idle", now);
-                return;
-            }
-            break;
-        case Role::hello_sent:
-        case Role::welcome_sent:
-            if (now.mono >= c->opened + l.silence_timeout) {
-                close_connection(conn, CloseMode::now, "handshake timed out", now);
-                return;
-            }
-            break;
-        case Role::peer:
-            if (now.mono >= c->last_received + l.silence_timeout) {
-                stats_.links_closed_silent += 1;
-                close_connection(conn, CloseMode::now, "silent", now);
-                return;
-            }
-            if (now.mono >= c->last_sent + l.heartbeat_interval)
-                send_peer(conn, *c, "PING\n", 1, now);
-            break;
+    if (c->role == Role::peer) {
+        if (now.mono >= c->last_received + l.silence_timeout) {
+            stats_.links_closed_silent += 1;
+            close_connection(conn, CloseMode::now, "silent", now);
+            return;
+        }
+        if (now.mono >= c->last_sent + l.heartbeat_interval) {
+            send_peer(conn, *c, "PING\n", 1, now);
+            c = find(conn);
+            if (c == nullptr) return;
+        }
+    } else {
+        const Deadline d = deadline(*c);
+        if (d.at <= now.mono) {
+            HERD_ASSERT(d.reason != nullptr);
+            const std::string_view why = d.reason;
+            if (why == "line timeout") stats_.clients_closed_line_timeout += 1;
+            if (why == "idle") stats_.clients_closed_idle += 1;
+            if (why == "write timeout") stats_.clients_closed_write_timeout += 1;
+            // Nothing more is read; what was answered may still be taken (except by a client
+            // that takes nothing, which is why that one is being closed).
+            close_connection(conn, why == "line timeout" ? CloseMode::after_flush : CloseMode::now,
+                             why, now);
+            return;
+        }
     }
-    c = find(conn);
-    if (c != nullptr) schedule_check(conn, *c);
+    schedule_check(conn, *c);
 }
 
 // ---------------------------------------------------------------- clients
 
 void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
+    if (outcome.too_long) stats_.iamats_refused_too_long += 1;
     if (outcome.changed != nullptr) {
         applied(*outcome.changed, {});
         flood(*outcome.changed, std::nullopt, now);
@@ -315,46 +403,88 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
         case ClientOutcome::Kind::none:
             return;
         case ClientOutcome::Kind::reply:
-            push_reply(c, std::move(outcome.reply));
+            push_reply(conn, c, std::move(outcome.reply), now);
             return;
-        case ClientOutcome::Kind::places_query: {
-            const QueryId id = next_query_++;
-            Slot slot;
-            slot.query = id;
-            if (c.slots.size() >= config_.limits.client_pending_replies_max) {
-                close_connection(conn, CloseMode::now, "too many pending requests", now);
-                return;
-            }
-            c.slots.push_back(std::move(slot));
-            queries_.emplace(id, PendingQuery{conn, outcome.query->at_line, outcome.query->bound});
-            arm(now.mono + config_.limits.places_timeout, TimerKind::places, id);
-            actions_.push_back(QueryPlaces{id, std::move(*outcome.query)});
+        case ClientOutcome::Kind::places_query:
+            start_query(conn, c, std::move(*outcome.query), now);
             return;
-        }
     }
 }
 
-void Node::push_reply(Connection& c, std::string bytes) {
+void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now) {
+    if (queries_.size() >= config_.limits.places_pending_max) {
+        // The provider is far behind: answer at once rather than queue without end.
+        stats_.places_refused_over_limit += 1;
+        push_reply(conn, c, format_whatsat_failure(query.at_line, "OVER_QUERY_LIMIT"), now);
+        return;
+    }
+    const QueryId id = next_query_++;
+    Slot slot;
+    slot.query = id;
+    c.slots.push_back(std::move(slot));
+    c.queries += 1;
+    const Timer timer = arm(now.mono + config_.limits.places_timeout, TimerKind::places, id);
+    queries_.emplace(id, PendingQuery{conn, query.at_line, query.bound, timer});
+    HERD_ASSERT(queries_.size() <= config_.limits.places_pending_max);
+    HERD_ASSERT(c.slots.size() <= config_.limits.client_pending_replies_max);
+    actions_.push_back(QueryPlaces{id, std::move(query)});
+}
+
+void Node::push_reply(ConnectionId conn, Connection& c, std::string bytes, Now now) {
+    (void)conn;
+    (void)now;
+    c.held_bytes += bytes.size();
     Slot slot;
     slot.bytes = std::move(bytes);
     slot.ready = true;
     c.slots.push_back(std::move(slot));
+    HERD_ASSERT(c.slots.size() <= config_.limits.client_pending_replies_max);
+}
+
+bool Node::over_high_water(const Connection& c) const {
+    const NodeLimits& l = config_.limits;
+    return client_output_bytes(c) >= l.client_output_high_water_bytes ||
+           c.slots.size() >= l.client_pending_replies_max || c.queries >= l.client_queries_max;
+}
+
+bool Node::update_flow(ConnectionId conn, Connection& c, Now now) {
+    const NodeLimits& l = config_.limits;
+    if (client_output_bytes(c) > l.client_output_bytes_max) {
+        stats_.clients_closed_output_cap += 1;
+        close_connection(conn, CloseMode::now, "output cap", now);
+        return false;
+    }
+    if (!c.paused && over_high_water(c)) {
+        c.paused = true;
+        stats_.client_reads_paused += 1;
+        actions_.push_back(PauseReading{conn});
+    } else if (c.paused && client_output_bytes(c) <= l.client_output_low_water_bytes &&
+               c.slots.size() < l.client_pending_replies_max && c.queries < l.client_queries_max) {
+        c.paused = false;
+        actions_.push_back(ResumeReading{conn});
+    }
+    return true;
 }
 
 void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
     while (!c.slots.empty() && c.slots.front().ready) {
         std::string bytes = std::move(c.slots.front().bytes);
         c.slots.pop_front();
+        HERD_ASSERT(c.held_bytes >= bytes.size());
+        c.held_bytes -= bytes.size();
+        if (c.unsent_bytes == 0) c.write_progress = now.mono;
         c.unsent_bytes += bytes.size();
         c.last_sent = now.mono;
         actions_.push_back(Reply{conn, std::move(bytes)});
-        if (c.unsent_bytes > config_.limits.client_output_bytes_max) {
-            close_connection(conn, CloseMode::now, "client not reading", now);
-            return;
-        }
     }
-    if (c.eof && c.slots.empty())
+    if (!update_flow(conn, c, now)) return;
+    // Done when the client has finished sending, every line was taken and every reply handed
+    // over.
+    if (c.eof && !c.paused && c.lines.buffered_bytes() == 0 && c.slots.empty()) {
         close_connection(conn, CloseMode::after_flush, "client done", now);
+        return;
+    }
+    schedule_check(conn, c);
 }
 
 void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
@@ -363,16 +493,23 @@ void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
     if (it == queries_.end()) return;  // answered already (timeout), or its client left
     PendingQuery q = std::move(it->second);
     queries_.erase(it);
+    timers_.erase(q.timer);  // gone already when this is the timeout itself
     Connection* c = find(q.conn);
     if (c == nullptr) return;
+    HERD_ASSERT(c->queries > 0);
+    c->queries -= 1;
     for (Slot& slot : c->slots) {
         if (slot.ready || slot.query != id) continue;
         slot.bytes = result.ok ? format_whatsat_reply(q.at_line, result.body, q.bound)
                                : format_whatsat_failure(q.at_line, result.status);
         slot.ready = true;
+        c->held_bytes += slot.bytes.size();
         break;
     }
+    const bool was_paused = c->paused;
     flush_replies(q.conn, *c, now);
+    c = find(q.conn);
+    if (c != nullptr && was_paused && !c->paused) drain_lines(q.conn, *c, now);
 }
 
 // ---------------------------------------------------------------- peers: handshake
@@ -404,6 +541,12 @@ void Node::handle_first_line(ConnectionId conn, Connection& c, std::string_view 
             handle_hello(conn, c, *hello, now);
             return;
         }
+    }
+    if (c.peers_only) {
+        // Admitted over a connection cap only in case it was a peer; it is not.
+        stats_.clients_refused_peers_only += 1;
+        close_connection(conn, CloseMode::now, "connection cap (not a peer)", now);
+        return;
     }
     c.role = Role::client;
     handle_client_line(conn, c, line, now);
@@ -499,7 +642,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     nb.link = conn;
     nb.backoff = config_.limits.backoff_initial;
     actions_.push_back(PeerUp{conn, nb.name});
-    c.check_scheduled = false;  // re-armed with the peer deadlines; the handshake timer goes stale
+    disarm(c.timer);  // re-armed with the peer deadlines
     schedule_check(conn, c);
     // Anti-entropy: one exchange per link-up, starting from the root digest.
     send_digest(conn, c, BucketId{0, 0}, now);
@@ -544,8 +687,18 @@ void Node::handle_peer_line(ConnectionId conn, Connection& c, std::string_view l
     } else if (verb == "PING" || verb.empty()) {
         // Only keeps the link alive (last_received was updated).
     } else {
-        stats_.peer_lines_rejected += 1;
+        reject_peer_line(conn, c, "unknown verb");
     }
+}
+
+void Node::reject_peer_line(ConnectionId conn, Connection& c, std::string_view reason) {
+    stats_.peer_lines_rejected += 1;
+    c.lines_rejected += 1;
+    // Reported at 1, 2, 4, 8, ... so that a peer sending garbage cannot flood the log.
+    if ((c.lines_rejected & (c.lines_rejected - 1)) != 0) return;
+    actions_.push_back(PeerLineRejected{conn,
+                                        neighbours_[static_cast<std::size_t>(c.neighbour)].name,
+                                        std::string(reason), c.lines_rejected});
 }
 
 void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now) {
@@ -560,7 +713,7 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     }
     const auto view = AtLineView::parse(line);
     if (!view) {
-        stats_.peer_lines_rejected += 1;
+        reject_peer_line(conn, c, "malformed AT line");
         return;
     }
     const Record* stored = nullptr;
@@ -590,7 +743,7 @@ void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now no
 void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     auto message = parse_digest(line);
     if (!message) {
-        stats_.peer_lines_rejected += 1;
+        reject_peer_line(conn, c, "malformed DIGEST line");
         return;
     }
     const BucketId bucket = message->bucket;
@@ -661,14 +814,12 @@ void Node::dial(int n) {
 
 void Node::schedule_dial(int n, Now now) {
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
-    if (nb.link || nb.dialing || nb.handshakes > 0 || nb.dial_scheduled) return;
+    if (nb.link || nb.dialing || nb.handshakes > 0 || nb.dial_timer) return;
     // Exponential backoff with jitter: uniform in [backoff/2, backoff], then doubled, capped.
     const std::int64_t half = nb.backoff.ns / 2;
     const Duration delay{half + prng_.between(0, nb.backoff.ns - half)};
     nb.backoff = std::min(nb.backoff * 2, config_.limits.backoff_max);
-    nb.dial_scheduled = true;
-    nb.next_dial = now.mono + delay;
-    arm(nb.next_dial, TimerKind::dial, static_cast<std::uint64_t>(n));
+    nb.dial_timer = arm(now.mono + delay, TimerKind::dial, static_cast<std::uint64_t>(n));
 }
 
 }  // namespace herd

@@ -16,7 +16,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
 #include <string_view>
@@ -55,13 +54,28 @@ struct NodeStats {
     std::uint64_t handshakes_refused = 0;
     std::uint64_t links_closed_silent = 0;
     std::uint64_t links_closed_overflow = 0;
+    // Client connections closed by a limit, and reading paused by flow control.
+    std::uint64_t clients_closed_line_timeout = 0;
+    std::uint64_t clients_closed_idle = 0;
+    std::uint64_t clients_closed_write_timeout = 0;
+    std::uint64_t clients_closed_output_cap = 0;
+    std::uint64_t clients_refused_peers_only = 0;  // over a cap and not a peer
+    std::uint64_t client_reads_paused = 0;
+    std::uint64_t iamats_refused_too_long = 0;  // AT line past the record size limit
+    std::uint64_t places_refused_over_limit = 0;
+};
+
+// How a driver admits a connection it accepted.
+enum class Admission {
+    anyone,      // a client or a peer
+    peers_only,  // over a connection cap: kept only if it opens with a peer handshake
 };
 
 class Node {
   public:
     Node(NodeConfig config, Now now);
 
-    void handle_accepted(ConnectionId conn, Now now);
+    void handle_accepted(ConnectionId conn, Now now, Admission admission = Admission::anyone);
     void handle_dialed(ConnectionId conn, const ServerName& peer, Now now);
     void handle_dial_failed(const ServerName& peer, Now now);
     void handle_bytes(ConnectionId conn, std::string_view bytes, Now now);
@@ -83,9 +97,24 @@ class Node {
     // The neighbours with an established link right now, in configuration order.
     std::vector<ServerName> linked_peers() const;
     std::size_t connections() const { return conns_.size(); }
+    // Timers armed: at most one per connection and neighbour, and one per Places query.
+    std::size_t timers() const { return timers_.size(); }
+    std::size_t places_pending() const { return queries_.size(); }
 
   private:
     enum class Role { undecided, client, hello_sent, welcome_sent, peer };
+    enum class TimerKind { dial, connection, places };
+
+    // One armed timer; also its key in timers_, so its owner can disarm it.
+    struct Timer {
+        Instant at;
+        std::uint64_t sequence;
+        TimerKind kind;
+        std::uint64_t id;
+        friend bool operator<(const Timer& a, const Timer& b) {
+            return a.at != b.at ? a.at < b.at : a.sequence < b.sequence;
+        }
+    };
 
     struct Slot {
         std::string bytes;
@@ -97,6 +126,7 @@ class Node {
         Role role = Role::undecided;
         LineBuffer lines;
         bool dialed_by_us = false;
+        bool peers_only = false;
         int neighbour = -1;
         std::uint64_t local_nonce = 0;
         std::uint64_t remote_nonce = 0;
@@ -105,11 +135,19 @@ class Node {
         Instant last_received;
         Instant last_sent;
         std::size_t unsent_bytes = 0;
-        bool check_scheduled = false;
-        Instant check_at;  // the one live connection timer; others are stale
+        std::optional<Timer> timer;  // the connection's one timer
         // client
         std::deque<Slot> slots;
+        std::size_t held_bytes = 0;  // ready replies held behind an unanswered WHATSAT
+        std::size_t queries = 0;     // WHATSATs waiting for Places
         bool eof = false;
+        bool paused = false;     // output past high water: lines are not taken
+        bool in_line = false;    // a line has started and not ended
+        Instant line_started;    // when it started
+        Instant last_active;     // last complete line, or output fully taken
+        Instant write_progress;  // output pending since, or last taken
+        // peer
+        std::uint64_t lines_rejected = 0;
         // peer: anti-entropy state for this link
         std::set<BucketId> digests_sent;
         std::deque<BucketId> sync_buckets;
@@ -123,8 +161,7 @@ class Node {
         std::optional<ConnectionId> link;
         int handshakes = 0;  // connections to or from it still in the handshake
         bool dialing = false;
-        bool dial_scheduled = false;
-        Instant next_dial;
+        std::optional<Timer> dial_timer;  // a redial is scheduled
         Duration backoff;
     };
 
@@ -132,35 +169,44 @@ class Node {
         ConnectionId conn;
         std::string at_line;
         unsigned bound;
+        Timer timer;
     };
 
-    enum class TimerKind { dial, connection, places };
-    struct Timer {
+    // A client connection's next deadline and what happens then.
+    struct Deadline {
         Instant at;
-        std::uint64_t sequence;
-        TimerKind kind;
-        std::uint64_t id;
-        friend bool operator>(const Timer& a, const Timer& b) {
-            return a.at != b.at ? a.at > b.at : a.sequence > b.sequence;
-        }
+        const char* reason;  // nullptr: only a re-check (the peer heartbeat)
     };
 
     void observe(Now now);
-    void arm(Instant at, TimerKind kind, std::uint64_t id);
+    Timer arm(Instant at, TimerKind kind, std::uint64_t id);
+    void disarm(std::optional<Timer>& timer);
     int neighbour_index(std::string_view name) const;
 
     // connections
     Connection* find(ConnectionId conn);
+    Connection& open_connection(ConnectionId conn, Now now);
     void drain_lines(ConnectionId conn, Connection& c, Now now);
+    void take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now);
     void close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now);
     void forget(ConnectionId conn, std::string_view reason, Now now);
-    void check_connection(ConnectionId conn, Instant timer_at, Now now);
+    void check_connection(ConnectionId conn, Now now);
+    Deadline deadline(const Connection& c) const;
+    std::optional<Deadline> client_deadline(const Connection& c) const;
+    // Arms the connection's timer for its next deadline, unless one at or before it is armed.
     void schedule_check(ConnectionId conn, Connection& c);
 
     // clients
     void handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
-    void push_reply(Connection& c, std::string bytes);
+    void start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now);
+    void push_reply(ConnectionId conn, Connection& c, std::string bytes, Now now);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
+    std::size_t client_output_bytes(const Connection& c) const {
+        return c.unsent_bytes + c.held_bytes;
+    }
+    bool over_high_water(const Connection& c) const;
+    // Pauses or resumes reading as the output crosses its marks; false if it closed `conn`.
+    bool update_flow(ConnectionId conn, Connection& c, Now now);
 
     // peers
     void handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
@@ -168,6 +214,7 @@ class Node {
     void handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
+    void reject_peer_line(ConnectionId conn, Connection& c, std::string_view reason);
     void refuse(ConnectionId conn, std::string_view reason, Now now);
     void establish(ConnectionId conn, Connection& c, Now now);
     // `lines` protocol lines, `records` of them AT lines.
@@ -200,7 +247,9 @@ class Node {
     std::unordered_map<ConnectionId, Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
     QueryId next_query_ = 1;
-    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+    // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
+    // the set never holds more than one per connection and neighbour and one per query.
+    std::set<Timer> timers_;
     std::uint64_t timer_sequence_ = 0;
     // Pending actions: a vector read from next_action_ on (cleared when all are read), so
     // actions are written once and moved out once.

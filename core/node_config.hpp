@@ -14,13 +14,29 @@
 namespace herd {
 
 struct NodeLimits {
+    // The longest line a server reads from anyone, client or peer (line ending excluded). It is
+    // also the one size limit of a record: an IAMAT whose AT line would be longer is answered
+    // `?`, so every stored record fits in a peer line and can always be replicated.
     std::size_t line_bytes_max = line_bytes_max_default;
-    // Bytes handed to the driver and not yet reported sent. A client past this is not reading
-    // and is disconnected; a peer past this loses its link (anti-entropy repairs it later).
-    std::size_t client_output_bytes_max = 1 << 20;
-    std::size_t peer_output_bytes_max = 16 << 20;
-    // Replies waiting behind an unanswered WHATSAT on one connection.
+
+    // Client flow control. Output counts the bytes handed to the driver and not yet sent, plus
+    // replies held back behind an unanswered WHATSAT. Past the high-water mark the Node stops
+    // taking lines from the connection (and asks the driver to stop reading, PauseReading); below
+    // the low-water mark it goes on (ResumeReading). Only past the hard cap is a client
+    // disconnected ("output cap"); a client that takes nothing for the write timeout is too.
+    std::size_t client_output_high_water_bytes = 64 << 10;
+    std::size_t client_output_low_water_bytes = 16 << 10;
+    std::size_t client_output_bytes_max = 8 << 20;
+    // Replies waiting in order on one connection (answered or not): reading stops at this many.
     std::size_t client_pending_replies_max = 1024;
+    // WHATSATs of one connection waiting for Places: reading stops at this many.
+    std::size_t client_queries_max = 64;
+    // Places queries in flight for the whole server: a WHATSAT beyond this is answered at once
+    // with the failure body and status OVER_QUERY_LIMIT.
+    std::size_t places_pending_max = 4096;
+
+    // A peer's output queue: past this the link is closed (anti-entropy repairs it later).
+    std::size_t peer_output_bytes_max = 16 << 20;
     // Anti-entropy sends more records only while the peer's queue is below this.
     std::size_t sync_low_water_bytes = 64 << 10;
     std::size_t sync_records_per_step = 64;
@@ -33,7 +49,10 @@ struct NodeLimits {
     Duration backoff_initial = Duration::milliseconds(100);
     Duration backoff_max = Duration::seconds(5);
     Duration places_timeout = Duration::seconds(5);
-    Duration client_idle_timeout = Duration::seconds(300);  // 0: never
+    // Client deadlines (0: never). Bytes trickling in extend none of them.
+    Duration client_line_timeout = Duration::seconds(10);   // a started line must end by then
+    Duration client_idle_timeout = Duration::seconds(300);  // nothing pending, nothing received
+    Duration client_write_timeout = Duration::seconds(30);  // output pending and none taken
 };
 
 struct NodeConfig {

@@ -32,6 +32,8 @@ struct Duration {
 struct Instant {
     std::int64_t ns = 0;
 
+    static constexpr Instant max() { return Instant{INT64_MAX}; }
+
     friend constexpr auto operator<=>(Instant, Instant) = default;
     friend constexpr Instant operator+(Instant a, Duration d) { return Instant{a.ns + d.ns}; }
     friend constexpr Duration operator-(Instant a, Instant b) { return Duration{a.ns - b.ns}; }

@@ -1,9 +1,17 @@
 #include "netmode/log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
+#include "core/assert.hpp"
 #include "core/text.hpp"
 
 namespace herd::net {
@@ -70,82 +78,173 @@ bool Log::make_folder(const std::string& path, std::string* error) {
     return !ec;
 }
 
-Log::Log(std::string path, std::size_t bytes_max, bool timestamped)
-    : path_(std::move(path)), bytes_max_(bytes_max), timestamped_(timestamped) {
-    if (path_.empty()) return;
-    file_ = std::fopen(path_.c_str(), "ab");
-    if (file_ == nullptr) return;
-    std::fseek(file_, 0, SEEK_END);
-    file_bytes_ = static_cast<std::size_t>(std::ftell(file_));
-    thread_ = std::thread([this] { run(); });
-}
+Log::Log(std::string path, LogOptions options) : path_(std::move(path)), options_(options) {}
 
 Log::~Log() {
-    if (file_ == nullptr) return;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
+    if (thread_.joinable()) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
     }
-    wake_.notify_one();
-    thread_.join();
-    if (file_ != nullptr) std::fclose(file_);
+    close_file();
+}
+
+bool Log::open(std::string* error) {
+    HERD_ASSERT(!started_);
+    if (path_.empty()) return true;
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        *error = "cannot open " + path_ + ": " + std::strerror(errno);
+        return false;
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) file_bytes_ = static_cast<std::size_t>(st.st_size);
+    started_ = true;
+    thread_ = std::thread([this] { run(); });
+    return true;
 }
 
 void Log::write(std::string_view line) {
-    if (file_ == nullptr) return;
+    if (!started_) return;
     std::string text;
     text.reserve(line.size() + 32);
-    if (timestamped_) append_utc_now(text);
+    if (options_.timestamped) append_utc_now(text);
     text += line;
     text += '\n';
-    std::lock_guard<std::mutex> lock(mutex_);
-    // Bounded even if the disk stalls: past 64 MiB waiting, lines are dropped.
-    if (buffer_.size() < (64u << 20)) buffer_ += text;
+    append(text, 1);
 }
 
-void Log::write_lines(std::string_view prefix, std::string_view bytes) {
-    if (file_ == nullptr) return;
+void Log::write_lines(std::string_view prefix, std::string_view bytes, std::string_view skip) {
+    if (!started_) return;
     // One timestamp and one lock for all the lines of a chunk.
     std::string stamp;
-    if (timestamped_) append_utc_now(stamp);
+    if (options_.timestamped) append_utc_now(stamp);
     std::string text;
     text.reserve(bytes.size() + 64);
     std::size_t start = 0;
+    std::size_t lines = 0;
     while (start < bytes.size()) {
         std::size_t end = bytes.find('\n', start);
         if (end == std::string_view::npos) end = bytes.size();
+        const std::string_view line = bytes.substr(start, end - start);
+        start = end + 1;
+        if (!skip.empty() && line == skip) continue;
         text += stamp;
         text += prefix;
-        append_escaped(text, bytes.substr(start, end - start));
+        append_escaped(text, line);
         text += '\n';
-        start = end + 1;
+        lines += 1;
     }
+    if (lines > 0) append(text, lines);
+}
+
+void Log::append(const std::string& text, std::size_t lines) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (buffer_.size() < (64u << 20)) buffer_ += text;
+    // Bounded even if the disk stalls: past the cap, lines are dropped and counted.
+    if (buffer_.size() + text.size() > options_.buffer_bytes_max) {
+        lines_lost_ += lines;
+        return;
+    }
+    buffer_ += text;
+    buffer_lines_ += lines;
 }
 
 void Log::flush() {
-    if (file_ == nullptr) return;
+    if (!started_) return;
     std::string chunk;
+    std::size_t lines = 0;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         chunk.swap(buffer_);
+        std::swap(lines, buffer_lines_);
     }
-    write_out(chunk);
+    write_out(chunk, lines);
 }
 
-void Log::write_out(const std::string& chunk) {
-    if (chunk.empty() || file_ == nullptr) return;
-    if (bytes_max_ > 0 && file_bytes_ + chunk.size() > bytes_max_) {
-        std::fclose(file_);
-        std::rename(path_.c_str(), (path_ + ".1").c_str());
-        file_ = std::fopen(path_.c_str(), "wb");
-        file_bytes_ = 0;
-        if (file_ == nullptr) return;
+void Log::close_file() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+void Log::trouble(const std::string& what) {
+    write_failures_ += 1;
+    if (failing_) return;
+    failing_ = true;
+    lost_at_failure_ = lines_lost_;
+    std::fprintf(stderr,
+                 "herd: log %s: %s (reported once; lines are lost until writing works again)\n",
+                 path_.c_str(), what.c_str());
+}
+
+bool Log::ensure_open() {
+    if (fd_ >= 0) return true;
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        trouble(std::string("cannot open: ") + std::strerror(errno));
+        return false;
     }
-    std::fwrite(chunk.data(), 1, chunk.size(), file_);
-    std::fflush(file_);
-    file_bytes_ += chunk.size();
+    struct stat st {};
+    file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+    return true;
+}
+
+bool Log::rotate() {
+    // FILE.(keep-1) -> FILE.keep, ..., FILE -> FILE.1: a missing older file is no error.
+    for (std::size_t k = options_.keep; k >= 2; --k) {
+        const std::string from = path_ + "." + std::to_string(k - 1);
+        const std::string to = path_ + "." + std::to_string(k);
+        if (std::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+            trouble("cannot rotate " + from + ": " + std::strerror(errno));
+            return false;
+        }
+    }
+    const int status = options_.keep == 0 ? ::unlink(path_.c_str())
+                                          : std::rename(path_.c_str(), (path_ + ".1").c_str());
+    if (status != 0 && errno != ENOENT) {
+        // Go on writing to the current file (past its cap) and try again at the next write.
+        trouble("cannot rotate: " + std::string(std::strerror(errno)));
+        return false;
+    }
+    close_file();
+    file_bytes_ = 0;
+    return ensure_open();
+}
+
+void Log::write_out(const std::string& chunk, std::size_t lines) {
+    std::lock_guard<std::mutex> io(io_mutex_);
+    if (reopen_requested_.exchange(false)) close_file();
+    if (chunk.empty()) return;
+    if (!ensure_open()) {
+        lines_lost_ += lines;
+        return;
+    }
+    if (options_.bytes_max > 0 && file_bytes_ > 0 &&
+        file_bytes_ + chunk.size() > options_.bytes_max && !rotate() && fd_ < 0) {
+        lines_lost_ += lines;
+        return;
+    }
+    std::size_t done = 0;
+    while (done < chunk.size()) {
+        const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            trouble(std::string("cannot write: ") + std::strerror(n < 0 ? errno : ENOSPC));
+            file_bytes_ += done;
+            lines_lost_ += lines;  // a line cut short counts as lost with the rest
+            return;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    file_bytes_ += done;
+    if (failing_) {
+        failing_ = false;
+        std::fprintf(stderr, "herd: log %s: writing again (%llu lines lost meanwhile)\n",
+                     path_.c_str(),
+                     static_cast<unsigned long long>(lines_lost_ - lost_at_failure_));
+    }
 }
 
 void Log::run() {
@@ -154,9 +253,11 @@ void Log::run() {
         wake_.wait_for(lock, std::chrono::milliseconds(100));
         std::string chunk;
         chunk.swap(buffer_);
+        std::size_t lines = 0;
+        std::swap(lines, buffer_lines_);
         const bool stop = stopping_;
         lock.unlock();
-        write_out(chunk);
+        write_out(chunk, lines);
         if (stop) return;
         lock.lock();
     }

@@ -1,12 +1,21 @@
 // Log: a server's log file, written off the hot path. Callers append lines (timestamped here)
 // to a buffer under a mutex; a background thread writes the buffer out about every 100 ms.
-// When the file passes its size cap it is renamed to FILE.1 (replacing an older one) and a new
-// file is started, so a log never takes more than twice the cap.
+//
+// Limits and trouble (each reported, none fatal):
+// - the file is rotated when it would pass `bytes_max`: FILE.1 .. FILE.<keep> hold the older
+//   ones (FILE.<keep> is dropped), so a log takes at most (keep + 1) x bytes_max;
+// - lines waiting for the disk are capped at `buffer_bytes_max`; past it they are dropped and
+//   counted;
+// - a write, open or rotation that fails (a full disk, a folder gone) is reported once on
+//   stderr, the lines are counted as lost, and the file is retried at every later write; when
+//   writing works again that is reported too, with the number of lines lost;
+// - reopen() (SIGHUP) closes the file and opens the path again, for external log rotation.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
-#include <cstdio>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -14,35 +23,62 @@
 
 namespace herd::net {
 
+struct LogOptions {
+    std::size_t bytes_max = 64u << 20;  // rotate past this (0: never)
+    std::size_t keep = 5;               // rotated files kept
+    std::size_t buffer_bytes_max = 64u << 20;
+    bool timestamped = true;  // prefix lines with UTC time
+};
+
 class Log {
   public:
-    // An empty path: a log that writes nothing. `timestamped`: prefix lines with UTC time.
-    Log(std::string path, std::size_t bytes_max, bool timestamped = true);
+    // An empty path: a log that writes nothing.
+    explicit Log(std::string path, LogOptions options = {});
     ~Log();
     Log(const Log&) = delete;
     Log& operator=(const Log&) = delete;
 
-    bool enabled() const { return file_ != nullptr; }
+    // Opens the file; false with the reason if it cannot be (the log then stays off).
+    bool open(std::string* error);
+    bool enabled() const { return started_; }
     void write(std::string_view line);  // one line, no newline needed
-    // Writes each line of `bytes` as "<prefix><line>", bytes outside printable ASCII escaped.
-    void write_lines(std::string_view prefix, std::string_view bytes);
+    // Writes each line of `bytes` as "<prefix><line>", bytes outside printable ASCII escaped;
+    // lines equal to `skip` (when not empty) are left out.
+    void write_lines(std::string_view prefix, std::string_view bytes, std::string_view skip = {});
     void flush();
+    // Closes and reopens the path (after an outside tool moved the file away).
+    void reopen() { reopen_requested_ = true; }
+
+    std::uint64_t lines_lost() const { return lines_lost_; }
+    std::uint64_t write_failures() const { return write_failures_; }
 
     // Creates the folder (and its parents) if missing.
     static bool make_folder(const std::string& path, std::string* error);
 
   private:
     void run();
-    void write_out(const std::string& chunk);
+    void append(const std::string& text, std::size_t lines);
+    void write_out(const std::string& chunk, std::size_t lines);
+    bool ensure_open();
+    bool rotate();
+    void trouble(const std::string& what);
+    void close_file();
 
     std::string path_;
-    std::size_t bytes_max_;
-    bool timestamped_;
-    std::FILE* file_ = nullptr;
+    LogOptions options_;
+    bool started_ = false;
+    int fd_ = -1;
     std::size_t file_bytes_ = 0;
-    std::mutex mutex_;
+    bool failing_ = false;               // writer thread only
+    std::uint64_t lost_at_failure_ = 0;  // writer thread only
+    std::atomic<bool> reopen_requested_{false};
+    std::atomic<std::uint64_t> lines_lost_{0};
+    std::atomic<std::uint64_t> write_failures_{0};
+    std::mutex io_mutex_;  // the file: written by the thread, or by flush()
+    std::mutex mutex_;     // the buffer
     std::condition_variable wake_;
     std::string buffer_;
+    std::size_t buffer_lines_ = 0;
     bool stopping_ = false;
     std::thread thread_;
 };

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "core/assert.hpp"
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 #include "netmode/clock.hpp"
@@ -21,10 +22,14 @@ using tcp = asio::ip::tcp;
 struct Server::Conn {
     ConnectionId id;
     tcp::socket socket;
-    std::string label;  // "127.0.0.1:53412", or the peer's name for dialed links
-    std::array<char, 16384> buffer{};
+    std::string label;       // "127.0.0.1:53412", or the peer's name for dialed links
+    asio::ip::address from;  // accepted connections: the source address
+    Seat seat = Seat::none;
     std::deque<SharedBytes> out;
+    std::size_t out_bytes = 0;
     bool writing = false;
+    bool reading = false;  // a readiness wait is pending
+    bool paused = false;   // the Node asked to stop reading
     bool close_after_flush = false;
     bool open = true;
     std::string log_partial;  // an input line not complete yet, kept so the log shows whole lines
@@ -35,17 +40,14 @@ struct Server::Conn {
 
 namespace {
 
-std::string endpoint_text(const tcp::socket& s) {
-    boost::system::error_code ec;
-    const auto ep = s.remote_endpoint(ec);
-    if (ec) return "?";
-    return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 std::string log_path(const ServerOptions& o) {
     if (o.log_dir.empty()) return {};
     return o.log_dir + "/" + o.herd.servers[static_cast<std::size_t>(o.self)].name.str() + ".log";
 }
+
+// One read takes at most this much; the Node keeps what a paused connection had in hand, so this
+// also bounds what a client can push past its high-water mark.
+constexpr std::size_t read_bytes_max = 64 << 10;
 
 std::uint64_t random64() {
     std::random_device rd;
@@ -58,17 +60,22 @@ Server::Server(asio::io_context& io, ServerOptions options)
     : io_(io),
       options_(std::move(options)),
       name_(options_.herd.servers[static_cast<std::size_t>(options_.self)].name.str()),
-      log_(log_path(options_), options_.log_bytes_max),
-      trace_(options_.trace_path, 0, false),
+      log_(log_path(options_),
+           LogOptions{options_.log_bytes_max, options_.log_keep, 64u << 20, true}),
+      trace_(options_.trace_path, LogOptions{0, 0, 64u << 20, false}),
       places_(io, options_.places),
       acceptor_(io),
-      timer_(io) {}
+      timer_(io),
+      read_buffer_(read_bytes_max) {
+    // Room for every neighbour to reach us twice at once (a redial beside a stale link).
+    reserve_max_ = 2 * options_.herd.neighbours_of(options_.self).size() + 2;
+}
 
 Server::~Server() {
     stop();
 }
 
-bool Server::start(std::string* error) {
+bool Server::listen(std::string* error) {
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(me.host.empty() ? "127.0.0.1" : me.host, ec);
@@ -95,7 +102,21 @@ bool Server::start(std::string* error) {
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
+    listening_on_ = endpoint.address().to_string() + ":" + std::to_string(port_);
+    return true;
+}
 
+bool Server::start(std::string* error) {
+    // Every output is checked before the port opens: a server that cannot log, trace or serve
+    // its admin port says so and does not start.
+    if (!log_.open(error) || !trace_.open(error)) return false;
+    if (!options_.admin.empty()) {
+        admin_ = std::make_unique<AdminServer>(
+            io_, [this](std::string_view path) { return admin_answer(path); });
+        if (!admin_->start(options_.admin, error)) return false;
+    }
+    if (!listen(error)) return false;
+    const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     NodeConfig config;
     config.self = me.name;
     config.neighbours = options_.herd.neighbours_of(options_.self);
@@ -108,12 +129,12 @@ bool Server::start(std::string* error) {
     std::string peers;
     for (const ServerName& n : config.neighbours)
         peers += (peers.empty() ? "" : ", ") + n.str();
-    const std::string banner = "herd serve " + name_ + ": listening on " +
-                               endpoint.address().to_string() + ":" + std::to_string(port_) +
+    const std::string banner = "herd serve " + name_ + ": listening on " + listening_on_ +
                                "; peers " + (peers.empty() ? "none" : peers) + "; places " +
                                options_.places.describe() + "; peers " +
                                (options_.secret.empty() ? "unauthenticated (no herd secret)"
-                                                        : "authenticated by the herd secret");
+                                                        : "authenticated by the herd secret") +
+                               (admin_ ? "; admin on " + options_.admin : "");
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());
@@ -129,6 +150,7 @@ void Server::stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     timer_.cancel();
+    if (admin_) admin_->stop();
     for (auto& [id, c] : conns_) {
         c->open = false;
         c->socket.close(ec);
@@ -138,6 +160,12 @@ void Server::stop() {
     log_.write("herd serve " + name_ + ": stopped");
     log_.flush();
     trace_.flush();
+}
+
+void Server::reopen_logs() {
+    log_.reopen();
+    trace_.reopen();
+    log_.write("herd serve " + name_ + ": log reopened (SIGHUP)");
 }
 
 std::shared_ptr<Server::Conn> Server::find(ConnectionId id) {
@@ -151,59 +179,151 @@ void Server::do_accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
         if (stopped_) return;
         if (!ec) on_accepted(std::move(socket));
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+            // Out of file descriptors: wait a little rather than spin on the error.
+            log_.write(std::string("accept failed: ") + ec.message());
+            accept_pause_.expires_after(std::chrono::milliseconds(100));
+            accept_pause_.async_wait([this](const boost::system::error_code& e) {
+                if (!e && !stopped_) do_accept();
+            });
+            return;
+        }
         do_accept();
     });
 }
 
+std::optional<Admission> Server::admit(const asio::ip::address& from, Seat* seat,
+                                       std::string* refusal) {
+    const bool over_all = clients_ >= options_.connections_max;
+    const auto it = clients_per_ip_.find(from);
+    const bool over_ip = it != clients_per_ip_.end() && it->second >= options_.conns_per_ip_max;
+    if (!over_all && !over_ip) {
+        *seat = Seat::client;
+        return Admission::anyone;
+    }
+    if (reserve_used_ < reserve_max_) {
+        // It may be a neighbour coming back: let it prove so with a handshake.
+        counters_.admitted_reserve += 1;
+        *seat = Seat::reserve;
+        return Admission::peers_only;
+    }
+    if (over_all) {
+        counters_.refused_cap += 1;
+        *refusal = "connection cap " + std::to_string(options_.connections_max);
+    } else {
+        counters_.refused_per_ip += 1;
+        *refusal = "per-address cap " + std::to_string(options_.conns_per_ip_max);
+    }
+    return std::nullopt;
+}
+
+void Server::take_seat(Conn& c, Seat seat) {
+    c.seat = seat;
+    if (seat == Seat::client) {
+        clients_ += 1;
+        clients_per_ip_[c.from] += 1;
+    } else if (seat == Seat::reserve) {
+        reserve_used_ += 1;
+    }
+    HERD_ASSERT(reserve_used_ <= reserve_max_);
+}
+
+void Server::release_seat(Conn& c) {
+    if (c.seat == Seat::client) {
+        HERD_ASSERT(clients_ > 0);
+        clients_ -= 1;
+        auto it = clients_per_ip_.find(c.from);
+        HERD_ASSERT(it != clients_per_ip_.end() && it->second > 0);
+        if (--it->second == 0) clients_per_ip_.erase(it);
+    } else if (c.seat == Seat::reserve) {
+        HERD_ASSERT(reserve_used_ > 0);
+        reserve_used_ -= 1;
+    }
+    c.seat = Seat::none;
+}
+
 void Server::on_accepted(tcp::socket socket) {
-    const std::string from = endpoint_text(socket);
-    if (conns_.size() >= options_.connections_max) {
-        // The connection cap: refuse at once rather than let one flood starve everyone.
-        log_.write("refused connection from " + from + ": connection cap " +
-                   std::to_string(options_.connections_max));
-        boost::system::error_code ec;
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;  // already gone
+    const std::string from = remote.address().to_string() + ":" + std::to_string(remote.port());
+    Seat seat = Seat::none;
+    std::string refusal;
+    const auto admission = admit(remote.address(), &seat, &refusal);
+    if (!admission) {
+        // Refused at once rather than let one flood starve everyone; logged, so an operator
+        // sees who hits the cap.
+        log_.write("refused connection from " + from + ": " + refusal);
         socket.close(ec);
         return;
     }
+    counters_.accepted += 1;
     const ConnectionId id = next_id_++;
-    log_.write("conn " + std::to_string(id) + " accepted from " + from);
-    start_conn(id, std::move(socket), from);
-    node_->handle_accepted(id, now());
+    log_.write("conn " + std::to_string(id) + " accepted from " + from +
+               (seat == Seat::reserve ? " (over a cap: peers only)" : ""));
+    auto c = start_conn(id, std::move(socket), from);
+    c->from = remote.address();
+    take_seat(*c, seat);
+    node_->handle_accepted(id, now(), *admission);
     pump();
 }
 
-void Server::start_conn(ConnectionId id, tcp::socket socket, const std::string& label) {
+std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket socket,
+                                                 const std::string& label) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
     auto c = std::make_shared<Conn>(id, std::move(socket), label);
     conns_.emplace(id, c);
     do_read(c);
+    return c;
 }
 
 void Server::do_read(const std::shared_ptr<Conn>& c) {
-    c->socket.async_read_some(asio::buffer(c->buffer),
-                              [this, c](const boost::system::error_code& ec, std::size_t n) {
-                                  if (!c->open || stopped_) return;
-                                  const std::string tag = "conn " + std::to_string(c->id);
-                                  if (!ec) {
-                                      const std::string_view bytes(c->buffer.data(), n);
-                                      if (options_.log_lines && log_.enabled())
-                                          log_input(*c, bytes);
-                                      node_->handle_bytes(c->id, bytes, now());
-                                      pump();
-                                      if (c->open) do_read(c);
-                                      return;
-                                  }
-                                  if (ec == asio::error::eof) {
-                                      log_.write(tag + " end of input");
-                                      node_->handle_eof(c->id, now());
-                                  } else {
-                                      log_.write(tag + " lost: " + ec.message());
-                                      close_now(c);
-                                      node_->handle_closed(c->id, now());
-                                  }
-                                  pump();
-                              });
+    if (c->reading || c->paused || !c->open) return;
+    c->reading = true;
+    // Wait for bytes without a buffer of our own; read them into the shared one when they come.
+    c->socket.async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& ec) {
+        c->reading = false;
+        if (!c->open || stopped_) return;
+        if (ec) {
+            lost(c, ec.message());
+            return;
+        }
+        on_readable(c);
+    });
+}
+
+void Server::on_readable(const std::shared_ptr<Conn>& c) {
+    boost::system::error_code ec;
+    const std::size_t n = c->socket.read_some(asio::buffer(read_buffer_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        do_read(c);
+        return;
+    }
+    if (ec == asio::error::eof) {
+        log_.write("conn " + std::to_string(c->id) + " end of input");
+        node_->handle_eof(c->id, now());
+        pump();
+        return;
+    }
+    if (ec) {
+        lost(c, ec.message());
+        return;
+    }
+    counters_.bytes_read += n;
+    const std::string_view bytes(read_buffer_.data(), n);
+    if (options_.log_lines && log_.enabled()) log_input(*c, bytes);
+    node_->handle_bytes(c->id, bytes, now());
+    pump();
+    do_read(c);  // unless the Node paused it, or closed it
+}
+
+void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
+    counters_.closed_by_remote += 1;
+    close_now(c, "lost: " + why);
+    node_->handle_closed(c->id, now());
+    pump();
 }
 
 void Server::log_input(Conn& c, std::string_view bytes) {
@@ -211,6 +331,7 @@ void Server::log_input(Conn& c, std::string_view bytes) {
     // line is logged by its first 4 KiB.
     constexpr std::size_t partial_bytes_max = 4096;
     const std::string tag = "conn " + std::to_string(c.id) + " < ";
+    const std::string_view skip = options_.log_heartbeats ? std::string_view{} : "PING";
     const std::size_t last_newline = bytes.rfind('\n');
     if (last_newline == std::string_view::npos) {
         if (c.log_partial.size() < partial_bytes_max)
@@ -223,12 +344,12 @@ void Server::log_input(Conn& c, std::string_view bytes) {
             c.log_partial.append(
                 bytes.substr(0, std::min(first_newline, partial_bytes_max - c.log_partial.size())));
         }
-        log_.write_lines(tag, c.log_partial);
-        c.log_partial.clear();
+        log_.write_lines(tag, c.log_partial, skip);
+        std::string().swap(c.log_partial);
         bytes.remove_prefix(first_newline + 1);
     }
     const std::size_t last = bytes.rfind('\n');
-    if (last != std::string_view::npos) log_.write_lines(tag, bytes.substr(0, last));
+    if (last != std::string_view::npos) log_.write_lines(tag, bytes.substr(0, last), skip);
     const std::string_view tail = last == std::string_view::npos ? bytes : bytes.substr(last + 1);
     c.log_partial.assign(tail.substr(0, partial_bytes_max));
 }
@@ -249,17 +370,17 @@ void Server::do_write(const std::shared_ptr<Conn>& c) {
             if (!c->open || stopped_) return;
             c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(count));
             if (ec) {
-                log_.write("conn " + std::to_string(c->id) + " write failed: " + ec.message());
-                close_now(c);
-                node_->handle_closed(c->id, now());
-                pump();
+                lost(c, "write failed: " + ec.message());
                 return;
             }
+            HERD_ASSERT(n <= c->out_bytes);
+            c->out_bytes -= n;
+            counters_.bytes_written += n;
             node_->handle_sent(c->id, n, now());
             if (c->out.empty() && c->close_after_flush) {
                 boost::system::error_code ignored;
                 c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                close_now(c);
+                close_now(c, {});
             } else {
                 do_write(c);
             }
@@ -267,13 +388,15 @@ void Server::do_write(const std::shared_ptr<Conn>& c) {
         });
 }
 
-void Server::close_now(const std::shared_ptr<Conn>& c) {
+void Server::close_now(const std::shared_ptr<Conn>& c, std::string_view reason) {
     if (!c->open) return;
     c->open = false;
     boost::system::error_code ec;
     c->socket.close(ec);
+    release_seat(*c);
     conns_.erase(c->id);
-    log_.write("conn " + std::to_string(c->id) + " closed");
+    if (!reason.empty())
+        log_.write("conn " + std::to_string(c->id) + " closed: " + std::string(reason));
 }
 
 void Server::dial(const ServerName& peer) {
@@ -313,7 +436,7 @@ void Server::dial(const ServerName& peer) {
                     deadline->cancel();
                     const ConnectionId id = next_id_++;
                     log_.write("conn " + std::to_string(id) + " dialed " + peer.str());
-                    start_conn(id, std::move(*socket), peer.str());
+                    start_conn(id, std::move(*socket), peer.str());  // no seat: a peer
                     node_->handle_dialed(id, peer, now());
                     pump();
                 });
@@ -325,10 +448,7 @@ void Server::dial(const ServerName& peer) {
 void Server::pump() {
     if (pumping_ || stopped_) return;
     pumping_ = true;
-    drain(*node_, [this](auto&& action) {
-        Action a{std::move(action)};
-        on_action(a);
-    });
+    drain(*node_, [this](auto&& action) { act(action); });
     pumping_ = false;
     arm_timer();
 }
@@ -350,67 +470,122 @@ void Server::arm_timer() {
     });
 }
 
-void Server::on_action(Action& action) {
-    if (auto* reply = std::get_if<Reply>(&action)) {
-        if (auto c = find(reply->conn)) {
-            if (options_.log_lines)
-                log_.write_lines("conn " + std::to_string(c->id) + " > ", reply->bytes);
-            c->out.push_back(std::make_shared<const std::string>(std::move(reply->bytes)));
-            do_write(c);
-        }
-    } else if (auto* send = std::get_if<SendToPeer>(&action)) {
-        if (auto c = find(send->conn)) {
-            if (options_.log_lines)
-                log_.write_lines("conn " + std::to_string(c->id) + " > ", *send->bytes);
-            c->out.push_back(std::move(send->bytes));
-            do_write(c);
-        }
-    } else if (auto* d = std::get_if<Dial>(&action)) {
-        dial(d->peer);
-    } else if (auto* q = std::get_if<QueryPlaces>(&action)) {
-        const QueryId id = q->id;
-        places_.query(q->query, [this, id](PlacesResult result) {
-            if (stopped_) return;
-            node_->handle_places_reply(id, std::move(result), now());
-            pump();
-        });
-    } else if (auto* close = std::get_if<Close>(&action)) {
-        if (auto c = find(close->conn)) {
-            if (close->mode == CloseMode::now || (c->out.empty() && !c->writing)) {
-                boost::system::error_code ignored;
-                c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                close_now(c);
-            } else {
-                c->close_after_flush = true;
-            }
-        }
-    } else if (auto* applied = std::get_if<RecordApplied>(&action)) {
-        if (trace_.enabled()) {
-            const Now t = now();
-            std::string line = "{\"ev\":\"apply\",\"server\":\"";
-            append_json_escaped(line, name_);
-            line += "\",\"origin\":\"";
-            append_json_escaped(line, applied->origin);
-            line += "\",\"client\":\"";
-            append_json_escaped(line, applied->client);
-            line += "\",\"client_time\":\"" + format_timestamp(applied->time) + "\",\"via\":\"";
-            append_json_escaped(line, applied->via);
-            // steady_ns is CLOCK_MONOTONIC itself: comparable between processes on one host.
-            const auto steady = std::chrono::steady_clock::now().time_since_epoch();
-            line +=
-                "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
-                std::to_string(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
-                ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) +
-                "}";
-            trace_.write(line);
-        }
-    } else if (auto* up = std::get_if<PeerUp>(&action)) {
-        log_.write("peer " + up->peer.str() + " up on conn " + std::to_string(up->conn));
-    } else if (auto* down = std::get_if<PeerDown>(&action)) {
-        log_.write("peer " + down->peer.str() + " down on conn " + std::to_string(down->conn) +
-                   ": " + down->reason);
+// One overload per action; pump() hands each action to the one that takes it.
+void Server::act(Reply& a) {
+    on_send(a.conn, std::make_shared<const std::string>(std::move(a.bytes)));
+}
+
+void Server::act(SendToPeer& a) {
+    on_send(a.conn, std::move(a.bytes));
+}
+
+void Server::act(Dial& a) {
+    dial(a.peer);
+}
+
+void Server::act(QueryPlaces& a) {
+    const QueryId id = a.id;
+    places_.query(a.query, [this, id](PlacesResult result) {
+        if (stopped_) return;
+        node_->handle_places_reply(id, std::move(result), now());
+        pump();
+    });
+}
+
+void Server::act(PeerDown& a) {
+    log_.write("peer " + a.peer.str() + " down on conn " + std::to_string(a.conn) + ": " +
+               a.reason);
+}
+
+void Server::act(PeerLineRejected& a) {
+    log_.write("peer " + a.peer.str() + " on conn " + std::to_string(a.conn) + ": line skipped (" +
+               a.reason + "), " + std::to_string(a.count) + " so far on this link");
+}
+
+void Server::act(PauseReading& a) {
+    if (auto c = find(a.conn)) c->paused = true;
+}
+
+void Server::act(ResumeReading& a) {
+    if (auto c = find(a.conn)) {
+        c->paused = false;
+        do_read(c);
     }
+}
+
+void Server::on_send(ConnectionId id, SharedBytes bytes) {
+    auto c = find(id);
+    if (!c) return;
+    if (options_.log_lines) {
+        const bool heartbeat = !options_.log_heartbeats && *bytes == "PING\n";
+        if (!heartbeat) log_.write_lines("conn " + std::to_string(c->id) + " > ", *bytes);
+    }
+    c->out_bytes += bytes->size();
+    // The Node closes a connection before its queue passes these bounds.
+    HERD_ASSERT(c->out_bytes <= std::max(options_.limits.client_output_bytes_max,
+                                         options_.limits.peer_output_bytes_max) +
+                                    options_.limits.line_bytes_max + 4096);
+    c->out.push_back(std::move(bytes));
+    do_write(c);
+}
+
+void Server::act(Close& close) {
+    auto c = find(close.conn);
+    if (!c) return;
+    log_.write("conn " + std::to_string(c->id) + " closed: " + close.reason);
+    if (close.mode == CloseMode::now || (c->out.empty() && !c->writing)) {
+        boost::system::error_code ignored;
+        c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        close_now(c, {});
+    } else {
+        c->close_after_flush = true;
+        c->paused = true;  // nothing more is read from it
+    }
+}
+
+void Server::act(PeerUp& up) {
+    log_.write("peer " + up.peer.str() + " up on conn " + std::to_string(up.conn));
+    // An established peer link counts against no client cap, and leaves the reserve.
+    if (auto c = find(up.conn)) release_seat(*c);
+}
+
+void Server::act(RecordApplied& applied) {
+    if (!trace_.enabled()) return;
+    const Now t = now();
+    std::string line = "{\"ev\":\"apply\",\"server\":\"";
+    append_json_escaped(line, name_);
+    line += "\",\"origin\":\"";
+    append_json_escaped(line, applied.origin);
+    line += "\",\"client\":\"";
+    append_json_escaped(line, applied.client);
+    line += "\",\"client_time\":\"" + format_timestamp(applied.time) + "\",\"via\":\"";
+    append_json_escaped(line, applied.via);
+    // steady_ns is CLOCK_MONOTONIC itself: comparable between processes on one host.
+    const auto steady = std::chrono::steady_clock::now().time_since_epoch();
+    line += "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
+            std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
+            ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) +
+            "}";
+    trace_.write(line);
+}
+
+// ---------------------------------------------------------------- admin port
+
+bool Server::ready() const {
+    // Listening, and linked to at least one neighbour when it has any.
+    return !stopped_ && node_ &&
+           (node_->config().neighbours.empty() || !node_->linked_peers().empty());
+}
+
+HttpAnswer Server::admin_answer(std::string_view path) {
+    if (path == "/metrics")
+        return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
+    if (path == "/healthz") return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+        if (ready()) return HttpAnswer{200, "text/plain; charset=utf-8", "ready\n"};
+        return HttpAnswer{503, "text/plain; charset=utf-8", "not ready: no peer link up\n"};
+    }
+    return HttpAnswer{404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
 }
 
 int serve(ServerOptions options) {
@@ -425,6 +600,7 @@ int serve(ServerOptions options) {
     }
     // Signals are caught from before the port is open, so a stop request is never lost.
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::signal_set hangup(io, SIGHUP);
     Server server(io, std::move(options));
     std::string error;
     if (!server.start(&error)) {
@@ -433,9 +609,18 @@ int serve(ServerOptions options) {
     }
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        hangup.cancel();
         server.stop();
         io.stop();
     });
+    std::function<void()> wait_hangup = [&] {
+        hangup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            server.reopen_logs();
+            wait_hangup();
+        });
+    };
+    wait_hangup();
     io.run();
     // Stopping: a second SIGTERM (say from `herd up` after a terminal's Ctrl-C) must not turn a
     // clean exit into a death by signal while the destructors flush the logs, so from here on
@@ -444,6 +629,7 @@ int serve(ServerOptions options) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     return 0;
 }

@@ -2,8 +2,16 @@
 //
 // One io_context, one thread (like the original event loop): an acceptor for clients and peers
 // on one port, a read loop and a bounded write queue per connection, outgoing dials with a
-// timeout, one timer re-armed to Node::poll_timeout(), and the Places service. Every core
-// action is carried out by pump(), the shared drain loop.
+// timeout, one timer re-armed to Node::poll_timeout(), the Places service, and an optional
+// admin HTTP port. Every core action is carried out by pump(), the shared drain loop.
+//
+// Memory per idle connection is kept small: reads wait for readiness and then read into one
+// buffer shared by all connections, so a connection holds no read buffer of its own.
+//
+// Admission (the Node decides the rest): client connections are capped per source address and
+// in all; one over a cap is still admitted into a small reserve for peers (Admission::
+// peers_only), where it is closed unless it opens with a peer handshake, so links come back
+// while clients fill the server. Established peer links count against neither cap.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,10 +27,24 @@
 
 #include "core/herd_file.hpp"
 #include "core/node.hpp"
+#include "netmode/admin.hpp"
 #include "netmode/log.hpp"
 #include "netmode/places.hpp"
 
 namespace herd::net {
+
+class AdminServer;
+
+// What the driver itself counts (the Node counts the rest).
+struct ServerCounters {
+    std::uint64_t accepted = 0;
+    std::uint64_t refused_cap = 0;       // over the client cap, reserve full
+    std::uint64_t refused_per_ip = 0;    // over the per-address cap, reserve full
+    std::uint64_t admitted_reserve = 0;  // over a cap, admitted for a peer handshake
+    std::uint64_t closed_by_remote = 0;  // EOF then done, or reset
+    std::uint64_t bytes_read = 0;
+    std::uint64_t bytes_written = 0;
+};
 
 struct ServerOptions {
     HerdSpec herd;
@@ -31,9 +53,13 @@ struct ServerOptions {
     PlacesConfig places;
     std::string log_dir;  // empty: no log file
     std::size_t log_bytes_max = 64u << 20;
-    bool log_lines = true;   // every input and output line; off: connections and peers only
-    std::string trace_path;  // JSON lines of applied records; empty: none
-    std::size_t connections_max = 10000;
+    std::size_t log_keep = 5;     // rotated log files kept
+    bool log_lines = true;        // every input and output line; off: connections and peers only
+    bool log_heartbeats = false;  // PING lines too
+    std::string trace_path;       // JSON lines of applied records; empty: none
+    std::size_t connections_max = 10000;  // client connections in all
+    std::size_t conns_per_ip_max = 256;   // client connections from one address
+    std::string admin;                    // ADDR:PORT of the admin HTTP port; empty: none
     std::chrono::milliseconds dial_timeout{2000};
     NodeLimits limits;
     TieBreak tie_break = TieBreak::first;
@@ -48,23 +74,49 @@ class Server {
     bool start(std::string* error);
     // Stops accepting, closes every connection and the Places service.
     void stop();
+    // SIGHUP: the log and trace files are closed and opened again.
+    void reopen_logs();
     std::uint16_t port() const { return port_; }
 
   private:
     struct Conn;
+    enum class Seat { none, client, reserve };  // what an accepted connection occupies
 
     void do_accept();
     void on_accepted(boost::asio::ip::tcp::socket socket);
-    void start_conn(ConnectionId id, boost::asio::ip::tcp::socket socket, const std::string& label);
+    bool listen(std::string* error);
+    std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
+                                   std::string* refusal);
+    void take_seat(Conn& c, Seat seat);
+    void release_seat(Conn& c);
+    void lost(const std::shared_ptr<Conn>& c, const std::string& why);
+    std::shared_ptr<Conn> start_conn(ConnectionId id, boost::asio::ip::tcp::socket socket,
+                                     const std::string& label);
     void do_read(const std::shared_ptr<Conn>& c);
+    void on_readable(const std::shared_ptr<Conn>& c);
     void do_write(const std::shared_ptr<Conn>& c);
     void log_input(Conn& c, std::string_view bytes);
-    void close_now(const std::shared_ptr<Conn>& c);
+    void close_now(const std::shared_ptr<Conn>& c, std::string_view reason);
     void dial(const ServerName& peer);
     void pump();
     void arm_timer();
-    void on_action(Action& action);
+    // Carrying out the Node's actions, one overload each.
+    void act(Reply& a);
+    void act(SendToPeer& a);
+    void act(Dial& a);
+    void act(QueryPlaces& a);
+    void act(Close& a);
+    void act(RecordApplied& a);
+    void act(PeerUp& a);
+    void act(PeerDown& a);
+    void act(PeerLineRejected& a);
+    void act(PauseReading& a);
+    void act(ResumeReading& a);
+    void on_send(ConnectionId id, SharedBytes bytes);
     std::shared_ptr<Conn> find(ConnectionId id);
+    std::string metrics() const;
+    bool ready() const;
+    HttpAnswer admin_answer(std::string_view path);
 
     boost::asio::io_context& io_;
     ServerOptions options_;
@@ -77,6 +129,17 @@ class Server {
     boost::asio::steady_timer timer_;
     std::optional<Instant> timer_at_;
     std::map<ConnectionId, std::shared_ptr<Conn>> conns_;
+    // Reads land here, for whichever connection is readable (one thread, so one buffer).
+    std::vector<char> read_buffer_;
+    // Admission: client connections per source address and in all, and the peers' reserve.
+    std::map<boost::asio::ip::address, std::size_t> clients_per_ip_;
+    std::size_t clients_ = 0;
+    std::size_t reserve_used_ = 0;
+    std::size_t reserve_max_ = 0;
+    ServerCounters counters_;
+    std::unique_ptr<AdminServer> admin_;
+    boost::asio::steady_timer accept_pause_{io_};
+    std::string listening_on_;
     ConnectionId next_id_ = 1;
     std::uint16_t port_ = 0;
     bool stopped_ = false;

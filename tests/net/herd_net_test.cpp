@@ -117,8 +117,8 @@ TEST(NetHerd, BadInputGetsQuestionMarksAndEveryoneElseIsUnaffected) {
     EXPECT_EQ(at.rfind("AT Hamilton ", 0), 0u);
 }
 
-TEST(NetHerd, AClientThatNeverReadsIsDisconnected) {
-    NetHerd herd("noreader");
+TEST(NetHerd, AClientThatNeverReadsIsDisconnectedByTheWriteTimeout) {
+    NetHerd herd("noreader", {"--write-timeout-s", "2"});
     const int fd = connect_to(herd.port("Holiday"));
     ASSERT_GE(fd, 0);
     std::string chunk;
@@ -126,7 +126,7 @@ TEST(NetHerd, AClientThatNeverReadsIsDisconnected) {
         chunk += "IAMAT slowpoke +1.0+1.0 1479413884\n";
     bool disconnected = false;
     std::size_t sent_total = 0;
-    const auto end = Clock::now() + 20s;
+    const auto end = Clock::now() + 40s;
     while (!disconnected && Clock::now() < end && sent_total < (400u << 20)) {
         pollfd p{fd, POLLOUT, 0};
         if (::poll(&p, 1, 100) <= 0) continue;
@@ -140,7 +140,15 @@ TEST(NetHerd, AClientThatNeverReadsIsDisconnected) {
     }
     ::close(fd);
     EXPECT_TRUE(disconnected) << "sent " << sent_total << " bytes without being cut off";
+    // The server stopped reading while its output was full, so it took little of what was sent.
+    EXPECT_LT(sent_total, 64u << 20);
     EXPECT_EQ(talk(herd.port("Holiday"), "IAMAT other +1.0+1.0 5\n").rfind("AT Holiday ", 0), 0u);
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return slurp(herd.dir() + "/logs/Holiday.log").find("closed: write timeout") !=
+                   std::string::npos;
+        },
+        10000ms));
 }
 
 TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {

@@ -1,0 +1,109 @@
+// The admin port's /metrics page, in the Prometheus text format (version 0.0.4): what the Node
+// counts, what the driver counts, and what the logs lost.
+#include "netmode/server.hpp"
+
+namespace herd::net {
+
+namespace {
+
+// Appends one metric family with its HELP and TYPE lines, and one sample per label set.
+class MetricsText {
+  public:
+    MetricsText& family(const char* name, const char* type, const char* help) {
+        name_ = name;
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        out_ += help;
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+        return *this;
+    }
+    MetricsText& sample(std::uint64_t value, const char* labels = nullptr) {
+        out_ += name_;
+        if (labels != nullptr) {
+            out_ += '{';
+            out_ += labels;
+            out_ += '}';
+        }
+        out_ += ' ';
+        out_ += std::to_string(value);
+        out_ += '\n';
+        return *this;
+    }
+    std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+    const char* name_ = "";
+};
+
+}  // namespace
+
+std::string Server::metrics() const {
+    MetricsText m;
+    const NodeStats& st = node_->stats();
+    m.family("herd_connections", "gauge", "Open connections by kind.")
+        .sample(clients_, "kind=\"client\"")
+        .sample(reserve_used_, "kind=\"reserve\"")
+        .sample(node_->linked_peers().size(), "kind=\"peer\"");
+    m.family("herd_connections_accepted_total", "counter", "Connections accepted.")
+        .sample(counters_.accepted);
+    m.family("herd_connections_refused_total", "counter",
+             "Connections refused at accept, by the cap they hit.")
+        .sample(counters_.refused_cap, "cap=\"all\"")
+        .sample(counters_.refused_per_ip, "cap=\"per_address\"");
+    m.family("herd_connections_reserve_admitted_total", "counter",
+             "Connections over a cap admitted to the peers' reserve.")
+        .sample(counters_.admitted_reserve);
+    m.family("herd_clients_closed_total", "counter", "Client connections closed by a limit.")
+        .sample(st.clients_closed_line_timeout, "reason=\"line_timeout\"")
+        .sample(st.clients_closed_idle, "reason=\"idle\"")
+        .sample(st.clients_closed_write_timeout, "reason=\"write_timeout\"")
+        .sample(st.clients_closed_output_cap, "reason=\"output_cap\"")
+        .sample(st.clients_refused_peers_only, "reason=\"not_a_peer\"");
+    m.family("herd_client_reads_paused_total", "counter",
+             "Times reading from a client stopped because its output passed the high-water mark.")
+        .sample(st.client_reads_paused);
+    m.family("herd_iamat_refused_too_long_total", "counter",
+             "IAMATs answered ? because their AT line would pass the record size limit.")
+        .sample(st.iamats_refused_too_long);
+    m.family("herd_places_pending", "gauge", "Places queries waiting for an answer.")
+        .sample(node_->places_pending());
+    m.family("herd_places_refused_over_limit_total", "counter",
+             "WHATSATs answered OVER_QUERY_LIMIT at once: too many queries in flight.")
+        .sample(st.places_refused_over_limit);
+    m.family("herd_timers", "gauge", "Timers armed in the Node (bounded by connections).")
+        .sample(node_->timers());
+    m.family("herd_records_stored", "gauge", "Client records in the store.")
+        .sample(node_->store().size());
+    m.family("herd_records_applied_total", "counter", "Store changes, from clients and peers.")
+        .sample(st.records_applied);
+    m.family("herd_peer_lines_total", "counter", "Peer protocol lines after the handshake.")
+        .sample(st.peer_lines_received, "direction=\"in\"")
+        .sample(st.peer_lines_sent, "direction=\"out\"");
+    m.family("herd_peer_lines_rejected_total", "counter",
+             "Peer lines skipped as malformed, unknown or too long.")
+        .sample(st.peer_lines_rejected);
+    m.family("herd_sync_records_sent_total", "counter", "Records sent by anti-entropy.")
+        .sample(st.sync_records_sent);
+    m.family("herd_handshakes_refused_total", "counter", "Peer handshakes refused.")
+        .sample(st.handshakes_refused);
+    m.family("herd_peer_links_closed_total", "counter", "Peer links closed by a limit.")
+        .sample(st.links_closed_silent, "reason=\"silent\"")
+        .sample(st.links_closed_overflow, "reason=\"output_overflow\"");
+    m.family("herd_bytes_total", "counter", "Bytes read from and written to sockets.")
+        .sample(counters_.bytes_read, "direction=\"in\"")
+        .sample(counters_.bytes_written, "direction=\"out\"");
+    m.family("herd_log_lines_lost_total", "counter",
+             "Log lines lost to a full buffer or a failing disk.")
+        .sample(log_.lines_lost());
+    m.family("herd_log_write_failures_total", "counter", "Failed log writes, opens and rotations.")
+        .sample(log_.write_failures());
+    return m.take();
+}
+
+}  // namespace herd::net

@@ -1,0 +1,386 @@
+// Node limits against hostile clients and peers: literal times in, the exact actions out.
+// The record size limit, flow control (pause, resume, output cap), the line, idle and write
+// deadlines, the peers-only admission, and bounded timers and Places queries.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/client_protocol.hpp"
+#include "core/node.hpp"
+#include "core/whatsat_reply.hpp"
+
+namespace herd::test {
+namespace {
+
+constexpr std::int64_t epoch_s = 1479413884;
+
+Now at_ms(std::int64_t ms) {
+    return Now{Instant{ms * 1'000'000},
+               Timestamp{epoch_s + ms / 1000, static_cast<std::int32_t>(ms % 1000) * 1'000'000}};
+}
+
+NodeConfig solo_config(const std::string& name = "Solo") {
+    NodeConfig c;
+    c.self = *ServerName::parse(name);
+    c.seed = 7;
+    c.notify_applied = false;
+    return c;
+}
+
+std::vector<Action> drain_all(Node& node) {
+    std::vector<Action> out;
+    while (auto a = node.poll_action())
+        out.push_back(std::move(*a));
+    return out;
+}
+
+template <typename T>
+std::vector<T> only(const std::vector<Action>& actions) {
+    std::vector<T> out;
+    for (const Action& a : actions) {
+        if (const T* t = std::get_if<T>(&a)) out.push_back(*t);
+    }
+    return out;
+}
+
+std::string replies_text(const std::vector<Action>& actions) {
+    std::string out;
+    for (const Reply& r : only<Reply>(actions))
+        out += r.bytes;
+    return out;
+}
+
+std::string iamat(const std::string& client, int t) {
+    return "IAMAT " + client + " +1.000000+2.000000 " + std::to_string(epoch_s + t) + "\n";
+}
+
+// ---------------------------------------------------------------- the record size limit
+
+TEST(NodeRecordLimit, AnIamatWhoseAtLineWouldPassTheLineCapIsRefusedAndStoredNowhere) {
+    NodeConfig config = solo_config();
+    config.limits.line_bytes_max = 120;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    // Longer and longer client IDs: the last accepted one has an AT line of exactly the cap.
+    std::size_t last_accepted_at = 0;
+    std::size_t first_refused = 0;
+    for (std::size_t length = 40; length < 120 && first_refused == 0; ++length) {
+        const ConnectionId id = length;
+        const std::string client(length, 'c');
+        node.handle_accepted(id, at_ms(0));
+        node.handle_bytes(id, iamat(client, 0), at_ms(0));
+        const std::string reply = replies_text(drain_all(node));
+        if (reply.rfind("AT Solo ", 0) == 0) {
+            last_accepted_at = reply.size() - 1;
+            EXPECT_NE(node.store().find(client), nullptr);
+        } else {
+            EXPECT_EQ(reply, "? " + iamat(client, 0));
+            EXPECT_EQ(node.store().find(client), nullptr);
+            first_refused = length;
+        }
+    }
+    EXPECT_EQ(last_accepted_at, 120u);
+    ASSERT_NE(first_refused, 0u);
+    EXPECT_EQ(node.stats().iamats_refused_too_long, 1u);
+}
+
+// ---------------------------------------------------------------- flow control
+
+TEST(NodeFlowControl, ABurstIsAnsweredInFullWhileTheClientReads) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    std::string burst;
+    const int lines = 3000;
+    for (int i = 0; i < lines; ++i)
+        burst += iamat("c" + std::to_string(i), i);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, burst, at_ms(0));
+    std::string received;
+    std::size_t pauses = 0, resumes = 0;
+    std::int64_t t = 0;
+    for (int round = 0; round < 1000; ++round) {
+        const auto actions = drain_all(node);
+        pauses += only<PauseReading>(actions).size();
+        resumes += only<ResumeReading>(actions).size();
+        EXPECT_TRUE(only<Close>(actions).empty());
+        std::size_t bytes = 0;
+        for (const Reply& r : only<Reply>(actions)) {
+            received += r.bytes;
+            bytes += r.bytes.size();
+        }
+        if (bytes == 0) break;
+        // The client takes everything handed over so far.
+        node.handle_sent(1, bytes, at_ms(++t));
+    }
+    EXPECT_GE(pauses, 1u);
+    EXPECT_EQ(pauses, resumes);
+    // Every line answered, in order.
+    std::size_t n = 0;
+    for (std::size_t p = 0; p < received.size(); p = received.find('\n', p) + 1) {
+        const std::string line = received.substr(p, received.find('\n', p) - p);
+        ASSERT_EQ(line.rfind("AT Solo ", 0), 0u) << line;
+        EXPECT_NE(line.find(" c" + std::to_string(n) + " "), std::string::npos) << line;
+        ++n;
+    }
+    EXPECT_EQ(n, static_cast<std::size_t>(lines));
+}
+
+TEST(NodeFlowControl, ReadingPausesAtTheHighWaterMarkAndResumesBelowTheLowOne) {
+    NodeConfig config = solo_config();
+    config.limits.client_output_high_water_bytes = 200;
+    config.limits.client_output_low_water_bytes = 100;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    std::string five;
+    for (int i = 0; i < 5; ++i)
+        five += iamat("c" + std::to_string(i), i);
+    node.handle_bytes(1, five, at_ms(0));
+    auto actions = drain_all(node);
+    // Each AT reply is 54 bytes: after four (216 >= 200) the Node stops taking lines.
+    const auto replies = only<Reply>(actions);
+    ASSERT_EQ(replies.size(), 4u);
+    ASSERT_EQ(replies[0].bytes.size(), 54u);
+    ASSERT_EQ(actions.size(), 5u);
+    ASSERT_EQ(only<PauseReading>(actions).size(), 1u);
+    // 216 - 100 = 116 left: still above the low-water mark, nothing happens.
+    node.handle_sent(1, 100, at_ms(1));
+    EXPECT_TRUE(drain_all(node).empty());
+    // 216 - 180 = 36 left: resume, and the held fifth line is answered at once.
+    node.handle_sent(1, 80, at_ms(2));
+    actions = drain_all(node);
+    ASSERT_EQ(actions.size(), 2u);
+    EXPECT_TRUE(std::holds_alternative<ResumeReading>(actions[0]));
+    ASSERT_TRUE(std::holds_alternative<Reply>(actions[1]));
+    EXPECT_NE(std::get<Reply>(actions[1]).bytes.find(" c4 "), std::string::npos);
+}
+
+TEST(NodeFlowControl, WhatsatsWaitingForPlacesPauseReadingAtTheirBound) {
+    NodeConfig config = solo_config();
+    config.limits.client_queries_max = 2;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(0));
+    node.handle_sent(1, replies_text(drain_all(node)).size(), at_ms(0));
+    drain_all(node);
+    node.handle_bytes(1, "WHATSAT kiwi 1 1\nWHATSAT kiwi 2 1\nWHATSAT kiwi 3 1\n", at_ms(1));
+    auto actions = drain_all(node);
+    const auto queries = only<QueryPlaces>(actions);
+    ASSERT_EQ(queries.size(), 2u);
+    EXPECT_EQ(only<PauseReading>(actions).size(), 1u);
+    node.handle_places_reply(queries[0].id, PlacesResult{false, {}, "UNKNOWN_ERROR"}, at_ms(2));
+    actions = drain_all(node);
+    // The first answer goes out, reading resumes and the third WHATSAT is asked.
+    ASSERT_EQ(only<Reply>(actions).size(), 1u);
+    EXPECT_EQ(only<ResumeReading>(actions).size(), 1u);
+    ASSERT_EQ(only<QueryPlaces>(actions).size(), 1u);
+    EXPECT_EQ(only<QueryPlaces>(actions)[0].query.radius, *RadiusKm::parse("3"));
+}
+
+TEST(NodeFlowControl, AClientPastTheHardOutputCapIsClosedWithItsReason) {
+    NodeConfig config = solo_config();
+    config.limits.client_output_low_water_bytes = 50;
+    config.limits.client_output_high_water_bytes = 100;
+    config.limits.client_output_bytes_max = 400;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0) + "WHATSAT kiwi 1 1\n", at_ms(0));
+    auto actions = drain_all(node);
+    const auto queries = only<QueryPlaces>(actions);
+    ASSERT_EQ(queries.size(), 1u);
+    // A Places answer far bigger than the cap, while the client has taken nothing.
+    std::string body = "{\"results\": [{\"name\": \"" + std::string(1000, 'x') + "\"}]}";
+    node.handle_places_reply(queries[0].id, PlacesResult{true, body, {}}, at_ms(1));
+    actions = drain_all(node);
+    const auto closes = only<Close>(actions);
+    ASSERT_EQ(closes.size(), 1u);
+    EXPECT_EQ(closes[0].mode, CloseMode::now);
+    EXPECT_EQ(closes[0].reason, "output cap");
+    EXPECT_EQ(node.stats().clients_closed_output_cap, 1u);
+    EXPECT_EQ(node.connections(), 0u);
+}
+
+// ---------------------------------------------------------------- deadlines
+
+TEST(NodeDeadlines, ATricklingLineIsClosedAtTheLineDeadlineWhateverArrives) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, "I", at_ms(1000));
+    for (int s = 2; s <= 9; ++s) {
+        node.handle_bytes(1, "A", at_ms(s * 1000));
+        EXPECT_EQ(node.poll_timeout(), Instant{11'000'000'000}) << "after byte " << s;
+    }
+    EXPECT_TRUE(drain_all(node).empty());
+    node.handle_timeout(at_ms(11'000));
+    const auto actions = drain_all(node);
+    ASSERT_EQ(actions.size(), 1u);
+    const Close close = std::get<Close>(actions[0]);
+    EXPECT_EQ(close.reason, "line timeout");
+    EXPECT_EQ(node.stats().clients_closed_line_timeout, 1u);
+    EXPECT_EQ(node.timers(), 0u);
+}
+
+TEST(NodeDeadlines, AnIdleClientIsClosedAfterTheIdleTimeoutFromItsLastLine) {
+    NodeConfig config = solo_config();
+    config.limits.client_idle_timeout = Duration::seconds(60);
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    EXPECT_EQ(node.poll_timeout(), Instant{60'000'000'000});
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(5000));
+    node.handle_sent(1, replies_text(drain_all(node)).size(), at_ms(5000));
+    node.handle_timeout(at_ms(60'000));  // the first timer: re-armed, nothing due yet
+    EXPECT_TRUE(drain_all(node).empty());
+    EXPECT_EQ(node.poll_timeout(), Instant{65'000'000'000});
+    node.handle_timeout(at_ms(65'000));
+    const auto closes = only<Close>(drain_all(node));
+    ASSERT_EQ(closes.size(), 1u);
+    EXPECT_EQ(closes[0].reason, "idle");
+}
+
+TEST(NodeDeadlines, AClientThatTakesNothingIsClosedAtTheWriteTimeout) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(0));
+    drain_all(node);
+    EXPECT_EQ(node.poll_timeout(), Instant{30'000'000'000});
+    node.handle_timeout(at_ms(30'000));
+    const auto closes = only<Close>(drain_all(node));
+    ASSERT_EQ(closes.size(), 1u);
+    EXPECT_EQ(closes[0].reason, "write timeout");
+    EXPECT_EQ(closes[0].mode, CloseMode::now);
+}
+
+TEST(NodeDeadlines, AClosedConnectionLeavesNoTimerBehind) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    for (ConnectionId id = 1; id <= 10'000; ++id) {
+        node.handle_accepted(id, at_ms(static_cast<std::int64_t>(id)));
+        if (id % 2 == 0) node.handle_bytes(id, "IAMA", at_ms(static_cast<std::int64_t>(id)));
+        node.handle_closed(id, at_ms(static_cast<std::int64_t>(id)));
+    }
+    drain_all(node);
+    EXPECT_EQ(node.timers(), 0u);
+    EXPECT_EQ(node.poll_timeout(), std::nullopt);
+}
+
+// ---------------------------------------------------------------- admission and Places
+
+TEST(NodeAdmission, APeersOnlyConnectionThatSpeaksAsAClientIsClosedUnanswered) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0), Admission::peers_only);
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(1));
+    const auto actions = drain_all(node);
+    ASSERT_EQ(actions.size(), 1u);
+    EXPECT_EQ(std::get<Close>(actions[0]).reason, "connection cap (not a peer)");
+    EXPECT_EQ(node.store().find("kiwi"), nullptr);
+    // One that says nothing is gone after the handshake bound.
+    node.handle_accepted(2, at_ms(1), Admission::peers_only);
+    EXPECT_EQ(node.poll_timeout(), Instant{3'001'000'000});
+    node.handle_timeout(at_ms(3001));
+    EXPECT_EQ(std::get<Close>(drain_all(node).at(0)).reason, "handshake timed out");
+}
+
+TEST(NodePlaces, AWhatsatBeyondTheServersQueryBoundIsAnsweredAtOnce) {
+    NodeConfig config = solo_config();
+    config.limits.places_pending_max = 1;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0) + "WHATSAT kiwi 1 1\n", at_ms(0));
+    const auto first = drain_all(node);
+    ASSERT_EQ(only<QueryPlaces>(first).size(), 1u);
+    const std::string at_line = only<Reply>(first).at(0).bytes;
+    node.handle_accepted(2, at_ms(1));
+    node.handle_bytes(2, "WHATSAT kiwi 1 1\n", at_ms(1));
+    const auto second = drain_all(node);
+    EXPECT_TRUE(only<QueryPlaces>(second).empty());
+    EXPECT_EQ(replies_text(second),
+              format_whatsat_failure(at_line.substr(0, at_line.size() - 1), "OVER_QUERY_LIMIT"));
+    EXPECT_EQ(node.stats().places_refused_over_limit, 1u);
+}
+
+// ---------------------------------------------------------------- peers
+
+// Two Nodes joined by hand: A dials B; bytes are carried until both are quiet.
+struct Pair {
+    Node a;
+    Node b;
+    std::vector<Action> seen_b;
+
+    explicit Pair(std::size_t line_bytes_max)
+        : a(config("A", "B", line_bytes_max), at_ms(0)),
+          b(config("B", "A", line_bytes_max), at_ms(0)) {
+        drain_all(a);
+        drain_all(b);
+        a.handle_dialed(1, *ServerName::parse("B"), at_ms(1));
+        b.handle_accepted(1, at_ms(1));
+        carry(at_ms(2));
+    }
+    static NodeConfig config(const char* self, const char* peer, std::size_t line_bytes_max) {
+        NodeConfig c = solo_config(self);
+        c.neighbours = {*ServerName::parse(peer)};
+        c.limits.line_bytes_max = line_bytes_max;
+        return c;
+    }
+    void carry(Now now) {
+        for (int round = 0; round < 100; ++round) {
+            bool moved = false;
+            for (Action& x : drain_all(a)) {
+                if (auto* s = std::get_if<SendToPeer>(&x)) {
+                    b.handle_bytes(s->conn, *s->bytes, now);
+                    moved = true;
+                }
+            }
+            for (Action& x : drain_all(b)) {
+                if (auto* s = std::get_if<SendToPeer>(&x)) {
+                    a.handle_bytes(s->conn, *s->bytes, now);
+                    moved = true;
+                }
+                seen_b.push_back(std::move(x));
+            }
+            if (!moved) return;
+        }
+    }
+};
+
+TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {
+    Pair p(256);
+    ASSERT_EQ(p.b.linked_peers().size(), 1u);
+    p.seen_b.clear();
+    p.b.handle_bytes(1, std::string(1000, 'x') + "\nAT A +0.000000000 kiwi +1.0+1.0 5\n", at_ms(3));
+    p.carry(at_ms(3));
+    EXPECT_EQ(p.b.linked_peers().size(), 1u);
+    EXPECT_TRUE(only<Close>(p.seen_b).empty());
+    const auto rejected = only<PeerLineRejected>(p.seen_b);
+    ASSERT_EQ(rejected.size(), 1u);
+    EXPECT_EQ(rejected[0].reason, "line too long");
+    EXPECT_EQ(rejected[0].count, 1u);
+    ASSERT_NE(p.b.store().find("kiwi"), nullptr);
+    EXPECT_EQ(p.b.store().find("kiwi")->at_line(), "AT A +0.000000000 kiwi +1.0+1.0 5");
+}
+
+TEST(NodePeerLines, RejectedLinesAreReportedAtPowersOfTwoOnly) {
+    Pair p(256);
+    p.seen_b.clear();
+    std::string junk;
+    for (int i = 0; i < 9; ++i)
+        junk += "NONSENSE " + std::to_string(i) + "\n";
+    p.b.handle_bytes(1, junk, at_ms(3));
+    p.carry(at_ms(3));
+    std::vector<std::uint64_t> counts;
+    for (const auto& r : only<PeerLineRejected>(p.seen_b))
+        counts.push_back(r.count);
+    EXPECT_EQ(counts, (std::vector<std::uint64_t>{1, 2, 4, 8}));
+    EXPECT_EQ(p.b.stats().peer_lines_rejected, 9u);
+    EXPECT_EQ(p.b.linked_peers().size(), 1u);
+}
+
+}  // namespace
+}  // namespace herd::test
