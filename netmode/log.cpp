@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -213,33 +214,60 @@ bool Log::rotate() {
     return ensure_open();
 }
 
-void Log::write_out(const std::string& chunk, std::size_t lines) {
-    std::lock_guard<std::mutex> io(io_mutex_);
-    if (reopen_requested_.exchange(false)) close_file();
-    if (chunk.empty()) return;
-    if (!ensure_open()) {
-        lines_lost_ += lines;
-        return;
-    }
-    if (options_.bytes_max > 0 && file_bytes_ > 0 &&
-        file_bytes_ + chunk.size() > options_.bytes_max && !rotate() && fd_ < 0) {
-        lines_lost_ += lines;
-        return;
-    }
+// The part of `rest` that goes into the current file: whole lines up to the size cap (a file
+// never passes it, except by one line longer than the cap, which gets a file of its own).
+std::size_t Log::fitting_bytes(std::string_view rest) const {
+    if (options_.bytes_max == 0) return rest.size();
+    const std::size_t room =
+        options_.bytes_max > file_bytes_ ? options_.bytes_max - file_bytes_ : 0;
+    if (rest.size() <= room) return rest.size();
+    const std::size_t cut = room == 0 ? std::string_view::npos : rest.rfind('\n', room - 1);
+    if (cut != std::string_view::npos) return cut + 1;
+    if (file_bytes_ > 0) return 0;  // rotate first
+    const std::size_t end = rest.find('\n');
+    return end == std::string_view::npos ? rest.size() : end + 1;
+}
+
+bool Log::write_fd(std::string_view bytes) {
     std::size_t done = 0;
-    while (done < chunk.size()) {
-        const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             trouble(std::string("cannot write: ") + std::strerror(n < 0 ? errno : ENOSPC));
             file_bytes_ += done;
-            lines_lost_ += lines;  // a line cut short counts as lost with the rest
-            return;
+            return false;
         }
         done += static_cast<std::size_t>(n);
     }
     file_bytes_ += done;
-    if (failing_) {
+    return true;
+}
+
+void Log::write_out(const std::string& chunk, std::size_t lines) {
+    std::lock_guard<std::mutex> io(io_mutex_);
+    if (reopen_requested_.exchange(false)) close_file();
+    std::string_view rest = chunk;
+    while (!rest.empty()) {
+        if (!ensure_open()) break;
+        std::size_t part = fitting_bytes(rest);
+        if (part == 0) {
+            // A rotation that fails goes on in the current file, past its cap, and is tried again
+            // at the next write.
+            if (!rotate() && fd_ < 0) break;
+            part = fitting_bytes(rest);
+            if (part == 0) part = rest.size();
+        }
+        if (!write_fd(rest.substr(0, part))) break;
+        rest.remove_prefix(part);
+    }
+    if (!rest.empty()) {
+        // What was not written is lost (a line cut short counts with the rest).
+        const auto unwritten = static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n'));
+        lines_lost_ += std::min(lines, std::max<std::size_t>(unwritten, 1));
+        return;
+    }
+    if (failing_ && !chunk.empty()) {
         failing_ = false;
         std::fprintf(stderr, "herd: log %s: writing again (%llu lines lost meanwhile)\n",
                      path_.c_str(),

@@ -2,8 +2,9 @@
 // to a buffer under a mutex; a background thread writes the buffer out about every 100 ms.
 //
 // Limits and trouble (each reported, none fatal):
-// - the file is rotated when it would pass `bytes_max`: FILE.1 .. FILE.<keep> hold the older
-//   ones (FILE.<keep> is dropped), so a log takes at most (keep + 1) x bytes_max;
+// - the file is rotated before it would pass `bytes_max` (cut at a line end): FILE.1 ..
+//   FILE.<keep> hold the older ones (the oldest is dropped), so a log takes at most
+//   (keep + 1) x bytes_max;
 // - lines waiting for the disk are capped at `buffer_bytes_max`; past it they are dropped and
 //   counted;
 // - a write, open or rotation that fails (a full disk, a folder gone) is reported once on
@@ -59,6 +60,8 @@ class Log {
     void run();
     void append(const std::string& text, std::size_t lines);
     void write_out(const std::string& chunk, std::size_t lines);
+    std::size_t fitting_bytes(std::string_view rest) const;
+    bool write_fd(std::string_view bytes);
     bool ensure_open();
     bool rotate();
     void trouble(const std::string& what);

@@ -111,10 +111,22 @@ class Process {
     int exit_status_ = -1;
 };
 
-inline int connect_to(int port, std::chrono::milliseconds limit = 2000ms) {
+// Connects to 127.0.0.1:port, from the loopback address `from` (another 127.x address lets a
+// test be a second client host).
+inline int connect_to(int port, std::chrono::milliseconds limit = 2000ms,
+                      const char* from = nullptr) {
     const auto end = Clock::now() + limit;
     while (true) {
         const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (from != nullptr) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            ::inet_pton(AF_INET, from, &local.sin_addr);
+            if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+                ::close(fd);
+                return -1;
+            }
+        }
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -147,8 +159,8 @@ inline std::string read_all(int fd, std::chrono::milliseconds limit) {
 // One client connection: sends `bytes`, half-closes, returns everything the server answers
 // before it closes (or `limit` passes).
 inline std::string talk(int port, const std::string& bytes,
-                        std::chrono::milliseconds limit = 5000ms) {
-    const int fd = connect_to(port);
+                        std::chrono::milliseconds limit = 5000ms, const char* from = nullptr) {
+    const int fd = connect_to(port, 2000ms, from);
     if (fd < 0) return "<connect failed>";
     std::size_t sent = 0;
     while (sent < bytes.size()) {
@@ -160,6 +172,24 @@ inline std::string talk(int port, const std::string& bytes,
     std::string out = read_all(fd, limit);
     ::close(fd);
     return out;
+}
+
+// GET `path` from the admin port; the body, or "" when there is no answer.
+inline std::string http_get(int port, const std::string& path) {
+    const std::string reply =
+        talk(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5000ms);
+    const std::size_t body = reply.find("\r\n\r\n");
+    return body == std::string::npos ? std::string() : reply.substr(body + 4);
+}
+
+// One sample of a metric from a /metrics page (`series` with its labels, if any); -1 if absent.
+inline long long metric(const std::string& page, const std::string& series) {
+    std::size_t p = 0;
+    while ((p = page.find(series + " ", p)) != std::string::npos) {
+        if (p == 0 || page[p - 1] == '\n') return std::stoll(page.substr(p + series.size() + 1));
+        p += 1;
+    }
+    return -1;
 }
 
 inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
@@ -226,6 +256,11 @@ class NetHerd {
     }
 
     int port(int i) const { return base_ + i; }
+    // Every server has an admin port, at base + 10 + i.
+    int admin_port(const std::string& name) const { return base_ + 10 + index(name); }
+    std::string metrics(const std::string& name) const {
+        return http_get(admin_port(name), "/metrics");
+    }
     int port(const std::string& name) const { return base_ + index(name); }
     const std::string& dir() const { return dir_; }
     std::string herd_file() const { return dir_ + "/herd.conf"; }
@@ -236,8 +271,10 @@ class NetHerd {
     // Starts server i (again) with the herd's options, or with `instead` when given; false if
     // it did not listen.
     bool start(int i, const std::vector<std::string>& instead = {}) {
-        std::vector<std::string> args = {HERD_BINARY, "serve",     names[i],      "--config",
-                                         herd_file(), "--log-dir", dir_ + "/logs"};
+        std::vector<std::string> args = {
+            HERD_BINARY,    "serve",     names[i],
+            "--config",     herd_file(), "--log-dir",
+            dir_ + "/logs", "--admin",   "127.0.0.1:" + std::to_string(base_ + 10 + i)};
         const auto& options = instead.empty() ? extra_ : instead;
         args.insert(args.end(), options.begin(), options.end());
         servers_[static_cast<std::size_t>(i)].start(args, dir_ + "/" + names[i] + ".out");
@@ -276,6 +313,56 @@ class NetHerd {
     std::vector<std::string> extra_;
     int base_ = 0;
     Process servers_[5];
+};
+
+// One `herd serve Solo` with no peers, on a random port, with an admin port at port + 1.
+class SoloServer {
+  public:
+    // `log_dir` empty: a folder of the test's own.
+    explicit SoloServer(const std::string& test, std::vector<std::string> extra = {},
+                        std::string log_dir = {})
+        : dir_(temp_dir(test)), log_dir_(log_dir.empty() ? dir_ + "/logs" : std::move(log_dir)) {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            port_ = random_base_port();
+            std::ofstream(dir_ + "/solo.herd", std::ios::trunc)
+                << "server Solo 127.0.0.1:" << port_ << "\n";
+            std::vector<std::string> args = {HERD_BINARY,
+                                             "serve",
+                                             "Solo",
+                                             "--config",
+                                             dir_ + "/solo.herd",
+                                             "--log-dir",
+                                             log_dir_,
+                                             "--admin",
+                                             "127.0.0.1:" + std::to_string(port_ + 1)};
+            args.insert(args.end(), extra.begin(), extra.end());
+            process_.start(args, out_path());
+            const auto end = Clock::now() + 3000ms;
+            while (Clock::now() < end && process_.running()) {
+                if (http_get(admin_port(), "/healthz") == "ok\n") return;
+                std::this_thread::sleep_for(20ms);
+            }
+            process_.stop();
+        }
+        throw std::runtime_error("could not start herd serve Solo on 127.0.0.1");
+    }
+
+    int port() const { return port_; }
+    int admin_port() const { return port_ + 1; }
+    std::string metrics() const { return http_get(admin_port(), "/metrics"); }
+    long long metric(const std::string& series) const {
+        return herd::test::metric(metrics(), series);
+    }
+    Process& process() { return process_; }
+    const std::string& dir() const { return dir_; }
+    std::string log_path() const { return log_dir_ + "/Solo.log"; }
+    std::string out_path() const { return dir_ + "/Solo.out"; }
+
+  private:
+    std::string dir_;
+    std::string log_dir_;
+    int port_ = 0;
+    Process process_;
 };
 
 }  // namespace herd::test

@@ -1,0 +1,394 @@
+// Hostile clients against real `herd serve` processes on 127.x addresses, stopped by PID: a
+// maximum-size record, a bursting client that reads, slowloris, one address over its cap, a
+// herd whose links come back while every client slot is taken, 100 000 short connections, and
+// logs on a full or failing disk. Every wait is for a condition, with a generous deadline.
+#include <gtest/gtest.h>
+#include <netinet/tcp.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "core/time.hpp"
+#include "harness.hpp"
+#include "netmode/clock.hpp"
+
+namespace herd::test {
+namespace {
+
+const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
+std::string now_text() {
+    return format_timestamp(net::wall_now());
+}
+
+// An IAMAT line (with its '\n') of exactly `bytes` bytes before the newline.
+std::string iamat_of_size(std::size_t bytes, const std::string& time) {
+    const std::string rest = " +1.000000+2.000000 " + time;
+    const std::size_t id = bytes - std::string("IAMAT ").size() - rest.size();
+    return "IAMAT " + std::string(id, 'p') + rest + "\n";
+}
+
+bool send_all(int fd, const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        sent += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// True once the server has closed `fd` (EOF or reset), waiting up to `limit`.
+bool closed_by_server(int fd, std::chrono::milliseconds limit) {
+    const auto end = Clock::now() + limit;
+    char buffer[4096];
+    while (Clock::now() < end) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+    }
+    return false;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
+        ++n;
+    return n;
+}
+
+// ---------------------------------------------------------------- the poison record
+
+TEST(Hostile, AMaximumSizeIamatNeitherStopsReplicationNorIsLost) {
+    NetHerd herd("poison");
+    const int alford = herd.port("Alford");
+    // The largest IAMAT a client may send (the line cap) is refused: its AT line would not fit.
+    const std::string too_big = iamat_of_size(65536, now_text());
+    EXPECT_EQ(talk(alford, too_big, 10000ms), "? " + too_big);
+    // The largest one whose AT line fits ("AT Alford +S.SSSSSSSSS" adds 17 bytes) is stored and
+    // reaches every server.
+    const std::string time = now_text();
+    const std::string largest = iamat_of_size(65536 - 17, time);
+    const std::string at = talk(alford, largest, 10000ms);
+    ASSERT_EQ(at.rfind("AT Alford +", 0), 0u) << at.substr(0, 100);
+    ASSERT_EQ(at.size(), 65536u + 1);
+    // Then a stream of ordinary updates: every one reaches all five servers.
+    std::string updates;
+    for (int i = 0; i < 500; ++i)
+        updates += "IAMAT after" + std::to_string(i) + " +1.0+1.0 " + time + "\n";
+    ASSERT_EQ(count(talk(alford, updates, 10000ms), "AT Alford "), 500u);
+    for (const char* name : NetHerd::names) {
+        EXPECT_TRUE(wait_until(
+            [&] { return metric(herd.metrics(name), "herd_records_stored") == 501; }, 20000ms))
+            << name << ": " << metric(herd.metrics(name), "herd_records_stored") << " records";
+        EXPECT_EQ(metric(herd.metrics(name), "herd_peer_lines_rejected_total"), 0) << name;
+    }
+    const std::string id = largest.substr(6, largest.find(' ', 6) - 6);
+    const std::string far = talk(herd.port("Holiday"), "WHATSAT " + id + " 1 0\n", 10000ms);
+    EXPECT_EQ(far.substr(0, far.find('\n') + 1), at);
+}
+
+// ---------------------------------------------------------------- a bursting client that reads
+
+TEST(Hostile, AClientThatWritesTwentyThousandLinesAtOnceAndReadsGetsEveryReplyInOrder) {
+    NetHerd herd("burst");
+    const int fd = connect_to(herd.port("Ball"));
+    ASSERT_GE(fd, 0);
+    const int lines = 20000;
+    std::string burst;
+    for (int i = 0; i < lines; ++i)
+        burst += "IAMAT burst" + std::to_string(i) + " +1.0+1.0 1479413884\n";
+    std::atomic<bool> sent{false};
+    std::thread writer([&] { sent = send_all(fd, burst); });
+    std::string received;
+    std::size_t newlines = 0;
+    const auto end = Clock::now() + 60s;
+    char buffer[65536];
+    while (newlines < static_cast<std::size_t>(lines) && Clock::now() < end) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        received.append(buffer, static_cast<std::size_t>(n));
+        newlines += static_cast<std::size_t>(std::count(buffer, buffer + n, '\n'));
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    writer.join();
+    ::close(fd);
+    EXPECT_TRUE(sent);
+    ASSERT_EQ(newlines, static_cast<std::size_t>(lines));
+    std::size_t i = 0;
+    for (std::size_t p = 0; p < received.size(); p = received.find('\n', p) + 1, ++i) {
+        const std::string line = received.substr(p, received.find('\n', p) - p);
+        ASSERT_EQ(line.rfind("AT Ball ", 0), 0u) << line;
+        ASSERT_NE(line.find(" burst" + std::to_string(i) + " "), std::string::npos) << line;
+    }
+    // The server held back instead of cutting the client off.
+    EXPECT_GE(metric(herd.metrics("Ball"), "herd_client_reads_paused_total"), 1);
+    EXPECT_EQ(metric(herd.metrics("Ball"), "herd_clients_closed_total{reason=\"output_cap\"}"), 0);
+}
+
+// ---------------------------------------------------------------- slowloris
+
+TEST(Hostile, TricklingConnectionsAreClosedAtTheLineDeadline) {
+    SoloServer solo("slowloris", {"--line-timeout-s", "2", "--idle-timeout-s", "600"});
+    std::vector<int> fds;
+    for (int i = 0; i < 50; ++i) {
+        const int fd = connect_to(solo.port());
+        ASSERT_GE(fd, 0);
+        fds.push_back(fd);
+    }
+    // One byte a connection every 200 ms: never a whole line.
+    std::vector<bool> closed(fds.size(), false);
+    std::size_t closed_count = 0;
+    const auto end = Clock::now() + 60s;
+    while (closed_count < fds.size() && Clock::now() < end) {
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (closed[i]) continue;
+            if (::send(fds[i], "I", 1, MSG_NOSIGNAL) != 1 || closed_by_server(fds[i], 1ms)) {
+                closed[i] = true;
+                ++closed_count;
+            }
+        }
+        std::this_thread::sleep_for(200ms);
+    }
+    for (int fd : fds)
+        ::close(fd);
+    EXPECT_EQ(closed_count, fds.size());
+    // An honest client is served all along.
+    EXPECT_EQ(talk(solo.port(), "IAMAT honest +1.0+1.0 5\n").rfind("AT Solo ", 0), 0u);
+    EXPECT_EQ(solo.metric("herd_clients_closed_total{reason=\"line_timeout\"}"), 50);
+    EXPECT_TRUE(wait_until(
+        [&] { return count(slurp(solo.log_path()), "closed: line timeout") == 50; }, 10000ms));
+}
+
+// ---------------------------------------------------------------- the per-address cap
+
+TEST(Hostile, OneAddressOverItsCapDoesNotLockOutAnother) {
+    SoloServer solo("perip", {"--max-conns-per-ip", "20"});
+    std::vector<int> fds;
+    for (int i = 0; i < 20; ++i) {
+        const int fd = connect_to(solo.port());
+        ASSERT_GE(fd, 0);
+        fds.push_back(fd);
+    }
+    ASSERT_TRUE(wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") == 20; },
+                           10000ms));
+    // The same address again: at most admitted as a would-be peer, never served as a client.
+    EXPECT_EQ(talk(solo.port(), "IAMAT greedy +1.0+1.0 5\n"), "");
+    // Another address is served.
+    const std::string other = talk(solo.port(), "IAMAT other +1.0+1.0 5\n", 5000ms, "127.0.0.2");
+    EXPECT_EQ(other.rfind("AT Solo ", 0), 0u) << other;
+    for (int fd : fds)
+        ::close(fd);
+    // Freed slots serve the first address again.
+    EXPECT_TRUE(wait_until(
+        [&] { return talk(solo.port(), "IAMAT again +1.0+1.0 5\n").rfind("AT Solo ", 0) == 0; },
+        10000ms));
+    const std::string page = solo.metrics();
+    EXPECT_GE(metric(page, "herd_connections_reserve_admitted_total") +
+                  metric(page, "herd_connections_refused_total{cap=\"per_address\"}"),
+              1);
+}
+
+// ---------------------------------------------------------------- peers while clients fill up
+
+TEST(Hostile, LinksComeBackWhileEveryClientSlotIsTaken) {
+    NetHerd herd("capfull", {"--connections-max", "10"});
+    for (const char* name : {"Hamilton", "Welsh"}) {
+        ASSERT_TRUE(wait_until(
+            [&] { return metric(herd.metrics(name), "herd_connections{kind=\"peer\"}") == 2; },
+            10000ms))
+            << name;
+    }
+    herd.process("Alford").kill9();
+    // Alford's neighbours are full of idle clients...
+    std::vector<int> fds;
+    for (const char* name : {"Hamilton", "Welsh"}) {
+        for (int i = 0; i < 10; ++i) {
+            const int fd = connect_to(herd.port(name));
+            ASSERT_GE(fd, 0);
+            fds.push_back(fd);
+        }
+        ASSERT_TRUE(wait_until(
+            [&] { return metric(herd.metrics(name), "herd_connections{kind=\"client\"}") == 10; },
+            10000ms));
+    }
+    // ...and Alford comes back taking no clients at all: only peers can get in anywhere.
+    ASSERT_TRUE(herd.start("Alford", {"--connections-max", "0"}));
+    EXPECT_TRUE(wait_until(
+        [&] { return metric(herd.metrics("Alford"), "herd_connections{kind=\"peer\"}") == 2; },
+        20000ms));
+    // An update sent at Holiday reaches Alford.
+    ASSERT_EQ(talk(herd.port("Holiday"), "IAMAT probe +1.0+1.0 " + now_text() + "\n")
+                  .rfind("AT Holiday ", 0),
+              0u);
+    EXPECT_TRUE(wait_until(
+        [&] { return metric(herd.metrics("Alford"), "herd_records_stored") == 1; }, 20000ms));
+    for (int fd : fds)
+        ::close(fd);
+}
+
+// ---------------------------------------------------------------- timers
+
+TEST(Hostile, TimersStayBoundedAfterAHundredThousandShortConnections) {
+    SoloServer solo("timers", {"--log-lines", "false"});
+    const int total = 100000;
+    std::atomic<int> made{0};
+    auto worker = [&](const char* from, int n) {
+        char reply[256];
+        for (int i = 0; i < n; ++i) {
+            const int fd = connect_to(solo.port(), 2000ms, from);
+            if (fd < 0) continue;
+            // One whole line, answered (so the server surely took the connection), and for half
+            // of them the start of another: a line deadline armed when the client vanishes.
+            const std::string bytes =
+                i % 2 == 0 ? "IAMAT t +1.0+1.0 5\nIAMA" : "IAMAT t +1.0+1.0 5\n";
+            ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 5000) == 1) ::recv(fd, reply, sizeof reply, 0);
+            // Closed with a reset: no TIME_WAIT left on either side.
+            linger l{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            ::close(fd);
+            made += 1;
+        }
+    };
+    std::thread a(worker, "127.0.0.3", total / 2);
+    std::thread b(worker, "127.0.0.4", total / 2);
+    a.join();
+    b.join();
+    EXPECT_GE(made.load(), total * 99 / 100);
+    EXPECT_TRUE(
+        wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") == 0; }, 30000ms));
+    // No neighbours, no connections: no timer is left (it used to keep one per connection until
+    // its idle deadline).
+    EXPECT_EQ(solo.metric("herd_timers"), 0);
+    EXPECT_GE(solo.metric("herd_connections_accepted_total"), made.load() * 9 / 10);
+}
+
+// ---------------------------------------------------------------- logs in trouble
+
+TEST(HostileLogs, SighupReopensTheLogAfterItWasMovedAway) {
+    SoloServer solo("sighup");
+    ASSERT_EQ(talk(solo.port(), "IAMAT before +1.0+1.0 5\n").rfind("AT Solo", 0), 0u);
+    ASSERT_TRUE(wait_until(
+        [&] { return slurp(solo.log_path()).find("IAMAT before") != std::string::npos; }, 10000ms));
+    std::filesystem::rename(solo.log_path(), solo.log_path() + ".moved");
+    solo.process().signal(SIGHUP);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            talk(solo.port(), "IAMAT after +1.0+1.0 5\n");
+            return slurp(solo.log_path()).find("IAMAT after") != std::string::npos;
+        },
+        10000ms));
+    EXPECT_EQ(slurp(solo.log_path() + ".moved").find("IAMAT after"), std::string::npos);
+    solo.process().signal(SIGTERM);
+    ASSERT_TRUE(solo.process().wait_exit(10000ms));
+    EXPECT_EQ(solo.process().exit_status(), 0);
+}
+
+TEST(HostileLogs, RotationKeepsTheNamedNumberOfFiles) {
+    SoloServer solo("rotation", {"--log-max-mb", "0.01", "--log-keep", "2"});
+    std::string lines;
+    for (int i = 0; i < 400; ++i)
+        lines += "IAMAT rotate" + std::to_string(i) + " +1.0+1.0 5\n";
+    ASSERT_TRUE(wait_until(
+        [&] {
+            talk(solo.port(), lines);
+            return std::filesystem::exists(solo.log_path() + ".2");
+        },
+        20000ms));
+    talk(solo.port(), lines);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(std::filesystem::exists(solo.log_path()));
+    EXPECT_TRUE(std::filesystem::exists(solo.log_path() + ".1"));
+    EXPECT_FALSE(std::filesystem::exists(solo.log_path() + ".3"));
+    // 0.01 MiB: no file passes it.
+    EXPECT_LE(std::filesystem::file_size(solo.log_path() + ".1"), 10485u);
+    EXPECT_LE(std::filesystem::file_size(solo.log_path() + ".2"), 10485u);
+}
+
+// A small tmpfs of the test's own (root only), unmounted at the end.
+class SmallDisk {
+  public:
+    SmallDisk(const std::string& dir, const std::string& options) : dir_(dir) {
+        std::filesystem::create_directories(dir);
+        mounted_ =
+            ::geteuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    }
+    ~SmallDisk() {
+        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+
+  private:
+    std::string dir_;
+    bool mounted_ = false;
+};
+
+TEST(HostileLogs, AFullDiskIsReportedOnceAndLoggingResumesWhenThereIsRoom) {
+    const std::string disk_dir = temp_dir("fulldisk") + "/disk";
+    SmallDisk disk(disk_dir, "size=512k");
+    if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
+    SoloServer solo("fulldisk-server", {}, disk_dir);
+    // Fill the disk.
+    {
+        std::ofstream filler(disk_dir + "/filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        for (int i = 0; i < 256 && filler; ++i)
+            filler.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    for (int round = 0; round < 20; ++round) {
+        ASSERT_EQ(talk(solo.port(), "IAMAT full" + std::to_string(round) + " +1.0+1.0 5\n")
+                      .rfind("AT Solo", 0),
+                  0u);
+    }
+    ASSERT_TRUE(wait_until(
+        [&] { return slurp(solo.out_path()).find("cannot write") != std::string::npos; }, 10000ms));
+    std::filesystem::remove(disk_dir + "/filler");
+    ASSERT_TRUE(wait_until(
+        [&] {
+            talk(solo.port(), "IAMAT roomy +1.0+1.0 5\n");
+            return slurp(solo.out_path()).find("writing again") != std::string::npos;
+        },
+        10000ms));
+    EXPECT_EQ(count(slurp(solo.out_path()), "cannot write"), 1u);
+    EXPECT_NE(slurp(solo.log_path()).find("IAMAT roomy"), std::string::npos);
+    EXPECT_GE(solo.metric("herd_log_lines_lost_total"), 1);
+    solo.process().signal(SIGTERM);
+    ASSERT_TRUE(solo.process().wait_exit(10000ms));
+    EXPECT_EQ(solo.process().exit_status(), 0);
+}
+
+TEST(HostileLogs, ARotationThatCannotCreateItsFileNeitherStopsNorCrashesTheServer) {
+    const std::string disk_dir = temp_dir("norotate") + "/disk";
+    // Room for the folder and two files only: the third file (a new log after the second
+    // rotation) cannot be created.
+    SmallDisk disk(disk_dir, "size=4m,nr_inodes=3");
+    if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
+    SoloServer solo("norotate-server", {"--log-max-mb", "0.01"}, disk_dir);
+    std::string lines;
+    for (int i = 0; i < 200; ++i)
+        lines += "IAMAT rot" + std::to_string(i) + " +1.0+1.0 5\n";
+    ASSERT_TRUE(wait_until(
+        [&] {
+            EXPECT_EQ(count(talk(solo.port(), lines), "AT Solo"), 200u);
+            return slurp(solo.out_path()).find("herd: log") != std::string::npos;
+        },
+        20000ms));
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(count(talk(solo.port(), lines), "AT Solo"), 200u);
+    EXPECT_EQ(count(slurp(solo.out_path()), "herd: log"), 1u) << slurp(solo.out_path());
+    EXPECT_GE(solo.metric("herd_log_write_failures_total"), 1);
+    solo.process().signal(SIGTERM);
+    ASSERT_TRUE(solo.process().wait_exit(10000ms));
+    EXPECT_EQ(solo.process().exit_status(), 0);
+}
+
+}  // namespace
+}  // namespace herd::test
