@@ -468,6 +468,13 @@ bool Node::update_flow(ConnectionId conn, Connection& c, Now now) {
 
 void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
     while (!c.slots.empty() && c.slots.front().ready) {
+        if (c.unsent_bytes + c.slots.front().bytes.size() >
+            config_.limits.client_output_bytes_max) {
+            // Never hand the driver more than the cap: it holds a connection's output in memory.
+            stats_.clients_closed_output_cap += 1;
+            close_connection(conn, CloseMode::now, "output cap", now);
+            return;
+        }
         std::string bytes = std::move(c.slots.front().bytes);
         c.slots.pop_front();
         HERD_ASSERT(c.held_bytes >= bytes.size());
@@ -658,6 +665,7 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
         return;
     }
     c.unsent_bytes += bytes->size();
+    HERD_ASSERT(c.unsent_bytes <= config_.limits.peer_output_bytes_max);
     c.last_sent = now.mono;
     if (c.role == Role::peer) {
         stats_.peer_lines_sent += lines;

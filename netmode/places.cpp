@@ -1,5 +1,7 @@
 #include "netmode/places.hpp"
 
+#include "core/assert.hpp"
+
 #include <curl/curl.h>
 
 #include <atomic>
@@ -99,7 +101,8 @@ class PlacesService::Worker {
 
     static std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
         auto* t = static_cast<Transfer*>(user);
-        constexpr std::size_t body_bytes_max = 8 << 20;  // a Places answer is a few kB
+        // A Places answer is a few kB (20 results at most); far below a client's output cap.
+        constexpr std::size_t body_bytes_max = 2 << 20;
         if (t->response.size() + size * count > body_bytes_max) return 0;
         t->response.append(data, size * count);
         return size * count;
@@ -213,8 +216,17 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
         lru_.erase(it->second);
         cache_.erase(it);
     }
+    if (in_flight_.size() >= config_.requests_in_flight_max && in_flight_.count(key) == 0) {
+        stats_.refused += 1;
+        if (report_) report_("places: " + key + " refused: too many requests in flight");
+        asio::post(io_, [done = std::move(done)]() mutable {
+            done(PlacesResult{false, {}, "OVER_QUERY_LIMIT"});
+        });
+        return;
+    }
     auto [flight, fresh] = in_flight_.try_emplace(key);
     flight->second.push_back(std::move(done));
+    HERD_ASSERT(in_flight_.size() <= config_.requests_in_flight_max);
     if (!fresh) {
         stats_.merged += 1;
         if (report_) report_("places: " + key + " joined the request in flight");

@@ -31,6 +31,9 @@ struct PlacesConfig {
     std::string api_key;   // never logged
     std::chrono::milliseconds timeout{4000};
     std::size_t cache_entries_max = 10000;
+    // Distinct requests in flight at once; a query beyond is answered OVER_QUERY_LIMIT at once.
+    // (The Node bounds its own queries too; this holds when the Node has given up on slow ones.)
+    std::size_t requests_in_flight_max = 4096;
     std::chrono::seconds cache_ttl{300};
 
     std::string describe() const;  // for logs: kind and base URL, never the key
@@ -47,6 +50,7 @@ struct PlacesStats {
     std::uint64_t merged = 0;    // answered by a request already in flight
     std::uint64_t requests = 0;  // HTTP requests made
     std::uint64_t failures = 0;
+    std::uint64_t refused = 0;  // over requests_in_flight_max
 };
 
 class PlacesService {

@@ -48,6 +48,8 @@ std::string log_path(const ServerOptions& o) {
 // One read takes at most this much; the Node keeps what a paused connection had in hand, so this
 // also bounds what a client can push past its high-water mark.
 constexpr std::size_t read_bytes_max = 64 << 10;
+// A REFUSED line, the one write the Node makes past its output bounds.
+constexpr std::size_t refused_line_bytes_max = 256;
 
 std::uint64_t random64() {
     std::random_device rd;
@@ -524,7 +526,7 @@ void Server::on_send(ConnectionId id, SharedBytes bytes) {
     // The Node closes a connection before its queue passes these bounds.
     HERD_ASSERT(c->out_bytes <= std::max(options_.limits.client_output_bytes_max,
                                          options_.limits.peer_output_bytes_max) +
-                                    options_.limits.line_bytes_max + 4096);
+                                    refused_line_bytes_max);
     c->out.push_back(std::move(bytes));
     do_write(c);
 }
