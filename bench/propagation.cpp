@@ -94,13 +94,11 @@ void print(const Options& o, const HerdSpec& herd, const std::string& mode, cons
 }
 
 int run_sim(const Options& o, const HerdSpec& herd) {
-    std::string text;
-    for (const ServerSpec& s : herd.servers)
-        text += "server " + s.name.str() + "\n";
-    for (const auto& [a, b] : herd.links) {
-        text += "link " + herd.servers[static_cast<std::size_t>(a)].name.str() + " " +
-                herd.servers[static_cast<std::size_t>(b)].name.str() + "\n";
-    }
+    // The same herd without addresses (a scenario needs none).
+    HerdSpec names_only = herd;
+    for (ServerSpec& s : names_only.servers)
+        s.host.clear(), s.port = 0;
+    std::string text = format_herd_file(names_only);
     text += "latency " + o.sim_latency + "\n";
     // Links come up in the first second; then the same schedule as the real run.
     for (int i = 0; i < o.count; ++i) {
@@ -272,13 +270,7 @@ int propagation_command(int argc, char** argv) {
         herd_file = (std::filesystem::temp_directory_path() /
                      ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
                         .string();
-        std::ofstream f(herd_file);
-        for (const ServerSpec& s : herd.servers)
-            f << "server " << s.name.str() << " " << s.host << ":" << s.port << "\n";
-        for (const auto& [a, b] : herd.links) {
-            f << "link " << herd.servers[static_cast<std::size_t>(a)].name.str() << " "
-              << herd.servers[static_cast<std::size_t>(b)].name.str() << "\n";
-        }
+        std::ofstream(herd_file) << format_herd_file(herd);
     }
     o.origin =
         vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();

@@ -4,8 +4,8 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "core/time.hpp"
 #include "netmode/places_stub.hpp"
-#include "sim/distribution.hpp"
 
 namespace herd::cli {
 
@@ -32,7 +32,7 @@ int run_places_stub(int argc, char** argv) {
         std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage << visible;
         return 2;
     }
-    const auto latency = sim::parse_duration(vm["latency"].as<std::string>());
+    const auto latency = parse_duration(vm["latency"].as<std::string>());
     if (!latency) {
         std::cerr << "herd places-stub: --latency takes a duration such as 50ms\n" << usage;
         return 2;

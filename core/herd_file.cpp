@@ -118,58 +118,74 @@ std::optional<std::string> HerdBuilder::add_link(std::string_view a, std::string
     return std::nullopt;
 }
 
+bool HerdBuilder::is_statement(std::string_view verb) {
+    return verb == "server" || verb == "link";
+}
+
+std::optional<std::string> HerdBuilder::add_statement(const std::vector<std::string_view>& f,
+                                                      int line) {
+    HERD_ASSERT(!f.empty() && is_statement(f[0]));
+    if (f[0] == "server") {
+        if (f.size() < 2 || f.size() > 3) return "expected `server NAME [HOST:PORT]`";
+        return add_server(f[1], f.size() == 3 ? f[2] : std::string_view(), line);
+    }
+    if (f.size() != 3) return "expected `link SERVER SERVER`";
+    return add_link(f[1], f[2], line);
+}
+
 std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
                                                    std::string_view file_name) {
     HerdBuilder builder;
     int line_no = 0;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        start = end + 1;
-        ++line_no;
-        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos)
-            line = line.substr(0, hash);
-        std::string_view f[5];
-        const std::size_t n = split_fields(line, f, 5);
-        std::optional<std::string> error;
-        if (n == 0) continue;
-        if (f[0] == "server") {
-            if (n < 2 || n > 3)
-                error = "expected `server NAME [HOST:PORT]`";
-            else
-                error = builder.add_server(f[1], n == 3 ? f[2] : std::string_view(), line_no);
-        } else if (f[0] == "link") {
-            if (n != 3)
-                error = "expected `link SERVER SERVER`";
-            else
-                error = builder.add_link(f[1], f[2], line_no);
-        } else {
-            error = "expected `server` or `link`, got '" + std::string(f[0]) + "'";
-        }
+    for (const SourceLine& line : source_lines(text)) {
+        line_no = line.number;
+        const auto f = fields_of(strip_comment(line.text));
+        if (f.empty()) continue;
+        const std::optional<std::string> error =
+            HerdBuilder::is_statement(f[0])
+                ? builder.add_statement(f, line.number)
+                : "expected `server` or `link`, got '" + std::string(f[0]) + "'";
         if (error)
-            return ParseError{std::string(file_name) + ":" + std::to_string(line_no) + ": " +
+            return ParseError{std::string(file_name) + ":" + std::to_string(line.number) + ": " +
                               *error};
-        if (end == text.size()) break;
     }
     if (builder.spec().servers.empty()) {
-        return ParseError{std::string(file_name) + ":" + std::to_string(line_no) +
+        return ParseError{std::string(file_name) + ":" + std::to_string(std::max(line_no, 1)) +
                           ": expected at least one `server`"};
     }
     return std::move(builder.spec());
 }
 
-HerdSpec fall2017_herd() {
+std::string format_herd_file(const HerdSpec& herd) {
+    std::string out;
+    for (const ServerSpec& s : herd.servers) {
+        out += "server " + s.name.str();
+        if (s.port != 0) out += " " + s.host + ":" + std::to_string(s.port);
+        out += "\n";
+    }
+    for (const auto& [a, b] : herd.links) {
+        out += "link " + herd.servers[static_cast<std::size_t>(a)].name.str() + " " +
+               herd.servers[static_cast<std::size_t>(b)].name.str() + "\n";
+    }
+    return out;
+}
+
+HerdSpec fall2017_herd(const std::string& host, int base_port) {
     HerdBuilder b;
     const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
-    for (int i = 0; i < 5; ++i)
-        b.add_server(names[i], "127.0.0.1:" + std::to_string(12000 + i), 0);
-    b.add_link("Alford", "Hamilton", 0);
-    b.add_link("Alford", "Welsh", 0);
-    b.add_link("Ball", "Holiday", 0);
-    b.add_link("Ball", "Welsh", 0);
-    b.add_link("Hamilton", "Holiday", 0);
+    for (int i = 0; i < 5; ++i) {
+        const auto e = b.add_server(names[i], host + ":" + std::to_string(base_port + i), 0);
+        HERD_ASSERT(!e);
+    }
+    const std::pair<const char*, const char*> links[] = {{"Alford", "Hamilton"},
+                                                         {"Alford", "Welsh"},
+                                                         {"Ball", "Holiday"},
+                                                         {"Ball", "Welsh"},
+                                                         {"Hamilton", "Holiday"}};
+    for (const auto& [x, y] : links) {
+        const auto e = b.add_link(x, y, 0);
+        HERD_ASSERT(!e);
+    }
     return std::move(b.spec());
 }
 

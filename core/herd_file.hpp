@@ -40,9 +40,15 @@ struct ParseError {
     std::string message;  // "file:line: what was expected"
 };
 
-// Builds up a herd from `server` and `link` statements, checking each as it comes.
+// Builds up a herd from `server` and `link` statements, checking each as it comes. The one
+// home of the herd-file statements: parse_herd_file and the scenario parser both feed it.
 class HerdBuilder {
   public:
+    // True for the verbs this builder takes ("server", "link").
+    static bool is_statement(std::string_view verb);
+    // One whole statement, split into fields (fields[0] is its verb); an error message (without
+    // the file:line prefix), or nothing.
+    std::optional<std::string> add_statement(const std::vector<std::string_view>& fields, int line);
     // Each returns an error message (without the file:line prefix), or nothing.
     std::optional<std::string> add_server(std::string_view name, std::string_view address,
                                           int line);
@@ -60,11 +66,17 @@ std::vector<int> hop_distances(const HerdSpec& herd, int from);
 std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
                                                    std::string_view file_name);
 
+// The herd as a herd file (server lines, then link lines), which parse_herd_file reads back as
+// the same herd.
+std::string format_herd_file(const HerdSpec& herd);
+
 // Splits "host:port"; the port must be 1..65535.
 std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_view address);
 
-// The Fall 2017 herd: Alford, Ball, Hamilton, Holiday, Welsh on 127.0.0.1:12000..12004.
-HerdSpec fall2017_herd();
+// The Fall 2017 herd: Alford, Ball, Hamilton, Holiday, Welsh on 127.0.0.1:12000..12004 (or on
+// `host`, ports base_port..base_port+4), linked Alford-Hamilton, Alford-Welsh, Ball-Holiday,
+// Ball-Welsh, Hamilton-Holiday.
+HerdSpec fall2017_herd(const std::string& host = "127.0.0.1", int base_port = 12000);
 // Generated presets, servers named s1..sN (design §6).
 HerdSpec line_herd(int n);
 HerdSpec ring_herd(int n);

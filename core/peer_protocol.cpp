@@ -18,11 +18,8 @@ std::size_t fields(std::string_view line, std::string_view (&f)[N]) {
 }
 
 std::optional<std::uint64_t> parse_decimal(std::string_view s) {
-    if (s.empty() || s.size() > 19 || !all_digits(s)) return std::nullopt;
-    std::uint64_t v = 0;
-    for (char c : s)
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    return v;
+    if (s.size() > 19) return std::nullopt;
+    return parse_whole(s, UINT64_MAX);
 }
 
 std::string transcript_text(std::string_view label, const HandshakeTranscript& t) {
@@ -89,13 +86,7 @@ std::optional<std::uint64_t> parse_hex64(std::string_view s) {
 }
 
 std::string_view first_field(std::string_view line) {
-    std::size_t i = 0;
-    while (i < line.size() && is_space(line[i]))
-        ++i;
-    std::size_t j = i;
-    while (j < line.size() && !is_space(line[j]))
-        ++j;
-    return line.substr(i, j - i);
+    return take_field(line);
 }
 
 std::string format_hello(const Hello& h) {

@@ -58,4 +58,93 @@ std::size_t split_fields(std::string_view line, std::string_view* fields, std::s
     return count;
 }
 
+std::vector<std::string_view> fields_of(std::string_view line) {
+    std::vector<std::string_view> out;
+    for (std::string_view f = take_field(line); !f.empty(); f = take_field(line))
+        out.push_back(f);
+    return out;
+}
+
+std::string_view take_field(std::string_view& rest) {
+    std::size_t i = 0;
+    while (i < rest.size() && is_space(rest[i]))
+        ++i;
+    std::size_t j = i;
+    while (j < rest.size() && !is_space(rest[j]))
+        ++j;
+    const std::string_view field = rest.substr(i, j - i);
+    rest.remove_prefix(j);
+    return field;
+}
+
+std::string_view trim_start(std::string_view s) {
+    while (!s.empty() && is_space(s.front()))
+        s.remove_prefix(1);
+    return s;
+}
+
+std::string_view trim_end(std::string_view s) {
+    while (!s.empty() && is_space(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string_view strip_comment(std::string_view s) {
+    const std::size_t hash = s.find('#');
+    return hash == std::string_view::npos ? s : s.substr(0, hash);
+}
+
+std::vector<SourceLine> source_lines(std::string_view text) {
+    std::vector<SourceLine> out;
+    int number = 0;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        out.push_back(SourceLine{++number, line});
+        start = end + 1;
+    }
+    return out;
+}
+
+std::optional<Decimal> split_decimal(std::string_view text) {
+    Decimal d;
+    const std::size_t dot = text.find('.');
+    d.whole = text.substr(0, dot);
+    d.has_point = dot != std::string_view::npos;
+    if (d.has_point) d.fraction = text.substr(dot + 1);
+    if (d.whole.empty() || !all_digits(d.whole)) return std::nullopt;
+    if (d.has_point && (d.fraction.empty() || !all_digits(d.fraction))) return std::nullopt;
+    return d;
+}
+
+std::optional<std::uint64_t> parse_whole(std::string_view digits, std::uint64_t max) {
+    if (digits.empty() || !all_digits(digits)) return std::nullopt;
+    std::uint64_t value = 0;
+    for (char c : digits) {
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (value > (max - d) / 10) return std::nullopt;  // value * 10 + d > max
+        value = value * 10 + d;
+    }
+    return value;
+}
+
+std::uint64_t fraction_scaled(std::string_view fraction, int places) {
+    std::uint64_t value = 0;
+    for (int i = 0; i < places; ++i) {
+        const std::size_t at = static_cast<std::size_t>(i);
+        value = value * 10 +
+                (at < fraction.size() ? static_cast<std::uint64_t>(fraction[at] - '0') : 0);
+    }
+    return value;
+}
+
+bool fraction_exact(std::string_view fraction, int places) {
+    const std::size_t from = static_cast<std::size_t>(places);
+    return fraction.size() <= from ||
+           fraction.find_first_not_of('0', from) == std::string_view::npos;
+}
+
 }  // namespace herd

@@ -1,5 +1,7 @@
 #include "core/time.hpp"
 
+#include <cstring>
+
 #include "core/assert.hpp"
 #include "core/text.hpp"
 
@@ -53,21 +55,39 @@ std::string format_timestamp(Timestamp t) {
 }
 
 std::optional<Timestamp> parse_client_time(std::string_view text) {
-    const std::size_t dot = text.find('.');
-    const std::string_view whole = text.substr(0, dot);
-    if (whole.empty() || whole.size() > 10 || !all_digits(whole)) return std::nullopt;
+    const auto d = split_decimal(text);
+    if (!d || d->whole.size() > 10) return std::nullopt;  // digits, not value: no overflow
     Timestamp t;
-    for (char c : whole)
-        t.seconds = t.seconds * 10 + (c - '0');
-    if (dot == std::string_view::npos) return t;
-    const std::string_view fraction = text.substr(dot + 1);
-    if (fraction.empty() || !all_digits(fraction)) return std::nullopt;
-    std::int32_t nanos = 0;
-    for (std::size_t i = 0; i < 9; ++i) {
-        nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
-    }
-    t.nanos = nanos;
+    t.seconds = static_cast<std::int64_t>(*parse_whole(d->whole, UINT64_MAX));
+    t.nanos = static_cast<std::int32_t>(fraction_scaled(d->fraction, 9));  // 9 digits count
     return t;
+}
+
+std::optional<Duration> parse_duration(std::string_view text, bool allow_sign) {
+    bool negative = false;
+    if (allow_sign && !text.empty() && (text[0] == '+' || text[0] == '-')) {
+        negative = text[0] == '-';
+        text.remove_prefix(1);
+    }
+    // The unit, and how many fraction digits make whole nanoseconds in it.
+    struct Unit {
+        const char* suffix;
+        std::int64_t ns;
+        int places;
+    };
+    static constexpr Unit units[] = {
+        {"ns", 1, 0}, {"us", 1'000, 3}, {"ms", 1'000'000, 6}, {"s", 1'000'000'000, 9}};
+    for (const Unit& u : units) {
+        if (!text.ends_with(u.suffix)) continue;
+        const auto d = split_decimal(text.substr(0, text.size() - std::strlen(u.suffix)));
+        if (!d || d->whole.size() > 12 || !fraction_exact(d->fraction, u.places))
+            return std::nullopt;
+        const auto whole = static_cast<std::int64_t>(*parse_whole(d->whole, UINT64_MAX));
+        const auto ns =
+            whole * u.ns + static_cast<std::int64_t>(fraction_scaled(d->fraction, u.places));
+        return Duration{negative ? -ns : ns};
+    }
+    return std::nullopt;
 }
 
 }  // namespace herd

@@ -86,4 +86,8 @@ std::string format_timestamp(Timestamp t);
 // only the first 9 fraction digits count (the rest are ignored, not rounded).
 std::optional<Timestamp> parse_client_time(std::string_view text);
 
+// A duration `digits[.digits]` with a unit `ns`, `us`, `ms` or `s` (a sign first when
+// `allow_sign`), exact: the fraction must come to whole nanoseconds. At most 12 whole digits.
+std::optional<Duration> parse_duration(std::string_view text, bool allow_sign = false);
+
 }  // namespace herd

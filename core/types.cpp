@@ -97,27 +97,14 @@ std::optional<LatLon> LatLon::parse(std::string_view text) {
 }
 
 std::optional<RadiusKm> RadiusKm::parse(std::string_view text) {
-    const std::size_t dot = text.find('.');
-    std::string_view whole = text.substr(0, dot);
-    if (whole.empty() || !all_digits(whole)) return std::nullopt;
-    std::string_view fraction;
-    if (dot != std::string_view::npos) {
-        fraction = text.substr(dot + 1);
-        if (fraction.empty() || !all_digits(fraction)) return std::nullopt;
-    }
-    while (whole.size() > 1 && whole[0] == '0')
-        whole.remove_prefix(1);
-    if (whole.size() > 2) return std::nullopt;
-    std::int64_t km = 0;
-    for (char c : whole)
-        km = km * 10 + (c - '0');
-    const bool fraction_zero = fraction.find_first_not_of('0') == std::string_view::npos;
-    if (km > radius_km_max || (km == radius_km_max && !fraction_zero)) return std::nullopt;
-    std::int64_t mm = km;
-    for (std::size_t i = 0; i < 6; ++i) {
-        mm = mm * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
-    }
-    return RadiusKm{mm};
+    const auto d = split_decimal(text);
+    if (!d) return std::nullopt;
+    const auto km = parse_whole(d->whole, static_cast<std::uint64_t>(radius_km_max));
+    if (!km ||
+        (*km == static_cast<std::uint64_t>(radius_km_max) && !fraction_exact(d->fraction, 0)))
+        return std::nullopt;
+    // Millimetres: the fraction's first 6 digits count.
+    return RadiusKm{static_cast<std::int64_t>(*km * 1'000'000 + fraction_scaled(d->fraction, 6))};
 }
 
 std::string RadiusKm::metres_text() const {
@@ -136,15 +123,9 @@ std::string RadiusKm::metres_text() const {
 }
 
 std::optional<unsigned> parse_whatsat_bound(std::string_view text) {
-    if (text.empty() || !all_digits(text)) return std::nullopt;
-    while (text.size() > 1 && text[0] == '0')
-        text.remove_prefix(1);
-    if (text.size() > 2) return std::nullopt;
-    unsigned value = 0;
-    for (char c : text)
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value > whatsat_bound_max) return std::nullopt;
-    return value;
+    const auto value = parse_whole(text, whatsat_bound_max);
+    if (!value) return std::nullopt;
+    return static_cast<unsigned>(*value);
 }
 
 }  // namespace herd

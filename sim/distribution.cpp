@@ -80,49 +80,6 @@ std::string Distribution::describe() const {
     return {};
 }
 
-std::optional<Duration> parse_duration(std::string_view text, bool allow_sign) {
-    bool negative = false;
-    if (allow_sign && !text.empty() && (text[0] == '+' || text[0] == '-')) {
-        negative = text[0] == '-';
-        text.remove_prefix(1);
-    }
-    std::int64_t unit = 0;
-    std::size_t suffix = 0;
-    if (text.ends_with("ns"))
-        unit = 1, suffix = 2;
-    else if (text.ends_with("us"))
-        unit = 1'000, suffix = 2;
-    else if (text.ends_with("ms"))
-        unit = 1'000'000, suffix = 2;
-    else if (text.ends_with("s"))
-        unit = 1'000'000'000, suffix = 1;
-    else
-        return std::nullopt;
-    const std::string_view number = text.substr(0, text.size() - suffix);
-    const std::size_t dot = number.find('.');
-    const std::string_view whole = number.substr(0, dot);
-    const std::string_view fraction =
-        dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
-    if (whole.empty() || whole.size() > 12 || !all_digits(whole)) return std::nullopt;
-    if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction)))
-        return std::nullopt;
-    std::int64_t ns = 0;
-    for (char c : whole)
-        ns = ns * 10 + (c - '0');
-    ns *= unit;
-    // The fraction must come to whole nanoseconds.
-    std::int64_t scale = unit;
-    for (char c : fraction) {
-        if (scale % 10 != 0) {
-            if (c != '0') return std::nullopt;
-            continue;
-        }
-        scale /= 10;
-        ns += (c - '0') * scale;
-    }
-    return Duration{negative ? -ns : ns};
-}
-
 std::optional<Distribution> parse_distribution(std::string_view text) {
     auto args = [&](std::string_view name) -> std::optional<std::string_view> {
         if (!text.starts_with(name) || text.size() < name.size() + 2) return std::nullopt;

@@ -39,8 +39,7 @@ class Distribution {
     Duration b_;
 };
 
-// Parses "12ms", "1.5s", "250us", "7ns"; `allow_sign` for offsets ("-2s", "+30ms").
-std::optional<Duration> parse_duration(std::string_view text, bool allow_sign = false);
+// Durations are parsed by core's parse_duration ("12ms", "1.5s", "250us", "7ns", "-2s").
 std::optional<Distribution> parse_distribution(std::string_view text);
 std::string format_duration(Duration d);
 

@@ -13,45 +13,6 @@ namespace herd::sim {
 
 namespace {
 
-struct SourceLine {
-    int number;
-    std::string_view text;  // without its line ending
-};
-
-std::vector<SourceLine> split_lines(std::string_view text) {
-    std::vector<SourceLine> out;
-    int number = 0;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        out.push_back(SourceLine{++number, line});
-        start = end + 1;
-    }
-    return out;
-}
-
-std::string_view strip_comment(std::string_view s) {
-    const std::size_t hash = s.find('#');
-    return hash == std::string_view::npos ? s : s.substr(0, hash);
-}
-
-std::vector<std::string_view> tokens_of(std::string_view s) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && is_space(s[i]))
-            ++i;
-        const std::size_t start = i;
-        while (i < s.size() && !is_space(s[i]))
-            ++i;
-        if (i > start) out.push_back(s.substr(start, i - start));
-    }
-    return out;
-}
-
 std::string join(const std::vector<std::string_view>& t, std::size_t from) {
     std::string out;
     for (std::size_t i = from; i < t.size(); ++i)
@@ -60,27 +21,17 @@ std::string join(const std::vector<std::string_view>& t, std::size_t from) {
 }
 
 std::optional<std::uint64_t> parse_count(std::string_view s, std::uint64_t max) {
-    if (s.empty() || s.size() > 19 || !all_digits(s)) return std::nullopt;
-    std::uint64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    if (v > max) return std::nullopt;
-    return v;
+    return parse_whole(s, max);
 }
 
-// A probability as a decimal in [0, 1], exactly, in parts per million.
+// A probability as a decimal in [0, 1], exactly, in parts per million (digits past the sixth
+// are ignored).
 std::optional<std::uint32_t> parse_probability_ppm(std::string_view s) {
-    const std::size_t dot = s.find('.');
-    const std::string_view whole = s.substr(0, dot);
-    const std::string_view fraction =
-        dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
-    if (whole.empty() || !all_digits(whole) || !all_digits(fraction)) return std::nullopt;
-    if (dot != std::string_view::npos && fraction.empty()) return std::nullopt;
-    std::uint64_t ppm = 0;
-    for (char c : whole)
-        ppm = ppm * 10 + static_cast<std::uint64_t>(c - '0');
-    if (ppm > 1) return std::nullopt;
-    for (std::size_t i = 0; i < 6; ++i)
-        ppm = ppm * 10 + (i < fraction.size() ? static_cast<std::uint64_t>(fraction[i] - '0') : 0);
+    const auto d = split_decimal(s);
+    if (!d) return std::nullopt;
+    const auto whole = parse_whole(d->whole, 1);
+    if (!whole) return std::nullopt;
+    const std::uint64_t ppm = *whole * 1'000'000 + fraction_scaled(d->fraction, 6);
     if (ppm > 1'000'000) return std::nullopt;
     return static_cast<std::uint32_t>(ppm);
 }
@@ -88,7 +39,7 @@ std::optional<std::uint32_t> parse_probability_ppm(std::string_view s) {
 class Parser {
   public:
     Parser(std::string_view text, std::string_view file, std::optional<std::uint64_t> seed_override)
-        : lines_(split_lines(text)), seed_override_(seed_override) {
+        : lines_(source_lines(text)), seed_override_(seed_override) {
         scenario_.file = std::string(file);
     }
 
@@ -108,7 +59,7 @@ class Parser {
     // ------------------------------------------------------------ pass 1: herd and seed
     bool first_pass() {
         for (const SourceLine& l : lines_) {
-            const auto t = tokens_of(strip_comment(l.text));
+            const auto t = fields_of(strip_comment(l.text));
             if (t.empty()) continue;
             if (t[0] == "seed") {
                 if (t.size() != 2) return fail(l.number, "expected `seed N`");
@@ -125,7 +76,7 @@ class Parser {
                 }
                 herd_line_ = l.number;
                 herd_tokens_ = t;
-            } else if (t[0] == "server" || t[0] == "link") {
+            } else if (HerdBuilder::is_statement(t[0])) {
                 if (herd_line_ != 0)
                     return fail(l.number, "the herd is already given by the `herd` preset");
                 if (!inline_herd(l.number, t)) return false;
@@ -136,15 +87,7 @@ class Parser {
     }
 
     bool inline_herd(int line, const std::vector<std::string_view>& t) {
-        std::optional<std::string> e;
-        if (t[0] == "server") {
-            if (t.size() < 2 || t.size() > 3)
-                return fail(line, "expected `server NAME [HOST:PORT]`");
-            e = builder_.add_server(t[1], t.size() == 3 ? t[2] : std::string_view(), line);
-        } else {
-            if (t.size() != 3) return fail(line, "expected `link SERVER SERVER`");
-            e = builder_.add_link(t[1], t[2], line);
-        }
+        const std::optional<std::string> e = builder_.add_statement(t, line);
         return e ? fail(line, *e) : true;
     }
 
@@ -216,11 +159,11 @@ class Parser {
     // ------------------------------------------------------------ pass 2: settings and timeline
     bool second_pass() {
         for (const SourceLine& l : lines_) {
-            const auto t = tokens_of(strip_comment(l.text));
+            const auto t = fields_of(strip_comment(l.text));
             if (t.empty()) continue;
             const std::string_view verb = t[0];
             bool ok = true;
-            if (verb == "seed" || verb == "herd" || verb == "server" || verb == "link") continue;
+            if (verb == "seed" || verb == "herd" || HerdBuilder::is_statement(verb)) continue;
             if (verb == "epoch")
                 ok = epoch(l.number, t);
             else if (verb == "latency")
@@ -357,17 +300,7 @@ class Parser {
     // `at T STATEMENT`
     bool at(const SourceLine& l) {
         std::string_view rest = l.text;
-        auto next_token = [&rest]() {
-            std::size_t i = 0;
-            while (i < rest.size() && is_space(rest[i]))
-                ++i;
-            std::size_t j = i;
-            while (j < rest.size() && !is_space(rest[j]))
-                ++j;
-            std::string_view tok = rest.substr(i, j - i);
-            rest.remove_prefix(j);
-            return tok;
-        };
+        auto next_token = [&rest]() { return take_field(rest); };
         next_token();  // "at"
         const std::string_view time_text = next_token();
         if (time_text.empty() || time_text[0] == '#')
@@ -377,9 +310,7 @@ class Parser {
             return fail(l.number, "expected a time (a duration such as 150ms or 2s), got '" +
                                       std::string(time_text) + "'");
         Step step{Instant{time->ns}, l.number, {}, HealStep{}};
-        std::string_view body = rest;
-        while (!body.empty() && is_space(body.front()))
-            body.remove_prefix(1);
+        const std::string_view body = trim_start(rest);
         const std::string_view verb = next_token();
         bool ok;
         if (verb == "send") {
@@ -387,20 +318,14 @@ class Parser {
             step.text = std::string(body);
         } else if (verb == "expect") {
             ok = expect(l.number, rest, step);
-            step.text = std::string(strip_trailing(strip_comment_outside_quotes(body)));
+            step.text = std::string(trim_end(strip_comment_outside_quotes(body)));
         } else {
-            step.text = std::string(strip_trailing(strip_comment(body)));
-            ok = fault(l.number, verb, tokens_of(strip_comment(body)), step);
+            step.text = std::string(trim_end(strip_comment(body)));
+            ok = fault(l.number, verb, fields_of(strip_comment(body)), step);
         }
         if (!ok) return false;
         scenario_.steps.push_back(std::move(step));
         return true;
-    }
-
-    static std::string_view strip_trailing(std::string_view s) {
-        while (!s.empty() && is_space(s.back()))
-            s.remove_suffix(1);
-        return s;
     }
 
     static std::string_view strip_comment_outside_quotes(std::string_view s) {
@@ -417,18 +342,11 @@ class Parser {
     }
 
     bool send(int line, std::string_view rest, Step& step) {
-        std::size_t i = 0;
-        while (i < rest.size() && is_space(rest[i]))
-            ++i;
-        std::size_t j = i;
-        while (j < rest.size() && !is_space(rest[j]))
-            ++j;
-        if (j == i) return fail(line, "expected `send SERVER LINE`");
-        auto s = server(line, rest.substr(i, j - i));
+        const std::string_view name = take_field(rest);
+        if (name.empty()) return fail(line, "expected `send SERVER LINE`");
+        auto s = server(line, name);
         if (!s) return false;
-        while (j < rest.size() && is_space(rest[j]))
-            ++j;
-        step.action = SendStep{*s, std::string(rest.substr(j))};
+        step.action = SendStep{*s, std::string(trim_start(rest))};
         return true;
     }
 
@@ -545,7 +463,7 @@ class Parser {
     }
 
     bool expect(int line, std::string_view rest, Step& step) {
-        const auto t = tokens_of(strip_comment_outside_quotes(rest));
+        const auto t = fields_of(strip_comment_outside_quotes(rest));
         const std::string usage =
             "expected `expect converged`, `expect SERVER has CLIENT at LATLON`, `expect SERVER has "
             "CLIENT time T`, "
@@ -583,23 +501,18 @@ class Parser {
 
     bool expect_reply(int line, std::string_view rest, Step& step) {
         // rest: ` reply SERVER "GLOB"` then optional white space and comment.
-        std::size_t i = rest.find("reply") + 5;
-        while (i < rest.size() && is_space(rest[i]))
-            ++i;
-        std::size_t j = i;
-        while (j < rest.size() && !is_space(rest[j]))
-            ++j;
-        auto s = server(line, rest.substr(i, j - i));
+        take_field(rest);  // "reply"
+        auto s = server(line, take_field(rest));
         if (!s) return false;
-        while (j < rest.size() && is_space(rest[j]))
-            ++j;
-        if (j >= rest.size() || rest[j] != '"')
+        rest = trim_start(rest);
+        const std::size_t j = 0;
+        if (rest.empty() || rest[j] != '"')
             return fail(line, "expected `expect reply SERVER \"GLOB\"`");
         std::size_t k = j + 1;
         while (k < rest.size() && rest[k] != '"')
             k += rest[k] == '\\' ? 2 : 1;
         if (k >= rest.size()) return fail(line, "expected a closing \" after the glob");
-        const std::string_view after = strip_trailing(strip_comment(rest.substr(k + 1)));
+        const std::string_view after = trim_end(strip_comment(rest.substr(k + 1)));
         if (!after.empty()) return fail(line, "expected nothing after the closing \" of the glob");
         auto glob = Glob::compile(rest.substr(j + 1, k - j - 1));
         if (!glob)

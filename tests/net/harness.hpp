@@ -24,6 +24,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/herd_file.hpp"
+
 namespace herd::test {
 
 using Clock = std::chrono::steady_clock;
@@ -238,6 +240,7 @@ inline int random_base_port() {
 // The Fall 2017 herd on 127.0.0.1, base port random, each server a `herd serve` process.
 class NetHerd {
   public:
+    // The Fall 2017 servers, in the order of fall2017_herd().
     static constexpr const char* names[5] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
 
     explicit NetHerd(const std::string& test, std::vector<std::string> extra = {})
@@ -302,11 +305,8 @@ class NetHerd {
         return -1;
     }
     void write_herd_file() {
-        std::ofstream f(herd_file(), std::ios::trunc);
-        for (int i = 0; i < 5; ++i)
-            f << "server " << names[i] << " 127.0.0.1:" << port(i) << "\n";
-        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink "
-             "Hamilton Holiday\n";
+        std::ofstream(herd_file(), std::ios::trunc)
+            << format_herd_file(fall2017_herd("127.0.0.1", base_));
     }
 
     std::string dir_;
@@ -324,8 +324,10 @@ class SoloServer {
         : dir_(temp_dir(test)), log_dir_(log_dir.empty() ? dir_ + "/logs" : std::move(log_dir)) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             port_ = random_base_port();
-            std::ofstream(dir_ + "/solo.herd", std::ios::trunc)
-                << "server Solo 127.0.0.1:" << port_ << "\n";
+            HerdSpec solo;
+            solo.servers.push_back(ServerSpec{*ServerName::parse("Solo"), "127.0.0.1",
+                                              static_cast<std::uint16_t>(port_), 0});
+            std::ofstream(dir_ + "/solo.herd", std::ios::trunc) << format_herd_file(solo);
             std::vector<std::string> args = {HERD_BINARY,
                                              "serve",
                                              "Solo",

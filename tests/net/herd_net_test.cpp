@@ -305,13 +305,8 @@ TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
     Process up;
     for (int attempt = 0; attempt < 5 && base == 0; ++attempt) {
         const int b = random_base_port();
-        std::ofstream f(dir + "/herd.conf", std::ios::trunc);
-        const char* names[] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
-        for (int i = 0; i < 5; ++i)
-            f << "server " << names[i] << " 127.0.0.1:" << b + i << "\n";
-        f << "link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink "
-             "Hamilton Holiday\n";
-        f.close();
+        std::ofstream(dir + "/herd.conf", std::ios::trunc)
+            << format_herd_file(fall2017_herd("127.0.0.1", b));
         up.start({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs"},
                  dir + "/up.out");
         const bool all = wait_until(
