@@ -31,21 +31,20 @@ std::uint64_t record_hash(const Record& r) {
     return r.content_hash();
 }
 
-bool wins(const AtLineView& incoming, const Record& current, TieBreak rule) {
-    if (incoming.time != current.time()) return incoming.time > current.time();
-    if (rule == TieBreak::first) return false;
-    if (incoming.latlon != current.latlon_text()) return incoming.latlon > current.latlon_text();
-    if (incoming.origin != current.origin()) return incoming.origin > current.origin();
-    return incoming.line > current.at_line();
+ConflictKey conflict_key(const Record& r) {
+    return ConflictKey{r.time(), r.latlon_text(), r.origin(), r.at_line()};
 }
 
-bool wins(const Record& incoming, const Record& current, TieBreak rule) {
-    if (incoming.time() != current.time()) return incoming.time() > current.time();
+ConflictKey conflict_key(const AtLineView& v) {
+    return ConflictKey{v.time, v.latlon, v.origin, v.line};
+}
+
+bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule) {
+    if (incoming.time != current.time) return incoming.time > current.time;
     if (rule == TieBreak::first) return false;
-    if (incoming.latlon_text() != current.latlon_text())
-        return incoming.latlon_text() > current.latlon_text();
-    if (incoming.origin() != current.origin()) return incoming.origin() > current.origin();
-    return incoming.at_line() > current.at_line();
+    if (incoming.latlon != current.latlon) return incoming.latlon > current.latlon;
+    if (incoming.origin != current.origin) return incoming.origin > current.origin;
+    return incoming.line > current.line;
 }
 
 RecordStore::RecordStore(TieBreak rule) : rule_(rule), slots_(std::size_t{1} << 4) {
@@ -102,23 +101,33 @@ void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add)
     }
 }
 
-ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
-    const std::uint64_t h = client_key_hash(incoming.client());
-    Record* current = lookup(h, incoming.client());
+template <typename Make>
+ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
+                                    const ConflictKey& incoming, Make&& make,
+                                    const Record** stored) {
     if (current == nullptr) {
-        account(h, record_hash(incoming), true);
-        insert(h, std::move(incoming));
+        Record record = make();
+        account(key_hash, record_hash(record), true);
+        insert(key_hash, std::move(record));
         if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
-    if (incoming == *current) return ApplyOutcome::duplicate;
-    if (!wins(incoming, *current, rule_)) return ApplyOutcome::kept_current;
-    HERD_ASSERT(incoming.time() >= current->time());  // a store never takes an older record
-    account(h, record_hash(*current), false);
-    account(h, record_hash(incoming), true);
-    *current = std::move(incoming);
+    const ConflictKey existing = conflict_key(*current);
+    if (incoming.line == existing.line) return ApplyOutcome::duplicate;
+    if (!wins(incoming, existing, rule_)) return ApplyOutcome::kept_current;
+    HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record
+    account(key_hash, record_hash(*current), false);
+    *current = make();
+    account(key_hash, record_hash(*current), true);
     if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
+}
+
+ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
+    const std::uint64_t h = client_key_hash(incoming.client());
+    const ConflictKey key = conflict_key(incoming);
+    return apply_key(h, lookup(h, incoming.client()), key,
+                     [&incoming] { return std::move(incoming); }, stored);
 }
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
@@ -128,23 +137,9 @@ ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** store
 ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found,
                                       const Record** stored) {
     HERD_ASSERT(found == nullptr || found->client() == incoming.client);
-    const std::uint64_t h = client_key_hash(incoming.client);
-    Record* current = const_cast<Record*>(found);
-    if (current == nullptr) {
-        Record record = Record::from_view(incoming);
-        account(h, record_hash(record), true);
-        insert(h, std::move(record));
-        if (stored != nullptr) *stored = &records_.back();
-        return ApplyOutcome::inserted;
-    }
-    if (incoming.line == current->at_line()) return ApplyOutcome::duplicate;
-    if (!wins(incoming, *current, rule_)) return ApplyOutcome::kept_current;
-    HERD_ASSERT(incoming.time >= current->time());  // a store never takes an older record
-    account(h, record_hash(*current), false);
-    *current = Record::from_view(incoming);
-    account(h, record_hash(*current), true);
-    if (stored != nullptr) *stored = current;
-    return ApplyOutcome::replaced;
+    return apply_key(client_key_hash(incoming.client), const_cast<Record*>(found),
+                     conflict_key(incoming), [&incoming] { return Record::from_view(incoming); },
+                     stored);
 }
 
 const Record* RecordStore::find(std::string_view client) const {

@@ -36,10 +36,20 @@ constexpr bool changed_store(ApplyOutcome o) {
     return o == ApplyOutcome::inserted || o == ApplyOutcome::replaced;
 }
 
+// What the conflict rule compares, taken from either form of a record (a stored Record, or a
+// peer's line not yet stored), so that the rule is written once.
+struct ConflictKey {
+    Timestamp time;
+    std::string_view latlon;
+    std::string_view origin;
+    std::string_view line;  // the whole AT line, the last tie-break
+};
+ConflictKey conflict_key(const Record& r);
+ConflictKey conflict_key(const AtLineView& v);
+
 // True when `incoming` should replace `current` under `rule`. The fields past the time are
 // looked at only on a tie.
-bool wins(const AtLineView& incoming, const Record& current, TieBreak rule);
-bool wins(const Record& incoming, const Record& current, TieBreak rule);
+bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule);
 
 // The position of a client in the store: FNV-1a 64 of its ID, mixed, then the ID itself.
 std::uint64_t client_key_hash(std::string_view client);
@@ -105,6 +115,10 @@ class RecordStore {
                                               std::size_t records_max, bool* done) const;
 
   private:
+    // The one apply path: `make()` builds the Record to store, called only when it is stored.
+    template <typename Make>
+    ApplyOutcome apply_key(std::uint64_t key_hash, Record* current, const ConflictKey& incoming,
+                           Make&& make, const Record** stored);
     void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
     Record* lookup(std::uint64_t key_hash, std::string_view client) const;
     void insert(std::uint64_t key_hash, Record record);
