@@ -1,0 +1,67 @@
+// Checker: what the simulator verifies. Safety invariants at every store change (a store never
+// takes an older record; no server holds a record no client sent), the propagation statistics
+// drawn from the same notices, and the scenario's expectations against the servers' stores and
+// the replies simulated clients read.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/node.hpp"
+#include "sim/scenario.hpp"
+#include "sim/simulator.hpp"
+#include "sim/trace.hpp"
+
+namespace herd::sim {
+
+// A simulated client connection of a `send` statement, and what it read.
+struct SimClient {
+    int server;
+    std::string received;
+    bool complete = false;  // the server closed the connection: the reply is whole
+    bool refused = false;   // the server was down
+};
+
+// What expectations look at: each server's Node (null while crashed), the clients, and per
+// server the latest `send` (an index into clients, or -1).
+struct Observed {
+    const std::vector<const Node*>& nodes;
+    const std::vector<SimClient>& clients;
+    const std::vector<int>& latest_send;
+};
+
+class Checker {
+  public:
+    Checker(const Scenario& scenario, SimResult& result, Trace& trace);
+
+    // A store changed at `server` (a RecordApplied notice).
+    void applied(Instant now, int server, const RecordApplied& r);
+    // `server` starts empty: its per-client history starts again.
+    void restarted(int server);
+    ExpectationResult check(Instant now, const Step& step, const Observed& world) const;
+
+  private:
+    const std::string& name(int s) const;
+    int hops(int from, int to);
+    std::string converged(const Observed& world) const;
+    std::optional<ExpectationResult> check_store(ExpectationResult r, const StepAction& a,
+                                                 const Observed& world) const;
+    ExpectationResult check_reply(ExpectationResult r, const ExpectReply& e,
+                                  const Observed& world) const;
+
+    const Scenario& sc_;
+    SimResult& result_;
+    Trace& trace_;
+    // Per server, the last client time applied, by client number (see client_numbers_).
+    std::vector<std::vector<std::optional<Timestamp>>> last_applied_;
+    // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
+    std::unordered_map<std::string, std::size_t> client_numbers_;
+    // Looked up, never iterated, so the standard hash is fine here (it is faster on long lines).
+    std::unordered_map<std::string, Instant> origin_time_;
+    std::vector<std::vector<int>> distances_;  // hop distances from each origin, when needed
+    std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
+};
+
+}  // namespace herd::sim

@@ -1,0 +1,26 @@
+// The client lines the simulator sends: a `send` statement's line with {now} filled in, and a
+// workload's random IAMATs (design §6), drawn from the workload's own PRNG.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/prng.hpp"
+#include "core/time.hpp"
+
+namespace herd::sim {
+
+// `line` with every `{now}` replaced by the wall clock `now`, 9 decimals, and a '\n' added.
+std::string send_line(const std::string& line, Timestamp now);
+
+// One workload IAMAT: which of `clients` clients, at which position (micro-degrees).
+struct WorkloadDraw {
+    std::uint64_t client;
+    std::int64_t lat_microdeg;
+    std::int64_t lon_microdeg;
+};
+WorkloadDraw draw_workload(Prng& prng, std::uint64_t clients);
+// "IAMAT w<client> <lat><lon> <now>\n".
+std::string workload_line(const WorkloadDraw& d, Timestamp now);
+
+}  // namespace herd::sim
