@@ -13,7 +13,12 @@ std::string Network::end_name(int s) const {
 
 std::uint64_t Network::open(int a, int b, Instant now, int client) {
     const std::uint64_t id = next_conn_++;
-    conns_.emplace(id, Conn{{End{a}, End{b}}, {now, now}, client});
+    Conn c;
+    c.end[0].server = a;
+    c.end[1].server = b;
+    c.last_arrival[0] = c.last_arrival[1] = now;
+    c.client = client;
+    conns_.emplace(id, std::move(c));
     return id;
 }
 

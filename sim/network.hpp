@@ -31,7 +31,7 @@ class Network {
     static constexpr std::size_t socket_bytes_max = 4u << 20;
 
     struct End {
-        int server;
+        int server = client_end;
         bool open = true;
         std::deque<SharedBytes> queued;  // handed over, waiting for room in the socket buffer
         std::size_t in_flight_bytes = 0;
