@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <deque>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
-#include "cli/options.hpp"
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -242,78 +241,31 @@ LoadResult run_load(const LoadOptions& options) {
     return Load(options).run();
 }
 
-int load_command(int argc, char** argv) {
-    namespace po = boost::program_options;
-    constexpr const char* usage =
-        "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] "
-        "[--whatsat-percent P]\n"
-        "                                 [--requests N] [--clients C] [--json FILE]\n";
-    po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")(
-        "connections", po::value<int>()->default_value(64), "connections")(
-        "in-flight", po::value<int>()->default_value(16), "requests in flight on each connection")(
-        "seconds", po::value<double>()->default_value(5.0), "how long to send (at most 600)")(
-        "whatsat-percent", po::value<int>()->default_value(0),
-        "share of WHATSATs (0-100); the rest are IAMATs")(
-        "requests", po::value<std::uint64_t>()->default_value(0),
-        "stop after this many requests (0: time only)")(
-        "clients", po::value<std::uint64_t>()->default_value(1000),
-        "distinct client IDs per connection")("json", po::value<std::string>(),
-                                              "also write the result as JSON to this file");
-    po::options_description hidden;
-    hidden.add_options()("target", po::value<std::string>());
-    po::positional_options_description positional;
-    positional.add("target", 1);
-    po::variables_map vm;
-    const cli::CommandLine line{
-        "herd bench load",
-        usage,
-        "Loads one server with pipelined requests and verifies every reply.",
-        visible,
-        &hidden,
-        &positional};
-    if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
-    LoadOptions o;
-    const auto address =
-        vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
-    o.connections = vm["connections"].as<int>();
-    o.in_flight = vm["in-flight"].as<int>();
-    o.seconds = vm["seconds"].as<double>();
-    o.whatsat_percent = vm["whatsat-percent"].as<int>();
-    o.requests_max = vm["requests"].as<std::uint64_t>();
-    o.clients_per_connection = vm["clients"].as<std::uint64_t>();
-    if (!address || o.connections < 1 || o.connections > 10000 || o.in_flight < 1 ||
-        o.in_flight > 10000 || !(o.seconds > 0 && o.seconds <= 600) || o.whatsat_percent < 0 ||
-        o.whatsat_percent > 100 || o.clients_per_connection == 0) {
-        std::cerr << "herd bench load: expected HOST:PORT and options in range\n"
-                  << usage << visible;
-        return 2;
-    }
-    o.host = address->first;
-    o.port = address->second;
-    const LoadResult r = run_load(o);
+std::string load_report(const LoadOptions& o, const LoadResult& r) {
     const double rate = r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
-    std::cout << "herd bench load " << o.host << ":" << o.port << ": " << o.connections
-              << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent
-              << "% WHATSAT\n"
-              << "replies: " << r.replies << " in " << r.seconds
-              << " s = " << static_cast<std::uint64_t>(rate)
-              << " replies/s, every one verified; errors: " << r.errors << "\n"
-              << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 "
-              << sim::format_latency(r.p90_ns) << ", p99 " << sim::format_latency(r.p99_ns)
-              << ", max " << sim::format_latency(r.max_ns) << "\n";
-    if (!r.first_error.empty()) std::cout << "first error: " << r.first_error << "\n";
-    if (vm.count("json")) {
-        std::ofstream json(vm["json"].as<std::string>());
-        json << "{\"target\": \"" << o.host << ":" << o.port
-             << "\", \"connections\": " << o.connections << ", \"in_flight\": " << o.in_flight
-             << ", \"whatsat_percent\": " << o.whatsat_percent << ", \"replies\": " << r.replies
-             << ", \"seconds\": " << r.seconds << ", \"replies_per_s\": " << rate
-             << ", \"errors\": " << r.errors << ", \"latency_ns\": {\"p50\": " << r.p50_ns
-             << ", \"p90\": " << r.p90_ns << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns
-             << "}}\n";
-    }
-    return r.errors == 0 && r.replies > 0 ? 0 : 1;
+    std::ostringstream out;
+    out << "herd bench load " << o.host << ":" << o.port << ": " << o.connections
+        << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent << "% WHATSAT\n"
+        << "replies: " << r.replies << " in " << r.seconds
+        << " s = " << static_cast<std::uint64_t>(rate)
+        << " replies/s, every one verified; errors: " << r.errors << "\n"
+        << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 "
+        << sim::format_latency(r.p90_ns) << ", p99 " << sim::format_latency(r.p99_ns) << ", max "
+        << sim::format_latency(r.max_ns) << "\n";
+    if (!r.first_error.empty()) out << "first error: " << r.first_error << "\n";
+    return out.str();
+}
+
+std::string load_json(const LoadOptions& o, const LoadResult& r) {
+    const double rate = r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
+    std::ostringstream json;
+    json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
+         << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
+         << ", \"replies\": " << r.replies << ", \"seconds\": " << r.seconds
+         << ", \"replies_per_s\": " << rate << ", \"errors\": " << r.errors
+         << ", \"latency_ns\": {\"p50\": " << r.p50_ns << ", \"p90\": " << r.p90_ns
+         << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns << "}}\n";
+    return json.str();
 }
 
 }  // namespace herd::bench

@@ -29,6 +29,8 @@ struct LoadResult {
 };
 
 LoadResult run_load(const LoadOptions& options);
-int load_command(int argc, char** argv);
+// The result as printed by `herd bench load`, and as its --json file.
+std::string load_report(const LoadOptions& options, const LoadResult& r);
+std::string load_json(const LoadOptions& options, const LoadResult& r);
 
 }  // namespace herd::bench

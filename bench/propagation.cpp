@@ -3,14 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <rapidjson/document.h>
 
 #include <boost/asio.hpp>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -19,14 +17,13 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/options.hpp"
+#include "core/assert.hpp"
 #include "core/herd_file.hpp"
 #include "core/time.hpp"
 #include "netmode/files.hpp"
+#include "netmode/process.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
-
-extern char** environ;
 
 namespace herd::bench {
 
@@ -37,16 +34,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Table = std::map<int, std::vector<std::int64_t>>;
 
-struct Options {
-    std::string config;  // empty: the Fall 2017 herd
-    std::string origin;
-    int count = 200;
-    int interval_ms = 5;
-    std::string json;
-    bool sim = false;
-    std::string sim_latency = "50us";
-    bool log_lines = true;
-};
+using Options = PropagationOptions;
 
 // One request on a fresh connection; the reply, or empty on failure.
 std::string ask(const ServerSpec& s, const std::string& line,
@@ -125,37 +113,27 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
     const std::string exe = net::self_executable();
     std::vector<pid_t> pids;
     for (const ServerSpec& s : herd.servers) {
-        std::vector<std::string> args = {exe,
-                                         "serve",
-                                         s.name.str(),
-                                         "--config",
-                                         herd_file,
-                                         "--log-dir",
-                                         (dir / "logs").string(),
-                                         "--trace",
-                                         (dir / (s.name.str() + ".jsonl")).string(),
-                                         "--log-lines",
-                                         o.log_lines ? "true" : "false"};
-        std::vector<char*> argv;
-        for (std::string& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        const std::string out = (dir / (s.name.str() + ".out")).string();
-        posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        pid_t pid = -1;
-        if (posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ) == 0)
-            pids.push_back(pid);
-        posix_spawn_file_actions_destroy(&actions);
+        const std::vector<std::string> args = {exe,
+                                               "serve",
+                                               s.name.str(),
+                                               "--config",
+                                               herd_file,
+                                               "--log-dir",
+                                               (dir / "logs").string(),
+                                               "--trace",
+                                               (dir / (s.name.str() + ".jsonl")).string(),
+                                               "--log-lines",
+                                               o.log_lines ? "true" : "false"};
+        std::string error;
+        const auto child = net::spawn_child(args, (dir / (s.name.str() + ".out")).string(), &error);
+        if (child)
+            pids.push_back(child->pid);
+        else
+            std::cerr << "herd bench propagation: " << error << "\n";
     }
     auto stop_all = [&] {
         for (pid_t p : pids)
-            ::kill(p, SIGTERM);
-        for (pid_t p : pids)
-            ::waitpid(p, nullptr, 0);
+            net::stop_child(p, std::chrono::seconds(5));
     };
     const int origin = herd.index_of(o.origin);
     const ServerSpec& origin_spec = herd.servers[static_cast<std::size_t>(origin)];
@@ -221,63 +199,9 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
 
 }  // namespace
 
-int propagation_command(int argc, char** argv) {
-    namespace po = boost::program_options;
-    constexpr const char* usage =
-        "usage: herd bench propagation [--config HERD_FILE] [--origin NAME] [--count N] "
-        "[--interval-ms MS]\n"
-        "                              [--json FILE] [--sim [--sim-latency D]]\n";
-    po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
-                                                      "herd file (default: the Fall 2017 herd)")(
-        "origin", po::value<std::string>(), "server that receives the IAMATs (default: the first)")(
-        "count", po::value<int>()->default_value(200), "updates to send (1 to 100000)")(
-        "interval-ms", po::value<int>()->default_value(5), "pause between updates")(
-        "json", po::value<std::string>(), "also write the table as JSON")(
-        "sim", "replay the same herd and schedule in the simulator instead")(
-        "sim-latency", po::value<std::string>()->default_value("50us"),
-        "one-way link latency in the simulator")(
-        "log-lines", po::value<bool>()->default_value(true),
-        "the servers log every line (as herd serve does by default)");
-    po::variables_map vm;
-    const cli::CommandLine line{
-        "herd bench propagation", usage,
-        "Measures how long an update takes to reach every server, by hop distance.", visible};
-    if (auto status = cli::parse_command_line(line, argc, argv, vm)) return *status;
-    Options o;
-    o.count = vm["count"].as<int>();
-    o.interval_ms = vm["interval-ms"].as<int>();
-    o.sim = vm.count("sim") > 0;
-    o.sim_latency = vm["sim-latency"].as<std::string>();
-    o.log_lines = vm["log-lines"].as<bool>();
-    if (vm.count("json")) o.json = vm["json"].as<std::string>();
-    if (o.count < 1 || o.count > 100000 || o.interval_ms < 0 || o.interval_ms > 10000) {
-        std::cerr << "herd bench propagation: --count 1..100000, --interval-ms 0..10000\n" << usage;
-        return 2;
-    }
-    HerdSpec herd;
-    std::string herd_file;
-    if (vm.count("config")) {
-        herd_file = vm["config"].as<std::string>();
-        auto loaded = net::load_herd_file(herd_file);
-        if (auto* error = std::get_if<std::string>(&loaded)) {
-            std::cerr << "herd bench propagation: " << *error << "\n";
-            return 2;
-        }
-        herd = std::get<HerdSpec>(std::move(loaded));
-    } else {
-        herd = fall2017_herd();
-        herd_file = (std::filesystem::temp_directory_path() /
-                     ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
-                        .string();
-        std::ofstream(herd_file) << format_herd_file(herd);
-    }
-    o.origin =
-        vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();
-    if (herd.index_of(o.origin) < 0) {
-        std::cerr << "herd bench propagation: unknown server '" << o.origin << "'\n";
-        return 2;
-    }
+int run_propagation(const PropagationOptions& o, const HerdSpec& herd,
+                    const std::string& herd_file) {
+    HERD_ASSERT(herd.index_of(o.origin) >= 0);
     if (o.sim) return run_sim(o, herd);
     return run_real(o, herd, herd_file);
 }

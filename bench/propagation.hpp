@@ -7,8 +7,25 @@
 // schedule in the simulator. Both print one table: p50/p90/p99/max per hop distance.
 #pragma once
 
+#include <string>
+
+#include "core/herd_file.hpp"
+
 namespace herd::bench {
 
-int propagation_command(int argc, char** argv);
+struct PropagationOptions {
+    std::string origin;  // the server that receives the IAMATs
+    int count = 200;
+    int interval_ms = 5;
+    std::string json;  // also write the table as JSON here, when set
+    bool sim = false;
+    std::string sim_latency = "50us";
+    bool log_lines = true;
+};
+
+// Runs the measurement on `herd` (real: its servers from `herd_file`) and prints the table.
+// Returns the exit status: 0, 1 when the herd did not come up, 2 for a bad simulator latency.
+int run_propagation(const PropagationOptions& options, const HerdSpec& herd,
+                    const std::string& herd_file);
 
 }  // namespace herd::bench

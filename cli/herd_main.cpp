@@ -3,8 +3,6 @@
 #include <iostream>
 #include <string_view>
 
-#include "bench/load.hpp"
-#include "bench/propagation.hpp"
 #include "cli/demo.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/sim_command.hpp"
@@ -40,14 +38,7 @@ int main(int argc, char** argv) {
     }
     if (command == "sim") return herd::cli::run_sim(argc - 1, argv + 1);
     if (command == "serve") return herd::cli::run_serve(argc - 1, argv + 1);
-    if (command == "bench") {
-        const std::string_view what = argc > 2 ? argv[2] : "";
-        if (what == "load") return herd::bench::load_command(argc - 2, argv + 2);
-        if (what == "propagation") return herd::bench::propagation_command(argc - 2, argv + 2);
-        std::cerr
-            << "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
-        return what == "--help" || what == "-h" ? 0 : 2;
-    }
+    if (command == "bench") return herd::cli::run_bench(argc - 1, argv + 1);
     if (command == "up") return herd::cli::run_up(argc - 1, argv + 1);
     if (command == "client") return herd::cli::run_client(argc - 1, argv + 1);
     if (command == "places-stub") return herd::cli::run_places_stub(argc - 1, argv + 1);

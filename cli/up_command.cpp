@@ -20,6 +20,7 @@
 #include "core/herd_file.hpp"
 #include "netmode/files.hpp"
 #include "netmode/log.hpp"
+#include "netmode/process.hpp"
 
 namespace asio = boost::asio;
 
@@ -98,123 +99,73 @@ constexpr const char* passed_on[] = {
     "max-conns-per-ip", "line-timeout-s", "idle-timeout-s", "write-timeout-s",
 };
 
-int run_up(int argc, char** argv) {
-    po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
-                                                      "the herd file (required)")(
-        "places", po::value<std::string>(), "passed to every server (see herd serve --help)")(
-        "log-dir", po::value<std::string>()->default_value("logs"), "log folder of every server")(
-        "secret-file", po::value<std::string>(),
-        "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
-        "trace-dir", po::value<std::string>(),
-        "each server writes its applied-record trace to DIR/NAME.jsonl")(
-        "tiebreak", po::value<std::string>(), "passed to every server");
-    for (const char* name : passed_on)
-        visible.add_options()(name, po::value<std::string>(),
-                              "passed to every server (see herd serve --help)");
-    po::variables_map vm;
-    const CommandLine line{
-        "herd up", usage,
-        "Starts every server of the herd file whose address is on this machine.\n"
-        "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
-        visible};
-    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("config")) {
-        std::cerr << "herd up: --config is required\n" << usage << visible;
-        return 2;
+namespace {
+
+// The herd secret file: the one given, or a new random secret written to LOG_DIR/herd.secret.
+// Empty (after printing why) when it cannot be written.
+std::string secret_file_for(const po::variables_map& vm, const std::string& log_dir) {
+    if (vm.count("secret-file")) return vm["secret-file"].as<std::string>();
+    const std::string file = log_dir + "/herd.secret";
+    std::random_device rd;
+    std::string secret;
+    static constexpr char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i)
+        secret += hex[rd() % 16];
+    secret += '\n';
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const bool written =
+        fd >= 0 && ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+        std::cerr << "herd up: cannot write " << file << "\n";
+        return {};
     }
-    const std::string config = vm["config"].as<std::string>();
-    auto loaded = net::load_herd_file(config);
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-        std::cerr << "herd up: " << *error << "\n";
-        return 2;
+    std::cout << "herd up: a new herd secret is in " << file
+              << " (give it to servers on other hosts)\n";
+    return file;
+}
+
+// The command line of `herd serve NAME` with every option herd up passes on.
+std::vector<std::string> serve_args(const po::variables_map& vm, const std::string& name,
+                                    const std::string& log_dir, const std::string& secret_file) {
+    std::vector<std::string> args = {net::self_executable(),
+                                     "serve",
+                                     name,
+                                     "--config",
+                                     vm["config"].as<std::string>(),
+                                     "--log-dir",
+                                     log_dir,
+                                     "--secret-file",
+                                     secret_file};
+    for (const char* option : {"places", "tiebreak"}) {
+        if (vm.count(option))
+            args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
     }
-    const HerdSpec herd = std::get<HerdSpec>(std::move(loaded));
+    for (const char* option : passed_on) {
+        if (vm.count(option))
+            args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
+    }
+    if (vm.count("trace-dir"))
+        args.insert(args.end(),
+                    {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
+    return args;
+}
+
+// The names of the servers of `herd` that listen on this machine.
+std::vector<std::string> local_servers(const HerdSpec& herd) {
     std::vector<std::string> local;
     for (const ServerSpec& s : herd.servers) {
         if (s.port != 0 && is_local(s.host)) local.push_back(s.name.str());
     }
-    if (local.empty()) {
-        std::cerr << "herd up: no server of " << config << " has an address on this machine\n";
-        return 2;
-    }
-    const std::string log_dir = vm["log-dir"].as<std::string>();
-    std::string error;
-    if (!net::Log::make_folder(log_dir, &error)) {
-        std::cerr << "herd up: cannot create " << log_dir << ": " << error << "\n";
-        return 1;
-    }
-    std::string secret_file;
-    if (vm.count("secret-file")) {
-        secret_file = vm["secret-file"].as<std::string>();
-    } else {
-        secret_file = log_dir + "/herd.secret";
-        std::random_device rd;
-        std::string secret;
-        static constexpr char hex[] = "0123456789abcdef";
-        for (int i = 0; i < 32; ++i)
-            secret += hex[rd() % 16];
-        const int fd = ::open(secret_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || ::write(fd, (secret + "\n").data(), secret.size() + 1) !=
-                          static_cast<ssize_t>(secret.size() + 1)) {
-            std::cerr << "herd up: cannot write " << secret_file << "\n";
-            return 1;
-        }
-        ::close(fd);
-        std::cout << "herd up: a new herd secret is in " << secret_file
-                  << " (give it to servers on other hosts)\n";
-    }
+    return local;
+}
 
-    asio::io_context io;
-    std::vector<std::unique_ptr<Child>> children;
-    std::size_t width = 0;
-    for (const std::string& name : local)
-        width = std::max(width, name.size());
-    const std::string exe = net::self_executable();
-    for (const std::string& name : local) {
-        std::vector<std::string> args = {exe,        "serve",         name,
-                                         "--config", config,          "--log-dir",
-                                         log_dir,    "--secret-file", secret_file};
-        if (vm.count("places"))
-            args.insert(args.end(), {"--places", vm["places"].as<std::string>()});
-        if (vm.count("tiebreak"))
-            args.insert(args.end(), {"--tiebreak", vm["tiebreak"].as<std::string>()});
-        for (const char* option : passed_on) {
-            if (vm.count(option))
-                args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
-        }
-        if (vm.count("trace-dir"))
-            args.insert(args.end(),
-                        {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
-        int fds[2];
-        if (::pipe(fds) != 0) {
-            std::cerr << "herd up: pipe failed\n";
-            return 1;
-        }
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            ::dup2(fds[1], STDOUT_FILENO);
-            ::dup2(fds[1], STDERR_FILENO);
-            ::close(fds[0]);
-            ::close(fds[1]);
-            std::vector<char*> argv_child;
-            for (std::string& a : args)
-                argv_child.push_back(a.data());
-            argv_child.push_back(nullptr);
-            ::execv(exe.c_str(), argv_child.data());
-            std::perror("herd up: exec");
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        auto child = std::make_unique<Child>();
-        child->name = name;
-        child->pid = pid;
-        child->output = std::make_unique<asio::posix::stream_descriptor>(io, fds[0]);
-        children.push_back(std::move(child));
-    }
+// Runs the children until all have ended: their output prefixed with their names, SIGINT or
+// SIGTERM passed on (SIGKILL 5 s later), every end reported. 0 if they ended because we asked.
+int supervise(asio::io_context& io, std::vector<std::unique_ptr<Child>>& children,
+              std::size_t width) {
     for (auto& c : children)
         read_lines(*c, width);
-
     bool stopping = false;
     asio::steady_timer kill_timer(io);
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
@@ -243,23 +194,19 @@ int run_up(int argc, char** argv) {
     std::function<void()> wait_children = [&] {
         child_signals.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            int status = 0;
-            pid_t pid;
-            while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-                for (auto& c : children) {
-                    if (c->pid != pid) continue;
-                    c->running = false;
-                    std::string how =
-                        WIFEXITED(status)
-                            ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                            : "killed by signal " + std::to_string(WTERMSIG(status));
-                    std::cout << "[" << c->name << "]" << std::string(width - c->name.size(), ' ')
-                              << " " << (stopping ? "stopped: " : "DIED: ") << how << std::endl;
-                }
+            for (auto& c : children) {
+                const auto status = c->running ? net::reap_child(c->pid) : std::nullopt;
+                if (!status) continue;
+                c->running = false;
+                const std::string how =
+                    WIFEXITED(*status)
+                        ? "exited with status " + std::to_string(WEXITSTATUS(*status))
+                        : "killed by signal " + std::to_string(WTERMSIG(*status));
+                print_line(*c, width, (stopping ? "stopped: " : "DIED: ") + how);
+                std::cout.flush();
             }
-            const bool any = std::any_of(children.begin(), children.end(),
-                                         [](const auto& c) { return c->running; });
-            if (!any) {
+            if (std::none_of(children.begin(), children.end(),
+                             [](const auto& c) { return c->running; })) {
                 io.stop();
                 return;
             }
@@ -269,6 +216,80 @@ int run_up(int argc, char** argv) {
     wait_children();
     io.run();
     return stopping ? 0 : 1;
+}
+
+std::optional<HerdSpec> load_herd(const po::variables_map& vm) {
+    auto loaded = net::load_herd_file(vm["config"].as<std::string>());
+    if (auto* error = std::get_if<std::string>(&loaded)) {
+        std::cerr << "herd up: " << *error << "\n";
+        return std::nullopt;
+    }
+    return std::get<HerdSpec>(std::move(loaded));
+}
+
+}  // namespace
+
+int run_up(int argc, char** argv) {
+    po::options_description visible("options");
+    visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
+                                                      "the herd file (required)")(
+        "places", po::value<std::string>(), "passed to every server (see herd serve --help)")(
+        "log-dir", po::value<std::string>()->default_value("logs"), "log folder of every server")(
+        "secret-file", po::value<std::string>(),
+        "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
+        "trace-dir", po::value<std::string>(),
+        "each server writes its applied-record trace to DIR/NAME.jsonl")(
+        "tiebreak", po::value<std::string>(), "passed to every server");
+    for (const char* name : passed_on)
+        visible.add_options()(name, po::value<std::string>(),
+                              "passed to every server (see herd serve --help)");
+    po::variables_map vm;
+    const CommandLine line{
+        "herd up", usage,
+        "Starts every server of the herd file whose address is on this machine.\n"
+        "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
+        visible};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
+    if (!vm.count("config")) {
+        std::cerr << "herd up: --config is required\n" << usage << visible;
+        return 2;
+    }
+    const auto herd = load_herd(vm);
+    if (!herd) return 2;
+    const std::vector<std::string> local = local_servers(*herd);
+    if (local.empty()) {
+        std::cerr << "herd up: no server of " << vm["config"].as<std::string>()
+                  << " has an address on this machine\n";
+        return 2;
+    }
+    const std::string log_dir = vm["log-dir"].as<std::string>();
+    std::string error;
+    if (!net::Log::make_folder(log_dir, &error)) {
+        std::cerr << "herd up: cannot create " << log_dir << ": " << error << "\n";
+        return 1;
+    }
+    const std::string secret_file = secret_file_for(vm, log_dir);
+    if (secret_file.empty()) return 1;
+    asio::io_context io;
+    std::vector<std::unique_ptr<Child>> children;
+    std::size_t width = 0;
+    for (const std::string& name : local) {
+        width = std::max(width, name.size());
+        const auto spawned =
+            net::spawn_child(serve_args(vm, name, log_dir, secret_file), {}, &error);
+        if (!spawned) {
+            std::cerr << "herd up: " << error << "\n";
+            for (auto& c : children)
+                net::stop_child(c->pid, std::chrono::seconds(5));
+            return 1;
+        }
+        auto child = std::make_unique<Child>();
+        child->name = name;
+        child->pid = spawned->pid;
+        child->output = std::make_unique<asio::posix::stream_descriptor>(io, spawned->output_fd);
+        children.push_back(std::move(child));
+    }
+    return supervise(io, children, width);
 }
 
 }  // namespace herd::cli
