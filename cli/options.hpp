@@ -3,11 +3,12 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <charconv>
-#include <cmath>
 #include <iostream>
 #include <optional>
 #include <string>
+
+#include "core/text.hpp"
+#include "core/time.hpp"
 
 namespace herd::cli {
 
@@ -45,28 +46,36 @@ inline std::optional<int> parse_command_line(const CommandLine& c, int argc, cha
     return std::nullopt;
 }
 
-// A numeric flag given as text: a decimal number (`integer`: digits only) in [0, max], so that
-// "-1" or "1e9" are refused instead of wrapping around. Prints the problem and the usage and
-// returns nothing when the text is not one.
-inline std::optional<double> number_flag(const CommandLine& c, const po::variables_map& vm,
-                                         const char* name, double max, bool integer) {
-    const std::string text = vm[name].as<std::string>();
-    double value = -1;
-    const char* first = text.data();
-    const char* last = first + text.size();
-    bool ok = !text.empty() &&
-              text.find_first_not_of(integer ? "0123456789" : "0123456789.") == std::string::npos;
-    if (ok) {
-        const auto [end, ec] = std::from_chars(first, last, value);
-        ok = ec == std::errc() && end == last && std::isfinite(value) && value >= 0 && value <= max;
-    }
+// A numeric flag given as text: a decimal `digits[.digits]` (`integer`: digits only) from 0 to
+// `max`, read by core's one decimal reader, so that "-1", "1e9" or "0x10" are refused instead of
+// wrapping around. Prints the problem and the usage and returns nothing when it is not one.
+inline std::optional<Decimal> number_flag(const CommandLine& c, const po::variables_map& vm,
+                                          const char* name, std::uint64_t max, bool integer) {
+    const std::string& text = vm[name].as<std::string>();
+    const auto d = split_decimal(text);
+    const auto whole = d ? parse_whole(d->whole, max) : std::nullopt;
+    const bool ok = whole && !(integer && d->has_point) &&
+                    (*whole < max || fraction_exact(d->fraction, 0));
     if (!ok) {
         std::cerr << c.command << ": --" << name << " takes " << (integer ? "a whole" : "a")
                   << " number from 0 to " << max << ", not '" << text << "'\n"
                   << c.usage;
         return std::nullopt;
     }
-    return value;
+    return d;
+}
+
+// A decimal number of seconds as an exact Duration (nanoseconds past the ninth digit dropped).
+inline Duration decimal_seconds(const Decimal& d) {
+    return Duration{static_cast<std::int64_t>(*parse_whole(d.whole, UINT64_MAX) * 1'000'000'000 +
+                                              fraction_scaled(d.fraction, 9))};
+}
+
+// A decimal number of MiB as bytes.
+inline std::size_t decimal_mebibytes(const Decimal& d) {
+    const std::uint64_t micro = *parse_whole(d.whole, UINT64_MAX) * 1'000'000 +
+                                fraction_scaled(d.fraction, 6);
+    return static_cast<std::size_t>(micro * (1u << 20) / 1'000'000);  // micro <= 10^12: no overflow
 }
 
 }  // namespace herd::cli

@@ -30,37 +30,37 @@ constexpr const char* usage =
 struct NumberFlag {
     const char* name;
     const char* fallback;
-    double max;
+    std::uint64_t max;
     bool integer;
     const char* help;
 };
 
 constexpr NumberFlag number_flags[] = {
-    {"connections-max", "10000", 1e6, true, "client connections in all; more are refused"},
-    {"max-conns-per-ip", "256", 1e6, true, "client connections from one address; more are refused"},
+    {"connections-max", "10000", 1'000'000, true, "client connections in all; more are refused"},
+    {"max-conns-per-ip", "256", 1'000'000, true, "client connections from one address; more are refused"},
     {"line-timeout-s", "10", 86400, false, "a started line must end within S seconds (0: never)"},
     {"idle-timeout-s", "300", 86400, false,
      "close clients with nothing pending after S (0: never)"},
     {"write-timeout-s", "30", 86400, false, "close a client that takes no output for S (0: never)"},
-    {"log-max-mb", "64", 1e6, false, "rotate the log past this size, in MiB (0: never)"},
+    {"log-max-mb", "64", 1'000'000, false, "rotate the log past this size, in MiB (0: never)"},
     {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
 };
 
-Duration seconds_duration(double s) {
-    return Duration{static_cast<std::int64_t>(std::llround(s * 1e9))};
+std::string trimmed_file(const std::string& text) {
+    std::string out = text;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' '))
+        out.pop_back();
+    return out;
 }
 
-}  // namespace
 
-int run_serve(int argc, char** argv) {
-    po::options_description visible("options");
+void describe_options(po::options_description& visible) {
     visible.add_options()("help,h", "show this help")(
         "config", po::value<std::string>(),
         "herd file (default: the Fall 2017 herd on 127.0.0.1:12000-12004)")(
         "places", po::value<std::string>()->default_value(""),
-        "URL (Nearby Search Legacy at that base URL), new=URL (Places API New), google, google-new "
-        "or "
-        "offline; default google-new with GOOGLE_PLACES_API_KEY set, else offline")(
+        "URL (Nearby Search Legacy at that base URL), new=URL (Places API New), google, "
+        "google-new or offline; default google-new with GOOGLE_PLACES_API_KEY set, else offline")(
         "places-key-env", po::value<std::string>()->default_value("GOOGLE_PLACES_API_KEY"),
         "environment variable holding the API key (the key never reaches a log)")(
         "places-key-file", po::value<std::string>(),
@@ -78,10 +78,115 @@ int run_serve(int argc, char** argv) {
         "rule for equal client times: first or convergent")(
         "log-heartbeats", po::value<bool>()->default_value(false), "log the peers' PING lines too")(
         "admin", po::value<std::string>(),
-        "serve /metrics, /healthz and /readyz over HTTP on "
-        "ADDR:PORT (never the client port)");
+        "serve /metrics, /healthz and /readyz over HTTP on ADDR:PORT (never the client port)");
     for (const NumberFlag& f : number_flags)
         visible.add_options()(f.name, po::value<std::string>()->default_value(f.fallback), f.help);
+}
+
+// The herd and which server of it this is; false after printing why not.
+bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
+    if (vm.count("config")) {
+        auto loaded = net::load_herd_file(vm["config"].as<std::string>());
+        if (auto* error = std::get_if<std::string>(&loaded)) {
+            std::cerr << "herd serve: " << *error << "\n";
+            return false;
+        }
+        options.herd = std::get<HerdSpec>(std::move(loaded));
+    } else {
+        options.herd = fall2017_herd();
+    }
+    const std::string name = vm["name"].as<std::string>();
+    options.self = options.herd.index_of(name);
+    if (options.self < 0) {
+        std::string names;
+        for (const auto& s : options.herd.servers)
+            names += " " + s.name.str();
+        std::cerr << "herd serve: unknown server '" << name << "'; this herd has:" << names << "\n"
+                  << usage;
+        return false;
+    }
+    if (options.herd.servers[static_cast<std::size_t>(options.self)].port == 0) {
+        std::cerr << "herd serve: server '" << name << "' has no address in the herd file\n";
+        return false;
+    }
+    return true;
+}
+
+bool read_places(const po::variables_map& vm, net::ServerOptions& options) {
+    std::string key;
+    if (vm.count("places-key-file")) {
+        const std::string file = vm["places-key-file"].as<std::string>();
+        if (!net::read_text_file(file, &key)) {
+            std::cerr << "herd serve: cannot read " << file << "\n";
+            return false;
+        }
+        key = trimmed_file(key);
+    } else if (const char* env = std::getenv(vm["places-key-env"].as<std::string>().c_str())) {
+        key = env;
+    }
+    auto places = net::parse_places_option(vm["places"].as<std::string>(), key);
+    if (!places) {
+        std::cerr << "herd serve: --places takes URL, new=URL, google, google-new or offline\n"
+                  << usage;
+        return false;
+    }
+    places->timeout = std::chrono::milliseconds(vm["places-timeout-ms"].as<unsigned>());
+    options.places = *places;
+    // The core gives up a little after the provider's own timeout, so its status comes through.
+    options.limits.places_timeout =
+        Duration::milliseconds(vm["places-timeout-ms"].as<unsigned>() + 1000);
+    return true;
+}
+
+bool read_limits(const CommandLine& line, const po::variables_map& vm,
+                 net::ServerOptions& options) {
+    std::map<std::string, Decimal> number;
+    for (const NumberFlag& f : number_flags) {
+        const auto value = number_flag(line, vm, f.name, f.max, f.integer);
+        if (!value) return false;
+        number[f.name] = *value;
+    }
+    auto whole = [&](const char* name) {
+        return static_cast<std::size_t>(*parse_whole(number.at(name).whole, UINT64_MAX));
+    };
+    options.connections_max = whole("connections-max");
+    options.conns_per_ip_max = whole("max-conns-per-ip");
+    options.log_keep = whole("log-keep");
+    options.limits.client_line_timeout = decimal_seconds(number.at("line-timeout-s"));
+    options.limits.client_idle_timeout = decimal_seconds(number.at("idle-timeout-s"));
+    options.limits.client_write_timeout = decimal_seconds(number.at("write-timeout-s"));
+    options.log_bytes_max = decimal_mebibytes(number.at("log-max-mb"));
+    return true;
+}
+
+bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& options) {
+    if (vm.count("secret-file")) {
+        std::string secret;
+        if (!net::read_text_file(vm["secret-file"].as<std::string>(), &secret)) {
+            std::cerr << "herd serve: cannot read " << vm["secret-file"].as<std::string>() << "\n";
+            return false;
+        }
+        options.secret = trimmed_file(secret);
+        if (options.secret.empty()) {
+            std::cerr << "herd serve: the secret file is empty\n";
+            return false;
+        }
+    }
+    const std::string tiebreak = vm["tiebreak"].as<std::string>();
+    if (tiebreak == "convergent") {
+        options.tie_break = TieBreak::convergent;
+    } else if (tiebreak != "first") {
+        std::cerr << "herd serve: --tiebreak takes first or convergent\n" << usage;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int run_serve(int argc, char** argv) {
+    po::options_description visible("options");
+    describe_options(visible);
     po::options_description hidden;
     hidden.add_options()("name", po::value<std::string>());
     po::positional_options_description positional;
@@ -96,92 +201,13 @@ int run_serve(int argc, char** argv) {
         return 2;
     }
     net::ServerOptions options;
-    if (vm.count("config")) {
-        auto loaded = net::load_herd_file(vm["config"].as<std::string>());
-        if (auto* error = std::get_if<std::string>(&loaded)) {
-            std::cerr << "herd serve: " << *error << "\n";
-            return 2;
-        }
-        options.herd = std::get<HerdSpec>(std::move(loaded));
-    } else {
-        options.herd = fall2017_herd();
-    }
-    const std::string name = vm["name"].as<std::string>();
-    options.self = options.herd.index_of(name);
-    if (options.self < 0) {
-        std::string names;
-        for (const auto& s : options.herd.servers)
-            names += " " + s.name.str();
-        std::cerr << "herd serve: unknown server '" << name << "'; this herd has:" << names << "\n"
-                  << usage;
+    if (!read_herd(vm, options) || !read_places(vm, options) || !read_limits(line, vm, options) ||
+        !read_secret_and_rules(vm, options))
         return 2;
-    }
-    if (options.herd.servers[static_cast<std::size_t>(options.self)].port == 0) {
-        std::cerr << "herd serve: server '" << name << "' has no address in the herd file\n";
-        return 2;
-    }
-    std::string key;
-    if (vm.count("places-key-file")) {
-        if (!net::read_text_file(vm["places-key-file"].as<std::string>(), &key)) {
-            std::cerr << "herd serve: cannot read " << vm["places-key-file"].as<std::string>()
-                      << "\n";
-            return 2;
-        }
-        while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
-            key.pop_back();
-    } else if (const char* env = std::getenv(vm["places-key-env"].as<std::string>().c_str())) {
-        key = env;
-    }
-    auto places = net::parse_places_option(vm["places"].as<std::string>(), key);
-    if (!places) {
-        std::cerr << "herd serve: --places takes URL, new=URL, google, google-new or offline\n"
-                  << usage;
-        return 2;
-    }
-    places->timeout = std::chrono::milliseconds(vm["places-timeout-ms"].as<unsigned>());
-    options.places = *places;
-    // The core gives up a little after the provider's own timeout, so its status comes through.
-    options.limits.places_timeout =
-        Duration::milliseconds(vm["places-timeout-ms"].as<unsigned>() + 1000);
-    std::map<std::string, double> number;
-    for (const NumberFlag& f : number_flags) {
-        const auto value = number_flag(line, vm, f.name, f.max, f.integer);
-        if (!value) return 2;
-        number[f.name] = *value;
-    }
-    options.connections_max = static_cast<std::size_t>(number.at("connections-max"));
-    options.conns_per_ip_max = static_cast<std::size_t>(number.at("max-conns-per-ip"));
-    options.limits.client_line_timeout = seconds_duration(number.at("line-timeout-s"));
-    options.limits.client_idle_timeout = seconds_duration(number.at("idle-timeout-s"));
-    options.limits.client_write_timeout = seconds_duration(number.at("write-timeout-s"));
-    options.log_bytes_max = static_cast<std::size_t>(number.at("log-max-mb") * 1024 * 1024);
-    options.log_keep = static_cast<std::size_t>(number.at("log-keep"));
-    options.log_heartbeats = vm["log-heartbeats"].as<bool>();
-    if (vm.count("admin")) options.admin = vm["admin"].as<std::string>();
-    if (vm.count("secret-file")) {
-        std::string secret;
-        if (!net::read_text_file(vm["secret-file"].as<std::string>(), &secret)) {
-            std::cerr << "herd serve: cannot read " << vm["secret-file"].as<std::string>() << "\n";
-            return 2;
-        }
-        while (!secret.empty() &&
-               (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' '))
-            secret.pop_back();
-        if (secret.empty()) {
-            std::cerr << "herd serve: the secret file is empty\n";
-            return 2;
-        }
-        options.secret = secret;
-    }
-    const std::string tiebreak = vm["tiebreak"].as<std::string>();
-    if (tiebreak == "convergent")
-        options.tie_break = TieBreak::convergent;
-    else if (tiebreak != "first") {
-        std::cerr << "herd serve: --tiebreak takes first or convergent\n" << usage;
-        return 2;
-    }
     options.log_dir = vm["log-dir"].as<std::string>();
     options.log_lines = vm["log-lines"].as<bool>();
+    options.log_heartbeats = vm["log-heartbeats"].as<bool>();
+    if (vm.count("admin")) options.admin = vm["admin"].as<std::string>();
     if (vm.count("trace")) options.trace_path = vm["trace"].as<std::string>();
     return net::serve(std::move(options));
 }

@@ -3,10 +3,14 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "core/text.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
@@ -19,10 +23,67 @@ constexpr const char* usage =
 
 }  // namespace
 
+namespace {
+
+// The scenario named on the command line, parsed; nothing (after printing why) when it cannot
+// be read or is malformed.
+std::optional<sim::Scenario> load_scenario(const po::variables_map& vm) {
+    const std::string file = vm["scenario"].as<std::string>();
+    std::optional<std::uint64_t> seed;
+    if (vm.count("seed")) {
+        seed = parse_whole(vm["seed"].as<std::string>(), UINT64_MAX);
+        if (!seed) {
+            std::cerr << "herd sim: --seed takes a whole number from 0 to 2^64-1, not '"
+                      << vm["seed"].as<std::string>() << "'\n"
+                      << usage;
+            return std::nullopt;
+        }
+    }
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        std::cerr << "herd sim: " << file << " is a directory, not a scenario file\n";
+        return std::nullopt;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        std::cerr << "herd sim: cannot read " << file << "\n";
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = sim::parse_scenario(text.str(), file, seed);
+    if (auto* e = std::get_if<sim::ScenarioError>(&parsed)) {
+        std::cerr << e->message << "\n";
+        return std::nullopt;
+    }
+    return std::get<sim::Scenario>(std::move(parsed));
+}
+
+// Progress on stderr for long runs: the only thing in `herd sim` that reads a clock.
+std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::Scenario& scenario,
+                                                                    bool* shown) {
+    const auto started = std::chrono::steady_clock::now();
+    auto last_shown = std::make_shared<std::chrono::steady_clock::time_point>(started);
+    return [&scenario, shown, started, last_shown](Instant now, const sim::SimStats& stats) {
+        const auto wall = std::chrono::steady_clock::now();
+        if (wall - started < std::chrono::seconds(3) || wall - *last_shown < std::chrono::seconds(1))
+            return;
+        *last_shown = wall;
+        *shown = true;
+        std::cerr << "\rherd sim: simulated " << sim::format_latency(now.ns) << " of "
+                  << sim::format_duration(
+                         Duration{scenario.steps.empty() ? 0 : scenario.steps.back().at.ns})
+                  << ", " << stats.events << " events, " << stats.deliveries << " deliveries   "
+                  << std::flush;
+    };
+}
+
+}  // namespace
+
 int run_sim(int argc, char** argv) {
     po::options_description visible("options");
     visible.add_options()("help,h", "show this help")(
-        "seed", po::value<std::uint64_t>(), "seed for this run (overrides the scenario's `seed`)")(
+        "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
         "quiet,q", "no progress on stderr");
@@ -44,23 +105,8 @@ int run_sim(int argc, char** argv) {
         std::cerr << "herd sim: a scenario file is required\n" << usage << visible;
         return 2;
     }
-    const std::string file = vm["scenario"].as<std::string>();
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        std::cerr << "herd sim: cannot read " << file << "\n";
-        return 2;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    std::optional<std::uint64_t> seed;
-    if (vm.count("seed")) seed = vm["seed"].as<std::uint64_t>();
-    auto parsed = sim::parse_scenario(text.str(), file, seed);
-    if (auto* e = std::get_if<sim::ScenarioError>(&parsed)) {
-        std::cerr << e->message << "\n";
-        return 2;
-    }
-    const sim::Scenario& scenario = std::get<sim::Scenario>(parsed);
-
+    const auto scenario = load_scenario(vm);
+    if (!scenario) return 2;
     sim::SimOptions options;
     std::ofstream trace;
     if (vm.count("trace")) {
@@ -71,38 +117,20 @@ int run_sim(int argc, char** argv) {
         }
         options.trace = &trace;
     }
-    // Progress is the only thing here that reads a clock, and it goes to stderr only.
-    const auto started = std::chrono::steady_clock::now();
-    auto last_shown = started;
     bool shown = false;
-    if (!vm.count("quiet")) {
-        options.progress = [&](Instant now, const sim::SimStats& stats) {
-            const auto wall = std::chrono::steady_clock::now();
-            if (wall - started < std::chrono::seconds(3) ||
-                wall - last_shown < std::chrono::seconds(1))
-                return;
-            last_shown = wall;
-            shown = true;
-            std::cerr << "\rherd sim: simulated " << sim::format_latency(now.ns) << " of "
-                      << sim::format_duration(
-                             Duration{scenario.steps.empty() ? 0 : scenario.steps.back().at.ns})
-                      << ", " << stats.events << " events, " << stats.deliveries << " deliveries   "
-                      << std::flush;
-        };
-    }
-    sim::Simulator simulator(scenario, options);
-    const sim::SimResult result = simulator.run();
+    if (!vm.count("quiet")) options.progress = progress_printer(*scenario, &shown);
+    const sim::SimResult result = sim::Simulator(*scenario, options).run();
     if (shown) std::cerr << "\n";
-    std::ostringstream command;
-    command << "herd sim " << file << " --seed " << scenario.seed;
-    sim::print_report(std::cout, scenario, result, command.str());
+    const std::string command =
+        "herd sim " + vm["scenario"].as<std::string>() + " --seed " + std::to_string(scenario->seed);
+    sim::print_report(std::cout, *scenario, result, command);
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
         if (!report) {
             std::cerr << "herd sim: cannot write " << vm["report"].as<std::string>() << "\n";
             return 2;
         }
-        report << sim::json_report(scenario, result);
+        report << sim::json_report(*scenario, result);
     }
     return result.passed() ? 0 : 1;
 }

@@ -191,6 +191,24 @@ void PlacesService::stop() {
     worker_.reset();
 }
 
+// Answers from the cache when a fresh entry exists (and drops a stale one); true if answered.
+bool PlacesService::answer_from_cache(const std::string& key, Done& done) {
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return false;
+    if (it->second->expires <= std::chrono::steady_clock::now()) {
+        lru_.erase(it->second);
+        cache_.erase(it);
+        return false;
+    }
+    stats_.cache_hits += 1;
+    if (report_) report_("places: " + key + " answered from the cache");
+    lru_.splice(lru_.begin(), lru_, it->second);
+    asio::post(io_, [done = std::move(done), body = it->second->body]() mutable {
+        done(PlacesResult{true, std::move(body), {}});
+    });
+    return true;
+}
+
 void PlacesService::query(const PlacesQuery& q, Done done) {
     stats_.queries += 1;
     if (config_.kind == PlacesConfig::Kind::offline) {
@@ -202,20 +220,7 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
         return;
     }
     const std::string key = q.latlon_text + "|" + q.radius.metres_text();
-    const auto now = std::chrono::steady_clock::now();
-    if (auto it = cache_.find(key); it != cache_.end()) {
-        if (it->second->expires > now) {
-            stats_.cache_hits += 1;
-            if (report_) report_("places: " + key + " answered from the cache");
-            lru_.splice(lru_.begin(), lru_, it->second);
-            asio::post(io_, [done = std::move(done), body = it->second->body]() mutable {
-                done(PlacesResult{true, std::move(body), {}});
-            });
-            return;
-        }
-        lru_.erase(it->second);
-        cache_.erase(it);
-    }
+    if (answer_from_cache(key, done)) return;
     if (in_flight_.size() >= config_.requests_in_flight_max && in_flight_.count(key) == 0) {
         stats_.refused += 1;
         if (report_) report_("places: " + key + " refused: too many requests in flight");

@@ -79,6 +79,7 @@ class PlacesService {
     };
 
     void finish(const std::string& key, PlacesResult result);
+    bool answer_from_cache(const std::string& key, Done& done);
 
     boost::asio::io_context& io_;
     PlacesConfig config_;

@@ -148,25 +148,15 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
     if (!ok) out << "seed " << sc.seed << "; reproduce with: " << command << "\n";
 }
 
-std::string json_report(const Scenario& sc, const SimResult& r) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
-    w.SetIndent(' ', 2);
-    w.StartObject();
-    w.Key("scenario");
-    w.String(sc.file.c_str());
-    w.Key("herd");
-    w.String(sc.herd_description.c_str());
-    w.Key("servers");
-    w.Uint64(sc.herd.servers.size());
-    w.Key("links");
-    w.Uint64(sc.herd.links.size());
-    w.Key("seed");
-    w.Uint64(sc.seed);
-    w.Key("end_ns");
-    w.Int64(r.end.ns);
-    w.Key("verdict");
-    w.String(r.passed() ? "PASS" : "FAIL");
+namespace {
+
+using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void write_string(JsonWriter& w, const std::string& s) {
+    w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write_results(JsonWriter& w, const SimResult& r) {
     w.Key("expectations");
     w.StartArray();
     for (const ExpectationResult& e : r.expectations) {
@@ -176,12 +166,12 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
         w.Key("at_ns");
         w.Int64(e.at.ns);
         w.Key("statement");
-        w.String(e.text.c_str(), static_cast<rapidjson::SizeType>(e.text.size()));
+        write_string(w, e.text);
         w.Key("pass");
         w.Bool(e.pass);
         if (!e.pass) {
             w.Key("found");
-            w.String(e.found.c_str(), static_cast<rapidjson::SizeType>(e.found.size()));
+            write_string(w, e.found);
         }
         w.EndObject();
     }
@@ -193,25 +183,28 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
         w.Key("at_ns");
         w.Int64(v.at.ns);
         w.Key("what");
-        w.String(v.what.c_str(), static_cast<rapidjson::SizeType>(v.what.size()));
+        write_string(w, v.what);
         w.EndObject();
     }
     w.EndArray();
+}
+
+void write_propagation(JsonWriter& w, const SimResult& r) {
     const Percentiles p = percentiles(r.propagation_ns);
     w.Key("propagation_ns");
     w.StartObject();
+    const std::pair<const char*, std::int64_t> values[] = {
+        {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
     w.Key("count");
     w.Uint64(p.count);
-    w.Key("p50");
-    w.Int64(p.p50);
-    w.Key("p90");
-    w.Int64(p.p90);
-    w.Key("p99");
-    w.Int64(p.p99);
-    w.Key("max");
-    w.Int64(p.max);
+    for (const auto& [key, value] : values) {
+        w.Key(key);
+        w.Int64(value);
+    }
     w.EndObject();
-    const SimStats& s = r.stats;
+}
+
+void write_stats(JsonWriter& w, const SimStats& s) {
     w.Key("stats");
     w.StartObject();
     const std::pair<const char*, std::uint64_t> counters[] = {
@@ -238,13 +231,38 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
         w.Uint64(value);
     }
     w.EndObject();
+}
+
+}  // namespace
+
+std::string json_report(const Scenario& sc, const SimResult& r) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    w.Key("scenario");
+    write_string(w, sc.file);
+    w.Key("herd");
+    write_string(w, sc.herd_description);
+    w.Key("servers");
+    w.Uint64(sc.herd.servers.size());
+    w.Key("links");
+    w.Uint64(sc.herd.links.size());
+    w.Key("seed");
+    w.Uint64(sc.seed);
+    w.Key("end_ns");
+    w.Int64(r.end.ns);
+    w.Key("verdict");
+    w.String(r.passed() ? "PASS" : "FAIL");
+    write_results(w, r);
+    write_propagation(w, r);
+    write_stats(w, r.stats);
     w.Key("propagation_by_hops");
     const std::string hops = hop_table_json(r.propagation_by_hops);
     w.RawValue(hops.c_str(), hops.size(), rapidjson::kArrayType);
     if (r.traced) {
         w.Key("trace_hash");
-        const std::string h = hex64(r.trace_hash);
-        w.String(h.c_str());
+        write_string(w, hex64(r.trace_hash));
     }
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
