@@ -54,8 +54,8 @@ inline std::optional<Decimal> number_flag(const CommandLine& c, const po::variab
     const std::string& text = vm[name].as<std::string>();
     const auto d = split_decimal(text);
     const auto whole = d ? parse_whole(d->whole, max) : std::nullopt;
-    const bool ok = whole && !(integer && d->has_point) &&
-                    (*whole < max || fraction_exact(d->fraction, 0));
+    const bool ok =
+        whole && !(integer && d->has_point) && (*whole < max || fraction_exact(d->fraction, 0));
     if (!ok) {
         std::cerr << c.command << ": --" << name << " takes " << (integer ? "a whole" : "a")
                   << " number from 0 to " << max << ", not '" << text << "'\n"
@@ -73,8 +73,8 @@ inline Duration decimal_seconds(const Decimal& d) {
 
 // A decimal number of MiB as bytes.
 inline std::size_t decimal_mebibytes(const Decimal& d) {
-    const std::uint64_t micro = *parse_whole(d.whole, UINT64_MAX) * 1'000'000 +
-                                fraction_scaled(d.fraction, 6);
+    const std::uint64_t micro =
+        *parse_whole(d.whole, UINT64_MAX) * 1'000'000 + fraction_scaled(d.fraction, 6);
     return static_cast<std::size_t>(micro * (1u << 20) / 1'000'000);  // micro <= 10^12: no overflow
 }
 

@@ -24,7 +24,7 @@ constexpr const char* usage =
     "                       [--log-max-mb MB] [--log-keep N] [--trace F.jsonl]\n"
     "                       [--tiebreak first|convergent] [--connections-max N]\n"
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
-    "                       [--write-timeout-s S] [--admin ADDR:PORT]\n";
+    "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -37,12 +37,15 @@ struct NumberFlag {
 
 constexpr NumberFlag number_flags[] = {
     {"connections-max", "10000", 1'000'000, true, "client connections in all; more are refused"},
-    {"max-conns-per-ip", "256", 1'000'000, true, "client connections from one address; more are refused"},
+    {"max-conns-per-ip", "256", 1'000'000, true,
+     "client connections from one address; more are refused"},
     {"line-timeout-s", "10", 86400, false, "a started line must end within S seconds (0: never)"},
     {"idle-timeout-s", "300", 86400, false,
      "close clients with nothing pending after S (0: never)"},
     {"write-timeout-s", "30", 86400, false, "close a client that takes no output for S (0: never)"},
     {"log-max-mb", "64", 1'000'000, false, "rotate the log past this size, in MiB (0: never)"},
+    {"store-max-mb", "1024", 1'000'000, false,
+     "past this many MiB of stored records, IAMATs for new clients get ? (0: none at all)"},
     {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
 };
 
@@ -52,7 +55,6 @@ std::string trimmed_file(const std::string& text) {
         out.pop_back();
     return out;
 }
-
 
 void describe_options(po::options_description& visible) {
     visible.add_options()("help,h", "show this help")(
@@ -156,6 +158,7 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.limits.client_idle_timeout = decimal_seconds(number.at("idle-timeout-s"));
     options.limits.client_write_timeout = decimal_seconds(number.at("write-timeout-s"));
     options.log_bytes_max = decimal_mebibytes(number.at("log-max-mb"));
+    options.limits.store_bytes_max = decimal_mebibytes(number.at("store-max-mb"));
     return true;
 }
 

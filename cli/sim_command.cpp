@@ -4,10 +4,10 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
-#include <functional>
-#include <memory>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "core/text.hpp"
@@ -66,7 +66,8 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
     auto last_shown = std::make_shared<std::chrono::steady_clock::time_point>(started);
     return [&scenario, shown, started, last_shown](Instant now, const sim::SimStats& stats) {
         const auto wall = std::chrono::steady_clock::now();
-        if (wall - started < std::chrono::seconds(3) || wall - *last_shown < std::chrono::seconds(1))
+        if (wall - started < std::chrono::seconds(3) ||
+            wall - *last_shown < std::chrono::seconds(1))
             return;
         *last_shown = wall;
         *shown = true;
@@ -121,8 +122,8 @@ int run_sim(int argc, char** argv) {
     if (!vm.count("quiet")) options.progress = progress_printer(*scenario, &shown);
     const sim::SimResult result = sim::Simulator(*scenario, options).run();
     if (shown) std::cerr << "\n";
-    const std::string command =
-        "herd sim " + vm["scenario"].as<std::string>() + " --seed " + std::to_string(scenario->seed);
+    const std::string command = "herd sim " + vm["scenario"].as<std::string>() + " --seed " +
+                                std::to_string(scenario->seed);
     sim::print_report(std::cout, *scenario, result, command);
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);

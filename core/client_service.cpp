@@ -17,6 +17,12 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
             out.too_long = true;
             return out;
         }
+        if (store_.line_bytes() + record.at_line().size() > store_bytes_max_ &&
+            store_.find(record.client()) == nullptr) {
+            out.reply = format_invalid_reply(line);
+            out.store_full = true;
+            return out;
+        }
         out.reply = std::string(record.at_line());
         out.reply += '\n';
         const Record* stored = nullptr;

@@ -9,6 +9,7 @@
 // It holds no connection state: ordering replies on a connection is the caller's job.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,15 +38,23 @@ struct ClientOutcome {
     std::optional<PlacesQuery> query;  // kind == places_query
     const Record* changed = nullptr;   // the record an IAMAT stored, to be flooded
     bool too_long = false;             // an IAMAT refused: its AT line passes the size limit
+    bool store_full = false;           // an IAMAT for a new client refused: the store is full
 };
 
 class ClientService {
   public:
     // `record_bytes_max`: the longest AT line a record may have (what every peer accepts); an
     // IAMAT whose AT line would be longer is answered `?` and stored nowhere.
+    // `store_bytes_max`: past this many bytes of stored lines, an IAMAT for a client the store
+    // does not hold yet is answered `?` (updates of known clients are still taken, and so is
+    // everything peers send), so no client can grow the herd's stores without end.
     ClientService(ServerName self, RecordStore& store,
-                  std::size_t record_bytes_max = line_bytes_max_default)
-        : self_(std::move(self)), store_(store), record_bytes_max_(record_bytes_max) {}
+                  std::size_t record_bytes_max = line_bytes_max_default,
+                  std::size_t store_bytes_max = SIZE_MAX)
+        : self_(std::move(self)),
+          store_(store),
+          record_bytes_max_(record_bytes_max),
+          store_bytes_max_(store_bytes_max) {}
 
     ClientOutcome handle_line(std::string_view line, Timestamp received);
 
@@ -55,6 +64,7 @@ class ClientService {
     ServerName self_;
     RecordStore& store_;
     std::size_t record_bytes_max_;
+    std::size_t store_bytes_max_;
 };
 
 }  // namespace herd

@@ -29,7 +29,7 @@ std::string_view fourth_field_fast(std::string_view line) {
 Node::Node(NodeConfig config, Now now)
     : config_(std::move(config)),
       store_(config_.tie_break),
-      clients_(config_.self, store_, config_.limits.line_bytes_max),
+      clients_(config_.self, store_, config_.limits.line_bytes_max, config_.limits.store_bytes_max),
       prng_(config_.seed),
       last_now_(now) {
     const NodeLimits& l = config_.limits;
@@ -225,9 +225,11 @@ void Node::handle_sent(ConnectionId conn, std::size_t bytes, Now now) {
 
 void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
     const bool client_side = c.role == Role::undecided || c.role == Role::client;
+    bool took_line = false;
     while (!(client_side && c.paused)) {
         const auto line = c.lines.next();
         if (!line) break;
+        took_line = true;
         take_line(conn, c, *line, now);
         // A handler may have closed the connection; its buffer is gone with it.
         if (find(conn) != &c) return;
@@ -239,10 +241,14 @@ void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
         return;
     }
     if (!c.paused) {
+        // A line left unfinished started after the last whole line taken (or, with none taken
+        // now, when it was first seen); time spent paused by us does not count against it.
         const bool partial = c.lines.in_line();
-        if (partial && !c.in_line) c.line_started = now.mono;
+        if (partial && (!c.in_line || took_line)) c.line_started = now.mono;
         c.in_line = partial;
         c.lines.release_if_empty();
+    } else {
+        c.in_line = false;  // its clock starts again when reading resumes
     }
     flush_replies(conn, c, now);
 }
@@ -395,6 +401,7 @@ void Node::check_connection(ConnectionId conn, Now now) {
 void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
     if (outcome.too_long) stats_.iamats_refused_too_long += 1;
+    if (outcome.store_full) stats_.iamats_refused_store_full += 1;
     if (outcome.changed != nullptr) {
         applied(*outcome.changed, {});
         flood(*outcome.changed, std::nullopt, now);

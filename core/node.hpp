@@ -61,7 +61,8 @@ struct NodeStats {
     std::uint64_t clients_closed_output_cap = 0;
     std::uint64_t clients_refused_peers_only = 0;  // over a cap and not a peer
     std::uint64_t client_reads_paused = 0;
-    std::uint64_t iamats_refused_too_long = 0;  // AT line past the record size limit
+    std::uint64_t iamats_refused_too_long = 0;    // AT line past the record size limit
+    std::uint64_t iamats_refused_store_full = 0;  // a new client while the store is full
     std::uint64_t places_refused_over_limit = 0;
 };
 

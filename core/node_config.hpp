@@ -18,6 +18,10 @@ struct NodeLimits {
     // also the one size limit of a record: an IAMAT whose AT line would be longer is answered
     // `?`, so every stored record fits in a peer line and can always be replicated.
     std::size_t line_bytes_max = line_bytes_max_default;
+    // The store's size limit, in bytes of stored AT lines: past it, IAMATs for new clients are
+    // answered `?` at their origin (known clients' updates and peers' records are still taken).
+    // Every server holds every record, so this bounds the whole herd's stores.
+    std::size_t store_bytes_max = std::size_t{1} << 30;
 
     // Client flow control. Output counts the bytes handed to the driver and not yet sent, plus
     // replies held back behind an unanswered WHATSAT. Past the high-water mark the Node stops

@@ -107,6 +107,7 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
                                     const Record** stored) {
     if (current == nullptr) {
         Record record = make();
+        line_bytes_ += record.at_line().size();
         account(key_hash, record_hash(record), true);
         insert(key_hash, std::move(record));
         if (stored != nullptr) *stored = &records_.back();
@@ -117,7 +118,9 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
     if (!wins(incoming, existing, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record
     account(key_hash, record_hash(*current), false);
+    line_bytes_ -= current->at_line().size();
     *current = make();
+    line_bytes_ += current->at_line().size();
     account(key_hash, record_hash(*current), true);
     if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
@@ -126,8 +129,8 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
 ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
     const std::uint64_t h = client_key_hash(incoming.client());
     const ConflictKey key = conflict_key(incoming);
-    return apply_key(h, lookup(h, incoming.client()), key,
-                     [&incoming] { return std::move(incoming); }, stored);
+    return apply_key(
+        h, lookup(h, incoming.client()), key, [&incoming] { return std::move(incoming); }, stored);
 }
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
@@ -137,9 +140,9 @@ ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** store
 ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found,
                                       const Record** stored) {
     HERD_ASSERT(found == nullptr || found->client() == incoming.client);
-    return apply_key(client_key_hash(incoming.client), const_cast<Record*>(found),
-                     conflict_key(incoming), [&incoming] { return Record::from_view(incoming); },
-                     stored);
+    return apply_key(
+        client_key_hash(incoming.client), const_cast<Record*>(found), conflict_key(incoming),
+        [&incoming] { return Record::from_view(incoming); }, stored);
 }
 
 const Record* RecordStore::find(std::string_view client) const {

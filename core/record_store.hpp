@@ -94,6 +94,8 @@ class RecordStore {
                              const Record** stored);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
+    // The bytes of every stored AT line: what the store's size limit counts.
+    std::size_t line_bytes() const { return line_bytes_; }
     TieBreak tie_break() const { return rule_; }
 
     // Every record, ordered by client ID bytes (for dumps and checks; O(n log n)).
@@ -142,6 +144,7 @@ class RecordStore {
     std::vector<Slot> slots_;
     int table_bits_ = 4;
     std::uint64_t generation_ = 0;  // bumped when the table is rebuilt
+    std::size_t line_bytes_ = 0;
     // kept_[d - 1] holds the bucket_fanout^d digests of depth d.
     std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
 };

@@ -38,7 +38,7 @@ bool split_host_port(const std::string& text, std::string* host, std::uint16_t* 
 }
 
 AdminServer::AdminServer(asio::io_context& io, Handler handler)
-    : io_(io), handler_(std::move(handler)), acceptor_(io) {}
+    : io_(io), handler_(std::move(handler)), acceptor_(io), pause_(io) {}
 
 bool AdminServer::start(const std::string& address, std::string* error) {
     std::string host;
@@ -69,6 +69,7 @@ bool AdminServer::start(const std::string& address, std::string* error) {
 
 void AdminServer::stop() {
     stopped_ = true;
+    pause_.cancel();
     boost::system::error_code ec;
     acceptor_.close(ec);
 }
@@ -76,13 +77,19 @@ void AdminServer::stop() {
 void AdminServer::do_accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
         if (stopped_) return;
-        if (!ec) {
-            if (open_ >= connections_max) {
-                boost::system::error_code ignored;
-                socket.close(ignored);
-            } else {
-                serve(std::make_shared<Session>(std::move(socket), io_));
-            }
+        if (ec) {
+            // Out of file descriptors, say: wait a little rather than spin on the error.
+            pause_.expires_after(std::chrono::milliseconds(100));
+            pause_.async_wait([this](const boost::system::error_code& e) {
+                if (!e && !stopped_) do_accept();
+            });
+            return;
+        }
+        if (open_ >= connections_max) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+        } else {
+            serve(std::make_shared<Session>(std::move(socket), io_));
         }
         do_accept();
     });

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,7 @@ class AdminServer {
     boost::asio::io_context& io_;
     Handler handler_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer pause_;
     std::size_t open_ = 0;
     std::uint16_t port_ = 0;
     bool stopped_ = false;

@@ -1,6 +1,7 @@
 #include "netmode/server.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -26,9 +27,13 @@ struct Server::Conn {
     asio::ip::address from;  // accepted connections: the source address
     Seat seat = Seat::none;
     std::deque<SharedBytes> out;
+    std::size_t out_offset = 0;  // bytes of out.front() already written
     std::size_t out_bytes = 0;
+    std::unique_ptr<asio::steady_timer> flush_deadline;  // closing: output must drain by then
+    std::size_t out_bytes_at_deadline = 0;
     bool writing = false;
     bool reading = false;  // a readiness wait is pending
+    bool eof = false;      // the remote end finished sending: nothing more to read
     bool paused = false;   // the Node asked to stop reading
     bool close_after_flush = false;
     bool open = true;
@@ -108,7 +113,31 @@ bool Server::listen(std::string* error) {
     return true;
 }
 
+// Fits the connection cap to the file descriptors this process may open (raising the soft
+// limit to the hard one first), so that peers' reserve, dials, the admin port, logs and Places
+// always have descriptors left however many clients come.
+void Server::fit_descriptor_budget() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    constexpr std::size_t descriptors_other = 64;  // logs, trace, Places, epoll, listeners
+    const std::size_t fixed = reserve_max_ + 2 * options_.herd.neighbours_of(options_.self).size() +
+                              AdminServer::connections_max + descriptors_other;
+    const auto available = static_cast<std::size_t>(limit.rlim_cur);
+    const std::size_t fits = available > fixed ? available - fixed : 0;
+    if (options_.connections_max <= fits) return;
+    descriptor_note_ = "connection cap lowered from " + std::to_string(options_.connections_max) +
+                       " to " + std::to_string(fits) + " to fit the open-file limit " +
+                       std::to_string(available);
+    options_.connections_max = fits;
+}
+
 bool Server::start(std::string* error) {
+    fit_descriptor_budget();
     // Every output is checked before the port opens: a server that cannot log, trace or serve
     // its admin port says so and does not start.
     if (!log_.open(error) || !trace_.open(error)) return false;
@@ -136,7 +165,8 @@ bool Server::start(std::string* error) {
                                options_.places.describe() + "; peers " +
                                (options_.secret.empty() ? "unauthenticated (no herd secret)"
                                                         : "authenticated by the herd secret") +
-                               (admin_ ? "; admin on " + options_.admin : "");
+                               (admin_ ? "; admin on " + options_.admin : "") +
+                               (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());
@@ -282,7 +312,7 @@ std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket so
 }
 
 void Server::do_read(const std::shared_ptr<Conn>& c) {
-    if (c->reading || c->paused || !c->open) return;
+    if (c->reading || c->paused || c->eof || !c->open) return;
     c->reading = true;
     // Wait for bytes without a buffer of our own; read them into the shared one when they come.
     c->socket.async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& ec) {
@@ -304,6 +334,7 @@ void Server::on_readable(const std::shared_ptr<Conn>& c) {
         return;
     }
     if (ec == asio::error::eof) {
+        c->eof = true;
         log_.write("conn " + std::to_string(c->id) + " end of input");
         node_->handle_eof(c->id, now());
         pump();
@@ -359,25 +390,33 @@ void Server::log_input(Conn& c, std::string_view bytes) {
 void Server::do_write(const std::shared_ptr<Conn>& c) {
     if (c->writing || c->out.empty() || !c->open) return;
     c->writing = true;
-    // Everything queued goes out in one gathered write (one system call, not one per line).
-    constexpr std::size_t buffers_max = 256;
+    // What is queued goes out in gathered writes (one system call, not one per line), each of
+    // a bounded size, so that a client taking its output slowly shows progress write by write
+    // (the Node's write timeout counts from the last progress).
+    constexpr std::size_t buffers_max = 64;
+    constexpr std::size_t write_bytes_max = 64 << 10;
     std::vector<asio::const_buffer> buffers;
-    std::size_t count = std::min(c->out.size(), buffers_max);
-    buffers.reserve(count);
-    for (std::size_t i = 0; i < count; ++i)
-        buffers.push_back(asio::buffer(*c->out[i]));
-    asio::async_write(
-        c->socket, buffers, [this, c, count](const boost::system::error_code& ec, std::size_t n) {
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < c->out.size() && i < buffers_max && bytes < write_bytes_max; ++i) {
+        const std::string& chunk = *c->out[i];
+        const std::size_t skip = i == 0 ? c->out_offset : 0;
+        const std::size_t take = std::min(chunk.size() - skip, write_bytes_max - bytes);
+        buffers.push_back(asio::buffer(chunk.data() + skip, take));
+        bytes += take;
+    }
+    c->socket.async_write_some(
+        buffers, [this, c](const boost::system::error_code& ec, std::size_t n) {
             c->writing = false;
             if (!c->open || stopped_) return;
-            c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(count));
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                do_write(c);
+                return;
+            }
             if (ec) {
                 lost(c, "write failed: " + ec.message());
                 return;
             }
-            HERD_ASSERT(n <= c->out_bytes);
-            c->out_bytes -= n;
-            counters_.bytes_written += n;
+            consume_output(*c, n);
             node_->handle_sent(c->id, n, now());
             if (c->out.empty() && c->close_after_flush) {
                 boost::system::error_code ignored;
@@ -390,9 +429,27 @@ void Server::do_write(const std::shared_ptr<Conn>& c) {
         });
 }
 
+void Server::consume_output(Conn& c, std::size_t n) {
+    HERD_ASSERT(n <= c.out_bytes);
+    c.out_bytes -= n;
+    counters_.bytes_written += n;
+    while (n > 0) {
+        HERD_ASSERT(!c.out.empty());
+        const std::size_t left = c.out.front()->size() - c.out_offset;
+        if (n < left) {
+            c.out_offset += n;
+            return;
+        }
+        n -= left;
+        c.out.pop_front();
+        c.out_offset = 0;
+    }
+}
+
 void Server::close_now(const std::shared_ptr<Conn>& c, std::string_view reason) {
     if (!c->open) return;
     c->open = false;
+    if (c->flush_deadline) c->flush_deadline->cancel();
     boost::system::error_code ec;
     c->socket.close(ec);
     release_seat(*c);
@@ -542,7 +599,27 @@ void Server::act(Close& close) {
     } else {
         c->close_after_flush = true;
         c->paused = true;  // nothing more is read from it
+        arm_flush_deadline(c);
     }
+}
+
+// The Node has forgotten a connection closed after its output is flushed, so its write timeout
+// is kept here: a client that takes nothing more is closed all the same.
+void Server::arm_flush_deadline(const std::shared_ptr<Conn>& c) {
+    const Duration timeout = options_.limits.client_write_timeout;
+    if (timeout.ns == 0) return;
+    c->flush_deadline = std::make_unique<asio::steady_timer>(io_);
+    c->flush_deadline->expires_after(std::chrono::nanoseconds(timeout.ns));
+    c->flush_deadline->async_wait([this, c](const boost::system::error_code& ec) {
+        if (ec || !c->open || stopped_) return;
+        if (c->out_bytes_at_deadline == c->out_bytes) {
+            close_now(c, "write timeout while closing");
+            return;
+        }
+        c->out_bytes_at_deadline = c->out_bytes;  // it took some: wait another period
+        arm_flush_deadline(c);
+    });
+    c->out_bytes_at_deadline = c->out_bytes;
 }
 
 void Server::act(PeerUp& up) {

@@ -85,6 +85,7 @@ class Server {
     void do_accept();
     void on_accepted(boost::asio::ip::tcp::socket socket);
     bool listen(std::string* error);
+    void fit_descriptor_budget();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);
     void take_seat(Conn& c, Seat seat);
@@ -95,6 +96,8 @@ class Server {
     void do_read(const std::shared_ptr<Conn>& c);
     void on_readable(const std::shared_ptr<Conn>& c);
     void do_write(const std::shared_ptr<Conn>& c);
+    void consume_output(Conn& c, std::size_t n);
+    void arm_flush_deadline(const std::shared_ptr<Conn>& c);
     void log_input(Conn& c, std::string_view bytes);
     void close_now(const std::shared_ptr<Conn>& c, std::string_view reason);
     void dial(const ServerName& peer);
@@ -140,6 +143,7 @@ class Server {
     std::unique_ptr<AdminServer> admin_;
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;
+    std::string descriptor_note_;  // set when the connection cap had to be lowered
     ConnectionId next_id_ = 1;
     std::uint16_t port_ = 0;
     bool stopped_ = false;

@@ -71,6 +71,12 @@ std::string Server::metrics() const {
     m.family("herd_iamat_refused_too_long_total", "counter",
              "IAMATs answered ? because their AT line would pass the record size limit.")
         .sample(st.iamats_refused_too_long);
+    m.family("herd_iamat_refused_store_full_total", "counter",
+             "IAMATs for new clients answered ? because the store passed its size limit.")
+        .sample(st.iamats_refused_store_full);
+    m.family("herd_store_line_bytes", "gauge",
+             "Bytes of stored AT lines (the store's size limit counts these).")
+        .sample(node_->store().line_bytes());
     m.family("herd_places_pending", "gauge", "Places queries waiting for an answer.")
         .sample(node_->places_pending());
     m.family("herd_places_refused_over_limit_total", "counter",

@@ -85,6 +85,24 @@ TEST(NodeRecordLimit, AnIamatWhoseAtLineWouldPassTheLineCapIsRefusedAndStoredNow
     EXPECT_EQ(node.stats().iamats_refused_too_long, 1u);
 }
 
+TEST(NodeRecordLimit, PastTheStoreLimitNewClientsAreRefusedAndKnownOnesStillMove) {
+    NodeConfig config = solo_config();
+    config.limits.store_bytes_max = 150;  // room for two AT lines of about 54 bytes
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("c1", 0) + iamat("c2", 0) + iamat("c3", 0) + iamat("c1", 9),
+                      at_ms(0));
+    const std::string replies = replies_text(drain_all(node));
+    EXPECT_EQ(replies.find("? " + iamat("c3", 0)), replies.find("\n", replies.find(" c2 ")) + 1)
+        << replies;
+    EXPECT_EQ(node.store().find("c3"), nullptr);
+    ASSERT_NE(node.store().find("c1"), nullptr);
+    EXPECT_EQ(node.store().find("c1")->time(), (Timestamp{epoch_s + 9, 0}));
+    EXPECT_EQ(node.stats().iamats_refused_store_full, 1u);
+    EXPECT_LE(node.store().line_bytes(), 150u);
+}
+
 // ---------------------------------------------------------------- flow control
 
 TEST(NodeFlowControl, ABurstIsAnsweredInFullWhileTheClientReads) {
@@ -222,6 +240,48 @@ TEST(NodeDeadlines, ATricklingLineIsClosedAtTheLineDeadlineWhateverArrives) {
     EXPECT_EQ(close.reason, "line timeout");
     EXPECT_EQ(node.stats().clients_closed_line_timeout, 1u);
     EXPECT_EQ(node.timers(), 0u);
+}
+
+TEST(NodeDeadlines, EachLineHasItsOwnDeadlineEvenWhenReadsEndMidLine) {
+    Node node(solo_config(), at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, "IAM", at_ms(0));
+    // Every read ends one line and starts the next: no line is open for more than 2 s.
+    for (int s = 2; s <= 30; s += 2) {
+        node.handle_bytes(1, "AT c" + std::to_string(s) + " +1.0+1.0 5\nIAM", at_ms(s * 1000));
+        node.handle_sent(1, replies_text(drain_all(node)).size(), at_ms(s * 1000));
+        node.handle_timeout(at_ms(s * 1000));
+        EXPECT_TRUE(only<Close>(drain_all(node)).empty()) << "at " << s << " s";
+    }
+    // The last line started at 30 s: it is closed at 40 s, not before.
+    node.handle_timeout(at_ms(39'999));
+    EXPECT_TRUE(only<Close>(drain_all(node)).empty());
+    node.handle_timeout(at_ms(40'000));
+    const auto closes = only<Close>(drain_all(node));
+    ASSERT_EQ(closes.size(), 1u);
+    EXPECT_EQ(closes[0].reason, "line timeout");
+}
+
+TEST(NodeDeadlines, TimeSpentPausedDoesNotCountAgainstALine) {
+    NodeConfig config = solo_config();
+    config.limits.client_output_high_water_bytes = 100;
+    config.limits.client_output_low_water_bytes = 10;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    // Two answered lines pass the high-water mark; a third line has started.
+    node.handle_bytes(1, iamat("a", 0) + iamat("b", 0) + "IAM", at_ms(0));
+    const std::size_t out = replies_text(drain_all(node)).size();
+    // The client takes its output only after 60 s: then the started line gets a fresh 10 s.
+    node.handle_sent(1, out, at_ms(60'000));
+    drain_all(node);
+    node.handle_timeout(at_ms(69'999));
+    EXPECT_TRUE(only<Close>(drain_all(node)).empty());
+    node.handle_timeout(at_ms(70'000));
+    const auto closes = only<Close>(drain_all(node));
+    ASSERT_EQ(closes.size(), 1u);
+    EXPECT_EQ(closes[0].reason, "line timeout");
 }
 
 TEST(NodeDeadlines, AnIdleClientIsClosedAfterTheIdleTimeoutFromItsLastLine) {

@@ -319,8 +319,9 @@ class NetHerd {
 class SoloServer {
   public:
     // `log_dir` empty: a folder of the test's own.
+    // `open_files_max` > 0: the server runs under that open-file limit (ulimit -n).
     explicit SoloServer(const std::string& test, std::vector<std::string> extra = {},
-                        std::string log_dir = {})
+                        std::string log_dir = {}, int open_files_max = 0)
         : dir_(temp_dir(test)), log_dir_(log_dir.empty() ? dir_ + "/logs" : std::move(log_dir)) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             port_ = random_base_port();
@@ -338,6 +339,11 @@ class SoloServer {
                                              "--admin",
                                              "127.0.0.1:" + std::to_string(port_ + 1)};
             args.insert(args.end(), extra.begin(), extra.end());
+            if (open_files_max > 0) {
+                args.insert(args.begin(), {"/bin/sh", "-c",
+                                           "ulimit -n " + std::to_string(open_files_max) +
+                                               " && exec \"$0\" \"$@\""});
+            }
             process_.start(args, out_path());
             const auto end = Clock::now() + 3000ms;
             while (Clock::now() < end && process_.running()) {

@@ -132,6 +132,56 @@ TEST(Hostile, AClientThatWritesTwentyThousandLinesAtOnceAndReadsGetsEveryReplyIn
     EXPECT_EQ(metric(herd.metrics("Ball"), "herd_clients_closed_total{reason=\"output_cap\"}"), 0);
 }
 
+TEST(Hostile, AClientThatReadsSlowlyButSteadilyIsNeverCutOff) {
+    SoloServer solo("slowreader", {"--write-timeout-s", "2"});
+    const int fd = connect_to(solo.port());
+    ASSERT_GE(fd, 0);
+    const int small = 8192;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    std::string request = "IAMAT slow +34.068930-118.445127 5\n";
+    const int whatsats = 60;  // about 560 KB of replies
+    for (int i = 0; i < whatsats; ++i)
+        request += "WHATSAT slow 50 20\n";
+    ASSERT_TRUE(send_all(fd, request));
+    ::shutdown(fd, SHUT_WR);
+    // 8 KiB every 50 ms: about 160 KB/s, far longer in all than the write timeout.
+    std::string received;
+    char buffer[8192];
+    const auto end = Clock::now() + 120s;
+    while (Clock::now() < end) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 1000) <= 0) continue;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        received.append(buffer, static_cast<std::size_t>(n));
+        std::this_thread::sleep_for(50ms);
+    }
+    ::close(fd);
+    EXPECT_EQ(count(received, "}\n\n"), static_cast<std::size_t>(whatsats));
+    EXPECT_EQ(solo.metric("herd_clients_closed_total{reason=\"write_timeout\"}"), 0);
+}
+
+// Whichever way the server decides to close it (line deadline, end of input, write timeout),
+// a connection whose client takes none of its output is gone soon after the write timeout.
+TEST(Hostile, AConnectionWhoseClientTakesNothingIsGoneAfterTheWriteTimeoutWhateverClosesIt) {
+    SoloServer solo("stuckclose", {"--line-timeout-s", "1", "--write-timeout-s", "2"});
+    const int fd = connect_to(solo.port());
+    ASSERT_GE(fd, 0);
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    // Big replies it never reads, then a line that never ends: the line deadline closes the
+    // connection "after its output", which never drains.
+    std::string request;
+    for (int i = 0; i < 100; ++i)
+        request += iamat_of_size(40000, "5");
+    request += "IAM";
+    ASSERT_TRUE(send_all(fd, request));
+    EXPECT_TRUE(
+        wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") == 0; }, 60000ms))
+        << slurp(solo.log_path()).substr(0, 2000);
+    ::close(fd);
+}
+
 // ---------------------------------------------------------------- slowloris
 
 TEST(Hostile, TricklingConnectionsAreClosedAtTheLineDeadline) {
@@ -193,6 +243,29 @@ TEST(Hostile, OneAddressOverItsCapDoesNotLockOutAnother) {
     EXPECT_GE(metric(page, "herd_connections_reserve_admitted_total") +
                   metric(page, "herd_connections_refused_total{cap=\"per_address\"}"),
               1);
+}
+
+// ---------------------------------------------------------------- file descriptors
+
+TEST(Hostile, TheConnectionCapFitsTheOpenFileLimitSoTheAdminPortKeepsAnswering) {
+    SoloServer solo("nofile", {"--max-conns-per-ip", "1000"}, {}, 256);
+    EXPECT_NE(slurp(solo.out_path()).find("connection cap lowered"), std::string::npos)
+        << slurp(solo.out_path());
+    std::vector<int> fds;
+    for (int i = 0; i < 400; ++i) {
+        const int fd = connect_to(solo.port(), 2000ms, i % 2 == 0 ? "127.0.0.5" : "127.0.0.6");
+        if (fd >= 0) fds.push_back(fd);
+    }
+    // Past the cap connections are refused, but the server still has descriptors for its own
+    // ports: the admin port answers and a freed slot serves a client again.
+    EXPECT_TRUE(
+        wait_until([&] { return http_get(solo.admin_port(), "/healthz") == "ok\n"; }, 10000ms));
+    EXPECT_GE(solo.metric("herd_connections_refused_total{cap=\"all\"}"), 1);
+    for (int fd : fds)
+        ::close(fd);
+    EXPECT_TRUE(wait_until(
+        [&] { return talk(solo.port(), "IAMAT fd +1.0+1.0 5\n").rfind("AT Solo ", 0) == 0; },
+        10000ms));
 }
 
 // ---------------------------------------------------------------- peers while clients fill up
