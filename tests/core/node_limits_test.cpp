@@ -9,6 +9,7 @@
 #include "core/client_protocol.hpp"
 #include "core/node.hpp"
 #include "core/whatsat_reply.hpp"
+#include "pair.hpp"
 
 namespace herd::test {
 namespace {
@@ -368,50 +369,8 @@ TEST(NodePlaces, AWhatsatBeyondTheServersQueryBoundIsAnsweredAtOnce) {
 
 // ---------------------------------------------------------------- peers
 
-// Two Nodes joined by hand: A dials B; bytes are carried until both are quiet.
-struct Pair {
-    Node a;
-    Node b;
-    std::vector<Action> seen_b;
-
-    explicit Pair(std::size_t line_bytes_max)
-        : a(config("A", "B", line_bytes_max), at_ms(0)),
-          b(config("B", "A", line_bytes_max), at_ms(0)) {
-        drain_all(a);
-        drain_all(b);
-        a.handle_dialed(1, *ServerName::parse("B"), at_ms(1));
-        b.handle_accepted(1, at_ms(1));
-        carry(at_ms(2));
-    }
-    static NodeConfig config(const char* self, const char* peer, std::size_t line_bytes_max) {
-        NodeConfig c = solo_config(self);
-        c.neighbours = {*ServerName::parse(peer)};
-        c.limits.line_bytes_max = line_bytes_max;
-        return c;
-    }
-    void carry(Now now) {
-        for (int round = 0; round < 100; ++round) {
-            bool moved = false;
-            for (Action& x : drain_all(a)) {
-                if (auto* s = std::get_if<SendToPeer>(&x)) {
-                    b.handle_bytes(s->conn, *s->bytes, now);
-                    moved = true;
-                }
-            }
-            for (Action& x : drain_all(b)) {
-                if (auto* s = std::get_if<SendToPeer>(&x)) {
-                    a.handle_bytes(s->conn, *s->bytes, now);
-                    moved = true;
-                }
-                seen_b.push_back(std::move(x));
-            }
-            if (!moved) return;
-        }
-    }
-};
-
 TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {
-    Pair p(256);
+    Pair p("A", "B", 256);
     ASSERT_EQ(p.b.linked_peers().size(), 1u);
     p.seen_b.clear();
     p.b.handle_bytes(1, std::string(1000, 'x') + "\nAT A +0.000000000 kiwi +1.0+1.0 5\n", at_ms(3));
@@ -427,7 +386,7 @@ TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {
 }
 
 TEST(NodePeerLines, RejectedLinesAreReportedAtPowersOfTwoOnly) {
-    Pair p(256);
+    Pair p("A", "B", 256);
     p.seen_b.clear();
     std::string junk;
     for (int i = 0; i < 9; ++i)

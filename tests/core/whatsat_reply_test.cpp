@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pair.hpp"
 #include "session.hpp"
 
 namespace herd::test {
@@ -142,13 +143,14 @@ TEST(Whatsat, ProviderIsAskedWithTheStoredLocationAndRadius) {
 }
 
 TEST(Whatsat, RepliesTheOriginsAtLineNotTheLocalServers) {
-    Session s("Welsh");
-    s.store.apply(*Record::parse_at_line(
-        "AT Alford +0.263873386 kiwi +34.068930-118.445127 1479413884.392014450"));
-    s.places = [](const PlacesQuery&) { return std::string(R"({"results": [], "status": "OK"})"); };
-    EXPECT_EQ(s.run("WHATSAT kiwi 10 5\n"),
-              "AT Alford +0.263873386 kiwi +34.068930-118.445127 1479413884.392014450\n"
-              "{\n   \"results\": [],\n   \"status\": \"OK\"\n}\n\n");
+    Pair p("Alford", "Welsh");
+    const std::string at =
+        p.client(p.a, 10, "IAMAT kiwi +34.068930-118.445127 1479413884.392014450\n",
+                 pair_time(1000));
+    ASSERT_EQ(at, "AT Alford +0.607985550 kiwi +34.068930-118.445127 1479413884.392014450\n");
+    // Welsh learned it from Alford and answers with Alford's line, Alford's skew included.
+    EXPECT_EQ(p.client(p.b, 11, "WHATSAT kiwi 10 5\n", pair_time(2000)),
+              at + "{\n   \"results\": [],\n   \"status\": \"OK\"\n}\n\n");
 }
 
 TEST(Whatsat, OfflineGeneratorRepliesWithBoundPlaces) {
