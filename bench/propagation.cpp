@@ -95,7 +95,7 @@ int run_sim(const Options& o, const HerdSpec& herd) {
     }
     text += "at " + std::to_string(2000 + o.count * o.interval_ms) + "ms expect converged\n";
     auto parsed = sim::parse_scenario(text, "bench-propagation");
-    if (auto* e = std::get_if<sim::ScenarioError>(&parsed)) {
+    if (auto* e = std::get_if<Error>(&parsed)) {
         std::cerr << "herd bench propagation: " << e->message << "\n";
         return 2;
     }
@@ -124,12 +124,11 @@ int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_fil
                                                (dir / (s.name.str() + ".jsonl")).string(),
                                                "--log-lines",
                                                o.log_lines ? "true" : "false"};
-        std::string error;
-        const auto child = net::spawn_child(args, (dir / (s.name.str() + ".out")).string(), &error);
-        if (child)
-            pids.push_back(child->pid);
+        const auto child = net::spawn_child(args, (dir / (s.name.str() + ".out")).string());
+        if (const Error* e = error_of(child))
+            std::cerr << "herd bench propagation: " << e->message << "\n";
         else
-            std::cerr << "herd bench propagation: " << error << "\n";
+            pids.push_back(std::get<net::Child>(child).pid);
     }
     auto stop_all = [&] {
         for (pid_t p : pids)

@@ -115,8 +115,8 @@ int run_bench_propagation(int argc, char** argv) {
     if (vm.count("config")) {
         herd_file = vm["config"].as<std::string>();
         auto loaded = net::load_herd_file(herd_file);
-        if (auto* error = std::get_if<std::string>(&loaded)) {
-            std::cerr << "herd bench propagation: " << *error << "\n";
+        if (const Error* error = error_of(loaded)) {
+            std::cerr << "herd bench propagation: " << error->message << "\n";
             return 2;
         }
         herd = std::get<HerdSpec>(std::move(loaded));

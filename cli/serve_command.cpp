@@ -89,8 +89,8 @@ void describe_options(po::options_description& visible) {
 bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
     if (vm.count("config")) {
         auto loaded = net::load_herd_file(vm["config"].as<std::string>());
-        if (auto* error = std::get_if<std::string>(&loaded)) {
-            std::cerr << "herd serve: " << *error << "\n";
+        if (const Error* error = error_of(loaded)) {
+            std::cerr << "herd serve: " << error->message << "\n";
             return false;
         }
         options.herd = std::get<HerdSpec>(std::move(loaded));
@@ -117,12 +117,12 @@ bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
 bool read_places(const po::variables_map& vm, net::ServerOptions& options) {
     std::string key;
     if (vm.count("places-key-file")) {
-        const std::string file = vm["places-key-file"].as<std::string>();
-        if (!net::read_text_file(file, &key)) {
-            std::cerr << "herd serve: cannot read " << file << "\n";
+        const auto text = net::read_text_file(vm["places-key-file"].as<std::string>());
+        if (const Error* e = error_of(text)) {
+            std::cerr << "herd serve: " << e->message << "\n";
             return false;
         }
-        key = trimmed_file(key);
+        key = trimmed_file(std::get<std::string>(text));
     } else if (const char* env = std::getenv(vm["places-key-env"].as<std::string>().c_str())) {
         key = env;
     }
@@ -164,12 +164,12 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
 
 bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& options) {
     if (vm.count("secret-file")) {
-        std::string secret;
-        if (!net::read_text_file(vm["secret-file"].as<std::string>(), &secret)) {
-            std::cerr << "herd serve: cannot read " << vm["secret-file"].as<std::string>() << "\n";
+        const auto text = net::read_text_file(vm["secret-file"].as<std::string>());
+        if (const Error* e = error_of(text)) {
+            std::cerr << "herd serve: " << e->message << "\n";
             return false;
         }
-        options.secret = trimmed_file(secret);
+        options.secret = trimmed_file(std::get<std::string>(text));
         if (options.secret.empty()) {
             std::cerr << "herd serve: the secret file is empty\n";
             return false;

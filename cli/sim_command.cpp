@@ -52,7 +52,7 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm) {
     std::stringstream text;
     text << in.rdbuf();
     auto parsed = sim::parse_scenario(text.str(), file, seed);
-    if (auto* e = std::get_if<sim::ScenarioError>(&parsed)) {
+    if (auto* e = std::get_if<Error>(&parsed)) {
         std::cerr << e->message << "\n";
         return std::nullopt;
     }

@@ -220,8 +220,8 @@ int supervise(asio::io_context& io, std::vector<std::unique_ptr<Child>>& childre
 
 std::optional<HerdSpec> load_herd(const po::variables_map& vm) {
     auto loaded = net::load_herd_file(vm["config"].as<std::string>());
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-        std::cerr << "herd up: " << *error << "\n";
+    if (const Error* error = error_of(loaded)) {
+        std::cerr << "herd up: " << error->message << "\n";
         return std::nullopt;
     }
     return std::get<HerdSpec>(std::move(loaded));
@@ -263,9 +263,8 @@ int run_up(int argc, char** argv) {
         return 2;
     }
     const std::string log_dir = vm["log-dir"].as<std::string>();
-    std::string error;
-    if (!net::Log::make_folder(log_dir, &error)) {
-        std::cerr << "herd up: cannot create " << log_dir << ": " << error << "\n";
+    if (auto e = net::Log::make_folder(log_dir)) {
+        std::cerr << "herd up: " << e->message << "\n";
         return 1;
     }
     const std::string secret_file = secret_file_for(vm, log_dir);
@@ -275,18 +274,18 @@ int run_up(int argc, char** argv) {
     std::size_t width = 0;
     for (const std::string& name : local) {
         width = std::max(width, name.size());
-        const auto spawned =
-            net::spawn_child(serve_args(vm, name, log_dir, secret_file), {}, &error);
-        if (!spawned) {
-            std::cerr << "herd up: " << error << "\n";
+        const auto spawned = net::spawn_child(serve_args(vm, name, log_dir, secret_file), {});
+        if (const Error* e = error_of(spawned)) {
+            std::cerr << "herd up: " << e->message << "\n";
             for (auto& c : children)
                 net::stop_child(c->pid, std::chrono::seconds(5));
             return 1;
         }
         auto child = std::make_unique<Child>();
         child->name = name;
-        child->pid = spawned->pid;
-        child->output = std::make_unique<asio::posix::stream_descriptor>(io, spawned->output_fd);
+        child->pid = std::get<net::Child>(spawned).pid;
+        child->output = std::make_unique<asio::posix::stream_descriptor>(
+            io, std::get<net::Child>(spawned).output_fd);
         children.push_back(std::move(child));
     }
     return supervise(io, children, width);

@@ -84,21 +84,22 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_address(std::string_v
     return std::make_pair(std::string(address.substr(0, colon)), static_cast<std::uint16_t>(value));
 }
 
-std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::string_view address,
-                                                   int line) {
+std::optional<Error> HerdBuilder::add_server(std::string_view name, std::string_view address,
+                                             int line) {
     auto parsed = ServerName::parse(name);
-    if (!parsed) return "expected a server name";
-    if (spec_.index_of(name) >= 0) return "server '" + std::string(name) + "' is declared twice";
+    if (!parsed) return Error{"expected a server name"};
+    if (spec_.index_of(name) >= 0)
+        return Error{"server '" + std::string(name) + "' is declared twice"};
     ServerSpec s{*parsed, {}, 0, line};
     if (!address.empty()) {
         auto a = parse_address(address);
-        if (!a) return "expected an address host:port, got '" + std::string(address) + "'";
+        if (!a) return Error{"expected an address host:port, got '" + std::string(address) + "'"};
         s.host = a->first;
         s.port = a->second;
         for (const ServerSpec& other : spec_.servers) {
             if (other.port == s.port && other.host == s.host) {
-                return "address " + std::string(address) + " is already used by " +
-                       other.name.str();
+                return Error{"address " + std::string(address) + " is already used by " +
+                             other.name.str()};
             }
         }
     }
@@ -106,13 +107,15 @@ std::optional<std::string> HerdBuilder::add_server(std::string_view name, std::s
     return std::nullopt;
 }
 
-std::optional<std::string> HerdBuilder::add_link(std::string_view a, std::string_view b, int line) {
+std::optional<Error> HerdBuilder::add_link(std::string_view a, std::string_view b, int line) {
     (void)line;
     const int x = spec_.index_of(a);
     const int y = spec_.index_of(b);
-    if (x < 0) return "unknown server '" + std::string(a) + "' (declare it with `server` first)";
-    if (y < 0) return "unknown server '" + std::string(b) + "' (declare it with `server` first)";
-    if (x == y) return "a link joins two different servers";
+    if (x < 0)
+        return Error{"unknown server '" + std::string(a) + "' (declare it with `server` first)"};
+    if (y < 0)
+        return Error{"unknown server '" + std::string(b) + "' (declare it with `server` first)"};
+    if (x == y) return Error{"a link joins two different servers"};
     spec_.links.emplace_back(std::min(x, y), std::max(x, y));
     normalise(spec_);
     return std::nullopt;
@@ -122,36 +125,34 @@ bool HerdBuilder::is_statement(std::string_view verb) {
     return verb == "server" || verb == "link";
 }
 
-std::optional<std::string> HerdBuilder::add_statement(const std::vector<std::string_view>& f,
-                                                      int line) {
+std::optional<Error> HerdBuilder::add_statement(const std::vector<std::string_view>& f, int line) {
     HERD_ASSERT(!f.empty() && is_statement(f[0]));
     if (f[0] == "server") {
-        if (f.size() < 2 || f.size() > 3) return "expected `server NAME [HOST:PORT]`";
+        if (f.size() < 2 || f.size() > 3) return Error{"expected `server NAME [HOST:PORT]`"};
         return add_server(f[1], f.size() == 3 ? f[2] : std::string_view(), line);
     }
-    if (f.size() != 3) return "expected `link SERVER SERVER`";
+    if (f.size() != 3) return Error{"expected `link SERVER SERVER`"};
     return add_link(f[1], f[2], line);
 }
 
-std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
-                                                   std::string_view file_name) {
+Result<HerdSpec> parse_herd_file(std::string_view text, std::string_view file_name) {
     HerdBuilder builder;
     int line_no = 0;
     for (const SourceLine& line : source_lines(text)) {
         line_no = line.number;
         const auto f = fields_of(strip_comment(line.text));
         if (f.empty()) continue;
-        const std::optional<std::string> error =
+        const std::optional<Error> error =
             HerdBuilder::is_statement(f[0])
                 ? builder.add_statement(f, line.number)
-                : "expected `server` or `link`, got '" + std::string(f[0]) + "'";
+                : Error{"expected `server` or `link`, got '" + std::string(f[0]) + "'"};
         if (error)
-            return ParseError{std::string(file_name) + ":" + std::to_string(line.number) + ": " +
-                              *error};
+            return Error{std::string(file_name) + ":" + std::to_string(line.number) + ": " +
+                         error->message};
     }
     if (builder.spec().servers.empty()) {
-        return ParseError{std::string(file_name) + ":" + std::to_string(std::max(line_no, 1)) +
-                          ": expected at least one `server`"};
+        return Error{std::string(file_name) + ":" + std::to_string(std::max(line_no, 1)) +
+                     ": expected at least one `server`"};
     }
     return std::move(builder.spec());
 }

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/types.hpp"
 
 namespace herd {
@@ -36,23 +37,18 @@ struct HerdSpec {
     std::vector<ServerName> neighbours_of(int server) const;
 };
 
-struct ParseError {
-    std::string message;  // "file:line: what was expected"
-};
-
 // Builds up a herd from `server` and `link` statements, checking each as it comes. The one
 // home of the herd-file statements: parse_herd_file and the scenario parser both feed it.
 class HerdBuilder {
   public:
     // True for the verbs this builder takes ("server", "link").
     static bool is_statement(std::string_view verb);
-    // One whole statement, split into fields (fields[0] is its verb); an error message (without
-    // the file:line prefix), or nothing.
-    std::optional<std::string> add_statement(const std::vector<std::string_view>& fields, int line);
-    // Each returns an error message (without the file:line prefix), or nothing.
-    std::optional<std::string> add_server(std::string_view name, std::string_view address,
-                                          int line);
-    std::optional<std::string> add_link(std::string_view a, std::string_view b, int line);
+    // One whole statement, split into fields (fields[0] is its verb); an error (without the
+    // file:line prefix), or nothing.
+    std::optional<Error> add_statement(const std::vector<std::string_view>& fields, int line);
+    // Each returns an error (its message without the file:line prefix), or nothing.
+    std::optional<Error> add_server(std::string_view name, std::string_view address, int line);
+    std::optional<Error> add_link(std::string_view a, std::string_view b, int line);
     HerdSpec& spec() { return spec_; }
 
   private:
@@ -63,8 +59,7 @@ class HerdBuilder {
 std::vector<int> hop_distances(const HerdSpec& herd, int from);
 
 // Parses a whole herd file.
-std::variant<HerdSpec, ParseError> parse_herd_file(std::string_view text,
-                                                   std::string_view file_name);
+Result<HerdSpec> parse_herd_file(std::string_view text, std::string_view file_name);
 
 // The herd as a herd file (server lines, then link lines), which parse_herd_file reads back as
 // the same herd.

@@ -40,18 +40,16 @@ bool split_host_port(const std::string& text, std::string* host, std::uint16_t* 
 AdminServer::AdminServer(asio::io_context& io, Handler handler)
     : io_(io), handler_(std::move(handler)), acceptor_(io), pause_(io) {}
 
-bool AdminServer::start(const std::string& address, std::string* error) {
+std::optional<Error> AdminServer::start(const std::string& address) {
     std::string host;
     std::uint16_t port = 0;
     if (!split_host_port(address, &host, &port)) {
-        *error = "--admin takes ADDR:PORT, not '" + address + "'";
-        return false;
+        return Error{"--admin takes ADDR:PORT, not '" + address + "'"};
     }
     boost::system::error_code ec;
     const auto ip = asio::ip::make_address(host, ec);
     if (ec) {
-        *error = "--admin: '" + host + "' is not an IP address";
-        return false;
+        return Error{"--admin: '" + host + "' is not an IP address"};
     }
     const tcp::endpoint endpoint(ip, port);
     acceptor_.open(endpoint.protocol(), ec);
@@ -59,12 +57,11 @@ bool AdminServer::start(const std::string& address, std::string* error) {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        *error = "cannot listen on admin address " + address + ": " + ec.message();
-        return false;
+        return Error{"cannot listen on admin address " + address + ": " + ec.message()};
     }
     port_ = acceptor_.local_endpoint().port();
     do_accept();
-    return true;
+    return std::nullopt;
 }
 
 void AdminServer::stop() {

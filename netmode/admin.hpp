@@ -10,8 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/error.hpp"
 
 namespace herd::net {
 
@@ -30,8 +33,8 @@ class AdminServer {
     static constexpr std::size_t connections_max = 16;
 
     AdminServer(boost::asio::io_context& io, Handler handler);
-    // Listens on "ADDR:PORT"; false with the reason when it cannot.
-    bool start(const std::string& address, std::string* error);
+    // Listens on "ADDR:PORT"; the reason when it cannot.
+    std::optional<Error> start(const std::string& address);
     void stop();
     std::uint16_t port() const { return port_; }
 

@@ -2,26 +2,26 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace herd::net {
 
-bool read_text_file(const std::string& path, std::string* text) {
+Result<std::string> read_text_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return Error{path + " is a directory"};
     std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
+    if (!in) return Error{"cannot read " + path};
     std::stringstream s;
     s << in.rdbuf();
-    *text = s.str();
-    return true;
+    return s.str();
 }
 
-std::variant<HerdSpec, std::string> load_herd_file(const std::string& path) {
-    std::string text;
-    if (!read_text_file(path, &text)) return "cannot read " + path;
-    auto parsed = parse_herd_file(text, path);
-    if (auto* e = std::get_if<ParseError>(&parsed)) return e->message;
-    return std::get<HerdSpec>(std::move(parsed));
+Result<HerdSpec> load_herd_file(const std::string& path) {
+    auto text = read_text_file(path);
+    if (auto* e = error_of(text)) return *e;
+    return parse_herd_file(std::get<std::string>(text), path);
 }
 
 std::string self_executable() {

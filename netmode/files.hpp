@@ -8,9 +8,10 @@
 
 namespace herd::net {
 
-bool read_text_file(const std::string& path, std::string* text);
-// A herd file, or the message to print (`cannot read`, or `file:line: what was expected`).
-std::variant<HerdSpec, std::string> load_herd_file(const std::string& path);
+// A whole file, or why not.
+Result<std::string> read_text_file(const std::string& path);
+// A herd file, or the error to print (`cannot read`, or `file:line: what was expected`).
+Result<HerdSpec> load_herd_file(const std::string& path);
 // The path of the running executable (to start more of itself).
 std::string self_executable();
 

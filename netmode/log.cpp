@@ -72,11 +72,11 @@ void append_escaped(std::string& out, std::string_view bytes) {
 
 }  // namespace
 
-bool Log::make_folder(const std::string& path, std::string* error) {
+std::optional<Error> Log::make_folder(const std::string& path) {
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
-    if (ec && error != nullptr) *error = ec.message();
-    return !ec;
+    if (ec) return Error{"cannot create " + path + ": " + ec.message()};
+    return std::nullopt;
 }
 
 Log::Log(std::string path, LogOptions options) : path_(std::move(path)), options_(options) {}
@@ -93,19 +93,16 @@ Log::~Log() {
     close_file();
 }
 
-bool Log::open(std::string* error) {
+std::optional<Error> Log::open() {
     HERD_ASSERT(!started_);
-    if (path_.empty()) return true;
+    if (path_.empty()) return std::nullopt;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-        *error = "cannot open " + path_ + ": " + std::strerror(errno);
-        return false;
-    }
+    if (fd_ < 0) return Error{"cannot open " + path_ + ": " + std::strerror(errno)};
     struct stat st {};
     if (::fstat(fd_, &st) == 0) file_bytes_ = static_cast<std::size_t>(st.st_size);
     started_ = true;
     thread_ = std::thread([this] { run(); });
-    return true;
+    return std::nullopt;
 }
 
 void Log::write(std::string_view line) {

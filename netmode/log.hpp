@@ -18,9 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "core/error.hpp"
 
 namespace herd::net {
 
@@ -39,8 +42,8 @@ class Log {
     Log(const Log&) = delete;
     Log& operator=(const Log&) = delete;
 
-    // Opens the file; false with the reason if it cannot be (the log then stays off).
-    bool open(std::string* error);
+    // Opens the file; the reason if it cannot be (the log then stays off).
+    std::optional<Error> open();
     bool enabled() const { return started_; }
     void write(std::string_view line);  // one line, no newline needed
     // Writes each line of `bytes` as "<prefix><line>", bytes outside printable ASCII escaped;
@@ -54,7 +57,7 @@ class Log {
     std::uint64_t write_failures() const { return write_failures_; }
 
     // Creates the folder (and its parents) if missing.
-    static bool make_folder(const std::string& path, std::string* error);
+    static std::optional<Error> make_folder(const std::string& path);
 
   private:
     void run();

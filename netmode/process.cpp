@@ -14,8 +14,7 @@ extern char** environ;
 
 namespace herd::net {
 
-std::optional<Child> spawn_child(const std::vector<std::string>& args,
-                                 const std::string& output_file, std::string* error) {
+Result<Child> spawn_child(const std::vector<std::string>& args, const std::string& output_file) {
     std::vector<char*> argv;
     for (const std::string& a : args)
         argv.push_back(const_cast<char*>(a.c_str()));
@@ -25,9 +24,8 @@ std::optional<Child> spawn_child(const std::vector<std::string>& args,
     int fds[2] = {-1, -1};
     if (output_file.empty()) {
         if (::pipe2(fds, O_CLOEXEC) != 0) {
-            *error = std::string("pipe: ") + std::strerror(errno);
             posix_spawn_file_actions_destroy(&actions);
-            return std::nullopt;
+            return Error{std::string("pipe: ") + std::strerror(errno)};
         }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     } else {
@@ -42,8 +40,7 @@ std::optional<Child> spawn_child(const std::vector<std::string>& args,
     if (fds[1] >= 0) ::close(fds[1]);
     if (status != 0) {
         if (fds[0] >= 0) ::close(fds[0]);
-        *error = "cannot start " + args[0] + ": " + std::strerror(status);
-        return std::nullopt;
+        return Error{"cannot start " + args[0] + ": " + std::strerror(status)};
     }
     child.output_fd = fds[0];
     return child;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace herd::net {
 
 struct Child {
@@ -19,8 +21,7 @@ struct Child {
 
 // Starts `args` (args[0]: the executable's path). Its stdout and stderr go to `output_file`
 // (created or truncated), or, when that is empty, into a pipe returned in output_fd.
-std::optional<Child> spawn_child(const std::vector<std::string>& args,
-                                 const std::string& output_file, std::string* error);
+Result<Child> spawn_child(const std::vector<std::string>& args, const std::string& output_file);
 
 // Sends SIGTERM, waits up to `grace` for the child to exit, then SIGKILLs it; reaps it either way.
 // Returns its wait status (as waitpid gives it), or -1 if it was not our child.

@@ -82,7 +82,7 @@ Server::~Server() {
     stop();
 }
 
-bool Server::listen(std::string* error) {
+std::optional<Error> Server::listen() {
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(me.host.empty() ? "127.0.0.1" : me.host, ec);
@@ -91,10 +91,7 @@ bool Server::listen(std::string* error) {
         // A host name: listen on what it resolves to.
         tcp::resolver resolver(io_);
         auto results = resolver.resolve(me.host, std::to_string(me.port), ec);
-        if (ec || results.empty()) {
-            *error = "cannot resolve " + me.host + ": " + ec.message();
-            return false;
-        }
+        if (ec || results.empty()) return Error{"cannot resolve " + me.host + ": " + ec.message()};
         endpoint = results.begin()->endpoint();
     } else {
         endpoint = tcp::endpoint(address, me.port);
@@ -103,14 +100,12 @@ bool Server::listen(std::string* error) {
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        *error =
-            "cannot listen on " + me.host + ":" + std::to_string(me.port) + ": " + ec.message();
-        return false;
-    }
+    if (ec)
+        return Error{"cannot listen on " + me.host + ":" + std::to_string(me.port) + ": " +
+                     ec.message()};
     port_ = acceptor_.local_endpoint().port();
     listening_on_ = endpoint.address().to_string() + ":" + std::to_string(port_);
-    return true;
+    return std::nullopt;
 }
 
 // Fits the connection cap to the file descriptors this process may open (raising the soft
@@ -136,17 +131,18 @@ void Server::fit_descriptor_budget() {
     options_.connections_max = fits;
 }
 
-bool Server::start(std::string* error) {
+std::optional<Error> Server::start() {
     fit_descriptor_budget();
     // Every output is checked before the port opens: a server that cannot log, trace or serve
     // its admin port says so and does not start.
-    if (!log_.open(error) || !trace_.open(error)) return false;
+    if (auto e = log_.open()) return e;
+    if (auto e = trace_.open()) return e;
     if (!options_.admin.empty()) {
         admin_ = std::make_unique<AdminServer>(
             io_, [this](std::string_view path) { return admin_answer(path); });
-        if (!admin_->start(options_.admin, error)) return false;
+        if (auto e = admin_->start(options_.admin)) return e;
     }
-    if (!listen(error)) return false;
+    if (auto e = listen()) return e;
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     NodeConfig config;
     config.self = me.name;
@@ -173,7 +169,7 @@ bool Server::start(std::string* error) {
     places_.on_event([this](const std::string& line) { log_.write(line); });
     do_accept();
     pump();
-    return true;
+    return std::nullopt;
 }
 
 void Server::stop() {
@@ -670,10 +666,8 @@ HttpAnswer Server::admin_answer(std::string_view path) {
 int serve(ServerOptions options) {
     asio::io_context io;
     if (!options.log_dir.empty()) {
-        std::string error;
-        if (!Log::make_folder(options.log_dir, &error)) {
-            std::cerr << "herd serve: cannot create log folder " << options.log_dir << ": " << error
-                      << "\n";
+        if (auto e = Log::make_folder(options.log_dir)) {
+            std::cerr << "herd serve: log folder: " << e->message << "\n";
             return 1;
         }
     }
@@ -681,9 +675,8 @@ int serve(ServerOptions options) {
     asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::signal_set hangup(io, SIGHUP);
     Server server(io, std::move(options));
-    std::string error;
-    if (!server.start(&error)) {
-        std::cerr << "herd serve: " << error << "\n";
+    if (auto e = server.start()) {
+        std::cerr << "herd serve: " << e->message << "\n";
         return 1;
     }
     signals.async_wait([&](const boost::system::error_code& ec, int) {

@@ -70,8 +70,8 @@ class Server {
     Server(boost::asio::io_context& io, ServerOptions options);
     ~Server();
 
-    // Binds and starts serving; false (with the reason) if the port cannot be bound.
-    bool start(std::string* error);
+    // Opens its log, trace and admin port and binds; the reason if any of them cannot be.
+    std::optional<Error> start();
     // Stops accepting, closes every connection and the Places service.
     void stop();
     // SIGHUP: the log and trace files are closed and opened again.
@@ -84,7 +84,7 @@ class Server {
 
     void do_accept();
     void on_accepted(boost::asio::ip::tcp::socket socket);
-    bool listen(std::string* error);
+    std::optional<Error> listen();
     void fit_descriptor_budget();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);

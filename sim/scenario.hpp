@@ -101,14 +101,10 @@ struct Scenario {
     }
 };
 
-struct ScenarioError {
-    std::string message;  // "file:line: what was expected"
-};
-
 // Parses a scenario. `seed_override` (from `herd sim --seed`) replaces the file's seed, also for
 // the `herd random` preset.
-std::variant<Scenario, ScenarioError> parse_scenario(
-    std::string_view text, std::string_view file_name,
-    std::optional<std::uint64_t> seed_override = {});
+// A malformed scenario gives an Error "file:line: what was expected".
+Result<Scenario> parse_scenario(std::string_view text, std::string_view file_name,
+                                std::optional<std::uint64_t> seed_override = {});
 
 }  // namespace herd::sim

@@ -43,8 +43,8 @@ class Parser {
         scenario_.file = std::string(file);
     }
 
-    std::variant<Scenario, ScenarioError> run() {
-        if (!first_pass() || !build_herd() || !second_pass()) return ScenarioError{error_};
+    Result<Scenario> run() {
+        if (!first_pass() || !build_herd() || !second_pass()) return Error{error_};
         std::stable_sort(scenario_.steps.begin(), scenario_.steps.end(),
                          [](const Step& a, const Step& b) { return a.at < b.at; });
         return std::move(scenario_);
@@ -87,8 +87,8 @@ class Parser {
     }
 
     bool inline_herd(int line, const std::vector<std::string_view>& t) {
-        const std::optional<std::string> e = builder_.add_statement(t, line);
-        return e ? fail(line, *e) : true;
+        const std::optional<Error> e = builder_.add_statement(t, line);
+        return e ? fail(line, e->message) : true;
     }
 
     bool build_herd() {
@@ -534,9 +534,8 @@ class Parser {
 
 }  // namespace
 
-std::variant<Scenario, ScenarioError> parse_scenario(std::string_view text,
-                                                     std::string_view file_name,
-                                                     std::optional<std::uint64_t> seed_override) {
+Result<Scenario> parse_scenario(std::string_view text, std::string_view file_name,
+                                std::optional<std::uint64_t> seed_override) {
     return Parser(text, file_name, seed_override).run();
 }
 

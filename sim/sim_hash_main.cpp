@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     std::optional<std::uint64_t> seed;
     if (argc == 3) seed = std::stoull(argv[2]);
     auto parsed = herd::sim::parse_scenario(text.str(), argv[1], seed);
-    if (auto* e = std::get_if<herd::sim::ScenarioError>(&parsed)) {
+    if (auto* e = std::get_if<herd::Error>(&parsed)) {
         std::cerr << e->message << "\n";
         return 2;
     }

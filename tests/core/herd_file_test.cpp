@@ -20,13 +20,13 @@ const char* const design_example =
 
 std::string error_of(std::string_view text) {
     const auto r = parse_herd_file(text, "h.herd");
-    const auto* e = std::get_if<ParseError>(&r);
+    const auto* e = error_of(r);
     return e == nullptr ? "<parsed>" : e->message;
 }
 
 TEST(HerdFile, TheDesignExampleIsTheFall2017Preset) {
     const auto r = parse_herd_file(design_example, "fall.herd");
-    ASSERT_TRUE(std::holds_alternative<HerdSpec>(r)) << std::get<ParseError>(r).message;
+    ASSERT_TRUE(std::holds_alternative<HerdSpec>(r)) << std::get<Error>(r).message;
     const HerdSpec& herd = std::get<HerdSpec>(r);
     const HerdSpec preset = fall2017_herd();
     ASSERT_EQ(herd.servers.size(), 5u);

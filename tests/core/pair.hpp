@@ -21,7 +21,8 @@ struct Pair {
     std::vector<Action> seen_a;
     std::vector<Action> seen_b;
 
-    Pair(const char* name_a, const char* name_b, std::size_t line_bytes_max = line_bytes_max_default)
+    Pair(const char* name_a, const char* name_b,
+         std::size_t line_bytes_max = line_bytes_max_default)
         : a(config(name_a, name_b, line_bytes_max), pair_time(0)),
           b(config(name_b, name_a, line_bytes_max), pair_time(0)) {
         step(pair_time(0));  // the dials each asks for at start; a's is the one carried out

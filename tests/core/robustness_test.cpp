@@ -116,12 +116,12 @@ TEST(Robustness, PeerLinesWithoutAHandshakeNeverChangeTheStore) {
     const std::string hello = "HELLO herd/1 Ball Alford 0000000000000001 0000000000000002\n";
     for (int round = 0; round < 200; ++round) {
         Session s;
-        const std::string record = "AT Ball +0.100000000 c" + std::to_string(round) +
-                                   " +1.0+1.0 " + std::to_string(prng.below(1'000'000)) + "\n";
+        const std::string record = "AT Ball +0.100000000 c" + std::to_string(round) + " +1.0+1.0 " +
+                                   std::to_string(prng.below(1'000'000)) + "\n";
         const std::string peer_lines =
             record + "DIGEST 0 0000000000000000 1=0000000000000001/1\nPING\nAUTH -\n" + record;
-        s.run(peer_lines);                              // as a client
-        s.run(hello + peer_lines);                      // a handshake that never completes
+        s.run(peer_lines);          // as a client
+        s.run(hello + peer_lines);  // a handshake that never completes
         s.run(std::vector<std::string>{hello, record, "AUTH 00\n", record});  // a wrong AUTH
         EXPECT_EQ(s.store().size(), 0u) << "round " << round;
         for (const Action& a : s.actions)

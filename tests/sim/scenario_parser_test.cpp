@@ -8,13 +8,13 @@ namespace {
 
 Scenario parse_ok(const std::string& text) {
     auto r = parse_scenario(text, "t.scn");
-    if (auto* e = std::get_if<ScenarioError>(&r)) ADD_FAILURE() << e->message;
+    if (auto* e = std::get_if<Error>(&r)) ADD_FAILURE() << e->message;
     return std::holds_alternative<Scenario>(r) ? std::get<Scenario>(r) : Scenario{};
 }
 
 std::string error_of(const std::string& text) {
     auto r = parse_scenario(text, "t.scn");
-    if (auto* e = std::get_if<ScenarioError>(&r)) return e->message;
+    if (auto* e = std::get_if<Error>(&r)) return e->message;
     return "(parsed)";
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 Scenario scenario(const std::string& text, std::optional<std::uint64_t> seed = {}) {
     auto r = parse_scenario(text, "t.scn", seed);
-    if (auto* e = std::get_if<ScenarioError>(&r)) {
+    if (auto* e = std::get_if<Error>(&r)) {
         ADD_FAILURE() << e->message;
         return Scenario{};
     }
