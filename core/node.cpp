@@ -102,9 +102,11 @@ void Node::handle_timeout(Now now) {
                 break;
         }
     }
+    HERD_ASSERT(timers_.empty() || timers_.begin()->at > now.mono);  // nothing due is left
 }
 
 std::optional<Action> Node::poll_action() {
+    HERD_ASSERT(next_action_ <= actions_.size());
     if (next_action_ == actions_.size()) {
         actions_.clear();  // keeps the capacity
         next_action_ = 0;
@@ -440,6 +442,7 @@ void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now 
 void Node::push_reply(ConnectionId conn, Connection& c, std::string bytes, Now now) {
     (void)conn;
     (void)now;
+    HERD_ASSERT(!bytes.empty() && bytes.back() == '\n');  // whole replies only
     c.held_bytes += bytes.size();
     Slot slot;
     slot.bytes = std::move(bytes);
@@ -461,6 +464,7 @@ bool Node::update_flow(ConnectionId conn, Connection& c, Now now) {
         close_connection(conn, CloseMode::now, "output cap", now);
         return false;
     }
+    HERD_ASSERT(c.role == Role::client || c.role == Role::undecided);
     if (!c.paused && over_high_water(c)) {
         c.paused = true;
         stats_.client_reads_paused += 1;
@@ -632,8 +636,10 @@ void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, 
 }
 
 void Node::establish(ConnectionId conn, Connection& c, Now now) {
+    HERD_ASSERT(c.neighbour >= 0 && (c.role == Role::hello_sent || c.role == Role::welcome_sent));
     Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
     nb.handshakes -= 1;
+    HERD_ASSERT(nb.handshakes >= 0);
     c.role = Role::peer;
     if (nb.link) {
         const ConnectionId old_id = *nb.link;
@@ -666,6 +672,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
 
 void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines,
                      Now now, std::size_t records) {
+    HERD_ASSERT(!bytes->empty() && bytes->back() == '\n' && lines > 0);
     if (c.unsent_bytes + bytes->size() > config_.limits.peer_output_bytes_max) {
         stats_.links_closed_overflow += 1;
         close_connection(conn, CloseMode::now, "output queue overflow", now);
@@ -683,6 +690,8 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
 }
 
 void Node::flood(const Record& record, std::optional<ConnectionId> except, Now now) {
+    // The record size limit: whatever this server stored, every peer can take.
+    HERD_ASSERT(record.at_line().size() <= config_.limits.line_bytes_max);
     SharedBytes line;
     for (Neighbour& nb : neighbours_) {
         if (!nb.link || nb.link == except) continue;
@@ -834,6 +843,7 @@ void Node::schedule_dial(int n, Now now) {
     const std::int64_t half = nb.backoff.ns / 2;
     const Duration delay{half + prng_.between(0, nb.backoff.ns - half)};
     nb.backoff = std::min(nb.backoff * 2, config_.limits.backoff_max);
+    HERD_ASSERT(delay.ns >= 0 && delay <= config_.limits.backoff_max);
     nb.dial_timer = arm(now.mono + delay, TimerKind::dial, static_cast<std::uint64_t>(n));
 }
 

@@ -148,6 +148,7 @@ void Log::append(const std::string& text, std::size_t lines) {
     }
     buffer_ += text;
     buffer_lines_ += lines;
+    HERD_ASSERT(buffer_.size() <= options_.buffer_bytes_max);
 }
 
 void Log::flush() {

@@ -309,6 +309,7 @@ std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket so
 
 void Server::do_read(const std::shared_ptr<Conn>& c) {
     if (c->reading || c->paused || c->eof || !c->open) return;
+    HERD_ASSERT(conns_.count(c->id) == 1);  // an open connection is known
     c->reading = true;
     // Wait for bytes without a buffer of our own; read them into the shared one when they come.
     c->socket.async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& ec) {
@@ -323,6 +324,7 @@ void Server::do_read(const std::shared_ptr<Conn>& c) {
 }
 
 void Server::on_readable(const std::shared_ptr<Conn>& c) {
+    HERD_ASSERT(c->open && !c->reading);
     boost::system::error_code ec;
     const std::size_t n = c->socket.read_some(asio::buffer(read_buffer_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -385,6 +387,7 @@ void Server::log_input(Conn& c, std::string_view bytes) {
 
 void Server::do_write(const std::shared_ptr<Conn>& c) {
     if (c->writing || c->out.empty() || !c->open) return;
+    HERD_ASSERT(c->out_offset < c->out.front()->size());
     c->writing = true;
     // What is queued goes out in gathered writes (one system call, not one per line), each of
     // a bounded size, so that a client taking its output slowly shows progress write by write
@@ -444,6 +447,7 @@ void Server::consume_output(Conn& c, std::size_t n) {
 
 void Server::close_now(const std::shared_ptr<Conn>& c, std::string_view reason) {
     if (!c->open) return;
+    HERD_ASSERT(conns_.count(c->id) == 1);
     c->open = false;
     if (c->flush_deadline) c->flush_deadline->cancel();
     boost::system::error_code ec;
@@ -502,6 +506,7 @@ void Server::dial(const ServerName& peer) {
 
 void Server::pump() {
     if (pumping_ || stopped_) return;
+    HERD_ASSERT(node_ != nullptr);
     pumping_ = true;
     drain(*node_, [this](auto&& action) { act(action); });
     pumping_ = false;

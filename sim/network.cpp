@@ -46,6 +46,7 @@ void Network::schedule(Instant now, std::uint64_t id, Conn& c, int from, SharedB
             .end();
     }
     c.end[from].in_flight_bytes += bytes->size();
+    HERD_ASSERT(c.last_arrival[from] >= now);
     queue_.push(at, EvDeliver{id, from, std::move(bytes)});
 }
 
@@ -94,8 +95,9 @@ void Network::schedule_close_notice(Instant now, std::uint64_t id, Conn& c, int 
 
 void Network::close(Instant now, std::uint64_t id, int from, CloseMode mode) {
     Conn* c = find(id);
-    HERD_ASSERT(c != nullptr);
+    HERD_ASSERT(c != nullptr && (from == 0 || from == 1));
     End& e = c->end[from];
+    HERD_ASSERT(e.open);  // a Node closes a connection once
     e.open = false;
     if (trace_.enabled())
         trace_.begin(now, "close")

@@ -152,6 +152,7 @@ void Simulator::Impl::pump(int s) {
 
 void Simulator::Impl::arm(int s) {
     Server& sv = servers_[static_cast<std::size_t>(s)];
+    HERD_ASSERT(sv.node != nullptr);
     const auto t = sv.node->poll_timeout();
     if (!t || (sv.armed && *sv.armed <= *t)) return;
     sv.armed = *t;
@@ -308,6 +309,7 @@ void Simulator::Impl::on(EvCloseNotice& n) {
 
 void Simulator::Impl::on(EvDialDone& dial) {
     if (!current(dial.server, dial.life)) return;
+    HERD_ASSERT(dial.peer != dial.server && sc_.herd.linked(dial.server, dial.peer));
     const ServerName& peer_name = sc_.herd.servers[static_cast<std::size_t>(dial.peer)].name;
     if (!up(dial.peer) || network_.is_cut(dial.server, dial.peer)) {
         result_.stats.dials_failed += 1;

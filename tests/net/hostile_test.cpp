@@ -260,7 +260,8 @@ TEST(Hostile, TheConnectionCapFitsTheOpenFileLimitSoTheAdminPortKeepsAnswering) 
     // ports: the admin port answers and a freed slot serves a client again.
     EXPECT_TRUE(
         wait_until([&] { return http_get(solo.admin_port(), "/healthz") == "ok\n"; }, 10000ms));
-    EXPECT_GE(solo.metric("herd_connections_refused_total{cap=\"all\"}"), 1);
+    EXPECT_TRUE(wait_until(
+        [&] { return solo.metric("herd_connections_refused_total{cap=\"all\"}") >= 1; }, 10000ms));
     for (int fd : fds)
         ::close(fd);
     EXPECT_TRUE(wait_until(
