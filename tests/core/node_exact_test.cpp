@@ -1,0 +1,169 @@
+// One Node at a time, literal times in, the exact list of actions out: the handshake from both
+// sides, flooding, heartbeats and silence, and reconnect backoff.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/node.hpp"
+#include "core/peer_protocol.hpp"
+
+namespace herd::test {
+namespace {
+
+Now at_ms(std::int64_t ms) {
+    return Now{Instant{ms * 1'000'000},
+               Timestamp{1479413884 + ms / 1000, static_cast<std::int32_t>(ms % 1000) * 1'000'000}};
+}
+
+NodeConfig config(const char* self, std::vector<const char*> neighbours,
+                  std::uint64_t incarnation) {
+    NodeConfig c;
+    c.self = *ServerName::parse(self);
+    for (const char* n : neighbours)
+        c.neighbours.push_back(*ServerName::parse(n));
+    c.incarnation = incarnation;
+    c.seed = 11;
+    c.notify_applied = false;
+    return c;
+}
+
+std::vector<Action> drain_all(Node& node) {
+    std::vector<Action> out;
+    while (auto a = node.poll_action())
+        out.push_back(std::move(*a));
+    return out;
+}
+
+// Actions as text, so a whole list compares at once: "dial Ball", "send 1 HELLO ...", ...
+std::vector<std::string> text(const std::vector<Action>& actions) {
+    std::vector<std::string> out;
+    for (const Action& a : actions) {
+        if (const auto* d = std::get_if<Dial>(&a)) {
+            out.push_back("dial " + d->peer.str());
+        } else if (const auto* s = std::get_if<SendToPeer>(&a)) {
+            out.push_back("send " + std::to_string(s->conn) + " " + *s->bytes);
+        } else if (const auto* r = std::get_if<Reply>(&a)) {
+            out.push_back("reply " + std::to_string(r->conn) + " " + r->bytes);
+        } else if (const auto* u = std::get_if<PeerUp>(&a)) {
+            out.push_back("up " + u->peer.str());
+        } else if (const auto* d2 = std::get_if<PeerDown>(&a)) {
+            out.push_back("down " + d2->peer.str() + " " + d2->reason);
+        } else if (const auto* c = std::get_if<Close>(&a)) {
+            out.push_back("close " + std::to_string(c->conn) + " " + c->reason);
+        } else {
+            out.push_back("other");
+        }
+    }
+    return out;
+}
+
+using Lines = std::vector<std::string>;
+
+// The digest of an empty store, as sent at every link-up.
+std::string empty_digest() {
+    return format_digest(BucketId{0, 0}, RecordStore().child_digests(BucketId{0, 0}));
+}
+
+TEST(NodeExact, TheDialerSendsHelloAndTheLinkIsUpAfterWelcome) {
+    Node a(config("Alford", {"Ball"}, 0xA), at_ms(0));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"}));
+    a.handle_dialed(7, *ServerName::parse("Ball"), at_ms(5));
+    const auto hello_actions = drain_all(a);
+    ASSERT_EQ(hello_actions.size(), 1u);
+    const auto hello = parse_hello(*std::get<SendToPeer>(hello_actions[0]).bytes);
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->dialer, "Alford");
+    EXPECT_EQ(hello->acceptor, "Ball");
+    EXPECT_EQ(hello->incarnation, 0xAu);
+    // Ball welcomes it (no herd secret: the MAC is "-").
+    a.handle_bytes(7, format_welcome(Welcome{"Ball", 0xB, 42, "-"}), at_ms(6));
+    EXPECT_EQ(text(drain_all(a)),
+              (Lines{"send 7 AUTH -\n", "up Ball", "send 7 " + empty_digest()}));
+    EXPECT_EQ(a.linked_peers(), (std::vector<ServerName>{*ServerName::parse("Ball")}));
+}
+
+TEST(NodeExact, TheAcceptorWelcomesAKnownNeighbourAndRefusesAStranger) {
+    Node b(config("Ball", {"Alford"}, 0xB), at_ms(0));
+    drain_all(b);
+    b.handle_accepted(3, at_ms(1));
+    b.handle_bytes(3, format_hello(Hello{"Alford", "Ball", 0xA, 99}), at_ms(2));
+    const auto welcome_actions = drain_all(b);
+    ASSERT_EQ(welcome_actions.size(), 1u);
+    const auto welcome = parse_welcome(*std::get<SendToPeer>(welcome_actions[0]).bytes);
+    ASSERT_TRUE(welcome);
+    EXPECT_EQ(welcome->acceptor, "Ball");
+    EXPECT_EQ(welcome->mac, "-");
+    b.handle_bytes(3, "AUTH -\n", at_ms(3));
+    EXPECT_EQ(text(drain_all(b)), (Lines{"up Alford", "send 3 " + empty_digest()}));
+    // A HELLO from a server that is not a neighbour is refused and closed after the refusal.
+    b.handle_accepted(4, at_ms(4));
+    b.handle_bytes(4, format_hello(Hello{"Mallory", "Ball", 1, 2}), at_ms(4));
+    EXPECT_EQ(text(drain_all(b)),
+              (Lines{"send 4 " + format_refused("not-a-neighbour"), "close 4 not-a-neighbour"}));
+}
+
+// Alford linked to Ball on connection 7 at 6 ms (the dialer's side of the handshake above).
+Node linked_alford(std::vector<const char*> neighbours = {"Ball"}) {
+    Node a(config("Alford", std::move(neighbours), 0xA), at_ms(0));
+    drain_all(a);
+    a.handle_dialed(7, *ServerName::parse("Ball"), at_ms(5));
+    a.handle_bytes(7, format_welcome(Welcome{"Ball", 0xB, 42, "-"}), at_ms(6));
+    drain_all(a);
+    return a;
+}
+
+TEST(NodeExact, AClientUpdateIsFloodedOnceAndAPeersCopyIsNotSentBack) {
+    Node a = linked_alford();
+    a.handle_accepted(20, at_ms(100));
+    a.handle_bytes(20, "IAMAT kiwi +1.0+2.0 1479413884\n", at_ms(100));
+    EXPECT_EQ(text(drain_all(a)),
+              (Lines{"send 7 AT Alford +0.100000000 kiwi +1.0+2.0 1479413884\n",
+                     "reply 20 AT Alford +0.100000000 kiwi +1.0+2.0 1479413884\n"}));
+    // The same record back from Ball changes nothing and goes nowhere; a newer one is taken
+    // and not sent back to Ball, its only neighbour.
+    a.handle_bytes(7, "AT Alford +0.100000000 kiwi +1.0+2.0 1479413884\n", at_ms(101));
+    a.handle_bytes(7, "AT Ball +0.000000001 kiwi +3.0+4.0 1479413885\n", at_ms(102));
+    EXPECT_EQ(text(drain_all(a)), Lines{});
+    EXPECT_EQ(a.store().find("kiwi")->origin(), "Ball");
+}
+
+TEST(NodeExact, APingGoesOutAfterASecondOfQuietAndASilentLinkIsClosedAtThreeSeconds) {
+    Node a = linked_alford();
+    // Last sent at 6 ms (the digest): the heartbeat is due at 1.006 s.
+    EXPECT_EQ(a.poll_timeout(), Instant{1'006'000'000});
+    a.handle_timeout(at_ms(1006));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"send 7 PING\n"}));
+    a.handle_timeout(at_ms(2006));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"send 7 PING\n"}));
+    // Nothing received since 6 ms: silent at 3.006 s.
+    a.handle_timeout(at_ms(3006));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 7 silent", "down Ball silent"}));
+    EXPECT_EQ(a.stats().links_closed_silent, 1u);
+}
+
+TEST(NodeExact, RedialsBackOffExponentiallyWithJitterUpToFiveSeconds) {
+    Node a = linked_alford();
+    a.handle_closed(7, at_ms(10));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"down Ball connection lost"}));
+    // Each delay is drawn from [backoff/2, backoff]; the backoff doubles from 100 ms to 5 s.
+    std::int64_t now_ns = 10'000'000;
+    std::int64_t backoff_ns = 100'000'000;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        const auto at = a.poll_timeout();
+        ASSERT_TRUE(at);
+        const std::int64_t delay = at->ns - now_ns;
+        EXPECT_GE(delay, backoff_ns / 2) << "attempt " << attempt;
+        EXPECT_LE(delay, backoff_ns) << "attempt " << attempt;
+        a.handle_timeout(Now{*at, Timestamp{1479413884, 0}});
+        EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"})) << "attempt " << attempt;
+        a.handle_dial_failed(*ServerName::parse("Ball"), Now{*at, Timestamp{1479413884, 0}});
+        EXPECT_EQ(text(drain_all(a)), Lines{});
+        now_ns = at->ns;
+        backoff_ns = std::min<std::int64_t>(backoff_ns * 2, 5'000'000'000);
+    }
+    EXPECT_EQ(backoff_ns, 5'000'000'000);
+}
+
+}  // namespace
+}  // namespace herd::test
