@@ -17,8 +17,12 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
             out.too_long = true;
             return out;
         }
-        if (store_.line_bytes() + record.at_line().size() > store_bytes_max_ &&
-            store_.find(record.client()) == nullptr) {
+        // The store's size limit: an IAMAT that would grow the store past it (a new client, or
+        // a known one whose line gets longer) is refused; one that does not grow it never is.
+        const Record* known = store_.find(record.client());
+        const std::size_t before = known == nullptr ? 0 : known->at_line().size();
+        if (record.at_line().size() > before &&
+            store_.line_bytes() + (record.at_line().size() - before) > store_bytes_max_) {
             out.reply = format_invalid_reply(line);
             out.store_full = true;
             return out;

@@ -38,16 +38,17 @@ struct ClientOutcome {
     std::optional<PlacesQuery> query;  // kind == places_query
     const Record* changed = nullptr;   // the record an IAMAT stored, to be flooded
     bool too_long = false;             // an IAMAT refused: its AT line passes the size limit
-    bool store_full = false;           // an IAMAT for a new client refused: the store is full
+    bool store_full = false;           // an IAMAT refused: it would grow a full store
 };
 
 class ClientService {
   public:
     // `record_bytes_max`: the longest AT line a record may have (what every peer accepts); an
     // IAMAT whose AT line would be longer is answered `?` and stored nowhere.
-    // `store_bytes_max`: past this many bytes of stored lines, an IAMAT for a client the store
-    // does not hold yet is answered `?` (updates of known clients are still taken, and so is
-    // everything peers send), so no client can grow the herd's stores without end.
+    // `store_bytes_max`: an IAMAT that would take the stored lines past this many bytes (a new
+    // client, or a known one whose line grows) is answered `?`; updates that do not grow the
+    // store, and everything peers send, are still taken. So no client can grow the herd's
+    // stores without end.
     ClientService(ServerName self, RecordStore& store,
                   std::size_t record_bytes_max = line_bytes_max_default,
                   std::size_t store_bytes_max = SIZE_MAX)

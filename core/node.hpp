@@ -62,7 +62,7 @@ struct NodeStats {
     std::uint64_t clients_refused_peers_only = 0;  // over a cap and not a peer
     std::uint64_t client_reads_paused = 0;
     std::uint64_t iamats_refused_too_long = 0;    // AT line past the record size limit
-    std::uint64_t iamats_refused_store_full = 0;  // a new client while the store is full
+    std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
     std::uint64_t places_refused_over_limit = 0;
 };
 
@@ -189,6 +189,7 @@ class Node {
     Connection& open_connection(ConnectionId conn, Now now);
     void drain_lines(ConnectionId conn, Connection& c, Now now);
     void take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now);
+    void note_line(ConnectionId conn, std::string_view text);
     void close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now);
     void forget(ConnectionId conn, std::string_view reason, Now now);
     void check_connection(ConnectionId conn, Now now);

@@ -18,9 +18,10 @@ struct NodeLimits {
     // also the one size limit of a record: an IAMAT whose AT line would be longer is answered
     // `?`, so every stored record fits in a peer line and can always be replicated.
     std::size_t line_bytes_max = line_bytes_max_default;
-    // The store's size limit, in bytes of stored AT lines: past it, IAMATs for new clients are
-    // answered `?` at their origin (known clients' updates and peers' records are still taken).
-    // Every server holds every record, so this bounds the whole herd's stores.
+    // The store's size limit, in bytes of stored AT lines: an IAMAT that would grow the store
+    // past it (a new client, or a longer line for a known one) is answered `?` at its origin;
+    // updates that do not grow it, and peers' records, are still taken. Every server holds
+    // every record, so this bounds the whole herd's stores.
     std::size_t store_bytes_max = std::size_t{1} << 30;
 
     // Client flow control. Output counts the bytes handed to the driver and not yet sent, plus
@@ -69,6 +70,9 @@ struct NodeConfig {
     // Emit a RecordApplied action for every store change (the simulator's checker and traces
     // want them; a server without a trace need not pay for them).
     bool notify_applied = true;
+    // Emit LinesRead for every line the Node takes from a connection (a driver's log of every
+    // input line, framed once, here).
+    bool notify_lines = false;
     NodeLimits limits;
 };
 

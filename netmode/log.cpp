@@ -132,7 +132,11 @@ void Log::write_lines(std::string_view prefix, std::string_view bytes, std::stri
         if (!skip.empty() && line == skip) continue;
         text += stamp;
         text += prefix;
-        append_escaped(text, line);
+        // A very long line is logged by its first 4 KiB and its length.
+        constexpr std::size_t logged_bytes_max = 4096;
+        append_escaped(text, line.substr(0, logged_bytes_max));
+        if (line.size() > logged_bytes_max)
+            text += "... (" + std::to_string(line.size()) + " bytes)";
         text += '\n';
         lines += 1;
     }

@@ -196,6 +196,7 @@ bool PlacesService::answer_from_cache(const std::string& key, Done& done) {
     auto it = cache_.find(key);
     if (it == cache_.end()) return false;
     if (it->second->expires <= std::chrono::steady_clock::now()) {
+        cache_bytes_ -= entry_bytes(*it->second);
         lru_.erase(it->second);
         cache_.erase(it);
         return false;
@@ -286,7 +287,11 @@ void PlacesService::finish(const std::string& key, PlacesResult result) {
         lru_.push_front(
             CacheEntry{key, result.body, std::chrono::steady_clock::now() + config_.cache_ttl});
         cache_[key] = lru_.begin();
-        while (lru_.size() > config_.cache_entries_max) {
+        cache_bytes_ += entry_bytes(lru_.front());
+        // Bounded by entries and by bytes (a key holds the client's coordinate text, which may
+        // be long): the least recently used go first.
+        while (lru_.size() > config_.cache_entries_max || cache_bytes_ > config_.cache_bytes_max) {
+            cache_bytes_ -= entry_bytes(lru_.back());
             cache_.erase(lru_.back().key);
             lru_.pop_back();
         }

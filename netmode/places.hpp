@@ -31,6 +31,7 @@ struct PlacesConfig {
     std::string api_key;   // never logged
     std::chrono::milliseconds timeout{4000};
     std::size_t cache_entries_max = 10000;
+    std::size_t cache_bytes_max = 64u << 20;  // keys and answers together
     // Distinct requests in flight at once; a query beyond is answered OVER_QUERY_LIMIT at once.
     // (The Node bounds its own queries too; this holds when the Node has given up on slow ones.)
     std::size_t requests_in_flight_max = 4096;
@@ -86,6 +87,8 @@ class PlacesService {
     std::unique_ptr<Worker> worker_;
     std::list<CacheEntry> lru_;  // most recent first
     std::map<std::string, std::list<CacheEntry>::iterator> cache_;
+    std::size_t cache_bytes_ = 0;
+    static std::size_t entry_bytes(const CacheEntry& e) { return 2 * e.key.size() + e.body.size(); }
     std::map<std::string, std::vector<Done>> in_flight_;
     PlacesStats stats_;
     std::function<void(const std::string&)> report_;

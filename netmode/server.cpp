@@ -1,5 +1,7 @@
 #include "netmode/server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <array>
@@ -37,7 +39,6 @@ struct Server::Conn {
     bool paused = false;   // the Node asked to stop reading
     bool close_after_flush = false;
     bool open = true;
-    std::string log_partial;  // an input line not complete yet, kept so the log shows whole lines
 
     Conn(ConnectionId i, tcp::socket s, std::string l)
         : id(i), socket(std::move(s)), label(std::move(l)) {}
@@ -111,9 +112,9 @@ std::optional<Error> Server::listen() {
 // Fits the connection cap to the file descriptors this process may open (raising the soft
 // limit to the hard one first), so that peers' reserve, dials, the admin port, logs and Places
 // always have descriptors left however many clients come.
-void Server::fit_descriptor_budget() {
+bool Server::fit_descriptor_budget() {
     rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return true;
     if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -124,15 +125,18 @@ void Server::fit_descriptor_budget() {
                               AdminServer::connections_max + descriptors_other;
     const auto available = static_cast<std::size_t>(limit.rlim_cur);
     const std::size_t fits = available > fixed ? available - fixed : 0;
-    if (options_.connections_max <= fits) return;
+    if (options_.connections_max <= fits) return true;
+    if (fits == 0) return false;
     descriptor_note_ = "connection cap lowered from " + std::to_string(options_.connections_max) +
                        " to " + std::to_string(fits) + " to fit the open-file limit " +
                        std::to_string(available);
     options_.connections_max = fits;
+    return true;
 }
 
 std::optional<Error> Server::start() {
-    fit_descriptor_budget();
+    if (!fit_descriptor_budget())
+        return Error{"the open-file limit leaves no room for clients: raise `ulimit -n`"};
     // Every output is checked before the port opens: a server that cannot log, trace or serve
     // its admin port says so and does not start.
     if (auto e = log_.open()) return e;
@@ -153,6 +157,7 @@ std::optional<Error> Server::start() {
     config.seed = random64();
     config.limits = options_.limits;
     config.notify_applied = trace_.enabled();
+    config.notify_lines = options_.log_lines && log_.enabled();
     std::string peers;
     for (const ServerName& n : config.neighbours)
         peers += (peers.empty() ? "" : ", ") + n.str();
@@ -301,6 +306,12 @@ std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket so
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     socket.non_blocking(true, ec);
+    // Keep little unsent data in the kernel: a slow reader then makes room, and our writes make
+    // progress, a little at a time, instead of waiting for megabytes of a grown send buffer to
+    // drain (the write timeout counts from the last progress).
+    const int unsent_bytes_max = 64 << 10;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent_bytes_max,
+                 sizeof unsent_bytes_max);
     auto c = std::make_shared<Conn>(id, std::move(socket), label);
     conns_.emplace(id, c);
     do_read(c);
@@ -344,7 +355,6 @@ void Server::on_readable(const std::shared_ptr<Conn>& c) {
     }
     counters_.bytes_read += n;
     const std::string_view bytes(read_buffer_.data(), n);
-    if (options_.log_lines && log_.enabled()) log_input(*c, bytes);
     node_->handle_bytes(c->id, bytes, now());
     pump();
     do_read(c);  // unless the Node paused it, or closed it
@@ -355,34 +365,6 @@ void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
     close_now(c, "lost: " + why);
     node_->handle_closed(c->id, now());
     pump();
-}
-
-void Server::log_input(Conn& c, std::string_view bytes) {
-    // Whole lines only: a line split across reads is logged once it is complete. A very long
-    // line is logged by its first 4 KiB.
-    constexpr std::size_t partial_bytes_max = 4096;
-    const std::string tag = "conn " + std::to_string(c.id) + " < ";
-    const std::string_view skip = options_.log_heartbeats ? std::string_view{} : "PING";
-    const std::size_t last_newline = bytes.rfind('\n');
-    if (last_newline == std::string_view::npos) {
-        if (c.log_partial.size() < partial_bytes_max)
-            c.log_partial.append(bytes.substr(0, partial_bytes_max - c.log_partial.size()));
-        return;
-    }
-    if (!c.log_partial.empty()) {
-        const std::size_t first_newline = bytes.find('\n');
-        if (c.log_partial.size() < partial_bytes_max) {
-            c.log_partial.append(
-                bytes.substr(0, std::min(first_newline, partial_bytes_max - c.log_partial.size())));
-        }
-        log_.write_lines(tag, c.log_partial, skip);
-        std::string().swap(c.log_partial);
-        bytes.remove_prefix(first_newline + 1);
-    }
-    const std::size_t last = bytes.rfind('\n');
-    if (last != std::string_view::npos) log_.write_lines(tag, bytes.substr(0, last), skip);
-    const std::string_view tail = last == std::string_view::npos ? bytes : bytes.substr(last + 1);
-    c.log_partial.assign(tail.substr(0, partial_bytes_max));
 }
 
 void Server::do_write(const std::shared_ptr<Conn>& c) {
@@ -560,6 +542,11 @@ void Server::act(PeerDown& a) {
 void Server::act(PeerLineRejected& a) {
     log_.write("peer " + a.peer.str() + " on conn " + std::to_string(a.conn) + ": line skipped (" +
                a.reason + "), " + std::to_string(a.count) + " so far on this link");
+}
+
+void Server::act(LinesRead& a) {
+    const std::string_view skip = options_.log_heartbeats ? std::string_view{} : "PING";
+    log_.write_lines("conn " + std::to_string(a.conn) + " < ", a.lines, skip);
 }
 
 void Server::act(PauseReading& a) {

@@ -85,7 +85,8 @@ class Server {
     void do_accept();
     void on_accepted(boost::asio::ip::tcp::socket socket);
     std::optional<Error> listen();
-    void fit_descriptor_budget();
+    // False when the open-file limit leaves no room for a single client.
+    bool fit_descriptor_budget();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);
     void take_seat(Conn& c, Seat seat);
@@ -98,7 +99,6 @@ class Server {
     void do_write(const std::shared_ptr<Conn>& c);
     void consume_output(Conn& c, std::size_t n);
     void arm_flush_deadline(const std::shared_ptr<Conn>& c);
-    void log_input(Conn& c, std::string_view bytes);
     void close_now(const std::shared_ptr<Conn>& c, std::string_view reason);
     void dial(const ServerName& peer);
     void pump();
@@ -113,6 +113,7 @@ class Server {
     void act(PeerUp& a);
     void act(PeerDown& a);
     void act(PeerLineRejected& a);
+    void act(LinesRead& a);
     void act(PauseReading& a);
     void act(ResumeReading& a);
     void on_send(ConnectionId id, SharedBytes bytes);

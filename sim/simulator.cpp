@@ -66,6 +66,7 @@ class Simulator::Impl {
     void act(int, PeerLineRejected&) {}
     void act(int, PauseReading&) {}  // simulated clients read at once: never paused for long
     void act(int, ResumeReading&) {}
+    void act(int, LinesRead&) {}
 
     // Events, one handler each (called through std::visit).
     void on(EvStep& e) { run_step(sc_.steps[e.index]); }

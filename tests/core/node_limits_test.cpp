@@ -102,6 +102,16 @@ TEST(NodeRecordLimit, PastTheStoreLimitNewClientsAreRefusedAndKnownOnesStillMove
     EXPECT_EQ(node.store().find("c1")->time(), (Timestamp{epoch_s + 9, 0}));
     EXPECT_EQ(node.stats().iamats_refused_store_full, 1u);
     EXPECT_LE(node.store().line_bytes(), 150u);
+    // A known client cannot grow the store past its limit either; the same length still moves.
+    const std::string longer = "IAMAT c1 +1." + std::string(60, '0') + "+2.0 1479413899\n";
+    const std::string same = "IAMAT c2 +3.000000+4.000000 1479413899\n";
+    node.handle_accepted(2, at_ms(1));
+    node.handle_bytes(2, longer + same, at_ms(1));
+    const std::string answers = replies_text(drain_all(node));
+    EXPECT_EQ(answers.substr(0, answers.find('\n') + 1), "? " + longer);
+    EXPECT_EQ(node.store().find("c2")->latlon_text(), "+3.000000+4.000000");
+    EXPECT_EQ(node.stats().iamats_refused_store_full, 2u);
+    EXPECT_LE(node.store().line_bytes(), 150u);
 }
 
 // ---------------------------------------------------------------- flow control
