@@ -24,7 +24,8 @@ constexpr const char* usage =
     "                       [--log-max-mb MB] [--log-keep N] [--trace F.jsonl]\n"
     "                       [--tiebreak first|convergent] [--connections-max N]\n"
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
-    "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n";
+    "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
+    "                       [--insecure-peers]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -74,6 +75,8 @@ void describe_options(po::options_description& visible) {
         "log every input and output line (false: connections, peers and errors only)")(
         "secret-file", po::value<std::string>(),
         "file holding the herd secret (peers authenticate with it)")(
+        "insecure-peers",
+        "run peer links without a herd secret although the herd is not all on loopback")(
         "trace", po::value<std::string>(),
         "write every applied record as a JSON line to this file")(
         "tiebreak", po::value<std::string>()->default_value("first"),
@@ -172,6 +175,18 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
         options.secret = trimmed_file(std::get<std::string>(text));
         if (options.secret.empty()) {
             std::cerr << "herd serve: the secret file is empty\n";
+            return false;
+        }
+    }
+    // Secure by default: a herd that reaches beyond this machine needs a secret, unless the
+    // operator says otherwise in so many words.
+    if (options.secret.empty()) {
+        const ServerSpec* outside = first_off_loopback(options.herd);
+        options.insecure_peers = vm.count("insecure-peers") > 0;
+        if (outside != nullptr && !options.insecure_peers) {
+            std::cerr << "herd serve: server " << outside->name.str() << " is at " << outside->host
+                      << ", off this machine: peers need a herd secret (--secret-file F), or "
+                         "--insecure-peers to run them unauthenticated\n";
             return false;
         }
     }

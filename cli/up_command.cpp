@@ -101,11 +101,18 @@ constexpr const char* passed_on[] = {
 
 namespace {
 
-// The herd secret file: the one given, or a new random secret written to LOG_DIR/herd.secret.
-// Empty (after printing why) when it cannot be written.
+// The herd secret file: the one given, the one a previous `herd up` left in LOG_DIR/herd.secret
+// (servers on other hosts already have it), or a new random secret written there. Empty (after
+// printing why) when it cannot be written.
 std::string secret_file_for(const po::variables_map& vm, const std::string& log_dir) {
     if (vm.count("secret-file")) return vm["secret-file"].as<std::string>();
     const std::string file = log_dir + "/herd.secret";
+    const auto existing = net::read_text_file(file);
+    if (const auto* text = std::get_if<std::string>(&existing);
+        text != nullptr && text->find_first_not_of(" \r\n") != std::string::npos) {
+        std::cout << "herd up: using the herd secret in " << file << "\n";
+        return file;
+    }
     std::random_device rd;
     std::string secret;
     static constexpr char hex[] = "0123456789abcdef";

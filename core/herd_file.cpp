@@ -157,6 +157,30 @@ Result<HerdSpec> parse_herd_file(std::string_view text, std::string_view file_na
     return std::move(builder.spec());
 }
 
+bool is_loopback_host(std::string_view host) {
+    if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+    // 127.a.b.c, each part a decimal byte.
+    if (!host.starts_with("127.")) return false;
+    std::string_view rest = host.substr(4);
+    for (int part = 0; part < 3; ++part) {
+        const std::size_t dot = rest.find('.');
+        const std::string_view digits = part < 2 ? rest.substr(0, dot) : rest;
+        if (digits.size() > 3 || !parse_whole(digits, 255)) return false;
+        if (part < 2) {
+            if (dot == std::string_view::npos) return false;
+            rest.remove_prefix(dot + 1);
+        }
+    }
+    return true;
+}
+
+const ServerSpec* first_off_loopback(const HerdSpec& herd) {
+    for (const ServerSpec& s : herd.servers) {
+        if (s.port != 0 && !is_loopback_host(s.host)) return &s;
+    }
+    return nullptr;
+}
+
 std::string format_herd_file(const HerdSpec& herd) {
     std::string out;
     for (const ServerSpec& s : herd.servers) {

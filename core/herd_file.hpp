@@ -61,6 +61,13 @@ std::vector<int> hop_distances(const HerdSpec& herd, int from);
 // Parses a whole herd file.
 Result<HerdSpec> parse_herd_file(std::string_view text, std::string_view file_name);
 
+// True for an address on this machine's loopback network: 127.0.0.0/8, ::1 or "localhost".
+// A herd whose servers are all on loopback never sends a peer line off the machine.
+bool is_loopback_host(std::string_view host);
+
+// The first server of `herd` whose address is not on loopback, or null.
+const ServerSpec* first_off_loopback(const HerdSpec& herd);
+
 // The herd as a herd file (server lines, then link lines), which parse_herd_file reads back as
 // the same herd.
 std::string format_herd_file(const HerdSpec& herd);

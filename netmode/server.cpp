@@ -161,13 +161,15 @@ std::optional<Error> Server::start() {
     std::string peers;
     for (const ServerName& n : config.neighbours)
         peers += (peers.empty() ? "" : ", ") + n.str();
-    const std::string banner = "herd serve " + name_ + ": listening on " + listening_on_ +
-                               "; peers " + (peers.empty() ? "none" : peers) + "; places " +
-                               options_.places.describe() + "; peers " +
-                               (options_.secret.empty() ? "unauthenticated (no herd secret)"
-                                                        : "authenticated by the herd secret") +
-                               (admin_ ? "; admin on " + options_.admin : "") +
-                               (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
+    const std::string banner =
+        "herd serve " + name_ + ": listening on " + listening_on_ + "; peers " +
+        (peers.empty() ? "none" : peers) + "; places " + options_.places.describe() + "; peers " +
+        (!options_.secret.empty()  ? "authenticated by the herd secret"
+         : options_.insecure_peers ? "UNAUTHENTICATED although the herd is not all on loopback "
+                                     "(--insecure-peers)"
+                                   : "unauthenticated (no herd secret; all on loopback)") +
+        (admin_ ? "; admin on " + options_.admin : "") +
+        (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());

@@ -50,6 +50,7 @@ struct ServerOptions {
     HerdSpec herd;
     int self = 0;  // index into herd.servers
     std::string secret;
+    bool insecure_peers = false;  // no secret although the herd is not all on loopback
     PlacesConfig places;
     std::string log_dir;  // empty: no log file
     std::size_t log_bytes_max = 64u << 20;

@@ -88,5 +88,18 @@ TEST(HerdFile, WrittenHerdsReadBackTheSame) {
     }
 }
 
+TEST(HerdFile, LoopbackHostsAreTheOnlyOnesThatNeedNoSecret) {
+    for (const char* host : {"127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "::1"})
+        EXPECT_TRUE(is_loopback_host(host)) << host;
+    for (const char* host : {"10.0.0.2", "192.0.2.1", "127.0.0", "127.0.0.256", "127.0.0.1.5",
+                             "127.a.0.1", "herd.example", "", "0.0.0.0", "::"})
+        EXPECT_FALSE(is_loopback_host(host)) << host;
+    const auto r = parse_herd_file("server A 127.0.0.1:1\nserver B 192.0.2.1:2\nserver C\n", "h");
+    ASSERT_TRUE(std::holds_alternative<HerdSpec>(r));
+    ASSERT_NE(first_off_loopback(std::get<HerdSpec>(r)), nullptr);
+    EXPECT_EQ(first_off_loopback(std::get<HerdSpec>(r))->name.str(), "B");
+    EXPECT_EQ(first_off_loopback(fall2017_herd()), nullptr);
+}
+
 }  // namespace
 }  // namespace herd

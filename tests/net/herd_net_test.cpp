@@ -338,6 +338,18 @@ TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
     EXPECT_NE(out.find("[Welsh]    stopped: exited with status 0"), std::string::npos) << out;
     for (int i = 0; i < 5; ++i)
         EXPECT_LT(connect_to(base + i, 100ms), 0);
+    // A second `herd up` with the same log folder keeps the secret the first one made (servers
+    // on other hosts were given it).
+    const std::string secret = slurp(dir + "/logs/herd.secret");
+    ASSERT_FALSE(secret.empty());
+    Process again({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs"},
+                  dir + "/up2.out");
+    EXPECT_TRUE(wait_until(
+        [&] { return slurp(dir + "/up2.out").find("using the herd secret") != std::string::npos; },
+        10000ms));
+    again.signal(SIGTERM);
+    EXPECT_TRUE(again.wait_exit(8000ms));
+    EXPECT_EQ(slurp(dir + "/logs/herd.secret"), secret);
 }
 
 TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
