@@ -85,7 +85,8 @@ void Node::handle_timeout(Now now) {
                 Neighbour& n = neighbours_[t.id];
                 HERD_ASSERT(n.dial_timer && n.dial_timer->sequence == t.sequence);
                 n.dial_timer.reset();
-                if (!n.link && !n.dialing && n.handshakes == 0) dial(static_cast<int>(t.id));
+                if (!n.link && !n.dialing && n.dials_in_handshake == 0)
+                    dial(static_cast<int>(t.id));
                 break;
             }
             case TimerKind::connection: {
@@ -164,7 +165,7 @@ void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
     c.dialed_by_us = true;
     c.neighbour = n;
     c.local_nonce = prng_.next();
-    nb.handshakes += 1;
+    nb.dials_in_handshake += 1;
     send_peer(
         conn, c,
         format_hello(Hello{config_.self.str(), nb.name.str(), config_.incarnation, c.local_nonce}),
@@ -326,8 +327,8 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     conns_.erase(it);
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
-    if (role == Role::hello_sent || role == Role::welcome_sent) nb.handshakes -= 1;
-    HERD_ASSERT(nb.handshakes >= 0);
+    if (role == Role::hello_sent) nb.dials_in_handshake -= 1;
+    HERD_ASSERT(nb.dials_in_handshake >= 0);
     if (role == Role::peer && nb.link == conn) {
         nb.link.reset();
         actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
@@ -611,7 +612,6 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
     c.remote_incarnation = hello.incarnation;
     c.remote_nonce = hello.nonce;
     c.local_nonce = prng_.next();
-    neighbours_[static_cast<std::size_t>(n)].handshakes += 1;
     const std::string mac = welcome_mac(config_.secret, transcript(c));
     send_peer(conn, c,
               format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}),
@@ -653,8 +653,8 @@ void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, 
 void Node::establish(ConnectionId conn, Connection& c, Now now) {
     HERD_ASSERT(c.neighbour >= 0 && (c.role == Role::hello_sent || c.role == Role::welcome_sent));
     Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
-    nb.handshakes -= 1;
-    HERD_ASSERT(nb.handshakes >= 0);
+    if (c.role == Role::hello_sent) nb.dials_in_handshake -= 1;
+    HERD_ASSERT(nb.dials_in_handshake >= 0);
     c.role = Role::peer;
     if (nb.link) {
         const ConnectionId old_id = *nb.link;
@@ -853,7 +853,7 @@ void Node::dial(int n) {
 
 void Node::schedule_dial(int n, Now now) {
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
-    if (nb.link || nb.dialing || nb.handshakes > 0 || nb.dial_timer) return;
+    if (nb.link || nb.dialing || nb.dials_in_handshake > 0 || nb.dial_timer) return;
     // Exponential backoff with jitter: uniform in [backoff/2, backoff], then doubled, capped.
     const std::int64_t half = nb.backoff.ns / 2;
     const Duration delay{half + prng_.between(0, nb.backoff.ns - half)};

@@ -160,7 +160,10 @@ class Node {
     struct Neighbour {
         ServerName name;
         std::optional<ConnectionId> link;
-        int handshakes = 0;  // connections to or from it still in the handshake
+        // Our own dials to it still in the handshake. Handshakes it (or anyone claiming to be it)
+        // opened towards us are not counted: a pending, unauthenticated one must never stop us
+        // from dialing the real neighbour.
+        int dials_in_handshake = 0;
         bool dialing = false;
         std::optional<Timer> dial_timer;  // a redial is scheduled
         Duration backoff;

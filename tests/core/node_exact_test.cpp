@@ -165,5 +165,24 @@ TEST(NodeExact, RedialsBackOffExponentiallyWithJitterUpToFiveSeconds) {
     EXPECT_EQ(backoff_ns, 5'000'000'000);
 }
 
+TEST(NodeExact, AForgedHandshakeLeftPendingDoesNotStopTheRedial) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.secret = "the herd secret";
+    Node a(c, at_ms(0));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"}));
+    a.handle_dial_failed(*ServerName::parse("Ball"), at_ms(1));
+    drain_all(a);
+    // Someone claiming to be Ball opens a handshake and never finishes it (it lacks the secret).
+    a.handle_accepted(50, at_ms(2));
+    a.handle_bytes(50, format_hello(Hello{"Ball", "Alford", 0xBAD, 1}), at_ms(2));
+    ASSERT_EQ(drain_all(a).size(), 1u);  // the WELCOME
+    // The redial still happens when its timer is due (within the first backoff of 100 ms).
+    const auto due = a.poll_timeout();
+    ASSERT_TRUE(due);
+    EXPECT_LE(due->ns, 101'000'000);
+    a.handle_timeout(Now{*due, Timestamp{1479413884, 0}});
+    EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"}));
+}
+
 }  // namespace
 }  // namespace herd::test
