@@ -146,10 +146,11 @@ Node::Connection& Node::open_connection(ConnectionId conn, Now now) {
     return c;
 }
 
-void Node::handle_accepted(ConnectionId conn, Now now, Admission admission) {
+void Node::handle_accepted(ConnectionId conn, Now now, Admission admission, std::uint64_t origin) {
     observe(now);
     Connection& c = open_connection(conn, now);
     c.peers_only = admission == Admission::peers_only;
+    c.origin = origin;
     schedule_check(conn, c);
 }
 
@@ -322,6 +323,7 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     if (it == conns_.end()) return;
     Connection& c = it->second;
     disarm(c.timer);
+    origin_done(c);
     const int n = c.neighbour;
     const Role role = c.role;
     conns_.erase(it);
@@ -607,6 +609,14 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
         refuse(conn, "not-a-neighbour", now);
         return;
     }
+    if (const char* why = origin_refusal(c.origin, now)) {
+        refuse(conn, why, now);
+        return;
+    }
+    if (c.origin != 0) {
+        origins_[c.origin].pending += 1;
+        c.origin_pending = true;
+    }
     c.role = Role::welcome_sent;
     c.neighbour = n;
     c.remote_incarnation = hello.incarnation;
@@ -644,10 +654,63 @@ void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view lin
 void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     const auto mac = parse_auth(line);
     if (!mac || !mac_equal(*mac, auth_mac(config_.secret, transcript(c)))) {
+        origin_failed(c.origin, now);
         refuse(conn, "authentication-failed", now);
         return;
     }
     establish(conn, c, now);
+}
+
+const char* Node::origin_refusal(std::uint64_t origin, Now now) {
+    if (origin == 0) return nullptr;
+    auto it = origins_.find(origin);
+    if (it == origins_.end()) {
+        if (origins_.size() >= config_.limits.origins_max) prune_origins(now);
+        return origins_.size() >= config_.limits.origins_max ? "too-many-origins" : nullptr;
+    }
+    if (now.mono < it->second.blocked_until) return "too-many-failures";
+    if (it->second.pending >= config_.limits.handshakes_per_origin_max)
+        return "too-many-handshakes";
+    return nullptr;
+}
+
+// Forgets origins with nothing pending, no block in force and no failure left in the window.
+void Node::prune_origins(Now now) {
+    const Duration window = config_.limits.auth_failure_window;
+    for (auto it = origins_.begin(); it != origins_.end();) {
+        const Origin& o = it->second;
+        const bool stale = o.pending == 0 && o.blocked_until <= now.mono &&
+                           (o.failures.empty() || o.failures.back() + window <= now.mono);
+        it = stale ? origins_.erase(it) : std::next(it);
+    }
+}
+
+void Node::origin_failed(std::uint64_t origin, Now now) {
+    if (origin == 0) return;
+    Origin& o = origins_[origin];
+    while (!o.failures.empty() &&
+           o.failures.front() + config_.limits.auth_failure_window <= now.mono)
+        o.failures.pop_front();
+    o.failures.push_back(now.mono);
+    if (o.failures.size() >= config_.limits.auth_failures_per_origin_max) {
+        o.blocked_until = now.mono + config_.limits.auth_failure_window;
+        o.failures.clear();
+    }
+    HERD_ASSERT(o.failures.size() < config_.limits.auth_failures_per_origin_max);
+}
+
+// A handshake from this connection's origin is over (established, refused or closed).
+void Node::origin_done(Connection& c) {
+    if (!c.origin_pending) return;
+    c.origin_pending = false;
+    auto it = origins_.find(c.origin);
+    HERD_ASSERT(it != origins_.end() && it->second.pending > 0);
+    it->second.pending -= 1;
+    // Kept while blocked or with failures to remember; else forgotten (the map stays small).
+    if (it->second.pending == 0 && it->second.failures.empty() &&
+        it->second.blocked_until <= last_now_.mono)
+        origins_.erase(it);
+    HERD_ASSERT(origins_.size() <= config_.limits.origins_max);
 }
 
 void Node::establish(ConnectionId conn, Connection& c, Now now) {
@@ -655,6 +718,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
     if (c.role == Role::hello_sent) nb.dials_in_handshake -= 1;
     HERD_ASSERT(nb.dials_in_handshake >= 0);
+    origin_done(c);
     c.role = Role::peer;
     if (nb.link) {
         const ConnectionId old_id = *nb.link;

@@ -76,7 +76,10 @@ class Node {
   public:
     Node(NodeConfig config, Now now);
 
-    void handle_accepted(ConnectionId conn, Now now, Admission admission = Admission::anyone);
+    // `origin`: where the connection comes from (e.g. a hash of its source address, never 0),
+    // for the per-origin handshake limits; 0 when the driver does not say.
+    void handle_accepted(ConnectionId conn, Now now, Admission admission = Admission::anyone,
+                         std::uint64_t origin = 0);
     void handle_dialed(ConnectionId conn, const ServerName& peer, Now now);
     void handle_dial_failed(const ServerName& peer, Now now);
     void handle_bytes(ConnectionId conn, std::string_view bytes, Now now);
@@ -128,6 +131,8 @@ class Node {
         LineBuffer lines;
         bool dialed_by_us = false;
         bool peers_only = false;
+        std::uint64_t origin = 0;     // as the driver named it; 0: unknown
+        bool origin_pending = false;  // counted in its origin's pending handshakes
         int neighbour = -1;
         std::uint64_t local_nonce = 0;
         std::uint64_t remote_nonce = 0;
@@ -176,6 +181,13 @@ class Node {
         Timer timer;
     };
 
+    // What one origin is doing with handshakes (kept while it has any, or is blocked).
+    struct Origin {
+        std::size_t pending = 0;
+        std::deque<Instant> failures;  // within the failure window
+        Instant blocked_until;
+    };
+
     // A client connection's next deadline and what happens then.
     struct Deadline {
         Instant at;
@@ -221,6 +233,11 @@ class Node {
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void reject_peer_line(ConnectionId conn, Connection& c, std::string_view reason);
     void refuse(ConnectionId conn, std::string_view reason, Now now);
+    // Why a HELLO from this origin is refused now, or null when it may go on.
+    const char* origin_refusal(std::uint64_t origin, Now now);
+    void origin_failed(std::uint64_t origin, Now now);
+    void prune_origins(Now now);
+    void origin_done(Connection& c);
     void establish(ConnectionId conn, Connection& c, Now now);
     // `lines` protocol lines, `records` of them AT lines.
     void send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines, Now now,
@@ -251,6 +268,7 @@ class Node {
     // Looked up by id, never iterated (so hash order cannot reach any output).
     std::unordered_map<ConnectionId, Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
+    std::map<std::uint64_t, Origin> origins_;  // bounded by origins_max
     QueryId next_query_ = 1;
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.

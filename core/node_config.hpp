@@ -49,6 +49,14 @@ struct NodeLimits {
     // a bigger one is compared child by child.
     std::size_t leaf_records_max = 4;
 
+    // Handshakes accepted from one origin (a source address, as the driver names it): at most
+    // this many pending at once; after this many failed authentications within the window, its
+    // HELLOs are refused for the window. Origins the driver does not name (0) are not limited.
+    std::size_t handshakes_per_origin_max = 8;
+    std::size_t auth_failures_per_origin_max = 5;
+    Duration auth_failure_window = Duration::seconds(10);
+    std::size_t origins_max = 4096;  // origins tracked at once; past it, new ones are refused
+
     Duration heartbeat_interval = Duration::seconds(1);
     Duration silence_timeout = Duration::seconds(3);  // also bounds a handshake
     Duration backoff_initial = Duration::milliseconds(100);

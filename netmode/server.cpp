@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/assert.hpp"
+#include "core/hash.hpp"
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 #include "netmode/clock.hpp"
@@ -299,7 +300,9 @@ void Server::on_accepted(tcp::socket socket) {
     auto c = start_conn(id, std::move(socket), from);
     c->from = remote.address();
     take_seat(*c, seat);
-    node_->handle_accepted(id, now(), *admission);
+    // The origin the Node's per-origin handshake limits count by: the source address.
+    const std::uint64_t origin = fnv1a64(remote.address().to_string()) | 1;
+    node_->handle_accepted(id, now(), *admission, origin);
     pump();
 }
 

@@ -184,5 +184,39 @@ TEST(NodeExact, AForgedHandshakeLeftPendingDoesNotStopTheRedial) {
     EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"}));
 }
 
+TEST(NodeExact, PendingHandshakesAndFailedAuthenticationsAreLimitedPerOrigin) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.secret = "the herd secret";
+    c.limits.handshakes_per_origin_max = 2;
+    c.limits.auth_failures_per_origin_max = 3;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    const std::string hello = format_hello(Hello{"Ball", "Alford", 0xBAD, 1});
+    // Two pending handshakes from origin 7; the third is refused. Another origin is not.
+    for (ConnectionId id : {10, 11, 12}) {
+        a.handle_accepted(id, at_ms(1), Admission::anyone, 7);
+        a.handle_bytes(id, hello, at_ms(1));
+    }
+    auto actions = text(drain_all(a));
+    ASSERT_EQ(actions.size(), 4u);
+    EXPECT_EQ(actions[2], "send 12 " + format_refused("too-many-handshakes"));
+    EXPECT_EQ(actions[3], "close 12 too-many-handshakes");
+    a.handle_accepted(13, at_ms(1), Admission::anyone, 8);
+    a.handle_bytes(13, hello, at_ms(1));
+    EXPECT_EQ(drain_all(a).size(), 1u);  // its WELCOME
+    // Three wrong AUTHs from origin 9 within the window: its next HELLO is refused for 10 s.
+    for (ConnectionId id : {20, 21, 22}) {
+        a.handle_accepted(id, at_ms(2), Admission::anyone, 9);
+        a.handle_bytes(id, hello + "AUTH 00\n", at_ms(2));
+    }
+    drain_all(a);
+    a.handle_accepted(23, at_ms(3), Admission::anyone, 9);
+    a.handle_bytes(23, hello, at_ms(3));
+    EXPECT_EQ(text(drain_all(a)).back(), "close 23 too-many-failures");
+    a.handle_accepted(24, at_ms(10'003), Admission::anyone, 9);
+    a.handle_bytes(24, hello, at_ms(10'003));
+    EXPECT_EQ(drain_all(a).size(), 1u);  // a WELCOME again
+}
+
 }  // namespace
 }  // namespace herd::test
