@@ -208,6 +208,32 @@ TEST(NodeFlowControl, WhatsatsWaitingForPlacesPauseReadingAtTheirBound) {
     EXPECT_EQ(only<QueryPlaces>(actions)[0].query.radius, *RadiusKm::parse("3"));
 }
 
+TEST(NodeFlowControl, RepliesHeldBehindASlowWhatsatPauseReadingAtTheirBound) {
+    NodeConfig config = solo_config();
+    config.limits.client_pending_replies_max = 3;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(0));
+    node.handle_sent(1, replies_text(drain_all(node)).size(), at_ms(0));
+    // A WHATSAT waits for Places; the IAMAT replies behind it wait too, in order.
+    node.handle_bytes(1, "WHATSAT kiwi 1 1\n" + iamat("a", 0) + iamat("b", 0) + iamat("c", 0),
+                      at_ms(1));
+    auto actions = drain_all(node);
+    EXPECT_TRUE(only<Reply>(actions).empty());
+    EXPECT_EQ(only<PauseReading>(actions).size(), 1u);  // 3 replies queued: the bound
+    ASSERT_EQ(only<QueryPlaces>(actions).size(), 1u);
+    node.handle_places_reply(only<QueryPlaces>(actions)[0].id, PlacesResult{false, {}, "X"},
+                             at_ms(2));
+    actions = drain_all(node);
+    // The WHATSAT answer, then a and b, then reading resumes and c is answered.
+    const std::string out = replies_text(actions);
+    EXPECT_LT(out.find(" a "), out.find(" b "));
+    EXPECT_LT(out.find(" b "), out.find(" c "));
+    EXPECT_EQ(out.rfind("AT Solo", 0), 0u);
+    EXPECT_EQ(only<ResumeReading>(actions).size(), 1u);
+}
+
 TEST(NodeFlowControl, AClientPastTheHardOutputCapIsClosedWithItsReason) {
     NodeConfig config = solo_config();
     config.limits.client_output_low_water_bytes = 50;
