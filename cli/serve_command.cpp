@@ -25,7 +25,7 @@ constexpr const char* usage =
     "                       [--tiebreak first|convergent] [--connections-max N]\n"
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
     "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
-    "                       [--insecure-peers]\n";
+    "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -75,6 +75,10 @@ void describe_options(po::options_description& visible) {
         "log every input and output line (false: connections, peers and errors only)")(
         "secret-file", po::value<std::string>(),
         "file holding the herd secret (peers authenticate with it)")(
+        "data-dir", po::value<std::string>(),
+        "keep every stored record in DIR/records.log and load it back at start")(
+        "fsync", po::value<std::string>()->default_value("batch"),
+        "always (an AT reply only once its record is on disk), batch (every 10 ms) or off")(
         "insecure-peers",
         "run peer links without a herd secret although the herd is not all on loopback")(
         "trace", po::value<std::string>(),
@@ -189,6 +193,16 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
                          "--insecure-peers to run them unauthenticated\n";
             return false;
         }
+    }
+    if (vm.count("data-dir")) options.data_dir = vm["data-dir"].as<std::string>();
+    const std::string fsync = vm["fsync"].as<std::string>();
+    if (fsync == "always") {
+        options.fsync = net::StoreFile::Sync::always;
+    } else if (fsync == "off") {
+        options.fsync = net::StoreFile::Sync::off;
+    } else if (fsync != "batch") {
+        std::cerr << "herd serve: --fsync takes always, batch or off\n" << usage;
+        return false;
     }
     const std::string tiebreak = vm["tiebreak"].as<std::string>();
     if (tiebreak == "convergent") {

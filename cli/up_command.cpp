@@ -33,7 +33,8 @@ constexpr const char* usage =
     "               [--trace-dir DIR] [--tiebreak first|convergent] [--log-lines BOOL]\n"
     "               [--log-heartbeats BOOL] [--log-max-mb MB] [--log-keep N]\n"
     "               [--connections-max N] [--max-conns-per-ip N] [--line-timeout-s S]\n"
-    "               [--idle-timeout-s S] [--write-timeout-s S] [--store-max-mb MB]\n";
+    "               [--idle-timeout-s S] [--write-timeout-s S] [--store-max-mb MB]\n"
+    "               [--data-dir DIR] [--fsync always|batch|off]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -144,7 +145,9 @@ std::vector<std::string> serve_args(const po::variables_map& vm, const std::stri
                                      log_dir,
                                      "--secret-file",
                                      secret_file};
-    for (const char* option : {"places", "tiebreak"}) {
+    if (vm.count("data-dir"))
+        args.insert(args.end(), {"--data-dir", vm["data-dir"].as<std::string>() + "/" + name});
+    for (const char* option : {"places", "tiebreak", "fsync"}) {
         if (vm.count(option))
             args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
     }
@@ -246,7 +249,9 @@ int run_up(int argc, char** argv) {
         "the herd secret (default: a new one, written to LOG_DIR/herd.secret)")(
         "trace-dir", po::value<std::string>(),
         "each server writes its applied-record trace to DIR/NAME.jsonl")(
-        "tiebreak", po::value<std::string>(), "passed to every server");
+        "tiebreak", po::value<std::string>(), "passed to every server")(
+        "data-dir", po::value<std::string>(), "each server keeps its records in DIR/NAME")(
+        "fsync", po::value<std::string>(), "passed to every server: always, batch or off");
     for (const char* name : passed_on)
         visible.add_options()(name, po::value<std::string>(),
                               "passed to every server (see herd serve --help)");

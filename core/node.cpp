@@ -106,6 +106,15 @@ void Node::handle_timeout(Now now) {
     HERD_ASSERT(timers_.empty() || timers_.begin()->at > now.mono);  // nothing due is left
 }
 
+bool Node::restore_record(std::string_view at_line) {
+    HERD_ASSERT(conns_.empty());  // only before the first connection
+    if (at_line.size() > config_.limits.line_bytes_max) return false;
+    const auto view = AtLineView::parse(at_line);
+    if (!view) return false;
+    store_.apply(*view);
+    return true;
+}
+
 std::optional<Action> Node::poll_action() {
     HERD_ASSERT(next_action_ <= actions_.size());
     if (next_action_ == actions_.size()) {

@@ -92,6 +92,12 @@ class Node {
     void handle_places_reply(QueryId id, PlacesResult result, Now now);
     void handle_timeout(Now now);
 
+    // Before anything else happens (right after construction): a record this server stored in
+    // an earlier life, read back from its data folder by the driver. It goes into the store under
+    // the conflict rule, is not flooded (anti-entropy reconciles at each link-up) and is not
+    // reported as applied. False for a line that is not a valid record.
+    bool restore_record(std::string_view at_line);
+
     std::optional<Action> poll_action();
     std::optional<Instant> poll_timeout();
 

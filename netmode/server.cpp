@@ -147,6 +147,13 @@ std::optional<Error> Server::start() {
             io_, [this](std::string_view path) { return admin_answer(path); });
         if (auto e = admin_->start(options_.admin)) return e;
     }
+    StoreFile::Loaded loaded;
+    if (!options_.data_dir.empty()) {
+        data_ = std::make_unique<StoreFile>(options_.data_dir, options_.fsync);
+        auto opened = data_->open();
+        if (const Error* e = error_of(opened)) return *e;
+        loaded = std::get<StoreFile::Loaded>(std::move(opened));
+    }
     if (auto e = listen()) return e;
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     NodeConfig config;
@@ -157,7 +164,7 @@ std::optional<Error> Server::start() {
     config.incarnation = random64();
     config.seed = random64();
     config.limits = options_.limits;
-    config.notify_applied = trace_.enabled();
+    config.notify_applied = trace_.enabled() || data_ != nullptr;
     config.notify_lines = options_.log_lines && log_.enabled();
     std::string peers;
     for (const ServerName& n : config.neighbours)
@@ -174,6 +181,7 @@ std::optional<Error> Server::start() {
     std::cout << banner << std::endl;
     log_.write(banner + "; incarnation " + hex64(config.incarnation));
     node_ = std::make_unique<Node>(std::move(config), now());
+    restore(loaded);
     places_.on_event([this](const std::string& line) { log_.write(line); });
     do_accept();
     pump();
@@ -195,6 +203,7 @@ void Server::stop() {
     places_.stop();
     log_.write("herd serve " + name_ + ": stopped");
     log_.flush();
+    if (data_) data_->flush();
     trace_.flush();
 }
 
@@ -202,6 +211,20 @@ void Server::reopen_logs() {
     log_.reopen();
     trace_.reopen();
     log_.write("herd serve " + name_ + ": log reopened (SIGHUP)");
+}
+
+// The records of an earlier life, back into the store before any connection.
+void Server::restore(const StoreFile::Loaded& loaded) {
+    if (!data_) return;
+    std::size_t bad = 0;
+    for (const std::string& line : loaded.lines)
+        bad += node_->restore_record(line) ? 0 : 1;
+    log_.write("data " + options_.data_dir + ": " + std::to_string(loaded.lines.size()) +
+               " entries read, " + std::to_string(node_->store().size()) + " records restored" +
+               (bad > 0 ? ", " + std::to_string(bad) + " invalid" : "") +
+               (loaded.bytes_cut > 0
+                    ? ", a torn tail of " + std::to_string(loaded.bytes_cut) + " bytes cut"
+                    : ""));
 }
 
 std::shared_ptr<Server::Conn> Server::find(ConnectionId id) {
@@ -622,6 +645,9 @@ void Server::act(PeerUp& up) {
 }
 
 void Server::act(RecordApplied& applied) {
+    // Before the AT reply that follows it among the actions: under --fsync always the record is
+    // on disk before its client hears of it.
+    if (data_) data_->append(applied.at_line);
     if (!trace_.enabled()) return;
     const Now t = now();
     std::string line = "{\"ev\":\"apply\",\"server\":\"";

@@ -30,6 +30,7 @@
 #include "netmode/admin.hpp"
 #include "netmode/log.hpp"
 #include "netmode/places.hpp"
+#include "netmode/store_file.hpp"
 
 namespace herd::net {
 
@@ -61,6 +62,8 @@ struct ServerOptions {
     std::size_t connections_max = 10000;  // client connections in all
     std::size_t conns_per_ip_max = 256;   // client connections from one address
     std::string admin;                    // ADDR:PORT of the admin HTTP port; empty: none
+    std::string data_dir;  // where stored records are kept across restarts; empty: none
+    StoreFile::Sync fsync = StoreFile::Sync::batch;
     std::chrono::milliseconds dial_timeout{2000};
     NodeLimits limits;
     TieBreak tie_break = TieBreak::first;
@@ -88,6 +91,7 @@ class Server {
     std::optional<Error> listen();
     // False when the open-file limit leaves no room for a single client.
     bool fit_descriptor_budget();
+    void restore(const StoreFile::Loaded& loaded);
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);
     void take_seat(Conn& c, Seat seat);
@@ -143,6 +147,7 @@ class Server {
     std::size_t reserve_max_ = 0;
     ServerCounters counters_;
     std::unique_ptr<AdminServer> admin_;
+    std::unique_ptr<StoreFile> data_;
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;
     std::string descriptor_note_;  // set when the connection cap had to be lowered

@@ -218,5 +218,15 @@ TEST(NodeExact, PendingHandshakesAndFailedAuthenticationsAreLimitedPerOrigin) {
     EXPECT_EQ(drain_all(a).size(), 1u);  // a WELCOME again
 }
 
+TEST(NodeExact, RestoredRecordsFollowTheConflictRuleAndAreNeitherFloodedNorReported) {
+    Node a(config("Alford", {"Ball"}, 0xA), at_ms(0));
+    EXPECT_TRUE(a.restore_record("AT Ball +0.000000001 kiwi +1.0+1.0 1479413885"));
+    EXPECT_TRUE(a.restore_record("AT Alford +0.000000001 kiwi +2.0+2.0 1479413884"));  // older
+    EXPECT_FALSE(a.restore_record("AT nonsense"));
+    EXPECT_EQ(a.store().find("kiwi")->origin(), "Ball");
+    EXPECT_EQ(text(drain_all(a)), (Lines{"dial Ball"}));  // only what the Node asked at start
+    EXPECT_EQ(a.stats().records_applied, 0u);
+}
+
 }  // namespace
 }  // namespace herd::test

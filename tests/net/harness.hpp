@@ -243,8 +243,10 @@ class NetHerd {
     // The Fall 2017 servers, in the order of fall2017_herd().
     static constexpr const char* names[5] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
 
-    explicit NetHerd(const std::string& test, std::vector<std::string> extra = {})
-        : dir_(temp_dir(test)), extra_(std::move(extra)) {
+    // `durable`: every server keeps its records in DIR/data/NAME (--data-dir).
+    explicit NetHerd(const std::string& test, std::vector<std::string> extra = {},
+                     bool durable = false)
+        : dir_(temp_dir(test)), extra_(std::move(extra)), durable_(durable) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             base_ = random_base_port();
             write_herd_file();
@@ -280,6 +282,7 @@ class NetHerd {
             dir_ + "/logs", "--admin",   "127.0.0.1:" + std::to_string(base_ + 10 + i)};
         const auto& options = instead.empty() ? extra_ : instead;
         args.insert(args.end(), options.begin(), options.end());
+        if (durable_) args.insert(args.end(), {"--data-dir", dir_ + "/data/" + names[i]});
         servers_[static_cast<std::size_t>(i)].start(args, dir_ + "/" + names[i] + ".out");
         // Listening once a connection is accepted; a taken port makes the child exit.
         const auto end = Clock::now() + 3000ms;
@@ -311,6 +314,7 @@ class NetHerd {
 
     std::string dir_;
     std::vector<std::string> extra_;
+    bool durable_ = false;
     int base_ = 0;
     Process servers_[5];
 };
