@@ -518,7 +518,17 @@ void Server::pump() {
     if (pumping_ || stopped_) return;
     HERD_ASSERT(node_ != nullptr);
     pumping_ = true;
+    // Under --fsync always, what this drain stored is made durable in one group before any of
+    // the replies and floods it caused leave: one fdatasync per batch of lines, not per record.
+    defer_writes_ = data_ && options_.fsync == StoreFile::Sync::always;
     drain(*node_, [this](auto&& action) { act(action); });
+    if (defer_writes_) {
+        data_->flush();
+        for (const auto& c : deferred_)
+            do_write(c);
+        deferred_.clear();
+        defer_writes_ = false;
+    }
     pumping_ = false;
     arm_timer();
 }
@@ -601,7 +611,10 @@ void Server::on_send(ConnectionId id, SharedBytes bytes) {
                                          options_.limits.peer_output_bytes_max) +
                                     refused_line_bytes_max);
     c->out.push_back(std::move(bytes));
-    do_write(c);
+    if (defer_writes_)
+        deferred_.push_back(c);
+    else
+        do_write(c);
 }
 
 void Server::act(Close& close) {

@@ -148,6 +148,8 @@ class Server {
     ServerCounters counters_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<StoreFile> data_;
+    bool defer_writes_ = false;  // within a drain under --fsync always
+    std::vector<std::shared_ptr<Conn>> deferred_;
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;
     std::string descriptor_note_;  // set when the connection cap had to be lowered

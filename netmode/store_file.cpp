@@ -44,7 +44,10 @@ StoreFile::~StoreFile() {
         wake_.notify_one();
         thread_.join();
     }
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+        flush();  // what is still buffered (always: whatever the driver did not commit yet)
+        ::close(fd_);
+    }
 }
 
 Result<StoreFile::Loaded> StoreFile::open() {
@@ -84,10 +87,6 @@ Result<StoreFile::Loaded> StoreFile::open() {
 void StoreFile::append(std::string_view at_line) {
     HERD_ASSERT(fd_ >= 0);
     std::string e = entry(at_line);
-    if (sync_ == Sync::always) {
-        write_out(e, 1);
-        return;
-    }
     std::lock_guard<std::mutex> lock(mutex_);
     buffer_ += e;
     buffer_entries_ += 1;

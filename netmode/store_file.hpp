@@ -6,8 +6,9 @@
 //
 // open() reads it back up to the last good entry: a torn or corrupt tail (a crash in the middle
 // of a write) is cut off, and later entries follow the last good one. Durability by mode:
-//   always: append() writes and fdatasyncs before it returns, so the driver sends the AT reply
-//           (which comes after the record's RecordApplied) only once the record is on disk;
+//   always: appends are buffered until the driver calls flush(), which writes and fdatasyncs
+//           them; the driver does so at the end of each batch of Node actions, before any reply
+//           or flood of that batch leaves, so an AT reply means the record is on disk;
 //   batch:  appends are buffered; a background thread writes and fdatasyncs them every 10 ms,
 //           so a power cut loses at most the last 10 ms of updates;
 //   off:    the same thread writes every 10 ms without fdatasync (the kernel decides).
