@@ -70,8 +70,12 @@ TEST(Durable, EveryAcknowledgedUpdateSurvivesTheWholeHerdBeingKilled) {
             << name << ": " << metric(herd.metrics(name), "herd_records_stored");
     }
     // Alford had them all from its own folder, before any link came up.
-    EXPECT_NE(slurp(herd.dir() + "/logs/Alford.log").find("200 records restored"),
-              std::string::npos);
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return slurp(herd.dir() + "/logs/Alford.log").find("200 records restored") !=
+                   std::string::npos;
+        },
+        10000ms));
 }
 
 }  // namespace
