@@ -291,7 +291,7 @@ void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, N
             }
             c.role = Role::client;
             c.last_active = now.mono;
-            push_reply(conn, c, format_invalid_reply(line.text), now);
+            push_reply(c, format_invalid_reply(line.text));
         } else if (c.role == Role::peer) {
             // Skipped, never a reason to drop the link: the same line would come back by
             // anti-entropy after every reconnect and stop replication for good.
@@ -350,17 +350,26 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
 std::optional<Node::Deadline> Node::client_deadline(const Connection& c) const {
     const NodeLimits& l = config_.limits;
     std::optional<Deadline> d;
-    auto consider = [&d](Duration timeout, Instant since, const char* reason) {
+    auto consider = [&d](Duration timeout, Instant since, Deadline what) {
         if (timeout.ns == 0) return;
-        const Instant at = since + timeout;
-        if (!d || at < d->at) d = Deadline{at, reason};
+        what.at = since + timeout;
+        if (!d || what.at < d->at) d = what;
     };
     if (c.peers_only && c.role == Role::undecided)
-        consider(l.silence_timeout, c.opened, "handshake timed out");
-    if (c.unsent_bytes > 0) consider(l.client_write_timeout, c.write_progress, "write timeout");
-    if (c.in_line && !c.paused) consider(l.client_line_timeout, c.line_started, "line timeout");
+        consider(l.silence_timeout, c.opened, Deadline{{}, "handshake timed out"});
+    if (c.unsent_bytes > 0)
+        consider(l.client_write_timeout, c.write_progress,
+                 Deadline{{}, "write timeout", &NodeStats::clients_closed_write_timeout});
+    // What was answered may still be taken by a client closed for a line that never ended.
+    if (c.in_line && !c.paused)
+        consider(l.client_line_timeout, c.line_started,
+                 Deadline{{},
+                          "line timeout",
+                          &NodeStats::clients_closed_line_timeout,
+                          CloseMode::after_flush});
     if (!c.in_line && !c.paused && c.slots.empty() && c.unsent_bytes == 0)
-        consider(l.client_idle_timeout, c.last_active, "idle");
+        consider(l.client_idle_timeout, c.last_active,
+                 Deadline{{}, "idle", &NodeStats::clients_closed_idle});
     return d;
 }
 
@@ -411,14 +420,8 @@ void Node::check_connection(ConnectionId conn, Now now) {
         const Deadline d = deadline(*c);
         if (d.at <= now.mono) {
             HERD_ASSERT(d.reason != nullptr);
-            const std::string_view why = d.reason;
-            if (why == "line timeout") stats_.clients_closed_line_timeout += 1;
-            if (why == "idle") stats_.clients_closed_idle += 1;
-            if (why == "write timeout") stats_.clients_closed_write_timeout += 1;
-            // Nothing more is read; what was answered may still be taken (except by a client
-            // that takes nothing, which is why that one is being closed).
-            close_connection(conn, why == "line timeout" ? CloseMode::after_flush : CloseMode::now,
-                             why, now);
+            if (d.counter != nullptr) stats_.*d.counter += 1;
+            close_connection(conn, d.mode, d.reason, now);
             return;
         }
     }
@@ -439,7 +442,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
         case ClientOutcome::Kind::none:
             return;
         case ClientOutcome::Kind::reply:
-            push_reply(conn, c, std::move(outcome.reply), now);
+            push_reply(c, std::move(outcome.reply));
             return;
         case ClientOutcome::Kind::places_query:
             start_query(conn, c, std::move(*outcome.query), now);
@@ -451,7 +454,7 @@ void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now 
     if (queries_.size() >= config_.limits.places_pending_max) {
         // The provider is far behind: answer at once rather than queue without end.
         stats_.places_refused_over_limit += 1;
-        push_reply(conn, c, format_whatsat_failure(query.at_line, "OVER_QUERY_LIMIT"), now);
+        push_reply(c, format_whatsat_failure(query.at_line, "OVER_QUERY_LIMIT"));
         return;
     }
     const QueryId id = next_query_++;
@@ -466,9 +469,7 @@ void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now 
     actions_.push_back(QueryPlaces{id, std::move(query)});
 }
 
-void Node::push_reply(ConnectionId conn, Connection& c, std::string bytes, Now now) {
-    (void)conn;
-    (void)now;
+void Node::push_reply(Connection& c, std::string bytes) {
     HERD_ASSERT(!bytes.empty() && bytes.back() == '\n');  // whole replies only
     c.held_bytes += bytes.size();
     Slot slot;

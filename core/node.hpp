@@ -198,6 +198,8 @@ class Node {
     struct Deadline {
         Instant at;
         const char* reason;  // nullptr: only a re-check (the peer heartbeat)
+        std::uint64_t NodeStats::*counter = nullptr;  // counts closes for this reason
+        CloseMode mode = CloseMode::now;
     };
 
     void observe(Now now);
@@ -222,7 +224,7 @@ class Node {
     // clients
     void handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now);
-    void push_reply(ConnectionId conn, Connection& c, std::string bytes, Now now);
+    void push_reply(Connection& c, std::string bytes);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/assert.hpp"
 #include "core/hash.hpp"
@@ -57,22 +56,21 @@ Result<StoreFile::Loaded> StoreFile::open() {
     Loaded loaded;
     std::uint64_t good_bytes = 0;
     {
+        // Entries up to the first one that is torn (no newline) or corrupt (checksum), read a
+        // line at a time so a large log is never held whole.
         std::ifstream in(path_, std::ios::binary);
-        std::stringstream all;
-        all << in.rdbuf();
-        const std::string text = all.str();
-        // Entries up to the first one that is torn (no newline) or corrupt (checksum).
-        std::size_t start = 0;
-        while (start < text.size()) {
-            const std::size_t end = text.find('\n', start);
-            if (end == std::string::npos) break;
-            const auto line = line_of(std::string_view(text).substr(start, end - start));
+        std::string text;
+        while (std::getline(in, text)) {
+            if (in.eof()) break;  // the last line had no newline: torn
+            const auto line = line_of(text);
             if (!line) break;
             loaded.lines.emplace_back(*line);
-            start = end + 1;
+            good_bytes += text.size() + 1;
         }
-        good_bytes = start;
-        loaded.bytes_cut = text.size() - start;
+        in.clear();
+        in.seekg(0, std::ios::end);
+        const auto size = in.tellg();
+        loaded.bytes_cut = size > 0 ? static_cast<std::uint64_t>(size) - good_bytes : 0;
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) return Error{"cannot open " + path_ + ": " + std::strerror(errno)};

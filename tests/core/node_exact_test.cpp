@@ -7,14 +7,10 @@
 
 #include "core/node.hpp"
 #include "core/peer_protocol.hpp"
+#include "node_actions.hpp"
 
 namespace herd::test {
 namespace {
-
-Now at_ms(std::int64_t ms) {
-    return Now{Instant{ms * 1'000'000},
-               Timestamp{1479413884 + ms / 1000, static_cast<std::int32_t>(ms % 1000) * 1'000'000}};
-}
 
 NodeConfig config(const char* self, std::vector<const char*> neighbours,
                   std::uint64_t incarnation) {
@@ -26,13 +22,6 @@ NodeConfig config(const char* self, std::vector<const char*> neighbours,
     c.seed = 11;
     c.notify_applied = false;
     return c;
-}
-
-std::vector<Action> drain_all(Node& node) {
-    std::vector<Action> out;
-    while (auto a = node.poll_action())
-        out.push_back(std::move(*a));
-    return out;
 }
 
 // Actions as text, so a whole list compares at once: "dial Ball", "send 1 HELLO ...", ...
@@ -216,6 +205,27 @@ TEST(NodeExact, PendingHandshakesAndFailedAuthenticationsAreLimitedPerOrigin) {
     a.handle_accepted(24, at_ms(10'003), Admission::anyone, 9);
     a.handle_bytes(24, hello, at_ms(10'003));
     EXPECT_EQ(drain_all(a).size(), 1u);  // a WELCOME again
+}
+
+TEST(NodeExact, OriginsTrackedAtOnceAreBounded) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.limits.origins_max = 2;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    const std::string hello = format_hello(Hello{"Ball", "Alford", 0xB, 1});
+    for (std::uint64_t origin : {1, 2, 3}) {
+        a.handle_accepted(origin, at_ms(1), Admission::anyone, origin);
+        a.handle_bytes(origin, hello, at_ms(1));
+    }
+    EXPECT_EQ(text(drain_all(a)).back(), "close 3 too-many-origins");
+    // Once origin 1's handshake is over it is forgotten, and a new origin has room.
+    a.handle_closed(1, at_ms(2));
+    drain_all(a);
+    a.handle_accepted(4, at_ms(3), Admission::anyone, 4);
+    a.handle_bytes(4, hello, at_ms(3));
+    const auto actions = drain_all(a);
+    ASSERT_EQ(actions.size(), 1u);
+    EXPECT_TRUE(parse_welcome(*std::get<SendToPeer>(actions[0]).bytes));
 }
 
 TEST(NodeExact, RestoredRecordsFollowTheConflictRuleAndAreNeitherFloodedNorReported) {

@@ -9,17 +9,11 @@
 #include "core/client_protocol.hpp"
 #include "core/node.hpp"
 #include "core/whatsat_reply.hpp"
+#include "node_actions.hpp"
 #include "pair.hpp"
 
 namespace herd::test {
 namespace {
-
-constexpr std::int64_t epoch_s = 1479413884;
-
-Now at_ms(std::int64_t ms) {
-    return Now{Instant{ms * 1'000'000},
-               Timestamp{epoch_s + ms / 1000, static_cast<std::int32_t>(ms % 1000) * 1'000'000}};
-}
 
 NodeConfig solo_config(const std::string& name = "Solo") {
     NodeConfig c;
@@ -27,29 +21,6 @@ NodeConfig solo_config(const std::string& name = "Solo") {
     c.seed = 7;
     c.notify_applied = false;
     return c;
-}
-
-std::vector<Action> drain_all(Node& node) {
-    std::vector<Action> out;
-    while (auto a = node.poll_action())
-        out.push_back(std::move(*a));
-    return out;
-}
-
-template <typename T>
-std::vector<T> only(const std::vector<Action>& actions) {
-    std::vector<T> out;
-    for (const Action& a : actions) {
-        if (const T* t = std::get_if<T>(&a)) out.push_back(*t);
-    }
-    return out;
-}
-
-std::string replies_text(const std::vector<Action>& actions) {
-    std::string out;
-    for (const Reply& r : only<Reply>(actions))
-        out += r.bytes;
-    return out;
 }
 
 std::string iamat(const std::string& client, int t) {

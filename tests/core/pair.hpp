@@ -7,13 +7,9 @@
 #include <vector>
 
 #include "core/node.hpp"
+#include "node_actions.hpp"
 
 namespace herd::test {
-
-inline Now pair_time(std::int64_t ms) {
-    return Now{Instant{ms * 1'000'000},
-               Timestamp{1479413884 + ms / 1000, static_cast<std::int32_t>(ms % 1000) * 1'000'000}};
-}
 
 struct Pair {
     Node a;
@@ -23,12 +19,12 @@ struct Pair {
 
     Pair(const char* name_a, const char* name_b,
          std::size_t line_bytes_max = line_bytes_max_default)
-        : a(config(name_a, name_b, line_bytes_max), pair_time(0)),
-          b(config(name_b, name_a, line_bytes_max), pair_time(0)) {
-        step(pair_time(0));  // the dials each asks for at start; a's is the one carried out
-        a.handle_dialed(link, ServerName(*ServerName::parse(name_b)), pair_time(1));
-        b.handle_accepted(link, pair_time(1));
-        carry(pair_time(2));
+        : a(config(name_a, name_b, line_bytes_max), at_ms(0)),
+          b(config(name_b, name_a, line_bytes_max), at_ms(0)) {
+        step(at_ms(0));  // the dials each asks for at start; a's is the one carried out
+        a.handle_dialed(link, ServerName(*ServerName::parse(name_b)), at_ms(1));
+        b.handle_accepted(link, at_ms(1));
+        carry(at_ms(2));
     }
 
     static NodeConfig config(const char* self, const char* peer, std::size_t line_bytes_max) {

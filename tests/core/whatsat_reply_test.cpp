@@ -144,11 +144,11 @@ TEST(Whatsat, ProviderIsAskedWithTheStoredLocationAndRadius) {
 
 TEST(Whatsat, RepliesTheOriginsAtLineNotTheLocalServers) {
     Pair p("Alford", "Welsh");
-    const std::string at = p.client(
-        p.a, 10, "IAMAT kiwi +34.068930-118.445127 1479413884.392014450\n", pair_time(1000));
+    const std::string at =
+        p.client(p.a, 10, "IAMAT kiwi +34.068930-118.445127 1479413884.392014450\n", at_ms(1000));
     ASSERT_EQ(at, "AT Alford +0.607985550 kiwi +34.068930-118.445127 1479413884.392014450\n");
     // Welsh learned it from Alford and answers with Alford's line, Alford's skew included.
-    EXPECT_EQ(p.client(p.b, 11, "WHATSAT kiwi 10 5\n", pair_time(2000)),
+    EXPECT_EQ(p.client(p.b, 11, "WHATSAT kiwi 10 5\n", at_ms(2000)),
               at + "{\n   \"results\": [],\n   \"status\": \"OK\"\n}\n\n");
 }
 
