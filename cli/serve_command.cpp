@@ -101,6 +101,12 @@ bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
             return false;
         }
         options.herd = std::get<HerdSpec>(std::move(loaded));
+        // Certificate paths in the herd file are relative to its folder.
+        const std::string file = vm["config"].as<std::string>();
+        const std::size_t slash = file.rfind('/');
+        const std::string folder = slash == std::string::npos ? "." : file.substr(0, slash);
+        options.tls_files =
+            options.herd.tls.for_server(vm["name"].as<std::string>(), slash == 0 ? "/" : folder);
     } else {
         options.herd = fall2017_herd();
     }
@@ -182,15 +188,17 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
             return false;
         }
     }
-    // Secure by default: a herd that reaches beyond this machine needs a secret, unless the
-    // operator says otherwise in so many words.
-    if (options.secret.empty()) {
+    // Secure by default: a herd that reaches beyond this machine needs a secret (or the herd
+    // file's certificates), unless the operator says otherwise in so many words.
+    if (options.secret.empty() && !options.tls_files.complete()) {
         const ServerSpec* outside = first_off_loopback(options.herd);
         options.insecure_peers = vm.count("insecure-peers") > 0;
         if (outside != nullptr && !options.insecure_peers) {
-            std::cerr << "herd serve: server " << outside->name.str() << " is at " << outside->host
-                      << ", off this machine: peers need a herd secret (--secret-file F), or "
-                         "--insecure-peers to run them unauthenticated\n";
+            std::cerr
+                << "herd serve: server " << outside->name.str() << " is at " << outside->host
+                << ", off this machine: peers need a herd secret (--secret-file F) or certificates "
+                   "(tls-ca, tls-cert, tls-key in the herd file), or --insecure-peers to "
+                   "run them unauthenticated\n";
             return false;
         }
     }

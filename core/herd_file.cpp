@@ -122,7 +122,45 @@ std::optional<Error> HerdBuilder::add_link(std::string_view a, std::string_view 
 }
 
 bool HerdBuilder::is_statement(std::string_view verb) {
-    return verb == "server" || verb == "link";
+    return verb == "server" || verb == "link" || verb.starts_with("tls-");
+}
+
+std::optional<Error> HerdBuilder::add_tls_file(std::string_view setting, std::string_view path,
+                                               int line) {
+    std::string* slot = setting == "tls-ca"     ? &spec_.tls.ca
+                        : setting == "tls-cert" ? &spec_.tls.cert
+                        : setting == "tls-key"  ? &spec_.tls.key
+                                                : nullptr;
+    if (slot == nullptr)
+        return Error{"expected `tls-ca`, `tls-cert` or `tls-key`, got '" + std::string(setting) +
+                     "'"};
+    if (!slot->empty()) return Error{std::string(setting) + " is set twice"};
+    if (!spec_.tls.any()) spec_.tls.line = line;
+    *slot = std::string(path);
+    return std::nullopt;
+}
+
+std::optional<Error> HerdBuilder::finish() {
+    if (spec_.tls.any() && !spec_.tls.complete())
+        return Error{"expected all three of `tls-ca`, `tls-cert` and `tls-key`, or none"};
+    return std::nullopt;
+}
+
+TlsFiles TlsFiles::for_server(std::string_view name, std::string_view folder) const {
+    auto resolve = [&](const std::string& pattern) {
+        std::string path;
+        for (std::size_t i = 0; i < pattern.size(); ++i) {
+            if (pattern.compare(i, 6, "{name}") == 0) {
+                path += name;
+                i += 5;
+            } else {
+                path += pattern[i];
+            }
+        }
+        if (path.empty() || path[0] == '/' || folder.empty()) return path;
+        return std::string(folder) + "/" + path;
+    };
+    return TlsFiles{resolve(ca), resolve(cert), resolve(key), line};
 }
 
 std::optional<Error> HerdBuilder::add_statement(const std::vector<std::string_view>& f, int line) {
@@ -130,6 +168,10 @@ std::optional<Error> HerdBuilder::add_statement(const std::vector<std::string_vi
     if (f[0] == "server") {
         if (f.size() < 2 || f.size() > 3) return Error{"expected `server NAME [HOST:PORT]`"};
         return add_server(f[1], f.size() == 3 ? f[2] : std::string_view(), line);
+    }
+    if (f[0] != "link") {
+        if (f.size() != 2) return Error{"expected `" + std::string(f[0]) + " FILE`"};
+        return add_tls_file(f[0], f[1], line);
     }
     if (f.size() != 3) return Error{"expected `link SERVER SERVER`"};
     return add_link(f[1], f[2], line);
@@ -145,11 +187,15 @@ Result<HerdSpec> parse_herd_file(std::string_view text, std::string_view file_na
         const std::optional<Error> error =
             HerdBuilder::is_statement(f[0])
                 ? builder.add_statement(f, line.number)
-                : Error{"expected `server` or `link`, got '" + std::string(f[0]) + "'"};
+                : Error{"expected `server`, `link` or a `tls-` setting, got '" + std::string(f[0]) +
+                        "'"};
         if (error)
             return Error{std::string(file_name) + ":" + std::to_string(line.number) + ": " +
                          error->message};
     }
+    if (auto error = builder.finish())
+        return Error{std::string(file_name) + ":" + std::to_string(builder.spec().tls.line) + ": " +
+                     error->message};
     if (builder.spec().servers.empty()) {
         return Error{std::string(file_name) + ":" + std::to_string(std::max(line_no, 1)) +
                      ": expected at least one `server`"};
@@ -192,6 +238,9 @@ std::string format_herd_file(const HerdSpec& herd) {
         out += "link " + herd.servers[static_cast<std::size_t>(a)].name.str() + " " +
                herd.servers[static_cast<std::size_t>(b)].name.str() + "\n";
     }
+    if (herd.tls.any())
+        out += "tls-ca " + herd.tls.ca + "\ntls-cert " + herd.tls.cert + "\ntls-key " +
+               herd.tls.key + "\n";
     return out;
 }
 

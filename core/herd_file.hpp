@@ -3,6 +3,9 @@
 //
 //   server Alford 127.0.0.1:12000     # the address is optional in a scenario
 //   link Alford Hamilton              # undirected
+//   tls-ca   certs/ca.pem             # optional: peer links under TLS with certificates,
+//   tls-cert certs/{name}.pem         #   {name} standing for each server's name; all three or
+//   tls-key  certs/{name}.key         #   none (paths relative to the herd file's folder)
 //
 // Parsing is pure (text in, a HerdSpec or a `file:line: what was expected` error out), so the
 // simulator, `herd serve` and `herd up` share it.
@@ -28,9 +31,22 @@ struct ServerSpec {
     int line = 0;  // where it was declared (0 for presets)
 };
 
+// Certificates for TLS peer links, as the herd file names them ({name}: the server's name).
+struct TlsFiles {
+    std::string ca;    // the herd's CA: a peer's certificate must be signed by it
+    std::string cert;  // this server's certificate chain
+    std::string key;   // and its private key
+    int line = 0;      // where the first of them was set
+    bool any() const { return !ca.empty() || !cert.empty() || !key.empty(); }
+    bool complete() const { return !ca.empty() && !cert.empty() && !key.empty(); }
+    // The three paths for server `name`: {name} replaced, relative ones taken from `folder`.
+    TlsFiles for_server(std::string_view name, std::string_view folder) const;
+};
+
 struct HerdSpec {
     std::vector<ServerSpec> servers;         // in declaration order
     std::vector<std::pair<int, int>> links;  // indices into servers, first < second, sorted, unique
+    TlsFiles tls;                            // none: TLS peer links use the herd secret
 
     int index_of(std::string_view name) const;
     bool linked(int a, int b) const;
@@ -41,7 +57,7 @@ struct HerdSpec {
 // home of the herd-file statements: parse_herd_file and the scenario parser both feed it.
 class HerdBuilder {
   public:
-    // True for the verbs this builder takes ("server", "link").
+    // True for the verbs this builder takes ("server", "link", "tls-ca", "tls-cert", "tls-key").
     static bool is_statement(std::string_view verb);
     // One whole statement, split into fields (fields[0] is its verb); an error (without the
     // file:line prefix), or nothing.
@@ -49,6 +65,9 @@ class HerdBuilder {
     // Each returns an error (its message without the file:line prefix), or nothing.
     std::optional<Error> add_server(std::string_view name, std::string_view address, int line);
     std::optional<Error> add_link(std::string_view a, std::string_view b, int line);
+    std::optional<Error> add_tls_file(std::string_view setting, std::string_view path, int line);
+    // The checks that need the whole herd (all three TLS settings or none).
+    std::optional<Error> finish();
     HerdSpec& spec() { return spec_; }
 
   private:

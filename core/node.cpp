@@ -191,10 +191,50 @@ void Node::handle_dial_failed(const ServerName& peer, Now now) {
     schedule_dial(n, now);
 }
 
+void Node::handle_transport_started(ConnectionId conn, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr) return;
+    HERD_ASSERT(c->role == Role::undecided && !c->secured && !c->lines.in_line());
+    if (const char* why = origin_refusal(c->origin, now)) {
+        stats_.handshakes_refused += 1;
+        close_connection(conn, CloseMode::now, why, now);
+        return;
+    }
+    origin_pending(*c);
+    c->role = Role::securing;
+    c->opened = now.mono;
+    schedule_check(conn, *c);
+}
+
+void Node::handle_transport_secured(ConnectionId conn, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr) return;
+    HERD_ASSERT(c->role == Role::securing);
+    origin_done(*c);
+    c->role = Role::undecided;
+    c->secured = true;
+    c->opened = c->last_active = now.mono;  // a peer's HELLO is due within the deadline from here
+    disarm(c->timer);
+    schedule_check(conn, *c);
+}
+
+void Node::handle_transport_failed(ConnectionId conn, std::string_view reason, Now now) {
+    observe(now);
+    Connection* c = find(conn);
+    if (c == nullptr) return;
+    HERD_ASSERT(c->role == Role::securing);
+    stats_.transport_handshakes_failed += 1;
+    origin_failed(c->origin, now);
+    close_connection(conn, CloseMode::now, reason, now);
+}
+
 void Node::handle_bytes(ConnectionId conn, std::string_view bytes, Now now) {
     observe(now);
     Connection* c = find(conn);
     if (c == nullptr) return;  // closed by us; the driver may still have had bytes in hand
+    HERD_ASSERT(c->role != Role::securing);  // the driver's handshake takes those bytes
     if (c->eof) return;
     c->last_received = now.mono;
     c->lines.append(bytes);
@@ -310,6 +350,9 @@ void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, N
             c.last_active = now.mono;
             handle_client_line(conn, c, line.text, now);
             return;
+        case Role::securing:
+            HERD_ASSERT(false);  // no bytes reach the Node during a transport handshake
+            return;
         case Role::hello_sent:
             handle_welcome(conn, c, line.text, now);
             return;
@@ -379,6 +422,7 @@ Node::Deadline Node::deadline(const Connection& c) const {
         case Role::undecided:
         case Role::client:
             break;
+        case Role::securing:
         case Role::hello_sent:
         case Role::welcome_sent:
             return Deadline{c.opened + l.silence_timeout, "handshake timed out"};
@@ -583,6 +627,10 @@ HandshakeTranscript Node::transcript(const Connection& c) const {
 
 void Node::handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     if (first_field(line) == "HELLO") {
+        if (config_.peers_need_secure_transport && !c.secured) {
+            refuse(conn, "secure-transport-required", now);
+            return;
+        }
         if (auto hello = parse_hello(line)) {
             handle_hello(conn, c, *hello, now);
             return;
@@ -623,10 +671,7 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
         refuse(conn, why, now);
         return;
     }
-    if (c.origin != 0) {
-        origins_[c.origin].pending += 1;
-        c.origin_pending = true;
-    }
+    origin_pending(c);
     c.role = Role::welcome_sent;
     c.neighbour = n;
     c.remote_incarnation = hello.incarnation;
@@ -707,6 +752,14 @@ void Node::origin_failed(std::uint64_t origin, Now now) {
         o.failures.clear();
     }
     HERD_ASSERT(o.failures.size() < config_.limits.auth_failures_per_origin_max);
+}
+
+// A handshake from this connection's origin has begun.
+void Node::origin_pending(Connection& c) {
+    HERD_ASSERT(!c.origin_pending);
+    if (c.origin == 0) return;
+    origins_[c.origin].pending += 1;
+    c.origin_pending = true;
 }
 
 // A handshake from this connection's origin is over (established, refused or closed).

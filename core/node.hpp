@@ -52,6 +52,7 @@ struct NodeStats {
     std::uint64_t sync_records_sent = 0;    // records sent by anti-entropy
     std::uint64_t digests_sent = 0;
     std::uint64_t handshakes_refused = 0;
+    std::uint64_t transport_handshakes_failed = 0;  // secure transport: bad key, certificate, ...
     std::uint64_t links_closed_silent = 0;
     std::uint64_t links_closed_overflow = 0;
     // Client connections closed by a limit, and reading paused by flow control.
@@ -83,6 +84,16 @@ class Node {
     void handle_dialed(ConnectionId conn, const ServerName& peer, Now now);
     void handle_dial_failed(const ServerName& peer, Now now);
     void handle_bytes(ConnectionId conn, std::string_view bytes, Now now);
+    // A secure transport (TLS) on an accepted connection, reported by a driver that has one:
+    // started when its first bytes show a TLS handshake, which the driver runs without telling
+    // the Node any bytes until it ends. It counts as a pending handshake of the connection's
+    // origin (closed at once when the origin is over its limits) and must end within the
+    // handshake deadline (silence_timeout). Secured: the remote end proved it belongs to the herd
+    // (the herd key, or a certificate of the herd's CA), and a peer handshake may follow. Failed:
+    // counted against its origin like a failed authentication, and closed.
+    void handle_transport_started(ConnectionId conn, Now now);
+    void handle_transport_secured(ConnectionId conn, Now now);
+    void handle_transport_failed(ConnectionId conn, std::string_view reason, Now now);
     // The remote end finished sending (a client's EOF): pending replies are still sent.
     void handle_eof(ConnectionId conn, Now now);
     // The connection is gone (reset, error, or closed by the remote after its EOF).
@@ -112,7 +123,8 @@ class Node {
     std::size_t places_pending() const { return queries_.size(); }
 
   private:
-    enum class Role { undecided, client, hello_sent, welcome_sent, peer };
+    // securing: an accepted connection in its secure-transport handshake (the driver's).
+    enum class Role { undecided, securing, client, hello_sent, welcome_sent, peer };
     enum class TimerKind { dial, connection, places };
 
     // One armed timer; also its key in timers_, so its owner can disarm it.
@@ -137,6 +149,7 @@ class Node {
         LineBuffer lines;
         bool dialed_by_us = false;
         bool peers_only = false;
+        bool secured = false;         // its transport authenticated the remote end
         std::uint64_t origin = 0;     // as the driver named it; 0: unknown
         bool origin_pending = false;  // counted in its origin's pending handshakes
         int neighbour = -1;
@@ -245,6 +258,7 @@ class Node {
     const char* origin_refusal(std::uint64_t origin, Now now);
     void origin_failed(std::uint64_t origin, Now now);
     void prune_origins(Now now);
+    void origin_pending(Connection& c);
     void origin_done(Connection& c);
     void establish(ConnectionId conn, Connection& c, Now now);
     // `lines` protocol lines, `records` of them AT lines.

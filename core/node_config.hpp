@@ -72,7 +72,10 @@ struct NodeConfig {
     ServerName self;
     std::vector<ServerName> neighbours;  // the configured links of this server
     TieBreak tie_break = TieBreak::first;
-    std::string secret;             // the herd secret; empty: peers are not authenticated
+    std::string secret;  // the herd secret; empty: peers are not authenticated
+    // Peer handshakes only on connections whose transport the driver secured (TLS): a HELLO on
+    // any other connection is refused `secure-transport-required`. Clients are not affected.
+    bool peers_need_secure_transport = false;
     std::uint64_t incarnation = 0;  // random, new at every start of the server
     std::uint64_t seed = 0;         // seeds the Node's PRNG (nonces, reconnect jitter)
     // Emit a RecordApplied action for every store change (the simulator's checker and traces

@@ -23,6 +23,21 @@ namespace herd::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// A dial in progress: resolving, connecting, then (with TLS) its handshake, all under one
+// deadline.
+struct Server::Dialing {
+    ServerName peer;
+    std::string host;
+    tcp::resolver resolver;
+    tcp::socket socket;
+    asio::steady_timer deadline;
+    std::shared_ptr<Server::Conn> conn;  // connected, in its TLS handshake
+    bool done = false;
+
+    Dialing(asio::io_context& io, ServerName p, std::string h, std::chrono::milliseconds timeout)
+        : peer(std::move(p)), host(std::move(h)), resolver(io), socket(io), deadline(io, timeout) {}
+};
+
 struct Server::Conn {
     ConnectionId id;
     tcp::socket socket;
@@ -40,6 +55,13 @@ struct Server::Conn {
     bool paused = false;   // the Node asked to stop reading
     bool close_after_flush = false;
     bool open = true;
+    // TLS (peer links): the stream over `socket`, its own read buffer, and the plain text of the
+    // write in progress. Accepted connections are sniffed once for a TLS handshake.
+    std::unique_ptr<TlsStream> tls;
+    std::vector<char> tls_in;
+    std::string tls_out;
+    bool sniffed = false;
+    bool securing = false;  // in its TLS handshake: nothing is read or written by us
 
     Conn(ConnectionId i, tcp::socket s, std::string l)
         : id(i), socket(std::move(s)), label(std::move(l)) {}
@@ -55,6 +77,8 @@ std::string log_path(const ServerOptions& o) {
 // One read takes at most this much; the Node keeps what a paused connection had in hand, so this
 // also bounds what a client can push past its high-water mark.
 constexpr std::size_t read_bytes_max = 64 << 10;
+// A TLS connection's reads: one record's worth.
+constexpr std::size_t tls_read_bytes = 16 << 10;
 // A REFUSED line, the one write the Node makes past its output bounds.
 constexpr std::size_t refused_line_bytes_max = 256;
 
@@ -154,6 +178,11 @@ std::optional<Error> Server::start() {
         if (const Error* e = error_of(opened)) return *e;
         loaded = std::get<StoreFile::Loaded>(std::move(opened));
     }
+    if (!options_.secret.empty() || options_.tls_files.complete()) {
+        auto made = PeerTls::make(options_.secret, options_.tls_files);
+        if (const Error* e = error_of(made)) return *e;
+        tls_ = std::get<std::unique_ptr<PeerTls>>(std::move(made));
+    }
     if (auto e = listen()) return e;
     const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
     NodeConfig config;
@@ -161,6 +190,7 @@ std::optional<Error> Server::start() {
     config.neighbours = options_.herd.neighbours_of(options_.self);
     config.tie_break = options_.tie_break;
     config.secret = options_.secret;
+    config.peers_need_secure_transport = tls_ != nullptr;
     config.incarnation = random64();
     config.seed = random64();
     config.limits = options_.limits;
@@ -172,10 +202,11 @@ std::optional<Error> Server::start() {
     const std::string banner =
         "herd serve " + name_ + ": listening on " + listening_on_ + "; peers " +
         (peers.empty() ? "none" : peers) + "; places " + options_.places.describe() + "; peers " +
-        (!options_.secret.empty()  ? "authenticated by the herd secret"
-         : options_.insecure_peers ? "UNAUTHENTICATED although the herd is not all on loopback "
-                                     "(--insecure-peers)"
-                                   : "unauthenticated (no herd secret; all on loopback)") +
+        (tls_                      ? "under " + tls_->describe()
+         : options_.insecure_peers ? std::string("UNAUTHENTICATED although the herd is not all on "
+                                                 "loopback (--insecure-peers)")
+                                   : std::string("unauthenticated (no herd secret; all on "
+                                                 "loopback)")) +
         (admin_ ? "; admin on " + options_.admin : "") +
         (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
     std::cout << banner << std::endl;
@@ -330,7 +361,7 @@ void Server::on_accepted(tcp::socket socket) {
 }
 
 std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket socket,
-                                                 const std::string& label) {
+                                                 const std::string& label, bool read) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     socket.non_blocking(true, ec);
@@ -342,14 +373,18 @@ std::shared_ptr<Server::Conn> Server::start_conn(ConnectionId id, tcp::socket so
                  sizeof unsent_bytes_max);
     auto c = std::make_shared<Conn>(id, std::move(socket), label);
     conns_.emplace(id, c);
-    do_read(c);
+    if (read) do_read(c);
     return c;
 }
 
 void Server::do_read(const std::shared_ptr<Conn>& c) {
-    if (c->reading || c->paused || c->eof || !c->open) return;
+    if (c->reading || c->paused || c->eof || !c->open || c->securing) return;
     HERD_ASSERT(conns_.count(c->id) == 1);  // an open connection is known
     c->reading = true;
+    if (c->tls) {
+        read_tls(c);
+        return;
+    }
     // Wait for bytes without a buffer of our own; read them into the shared one when they come.
     c->socket.async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& ec) {
         c->reading = false;
@@ -364,6 +399,7 @@ void Server::do_read(const std::shared_ptr<Conn>& c) {
 
 void Server::on_readable(const std::shared_ptr<Conn>& c) {
     HERD_ASSERT(c->open && !c->reading);
+    if (tls_ && !c->sniffed && sniff_tls(c)) return;
     boost::system::error_code ec;
     const std::size_t n = c->socket.read_some(asio::buffer(read_buffer_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -371,21 +407,83 @@ void Server::on_readable(const std::shared_ptr<Conn>& c) {
         return;
     }
     if (ec == asio::error::eof) {
-        c->eof = true;
-        log_.write("conn " + std::to_string(c->id) + " end of input");
-        node_->handle_eof(c->id, now());
-        pump();
+        on_eof(c);
         return;
     }
     if (ec) {
         lost(c, ec.message());
         return;
     }
+    on_bytes(c, n, read_buffer_.data());
+}
+
+void Server::on_bytes(const std::shared_ptr<Conn>& c, std::size_t n, const char* data) {
     counters_.bytes_read += n;
-    const std::string_view bytes(read_buffer_.data(), n);
-    node_->handle_bytes(c->id, bytes, now());
+    node_->handle_bytes(c->id, std::string_view(data, n), now());
     pump();
     do_read(c);  // unless the Node paused it, or closed it
+}
+
+void Server::on_eof(const std::shared_ptr<Conn>& c) {
+    c->eof = true;
+    log_.write("conn " + std::to_string(c->id) + " end of input");
+    node_->handle_eof(c->id, now());
+    pump();
+}
+
+bool Server::sniff_tls(const std::shared_ptr<Conn>& c) {
+    unsigned char first = 0;
+    const ssize_t got = ::recv(c->socket.native_handle(), &first, 1, MSG_PEEK);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        do_read(c);
+        return true;
+    }
+    c->sniffed = true;  // an error or EOF is the plain read's to report
+    if (got != 1 || first != tls_handshake_record) return false;
+    accept_tls(c);
+    return true;
+}
+
+// The Node counts the handshake against its origin and bounds it in time; the stream does the
+// rest. On success the connection reads as any other, but decrypted.
+void Server::accept_tls(const std::shared_ptr<Conn>& c) {
+    node_->handle_transport_started(c->id, now());
+    pump();
+    if (!c->open) return;  // its origin is over a limit
+    c->securing = true;
+    c->tls = tls_->stream(c->socket, {});
+    c->tls->async_handshake(asio::ssl::stream_base::server,
+                            [this, c](const boost::system::error_code& ec) {
+                                c->securing = false;
+                                if (!c->open || stopped_) return;
+                                if (ec) {
+                                    node_->handle_transport_failed(
+                                        c->id, "tls handshake failed: " + ec.message(), now());
+                                } else {
+                                    log_.write("conn " + std::to_string(c->id) + " TLS up");
+                                    node_->handle_transport_secured(c->id, now());
+                                }
+                                pump();
+                                do_read(c);
+                            });
+}
+
+void Server::read_tls(const std::shared_ptr<Conn>& c) {
+    if (c->tls_in.empty()) c->tls_in.resize(tls_read_bytes);
+    c->tls->async_read_some(
+        asio::buffer(c->tls_in), [this, c](const boost::system::error_code& ec, std::size_t n) {
+            c->reading = false;
+            if (!c->open || stopped_) return;
+            if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+                on_eof(c);
+                return;
+            }
+            if (ec) {
+                lost(c, ec.message());
+                return;
+            }
+            on_bytes(c, n, c->tls_in.data());
+        });
 }
 
 void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
@@ -396,7 +494,7 @@ void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
 }
 
 void Server::do_write(const std::shared_ptr<Conn>& c) {
-    if (c->writing || c->out.empty() || !c->open) return;
+    if (c->writing || c->out.empty() || !c->open || c->securing) return;
     HERD_ASSERT(c->out_offset < c->out.front()->size());
     c->writing = true;
     // What is queued goes out in gathered writes (one system call, not one per line), each of
@@ -413,29 +511,42 @@ void Server::do_write(const std::shared_ptr<Conn>& c) {
         buffers.push_back(asio::buffer(chunk.data() + skip, take));
         bytes += take;
     }
-    c->socket.async_write_some(
-        buffers, [this, c](const boost::system::error_code& ec, std::size_t n) {
-            c->writing = false;
-            if (!c->open || stopped_) return;
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                do_write(c);
-                return;
-            }
-            if (ec) {
-                lost(c, "write failed: " + ec.message());
-                return;
-            }
-            consume_output(*c, n);
-            node_->handle_sent(c->id, n, now());
-            if (c->out.empty() && c->close_after_flush) {
-                boost::system::error_code ignored;
-                c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                close_now(c, {});
-            } else {
-                do_write(c);
-            }
-            pump();
-        });
+    auto done = [this, c](const boost::system::error_code& ec, std::size_t n) {
+        on_written(c, ec, n);
+    };
+    if (!c->tls) {
+        c->socket.async_write_some(buffers, done);
+        return;
+    }
+    // A TLS stream writes one buffer at a time: the lines go out gathered in one.
+    c->tls_out.clear();
+    for (const asio::const_buffer& b : buffers)
+        c->tls_out.append(static_cast<const char*>(b.data()), b.size());
+    c->tls->async_write_some(asio::buffer(c->tls_out), done);
+}
+
+void Server::on_written(const std::shared_ptr<Conn>& c, const boost::system::error_code& ec,
+                        std::size_t n) {
+    c->writing = false;
+    if (!c->open || stopped_) return;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        do_write(c);
+        return;
+    }
+    if (ec) {
+        lost(c, "write failed: " + ec.message());
+        return;
+    }
+    consume_output(*c, n);
+    node_->handle_sent(c->id, n, now());
+    if (c->out.empty() && c->close_after_flush) {
+        boost::system::error_code ignored;
+        c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        close_now(c, {});
+    } else {
+        do_write(c);
+    }
+    pump();
 }
 
 void Server::consume_output(Conn& c, std::size_t n) {
@@ -471,45 +582,71 @@ void Server::close_now(const std::shared_ptr<Conn>& c, std::string_view reason) 
 void Server::dial(const ServerName& peer) {
     const int index = options_.herd.index_of(peer.str());
     const ServerSpec& spec = options_.herd.servers[static_cast<std::size_t>(index)];
-    auto resolver = std::make_shared<tcp::resolver>(io_);
-    auto socket = std::make_shared<tcp::socket>(io_);
-    auto deadline = std::make_shared<asio::steady_timer>(io_, options_.dial_timeout);
-    auto done = std::make_shared<bool>(false);
-    auto fail = [this, peer, done, deadline](const std::string& why) {
-        if (*done || stopped_) return;
-        *done = true;
-        deadline->cancel();
-        log_.write("dial " + peer.str() + " failed: " + why);
-        node_->handle_dial_failed(peer, now());
-        pump();
-    };
-    deadline->async_wait([socket, resolver, fail](const boost::system::error_code& ec) {
-        if (ec) return;
-        resolver->cancel();
-        boost::system::error_code ignored;
-        socket->close(ignored);
-        fail("timed out");
+    auto d = std::make_shared<Dialing>(io_, peer, spec.host, options_.dial_timeout);
+    d->deadline.async_wait([this, d](const boost::system::error_code& ec) {
+        if (!ec) dial_failed(d, "timed out");
     });
-    resolver->async_resolve(
+    d->resolver.async_resolve(
         spec.host, std::to_string(spec.port),
-        [this, peer, socket, resolver, deadline, done, fail](const boost::system::error_code& ec,
-                                                             tcp::resolver::results_type results) {
-            if (ec) return fail("cannot resolve: " + ec.message());
+        [this, d](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+            if (d->done || stopped_) return;
+            if (ec) return dial_failed(d, "cannot resolve: " + ec.message());
             asio::async_connect(
-                *socket, results,
-                [this, peer, socket, deadline, done, fail](const boost::system::error_code& ec2,
-                                                           const tcp::endpoint&) {
-                    if (ec2) return fail(ec2.message());
-                    if (*done || stopped_) return;
-                    *done = true;
-                    deadline->cancel();
-                    const ConnectionId id = next_id_++;
-                    log_.write("conn " + std::to_string(id) + " dialed " + peer.str());
-                    start_conn(id, std::move(*socket), peer.str());  // no seat: a peer
-                    node_->handle_dialed(id, peer, now());
-                    pump();
+                d->socket, results,
+                [this, d](const boost::system::error_code& ec2, const tcp::endpoint&) {
+                    if (d->done || stopped_) return;
+                    if (ec2) return dial_failed(d, ec2.message());
+                    on_dial_connected(d);
                 });
         });
+}
+
+// Connected: with TLS, its handshake comes first (under the dial's deadline), and only a secured
+// connection is handed to the Node.
+void Server::on_dial_connected(const std::shared_ptr<Dialing>& d) {
+    const ConnectionId id = next_id_++;
+    auto c = start_conn(id, std::move(d->socket), d->peer.str(), false);  // no seat: a peer
+    if (!tls_) {
+        dial_done(d, c);
+        return;
+    }
+    d->conn = c;
+    c->securing = true;
+    c->tls = tls_->stream(c->socket, d->host);
+    c->tls->async_handshake(asio::ssl::stream_base::client,
+                            [this, d, c](const boost::system::error_code& ec) {
+                                c->securing = false;
+                                if (d->done || stopped_ || !c->open) return;
+                                if (ec)
+                                    return dial_failed(d, "tls handshake: " + ec.message() +
+                                                              " (another herd secret or CA "
+                                                              "at the other end?)");
+                                dial_done(d, c);
+                            });
+}
+
+void Server::dial_failed(const std::shared_ptr<Dialing>& d, const std::string& why) {
+    if (d->done || stopped_) return;
+    d->done = true;
+    d->deadline.cancel();
+    d->resolver.cancel();
+    boost::system::error_code ignored;
+    d->socket.close(ignored);
+    if (d->conn) close_now(d->conn, {});
+    log_.write("dial " + d->peer.str() + " failed: " + why);
+    node_->handle_dial_failed(d->peer, now());
+    pump();
+}
+
+void Server::dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> c) {
+    d->done = true;
+    d->deadline.cancel();
+    d->conn.reset();
+    log_.write("conn " + std::to_string(c->id) + " dialed " + d->peer.str() +
+               (c->tls ? " (TLS)" : ""));
+    node_->handle_dialed(c->id, d->peer, now());
+    pump();
+    do_read(c);
 }
 
 // ---------------------------------------------------------------- the drain loop

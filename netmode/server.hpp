@@ -29,6 +29,7 @@
 #include "core/node.hpp"
 #include "netmode/admin.hpp"
 #include "netmode/log.hpp"
+#include "netmode/peer_tls.hpp"
 #include "netmode/places.hpp"
 #include "netmode/store_file.hpp"
 
@@ -51,6 +52,7 @@ struct ServerOptions {
     HerdSpec herd;
     int self = 0;  // index into herd.servers
     std::string secret;
+    TlsFiles tls_files;           // this server's certificate files (complete, or none)
     bool insecure_peers = false;  // no secret although the herd is not all on loopback
     PlacesConfig places;
     std::string log_dir;  // empty: no log file
@@ -84,6 +86,7 @@ class Server {
 
   private:
     struct Conn;
+    struct Dialing;
     enum class Seat { none, client, reserve };  // what an accepted connection occupies
 
     void do_accept();
@@ -98,14 +101,26 @@ class Server {
     void release_seat(Conn& c);
     void lost(const std::shared_ptr<Conn>& c, const std::string& why);
     std::shared_ptr<Conn> start_conn(ConnectionId id, boost::asio::ip::tcp::socket socket,
-                                     const std::string& label);
+                                     const std::string& label, bool read = true);
     void do_read(const std::shared_ptr<Conn>& c);
     void on_readable(const std::shared_ptr<Conn>& c);
+    // An accepted connection's first byte, peeked: true when it opened a TLS handshake (which
+    // then takes the connection over), false to read it as plain text.
+    bool sniff_tls(const std::shared_ptr<Conn>& c);
+    void accept_tls(const std::shared_ptr<Conn>& c);
+    void read_tls(const std::shared_ptr<Conn>& c);
+    void on_bytes(const std::shared_ptr<Conn>& c, std::size_t n, const char* data);
+    void on_eof(const std::shared_ptr<Conn>& c);
     void do_write(const std::shared_ptr<Conn>& c);
+    void on_written(const std::shared_ptr<Conn>& c, const boost::system::error_code& ec,
+                    std::size_t n);
     void consume_output(Conn& c, std::size_t n);
     void arm_flush_deadline(const std::shared_ptr<Conn>& c);
     void close_now(const std::shared_ptr<Conn>& c, std::string_view reason);
     void dial(const ServerName& peer);
+    void on_dial_connected(const std::shared_ptr<Dialing>& d);
+    void dial_failed(const std::shared_ptr<Dialing>& d, const std::string& why);
+    void dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> c);
     void pump();
     void arm_timer();
     // Carrying out the Node's actions, one overload each.
@@ -148,7 +163,8 @@ class Server {
     ServerCounters counters_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<StoreFile> data_;
-    bool defer_writes_ = false;  // within a drain under --fsync always
+    std::unique_ptr<PeerTls> tls_;  // peer links under TLS; null: plain text
+    bool defer_writes_ = false;     // within a drain under --fsync always
     std::vector<std::shared_ptr<Conn>> deferred_;
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;

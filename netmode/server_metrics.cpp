@@ -98,6 +98,9 @@ std::string Server::metrics() const {
         .sample(st.sync_records_sent);
     m.family("herd_handshakes_refused_total", "counter", "Peer handshakes refused.")
         .sample(st.handshakes_refused);
+    m.family("herd_tls_handshakes_failed_total", "counter",
+             "TLS handshakes of accepted connections that failed (wrong key or certificate).")
+        .sample(st.transport_handshakes_failed);
     m.family("herd_peer_links_closed_total", "counter", "Peer links closed by a limit.")
         .sample(st.links_closed_silent, "reason=\"silent\"")
         .sample(st.links_closed_overflow, "reason=\"output_overflow\"");

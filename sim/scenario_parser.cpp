@@ -98,6 +98,7 @@ class Parser {
                     lines_.empty() ? 1 : lines_.back().number,
                     "expected a herd: `herd fall2017`, a generated preset, or server/link lines");
             }
+            if (auto e = builder_.finish()) return fail(builder_.spec().tls.line, e->message);
             scenario_.herd = std::move(builder_.spec());
             scenario_.herd_description = "inline";
             return true;

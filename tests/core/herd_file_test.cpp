@@ -57,7 +57,8 @@ TEST(HerdFile, CommentsBlankLinesAndOptionalAddresses) {
 }
 
 TEST(HerdFile, ErrorsNameTheFileTheLineAndWhatWasExpected) {
-    EXPECT_EQ(error_of("server A\nfoo bar\n"), "h.herd:2: expected `server` or `link`, got 'foo'");
+    EXPECT_EQ(error_of("server A\nfoo bar\n"),
+              "h.herd:2: expected `server`, `link` or a `tls-` setting, got 'foo'");
     EXPECT_EQ(error_of("server\n"), "h.herd:1: expected `server NAME [HOST:PORT]`");
     EXPECT_EQ(error_of("server A\nlink A\n"), "h.herd:2: expected `link SERVER SERVER`");
     EXPECT_EQ(error_of("server A\nserver A\n"), "h.herd:2: server 'A' is declared twice");
@@ -69,6 +70,27 @@ TEST(HerdFile, ErrorsNameTheFileTheLineAndWhatWasExpected) {
     EXPECT_EQ(error_of("server A h:1\nserver B h:1\n"),
               "h.herd:2: address h:1 is already used by A");
     EXPECT_EQ(error_of("# nothing\n"), "h.herd:1: expected at least one `server`");
+}
+
+TEST(HerdFile, TlsSettingsComeAllThreeOrNoneAndNameEachServersFiles) {
+    const auto r = parse_herd_file(
+        "server A 10.0.0.1:1\nserver B 10.0.0.2:1\nlink A B\ntls-ca /etc/herd/ca.pem\n"
+        "tls-cert certs/{name}.pem\ntls-key certs/{name}.key\n",
+        "h");
+    ASSERT_TRUE(std::holds_alternative<HerdSpec>(r));
+    const HerdSpec& herd = std::get<HerdSpec>(r);
+    const TlsFiles b = herd.tls.for_server("B", "/srv/herd");
+    EXPECT_EQ(b.ca, "/etc/herd/ca.pem");  // absolute: kept
+    EXPECT_EQ(b.cert, "/srv/herd/certs/B.pem");
+    EXPECT_EQ(b.key, "/srv/herd/certs/B.key");
+    EXPECT_EQ(std::get<HerdSpec>(parse_herd_file(format_herd_file(herd), "w")).tls.cert,
+              "certs/{name}.pem");
+    EXPECT_EQ(error_of("server A\ntls-ca ca.pem\ntls-key k\n"),
+              "h.herd:2: expected all three of `tls-ca`, `tls-cert` and `tls-key`, or none");
+    EXPECT_EQ(error_of("server A\ntls-ca\n"), "h.herd:2: expected `tls-ca FILE`");
+    EXPECT_EQ(error_of("server A\ntls-ca a\ntls-ca b\n"), "h.herd:3: tls-ca is set twice");
+    EXPECT_EQ(error_of("server A\ntls-pin x\n"),
+              "h.herd:2: expected `tls-ca`, `tls-cert` or `tls-key`, got 'tls-pin'");
 }
 
 TEST(HerdFile, WrittenHerdsReadBackTheSame) {

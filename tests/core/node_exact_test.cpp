@@ -207,6 +207,63 @@ TEST(NodeExact, PendingHandshakesAndFailedAuthenticationsAreLimitedPerOrigin) {
     EXPECT_EQ(drain_all(a).size(), 1u);  // a WELCOME again
 }
 
+TEST(NodeExact, WithSecureTransportRequiredAPeerHandshakeNeedsASecuredConnection) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.peers_need_secure_transport = true;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    const std::string hello = format_hello(Hello{"Ball", "Alford", 0xB, 1});
+    // In plain text: refused, and nothing about the link changes.
+    a.handle_accepted(10, at_ms(1), Admission::anyone, 7);
+    a.handle_bytes(10, hello, at_ms(1));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"send 10 " + format_refused("secure-transport-required"),
+                                         "close 10 secure-transport-required"}));
+    // A client on a plain connection is served as ever.
+    a.handle_accepted(11, at_ms(1), Admission::anyone, 7);
+    a.handle_bytes(11, "WHATSAT nobody 1 1\n", at_ms(1));
+    EXPECT_EQ(replies_text(drain_all(a)), "? WHATSAT nobody 1 1\n");
+    // Through a secured transport the same HELLO gets its WELCOME.
+    a.handle_accepted(12, at_ms(2), Admission::anyone, 7);
+    a.handle_transport_started(12, at_ms(2));
+    EXPECT_TRUE(drain_all(a).empty());
+    a.handle_transport_secured(12, at_ms(3));
+    a.handle_bytes(12, hello, at_ms(3));
+    const auto actions = drain_all(a);
+    ASSERT_EQ(actions.size(), 1u);
+    EXPECT_TRUE(parse_welcome(*std::get<SendToPeer>(actions[0]).bytes));
+}
+
+TEST(NodeExact, TransportHandshakesCountAgainstTheirOriginAndEndByTheDeadline) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.peers_need_secure_transport = true;
+    c.limits.handshakes_per_origin_max = 2;
+    c.limits.auth_failures_per_origin_max = 2;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    // Two transport handshakes pending from origin 7: a third is closed at once.
+    for (ConnectionId id : {10, 11, 12}) {
+        a.handle_accepted(id, at_ms(1), Admission::anyone, 7);
+        a.handle_transport_started(id, at_ms(1));
+    }
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 12 too-many-handshakes"}));
+    // Both fail (a wrong key): origin 7 is blocked for the window, others are not.
+    a.handle_transport_failed(10, "tls: bad key", at_ms(2));
+    a.handle_transport_failed(11, "tls: bad key", at_ms(2));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 10 tls: bad key", "close 11 tls: bad key"}));
+    EXPECT_EQ(a.stats().transport_handshakes_failed, 2u);
+    a.handle_accepted(13, at_ms(3), Admission::anyone, 7);
+    a.handle_transport_started(13, at_ms(3));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 13 too-many-failures"}));
+    // One that never finishes is closed at the handshake deadline (silence_timeout, 3 s).
+    a.handle_accepted(14, at_ms(4), Admission::anyone, 8);
+    a.handle_transport_started(14, at_ms(4));
+    EXPECT_TRUE(drain_all(a).empty());
+    ASSERT_TRUE(a.poll_timeout());
+    EXPECT_EQ(a.poll_timeout()->ns, at_ms(3004).mono.ns);
+    a.handle_timeout(at_ms(3004));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 14 handshake timed out"}));
+}
+
 TEST(NodeExact, OriginsTrackedAtOnceAreBounded) {
     NodeConfig c = config("Alford", {"Ball"}, 0xA);
     c.limits.origins_max = 2;

@@ -243,10 +243,14 @@ class NetHerd {
     // The Fall 2017 servers, in the order of fall2017_herd().
     static constexpr const char* names[5] = {"Alford", "Ball", "Hamilton", "Holiday", "Welsh"};
 
-    // `durable`: every server keeps its records in DIR/data/NAME (--data-dir).
+    // `durable`: every server keeps its records in DIR/data/NAME (--data-dir). `herd_tail`: lines
+    // added to the herd file (e.g. tls- settings).
     explicit NetHerd(const std::string& test, std::vector<std::string> extra = {},
-                     bool durable = false)
-        : dir_(temp_dir(test)), extra_(std::move(extra)), durable_(durable) {
+                     bool durable = false, std::string herd_tail = {})
+        : dir_(temp_dir(test)),
+          extra_(std::move(extra)),
+          durable_(durable),
+          herd_tail_(std::move(herd_tail)) {
         for (int attempt = 0; attempt < 5; ++attempt) {
             base_ = random_base_port();
             write_herd_file();
@@ -309,12 +313,13 @@ class NetHerd {
     }
     void write_herd_file() {
         std::ofstream(herd_file(), std::ios::trunc)
-            << format_herd_file(fall2017_herd("127.0.0.1", base_));
+            << format_herd_file(fall2017_herd("127.0.0.1", base_)) << herd_tail_;
     }
 
     std::string dir_;
     std::vector<std::string> extra_;
     bool durable_ = false;
+    std::string herd_tail_;
     int base_ = 0;
     Process servers_[5];
 };

@@ -1,0 +1,295 @@
+// Peer links an attacker cannot use: TLS keyed by the herd secret or by certificates, against a
+// relay on the path that injects records, a flood of forged handshakes, and a server with the
+// wrong credentials. Real processes on 127.x, stopped by PID.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+
+#include "harness.hpp"
+#include "netmode/clock.hpp"
+
+namespace herd::test {
+namespace {
+
+const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
+std::string now_text() {
+    return format_timestamp(net::wall_now());
+}
+
+// True once a WHATSAT for `client` at `port` is answered with its record (not `?`).
+bool known_at(int port, const std::string& client, std::chrono::milliseconds limit) {
+    return wait_until(
+        [&] {
+            const std::string reply = talk(port, "WHATSAT " + client + " 1 0\n", 2000ms);
+            return reply.starts_with("AT ");
+        },
+        limit);
+}
+
+// A TCP relay on 127.0.0.1, on its own thread: every connection to port() is joined to the
+// upstream port, and `inject` is written towards upstream once, `after` the first connection
+// opened (a man in the middle adding lines to a stream it passes on). Stopped and joined by the
+// destructor.
+class Relay {
+  public:
+    Relay(int upstream, std::string inject, std::chrono::milliseconds after)
+        : upstream_(upstream), inject_(std::move(inject)), after_(after) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const int one = 1;
+        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(listener_, 16) != 0)
+            throw std::runtime_error("relay: cannot listen");
+        socklen_t length = sizeof a;
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~Relay() {
+        stop_ = true;
+        thread_.join();
+        for (auto& [from, to] : pairs_)
+            ::close(from);
+        ::close(listener_);
+    }
+    int port() const { return port_; }
+    bool injected() const { return injected_; }
+
+  private:
+    void run() {
+        std::optional<Clock::time_point> first;
+        while (!stop_) {
+            std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+            for (const auto& [from, to] : pairs_)
+                fds.push_back({from, POLLIN, 0});
+            ::poll(fds.data(), fds.size(), 20);
+            if (fds[0].revents & POLLIN) accept_one();
+            if (!first && !pairs_.empty()) first = Clock::now();
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                // (its partner may have been closed by now)
+                if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && pairs_.count(fds[i].fd))
+                    pass(fds[i].fd);
+            }
+            if (first && !injected_ && Clock::now() >= *first + after_) inject();
+        }
+    }
+    void accept_one() {
+        const int in = ::accept(listener_, nullptr, nullptr);
+        if (in < 0) return;
+        const int out = connect_to(upstream_, 1000ms);
+        if (out < 0) {
+            ::close(in);
+            return;
+        }
+        pairs_[in] = out;
+        pairs_[out] = in;
+        toward_upstream_.push_back(out);
+    }
+    void pass(int from) {
+        char buffer[16384];
+        const ssize_t n = ::recv(from, buffer, sizeof buffer, 0);
+        const int to = pairs_.at(from);
+        if (n <= 0 || ::send(to, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) {
+            pairs_.erase(from);
+            pairs_.erase(to);
+            ::close(from);
+            ::close(to);
+        }
+    }
+    // Into every connection open towards upstream now.
+    void inject() {
+        injected_ = true;
+        for (const int fd : toward_upstream_) {
+            if (pairs_.count(fd) == 1) ::send(fd, inject_.data(), inject_.size(), MSG_NOSIGNAL);
+        }
+    }
+
+    int upstream_;
+    std::string inject_;
+    std::chrono::milliseconds after_;
+    int listener_ = -1;
+    int port_ = 0;
+    std::map<int, int> pairs_;  // each end to the other
+    std::vector<int> toward_upstream_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> injected_{false};
+    std::thread thread_;
+};
+
+// Two servers, A and B, whose every link passes a relay that injects a forged record: A's herd
+// file names B at relay 1, B's names A at relay 2, so whoever dials, the link crosses a relay.
+struct RelayedPair {
+    std::string dir;
+    int port_a = 0;
+    int port_b = 0;
+    std::unique_ptr<Relay> to_b;
+    std::unique_ptr<Relay> to_a;
+    Process a;
+    Process b;
+
+    RelayedPair(const std::string& test, const std::vector<std::string>& extra,
+                const std::string& forged)
+        : dir(temp_dir(test)) {
+        port_a = random_base_port();
+        port_b = port_a + 1;
+        to_b = std::make_unique<Relay>(port_b, forged, 1500ms);
+        to_a = std::make_unique<Relay>(port_a, forged, 1500ms);
+        auto file = [&](const char* name, int a, int b) {
+            const std::string path = dir + "/" + name + ".herd";
+            std::ofstream(path) << "server A 127.0.0.1:" << a << "\nserver B 127.0.0.1:" << b
+                                << "\nlink A B\n";
+            return path;
+        };
+        const std::string file_a = file("A", port_a, to_b->port());
+        const std::string file_b = file("B", to_a->port(), port_b);
+        auto args = [&](const char* name, const std::string& herd_file) {
+            std::vector<std::string> v = {HERD_BINARY, "serve",     name,         "--config",
+                                          herd_file,   "--log-dir", dir + "/logs"};
+            v.insert(v.end(), extra.begin(), extra.end());
+            return v;
+        };
+        a.start(args("A", file_a), dir + "/A.out");
+        b.start(args("B", file_b), dir + "/B.out");
+    }
+};
+
+std::string forged_record() {
+    return "AT A +0.000000001 forged +1.000000+1.000000 " + now_text() + "\n";
+}
+
+TEST(Secure, WithoutTlsARelayOnThePathInjectsRecordsTheControl) {
+    // Loopback and no secret: unauthenticated by design. This shows the relay does inject.
+    RelayedPair pair("inject-plain", {}, forged_record());
+    ASSERT_TRUE(wait_until([&] { return pair.to_a->injected() && pair.to_b->injected(); }, 5000ms));
+    EXPECT_TRUE(known_at(pair.port_a, "forged", 5000ms) || known_at(pair.port_b, "forged", 1000ms));
+}
+
+TEST(Secure, UnderTlsInjectedBytesAchieveNothingAndTheLinkComesBack) {
+    const std::string dir = temp_dir("inject-tls-secret");
+    std::ofstream(dir + "/secret") << "the herd secret\n";
+    RelayedPair pair("inject-tls", {"--secret-file", dir + "/secret"}, forged_record());
+    ASSERT_TRUE(wait_until([&] { return pair.to_a->injected() && pair.to_b->injected(); }, 5000ms));
+    // The link (redialed if the injection broke it) carries a real update from A to B ...
+    talk(pair.port_a, "IAMAT real +2.0+2.0 " + now_text() + "\n");
+    EXPECT_TRUE(known_at(pair.port_b, "real", 15000ms));
+    // ... and the forged record reached neither server.
+    EXPECT_EQ(talk(pair.port_a, "WHATSAT forged 1 0\n"), "? WHATSAT forged 1 0\n");
+    EXPECT_EQ(talk(pair.port_b, "WHATSAT forged 1 0\n"), "? WHATSAT forged 1 0\n");
+    // What the relay saw of the stream was not the protocol in clear.
+    const std::string logs = slurp(pair.dir + "/logs/A.log") + slurp(pair.dir + "/logs/B.log");
+    EXPECT_NE(logs.find("(TLS)"), std::string::npos);
+}
+
+// An attacker at 127.0.0.2 keeps opening connections to Alford that pose as Hamilton (a plain
+// HELLO) or open a TLS handshake it cannot finish, while Hamilton is killed and restarted: the
+// real link comes back within the backoff bounds all the same.
+TEST(Secure, AForgedHandshakeFloodKeepsNoLinkDown) {
+    const std::string dir = temp_dir("flood-secret");
+    std::ofstream(dir + "/secret") << "the herd secret\n";
+    NetHerd herd("flood", {"--secret-file", dir + "/secret"});
+    const int alford = herd.port("Alford");
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::thread attacker([&] {
+        const std::string hello =
+            "HELLO herd/1 Hamilton Alford 00000000000000aa 00000000000000bb\n";
+        const std::string client_hello("\x16\x03\x01\x00\x05hello", 10);
+        while (!stop) {
+            const int fd = connect_to(alford, 200ms, "127.0.0.2");
+            if (fd >= 0) {
+                const std::string& bytes = sent % 2 == 0 ? hello : client_hello;
+                ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                ::close(fd);
+                sent += 1;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+    std::this_thread::sleep_for(500ms);
+    herd.process("Hamilton").kill9();
+    ASSERT_TRUE(herd.start("Hamilton"));
+    // An update at Hamilton reaches Alford over their own link (Holiday's way round is longer
+    // but also fine: what matters is that Alford hears Hamilton again and the link is up).
+    talk(herd.port("Hamilton"), "IAMAT after-flood +3.0+3.0 " + now_text() + "\n");
+    const bool arrived = known_at(alford, "after-flood", 10000ms);
+    const bool linked = wait_until(
+        [&] { return metric(herd.metrics("Alford"), "herd_connections{kind=\"peer\"}") == 2; },
+        10000ms);
+    stop = true;
+    attacker.join();
+    EXPECT_TRUE(arrived);
+    EXPECT_TRUE(linked);
+    EXPECT_GT(sent.load(), 20);
+    const std::string page = herd.metrics("Alford");
+    EXPECT_GT(metric(page, "herd_handshakes_refused_total"), 0);
+    EXPECT_GT(metric(page, "herd_tls_handshakes_failed_total"), 0);
+}
+
+// Certificates made with the openssl command: a CA, and one certificate per server for
+// 127.0.0.1 (the host a dialer checks).
+bool make_certificates(const std::string& dir, const std::string& ca_name,
+                       const std::vector<std::string>& servers) {
+    std::string script = "set -e; cd '" + dir + "'; mkdir -p certs; cd certs; " +
+                         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                         "-keyout " +
+                         ca_name + ".key -out " + ca_name + ".pem -days 2 -subj /CN=" + ca_name +
+                         " 2>/dev/null; printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; ";
+    for (const std::string& s : servers) {
+        script += "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + s +
+                  ".key -out " + s + ".csr -subj /CN=" + s + " 2>/dev/null; " +
+                  "openssl x509 -req -in " + s + ".csr -CA " + ca_name + ".pem -CAkey " + ca_name +
+                  ".key -CAcreateserial -out " + s + ".pem -days 2 -extfile san.ext 2>/dev/null; ";
+    }
+    return std::system(("sh -c \"" + script + "\"").c_str()) == 0;
+}
+
+TEST(Secure, CertificatesOfTheHerdsCaLinkTheHerdAndAStrangersAreRefused) {
+    const std::string certs = temp_dir("certs");
+    if (std::system("command -v openssl >/dev/null") != 0)
+        GTEST_SKIP() << "no openssl command (scripts/setup.sh installs it)";
+    ASSERT_TRUE(make_certificates(certs, "herd-ca", {NetHerd::names, NetHerd::names + 5}));
+    ASSERT_TRUE(make_certificates(certs, "other-ca", {"rogue"}));
+    const std::string tail = "tls-ca " + certs + "/certs/herd-ca.pem\ntls-cert " + certs +
+                             "/certs/{name}.pem\ntls-key " + certs + "/certs/{name}.key\n";
+    NetHerd herd("cert-herd", {}, false, tail);
+    EXPECT_NE(slurp(herd.dir() + "/Alford.out").find("certificates of the CA"), std::string::npos);
+    talk(herd.port("Alford"), "IAMAT certified +1.0+1.0 " + now_text() + "\n");
+    EXPECT_TRUE(known_at(herd.port("Holiday"), "certified", 10000ms));
+    // Welsh comes back with a certificate of another CA: Alford and Ball refuse its links.
+    herd.process("Welsh").stop();
+    std::filesystem::copy_file(certs + "/certs/rogue.pem", certs + "/certs/Welsh.pem",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(certs + "/certs/rogue.key", certs + "/certs/Welsh.key",
+                               std::filesystem::copy_options::overwrite_existing);
+    ASSERT_TRUE(herd.start("Welsh"));
+    talk(herd.port("Welsh"), "IAMAT rogue +1.0+1.0 " + now_text() + "\n");
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return slurp(herd.dir() + "/logs/Alford.log").find("tls handshake failed") !=
+                   std::string::npos;
+        },
+        10000ms));
+    EXPECT_EQ(talk(herd.port("Alford"), "WHATSAT rogue 1 0\n"), "? WHATSAT rogue 1 0\n");
+    EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT rogue 1 0\n"), "? WHATSAT rogue 1 0\n");
+}
+
+TEST(Secure, APlainHelloIsRefusedWhenPeersUseTls) {
+    const std::string dir = temp_dir("plain-hello-secret");
+    std::ofstream(dir + "/secret") << "the herd secret\n";
+    NetHerd herd("plain-hello", {"--secret-file", dir + "/secret"});
+    const std::string reply = talk(
+        herd.port("Alford"), "HELLO herd/1 Hamilton Alford 00000000000000aa 00000000000000bb\n");
+    EXPECT_EQ(reply, "REFUSED secure-transport-required\n");
+    // Clients are served in plain text on the same port.
+    const std::string at = talk(herd.port("Alford"), "IAMAT plain +1.0+1.0 " + now_text() + "\n");
+    EXPECT_TRUE(at.starts_with("AT Alford "));
+    EXPECT_TRUE(known_at(herd.port("Ball"), "plain", 10000ms));
+}
+
+}  // namespace
+}  // namespace herd::test
