@@ -25,7 +25,8 @@ constexpr const char* usage =
     "                       [--tiebreak first|convergent] [--connections-max N]\n"
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
     "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
-    "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n";
+    "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n"
+    "                       [--compact-mb MB]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -48,6 +49,8 @@ constexpr NumberFlag number_flags[] = {
     {"store-max-mb", "1024", 1'000'000, false,
      "past this many MiB of stored records, IAMATs for new clients get ? (0: none at all)"},
     {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
+    {"compact-mb", "64", 1'000'000, false,
+     "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},
 };
 
 std::string trimmed_file(const std::string& text) {
@@ -76,7 +79,8 @@ void describe_options(po::options_description& visible) {
         "secret-file", po::value<std::string>(),
         "file holding the herd secret (peers authenticate with it)")(
         "data-dir", po::value<std::string>(),
-        "keep every stored record in DIR/records.log and load it back at start")(
+        "keep every stored record in DIR (a log and its compacted snapshot) and load them back "
+        "at start")(
         "fsync", po::value<std::string>()->default_value("batch"),
         "always (an AT reply only once its record is on disk), batch (every 10 ms) or off")(
         "insecure-peers",
@@ -172,6 +176,7 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.limits.client_write_timeout = decimal_seconds(number.at("write-timeout-s"));
     options.log_bytes_max = decimal_mebibytes(number.at("log-max-mb"));
     options.limits.store_bytes_max = decimal_mebibytes(number.at("store-max-mb"));
+    options.compact_bytes = std::max<std::uint64_t>(decimal_mebibytes(number.at("compact-mb")), 1);
     return true;
 }
 

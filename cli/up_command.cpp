@@ -34,7 +34,7 @@ constexpr const char* usage =
     "               [--log-heartbeats BOOL] [--log-max-mb MB] [--log-keep N]\n"
     "               [--connections-max N] [--max-conns-per-ip N] [--line-timeout-s S]\n"
     "               [--idle-timeout-s S] [--write-timeout-s S] [--store-max-mb MB]\n"
-    "               [--data-dir DIR] [--fsync always|batch|off]\n";
+    "               [--data-dir DIR] [--fsync always|batch|off] [--compact-mb MB]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -96,8 +96,9 @@ void read_lines(Child& child, std::size_t width) {
 
 // Options of `herd serve` that `herd up` passes on unchanged to every server it starts.
 constexpr const char* passed_on[] = {
-    "log-lines",        "log-heartbeats", "log-max-mb",     "log-keep",        "connections-max",
-    "max-conns-per-ip", "line-timeout-s", "idle-timeout-s", "write-timeout-s", "store-max-mb",
+    "log-lines",       "log-heartbeats",   "log-max-mb",     "log-keep",
+    "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
+    "write-timeout-s", "store-max-mb",     "compact-mb",
 };
 
 namespace {

@@ -98,6 +98,12 @@ class RecordStore {
     std::size_t line_bytes() const { return line_bytes_; }
     TieBreak tie_break() const { return rule_; }
 
+    // Every record, in the order first stored (for snapshots; O(n), no copies).
+    template <typename Visit>
+    void for_each(Visit&& visit) const {
+        for (const Record& r : records_)
+            visit(r);
+    }
     // Every record, ordered by client ID bytes (for dumps and checks; O(n log n)).
     std::vector<const Record*> sorted() const;
 

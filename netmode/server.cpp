@@ -173,7 +173,8 @@ std::optional<Error> Server::start() {
     }
     StoreFile::Loaded loaded;
     if (!options_.data_dir.empty()) {
-        data_ = std::make_unique<StoreFile>(options_.data_dir, options_.fsync);
+        data_ = std::make_unique<StoreFile>(
+            options_.data_dir, StoreFile::Options{options_.fsync, options_.compact_bytes});
         auto opened = data_->open();
         if (const Error* e = error_of(opened)) return *e;
         loaded = std::get<StoreFile::Loaded>(std::move(opened));
@@ -251,7 +252,8 @@ void Server::restore(const StoreFile::Loaded& loaded) {
     for (const std::string& line : loaded.lines)
         bad += node_->restore_record(line) ? 0 : 1;
     log_.write("data " + options_.data_dir + ": " + std::to_string(loaded.lines.size()) +
-               " entries read, " + std::to_string(node_->store().size()) + " records restored" +
+               " entries read (" + std::to_string(loaded.from_snapshot) + " from the snapshot), " +
+               std::to_string(node_->store().size()) + " records restored" +
                (bad > 0 ? ", " + std::to_string(bad) + " invalid" : "") +
                (loaded.bytes_cut > 0
                     ? ", a torn tail of " + std::to_string(loaded.bytes_cut) + " bytes cut"
@@ -666,8 +668,20 @@ void Server::pump() {
         deferred_.clear();
         defer_writes_ = false;
     }
+    compact_if_due();
     pumping_ = false;
     arm_timer();
+}
+
+void Server::compact_if_due() {
+    if (!data_ || !data_->wants_snapshot()) return;
+    const RecordStore& store = node_->store();
+    std::string entries;
+    entries.reserve(store.line_bytes() + store.size() * 18);
+    store.for_each([&entries](const Record& r) { StoreFile::append_entry(entries, r.at_line()); });
+    log_.write("data " + options_.data_dir + ": compacting " + std::to_string(data_->log_bytes()) +
+               " bytes of log into a snapshot of " + std::to_string(store.size()) + " records");
+    data_->snapshot(std::move(entries));
 }
 
 void Server::arm_timer() {

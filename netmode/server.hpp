@@ -66,6 +66,7 @@ struct ServerOptions {
     std::string admin;                    // ADDR:PORT of the admin HTTP port; empty: none
     std::string data_dir;  // where stored records are kept across restarts; empty: none
     StoreFile::Sync fsync = StoreFile::Sync::batch;
+    std::uint64_t compact_bytes = std::uint64_t{64} << 20;  // the data log's size that compacts
     std::chrono::milliseconds dial_timeout{2000};
     NodeLimits limits;
     TieBreak tie_break = TieBreak::first;
@@ -122,6 +123,8 @@ class Server {
     void dial_failed(const std::shared_ptr<Dialing>& d, const std::string& why);
     void dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> c);
     void pump();
+    // The whole store to the data folder's snapshot, when it wants one.
+    void compact_if_due();
     void arm_timer();
     // Carrying out the Node's actions, one overload each.
     void act(Reply& a);

@@ -98,6 +98,21 @@ std::string Server::metrics() const {
         .sample(st.sync_records_sent);
     m.family("herd_handshakes_refused_total", "counter", "Peer handshakes refused.")
         .sample(st.handshakes_refused);
+    if (data_) {
+        m.family("herd_data_log_bytes", "gauge", "Bytes in the data folder's log since compaction.")
+            .sample(data_->log_bytes());
+        m.family("herd_data_entries_written_total", "counter", "Records written to the data log.")
+            .sample(data_->entries_written());
+        m.family("herd_data_write_failures_total", "counter",
+                 "Failed writes or syncs of the data log (retried).")
+            .sample(data_->write_failures());
+        m.family("herd_data_entries_dropped_total", "counter",
+                 "Entries dropped after failed writes past the retry bound (the next snapshot "
+                 "writes them).")
+            .sample(data_->entries_dropped());
+        m.family("herd_data_snapshots_total", "counter", "Snapshots written by compaction.")
+            .sample(data_->snapshots_written());
+    }
     m.family("herd_tls_handshakes_failed_total", "counter",
              "TLS handshakes of accepted connections that failed (wrong key or certificate).")
         .sample(st.transport_handshakes_failed);

@@ -31,10 +31,64 @@ std::optional<std::string_view> StoreFile::line_of(std::string_view e) {
     return line;
 }
 
-StoreFile::StoreFile(std::string dir, Sync sync)
-    : dir_(std::move(dir)), path_(dir_ + "/records.log"), sync_(sync) {}
+namespace {
+
+// Reads the entries of `path` into `lines` up to the first torn (no newline) or corrupt one, a
+// line at a time so a large file is never held whole. The bytes of good entries, and of the file.
+struct Read {
+    std::uint64_t good = 0;
+    std::uint64_t size = 0;
+};
+
+Read read_entries(const std::string& path, std::vector<std::string>& lines) {
+    Read r;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return r;
+    std::string text;
+    while (std::getline(in, text)) {
+        if (in.eof()) break;  // the last line had no newline: torn
+        const auto line = StoreFile::line_of(text);
+        if (!line) break;
+        lines.emplace_back(*line);
+        r.good += text.size() + 1;
+    }
+    in.clear();
+    in.seekg(0, std::ios::end);
+    const auto size = in.tellg();
+    r.size = size > 0 ? static_cast<std::uint64_t>(size) : 0;
+    return r;
+}
+
+bool sync_folder(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+bool write_synced(const std::string& path, const std::string& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    const bool ok = done == bytes.size() && ::fdatasync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+StoreFile::StoreFile(std::string dir, Options options)
+    : dir_(std::move(dir)), path_(dir_ + "/records.log"), options_(options) {}
 
 StoreFile::~StoreFile() {
+    if (compactor_.joinable()) compactor_.join();
     if (thread_.joinable()) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -53,40 +107,36 @@ Result<StoreFile::Loaded> StoreFile::open() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) return Error{"cannot create " + dir_ + ": " + ec.message()};
+    std::filesystem::remove(dir_ + "/snapshot.tmp", ec);  // a compaction cut short
     Loaded loaded;
-    std::uint64_t good_bytes = 0;
-    {
-        // Entries up to the first one that is torn (no newline) or corrupt (checksum), read a
-        // line at a time so a large log is never held whole.
-        std::ifstream in(path_, std::ios::binary);
-        std::string text;
-        while (std::getline(in, text)) {
-            if (in.eof()) break;  // the last line had no newline: torn
-            const auto line = line_of(text);
-            if (!line) break;
-            loaded.lines.emplace_back(*line);
-            good_bytes += text.size() + 1;
-        }
-        in.clear();
-        in.seekg(0, std::ios::end);
-        const auto size = in.tellg();
-        loaded.bytes_cut = size > 0 ? static_cast<std::uint64_t>(size) - good_bytes : 0;
-    }
+    snapshot_bytes_ = read_entries(dir_ + "/snapshot", loaded.lines).size;
+    loaded.from_snapshot = loaded.lines.size();
+    old_log_ = std::filesystem::exists(dir_ + "/records.old", ec);
+    read_entries(dir_ + "/records.old", loaded.lines);
+    const Read log = read_entries(path_, loaded.lines);
+    loaded.bytes_cut = log.size - log.good;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) return Error{"cannot open " + path_ + ": " + std::strerror(errno)};
     // Later entries follow the last good one.
-    if (::ftruncate(fd_, static_cast<off_t>(good_bytes)) != 0 ||
-        ::lseek(fd_, static_cast<off_t>(good_bytes), SEEK_SET) < 0)
+    if (::ftruncate(fd_, static_cast<off_t>(log.good)) != 0 ||
+        ::lseek(fd_, static_cast<off_t>(log.good), SEEK_SET) < 0)
         return Error{"cannot cut the torn tail of " + path_ + ": " + std::strerror(errno)};
-    if (sync_ != Sync::always) thread_ = std::thread([this] { run(); });
+    log_bytes_ = log.good;
+    if (options_.sync != Sync::always) thread_ = std::thread([this] { run(); });
     return loaded;
+}
+
+void StoreFile::append_entry(std::string& out, std::string_view at_line) {
+    out += hex64(fnv1a64(at_line));
+    out += ' ';
+    out += at_line;
+    out += '\n';
 }
 
 void StoreFile::append(std::string_view at_line) {
     HERD_ASSERT(fd_ >= 0);
-    std::string e = entry(at_line);
     std::lock_guard<std::mutex> lock(mutex_);
-    buffer_ += e;
+    append_entry(buffer_, at_line);
     buffer_entries_ += 1;
 }
 
@@ -98,12 +148,18 @@ void StoreFile::flush() {
         chunk.swap(buffer_);
         std::swap(entries, buffer_entries_);
     }
-    write_out(chunk, entries);
+    write_out(std::move(chunk), entries);
 }
 
-void StoreFile::write_out(const std::string& chunk, std::size_t entries) {
-    if (chunk.empty()) return;
+void StoreFile::write_out(std::string chunk, std::size_t entries) {
     std::lock_guard<std::mutex> io(io_mutex_);
+    if (!retry_.empty()) {
+        chunk.insert(0, retry_);
+        entries += retry_entries_;
+        retry_.clear();
+        retry_entries_ = 0;
+    }
+    if (chunk.empty()) return;
     std::size_t done = 0;
     while (done < chunk.size()) {
         const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
@@ -111,18 +167,42 @@ void StoreFile::write_out(const std::string& chunk, std::size_t entries) {
         if (n <= 0) break;
         done += static_cast<std::size_t>(n);
     }
-    const bool synced = done == chunk.size() && (sync_ == Sync::off || ::fdatasync(fd_) == 0);
+    const bool synced =
+        done == chunk.size() && (options_.sync == Sync::off || ::fdatasync(fd_) == 0);
     if (!synced) {
-        write_failures_ += 1;
-        if (!failing_)
-            std::fprintf(stderr, "herd: data %s: cannot write: %s (reported once)\n", path_.c_str(),
-                         std::strerror(errno));
-        failing_ = true;
+        write_failed(std::move(chunk), entries, done);
         return;
     }
-    if (failing_) std::fprintf(stderr, "herd: data %s: writing again\n", path_.c_str());
+    log_bytes_ += done;
+    if (failing_) report("writing again", false);
     failing_ = false;
     entries_written_ += entries;
+}
+
+// Under io_mutex_: the log is cut back to its last whole entry, and the entries are kept for
+// the next write, or dropped past the retry bound (a snapshot then brings them back).
+void StoreFile::write_failed(std::string chunk, std::size_t entries, std::size_t written) {
+    const int error = errno;
+    write_failures_ += 1;
+    if (!failing_) report(std::strerror(error), true);
+    failing_ = true;
+    if (written > 0) {
+        const auto end = static_cast<off_t>(log_bytes_.load());
+        if (::ftruncate(fd_, end) != 0 || ::lseek(fd_, end, SEEK_SET) < 0)
+            report("cannot cut back a failed write", true);
+    }
+    if (chunk.size() <= options_.retry_bytes_max) {
+        retry_ = std::move(chunk);
+        retry_entries_ = entries;
+        return;
+    }
+    entries_dropped_ += entries;
+    dropped_ = true;
+}
+
+void StoreFile::report(const char* what, bool failed) {
+    std::fprintf(stderr, "herd: data %s: %s%s\n", dir_.c_str(), failed ? "cannot write: " : "",
+                 what);
 }
 
 void StoreFile::run() {
@@ -135,10 +215,72 @@ void StoreFile::run() {
         std::swap(entries, buffer_entries_);
         const bool stop = stopping_;
         lock.unlock();
-        write_out(chunk, entries);
+        write_out(std::move(chunk), entries);
         if (stop) return;
         lock.lock();
     }
+}
+
+bool StoreFile::wants_snapshot() const {
+    if (compacting_) return false;
+    if (std::chrono::steady_clock::now().time_since_epoch().count() < retry_at_) return false;
+    const std::uint64_t log = log_bytes_;
+    return old_log_ || dropped_ || (log >= options_.compact_bytes && log >= snapshot_bytes_);
+}
+
+// Under io_mutex_: the log so far becomes records.old and a new one begins (unless a set-aside
+// log is still waiting for its snapshot: then the log stays, and the snapshot covers both).
+bool StoreFile::set_log_aside() {
+    if (old_log_) return true;
+    const std::string old = dir_ + "/records.old";
+    if (::rename(path_.c_str(), old.c_str()) != 0) return false;
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ::rename(old.c_str(), path_.c_str());
+        return false;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    log_bytes_ = 0;
+    old_log_ = true;
+    sync_folder(dir_);
+    return true;
+}
+
+void StoreFile::snapshot(std::string entries) {
+    HERD_ASSERT(!compacting_);
+    if (compactor_.joinable()) compactor_.join();
+    {
+        std::lock_guard<std::mutex> io(io_mutex_);
+        if (!set_log_aside()) {
+            report("cannot set the log aside for a snapshot", true);
+            retry_at_ =
+                (std::chrono::steady_clock::now() + snapshot_retry).time_since_epoch().count();
+            return;
+        }
+    }
+    const bool had_dropped = dropped_.exchange(false);
+    compacting_ = true;
+    compactor_ = std::thread([this, had_dropped, entries = std::move(entries)] {
+        const std::string temporary = dir_ + "/snapshot.tmp";
+        const bool ok = write_synced(temporary, entries) &&
+                        ::rename(temporary.c_str(), (dir_ + "/snapshot").c_str()) == 0 &&
+                        sync_folder(dir_);
+        if (ok) {
+            ::unlink((dir_ + "/records.old").c_str());
+            sync_folder(dir_);
+            old_log_ = false;
+            snapshot_bytes_ = entries.size();
+            snapshots_written_ += 1;
+        } else {
+            ::unlink(temporary.c_str());
+            if (had_dropped) dropped_ = true;
+            report("a snapshot failed; tried again in 5 s", true);
+            retry_at_ =
+                (std::chrono::steady_clock::now() + snapshot_retry).time_since_epoch().count();
+        }
+        compacting_ = false;
+    });
 }
 
 }  // namespace herd::net

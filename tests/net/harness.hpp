@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -236,6 +237,24 @@ inline int random_base_port() {
     std::random_device rd;
     return 20000 + static_cast<int>(rd() % 40000);
 }
+
+// A small tmpfs of the test's own (root only), unmounted at the end.
+class SmallDisk {
+  public:
+    SmallDisk(const std::string& dir, const std::string& options) : dir_(dir) {
+        std::filesystem::create_directories(dir);
+        mounted_ =
+            ::geteuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    }
+    ~SmallDisk() {
+        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+
+  private:
+    std::string dir_;
+    bool mounted_ = false;
+};
 
 // The Fall 2017 herd on 127.0.0.1, base port random, each server a `herd serve` process.
 class NetHerd {

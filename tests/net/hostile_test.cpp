@@ -387,24 +387,6 @@ TEST(HostileLogs, RotationKeepsTheNamedNumberOfFiles) {
     EXPECT_LE(std::filesystem::file_size(solo.log_path() + ".2"), 10485u);
 }
 
-// A small tmpfs of the test's own (root only), unmounted at the end.
-class SmallDisk {
-  public:
-    SmallDisk(const std::string& dir, const std::string& options) : dir_(dir) {
-        std::filesystem::create_directories(dir);
-        mounted_ =
-            ::geteuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    }
-    ~SmallDisk() {
-        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-    }
-    bool mounted() const { return mounted_; }
-
-  private:
-    std::string dir_;
-    bool mounted_ = false;
-};
-
 TEST(HostileLogs, AFullDiskIsReportedOnceAndLoggingResumesWhenThereIsRoom) {
     const std::string disk_dir = temp_dir("fulldisk") + "/disk";
     SmallDisk disk(disk_dir, "size=512k");
