@@ -62,6 +62,7 @@ struct Server::Conn {
     std::string tls_out;
     bool sniffed = false;
     bool securing = false;  // in its TLS handshake: nothing is read or written by us
+    bool held = false;      // its output waits until the data folder has what it acknowledges
 
     Conn(ConnectionId i, tcp::socket s, std::string l)
         : id(i), socket(std::move(s)), label(std::move(l)) {}
@@ -226,6 +227,7 @@ void Server::stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     timer_.cancel();
+    held_retry_.cancel();
     if (admin_) admin_->stop();
     for (auto& [id, c] : conns_) {
         c->open = false;
@@ -496,7 +498,7 @@ void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
 }
 
 void Server::do_write(const std::shared_ptr<Conn>& c) {
-    if (c->writing || c->out.empty() || !c->open || c->securing) return;
+    if (c->writing || c->out.empty() || !c->open || c->securing || c->held) return;
     HERD_ASSERT(c->out_offset < c->out.front()->size());
     c->writing = true;
     // What is queued goes out in gathered writes (one system call, not one per line), each of
@@ -662,15 +664,46 @@ void Server::pump() {
     defer_writes_ = data_ && options_.fsync == StoreFile::Sync::always;
     drain(*node_, [this](auto&& action) { act(action); });
     if (defer_writes_) {
-        data_->flush();
-        for (const auto& c : deferred_)
-            do_write(c);
-        deferred_.clear();
         defer_writes_ = false;
+        commit_deferred();
     }
     compact_if_due();
     pumping_ = false;
     arm_timer();
+}
+
+void Server::commit_deferred() {
+    const bool was_holding = !held_.empty();
+    const bool durable = data_->flush();
+    if (durable && !held_.empty()) {
+        log_.write("data " + options_.data_dir + ": writing again; held output released");
+        for (const auto& c : held_)
+            c->held = false;
+        deferred_.insert(deferred_.end(), held_.begin(), held_.end());
+        held_.clear();
+    }
+    for (const auto& c : deferred_) {
+        if (durable) {
+            do_write(c);
+        } else if (!c->held) {
+            c->held = true;
+            held_.push_back(c);
+        }
+    }
+    deferred_.clear();
+    if (held_.empty()) return;
+    if (!was_holding)
+        log_.write("data " + options_.data_dir +
+                   ": cannot write; replies and floods held until it can (--fsync always)");
+    retry_held();
+}
+
+void Server::retry_held() {
+    held_retry_.expires_after(std::chrono::milliseconds(100));
+    held_retry_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopped_ || held_.empty()) return;
+        commit_deferred();
+    });
 }
 
 void Server::compact_if_due() {

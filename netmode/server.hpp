@@ -125,6 +125,10 @@ class Server {
     void pump();
     // The whole store to the data folder's snapshot, when it wants one.
     void compact_if_due();
+    // Under --fsync always, what one drain stored is committed before its output leaves; while
+    // the data folder cannot take it (a full disk) that output is held, and retried.
+    void commit_deferred();
+    void retry_held();
     void arm_timer();
     // Carrying out the Node's actions, one overload each.
     void act(Reply& a);
@@ -169,6 +173,8 @@ class Server {
     std::unique_ptr<PeerTls> tls_;  // peer links under TLS; null: plain text
     bool defer_writes_ = false;     // within a drain under --fsync always
     std::vector<std::shared_ptr<Conn>> deferred_;
+    std::vector<std::shared_ptr<Conn>> held_;  // output waiting for the data folder
+    boost::asio::steady_timer held_retry_{io_};
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;
     std::string descriptor_note_;  // set when the connection cap had to be lowered

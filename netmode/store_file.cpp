@@ -140,7 +140,7 @@ void StoreFile::append(std::string_view at_line) {
     buffer_entries_ += 1;
 }
 
-void StoreFile::flush() {
+bool StoreFile::flush() {
     std::string chunk;
     std::size_t entries = 0;
     {
@@ -149,6 +149,8 @@ void StoreFile::flush() {
         std::swap(entries, buffer_entries_);
     }
     write_out(std::move(chunk), entries);
+    std::lock_guard<std::mutex> io(io_mutex_);
+    return retry_.empty() && !dropped_;
 }
 
 void StoreFile::write_out(std::string chunk, std::size_t entries) {
@@ -259,9 +261,10 @@ void StoreFile::snapshot(std::string entries) {
             return;
         }
     }
-    const bool had_dropped = dropped_.exchange(false);
+    // Entries dropped until now are in `entries`; dropped later, they wait for the next one.
+    const std::uint64_t dropped_before = entries_dropped_;
     compacting_ = true;
-    compactor_ = std::thread([this, had_dropped, entries = std::move(entries)] {
+    compactor_ = std::thread([this, dropped_before, entries = std::move(entries)] {
         const std::string temporary = dir_ + "/snapshot.tmp";
         const bool ok = write_synced(temporary, entries) &&
                         ::rename(temporary.c_str(), (dir_ + "/snapshot").c_str()) == 0 &&
@@ -270,11 +273,11 @@ void StoreFile::snapshot(std::string entries) {
             ::unlink((dir_ + "/records.old").c_str());
             sync_folder(dir_);
             old_log_ = false;
+            if (entries_dropped_ == dropped_before) dropped_ = false;
             snapshot_bytes_ = entries.size();
             snapshots_written_ += 1;
         } else {
             ::unlink(temporary.c_str());
-            if (had_dropped) dropped_ = true;
             report("a snapshot failed; tried again in 5 s", true);
             retry_at_ =
                 (std::chrono::steady_clock::now() + snapshot_retry).time_since_epoch().count();

@@ -74,8 +74,10 @@ class StoreFile {
     // Creates the folder if missing, loads what is there, and opens the log for appending.
     Result<Loaded> open();
     void append(std::string_view at_line);
-    // Writes (and, unless off, syncs) whatever is buffered.
-    void flush();
+    // Writes (and, unless off, syncs) whatever is buffered. True when every entry appended so
+    // far is in the data folder: written (and synced), or covered by a snapshot; false while
+    // failed writes wait to be retried or dropped entries wait for a snapshot.
+    bool flush();
 
     // True when a compaction is due: the log has passed compact_bytes and the last snapshot's
     // size, or entries were dropped after failed writes, or a set-aside log is left from a

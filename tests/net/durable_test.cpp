@@ -152,6 +152,37 @@ TEST(StoreFile, AFullDiskLosesNoEntryOnceThereIsRoomAgain) {
         ASSERT_EQ(lines[static_cast<std::size_t>(i)], at_line(i));
 }
 
+TEST(StoreFile, EntriesDroppedPastTheRetryBoundAreNotDurableUntilASnapshotHasThem) {
+    const std::string disk_dir = temp_dir("dropped") + "/disk";
+    SmallDisk disk(disk_dir, "size=256k");
+    if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
+    const std::string dir = disk_dir + "/data";
+    net::StoreFile::Options options{net::StoreFile::Sync::always};
+    options.retry_bytes_max = 1000;
+    net::StoreFile f(dir, options);
+    ASSERT_FALSE(error_of(f.open()));
+    {
+        std::ofstream filler(disk_dir + "/filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        for (int i = 0; i < 64 && filler; ++i)
+            filler.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    std::string store;  // what the server's store would hold
+    for (int i = 0; i < 100; ++i) {
+        f.append(at_line(i));
+        net::StoreFile::append_entry(store, at_line(i));
+    }
+    EXPECT_FALSE(f.flush());
+    EXPECT_EQ(f.entries_dropped(), 100u);
+    std::filesystem::remove(disk_dir + "/filler");
+    EXPECT_FALSE(f.flush());  // room again, but the dropped entries are nowhere yet
+    ASSERT_TRUE(f.wants_snapshot());
+    f.snapshot(store);
+    ASSERT_TRUE(wait_until([&] { return f.snapshots_written() == 1; }, 10000ms));
+    EXPECT_TRUE(f.flush());
+    EXPECT_EQ(loaded_lines(dir).size(), 100u);
+}
+
 TEST(Durable, ACompactedHerdComesBackWithEveryRecordAfterAKillOfEveryServer) {
     // A 20 KB compaction threshold: 2 000 updates of 200 clients compact several times.
     NetHerd herd("compacted", {"--fsync", "always", "--compact-mb", "0.02"}, true);
@@ -186,6 +217,51 @@ TEST(Durable, ACompactedHerdComesBackWithEveryRecordAfterAKillOfEveryServer) {
                   std::string::npos)
             << name;
     }
+}
+
+// What `fd` reads within `limit`, up to the end of a first line (the server need not close).
+std::string read_for(int fd, std::chrono::milliseconds limit) {
+    std::string out;
+    const auto end = Clock::now() + limit;
+    while (Clock::now() < end) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        char buffer[4096];
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        out.append(buffer, static_cast<std::size_t>(n));
+        if (out.find('\n') != std::string::npos) break;
+    }
+    return out;
+}
+
+TEST(Durable, UnderFsyncAlwaysAFullDiskHoldsTheReplyUntilItsRecordIsWritten) {
+    const std::string disk_dir = temp_dir("always-full") + "/disk";
+    SmallDisk disk(disk_dir, "size=256k");
+    if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
+    SoloServer solo("always-full-server", {"--data-dir", disk_dir + "/data", "--fsync", "always",
+                                           "--log-lines", "false"});
+    {
+        std::ofstream filler(disk_dir + "/filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        for (int i = 0; i < 64 && filler; ++i)
+            filler.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    const int fd = connect_to(solo.port());
+    ASSERT_GE(fd, 0);
+    const std::string iamat = "IAMAT held +1.0+1.0 " + format_timestamp(net::wall_now()) + "\n";
+    ASSERT_EQ(::send(fd, iamat.data(), iamat.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(iamat.size()));
+    // Not on disk, so not acknowledged.
+    EXPECT_EQ(read_for(fd, 1500ms), "");
+    std::filesystem::remove(disk_dir + "/filler");
+    const std::string reply = read_for(fd, 10000ms);
+    ::close(fd);
+    EXPECT_TRUE(reply.starts_with("AT Solo ")) << reply;
+    // And the record is in the data folder, whatever happens to the process now.
+    solo.process().kill9();
+    EXPECT_NE(slurp(disk_dir + "/data/records.log").find(" held +1.0+1.0 "), std::string::npos);
+    EXPECT_NE(slurp(solo.log_path()).find("replies and floods held"), std::string::npos);
 }
 
 // A steady stream of IAMATs at Alford and Ball (a connection per 20 updates, each update a new
