@@ -5,7 +5,7 @@
 set -euo pipefail
 herd=${HERD:-build/cli/herd}
 conns=${1:-2000}
-port=${PORT:-$((20000 + RANDOM % 30000))}
+port=${PORT:-$((20000 + RANDOM % 12000))}
 ulimit -n $((conns + 256))
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT

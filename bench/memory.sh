@@ -4,7 +4,7 @@
 set -euo pipefail
 herd=${HERD:-build/cli/herd}
 clients=${1:-1000000}
-port=${PORT:-$((20000 + RANDOM % 30000))}
+port=${PORT:-$((20000 + RANDOM % 12000))}
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 echo "server Solo 127.0.0.1:$port" > "$dir/solo.herd"

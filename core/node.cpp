@@ -196,25 +196,33 @@ void Node::handle_transport_started(ConnectionId conn, Now now) {
     Connection* c = find(conn);
     if (c == nullptr) return;
     HERD_ASSERT(c->role == Role::undecided && !c->secured && !c->lines.in_line());
+    if (securing_ >= config_.limits.transport_handshakes_max) {
+        stats_.transport_refused_busy += 1;
+        close_connection(conn, CloseMode::now, "too-many-tls-handshakes", now);
+        return;
+    }
     if (const char* why = origin_refusal(c->origin, now)) {
-        stats_.handshakes_refused += 1;
         close_connection(conn, CloseMode::now, why, now);
         return;
     }
     origin_pending(*c);
     c->role = Role::securing;
+    securing_ += 1;
+    HERD_ASSERT(securing_ <= config_.limits.transport_handshakes_max);
     c->opened = now.mono;
     schedule_check(conn, *c);
 }
 
-void Node::handle_transport_secured(ConnectionId conn, Now now) {
+void Node::handle_transport_secured(ConnectionId conn, Now now, std::string_view identity) {
     observe(now);
     Connection* c = find(conn);
     if (c == nullptr) return;
-    HERD_ASSERT(c->role == Role::securing);
+    HERD_ASSERT(c->role == Role::securing && securing_ > 0);
     origin_done(*c);
+    securing_ -= 1;
     c->role = Role::undecided;
     c->secured = true;
+    c->identity = identity;
     c->opened = c->last_active = now.mono;  // a peer's HELLO is due within the deadline from here
     disarm(c->timer);
     schedule_check(conn, *c);
@@ -379,6 +387,10 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     const int n = c.neighbour;
     const Role role = c.role;
     conns_.erase(it);
+    if (role == Role::securing) {
+        HERD_ASSERT(securing_ > 0);
+        securing_ -= 1;
+    }
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
     if (role == Role::hello_sent) nb.dials_in_handshake -= 1;
@@ -423,6 +435,8 @@ Node::Deadline Node::deadline(const Connection& c) const {
         case Role::client:
             break;
         case Role::securing:
+            return Deadline{c.opened + l.silence_timeout, "handshake timed out",
+                            &NodeStats::transport_handshakes_timed_out};
         case Role::hello_sent:
         case Role::welcome_sent:
             return Deadline{c.opened + l.silence_timeout, "handshake timed out"};
@@ -667,6 +681,10 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
         refuse(conn, "not-a-neighbour", now);
         return;
     }
+    if (!c.identity.empty() && c.identity != hello.dialer) {
+        refuse(conn, "identity-mismatch", now);  // its certificate names another server
+        return;
+    }
     if (const char* why = origin_refusal(c.origin, now)) {
         refuse(conn, why, now);
         return;
@@ -720,29 +738,34 @@ const char* Node::origin_refusal(std::uint64_t origin, Now now) {
     if (origin == 0) return nullptr;
     auto it = origins_.find(origin);
     if (it == origins_.end()) {
-        if (origins_.size() >= config_.limits.origins_max) prune_origins(now);
-        return origins_.size() >= config_.limits.origins_max ? "too-many-origins" : nullptr;
+        if (origins_.size() < config_.limits.origins_max || evict_origin()) return nullptr;
+        stats_.origin_refused_full += 1;
+        return "too-many-origins";
     }
-    if (now.mono < it->second.blocked_until) return "too-many-failures";
-    if (it->second.pending >= config_.limits.handshakes_per_origin_max)
+    if (now.mono < it->second.blocked_until) {
+        stats_.origin_refused_blocked += 1;
+        return "too-many-failures";
+    }
+    if (it->second.pending >= config_.limits.handshakes_per_origin_max) {
+        stats_.origin_refused_pending += 1;
         return "too-many-handshakes";
+    }
     return nullptr;
 }
 
-// Forgets origins with nothing pending, no block in force and no failure left in the window.
-void Node::prune_origins(Now now) {
-    const Duration window = config_.limits.auth_failure_window;
-    for (auto it = origins_.begin(); it != origins_.end();) {
-        const Origin& o = it->second;
-        const bool stale = o.pending == 0 && o.blocked_until <= now.mono &&
-                           (o.failures.empty() || o.failures.back() + window <= now.mono);
-        it = stale ? origins_.erase(it) : std::next(it);
-    }
+bool Node::evict_origin() {
+    if (idle_origins_.empty()) return false;
+    const std::uint64_t origin = idle_origins_.begin()->second;
+    idle_origins_.erase(idle_origins_.begin());
+    HERD_ASSERT(origins_.at(origin).pending == 0);
+    origins_.erase(origin);
+    return true;
 }
 
 void Node::origin_failed(std::uint64_t origin, Now now) {
     if (origin == 0) return;
-    Origin& o = origins_[origin];
+    Origin& o = origins_.at(origin);
+    HERD_ASSERT(o.pending > 0);  // a failure ends a pending handshake
     while (!o.failures.empty() &&
            o.failures.front() + config_.limits.auth_failure_window <= now.mono)
         o.failures.pop_front();
@@ -758,8 +781,11 @@ void Node::origin_failed(std::uint64_t origin, Now now) {
 void Node::origin_pending(Connection& c) {
     HERD_ASSERT(!c.origin_pending);
     if (c.origin == 0) return;
-    origins_[c.origin].pending += 1;
+    Origin& o = origins_[c.origin];
+    if (o.pending == 0) idle_origins_.erase({o.idle_since, c.origin});
+    o.pending += 1;
     c.origin_pending = true;
+    HERD_ASSERT(origins_.size() <= config_.limits.origins_max);
 }
 
 // A handshake from this connection's origin is over (established, refused or closed).
@@ -768,12 +794,17 @@ void Node::origin_done(Connection& c) {
     c.origin_pending = false;
     auto it = origins_.find(c.origin);
     HERD_ASSERT(it != origins_.end() && it->second.pending > 0);
-    it->second.pending -= 1;
+    Origin& o = it->second;
+    o.pending -= 1;
+    if (o.pending > 0) return;
     // Kept while blocked or with failures to remember; else forgotten (the map stays small).
-    if (it->second.pending == 0 && it->second.failures.empty() &&
-        it->second.blocked_until <= last_now_.mono)
+    if (o.failures.empty() && o.blocked_until <= last_now_.mono) {
         origins_.erase(it);
-    HERD_ASSERT(origins_.size() <= config_.limits.origins_max);
+    } else {
+        o.idle_since = last_now_.mono;
+        idle_origins_.insert({o.idle_since, c.origin});
+    }
+    HERD_ASSERT(idle_origins_.size() <= origins_.size());
 }
 
 void Node::establish(ConnectionId conn, Connection& c, Now now) {

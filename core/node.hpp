@@ -51,8 +51,16 @@ struct NodeStats {
     std::uint64_t peer_lines_rejected = 0;  // malformed or out of place, from an established peer
     std::uint64_t sync_records_sent = 0;    // records sent by anti-entropy
     std::uint64_t digests_sent = 0;
-    std::uint64_t handshakes_refused = 0;
-    std::uint64_t transport_handshakes_failed = 0;  // secure transport: bad key, certificate, ...
+    std::uint64_t handshakes_refused = 0;  // REFUSED answers to a HELLO, for any reason
+    // Handshakes (peer or transport) refused by the per-origin limits, by reason.
+    std::uint64_t origin_refused_pending = 0;  // too-many-handshakes
+    std::uint64_t origin_refused_blocked = 0;  // too-many-failures
+    std::uint64_t origin_refused_full = 0;     // too-many-origins (every one tracked is pending)
+    std::uint64_t transport_refused_busy = 0;  // transport_handshakes_max in progress already
+    // Transport (TLS) handshakes of accepted connections that failed (a wrong key or
+    // certificate, garbage, or a remote end that hung up) or did not end in time.
+    std::uint64_t transport_handshakes_failed = 0;
+    std::uint64_t transport_handshakes_timed_out = 0;
     std::uint64_t links_closed_silent = 0;
     std::uint64_t links_closed_overflow = 0;
     // Client connections closed by a limit, and reading paused by flow control.
@@ -89,10 +97,11 @@ class Node {
     // the Node any bytes until it ends. It counts as a pending handshake of the connection's
     // origin (closed at once when the origin is over its limits) and must end within the
     // handshake deadline (silence_timeout). Secured: the remote end proved it belongs to the herd
-    // (the herd key, or a certificate of the herd's CA), and a peer handshake may follow. Failed:
+    // (the herd key, or a certificate of the herd's CA), and a peer handshake may follow; with
+    // an `identity` (the name its certificate gives) only as that server. Failed:
     // counted against its origin like a failed authentication, and closed.
     void handle_transport_started(ConnectionId conn, Now now);
-    void handle_transport_secured(ConnectionId conn, Now now);
+    void handle_transport_secured(ConnectionId conn, Now now, std::string_view identity = {});
     void handle_transport_failed(ConnectionId conn, std::string_view reason, Now now);
     // The remote end finished sending (a client's EOF): pending replies are still sent.
     void handle_eof(ConnectionId conn, Now now);
@@ -150,6 +159,7 @@ class Node {
         bool dialed_by_us = false;
         bool peers_only = false;
         bool secured = false;         // its transport authenticated the remote end
+        std::string identity;         // as which server, when the transport says
         std::uint64_t origin = 0;     // as the driver named it; 0: unknown
         bool origin_pending = false;  // counted in its origin's pending handshakes
         int neighbour = -1;
@@ -205,6 +215,7 @@ class Node {
         std::size_t pending = 0;
         std::deque<Instant> failures;  // within the failure window
         Instant blocked_until;
+        Instant idle_since;  // nothing pending since (kept for its failures or block)
     };
 
     // A client connection's next deadline and what happens then.
@@ -257,7 +268,8 @@ class Node {
     // Why a HELLO from this origin is refused now, or null when it may go on.
     const char* origin_refusal(std::uint64_t origin, Now now);
     void origin_failed(std::uint64_t origin, Now now);
-    void prune_origins(Now now);
+    // Room for one more origin: the one idle longest is forgotten; false when all are pending.
+    bool evict_origin();
     void origin_pending(Connection& c);
     void origin_done(Connection& c);
     void establish(ConnectionId conn, Connection& c, Now now);
@@ -291,6 +303,10 @@ class Node {
     std::unordered_map<ConnectionId, Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
     std::map<std::uint64_t, Origin> origins_;  // bounded by origins_max
+    // Origins with nothing pending, longest idle first: the first forgotten when origins_ is
+    // full, so a flood from many addresses cannot lock a real peer's address out.
+    std::set<std::pair<Instant, std::uint64_t>> idle_origins_;
+    std::size_t securing_ = 0;  // accepted connections in their transport handshake
     QueryId next_query_ = 1;
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.

@@ -55,7 +55,12 @@ struct NodeLimits {
     std::size_t handshakes_per_origin_max = 8;
     std::size_t auth_failures_per_origin_max = 5;
     Duration auth_failure_window = Duration::seconds(10);
-    std::size_t origins_max = 4096;  // origins tracked at once; past it, new ones are refused
+    // Origins tracked at once; past it the one idle longest is forgotten (its failures with it),
+    // and only when every one has a handshake pending is a new origin refused.
+    std::size_t origins_max = 4096;
+    // Transport (TLS) handshakes of accepted connections in progress at once, from all origins
+    // (each costs the driver tens of KB): a further one is closed at once.
+    std::size_t transport_handshakes_max = 256;
 
     Duration heartbeat_interval = Duration::seconds(1);
     Duration silence_timeout = Duration::seconds(3);  // also bounds a handshake

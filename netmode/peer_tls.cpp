@@ -52,7 +52,8 @@ Result<std::unique_ptr<PeerTls>> PeerTls::make(const std::string& secret, const 
     std::unique_ptr<PeerTls> tls(new PeerTls());
     SSL_CTX* ctx = tls->context_.native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_num_tickets(ctx, 0);  // links are long-lived: no resumption
+    SSL_CTX_set_num_tickets(ctx, 0);                  // links are long-lived: no resumption
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle and half-open streams hold less
     SSL_CTX_set_ex_data(ctx, owner_index(), tls.get());
     if (files.complete()) {
         boost::system::error_code ec;
@@ -82,6 +83,17 @@ std::unique_ptr<TlsStream> PeerTls::stream(boost::asio::ip::tcp::socket& socket,
     auto s = std::make_unique<TlsStream>(socket, context_);
     if (psk_.empty() && !host.empty()) s->set_verify_callback(ssl::host_name_verification(host));
     return s;
+}
+
+std::string PeerTls::certificate_name(TlsStream& stream) const {
+    if (!uses_certificates()) return {};
+    X509* cert = SSL_get1_peer_certificate(stream.native_handle());
+    if (cert == nullptr) return {};
+    char name[256];
+    const int length =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
+    X509_free(cert);
+    return length > 0 ? std::string(name, static_cast<std::size_t>(length)) : std::string();
 }
 
 SSL_SESSION* PeerTls::psk_session(SSL* ssl) const {

@@ -5,7 +5,9 @@
 //   HMAC-SHA-256, no certificates at all; the key exchange still runs (ECDHE), so a recorded
 //   session stays secret even if the herd secret leaks later;
 // - certificates: every server presents its own (tls-cert, tls-key in the herd file), signed by
-//   the herd's CA (tls-ca); a dialer also checks that the certificate names the host it dialed.
+//   the herd's CA (tls-ca), whose common name is the server's name: a peer may only handshake as
+//   the server its certificate names, and a dialer also checks that the certificate names the
+//   host it dialed (a DNS name or IP address in subjectAltName).
 // Either way every peer line is encrypted and integrity-protected, and the handshake of design
 // §4 (names, incarnations, neighbour check, and the MAC when there is a secret) runs inside.
 //
@@ -39,6 +41,10 @@ class PeerTls {
     // accepted connection (host empty).
     std::unique_ptr<TlsStream> stream(boost::asio::ip::tcp::socket& socket,
                                       const std::string& host);
+    // Certificates: the server a completed handshake's peer certificate names (its common name,
+    // which must be the server's name in the herd file); empty with the herd key or no name.
+    std::string certificate_name(TlsStream& stream) const;
+    bool uses_certificates() const { return psk_.empty(); }
     // "TLS 1.3, key from the herd secret" or "TLS 1.3, certificates of CA FILE", for the banner.
     const std::string& describe() const { return description_; }
 

@@ -460,16 +460,23 @@ void Server::accept_tls(const std::shared_ptr<Conn>& c) {
                             [this, c](const boost::system::error_code& ec) {
                                 c->securing = false;
                                 if (!c->open || stopped_) return;
-                                if (ec) {
-                                    node_->handle_transport_failed(
-                                        c->id, "tls handshake failed: " + ec.message(), now());
-                                } else {
-                                    log_.write("conn " + std::to_string(c->id) + " TLS up");
-                                    node_->handle_transport_secured(c->id, now());
-                                }
-                                pump();
-                                do_read(c);
+                                on_tls_accepted(c, ec);
                             });
+}
+
+void Server::on_tls_accepted(const std::shared_ptr<Conn>& c, const boost::system::error_code& ec) {
+    const std::string name = ec ? std::string() : tls_->certificate_name(*c->tls);
+    if (ec) {
+        node_->handle_transport_failed(c->id, "tls handshake failed: " + ec.message(), now());
+    } else if (tls_->uses_certificates() && name.empty()) {
+        node_->handle_transport_failed(c->id, "tls: a certificate without a common name", now());
+    } else {
+        log_.write("conn " + std::to_string(c->id) + " TLS up" +
+                   (name.empty() ? "" : " (certificate of " + name + ")"));
+        node_->handle_transport_secured(c->id, now(), name);
+    }
+    pump();
+    do_read(c);
 }
 
 void Server::read_tls(const std::shared_ptr<Conn>& c) {
@@ -617,16 +624,21 @@ void Server::on_dial_connected(const std::shared_ptr<Dialing>& d) {
     d->conn = c;
     c->securing = true;
     c->tls = tls_->stream(c->socket, d->host);
-    c->tls->async_handshake(asio::ssl::stream_base::client,
-                            [this, d, c](const boost::system::error_code& ec) {
-                                c->securing = false;
-                                if (d->done || stopped_ || !c->open) return;
-                                if (ec)
-                                    return dial_failed(d, "tls handshake: " + ec.message() +
-                                                              " (another herd secret or CA "
-                                                              "at the other end?)");
-                                dial_done(d, c);
-                            });
+    c->tls->async_handshake(
+        asio::ssl::stream_base::client, [this, d, c](const boost::system::error_code& ec) {
+            c->securing = false;
+            if (d->done || stopped_ || !c->open) return;
+            if (ec)
+                return dial_failed(d, "tls handshake: " + ec.message() +
+                                          " (closed by the other end: "
+                                          "another herd secret or CA, or one "
+                                          "of its handshake limits; see its "
+                                          "log)");
+            const std::string name = tls_->certificate_name(*c->tls);
+            if (tls_->uses_certificates() && name != d->peer.str())
+                return dial_failed(d, "its certificate names '" + name + "', not " + d->peer.str());
+            dial_done(d, c);
+        });
 }
 
 void Server::dial_failed(const std::shared_ptr<Dialing>& d, const std::string& why) {

@@ -109,6 +109,7 @@ class Server {
     // then takes the connection over), false to read it as plain text.
     bool sniff_tls(const std::shared_ptr<Conn>& c);
     void accept_tls(const std::shared_ptr<Conn>& c);
+    void on_tls_accepted(const std::shared_ptr<Conn>& c, const boost::system::error_code& ec);
     void read_tls(const std::shared_ptr<Conn>& c);
     void on_bytes(const std::shared_ptr<Conn>& c, std::size_t n, const char* data);
     void on_eof(const std::shared_ptr<Conn>& c);

@@ -96,8 +96,18 @@ std::string Server::metrics() const {
         .sample(st.peer_lines_rejected);
     m.family("herd_sync_records_sent_total", "counter", "Records sent by anti-entropy.")
         .sample(st.sync_records_sent);
-    m.family("herd_handshakes_refused_total", "counter", "Peer handshakes refused.")
+    m.family("herd_handshakes_refused_total", "counter",
+             "HELLOs answered REFUSED (any reason, the per-origin limits included).")
         .sample(st.handshakes_refused);
+    m.family("herd_handshake_limits_total", "counter",
+             "Peer or TLS handshakes refused by a limit, by reason.")
+        .sample(st.origin_refused_pending, "reason=\"too_many_handshakes\"")
+        .sample(st.origin_refused_blocked, "reason=\"too_many_failures\"")
+        .sample(st.origin_refused_full, "reason=\"too_many_origins\"")
+        .sample(st.transport_refused_busy, "reason=\"too_many_tls_handshakes\"");
+    m.family("herd_tls_handshakes_timed_out_total", "counter",
+             "TLS handshakes of accepted connections closed at the 3 s deadline.")
+        .sample(st.transport_handshakes_timed_out);
     if (data_) {
         m.family("herd_data_log_bytes", "gauge", "Bytes in the data folder's log since compaction.")
             .sample(data_->log_bytes());
@@ -114,7 +124,8 @@ std::string Server::metrics() const {
             .sample(data_->snapshots_written());
     }
     m.family("herd_tls_handshakes_failed_total", "counter",
-             "TLS handshakes of accepted connections that failed (wrong key or certificate).")
+             "TLS handshakes of accepted connections that failed: a wrong key or certificate, "
+             "garbage, or a remote end that hung up.")
         .sample(st.transport_handshakes_failed);
     m.family("herd_peer_links_closed_total", "counter", "Peer links closed by a limit.")
         .sample(st.links_closed_silent, "reason=\"silent\"")

@@ -264,6 +264,83 @@ TEST(NodeExact, TransportHandshakesCountAgainstTheirOriginAndEndByTheDeadline) {
     EXPECT_EQ(text(drain_all(a)), (Lines{"close 14 handshake timed out"}));
 }
 
+TEST(NodeExact, AFullOriginTableForgetsTheOriginIdleLongestSoNoAddressIsLockedOut) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.peers_need_secure_transport = true;
+    c.limits.origins_max = 3;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    // Three origins fail one TLS handshake each (remembered for the failure window) ...
+    for (std::uint64_t origin : {1, 2, 3}) {
+        a.handle_accepted(origin, at_ms(static_cast<std::int64_t>(origin)), Admission::anyone,
+                          origin);
+        a.handle_transport_started(origin, at_ms(static_cast<std::int64_t>(origin)));
+        a.handle_transport_failed(origin, "tls: garbage", at_ms(static_cast<std::int64_t>(origin)));
+    }
+    drain_all(a);
+    // ... and a fourth, the real peer's address, still gets its handshake: origin 1, idle
+    // longest, is forgotten.
+    a.handle_accepted(4, at_ms(5), Admission::anyone, 4);
+    a.handle_transport_started(4, at_ms(5));
+    EXPECT_TRUE(drain_all(a).empty());
+    // With every tracked origin pending, a new one is refused.
+    for (std::uint64_t origin : {2, 3}) {
+        a.handle_accepted(10 + origin, at_ms(6), Admission::anyone, origin);
+        a.handle_transport_started(10 + origin, at_ms(6));
+    }
+    drain_all(a);
+    a.handle_accepted(20, at_ms(7), Admission::anyone, 99);
+    a.handle_transport_started(20, at_ms(7));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 20 too-many-origins"}));
+    EXPECT_EQ(a.stats().origin_refused_full, 1u);
+}
+
+TEST(NodeExact, TransportHandshakesInProgressAreBoundedForTheWholeServer) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.peers_need_secure_transport = true;
+    c.limits.transport_handshakes_max = 2;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    for (ConnectionId id : {1, 2, 3}) {
+        a.handle_accepted(id, at_ms(1), Admission::anyone, id);  // each from its own address
+        a.handle_transport_started(id, at_ms(1));
+    }
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 3 too-many-tls-handshakes"}));
+    // One ends (secured), one is closed by the peer: room for two more.
+    a.handle_transport_secured(1, at_ms(2));
+    a.handle_closed(2, at_ms(2));
+    for (ConnectionId id : {4, 5}) {
+        a.handle_accepted(id, at_ms(3), Admission::anyone, id);
+        a.handle_transport_started(id, at_ms(3));
+    }
+    EXPECT_TRUE(drain_all(a).empty());
+    a.handle_timeout(at_ms(3003));
+    EXPECT_EQ(text(drain_all(a)),
+              (Lines{"close 4 handshake timed out", "close 5 handshake timed out"}));
+    EXPECT_EQ(a.stats().transport_handshakes_timed_out, 2u);
+    EXPECT_EQ(a.stats().transport_refused_busy, 1u);
+}
+
+TEST(NodeExact, ACertificateForOneServerCannotHandshakeAsAnother) {
+    NodeConfig c = config("Alford", {"Ball", "Welsh"}, 0xA);
+    c.peers_need_secure_transport = true;
+    Node a(c, at_ms(0));
+    drain_all(a);
+    a.handle_accepted(1, at_ms(1), Admission::anyone, 7);
+    a.handle_transport_started(1, at_ms(1));
+    a.handle_transport_secured(1, at_ms(2), "Welsh");
+    a.handle_bytes(1, format_hello(Hello{"Ball", "Alford", 0xB, 1}), at_ms(2));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"send 1 " + format_refused("identity-mismatch"),
+                                         "close 1 identity-mismatch"}));
+    a.handle_accepted(2, at_ms(3), Admission::anyone, 7);
+    a.handle_transport_started(2, at_ms(3));
+    a.handle_transport_secured(2, at_ms(4), "Welsh");
+    a.handle_bytes(2, format_hello(Hello{"Welsh", "Alford", 0xC, 1}), at_ms(4));
+    const auto actions = drain_all(a);
+    ASSERT_EQ(actions.size(), 1u);
+    EXPECT_TRUE(parse_welcome(*std::get<SendToPeer>(actions[0]).bytes));
+}
+
 TEST(NodeExact, OriginsTrackedAtOnceAreBounded) {
     NodeConfig c = config("Alford", {"Ball"}, 0xA);
     c.limits.origins_max = 2;
