@@ -41,24 +41,9 @@ class MetricsText {
     const char* name_ = "";
 };
 
-}  // namespace
-
-std::string Server::metrics() const {
-    MetricsText m;
-    const NodeStats& st = node_->stats();
-    m.family("herd_connections", "gauge", "Open connections by kind.")
-        .sample(clients_, "kind=\"client\"")
-        .sample(reserve_used_, "kind=\"reserve\"")
-        .sample(node_->linked_peers().size(), "kind=\"peer\"");
-    m.family("herd_connections_accepted_total", "counter", "Connections accepted.")
-        .sample(counters_.accepted);
-    m.family("herd_connections_refused_total", "counter",
-             "Connections refused at accept, by the cap they hit.")
-        .sample(counters_.refused_cap, "cap=\"all\"")
-        .sample(counters_.refused_per_ip, "cap=\"per_address\"");
-    m.family("herd_connections_reserve_admitted_total", "counter",
-             "Connections over a cap admitted to the peers' reserve.")
-        .sample(counters_.admitted_reserve);
+// What the Node counts about clients and its store.
+void client_metrics(MetricsText& m, const Node& node) {
+    const NodeStats& st = node.stats();
     m.family("herd_clients_closed_total", "counter", "Client connections closed by a limit.")
         .sample(st.clients_closed_line_timeout, "reason=\"line_timeout\"")
         .sample(st.clients_closed_idle, "reason=\"idle\"")
@@ -76,18 +61,23 @@ std::string Server::metrics() const {
         .sample(st.iamats_refused_store_full);
     m.family("herd_store_line_bytes", "gauge",
              "Bytes of stored AT lines (the store's size limit counts these).")
-        .sample(node_->store().line_bytes());
+        .sample(node.store().line_bytes());
     m.family("herd_places_pending", "gauge", "Places queries waiting for an answer.")
-        .sample(node_->places_pending());
+        .sample(node.places_pending());
     m.family("herd_places_refused_over_limit_total", "counter",
              "WHATSATs answered OVER_QUERY_LIMIT at once: too many queries in flight.")
         .sample(st.places_refused_over_limit);
     m.family("herd_timers", "gauge", "Timers armed in the Node (bounded by connections).")
-        .sample(node_->timers());
+        .sample(node.timers());
     m.family("herd_records_stored", "gauge", "Client records in the store.")
-        .sample(node_->store().size());
+        .sample(node.store().size());
     m.family("herd_records_applied_total", "counter", "Store changes, from clients and peers.")
         .sample(st.records_applied);
+}
+
+// What the Node counts about peers and their handshakes.
+void peer_metrics(MetricsText& m, const Node& node) {
+    const NodeStats& st = node.stats();
     m.family("herd_peer_lines_total", "counter", "Peer protocol lines after the handshake.")
         .sample(st.peer_lines_received, "direction=\"in\"")
         .sample(st.peer_lines_sent, "direction=\"out\"");
@@ -108,21 +98,6 @@ std::string Server::metrics() const {
     m.family("herd_tls_handshakes_timed_out_total", "counter",
              "TLS handshakes of accepted connections closed at the 3 s deadline.")
         .sample(st.transport_handshakes_timed_out);
-    if (data_) {
-        m.family("herd_data_log_bytes", "gauge", "Bytes in the data folder's log since compaction.")
-            .sample(data_->log_bytes());
-        m.family("herd_data_entries_written_total", "counter", "Records written to the data log.")
-            .sample(data_->entries_written());
-        m.family("herd_data_write_failures_total", "counter",
-                 "Failed writes or syncs of the data log (retried).")
-            .sample(data_->write_failures());
-        m.family("herd_data_entries_dropped_total", "counter",
-                 "Entries dropped after failed writes past the retry bound (the next snapshot "
-                 "writes them).")
-            .sample(data_->entries_dropped());
-        m.family("herd_data_snapshots_total", "counter", "Snapshots written by compaction.")
-            .sample(data_->snapshots_written());
-    }
     m.family("herd_tls_handshakes_failed_total", "counter",
              "TLS handshakes of accepted connections that failed: a wrong key or certificate, "
              "garbage, or a remote end that hung up.")
@@ -130,6 +105,44 @@ std::string Server::metrics() const {
     m.family("herd_peer_links_closed_total", "counter", "Peer links closed by a limit.")
         .sample(st.links_closed_silent, "reason=\"silent\"")
         .sample(st.links_closed_overflow, "reason=\"output_overflow\"");
+}
+
+void data_metrics(MetricsText& m, const StoreFile& data) {
+    m.family("herd_data_log_bytes", "gauge", "Bytes in the data folder's log since compaction.")
+        .sample(data.log_bytes());
+    m.family("herd_data_entries_written_total", "counter", "Records written to the data log.")
+        .sample(data.entries_written());
+    m.family("herd_data_write_failures_total", "counter",
+             "Failed writes or syncs of the data log (retried).")
+        .sample(data.write_failures());
+    m.family("herd_data_entries_dropped_total", "counter",
+             "Entries dropped after failed writes past the retry bound (the next snapshot "
+             "writes them).")
+        .sample(data.entries_dropped());
+    m.family("herd_data_snapshots_total", "counter", "Snapshots written by compaction.")
+        .sample(data.snapshots_written());
+}
+
+}  // namespace
+
+std::string Server::metrics() const {
+    MetricsText m;
+    m.family("herd_connections", "gauge", "Open connections by kind.")
+        .sample(clients_, "kind=\"client\"")
+        .sample(reserve_used_, "kind=\"reserve\"")
+        .sample(node_->linked_peers().size(), "kind=\"peer\"");
+    m.family("herd_connections_accepted_total", "counter", "Connections accepted.")
+        .sample(counters_.accepted);
+    m.family("herd_connections_refused_total", "counter",
+             "Connections refused at accept, by the cap they hit.")
+        .sample(counters_.refused_cap, "cap=\"all\"")
+        .sample(counters_.refused_per_ip, "cap=\"per_address\"");
+    m.family("herd_connections_reserve_admitted_total", "counter",
+             "Connections over a cap admitted to the peers' reserve.")
+        .sample(counters_.admitted_reserve);
+    client_metrics(m, *node_);
+    peer_metrics(m, *node_);
+    if (data_) data_metrics(m, *data_);
     m.family("herd_bytes_total", "counter", "Bytes read from and written to sockets.")
         .sample(counters_.bytes_read, "direction=\"in\"")
         .sample(counters_.bytes_written, "direction=\"out\"");

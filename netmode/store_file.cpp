@@ -67,9 +67,8 @@ bool sync_folder(const std::string& dir) {
     return ok;
 }
 
-bool write_synced(const std::string& path, const std::string& bytes) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return false;
+// Writes all of `bytes` unless a write fails; how many were written.
+std::size_t write_all(int fd, const std::string& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -77,7 +76,13 @@ bool write_synced(const std::string& path, const std::string& bytes) {
         if (n <= 0) break;
         done += static_cast<std::size_t>(n);
     }
-    const bool ok = done == bytes.size() && ::fdatasync(fd) == 0;
+    return done;
+}
+
+bool write_synced(const std::string& path, const std::string& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    const bool ok = write_all(fd, bytes) == bytes.size() && ::fdatasync(fd) == 0;
     ::close(fd);
     return ok;
 }
@@ -162,13 +167,7 @@ void StoreFile::write_out(std::string chunk, std::size_t entries) {
         retry_entries_ = 0;
     }
     if (chunk.empty()) return;
-    std::size_t done = 0;
-    while (done < chunk.size()) {
-        const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
+    const std::size_t done = write_all(fd_, chunk);
     const bool synced =
         done == chunk.size() && (options_.sync == Sync::off || ::fdatasync(fd_) == 0);
     if (!synced) {

@@ -284,12 +284,15 @@ TEST(Secure, CertificatesOfTheHerdsCaLinkTheHerdAndAStrangersAreRefused) {
     talk(herd.port("Alford"), "IAMAT certified +1.0+1.0 " + now_text() + "\n");
     EXPECT_TRUE(known_at(herd.port("Holiday"), "certified", 10000ms));
     // Welsh comes back with a certificate of another CA: Alford and Ball refuse its links.
-    herd.process("Welsh").stop();
-    std::filesystem::copy_file(certs + "/certs/rogue.pem", certs + "/certs/Welsh.pem",
-                               std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy_file(certs + "/certs/rogue.key", certs + "/certs/Welsh.key",
-                               std::filesystem::copy_options::overwrite_existing);
-    ASSERT_TRUE(herd.start("Welsh"));
+    auto restart_welsh_as = [&](const std::string& holder) {
+        herd.process("Welsh").stop();
+        for (const char* kind : {".pem", ".key"})
+            std::filesystem::copy_file(certs + "/certs/" + holder + kind,
+                                       certs + "/certs/Welsh" + kind,
+                                       std::filesystem::copy_options::overwrite_existing);
+        return herd.start("Welsh");
+    };
+    ASSERT_TRUE(restart_welsh_as("rogue"));
     talk(herd.port("Welsh"), "IAMAT rogue +1.0+1.0 " + now_text() + "\n");
     EXPECT_TRUE(wait_until(
         [&] {
@@ -300,12 +303,7 @@ TEST(Secure, CertificatesOfTheHerdsCaLinkTheHerdAndAStrangersAreRefused) {
     EXPECT_EQ(talk(herd.port("Alford"), "WHATSAT rogue 1 0\n"), "? WHATSAT rogue 1 0\n");
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT rogue 1 0\n"), "? WHATSAT rogue 1 0\n");
     // Then with the herd CA's certificate of another server: it may not pose as Welsh.
-    herd.process("Welsh").stop();
-    std::filesystem::copy_file(certs + "/certs/Impostor.pem", certs + "/certs/Welsh.pem",
-                               std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy_file(certs + "/certs/Impostor.key", certs + "/certs/Welsh.key",
-                               std::filesystem::copy_options::overwrite_existing);
-    ASSERT_TRUE(herd.start("Welsh"));
+    ASSERT_TRUE(restart_welsh_as("Impostor"));
     talk(herd.port("Welsh"), "IAMAT impostor +1.0+1.0 " + now_text() + "\n");
     EXPECT_TRUE(wait_until(
         [&] {
