@@ -62,7 +62,7 @@ class Load {
     Load(const LoadOptions& o) : options_(o) {}
 
     LoadResult run() {
-        asio::io_context io;
+        asio::io_context& io = io_;
         tcp::resolver resolver(io);
         boost::system::error_code ec;
         auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port), ec);
@@ -75,6 +75,7 @@ class Load {
                                  std::chrono::duration<double>(options_.seconds));
         base_time_ = Timestamp{1479413884, 0} +
                      Duration::seconds(static_cast<std::int64_t>(std::time(nullptr)) - 1479413884);
+        live_ = options_.connections;
         for (int i = 0; i < options_.connections; ++i) {
             auto c = std::make_shared<LoadConn>(*this, io, i);
             conns_.push_back(c);
@@ -84,6 +85,7 @@ class Load {
         asio::steady_timer guard(io, deadline_ + std::chrono::seconds(2));
         guard.async_wait([&](const boost::system::error_code&) { io.stop(); });
         io.run();
+        conns_.clear();  // their sockets go while the io_context they belong to is still there
         const auto end = std::min(Clock::now(), last_reply_);
         result_.seconds = std::chrono::duration<double>(end - start_).count();
         std::sort(latencies_.begin(), latencies_.end());
@@ -111,11 +113,17 @@ class Load {
         result_.errors += 1;
         if (result_.first_error.empty()) result_.first_error = what;
     }
+    // A connection is over (refused, closed, or all its replies in): the run ends with the last.
+    void conn_done() {
+        if (--live_ == 0) io_.stop();
+    }
     const LoadOptions& options() const { return options_; }
     Timestamp base_time() const { return base_time_; }
     std::uint64_t next_time_step() { return ++time_step_; }
 
   private:
+    asio::io_context io_;  // first: outlives every connection's socket
+    int live_ = 0;
     LoadOptions options_;
     LoadResult result_;
     std::vector<std::shared_ptr<LoadConn>> conns_;
@@ -131,6 +139,7 @@ void LoadConn::start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [this, self](const boost::system::error_code& ec) {
         if (ec) {
             load_.error("connect: " + ec.message());
+            load_.conn_done();
             return;
         }
         boost::system::error_code ignored;
@@ -217,6 +226,7 @@ void LoadConn::read() {
                 if (!pending_.empty())
                     load_.error("connection closed with " + std::to_string(pending_.size()) +
                                 " replies missing");
+                load_.conn_done();
                 return;
             }
             in_.append(buffer_.data(), n);
@@ -229,6 +239,7 @@ void LoadConn::read() {
                 boost::system::error_code ignored;
                 socket_.shutdown(tcp::socket::shutdown_send, ignored);
                 socket_.close(ignored);
+                load_.conn_done();
                 return;
             }
             read();

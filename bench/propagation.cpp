@@ -106,93 +106,165 @@ int run_sim(const Options& o, const HerdSpec& herd) {
     return r.passed() ? 0 : 1;
 }
 
-int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("herd-propagation-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string exe = net::self_executable();
-    std::vector<pid_t> pids;
-    for (const ServerSpec& s : herd.servers) {
-        const std::vector<std::string> args = {exe,
-                                               "serve",
-                                               s.name.str(),
-                                               "--config",
-                                               herd_file,
-                                               "--log-dir",
-                                               (dir / "logs").string(),
-                                               "--trace",
-                                               (dir / (s.name.str() + ".jsonl")).string(),
-                                               "--log-lines",
-                                               o.log_lines ? "true" : "false"};
-        const auto child = net::spawn_child(args, (dir / (s.name.str() + ".out")).string());
-        if (const Error* e = error_of(child))
-            std::cerr << "herd bench propagation: " << e->message << "\n";
-        else
-            pids.push_back(std::get<net::Child>(child).pid);
+std::string first_line_of(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    return line.empty() ? "(no output)" : line;
+}
+
+// One measurement on a real herd: its servers as children with traces in a folder of the run's
+// own, which goes when the run ends.
+class RealRun {
+  public:
+    RealRun(const Options& o, const HerdSpec& herd)
+        : o_(o),
+          herd_(herd),
+          dir_(std::filesystem::temp_directory_path() /
+               ("herd-propagation-" + std::to_string(::getpid()))),
+          origin_(herd.index_of(o.origin)) {
+        std::filesystem::create_directories(dir_);
     }
-    auto stop_all = [&] {
-        for (pid_t p : pids)
-            net::stop_child(p, std::chrono::seconds(5));
-    };
-    const int origin = herd.index_of(o.origin);
-    const ServerSpec& origin_spec = herd.servers[static_cast<std::size_t>(origin)];
-    // Ready when a warm-up update has reached every server.
-    bool ready = false;
-    const auto deadline = Clock::now() + std::chrono::seconds(15);
-    while (!ready && Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (ask(origin_spec, "IAMAT bench-warmup +1.0+1.0 " + now_text() + "\n").rfind("AT ", 0) !=
-            0)
-            continue;
-        ready = true;
-        for (const ServerSpec& s : herd.servers)
-            ready = ready && ask(s, "WHATSAT bench-warmup 1 0\n").rfind("AT ", 0) == 0;
+    ~RealRun() {
+        stop();
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
     }
-    if (!ready) {
-        stop_all();
-        std::cerr << "herd bench propagation: the herd did not come up (are its ports free? see "
-                  << dir.string() << ")\n";
-        return 1;
+
+    bool start(const std::string& herd_file) {
+        const std::string exe = net::self_executable();
+        for (const ServerSpec& s : herd_.servers) {
+            const std::vector<std::string> args = {exe,
+                                                   "serve",
+                                                   s.name.str(),
+                                                   "--config",
+                                                   herd_file,
+                                                   "--log-dir",
+                                                   logs(),
+                                                   "--trace",
+                                                   trace(s),
+                                                   "--log-lines",
+                                                   o_.log_lines ? "true" : "false"};
+            const auto child = net::spawn_child(args, (dir_ / (s.name.str() + ".out")).string());
+            if (const Error* e = error_of(child)) {
+                std::cerr << "herd bench propagation: " << e->message << "\n";
+                return false;
+            }
+            pids_.push_back(std::get<net::Child>(child).pid);
+        }
+        return true;
     }
-    for (int i = 0; i < o.count; ++i) {
-        ask(origin_spec,
-            "IAMAT bench" + std::to_string(i) + " +34.068930-118.445127 " + now_text() + "\n");
-        std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    stop_all();
-    // key (client, client time) -> origin's steady time; then every other server's.
-    std::map<std::string, std::int64_t> origin_time;
-    std::vector<std::tuple<std::string, int, std::int64_t>> applies;
-    for (int s = 0; s < static_cast<int>(herd.servers.size()); ++s) {
-        std::ifstream in(dir / (herd.servers[static_cast<std::size_t>(s)].name.str() + ".jsonl"));
-        for (std::string line; std::getline(in, line);) {
-            rapidjson::Document d;
-            d.Parse(line.c_str());
-            if (d.HasParseError() || !d.IsObject() || !d.HasMember("client") ||
-                !d.HasMember("steady_ns"))
+
+    // Ready when a warm-up update has reached every server, and every one of ours runs (another
+    // herd on these ports could answer the warm-up).
+    bool wait_ready() {
+        const ServerSpec& origin = herd_.servers[static_cast<std::size_t>(origin_)];
+        const auto deadline = Clock::now() + std::chrono::seconds(15);
+        bool ready = false;
+        while (!ready && Clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (exited()) return false;
+            if (ask(origin, "IAMAT bench-warmup +1.0+1.0 " + now_text() + "\n").rfind("AT ", 0) !=
+                0)
                 continue;
-            const std::string client = d["client"].GetString();
-            if (client.rfind("bench", 0) != 0 || client == "bench-warmup") continue;
-            const std::string key = client + " " + d["client_time"].GetString();
-            const std::int64_t t = d["steady_ns"].GetInt64();
-            if (s == origin && std::string(d["via"].GetString()).empty())
-                origin_time[key] = t;
-            else
-                applies.emplace_back(key, s, t);
+            ready = true;
+            for (const ServerSpec& s : herd_.servers)
+                ready = ready && ask(s, "WHATSAT bench-warmup 1 0\n").rfind("AT ", 0) == 0;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        if (exited()) return false;
+        if (!ready) std::cerr << "herd bench propagation: the herd did not come up within 15 s\n";
+        return ready;
+    }
+
+    void send_updates() {
+        const ServerSpec& origin = herd_.servers[static_cast<std::size_t>(origin_)];
+        for (int i = 0; i < o_.count; ++i) {
+            ask(origin,
+                "IAMAT bench" + std::to_string(i) + " +34.068930-118.445127 " + now_text() + "\n");
+            std::this_thread::sleep_for(std::chrono::milliseconds(o_.interval_ms));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        stop();
+    }
+
+    // From the traces: each update's delay from the origin to every other server, by hops; and
+    // how many updates the origin applied.
+    std::pair<Table, std::size_t> table() const {
+        std::map<std::string, std::int64_t> origin_time;  // (client, client time) -> steady ns
+        std::vector<std::tuple<std::string, int, std::int64_t>> applies;
+        for (int s = 0; s < static_cast<int>(herd_.servers.size()); ++s) {
+            std::ifstream in(trace(herd_.servers[static_cast<std::size_t>(s)]));
+            for (std::string line; std::getline(in, line);) {
+                rapidjson::Document d;
+                d.Parse(line.c_str());
+                if (d.HasParseError() || !d.IsObject() || !d.HasMember("client") ||
+                    !d.HasMember("steady_ns"))
+                    continue;
+                const std::string client = d["client"].GetString();
+                if (client.rfind("bench", 0) != 0 || client == "bench-warmup") continue;
+                const std::string key = client + " " + d["client_time"].GetString();
+                const std::int64_t t = d["steady_ns"].GetInt64();
+                if (s == origin_ && std::string(d["via"].GetString()).empty())
+                    origin_time[key] = t;
+                else
+                    applies.emplace_back(key, s, t);
+            }
+        }
+        const std::vector<int> distance = hop_distances(herd_, origin_);
+        Table table;
+        for (const auto& [key, s, t] : applies) {
+            auto it = origin_time.find(key);
+            if (it != origin_time.end())
+                table[distance[static_cast<std::size_t>(s)]].push_back(t - it->second);
+        }
+        for (auto& [h, v] : table)
+            std::sort(v.begin(), v.end());
+        return {table, origin_time.size()};
+    }
+
+  private:
+    std::string logs() const { return (dir_ / "logs").string(); }
+    std::string trace(const ServerSpec& s) const {
+        return (dir_ / (s.name.str() + ".jsonl")).string();
+    }
+    // A server that exited (its port taken, say) fails the run, with what it said.
+    bool exited() {
+        for (std::size_t i = 0; i < pids_.size(); ++i) {
+            if (pids_[i] < 0 || !net::reap_child(pids_[i])) continue;
+            const std::string name = herd_.servers[i].name.str();
+            std::cerr << "herd bench propagation: server " << name
+                      << " could not start: " << first_line_of(dir_ / (name + ".out")) << "\n";
+            pids_[i] = -1;
+            return true;
+        }
+        return false;
+    }
+    void stop() {
+        for (pid_t& p : pids_) {
+            if (p > 0) net::stop_child(p, std::chrono::seconds(5));
+            p = -1;
         }
     }
-    const std::vector<int> distance = hop_distances(herd, origin);
-    Table table;
-    for (const auto& [key, s, t] : applies) {
-        auto it = origin_time.find(key);
-        if (it != origin_time.end())
-            table[distance[static_cast<std::size_t>(s)]].push_back(t - it->second);
+
+    const Options& o_;
+    const HerdSpec& herd_;
+    std::filesystem::path dir_;
+    int origin_;
+    std::vector<pid_t> pids_;  // in the order of herd.servers; -1 once gone
+};
+
+int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
+    RealRun run(o, herd);
+    if (!run.start(herd_file) || !run.wait_ready()) return 1;
+    run.send_updates();
+    const auto [table, updates] = run.table();
+    if (table.empty()) {
+        std::cerr << "herd bench propagation: no update was measured (the servers' traces hold "
+                     "none)\n";
+        return 1;
     }
-    for (auto& [h, v] : table)
-        std::sort(v.begin(), v.end());
-    print(o, herd, "real herd on this machine", table, origin_time.size());
-    std::filesystem::remove_all(dir);
+    print(o, herd, "real herd on this machine", table, updates);
     return 0;
 }
 

@@ -90,7 +90,7 @@ int run_bench_propagation(int argc, char** argv) {
         "sim", "replay the same herd and schedule in the simulator instead")(
         "sim-latency", po::value<std::string>()->default_value("50us"),
         "one-way link latency in the simulator")(
-        "log-lines", po::value<bool>()->default_value(true),
+        "log-lines", po::value<bool>()->default_value(true, "true"),
         "the servers log every line (as herd serve does by default)");
     po::variables_map vm;
     const CommandLine line{
@@ -120,18 +120,19 @@ int run_bench_propagation(int argc, char** argv) {
             return 2;
         }
         herd = std::get<HerdSpec>(std::move(loaded));
-    } else if (!o.sim) {
-        herd_file = (std::filesystem::temp_directory_path() /
-                     ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
-                        .string();
-        std::ofstream(herd_file) << format_herd_file(herd);
-        temporary = true;
     }
     o.origin =
         vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();
     if (herd.index_of(o.origin) < 0) {
         std::cerr << "herd bench propagation: unknown server '" << o.origin << "'\n";
         return 2;
+    }
+    if (herd_file.empty() && !o.sim) {
+        herd_file = (std::filesystem::temp_directory_path() /
+                     ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
+                        .string();
+        std::ofstream(herd_file) << format_herd_file(herd);
+        temporary = true;
     }
     const int status = bench::run_propagation(o, herd, herd_file);
     if (temporary) std::filesystem::remove(herd_file);

@@ -6,6 +6,7 @@
 #include "cli/demo.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/sim_command.hpp"
+#include "herd_version.hpp"
 
 namespace {
 
@@ -20,18 +21,37 @@ constexpr const char* usage_text =
     "  sim          replay a scenario file in the deterministic simulator\n"
     "  bench        load HOST:PORT | propagation: measure a real herd\n"
     "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
-    "  help         show this help\n"
+    "  version      print the version and the git commit it was built from\n"
+    "  help [CMD]   show this help, or a command's\n"
     "\n"
     "Run `herd COMMAND --help` for a command's options.\n";
+
+int dispatch(int argc, char** argv);
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    return dispatch(argc, argv);
+}
+
+namespace {
+
+int dispatch(int argc, char** argv) {
     if (argc < 2) {
         std::cerr << usage_text;
         return 2;
     }
     const std::string_view command = argv[1];
+    if (command == "version" || command == "--version") {
+        std::cout << "herd " << HERD_VERSION << " (commit " << HERD_COMMIT << ")\n";
+        return 0;
+    }
+    if (command == "help" && argc == 3 && std::string_view(argv[2]) != "help") {
+        // `herd help CMD` is `herd CMD --help`.
+        char help[] = "--help";
+        char* args[] = {argv[0], argv[2], help, nullptr};
+        return dispatch(3, args);
+    }
     if (command == "help" || command == "--help" || command == "-h") {
         std::cout << usage_text;
         return 0;
@@ -56,3 +76,5 @@ int main(int argc, char** argv) {
     std::cerr << "herd: unknown command '" << command << "'\n" << usage_text;
     return 2;
 }
+
+}  // namespace

@@ -10,6 +10,7 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "herd_version.hpp"
 #include "netmode/files.hpp"
 #include "netmode/server.hpp"
 
@@ -74,7 +75,7 @@ void describe_options(po::options_description& visible) {
         "places-timeout-ms", po::value<unsigned>()->default_value(4000),
         "timeout of one Places request")("log-dir", po::value<std::string>()->default_value("logs"),
                                          "folder for NAME.log (created if missing; \"\": no log)")(
-        "log-lines", po::value<bool>()->default_value(true),
+        "log-lines", po::value<bool>()->default_value(true, "true"),
         "log every input and output line (false: connections, peers and errors only)")(
         "secret-file", po::value<std::string>(),
         "file holding the herd secret (peers authenticate with it)")(
@@ -89,7 +90,8 @@ void describe_options(po::options_description& visible) {
         "write every applied record as a JSON line to this file")(
         "tiebreak", po::value<std::string>()->default_value("first"),
         "rule for equal client times: first or convergent")(
-        "log-heartbeats", po::value<bool>()->default_value(false), "log the peers' PING lines too")(
+        "log-heartbeats", po::value<bool>()->default_value(false, "false"),
+        "log the peers' PING lines too")(
         "admin", po::value<std::string>(),
         "serve /metrics, /healthz and /readyz over HTTP on ADDR:PORT (never the client port)");
     for (const NumberFlag& f : number_flags)
@@ -253,6 +255,8 @@ int run_serve(int argc, char** argv) {
     options.log_lines = vm["log-lines"].as<bool>();
     options.log_heartbeats = vm["log-heartbeats"].as<bool>();
     if (vm.count("admin")) options.admin = vm["admin"].as<std::string>();
+    options.version = HERD_VERSION;
+    options.commit = HERD_COMMIT;
     if (vm.count("trace")) options.trace_path = vm["trace"].as<std::string>();
     return net::serve(std::move(options));
 }

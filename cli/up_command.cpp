@@ -1,6 +1,7 @@
 // `herd up --config HERD_FILE [--places P] [--log-dir DIR] [--secret-file F] [--trace-dir DIR]`:
-// one `herd serve` child per server of the file whose address is on this machine, their output
-// prefixed with the server's name; a child that dies is reported; Ctrl-C (or SIGTERM) stops all.
+// one `herd serve` child per server of the file whose address is on this machine, supervised
+// (cli/supervisor.hpp): output prefixed with the server's name, a child that dies restarted with
+// backoff, the herd stopped at once when one cannot start, Ctrl-C (or SIGTERM) stops all.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "cli/supervisor.hpp"
 #include "core/herd_file.hpp"
 #include "netmode/files.hpp"
 #include "netmode/log.hpp"
@@ -34,7 +36,8 @@ constexpr const char* usage =
     "               [--log-heartbeats BOOL] [--log-max-mb MB] [--log-keep N]\n"
     "               [--connections-max N] [--max-conns-per-ip N] [--line-timeout-s S]\n"
     "               [--idle-timeout-s S] [--write-timeout-s S] [--store-max-mb MB]\n"
-    "               [--data-dir DIR] [--fsync always|batch|off] [--compact-mb MB]\n";
+    "               [--data-dir DIR] [--fsync always|batch|off] [--compact-mb MB]\n"
+    "               [--admin-offset N] [--no-restart]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -51,45 +54,6 @@ bool is_local(const std::string& host) {
         if (!ec) return true;
     }
     return false;
-}
-
-struct Child {
-    std::string name;
-    pid_t pid = -1;
-    std::unique_ptr<asio::posix::stream_descriptor> output;
-    asio::streambuf buffer;
-    bool running = true;
-};
-
-void print_line(const Child& child, std::size_t width, const std::string& line) {
-    std::cout << "[" << child.name << "]" << std::string(width - child.name.size(), ' ') << " "
-              << line << "\n";
-}
-
-// Prints the child's output line by line, each with its name; a last line without a newline is
-// printed when the child closes its output.
-void read_lines(Child& child, std::size_t width) {
-    asio::async_read_until(
-        *child.output, child.buffer, '\n',
-        [&child, width](const boost::system::error_code& ec, std::size_t n) {
-            if (!ec) {
-                const auto data = child.buffer.data();
-                std::string line(asio::buffers_begin(data),
-                                 asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
-                child.buffer.consume(n);
-                print_line(child, width, line);
-                std::cout.flush();
-                read_lines(child, width);
-                return;
-            }
-            if (child.buffer.size() > 0) {
-                const auto data = child.buffer.data();
-                print_line(child, width,
-                           std::string(asio::buffers_begin(data), asio::buffers_end(data)));
-                child.buffer.consume(child.buffer.size());
-                std::cout.flush();
-            }
-        });
 }
 
 }  // namespace
@@ -136,7 +100,8 @@ std::string secret_file_for(const po::variables_map& vm, const std::string& log_
 
 // The command line of `herd serve NAME` with every option herd up passes on.
 std::vector<std::string> serve_args(const po::variables_map& vm, const std::string& name,
-                                    const std::string& log_dir, const std::string& secret_file) {
+                                    const std::string& log_dir, const std::string& secret_file,
+                                    int admin_port) {
     std::vector<std::string> args = {net::self_executable(),
                                      "serve",
                                      name,
@@ -159,6 +124,8 @@ std::vector<std::string> serve_args(const po::variables_map& vm, const std::stri
     if (vm.count("trace-dir"))
         args.insert(args.end(),
                     {"--trace", vm["trace-dir"].as<std::string>() + "/" + name + ".jsonl"});
+    if (admin_port != 0)
+        args.insert(args.end(), {"--admin", "127.0.0.1:" + std::to_string(admin_port)});
     return args;
 }
 
@@ -169,64 +136,6 @@ std::vector<std::string> local_servers(const HerdSpec& herd) {
         if (s.port != 0 && is_local(s.host)) local.push_back(s.name.str());
     }
     return local;
-}
-
-// Runs the children until all have ended: their output prefixed with their names, SIGINT or
-// SIGTERM passed on (SIGKILL 5 s later), every end reported. 0 if they ended because we asked.
-int supervise(asio::io_context& io, std::vector<std::unique_ptr<Child>>& children,
-              std::size_t width) {
-    for (auto& c : children)
-        read_lines(*c, width);
-    bool stopping = false;
-    asio::steady_timer kill_timer(io);
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    std::function<void()> wait_stop = [&] {
-        stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
-            if (ec) return;
-            if (!stopping) {
-                stopping = true;
-                std::cout << "herd up: stopping " << children.size() << " servers" << std::endl;
-                for (auto& c : children) {
-                    if (c->running) ::kill(c->pid, SIGTERM);
-                }
-                kill_timer.expires_after(std::chrono::seconds(5));
-                kill_timer.async_wait([&](const boost::system::error_code& e) {
-                    if (e) return;
-                    for (auto& c : children) {
-                        if (c->running) ::kill(c->pid, SIGKILL);
-                    }
-                });
-            }
-            wait_stop();
-        });
-    };
-    wait_stop();
-    asio::signal_set child_signals(io, SIGCHLD);
-    std::function<void()> wait_children = [&] {
-        child_signals.async_wait([&](const boost::system::error_code& ec, int) {
-            if (ec) return;
-            for (auto& c : children) {
-                const auto status = c->running ? net::reap_child(c->pid) : std::nullopt;
-                if (!status) continue;
-                c->running = false;
-                const std::string how =
-                    WIFEXITED(*status)
-                        ? "exited with status " + std::to_string(WEXITSTATUS(*status))
-                        : "killed by signal " + std::to_string(WTERMSIG(*status));
-                print_line(*c, width, (stopping ? "stopped: " : "DIED: ") + how);
-                std::cout.flush();
-            }
-            if (std::none_of(children.begin(), children.end(),
-                             [](const auto& c) { return c->running; })) {
-                io.stop();
-                return;
-            }
-            wait_children();
-        });
-    };
-    wait_children();
-    io.run();
-    return stopping ? 0 : 1;
 }
 
 std::optional<HerdSpec> load_herd(const po::variables_map& vm) {
@@ -252,7 +161,10 @@ int run_up(int argc, char** argv) {
         "each server writes its applied-record trace to DIR/NAME.jsonl")(
         "tiebreak", po::value<std::string>(), "passed to every server")(
         "data-dir", po::value<std::string>(), "each server keeps its records in DIR/NAME")(
-        "fsync", po::value<std::string>(), "passed to every server: always, batch or off");
+        "fsync", po::value<std::string>(), "passed to every server: always, batch or off")(
+        "admin-offset", po::value<unsigned>()->default_value(1000),
+        "each server's admin port (/metrics, /healthz, /readyz) is 127.0.0.1:its port + N "
+        "(0: none)")("no-restart", "report a server that dies, but do not start it again");
     for (const char* name : passed_on)
         visible.add_options()(name, po::value<std::string>(),
                               "passed to every server (see herd serve --help)");
@@ -282,26 +194,22 @@ int run_up(int argc, char** argv) {
     }
     const std::string secret_file = secret_file_for(vm, log_dir);
     if (secret_file.empty()) return 1;
-    asio::io_context io;
-    std::vector<std::unique_ptr<Child>> children;
-    std::size_t width = 0;
+    const unsigned offset = vm["admin-offset"].as<unsigned>();
+    std::vector<ServerCommand> servers;
     for (const std::string& name : local) {
-        width = std::max(width, name.size());
-        const auto spawned = net::spawn_child(serve_args(vm, name, log_dir, secret_file), {});
-        if (const Error* e = error_of(spawned)) {
-            std::cerr << "herd up: " << e->message << "\n";
-            for (auto& c : children)
-                net::stop_child(c->pid, std::chrono::seconds(5));
-            return 1;
+        const unsigned port = herd->servers[static_cast<std::size_t>(herd->index_of(name))].port;
+        if (offset != 0 && port + offset > 65535) {
+            std::cerr << "herd up: --admin-offset " << offset << " puts " << name
+                      << "'s admin port past 65535\n";
+            return 2;
         }
-        auto child = std::make_unique<Child>();
-        child->name = name;
-        child->pid = std::get<net::Child>(spawned).pid;
-        child->output = std::make_unique<asio::posix::stream_descriptor>(
-            io, std::get<net::Child>(spawned).output_fd);
-        children.push_back(std::move(child));
+        servers.push_back(
+            ServerCommand{name, serve_args(vm, name, log_dir, secret_file,
+                                           offset == 0 ? 0 : static_cast<int>(port + offset))});
     }
-    return supervise(io, children, width);
+    SupervisorOptions supervision;
+    supervision.restart = vm.count("no-restart") == 0;
+    return supervise(servers, supervision);
 }
 
 }  // namespace herd::cli

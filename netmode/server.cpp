@@ -212,7 +212,8 @@ std::optional<Error> Server::start() {
         (admin_ ? "; admin on " + options_.admin : "") +
         (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
     std::cout << banner << std::endl;
-    log_.write(banner + "; incarnation " + hex64(config.incarnation));
+    log_.write(banner + "; incarnation " + hex64(config.incarnation) + "; herd " +
+               options_.version + " (commit " + options_.commit + ")");
     node_ = std::make_unique<Node>(std::move(config), now());
     restore(loaded);
     places_.on_event([this](const std::string& line) { log_.write(line); });

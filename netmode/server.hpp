@@ -64,6 +64,8 @@ struct ServerOptions {
     std::size_t connections_max = 10000;  // client connections in all
     std::size_t conns_per_ip_max = 256;   // client connections from one address
     std::string admin;                    // ADDR:PORT of the admin HTTP port; empty: none
+    std::string version = "unknown";      // of the binary, for the log and herd_build_info
+    std::string commit = "unknown";
     std::string data_dir;  // where stored records are kept across restarts; empty: none
     StoreFile::Sync fsync = StoreFile::Sync::batch;
     std::uint64_t compact_bytes = std::uint64_t{64} << 20;  // the data log's size that compacts

@@ -127,6 +127,10 @@ void data_metrics(MetricsText& m, const StoreFile& data) {
 
 std::string Server::metrics() const {
     MetricsText m;
+    const std::string build =
+        "version=\"" + options_.version + "\",commit=\"" + options_.commit + "\"";
+    m.family("herd_build_info", "gauge", "The binary's version and git commit (always 1).")
+        .sample(1, build.c_str());
     m.family("herd_connections", "gauge", "Open connections by kind.")
         .sample(clients_, "kind=\"client\"")
         .sample(reserve_used_, "kind=\"reserve\"")

@@ -1,6 +1,8 @@
 // The network mode, end to end: real `herd` processes on 127.0.0.1, stopped by PID.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "core/client_protocol.hpp"
 #include "core/synthetic_places.hpp"
 #include "core/whatsat_reply.hpp"
@@ -351,6 +353,118 @@ TEST(NetUp, UpStartsTheHerdFromAFileAndStopsItOnSigterm) {
     again.signal(SIGTERM);
     EXPECT_TRUE(again.wait_exit(8000ms));
     EXPECT_EQ(slurp(dir + "/logs/herd.secret"), secret);
+}
+
+// A two-server herd run by `herd up` (its output in DIR/up.out), on a random base port.
+struct UpPair {
+    std::string dir;
+    int base = 0;
+    Process up;
+
+    explicit UpPair(const std::string& test, const std::vector<std::string>& extra = {})
+        : dir(temp_dir(test)) {
+        for (int attempt = 0; attempt < 5 && base == 0; ++attempt) {
+            const int b = random_base_port();
+            std::ofstream(dir + "/herd.conf", std::ios::trunc)
+                << "server A 127.0.0.1:" << b << "\nserver B 127.0.0.1:" << b + 1 << "\nlink A B\n";
+            std::vector<std::string> args = {HERD_BINARY,        "up",        "--config",
+                                             dir + "/herd.conf", "--log-dir", dir + "/logs",
+                                             "--admin-offset",   "0"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            up.start(args, dir + "/up.out");
+            if (wait_until([&] { return listening(b) && listening(b + 1); }, 5000ms))
+                base = b;
+            else
+                up.stop();
+        }
+    }
+    static bool listening(int port) {
+        const int fd = connect_to(port, 20ms);
+        if (fd >= 0) ::close(fd);
+        return fd >= 0;
+    }
+    std::string out() const { return slurp(dir + "/up.out"); }
+    // The PID of `herd up`'s child serving `name`, from /proc.
+    pid_t child(const std::string& name) const {
+        const std::string children = slurp("/proc/" + std::to_string(up.pid()) + "/task/" +
+                                           std::to_string(up.pid()) + "/children");
+        std::istringstream in(children);
+        for (pid_t pid; in >> pid;) {
+            const std::string cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+            if (cmdline.find(std::string("serve\0", 6) + name + '\0') != std::string::npos)
+                return pid;
+        }
+        return -1;
+    }
+};
+
+TEST(NetUp, AServerKilledIsRestartedAndTheExitStatusSaysOneDied) {
+    UpPair herd("up-restart");
+    ASSERT_NE(herd.base, 0);
+    const pid_t a = herd.child("A");
+    ASSERT_GT(a, 0);
+    ::kill(a, SIGKILL);
+    EXPECT_TRUE(wait_until(
+        [&] {
+            const std::string out = herd.out();
+            return out.find("[A] DIED: killed by signal 9") != std::string::npos &&
+                   out.find("[A] restarting in 1.00 s") != std::string::npos &&
+                   out.find("[A] restart 1") != std::string::npos;
+        },
+        10000ms))
+        << herd.out();
+    EXPECT_TRUE(wait_until([&] { return herd.child("A") > 0 && herd.child("A") != a; }, 10000ms));
+    EXPECT_TRUE(wait_until([&] { return UpPair::listening(herd.base); }, 10000ms));
+    EXPECT_TRUE(talk(herd.base, "IAMAT again +1.0+1.0 " + now_text() + "\n").starts_with("AT A "));
+    herd.up.signal(SIGTERM);
+    ASSERT_TRUE(herd.up.wait_exit(10000ms));
+    EXPECT_EQ(herd.up.exit_status(), 1);  // a server died during the run
+    EXPECT_NE(herd.out().find("[B] stopped: exited with status 0"), std::string::npos);
+}
+
+TEST(NetUp, WithNoRestartADeadServerIsOnlyReported) {
+    UpPair herd("up-norestart", {"--no-restart"});
+    ASSERT_NE(herd.base, 0);
+    ::kill(herd.child("A"), SIGKILL);
+    EXPECT_TRUE(wait_until(
+        [&] { return herd.out().find("[A] DIED: killed by signal 9") != std::string::npos; },
+        10000ms));
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(herd.out().find("[A] restart"), std::string::npos) << herd.out();
+    EXPECT_TRUE(UpPair::listening(herd.base + 1));  // B goes on
+    herd.up.signal(SIGTERM);
+    ASSERT_TRUE(herd.up.wait_exit(10000ms));
+    EXPECT_EQ(herd.up.exit_status(), 1);
+}
+
+TEST(NetUp, AServerThatCannotStartStopsTheWholeHerdAtOnce) {
+    const std::string dir = temp_dir("up-failfast");
+    // B's port is taken.
+    const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(taken, 1), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length);
+    const int b = ntohs(address.sin_port);
+    const int a = random_base_port();
+    std::ofstream(dir + "/herd.conf")
+        << "server A 127.0.0.1:" << a << "\nserver B 127.0.0.1:" << b << "\nlink A B\n";
+    Process up({HERD_BINARY, "up", "--config", dir + "/herd.conf", "--log-dir", dir + "/logs",
+                "--admin-offset", "0"},
+               dir + "/up.out");
+    ASSERT_TRUE(up.wait_exit(15000ms));
+    ::close(taken);
+    EXPECT_EQ(up.exit_status(), 1);
+    const std::string out = slurp(dir + "/up.out");
+    EXPECT_NE(out.find("[B] herd serve: cannot listen on 127.0.0.1:" + std::to_string(b)),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("[B] could not start: exited with status 1"), std::string::npos) << out;
+    EXPECT_NE(out.find("herd up: server B could not start; stopping"), std::string::npos) << out;
+    EXPECT_FALSE(UpPair::listening(a));
 }
 
 TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
