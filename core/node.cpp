@@ -397,6 +397,7 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     HERD_ASSERT(nb.dials_in_handshake >= 0);
     if (role == Role::peer && nb.link == conn) {
         nb.link.reset();
+        stats_.links_lost += 1;
         actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
     }
     schedule_dial(n, now);
@@ -490,6 +491,11 @@ void Node::check_connection(ConnectionId conn, Now now) {
 
 void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
+    if (outcome.kind == ClientOutcome::Kind::reply && outcome.reply.starts_with("? ")) {
+        stats_.client_lines_invalid += 1;
+    } else if (outcome.kind != ClientOutcome::Kind::none) {
+        (first_field(line) == "IAMAT" ? stats_.client_iamats : stats_.client_whatsats) += 1;
+    }
     if (outcome.too_long) stats_.iamats_refused_too_long += 1;
     if (outcome.store_full) stats_.iamats_refused_store_full += 1;
     if (outcome.changed != nullptr) {
@@ -834,6 +840,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     }
     nb.link = conn;
     nb.backoff = config_.limits.backoff_initial;
+    stats_.links_established += 1;
     actions_.push_back(PeerUp{conn, nb.name});
     disarm(c.timer);  // re-armed with the peer deadlines
     schedule_check(conn, c);
@@ -902,11 +909,15 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     // Most floods bring a record this server already has, byte for byte: recognise those before
     // validating every field. Stored lines have single spaces, so the client ID of a line equal
     // to a stored one lies between its third and fourth space.
+    stats_.peer_records_received += 1;
     const std::string_view fast_client = fourth_field_fast(line);
     const Record* current = nullptr;
     if (!fast_client.empty()) {
         current = store_.find(fast_client);
-        if (current != nullptr && current->at_line() == line) return;
+        if (current != nullptr && current->at_line() == line) {
+            stats_.peer_records_duplicate += 1;
+            return;
+        }
     }
     const auto view = AtLineView::parse(line);
     if (!view) {
@@ -918,7 +929,10 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     const ApplyOutcome outcome = view->client == fast_client
                                      ? store_.apply_found(*view, current, &stored)
                                      : store_.apply(*view, &stored);
-    if (!changed_store(outcome)) return;
+    if (!changed_store(outcome)) {
+        stats_.peer_records_duplicate += 1;
+        return;
+    }
     applied(*stored, neighbours_[static_cast<std::size_t>(c.neighbour)].name.str());
     flood(*stored, conn, now);
 }
@@ -934,7 +948,9 @@ void Node::applied(const Record& record, std::string_view via) {
 void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {
     if (!c.digests_sent.insert(bucket).second) return;
     stats_.digests_sent += 1;
-    send_peer(conn, c, format_digest(bucket, store_.child_digests(bucket)), 1, now);
+    std::string digest = format_digest(bucket, store_.child_digests(bucket));
+    stats_.sync_bytes_sent += digest.size();
+    send_peer(conn, c, std::move(digest), 1, now);
 }
 
 void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now) {
@@ -995,6 +1011,7 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
             bytes += '\n';
         }
         stats_.sync_records_sent += records.size();
+        stats_.sync_bytes_sent += bytes.size();
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), records.size(),
                   now, records.size());
         if (find(conn) != &c) return;

@@ -43,7 +43,17 @@ struct PlacesResult {
 
 // Counters a driver may show or a test may assert on.
 struct NodeStats {
-    std::uint64_t records_applied = 0;      // store changes, from clients and peers
+    std::uint64_t records_applied = 0;  // store changes, from clients and peers
+    // Client lines by what they were: a valid IAMAT or WHATSAT, or anything answered `?`.
+    std::uint64_t client_iamats = 0;
+    std::uint64_t client_whatsats = 0;
+    std::uint64_t client_lines_invalid = 0;
+    // AT lines from peers, and those of them that changed nothing (already known, or older).
+    std::uint64_t peer_records_received = 0;
+    std::uint64_t peer_records_duplicate = 0;
+    std::uint64_t links_established = 0;    // peer links that came up
+    std::uint64_t links_lost = 0;           // and went down
+    std::uint64_t sync_bytes_sent = 0;      // anti-entropy: digests and records
     std::uint64_t peer_lines_received = 0;  // after the handshake
     std::uint64_t peer_lines_sent = 0;
     std::uint64_t peer_bytes_sent = 0;

@@ -1,5 +1,7 @@
 #include "netmode/places.hpp"
 
+#include <algorithm>
+
 #include "core/assert.hpp"
 
 #include <curl/curl.h>
@@ -192,6 +194,24 @@ void PlacesService::stop() {
 }
 
 // Answers from the cache when a fresh entry exists (and drops a stale one); true if answered.
+void PlacesService::count_outcome(const std::string& status, std::chrono::nanoseconds took) {
+    // A label of the metrics page: Google's statuses are upper-case words; anything else a
+    // provider says is OTHER, as is any status past the bound.
+    const bool word = !status.empty() && status.size() <= 32 &&
+                      std::all_of(status.begin(), status.end(), [](char ch) {
+                          return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+                      });
+    const bool known = word && stats_.outcomes.count(status) == 1;
+    const bool room = word && stats_.outcomes.size() < places_statuses_max - 1;
+    stats_.outcomes[known || room ? status : "OTHER"] += 1;
+    const double seconds = std::chrono::duration<double>(took).count();
+    std::size_t bucket = 0;
+    while (bucket < std::size(places_latency_bounds) && seconds > places_latency_bounds[bucket])
+        ++bucket;
+    stats_.latency_buckets[bucket] += 1;
+    stats_.latency_seconds_sum += seconds;
+}
+
 bool PlacesService::answer_from_cache(const std::string& key, Done& done) {
     auto it = cache_.find(key);
     if (it == cache_.end()) return false;
@@ -251,7 +271,9 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
     } else {
         r.url = config_.base_url + legacy_path(q) + "&key=" + config_.api_key;
     }
-    r.done = [this, key, new_api](long status, std::string body, bool transport_ok) {
+    r.done = [this, key, new_api, start = std::chrono::steady_clock::now()](
+                 long status, std::string body, bool transport_ok) {
+        const auto took = std::chrono::steady_clock::now() - start;
         PlacesResult result{false, {}, "UNKNOWN_ERROR"};
         if (transport_ok && status == 200) {
             if (!new_api) {
@@ -262,14 +284,15 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
         } else if (transport_ok && new_api) {
             result.status = new_error_status(body);
         }
-        asio::post(io_, [this, key, result = std::move(result)]() mutable {
-            finish(key, std::move(result));
+        asio::post(io_, [this, key, took, result = std::move(result)]() mutable {
+            finish(key, std::move(result), took);
         });
     };
     worker_->submit(std::move(r));
 }
 
-void PlacesService::finish(const std::string& key, PlacesResult result) {
+void PlacesService::finish(const std::string& key, PlacesResult result,
+                           std::chrono::nanoseconds took) {
     auto flight = in_flight_.find(key);
     if (flight == in_flight_.end()) return;
     std::vector<Done> waiters = std::move(flight->second);
@@ -278,6 +301,7 @@ void PlacesService::finish(const std::string& key, PlacesResult result) {
     const std::string status = result.ok ? legacy_status(result.body) : std::string();
     const bool cacheable = places_status_is_answer(status);
     if (!result.ok) stats_.failures += 1;
+    count_outcome(result.ok ? (status.empty() ? std::string("OK") : status) : result.status, took);
     if (report_) {
         report_("places: " + key + " answered " +
                 (result.ok ? (status.empty() ? std::string("?") : status) : result.status) +

@@ -45,6 +45,11 @@ struct PlacesConfig {
 std::optional<PlacesConfig> parse_places_option(const std::string& value,
                                                 const std::string& api_key);
 
+// Seconds, as Prometheus histograms count them: upper bounds of the buckets.
+inline constexpr double places_latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                   0.5,   1,    2.5,   5,    10};
+inline constexpr std::size_t places_statuses_max = 16;  // distinct outcome labels kept
+
 struct PlacesStats {
     std::uint64_t queries = 0;
     std::uint64_t cache_hits = 0;
@@ -52,6 +57,12 @@ struct PlacesStats {
     std::uint64_t requests = 0;  // HTTP requests made
     std::uint64_t failures = 0;
     std::uint64_t refused = 0;  // over requests_in_flight_max
+    // HTTP requests by outcome: the answer's status (OK, ZERO_RESULTS, OVER_QUERY_LIMIT, ...,
+    // UNKNOWN_ERROR for a transport failure; OTHER past places_statuses_max distinct ones).
+    std::map<std::string, std::uint64_t> outcomes;
+    // Their latency: counts per bucket of places_latency_bounds (not cumulative), the rest above.
+    std::array<std::uint64_t, std::size(places_latency_bounds) + 1> latency_buckets{};
+    double latency_seconds_sum = 0;
 };
 
 class PlacesService {
@@ -79,7 +90,8 @@ class PlacesService {
         std::chrono::steady_clock::time_point expires;
     };
 
-    void finish(const std::string& key, PlacesResult result);
+    void finish(const std::string& key, PlacesResult result, std::chrono::nanoseconds took);
+    void count_outcome(const std::string& status, std::chrono::nanoseconds took);
     bool answer_from_cache(const std::string& key, Done& done);
 
     boost::asio::io_context& io_;

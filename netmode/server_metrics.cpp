@@ -1,5 +1,7 @@
 // The admin port's /metrics page, in the Prometheus text format (version 0.0.4): what the Node
 // counts, what the driver counts, and what the logs lost.
+#include <cstdio>
+
 #include "netmode/server.hpp"
 
 namespace herd::net {
@@ -34,6 +36,27 @@ class MetricsText {
         out_ += '\n';
         return *this;
     }
+    // A histogram: `counts` per bucket of `bounds` (not cumulative) and one above the last.
+    template <std::size_t N>
+    MetricsText& histogram(const double (&bounds)[N],
+                           const std::array<std::uint64_t, N + 1>& counts, double sum) {
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i <= N; ++i) {
+            cumulative += counts[i];
+            char le[32];
+            if (i < N)
+                std::snprintf(le, sizeof le, "%g", bounds[i]);
+            else
+                std::snprintf(le, sizeof le, "+Inf");
+            out_ += std::string(name_) + "_bucket{le=\"" + le + "\"} " +
+                    std::to_string(cumulative) + "\n";
+        }
+        char total[64];
+        std::snprintf(total, sizeof total, "%.9f", sum);
+        out_ += std::string(name_) + "_sum " + total + "\n";
+        out_ += std::string(name_) + "_count " + std::to_string(cumulative) + "\n";
+        return *this;
+    }
     std::string take() { return std::move(out_); }
 
   private:
@@ -44,6 +67,11 @@ class MetricsText {
 // What the Node counts about clients and its store.
 void client_metrics(MetricsText& m, const Node& node) {
     const NodeStats& st = node.stats();
+    m.family("herd_client_lines_total", "counter",
+             "Client lines taken, by verb (invalid: answered with ?).")
+        .sample(st.client_iamats, "verb=\"IAMAT\"")
+        .sample(st.client_whatsats, "verb=\"WHATSAT\"")
+        .sample(st.client_lines_invalid, "verb=\"invalid\"");
     m.family("herd_clients_closed_total", "counter", "Client connections closed by a limit.")
         .sample(st.clients_closed_line_timeout, "reason=\"line_timeout\"")
         .sample(st.clients_closed_idle, "reason=\"idle\"")
@@ -81,6 +109,19 @@ void peer_metrics(MetricsText& m, const Node& node) {
     m.family("herd_peer_lines_total", "counter", "Peer protocol lines after the handshake.")
         .sample(st.peer_lines_received, "direction=\"in\"")
         .sample(st.peer_lines_sent, "direction=\"out\"");
+    m.family("herd_peer_records_received_total", "counter",
+             "AT lines from peers (floods and anti-entropy), by what they did to the store.")
+        .sample(st.peer_records_received - st.peer_records_duplicate, "result=\"applied\"")
+        .sample(st.peer_records_duplicate, "result=\"duplicate\"");
+    m.family("herd_records_flooded_total", "counter",
+             "Records sent to neighbours as floods (anti-entropy not counted).")
+        .sample(st.peer_records_sent - st.sync_records_sent);
+    m.family("herd_peer_link_changes_total", "counter", "Peer links that came up or went down.")
+        .sample(st.links_established, "change=\"up\"")
+        .sample(st.links_lost, "change=\"down\"");
+    m.family("herd_sync_bytes_sent_total", "counter",
+             "Anti-entropy bytes sent: digests and the records they asked for.")
+        .sample(st.sync_bytes_sent);
     m.family("herd_peer_lines_rejected_total", "counter",
              "Peer lines skipped as malformed, unknown or too long.")
         .sample(st.peer_lines_rejected);
@@ -105,6 +146,24 @@ void peer_metrics(MetricsText& m, const Node& node) {
     m.family("herd_peer_links_closed_total", "counter", "Peer links closed by a limit.")
         .sample(st.links_closed_silent, "reason=\"silent\"")
         .sample(st.links_closed_overflow, "reason=\"output_overflow\"");
+}
+
+void places_metrics(MetricsText& m, const PlacesStats& st) {
+    m.family("herd_places_queries_total", "counter",
+             "WHATSAT queries for Places, by how they were answered.")
+        .sample(st.cache_hits, "answered=\"cache\"")
+        .sample(st.merged, "answered=\"request_in_flight\"")
+        .sample(st.requests, "answered=\"request\"")
+        .sample(st.refused, "answered=\"refused\"")
+        .sample(st.queries - st.cache_hits - st.merged - st.requests - st.refused,
+                "answered=\"offline\"");
+    m.family("herd_places_requests_total", "counter",
+             "Requests to the Places provider, by the status of the answer.");
+    for (const auto& [status, count] : st.outcomes)
+        m.sample(count, ("status=\"" + status + "\"").c_str());
+    m.family("herd_places_request_duration_seconds", "histogram",
+             "Time from a request to the Places provider to its answer.")
+        .histogram(places_latency_bounds, st.latency_buckets, st.latency_seconds_sum);
 }
 
 void data_metrics(MetricsText& m, const StoreFile& data) {
@@ -146,6 +205,7 @@ std::string Server::metrics() const {
         .sample(counters_.admitted_reserve);
     client_metrics(m, *node_);
     peer_metrics(m, *node_);
+    places_metrics(m, places_.stats());
     if (data_) data_metrics(m, *data_);
     m.family("herd_bytes_total", "counter", "Bytes read from and written to sockets.")
         .sample(counters_.bytes_read, "direction=\"in\"")
