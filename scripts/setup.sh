@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev
   libcurl4-openssl-dev libssl-dev rapidjson-dev
   libgtest-dev libbenchmark-dev
-  openssl prometheus curl
+  openssl prometheus curl python3-yaml systemd iproute2
 )
 # Extra packages a target asks for (e.g. clang-14 libc++-14-dev for the determinism build).
 if [[ $# -gt 0 ]]; then packages+=("$@"); fi
