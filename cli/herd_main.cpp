@@ -18,6 +18,7 @@ constexpr const char* usage_text =
     "  up           run every server of a herd file that lives on this machine\n"
     "  client       talk to a server: stdin lines in, replies out\n"
     "  places-stub  a local Google-compatible Places fake\n"
+    "  proxy        a fault proxy for TCP links: latency, cut, restore\n"
     "  sim          replay a scenario file in the deterministic simulator\n"
     "  bench        load HOST:PORT | propagation: measure a real herd\n"
     "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
@@ -62,6 +63,7 @@ int dispatch(int argc, char** argv) {
     if (command == "up") return herd::cli::run_up(argc - 1, argv + 1);
     if (command == "client") return herd::cli::run_client(argc - 1, argv + 1);
     if (command == "places-stub") return herd::cli::run_places_stub(argc - 1, argv + 1);
+    if (command == "proxy") return herd::cli::run_proxy(argc - 1, argv + 1);
     if (command == "demo") {
         if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
             std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";

@@ -8,5 +8,6 @@ int run_up(int argc, char** argv);
 int run_client(int argc, char** argv);
 int run_places_stub(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_proxy(int argc, char** argv);
 
 }  // namespace herd::cli

@@ -1,0 +1,107 @@
+// `herd proxy [--listen ADDR --upstream ADDR] [--name N] [--latency D] [--latency-up D]
+// [--latency-down D] [--control ADDR] [--seed N]`: the fault proxy (netmode/proxy.hpp), one link
+// from the command line and any number more through the control port.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "cli/net_commands.hpp"
+#include "cli/options.hpp"
+#include "core/hash.hpp"
+#include "core/prng.hpp"
+#include "netmode/proxy.hpp"
+#include "sim/distribution.hpp"
+
+namespace herd::cli {
+
+namespace {
+
+constexpr const char* usage =
+    "usage: herd proxy [--listen ADDR --upstream ADDR] [--name N] [--latency D]\n"
+    "                  [--latency-up D] [--latency-down D] [--control ADDR] [--seed N]\n";
+
+// Latencies drawn as the simulator draws them: the scenario grammar's distributions, each stream
+// (a link's direction) with its own PRNG seeded from --seed and the stream's name.
+net::LatencyParser latency_parser(std::uint64_t seed) {
+    return [seed](std::string_view text,
+                  std::string_view stream) -> std::optional<net::LatencySampler> {
+        auto distribution = sim::parse_distribution(text);
+        if (!distribution) return std::nullopt;
+        auto prng = std::make_shared<Prng>(seed ^ fnv1a64(stream));
+        return net::LatencySampler([d = *distribution, prng] { return d.sample(*prng); });
+    };
+}
+
+bool set_latencies(net::Proxy& proxy, const std::string& name, const po::variables_map& vm) {
+    for (const auto& [flag, direction] :
+         {std::pair{"latency", "both"}, {"latency-up", "up"}, {"latency-down", "down"}}) {
+        if (!vm.count(flag)) continue;
+        if (auto e = proxy.set_latency(name, direction, vm[flag].as<std::string>())) {
+            std::cerr << "herd proxy: --" << flag << ": " << e->message << "\n" << usage;
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+int run_proxy(int argc, char** argv) {
+    po::options_description visible("options");
+    visible.add_options()("help,h", "show this help")(
+        "listen", po::value<std::string>(), "address of the link's listening end (HOST:PORT)")(
+        "upstream", po::value<std::string>(), "where its connections go (HOST:PORT)")(
+        "name", po::value<std::string>()->default_value("link"), "the link's name")(
+        "latency", po::value<std::string>(),
+        "one-way latency both ways: 5ms, uniform(1ms,5ms), ...")(
+        "latency-up", po::value<std::string>(), "latency towards upstream only")(
+        "latency-down", po::value<std::string>(), "latency from upstream only")(
+        "control", po::value<std::string>(),
+        "a control port (lines: add, latency, cut, restore, list)")(
+        "seed", po::value<std::uint64_t>()->default_value(1), "seeds the latency draws");
+    po::variables_map vm;
+    const CommandLine line{"herd proxy", usage,
+                           "A fault proxy for TCP links: latency per direction (bytes kept in "
+                           "order), cut and restore,\nchanged at run time on the control port.",
+                           visible};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
+    const bool one_link = vm.count("listen") > 0;
+    if (one_link != (vm.count("upstream") > 0) || (!one_link && !vm.count("control"))) {
+        std::cerr << "herd proxy: give --listen and --upstream, or a --control port, or both\n"
+                  << usage;
+        return 2;
+    }
+    boost::asio::io_context io;
+    net::Proxy proxy(io, latency_parser(vm["seed"].as<std::uint64_t>()));
+    const std::string name = vm["name"].as<std::string>();
+    if (one_link) {
+        if (auto e =
+                proxy.add(name, vm["listen"].as<std::string>(), vm["upstream"].as<std::string>())) {
+            std::cerr << "herd proxy: " << e->message << "\n";
+            return 1;
+        }
+        if (!set_latencies(proxy, name, vm)) return 2;
+    }
+    if (vm.count("control")) {
+        if (auto e = proxy.listen_control(vm["control"].as<std::string>())) {
+            std::cerr << "herd proxy: " << e->message << "\n";
+            return 1;
+        }
+    }
+    std::cout << "herd proxy: " << (one_link ? proxy.list() : std::string("no link yet\n"))
+              << (vm.count("control")
+                      ? "herd proxy: control on " + vm["control"].as<std::string>() + "\n"
+                      : "")
+              << std::flush;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) {
+        proxy.stop();
+        io.stop();
+    });
+    io.run();
+    return 0;
+}
+
+}  // namespace herd::cli

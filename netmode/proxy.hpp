@@ -1,0 +1,85 @@
+// Proxy: a fault proxy for real TCP links (`herd proxy`), many links in one process.
+//
+// A link listens on one address and joins every connection it accepts to a new connection to
+// its upstream address. Faults, changed at run time:
+// - latency per direction, a duration drawn for every chunk read, with each direction's bytes
+//   kept in order (a chunk is never delivered before the one read before it: FIFO, as the
+//   simulator's links);
+// - cut: every connection of the link is closed at both ends and new ones are closed at once,
+//   until restore.
+// Control: a line protocol on its own TCP port (one command a line, one `ok ...` or `? why`
+// reply line; `list` first writes one `link ...` line per link). Lines rather than HTTP: the
+// same shape as herd's own protocols, scriptable with `herd client` or nc, no HTTP parser.
+//
+//   add NAME LISTEN_ADDR UPSTREAM_ADDR     latency NAME up|down|both DIST
+//   cut NAME      restore NAME      list   (DIST as in scenario files: 5ms, uniform(1ms,5ms), ...)
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+namespace herd::net {
+
+// Draws one one-way latency.
+using LatencySampler = std::function<Duration()>;
+// Reads a distribution as written in a scenario file ("uniform(1ms,5ms)"), for a named stream of
+// draws; nothing when the text is not one.
+using LatencyParser =
+    std::function<std::optional<LatencySampler>(std::string_view text, std::string_view stream)>;
+
+class Proxy {
+  public:
+    // Bytes read and not yet delivered, per direction of one connection: past this, reading
+    // from that side waits.
+    static constexpr std::size_t queued_bytes_max = 1 << 20;
+
+    Proxy(boost::asio::io_context& io, LatencyParser parser);
+    ~Proxy();
+
+    std::optional<Error> add(const std::string& name, const std::string& listen,
+                             const std::string& upstream);
+    // `direction`: up (towards upstream), down, or both; `distribution` as in a scenario.
+    std::optional<Error> set_latency(const std::string& name, std::string_view direction,
+                                     std::string_view distribution);
+    std::optional<Error> cut(const std::string& name);
+    std::optional<Error> restore(const std::string& name);
+    // The port a link listens on (0 if there is no such link).
+    std::uint16_t port(const std::string& name) const;
+    // One line per link: name, addresses, state, latencies, connections, bytes each way.
+    std::string list() const;
+    // One control command; its reply (ending in a newline).
+    std::string command(std::string_view line);
+    std::optional<Error> listen_control(const std::string& address);
+    void stop();
+
+  private:
+    struct Link;
+    struct Pipe;
+    struct Direction;
+    struct ControlConn;
+    void accept(const std::shared_ptr<Link>& link);
+    void joined(const std::shared_ptr<Link>& link, const std::shared_ptr<Pipe>& pipe);
+    void read(const std::shared_ptr<Pipe>& pipe, Direction& d);
+    void pump(const std::shared_ptr<Pipe>& pipe, Direction& d);
+    void close(const std::shared_ptr<Pipe>& pipe);
+    void finish(const std::shared_ptr<Pipe>& pipe);  // closed, and forgotten by its link
+    void accept_control();
+    void read_control(const std::shared_ptr<ControlConn>& c);
+
+    boost::asio::io_context& io_;
+    LatencyParser parser_;
+    std::map<std::string, std::shared_ptr<Link>> links_;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> control_;
+    bool stopped_ = false;
+};
+
+}  // namespace herd::net
