@@ -27,8 +27,9 @@ trap cleanup EXIT
 fail() { echo "multihost: FAILED: $*"; for n in "${names[@]}"; do echo "--- $n.log"; tail -n 20 "$dir/logs/$n.log" 2>/dev/null; done; exit 1; }
 in_ns() { local ns=$1; shift; timeout 20 ip netns exec "$ns" "$@"; }
 
-if ! ip netns add "${tag}sw" 2>/dev/null; then
-  echo "multihost: skipped (cannot make network namespaces here)"; exit 0
+# Namespaces must be made and entered (in a chroot whose / is not a mount point, entering fails).
+if ! ip netns add "${tag}sw" 2>/dev/null || ! ip netns exec "${tag}sw" true 2>/dev/null; then
+  echo "multihost: skipped (cannot make and enter network namespaces here)"; exit 0
 fi
 in_ns "${tag}sw" ip link add br0 type bridge || fail "bridge"
 in_ns "${tag}sw" ip link set br0 up
