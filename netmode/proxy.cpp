@@ -85,7 +85,9 @@ struct Proxy::ControlConn {
     tcp::socket socket;
     asio::streambuf in;
     std::string out;
-    explicit ControlConn(tcp::socket s) : socket(std::move(s)) {}
+    // A control line is short: past this without a newline the connection is dropped.
+    static constexpr std::size_t line_bytes_max = 4096;
+    explicit ControlConn(tcp::socket s) : socket(std::move(s)), in(line_bytes_max) {}
 };
 
 Proxy::Proxy(asio::io_context& io, LatencyParser parser) : io_(io), parser_(std::move(parser)) {}
@@ -351,10 +353,9 @@ void Proxy::accept_control() {
 }
 
 void Proxy::read_control(const std::shared_ptr<ControlConn>& c) {
-    constexpr std::size_t line_bytes_max = 4096;
     asio::async_read_until(
         c->socket, c->in, '\n', [this, c](const boost::system::error_code& ec, std::size_t n) {
-            if (ec || stopped_ || n > line_bytes_max) return;
+            if (ec || stopped_) return;  // closed, or a line past ControlConn::line_bytes_max
             const auto data = c->in.data();
             std::string line(asio::buffers_begin(data),
                              asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
