@@ -1,6 +1,10 @@
 // `herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--secret-file F] ...`
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -231,7 +235,22 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
 
 }  // namespace
 
+namespace {
+
+// Started by `herd up`: stop when it goes, even if it is killed and cannot say so.
+void follow_supervisor() {
+    const char* pid = std::getenv("HERD_SUPERVISOR_PID");
+    if (pid == nullptr) return;
+    const long supervisor = std::strtol(pid, nullptr, 10);
+    if (supervisor <= 1 || static_cast<long>(::getppid()) != supervisor) return;
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (static_cast<long>(::getppid()) != supervisor) std::raise(SIGTERM);  // it went meanwhile
+}
+
+}  // namespace
+
 int run_serve(int argc, char** argv) {
+    follow_supervisor();
     po::options_description visible("options");
     describe_options(visible);
     po::options_description hidden;

@@ -2,9 +2,11 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <csignal>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -37,7 +39,12 @@ struct Child {
     std::unique_ptr<asio::posix::stream_descriptor> output;
     std::unique_ptr<asio::streambuf> buffer;
     std::unique_ptr<asio::steady_timer> restart_timer;
+    std::unique_ptr<asio::steady_timer> drain_timer;  // reaped: its output's end is awaited
 };
+
+// How long the output of a reaped child is read on before it is closed (something else, a
+// process it started, may hold the pipe open).
+constexpr std::chrono::milliseconds output_drain{250};
 
 std::string describe(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -54,6 +61,7 @@ class Supervisor {
             c->command = s;
             c->backoff = options.backoff_initial;
             c->restart_timer = std::make_unique<asio::steady_timer>(io_);
+            c->drain_timer = std::make_unique<asio::steady_timer>(io_);
             width_ = std::max(width_, s.name.size());
             children_.push_back(std::move(c));
         }
@@ -139,7 +147,12 @@ class Supervisor {
             for (auto& c : children_) {
                 if (!c->running || c->exit_status) continue;
                 c->exit_status = net::reap_child(c->pid);
-                if (c->exit_status && c->output_closed) ended(*c);
+                if (!c->exit_status) continue;
+                if (c->output_closed) {
+                    ended(*c);
+                } else {
+                    drain_output(*c);
+                }
             }
             wait_child_signal();
         });
@@ -151,6 +164,15 @@ class Supervisor {
     }
 
     void ended(Child& c);
+    void drain_output(Child& c) {
+        c.drain_timer->expires_after(output_drain);
+        c.drain_timer->async_wait(
+            [&c, output = c.output.get()](const boost::system::error_code& ec) {
+                if (ec || output != c.output.get() || c.output_closed) return;
+                boost::system::error_code ignored;
+                c.output->close(ignored);  // its read ends, and with it this life
+            });
+    }
     void restart_later(Child& c);
     void stop_all(const std::string& why);
 
@@ -172,7 +194,10 @@ void Supervisor::ended(Child& c) {
     const int status = *c.exit_status;
     if (stopping_) {
         print(c, "stopped: " + describe(status));
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed_ = true;
+        // Our SIGTERM may reach a child before it has its handler (a stop during start-up).
+        const bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+                           (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+        if (!clean) failed_ = true;
     } else if (!c.ever_up) {
         failed_ = true;
         print(c, "could not start: " + describe(status));
@@ -207,8 +232,8 @@ void Supervisor::restart_later(Child& c) {
 void Supervisor::stop_all(const std::string& why) {
     if (stopping_) return;
     stopping_ = true;
-    const auto running =
-        std::count_if(children_.begin(), children_.end(), [](const auto& c) { return c->running; });
+    const auto running = std::count_if(children_.begin(), children_.end(),
+                                       [](const auto& c) { return c->running && !c->exit_status; });
     std::cout << "herd up: " << why << "; stopping " << running << " running server"
               << (running == 1 ? "" : "s") << std::endl;
     for (auto& c : children_) {
@@ -231,6 +256,11 @@ void Supervisor::stop_all(const std::string& why) {
 }  // namespace
 
 int supervise(const std::vector<ServerCommand>& servers, const SupervisorOptions& options) {
+    // A closed stdout (`herd up | head`) must not kill the supervisor and orphan its servers.
+    std::signal(SIGPIPE, SIG_IGN);
+    // Children stop with us even when we are killed: `herd serve` asks the kernel for SIGTERM
+    // when the process named here goes away.
+    ::setenv("HERD_SUPERVISOR_PID", std::to_string(::getpid()).c_str(), 1);
     return Supervisor(servers, options).run();
 }
 

@@ -207,6 +207,21 @@ int run_up(int argc, char** argv) {
             ServerCommand{name, serve_args(vm, name, log_dir, secret_file,
                                            offset == 0 ? 0 : static_cast<int>(port + offset))});
     }
+    // Every admin port must be free of the herd's own ports and of each other.
+    std::map<int, std::string> taken;
+    for (const ServerSpec& s : herd->servers)
+        taken[s.port] = s.name.str() + "'s port";
+    for (const ServerCommand& server : servers) {
+        if (offset == 0) break;
+        const int admin = static_cast<int>(
+            herd->servers[static_cast<std::size_t>(herd->index_of(server.name))].port + offset);
+        if (auto [it, fresh] = taken.emplace(admin, server.name + "'s admin port"); !fresh) {
+            std::cerr << "herd up: --admin-offset " << offset << " puts " << server.name
+                      << "'s admin port on " << admin << ", which is " << it->second
+                      << "; choose another offset\n";
+            return 2;
+        }
+    }
     SupervisorOptions supervision;
     supervision.restart = vm.count("no-restart") == 0;
     return supervise(servers, supervision);

@@ -18,6 +18,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // HOST:PORT; port 0 (any free port) too, for a listening end.
+// After a failed accept, the next waits this long.
+constexpr std::chrono::milliseconds accept_pause{100};
+// The longest one-way latency a draw may give (a larger one is cut to this).
+constexpr Duration latency_max = Duration::seconds(3600);
+
 Result<tcp::endpoint> resolve(asio::io_context& io, const std::string& address) {
     auto split = parse_address(address);
     if (!split && address.ends_with(":0") && address.size() > 2)
@@ -211,7 +216,13 @@ void Proxy::accept(const std::shared_ptr<Link>& link) {
                                            });
             }
             // A cut link takes the connection and closes it at once (the socket goes here).
-            accept(link);
+            if (!ec) return accept(link);
+            // Out of descriptors, say: the connection stays in the backlog, so wait a little
+            // rather than spin on the same error.
+            auto pause = std::make_shared<asio::steady_timer>(io_, accept_pause);
+            pause->async_wait([this, link, pause](const boost::system::error_code&) {
+                if (!stopped_) accept(link);
+            });
         });
 }
 
@@ -234,12 +245,19 @@ void Proxy::read(const std::shared_ptr<Pipe>& pipe, Direction& d) {
             if (!pipe->open) return;
             Link& link = *pipe->link;
             const LatencySampler& sampler = d.up ? link.latency_up : link.latency_down;
-            const Duration delay = sampler ? sampler() : Duration{};
+            const Duration delay =
+                std::clamp(sampler ? sampler() : Duration{}, Duration{}, latency_max);
             // Never before the chunk read before it: each direction stays in order.
-            const auto due = std::max(
-                Clock::now() + std::chrono::nanoseconds(std::max<std::int64_t>(delay.ns, 0)),
-                d.last_due);
+            const auto due =
+                std::max(Clock::now() + std::chrono::nanoseconds(delay.ns), d.last_due);
             d.last_due = due;
+            if (ec && ec != asio::error::eof) {
+                // A reset (or any failure) is passed on as one: both ends closed at once, so a
+                // truncated stream never looks complete to the other side.
+                boost::system::error_code ignored;
+                d.to->set_option(asio::socket_base::linger(true, 0), ignored);
+                return finish(pipe);
+            }
             if (ec) {
                 d.queue.emplace_back(due, std::string());  // the end, after the data
                 pump(pipe, d);
@@ -347,15 +365,27 @@ std::optional<Error> Proxy::listen_control(const std::string& address) {
 void Proxy::accept_control() {
     control_->async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
         if (stopped_) return;
-        if (!ec) read_control(std::make_shared<ControlConn>(std::move(socket)));
-        accept_control();
+        if (!ec) {
+            read_control(std::make_shared<ControlConn>(std::move(socket)));
+            return accept_control();
+        }
+        auto pause = std::make_shared<asio::steady_timer>(io_, accept_pause);
+        pause->async_wait([this, pause](const boost::system::error_code&) {
+            if (!stopped_) accept_control();
+        });
     });
 }
 
 void Proxy::read_control(const std::shared_ptr<ControlConn>& c) {
     asio::async_read_until(
         c->socket, c->in, '\n', [this, c](const boost::system::error_code& ec, std::size_t n) {
-            if (ec || stopped_) return;  // closed, or a line past ControlConn::line_bytes_max
+            if (ec == asio::error::not_found) {  // a line past ControlConn::line_bytes_max
+                c->out = "? a control line is at most 4096 bytes\n";
+                asio::async_write(c->socket, asio::buffer(c->out),
+                                  [c](const boost::system::error_code&, std::size_t) {});
+                return;
+            }
+            if (ec || stopped_) return;
             const auto data = c->in.data();
             std::string line(asio::buffers_begin(data),
                              asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);

@@ -437,6 +437,26 @@ TEST(NetUp, WithNoRestartADeadServerIsOnlyReported) {
     EXPECT_EQ(herd.up.exit_status(), 1);
 }
 
+// Gone, or a zombie nobody reaped yet: no longer running.
+bool gone(pid_t pid) {
+    const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    const std::size_t close = stat.rfind(')');
+    return stat.empty() || close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+}
+
+TEST(NetUp, ServersStopWhenHerdUpIsKilled) {
+    UpPair herd("up-killed");
+    ASSERT_NE(herd.base, 0);
+    const pid_t a = herd.child("A");
+    const pid_t b = herd.child("B");
+    ASSERT_GT(a, 0);
+    ASSERT_GT(b, 0);
+    herd.up.kill9();
+    // No orphan keeps the herd's ports: each asked the kernel to stop it with its supervisor.
+    EXPECT_TRUE(wait_until([&] { return gone(a) && gone(b); }, 10000ms));
+    EXPECT_TRUE(wait_until([&] { return !UpPair::listening(herd.base); }, 10000ms));
+}
+
 TEST(NetUp, AServerThatCannotStartStopsTheWholeHerdAtOnce) {
     const std::string dir = temp_dir("up-failfast");
     // B's port is taken.

@@ -193,6 +193,41 @@ TEST(Proxy, TheControlPortAnswersMistakesWithAReason) {
     EXPECT_NE(proxy.command("list").find("ok 2\n"), std::string::npos);
 }
 
+TEST(Proxy, AResetIsPassedOnAsAResetNotAsAnEndOfStream) {
+    // An upstream that records how its connection ended.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ::listen(listener, 4);
+    socklen_t length = sizeof address;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    ProxyProcess proxy(temp_dir("proxy-reset"), ntohs(address.sin_port));
+    ASSERT_NE(proxy.port, 0);
+    std::string ending;
+    std::thread upstream([&] {
+        const int fd = ::accept(listener, nullptr, nullptr);
+        char buffer[256];
+        while (true) {
+            const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+            if (n > 0) continue;
+            ending = n == 0 ? "end of stream" : "reset";
+            break;
+        }
+        ::close(fd);
+    });
+    const int fd = connect_to(proxy.port);
+    ::send(fd, "partial request", 15, MSG_NOSIGNAL);
+    std::this_thread::sleep_for(200ms);
+    const linger abort{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(fd);  // a reset
+    upstream.join();
+    ::close(listener);
+    EXPECT_EQ(ending, "reset");
+}
+
 // The port a control `add` reply names ("ok NAME listening on 127.0.0.1:PORT").
 int added_port(const std::string& reply) {
     const std::size_t colon = reply.rfind(':');
