@@ -138,6 +138,31 @@ std::vector<std::string> local_servers(const HerdSpec& herd) {
     return local;
 }
 
+// Each local server's admin port (its port + offset; none with offset 0), clear of the herd's
+// own ports and of each other; false after saying why not.
+bool admin_ports(const HerdSpec& herd, const std::vector<std::string>& local, unsigned offset,
+                 std::map<std::string, int>& admin) {
+    std::map<unsigned, std::string> taken;
+    for (const ServerSpec& s : herd.servers)
+        taken[s.port] = s.name.str() + "'s port";
+    for (const std::string& name : local) {
+        admin[name] = 0;
+        if (offset == 0) continue;
+        const unsigned port =
+            herd.servers[static_cast<std::size_t>(herd.index_of(name))].port + offset;
+        std::string clash = port > 65535 ? "past 65535" : "";
+        if (auto [it, fresh] = taken.emplace(port, name + "'s admin port"); !fresh)
+            clash = "on " + std::to_string(port) + ", which is " + it->second;
+        if (!clash.empty()) {
+            std::cerr << "herd up: --admin-offset " << offset << " puts " << name
+                      << "'s admin port " << clash << "; choose another offset\n";
+            return false;
+        }
+        admin[name] = static_cast<int>(port);
+    }
+    return true;
+}
+
 std::optional<HerdSpec> load_herd(const po::variables_map& vm) {
     auto loaded = net::load_herd_file(vm["config"].as<std::string>());
     if (const Error* error = error_of(loaded)) {
@@ -195,33 +220,12 @@ int run_up(int argc, char** argv) {
     const std::string secret_file = secret_file_for(vm, log_dir);
     if (secret_file.empty()) return 1;
     const unsigned offset = vm["admin-offset"].as<unsigned>();
+    std::map<std::string, int> admin;
+    if (!admin_ports(*herd, local, offset, admin)) return 2;
     std::vector<ServerCommand> servers;
-    for (const std::string& name : local) {
-        const unsigned port = herd->servers[static_cast<std::size_t>(herd->index_of(name))].port;
-        if (offset != 0 && port + offset > 65535) {
-            std::cerr << "herd up: --admin-offset " << offset << " puts " << name
-                      << "'s admin port past 65535\n";
-            return 2;
-        }
+    for (const std::string& name : local)
         servers.push_back(
-            ServerCommand{name, serve_args(vm, name, log_dir, secret_file,
-                                           offset == 0 ? 0 : static_cast<int>(port + offset))});
-    }
-    // Every admin port must be free of the herd's own ports and of each other.
-    std::map<int, std::string> taken;
-    for (const ServerSpec& s : herd->servers)
-        taken[s.port] = s.name.str() + "'s port";
-    for (const ServerCommand& server : servers) {
-        if (offset == 0) break;
-        const int admin = static_cast<int>(
-            herd->servers[static_cast<std::size_t>(herd->index_of(server.name))].port + offset);
-        if (auto [it, fresh] = taken.emplace(admin, server.name + "'s admin port"); !fresh) {
-            std::cerr << "herd up: --admin-offset " << offset << " puts " << server.name
-                      << "'s admin port on " << admin << ", which is " << it->second
-                      << "; choose another offset\n";
-            return 2;
-        }
-    }
+            ServerCommand{name, serve_args(vm, name, log_dir, secret_file, admin[name])});
     SupervisorOptions supervision;
     supervision.restart = vm.count("no-restart") == 0;
     return supervise(servers, supervision);
