@@ -163,7 +163,8 @@ void Node::handle_accepted(ConnectionId conn, Now now, Admission admission, std:
     schedule_check(conn, c);
 }
 
-void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
+void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now,
+                         std::string_view identity) {
     observe(now);
     const int n = neighbour_index(peer.str());
     HERD_ASSERT(n >= 0);
@@ -171,9 +172,16 @@ void Node::handle_dialed(ConnectionId conn, const ServerName& peer, Now now) {
     HERD_ASSERT(nb.dialing);
     nb.dialing = false;
     Connection& c = open_connection(conn, now);
-    c.role = Role::hello_sent;
     c.dialed_by_us = true;
     c.neighbour = n;
+    if (!identity.empty() && identity != peer.str()) {
+        // Not the neighbour dialed (the same rule as identity-mismatch for accepted ones).
+        close_connection(conn, CloseMode::now,
+                         "its certificate names '" + std::string(identity) + "', not " + peer.str(),
+                         now);
+        return;
+    }
+    c.role = Role::hello_sent;
     c.local_nonce = prng_.next();
     nb.dials_in_handshake += 1;
     send_peer(
@@ -205,7 +213,7 @@ void Node::handle_transport_started(ConnectionId conn, Now now) {
         close_connection(conn, CloseMode::now, why, now);
         return;
     }
-    origin_pending(*c);
+    origin_begin(*c);
     c->role = Role::securing;
     securing_ += 1;
     HERD_ASSERT(securing_ <= config_.limits.transport_handshakes_max);
@@ -695,7 +703,7 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
         refuse(conn, why, now);
         return;
     }
-    origin_pending(c);
+    origin_begin(c);
     c.role = Role::welcome_sent;
     c.neighbour = n;
     c.remote_incarnation = hello.incarnation;
@@ -784,7 +792,7 @@ void Node::origin_failed(std::uint64_t origin, Now now) {
 }
 
 // A handshake from this connection's origin has begun.
-void Node::origin_pending(Connection& c) {
+void Node::origin_begin(Connection& c) {
     HERD_ASSERT(!c.origin_pending);
     if (c.origin == 0) return;
     Origin& o = origins_[c.origin];

@@ -99,7 +99,10 @@ class Node {
     // for the per-origin handshake limits; 0 when the driver does not say.
     void handle_accepted(ConnectionId conn, Now now, Admission admission = Admission::anyone,
                          std::uint64_t origin = 0);
-    void handle_dialed(ConnectionId conn, const ServerName& peer, Now now);
+    // `identity`: the server the connection's transport proved it is (a certificate's name), or
+    // empty; a dialed connection to another server than `peer` is closed and redialed later.
+    void handle_dialed(ConnectionId conn, const ServerName& peer, Now now,
+                       std::string_view identity = {});
     void handle_dial_failed(const ServerName& peer, Now now);
     void handle_bytes(ConnectionId conn, std::string_view bytes, Now now);
     // A secure transport (TLS) on an accepted connection, reported by a driver that has one:
@@ -280,7 +283,7 @@ class Node {
     void origin_failed(std::uint64_t origin, Now now);
     // Room for one more origin: the one idle longest is forgotten; false when all are pending.
     bool evict_origin();
-    void origin_pending(Connection& c);
+    void origin_begin(Connection& c);
     void origin_done(Connection& c);
     void establish(ConnectionId conn, Connection& c, Now now);
     // `lines` protocol lines, `records` of them AT lines.

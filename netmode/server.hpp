@@ -124,7 +124,8 @@ class Server {
     void dial(const ServerName& peer);
     void on_dial_connected(const std::shared_ptr<Dialing>& d);
     void dial_failed(const std::shared_ptr<Dialing>& d, const std::string& why);
-    void dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> c);
+    void dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> c,
+                   const std::string& identity = {});
     void pump();
     // The whole store to the data folder's snapshot, when it wants one.
     void compact_if_due();

@@ -332,6 +332,10 @@ TEST(NodeExact, ACertificateForOneServerCannotHandshakeAsAnother) {
     a.handle_bytes(1, format_hello(Hello{"Ball", "Alford", 0xB, 1}), at_ms(2));
     EXPECT_EQ(text(drain_all(a)), (Lines{"send 1 " + format_refused("identity-mismatch"),
                                          "close 1 identity-mismatch"}));
+    // Dialed: Ball's address answered with Welsh's certificate. Closed, and Ball redialed.
+    a.handle_dialed(5, *ServerName::parse("Ball"), at_ms(3), "Welsh");
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 5 its certificate names 'Welsh', not Ball"}));
+    EXPECT_TRUE(a.poll_timeout().has_value());  // the redial
     a.handle_accepted(2, at_ms(3), Admission::anyone, 7);
     a.handle_transport_started(2, at_ms(3));
     a.handle_transport_secured(2, at_ms(4), "Welsh");
