@@ -42,6 +42,9 @@ struct Child {
     std::unique_ptr<asio::steady_timer> drain_timer;  // reaped: its output's end is awaited
 };
 
+// A child's output line longer than this is printed in pieces of this size.
+constexpr std::size_t output_line_bytes_max = 64 << 10;
+
 // How long the output of a reaped child is read on before it is closed (something else, a
 // process it started, may hold the pipe open).
 constexpr std::chrono::milliseconds output_drain{250};
@@ -101,7 +104,7 @@ class Supervisor {
         c.output_closed = false;
         c.output = std::make_unique<asio::posix::stream_descriptor>(
             io_, std::get<net::Child>(spawned).output_fd);
-        c.buffer = std::make_unique<asio::streambuf>();
+        c.buffer = std::make_unique<asio::streambuf>(output_line_bytes_max);
         read_lines(c);
         return true;
     }
@@ -113,6 +116,8 @@ class Supervisor {
             [this, &c, output = c.output.get()](const boost::system::error_code& ec,
                                                 std::size_t n) {
                 if (output != c.output.get()) return;  // an earlier life's output
+                // Full without a newline (not_found): print what there is, and read on.
+                const bool piece = ec == asio::error::not_found;
                 const auto data = c.buffer->data();
                 const std::size_t take = ec ? c.buffer->size() : n;
                 std::string line(asio::buffers_begin(data),
@@ -124,7 +129,7 @@ class Supervisor {
                     c.up = c.ever_up = true;
                     c.up_since = Clock::now();
                 }
-                if (!ec) {
+                if (!ec || piece) {
                     read_lines(c);
                     return;
                 }

@@ -212,7 +212,7 @@ void Proxy::accept(const std::shared_ptr<Link>& link) {
                                            [this, link, pipe](const boost::system::error_code& e) {
                                                if (!pipe->open) return;
                                                if (e) return finish(pipe);
-                                               joined(link, pipe);
+                                               joined(pipe);
                                            });
             }
             // A cut link takes the connection and closes it at once (the socket goes here).
@@ -226,13 +226,12 @@ void Proxy::accept(const std::shared_ptr<Link>& link) {
         });
 }
 
-void Proxy::joined(const std::shared_ptr<Link>& link, const std::shared_ptr<Pipe>& pipe) {
+void Proxy::joined(const std::shared_ptr<Pipe>& pipe) {
     boost::system::error_code ignored;
     pipe->client.set_option(tcp::no_delay(true), ignored);
     pipe->server.set_option(tcp::no_delay(true), ignored);
     read(pipe, pipe->up);
     read(pipe, pipe->down);
-    (void)link;
 }
 
 void Proxy::read(const std::shared_ptr<Pipe>& pipe, Direction& d) {

@@ -67,7 +67,7 @@ class Proxy {
     struct Direction;
     struct ControlConn;
     void accept(const std::shared_ptr<Link>& link);
-    void joined(const std::shared_ptr<Link>& link, const std::shared_ptr<Pipe>& pipe);
+    void joined(const std::shared_ptr<Pipe>& pipe);
     void read(const std::shared_ptr<Pipe>& pipe, Direction& d);
     void pump(const std::shared_ptr<Pipe>& pipe, Direction& d);
     void close(const std::shared_ptr<Pipe>& pipe);

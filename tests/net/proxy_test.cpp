@@ -228,6 +228,52 @@ TEST(Proxy, AResetIsPassedOnAsAResetNotAsAnEndOfStream) {
     EXPECT_EQ(ending, "reset");
 }
 
+TEST(Proxy, AnOverlongControlLineIsRefusedWithAReason) {
+    Echo echo;
+    ProxyProcess proxy(temp_dir("proxy-longline"), echo.port());
+    ASSERT_NE(proxy.port, 0);
+    EXPECT_EQ(proxy.command(std::string(5000, 'x')), "? a control line is at most 4096 bytes\n");
+    EXPECT_EQ(proxy.command("list").substr(0, 5), "link ");  // and the port goes on
+}
+
+TEST(Proxy, AnUpstreamThatNeverReadsHoldsOnlyABoundedQueue) {
+    // An upstream that accepts and reads nothing.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ::listen(listener, 4);
+    socklen_t length = sizeof address;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    ProxyProcess proxy(temp_dir("proxy-stuck"), ntohs(address.sin_port));
+    ASSERT_NE(proxy.port, 0);
+    const int fd = connect_to(proxy.port);
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    // Offer 64 MB; the proxy takes what fits in its queue (Proxy::queued_bytes_max, 1 MiB per
+    // direction, and one write of at most as much) and the kernels' buffers, then stops reading.
+    const std::string block(65536, 'q');
+    std::size_t offered = 0;
+    auto quiet_since = Clock::now();
+    while (offered < (64u << 20) && Clock::now() - quiet_since < 2000ms) {
+        const ssize_t n = ::send(fd, block.data(), block.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            offered += static_cast<std::size_t>(n);
+            quiet_since = Clock::now();
+        } else {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    const std::string list = proxy.command("list");
+    const std::size_t at = list.find("bytes up ");
+    ASSERT_NE(at, std::string::npos) << list;
+    const long long taken = std::stoll(list.substr(at + 9));
+    EXPECT_LT(offered, 64u << 20);  // the client was held back
+    EXPECT_LT(taken, 32ll << 20) << list;
+    ::close(fd);
+    ::close(listener);
+}
+
 // The port a control `add` reply names ("ok NAME listening on 127.0.0.1:PORT").
 int added_port(const std::string& reply) {
     const std::size_t colon = reply.rfind(':');
