@@ -17,13 +17,6 @@ namespace {
 
 const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
-std::size_t count(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
-        ++n;
-    return n;
-}
-
 TEST(StoreFile, EntriesComeBackAndATornTailIsCutOff) {
     const std::string dir = temp_dir("storefile") + "/data";
     {

@@ -141,6 +141,30 @@ inline int connect_to(int port, std::chrono::milliseconds limit = 2000ms,
     }
 }
 
+// A socket listening on 127.0.0.1 at a port the kernel picks (put in *port); -1 if it cannot.
+inline int listen_loopback(int* port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
+        if (fd >= 0) ::close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+// How many times `what` occurs in `text`.
+inline std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
+        ++n;
+    return n;
+}
+
 // Reads until the server closes or `limit` passes.
 inline std::string read_all(int fd, std::chrono::milliseconds limit) {
     std::string out;

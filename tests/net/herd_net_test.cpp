@@ -460,15 +460,9 @@ TEST(NetUp, ServersStopWhenHerdUpIsKilled) {
 TEST(NetUp, AServerThatCannotStartStopsTheWholeHerdAtOnce) {
     const std::string dir = temp_dir("up-failfast");
     // B's port is taken.
-    const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ASSERT_EQ(::listen(taken, 1), 0);
-    socklen_t length = sizeof address;
-    ::getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length);
-    const int b = ntohs(address.sin_port);
+    int b = 0;
+    const int taken = listen_loopback(&b);
+    ASSERT_GE(taken, 0);
     const int a = random_base_port();
     std::ofstream(dir + "/herd.conf")
         << "server A 127.0.0.1:" << a << "\nserver B 127.0.0.1:" << b << "\nlink A B\n";

@@ -54,13 +54,6 @@ bool closed_by_server(int fd, std::chrono::milliseconds limit) {
     return false;
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
-        ++n;
-    return n;
-}
-
 // ---------------------------------------------------------------- the poison record
 
 TEST(Hostile, AMaximumSizeIamatNeitherStopsReplicationNorIsLost) {

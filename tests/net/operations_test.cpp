@@ -34,13 +34,8 @@ std::string query(int port, const std::string& promql) {
 }
 
 // How many series of Prometheus's answer to an instant query have exactly `value`.
-int series_with_value(const std::string& answer, const std::string& value) {
-    int n = 0;
-    const std::string needle = ",\"" + value + "\"]";
-    for (std::size_t p = answer.find(needle); p != std::string::npos;
-         p = answer.find(needle, p + 1))
-        ++n;
-    return n;
+std::size_t series_with_value(const std::string& answer, const std::string& value) {
+    return count(answer, ",\"" + value + "\"]");
 }
 
 TEST(Operations, PrometheusScrapesTwoServersAndSeesEveryUpdate) {
@@ -69,13 +64,13 @@ TEST(Operations, PrometheusScrapesTwoServersAndSeesEveryUpdate) {
     const bool seen = wait_until(
         [&] {
             answer = query(web, "herd_records_stored");
-            return series_with_value(answer, std::to_string(updates)) == 2;
+            return series_with_value(answer, std::to_string(updates)) == 2u;
         },
         60000ms);
     EXPECT_TRUE(seen) << answer << slurp(dir + "/prometheus.out").substr(0, 2000);
     // And the scrape itself succeeded for both targets.
     const std::string up = query(web, "up{job=\"herd\"}");
-    EXPECT_EQ(series_with_value(up, "1"), 2) << up;
+    EXPECT_EQ(series_with_value(up, "1"), 2u) << up;
     const std::string build = query(web, "herd_build_info");
     EXPECT_NE(build.find("\"commit\""), std::string::npos) << build;
 }

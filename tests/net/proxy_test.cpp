@@ -19,15 +19,8 @@ const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirClean
 class Echo {
   public:
     Echo() {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(listener_, 16);
-        socklen_t length = sizeof a;
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
-        port_ = ntohs(a.sin_port);
+        listener_ = listen_loopback(&port_);
+        if (listener_ < 0) throw std::runtime_error("echo: cannot listen");
         thread_ = std::thread([this] { run(); });
     }
     ~Echo() {
@@ -195,15 +188,10 @@ TEST(Proxy, TheControlPortAnswersMistakesWithAReason) {
 
 TEST(Proxy, AResetIsPassedOnAsAResetNotAsAnEndOfStream) {
     // An upstream that records how its connection ended.
-    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ::listen(listener, 4);
-    socklen_t length = sizeof address;
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-    ProxyProcess proxy(temp_dir("proxy-reset"), ntohs(address.sin_port));
+    int upstream_port = 0;
+    const int listener = listen_loopback(&upstream_port);
+    ASSERT_GE(listener, 0);
+    ProxyProcess proxy(temp_dir("proxy-reset"), upstream_port);
     ASSERT_NE(proxy.port, 0);
     std::string ending;
     std::thread upstream([&] {
@@ -237,16 +225,11 @@ TEST(Proxy, AnOverlongControlLineIsRefusedWithAReason) {
 }
 
 TEST(Proxy, AnUpstreamThatNeverReadsHoldsOnlyABoundedQueue) {
-    // An upstream that accepts and reads nothing.
-    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ::listen(listener, 4);
-    socklen_t length = sizeof address;
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-    ProxyProcess proxy(temp_dir("proxy-stuck"), ntohs(address.sin_port));
+    // An upstream that accepts and reads nothing (its backlog takes the proxy's connection).
+    int upstream_port = 0;
+    const int listener = listen_loopback(&upstream_port);
+    ASSERT_GE(listener, 0);
+    ProxyProcess proxy(temp_dir("proxy-stuck"), upstream_port);
     ASSERT_NE(proxy.port, 0);
     const int fd = connect_to(proxy.port);
     ::fcntl(fd, F_SETFL, O_NONBLOCK);

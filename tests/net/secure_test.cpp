@@ -36,18 +36,8 @@ class Relay {
   public:
     Relay(int upstream, std::string inject, std::chrono::milliseconds after)
         : upstream_(upstream), inject_(std::move(inject)), after_(after) {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        const int one = 1;
-        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            ::listen(listener_, 16) != 0)
-            throw std::runtime_error("relay: cannot listen");
-        socklen_t length = sizeof a;
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
-        port_ = ntohs(a.sin_port);
+        listener_ = listen_loopback(&port_);
+        if (listener_ < 0) throw std::runtime_error("relay: cannot listen");
         thread_ = std::thread([this] { run(); });
     }
     ~Relay() {
