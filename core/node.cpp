@@ -499,10 +499,12 @@ void Node::check_connection(ConnectionId conn, Now now) {
 
 void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     ClientOutcome outcome = clients_.handle_line(line, now.wall);
-    if (outcome.kind == ClientOutcome::Kind::reply && outcome.reply.starts_with("? ")) {
-        stats_.client_lines_invalid += 1;
-    } else if (outcome.kind != ClientOutcome::Kind::none) {
-        (first_field(line) == "IAMAT" ? stats_.client_iamats : stats_.client_whatsats) += 1;
+    // What the service made of the line says which it was (no second look at the verb): a valid
+    // WHATSAT asks Places, a valid IAMAT is answered at once, anything else gets `?`.
+    if (outcome.kind == ClientOutcome::Kind::places_query) {
+        stats_.client_whatsats += 1;
+    } else if (outcome.kind == ClientOutcome::Kind::reply) {
+        (outcome.reply.starts_with("? ") ? stats_.client_lines_invalid : stats_.client_iamats) += 1;
     }
     if (outcome.too_long) stats_.iamats_refused_too_long += 1;
     if (outcome.store_full) stats_.iamats_refused_store_full += 1;

@@ -345,6 +345,19 @@ TEST(NodeExact, ACertificateForOneServerCannotHandshakeAsAnother) {
     EXPECT_TRUE(parse_welcome(*std::get<SendToPeer>(actions[0]).bytes));
 }
 
+TEST(NodeExact, ClientLinesAreCountedByWhatTheyWere) {
+    Node a(config("Alford", {}, 0xA), at_ms(0));
+    a.handle_accepted(1, at_ms(1));
+    a.handle_bytes(1,
+                   "IAMAT kiwi +1.0+1.0 1479413884\nWHATSAT kiwi 1 1\nWHATSAT nobody 1 1\n"
+                   "iamat lower case\n\n",
+                   at_ms(1));
+    drain_all(a);
+    EXPECT_EQ(a.stats().client_iamats, 1u);
+    EXPECT_EQ(a.stats().client_whatsats, 1u);
+    EXPECT_EQ(a.stats().client_lines_invalid, 2u);  // an unknown client, a lower-case verb
+}
+
 TEST(NodeExact, OriginsTrackedAtOnceAreBounded) {
     NodeConfig c = config("Alford", {"Ball"}, 0xA);
     c.limits.origins_max = 2;
