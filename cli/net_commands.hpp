@@ -9,5 +9,6 @@ int run_client(int argc, char** argv);
 int run_places_stub(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_proxy(int argc, char** argv);
+int run_replay(int argc, char** argv);
 
 }  // namespace herd::cli

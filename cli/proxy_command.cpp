@@ -9,10 +9,8 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
-#include "core/hash.hpp"
-#include "core/prng.hpp"
 #include "netmode/proxy.hpp"
-#include "sim/distribution.hpp"
+#include "replay/real_herd.hpp"
 
 namespace herd::cli {
 
@@ -21,18 +19,6 @@ namespace {
 constexpr const char* usage =
     "usage: herd proxy [--listen ADDR --upstream ADDR] [--name N] [--latency D]\n"
     "                  [--latency-up D] [--latency-down D] [--control ADDR] [--seed N]\n";
-
-// Latencies drawn as the simulator draws them: the scenario grammar's distributions, each stream
-// (a link's direction) with its own PRNG seeded from --seed and the stream's name.
-net::LatencyParser latency_parser(std::uint64_t seed) {
-    return [seed](std::string_view text,
-                  std::string_view stream) -> std::optional<net::LatencySampler> {
-        auto distribution = sim::parse_distribution(text);
-        if (!distribution) return std::nullopt;
-        auto prng = std::make_shared<Prng>(seed ^ fnv1a64(stream));
-        return net::LatencySampler([d = *distribution, prng] { return d.sample(*prng); });
-    };
-}
 
 bool set_latencies(net::Proxy& proxy, const std::string& name, const po::variables_map& vm) {
     for (const auto& [flag, direction] :
@@ -74,7 +60,7 @@ int run_proxy(int argc, char** argv) {
         return 2;
     }
     boost::asio::io_context io;
-    net::Proxy proxy(io, latency_parser(vm["seed"].as<std::uint64_t>()));
+    net::Proxy proxy(io, replay::scenario_latencies(vm["seed"].as<std::uint64_t>()));
     const std::string name = vm["name"].as<std::string>();
     if (one_link) {
         if (auto e =

@@ -15,6 +15,7 @@
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
 #include "herd_version.hpp"
+#include "netmode/clock.hpp"
 #include "netmode/files.hpp"
 #include "netmode/server.hpp"
 
@@ -31,7 +32,7 @@ constexpr const char* usage =
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
     "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
     "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n"
-    "                       [--compact-mb MB]\n";
+    "                       [--compact-mb MB] [--clock-offset D]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -97,7 +98,10 @@ void describe_options(po::options_description& visible) {
         "log-heartbeats", po::value<bool>()->default_value(false, "false"),
         "log the peers' PING lines too")(
         "admin", po::value<std::string>(),
-        "serve /metrics, /healthz and /readyz over HTTP on ADDR:PORT (never the client port)");
+        "serve /metrics, /healthz, /readyz and /store over HTTP on ADDR:PORT (never the client "
+        "port)")("clock-offset", po::value<std::string>(),
+                 "run on the system clock plus D (a signed duration: -2s, 1.5ms); AT replies' "
+                 "skews and the trace's wall times use it, the log keeps the machine's time");
     for (const NumberFlag& f : number_flags)
         visible.add_options()(f.name, po::value<std::string>()->default_value(f.fallback), f.help);
 }
@@ -270,6 +274,17 @@ int run_serve(int argc, char** argv) {
     if (!read_herd(vm, options) || !read_places(vm, options) || !read_limits(line, vm, options) ||
         !read_secret_and_rules(vm, options))
         return 2;
+    if (vm.count("clock-offset")) {
+        const auto offset = parse_duration(vm["clock-offset"].as<std::string>(), true);
+        if (!offset) {
+            std::cerr << "herd serve: --clock-offset takes a signed duration such as -2s or 1.5ms, "
+                         "not '"
+                      << vm["clock-offset"].as<std::string>() << "'\n"
+                      << usage;
+            return 2;
+        }
+        net::wall_offset_ns() = offset->ns;
+    }
     options.log_dir = vm["log-dir"].as<std::string>();
     options.log_lines = vm["log-lines"].as<bool>();
     options.log_heartbeats = vm["log-heartbeats"].as<bool>();

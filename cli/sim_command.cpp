@@ -23,17 +23,14 @@ constexpr const char* usage =
 
 }  // namespace
 
-namespace {
-
-// The scenario named on the command line, parsed; nothing (after printing why) when it cannot
-// be read or is malformed.
-std::optional<sim::Scenario> load_scenario(const po::variables_map& vm) {
+std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const std::string& command,
+                                           const char* usage) {
     const std::string file = vm["scenario"].as<std::string>();
     std::optional<std::uint64_t> seed;
     if (vm.count("seed")) {
         seed = parse_whole(vm["seed"].as<std::string>(), UINT64_MAX);
         if (!seed) {
-            std::cerr << "herd sim: --seed takes a whole number from 0 to 2^64-1, not '"
+            std::cerr << command << ": --seed takes a whole number from 0 to 2^64-1, not '"
                       << vm["seed"].as<std::string>() << "'\n"
                       << usage;
             return std::nullopt;
@@ -41,12 +38,12 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm) {
     }
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
-        std::cerr << "herd sim: " << file << " is a directory, not a scenario file\n";
+        std::cerr << command << ": " << file << " is a directory, not a scenario file\n";
         return std::nullopt;
     }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        std::cerr << "herd sim: cannot read " << file << "\n";
+        std::cerr << command << ": cannot read " << file << "\n";
         return std::nullopt;
     }
     std::stringstream text;
@@ -58,6 +55,8 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm) {
     }
     return std::get<sim::Scenario>(std::move(parsed));
 }
+
+namespace {
 
 // Progress on stderr for long runs: the only thing in `herd sim` that reads a clock.
 std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::Scenario& scenario,
@@ -106,7 +105,7 @@ int run_sim(int argc, char** argv) {
         std::cerr << "herd sim: a scenario file is required\n" << usage << visible;
         return 2;
     }
-    const auto scenario = load_scenario(vm);
+    const auto scenario = load_scenario(vm, "herd sim", usage);
     if (!scenario) return 2;
     sim::SimOptions options;
     std::ofstream trace;

@@ -82,6 +82,12 @@ struct BucketId {
 class RecordStore {
   public:
     explicit RecordStore(TieBreak rule = TieBreak::first);
+    // The table points into records_: a copy would point into the original. Moves keep the
+    // deque's elements where they are.
+    RecordStore(const RecordStore&) = delete;
+    RecordStore& operator=(const RecordStore&) = delete;
+    RecordStore(RecordStore&&) = default;
+    RecordStore& operator=(RecordStore&&) = default;
 
     // When the store changed, *stored (if given) points at the stored record.
     ApplyOutcome apply(Record incoming, const Record** stored = nullptr);

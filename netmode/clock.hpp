@@ -1,5 +1,7 @@
 // The network driver's clocks: the only place in herd that reads them. Instants count from the
-// first call (steady clock); timestamps are the system clock.
+// first call (steady clock); timestamps are the system clock, plus the process's clock offset
+// (`herd serve --clock-offset`, set once at start: `herd replay` runs servers on a scenario's
+// clock, and skew tests use it).
 #pragma once
 
 #include <chrono>
@@ -22,10 +24,17 @@ inline std::chrono::steady_clock::time_point from_instant(Instant i) {
     return steady_origin() + std::chrono::nanoseconds(i.ns);
 }
 
+// Nanoseconds added to the system clock; set before any server starts, read only after.
+inline std::int64_t& wall_offset_ns() {
+    static std::int64_t offset = 0;
+    return offset;
+}
+
 inline Timestamp wall_now() {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+                        .count() +
+                    wall_offset_ns();
     return Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)};
 }
 

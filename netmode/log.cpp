@@ -144,6 +144,7 @@ void Log::write_lines(std::string_view prefix, std::string_view bytes, std::stri
 }
 
 void Log::append(const std::string& text, std::size_t lines) {
+    if (options_.synchronous) return write_out(text, lines);
     std::lock_guard<std::mutex> lock(mutex_);
     // Bounded even if the disk stalls: past the cap, lines are dropped and counted.
     if (buffer_.size() + text.size() > options_.buffer_bytes_max) {

@@ -32,6 +32,9 @@ struct LogOptions {
     std::size_t keep = 5;               // rotated files kept
     std::size_t buffer_bytes_max = 64u << 20;
     bool timestamped = true;  // prefix lines with UTC time
+    // Every line written to the file at once, by the caller (a SIGKILL loses none): for the
+    // record trace, which `herd replay` reads after killing servers.
+    bool synchronous = false;
 };
 
 class Log {

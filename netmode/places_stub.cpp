@@ -198,14 +198,16 @@ class StubSession : public std::enable_shared_from_this<StubSession> {
         const std::string method = head.substr(0, sp1);
         const std::string target =
             sp1 == std::string::npos ? "" : head.substr(sp1 + 1, sp2 - sp1 - 1);
+        StubFault fault{options_.latency, options_.status};
+        if (options_.fault) fault = options_.fault();
         const StubAnswer a = stub_answer(method, target, header(head, "x-goog-api-key"),
-                                         request_.substr(head_end + 4, length), options_.status);
+                                         request_.substr(head_end + 4, length), fault.status);
         response_ = "HTTP/1.1 " + std::to_string(a.http_status) +
                     (a.http_status == 200 ? " OK" : " Error") +
                     "\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: " +
                     std::to_string(a.body.size()) + "\r\nConnection: close\r\n\r\n" + a.body;
         auto self = shared_from_this();
-        timer_.expires_after(options_.latency);
+        timer_.expires_after(fault.latency);
         timer_.async_wait([this, self](const boost::system::error_code&) {
             asio::async_write(socket_, asio::buffer(response_),
                               [this, self](const boost::system::error_code&, std::size_t) {
@@ -234,30 +236,42 @@ void accept_loop(tcp::acceptor& acceptor, const StubOptions& options) {
 
 }  // namespace
 
+PlacesStub::PlacesStub(asio::io_context& io, StubOptions options)
+    : options_(std::move(options)), acceptor_(io) {}
+
+std::optional<Error> PlacesStub::start() {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return Error{"bad host " + options_.host};
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return Error{"cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                     ": " + ec.message()};
+    }
+    port_ = acceptor_.local_endpoint().port();
+    accept_loop(acceptor_, options_);
+    return std::nullopt;
+}
+
+void PlacesStub::stop() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
 int run_places_stub(const StubOptions& options) {
     asio::io_context io;
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(options.host, ec);
-    if (ec) {
-        std::cerr << "herd places-stub: bad host " << options.host << "\n";
-        return 2;
-    }
-    tcp::acceptor acceptor(io);
-    const tcp::endpoint endpoint(address, options.port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        std::cerr << "herd places-stub: cannot listen on " << options.host << ":" << options.port
-                  << ": " << ec.message() << "\n";
+    PlacesStub stub(io, options);
+    if (auto e = stub.start()) {
+        std::cerr << "herd places-stub: " << e->message << "\n";
         return 1;
     }
-    std::cout << "herd places-stub: listening on http://" << options.host << ":"
-              << acceptor.local_endpoint().port()
+    std::cout << "herd places-stub: listening on http://" << options.host << ":" << stub.port()
               << (options.status.empty() ? "" : " (every answer: " + options.status + ")")
               << std::endl;
-    accept_loop(acceptor, options);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
     io.run();

@@ -8,17 +8,46 @@
 // that error (REQUEST_DENIED, OVER_QUERY_LIMIT, INVALID_REQUEST, UNKNOWN_ERROR, ...).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
+#include "core/error.hpp"
+
 namespace herd::net {
+
+// How one request is answered: after `latency`, normally or (status not empty) with that error.
+struct StubFault {
+    std::chrono::nanoseconds latency{0};
+    std::string status;
+};
 
 struct StubOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
     std::chrono::milliseconds latency{0};
     std::string status;  // empty: answer normally
+    // When set, asked once per request instead of `latency` and `status` (`herd replay` draws
+    // the scenario's Places latency and failures with it).
+    std::function<StubFault()> fault;
+};
+
+// The stub on a caller's io_context (for `herd replay`): listens until destroyed or stopped.
+class PlacesStub {
+  public:
+    PlacesStub(boost::asio::io_context& io, StubOptions options);
+    std::optional<Error> start();
+    std::uint16_t port() const { return port_; }
+    void stop();
+
+  private:
+    StubOptions options_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
 };
 
 // Runs until SIGINT or SIGTERM. Prints the port it listens on. Returns the exit status.

@@ -96,7 +96,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
       name_(options_.herd.servers[static_cast<std::size_t>(options_.self)].name.str()),
       log_(log_path(options_),
            LogOptions{options_.log_bytes_max, options_.log_keep, 64u << 20, true}),
-      trace_(options_.trace_path, LogOptions{0, 0, 64u << 20, false}),
+      trace_(options_.trace_path, LogOptions{0, 0, 64u << 20, false, true}),
       places_(io, options_.places),
       acceptor_(io),
       timer_(io),
@@ -868,7 +868,9 @@ void Server::act(RecordApplied& applied) {
     append_json_escaped(line, applied.origin);
     line += "\",\"client\":\"";
     append_json_escaped(line, applied.client);
-    line += "\",\"client_time\":\"" + format_timestamp(applied.time) + "\",\"via\":\"";
+    line += "\",\"client_time\":\"" + format_timestamp(applied.time) + "\",\"record\":\"";
+    append_json_escaped(line, applied.at_line);
+    line += "\",\"via\":\"";
     append_json_escaped(line, applied.via);
     // steady_ns is CLOCK_MONOTONIC itself: comparable between processes on one host.
     const auto steady = std::chrono::steady_clock::now().time_since_epoch();
@@ -895,7 +897,27 @@ HttpAnswer Server::admin_answer(std::string_view path) {
         if (ready()) return HttpAnswer{200, "text/plain; charset=utf-8", "ready\n"};
         return HttpAnswer{503, "text/plain; charset=utf-8", "not ready: no peer link up\n"};
     }
+    if (path == "/store") return store_dump();
     return HttpAnswer{404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
+}
+
+HttpAnswer Server::store_dump() const {
+    // Every record as its AT line, ordered by client ID: what `herd replay` checks expectations
+    // against, and a way to look into one server's view by hand. Read-only; bounded.
+    const RecordStore& store = node_->store();
+    if (store.line_bytes() + store.size() > store_dump_bytes_max) {
+        return HttpAnswer{503, "text/plain; charset=utf-8",
+                          "the store holds " + std::to_string(store.line_bytes()) +
+                              " bytes of records, more than /store answers (" +
+                              std::to_string(store_dump_bytes_max) + ")\n"};
+    }
+    std::string body;
+    body.reserve(store.line_bytes() + store.size());
+    for (const Record* r : store.sorted()) {
+        body += r->at_line();
+        body += '\n';
+    }
+    return HttpAnswer{200, "text/plain; charset=utf-8", std::move(body)};
 }
 
 int serve(ServerOptions options) {

@@ -76,6 +76,10 @@ struct ServerOptions {
 
 class Server {
   public:
+    // The largest store the admin port's /store dumps (AT lines and their newlines); past it,
+    // /store answers 503 and says so.
+    static constexpr std::size_t store_dump_bytes_max = std::size_t{256} << 20;
+
     Server(boost::asio::io_context& io, ServerOptions options);
     ~Server();
 
@@ -152,6 +156,7 @@ class Server {
     std::string metrics() const;
     bool ready() const;
     HttpAnswer admin_answer(std::string_view path);
+    HttpAnswer store_dump() const;
 
     boost::asio::io_context& io_;
     ServerOptions options_;

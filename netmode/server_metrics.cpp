@@ -119,6 +119,9 @@ void peer_metrics(MetricsText& m, const Node& node) {
     m.family("herd_peer_link_changes_total", "counter", "Peer links that came up or went down.")
         .sample(st.links_established, "change=\"up\"")
         .sample(st.links_lost, "change=\"down\"");
+    m.family("herd_peer_bytes_sent_total", "counter",
+             "Bytes of peer protocol lines sent after the handshake (floods, anti-entropy, pings).")
+        .sample(st.peer_bytes_sent);
     m.family("herd_sync_bytes_sent_total", "counter",
              "Anti-entropy bytes sent: digests and the records they asked for.")
         .sample(st.sync_bytes_sent);

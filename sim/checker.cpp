@@ -13,10 +13,46 @@ std::string shown(std::string_view bytes) {
     return out;
 }
 
+// The skew field of an AT line ("AT Alford +0.000123456 ..."): its offset and length, when the
+// text starts with one.
+std::optional<std::pair<std::size_t, std::size_t>> skew_field(std::string_view text) {
+    if (text.substr(0, 3) != "AT ") return std::nullopt;
+    const std::size_t start = text.find(' ', 3);
+    if (start == std::string_view::npos) return std::nullopt;
+    const std::size_t end = text.find(' ', start + 1);
+    if (end == std::string_view::npos) return std::nullopt;
+    return std::pair{start + 1, end - start - 1};
+}
+
+std::optional<Duration> skew_value(std::string_view field) {
+    if (field.find_first_of("*?\\") != std::string_view::npos) return std::nullopt;
+    return parse_duration(std::string(field) + "s", true);
+}
+
 }  // namespace
 
-Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace)
-    : sc_(scenario), result_(result), trace_(trace) {
+bool reply_matches(const Glob& glob, std::string_view received, Duration tolerance) {
+    if (glob.matches(received)) return true;
+    if (tolerance.ns <= 0) return false;
+    // The glob's skew, spelled out, against the reply's: within the tolerance, the rest of the
+    // reply must match with the glob's skew in place of its own.
+    const auto want = skew_field(glob.source());
+    const auto got = skew_field(received);
+    if (!want || !got) return false;
+    const std::string_view want_text = std::string_view(glob.source()).substr(want->first, want->second);
+    const auto want_skew = skew_value(want_text);
+    const auto got_skew = skew_value(received.substr(got->first, got->second));
+    if (!want_skew || !got_skew) return false;
+    const std::int64_t gap = want_skew->ns - got_skew->ns;
+    if (gap > tolerance.ns || -gap > tolerance.ns) return false;
+    std::string replaced(received);
+    replaced.replace(got->first, got->second, want_text);
+    return glob.matches(replaced);
+}
+
+Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace,
+                 Duration skew_tolerance)
+    : sc_(scenario), skew_tolerance_(skew_tolerance), result_(result), trace_(trace) {
     const std::size_t n = sc_.herd.servers.size();
     last_applied_.resize(n);
     distances_.resize(n);
@@ -80,10 +116,10 @@ void Checker::applied(Instant now, int s, const RecordApplied& r) {
 std::string Checker::converged(const Observed& world) const {
     int reference = -1;
     std::vector<const Record*> ref;
-    for (int s = 0; s < static_cast<int>(world.nodes.size()); ++s) {
-        const Node* node = world.nodes[static_cast<std::size_t>(s)];
-        if (node == nullptr) continue;
-        std::vector<const Record*> mine = node->store().sorted();
+    for (int s = 0; s < static_cast<int>(world.stores.size()); ++s) {
+        const RecordStore* store = world.stores[static_cast<std::size_t>(s)];
+        if (store == nullptr) continue;
+        std::vector<const Record*> mine = store->sorted();
         if (reference < 0) {
             reference = s;
             ref = std::move(mine);
@@ -113,14 +149,14 @@ std::string Checker::converged(const Observed& world) const {
 // The expectations about one server's store; nothing for the others.
 std::optional<ExpectationResult> Checker::check_store(ExpectationResult r, const StepAction& a,
                                                       const Observed& world) const {
-    const Node* node = nullptr;
+    const RecordStore* store = nullptr;
     auto lookup = [&](int server, const std::string& client) -> const Record* {
-        node = world.nodes[static_cast<std::size_t>(server)];
-        if (node == nullptr) {
+        store = world.stores[static_cast<std::size_t>(server)];
+        if (store == nullptr) {
             r.found = name(server) + " is down (crashed)";
             return nullptr;
         }
-        const Record* rec = node->store().find(client);
+        const Record* rec = store->find(client);
         if (rec == nullptr) r.found = "no record of " + client;
         return rec;
     };
@@ -140,7 +176,7 @@ std::optional<ExpectationResult> Checker::check_store(ExpectationResult r, const
     }
     if (const auto* e = std::get_if<ExpectLacks>(&a)) {
         const Record* rec = lookup(e->server, e->client);
-        if (node == nullptr) return r;
+        if (store == nullptr) return r;
         r.found = rec == nullptr ? std::string() : "has \"" + std::string(rec->at_line()) + "\"";
         r.pass = rec == nullptr;
         return r;
@@ -160,7 +196,7 @@ ExpectationResult Checker::check_reply(ExpectationResult r, const ExpectReply& e
         r.found = "the latest send to " + name(e.server) + " was refused (it was down)";
     else if (!client.complete)
         r.found = "no reply yet (so far: \"" + shown(client.received) + "\")";
-    else if (!e.glob.matches(client.received))
+    else if (!reply_matches(e.glob, client.received, skew_tolerance_))
         r.found = "\"" + shown(client.received) + "\"";
     else
         r.pass = true;

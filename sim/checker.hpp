@@ -24,17 +24,26 @@ struct SimClient {
     bool refused = false;   // the server was down
 };
 
-// What expectations look at: each server's Node (null while crashed), the clients, and per
-// server the latest `send` (an index into clients, or -1).
+// What expectations look at: each server's store (null while crashed), the clients, and per
+// server the latest `send` (an index into clients, or -1). The simulator shows its Nodes' stores;
+// `herd replay` the stores it read from real servers.
 struct Observed {
-    const std::vector<const Node*>& nodes;
+    const std::vector<const RecordStore*>& stores;
     const std::vector<SimClient>& clients;
     const std::vector<int>& latest_send;
 };
 
+// Whether a client's reply matches an `expect reply` glob; with a tolerance, an AT reply whose
+// skew is within it of the skew the glob spells out (its third field, no wildcards) matches when
+// the rest does.
+bool reply_matches(const Glob& glob, std::string_view received, Duration tolerance);
+
 class Checker {
   public:
-    Checker(const Scenario& scenario, SimResult& result, Trace& trace);
+    // `skew_tolerance`: how far the skew of an AT reply may be from the one an `expect reply`
+    // glob spells out (0 in the simulator, where time is exact).
+    Checker(const Scenario& scenario, SimResult& result, Trace& trace,
+            Duration skew_tolerance = Duration{0});
 
     // A store changed at `server` (a RecordApplied notice).
     void applied(Instant now, int server, const RecordApplied& r);
@@ -52,6 +61,7 @@ class Checker {
                                   const Observed& world) const;
 
     const Scenario& sc_;
+    Duration skew_tolerance_;
     SimResult& result_;
     Trace& trace_;
     // Per server, the last client time applied, by client number (see client_numbers_).

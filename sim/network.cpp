@@ -135,27 +135,4 @@ std::vector<std::uint64_t> Network::connections_of(int server) const {
     return out;
 }
 
-bool Network::is_cut(int a, int b) const {
-    if (cuts_.count({std::min(a, b), std::max(a, b)}) > 0) return true;
-    return !group_of_.empty() &&
-           group_of_[static_cast<std::size_t>(a)] != group_of_[static_cast<std::size_t>(b)];
-}
-
-void Network::partition(const PartitionStep& p) {
-    // A partition replaces the previous one; cuts stay until restored or healed.
-    group_of_.assign(sc_.herd.servers.size(), 0);
-    int next_group = static_cast<int>(p.groups.size()) + 1;
-    for (int& g : group_of_)
-        g = next_group++;  // a server named in no group is its own group
-    for (std::size_t g = 0; g < p.groups.size(); ++g) {
-        for (int s : p.groups[g])
-            group_of_[static_cast<std::size_t>(s)] = static_cast<int>(g);
-    }
-}
-
-void Network::heal() {
-    cuts_.clear();
-    group_of_.clear();
-}
-
 }  // namespace herd::sim

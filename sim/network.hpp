@@ -21,6 +21,7 @@
 #include "core/prng.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/events.hpp"
+#include "sim/link_faults.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
 
@@ -44,7 +45,7 @@ class Network {
     };
 
     Network(const Scenario& scenario, EventQueue<Event>& queue, Trace& trace, Prng& prng)
-        : sc_(scenario), queue_(queue), trace_(trace), prng_(prng) {}
+        : sc_(scenario), queue_(queue), trace_(trace), prng_(prng), faults_(scenario.herd.servers.size()) {}
 
     // ---- connections
     std::uint64_t open(int a, int b, Instant now, int client = -1);
@@ -62,11 +63,9 @@ class Network {
 
     // ---- faults and latency
     Duration latency(int a, int b);
-    bool is_cut(int a, int b) const;
-    void partition(const PartitionStep& p);
-    void cut(int a, int b) { cuts_.insert({std::min(a, b), std::max(a, b)}); }
-    void restore(int a, int b) { cuts_.erase({std::min(a, b), std::max(a, b)}); }
-    void heal();
+    bool is_cut(int a, int b) const { return faults_.is_cut(a, b); }
+    // A partition, cut, restore or heal statement.
+    void apply_fault(const StepAction& a) { faults_.apply(a); }
 
     std::uint64_t bytes_dropped() const { return bytes_dropped_; }
 
@@ -82,8 +81,7 @@ class Network {
     // Never iterated in hash order: code that walks it sorts the ids first.
     std::unordered_map<std::uint64_t, Conn> conns_;
     std::uint64_t next_conn_ = 1;
-    std::set<std::pair<int, int>> cuts_;
-    std::vector<int> group_of_;  // empty: no partition
+    LinkFaults faults_;
     std::uint64_t bytes_dropped_ = 0;
 };
 

@@ -52,8 +52,6 @@ std::string format_latency(std::int64_t ns) {
     return out;
 }
 
-namespace {
-
 std::string ratio(std::uint64_t a, std::uint64_t b) {
     if (b == 0) return "n/a";
     // Two decimals, rounded, integer arithmetic only.
@@ -64,8 +62,6 @@ std::string ratio(std::uint64_t a, std::uint64_t b) {
     append_padded(out, hundredths % 100, 2);
     return out;
 }
-
-}  // namespace
 
 void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops) {
     auto cell = [](std::string text, std::size_t width) {
@@ -102,8 +98,8 @@ std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_ho
 }
 
 void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
-                  const std::string& command) {
-    out << "herd sim " << sc.file << ": herd " << sc.herd_description << " ("
+                  const std::string& command, const std::string& tool) {
+    out << tool << " " << sc.file << ": herd " << sc.herd_description << " ("
         << sc.herd.servers.size() << " servers, " << sc.herd.links.size() << " links), seed "
         << sc.seed << ", until " << format_duration(Duration{r.end.ns}) << "\n";
     std::size_t passed = 0;
@@ -137,9 +133,12 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";
     out << "; places queries: " << s.places_queries << " (" << s.places_failures
         << " failed by injection)\n";
-    out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials
+    if (s.events > 0)
+        out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials
         << " (" << s.dials_failed << " failed), links up/down: " << s.links_up << "/"
         << s.links_down << "\n";
+    else
+        out << "links up/down: " << s.links_up << "/" << s.links_down << "\n";
     if (r.traced) out << "trace hash: " << hex64(r.trace_hash) << "\n";
     const bool ok = r.passed();
     out << "verdict: " << (ok ? "PASS" : "FAIL") << " (" << passed << " of "

@@ -30,9 +30,13 @@ std::string format_latency(std::int64_t ns);
 void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops);
 std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops);
 
-// The text report. `command` is how to rerun it (printed with the seed on failure).
+// The text report. `command` is how to rerun it (printed with the seed on failure); `tool` names
+// the world it ran in ("herd sim", "herd replay").
 void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result,
-                  const std::string& command);
+                  const std::string& command, const std::string& tool = "herd sim");
+
+// "1.25" : a / b with two decimals, rounded (integer arithmetic); "n/a" when b is 0.
+std::string ratio(std::uint64_t a, std::uint64_t b);
 
 // The JSON report.
 std::string json_report(const Scenario& scenario, const SimResult& result);

@@ -395,10 +395,10 @@ void Simulator::Impl::run_step(const Step& step) {
 }
 
 void Simulator::Impl::expect(const Step& step) {
-    std::vector<const Node*> nodes;
+    std::vector<const RecordStore*> stores;
     for (const Server& sv : servers_)
-        nodes.push_back(sv.node.get());
-    ExpectationResult r = checker_.check(now_, step, Observed{nodes, clients_, latest_send_});
+        stores.push_back(sv.node ? &sv.node->store() : nullptr);
+    ExpectationResult r = checker_.check(now_, step, Observed{stores, clients_, latest_send_});
     if (trace_.enabled())
         trace_.begin(now_, r.pass ? "pass" : "fail")
             .field("line", step.line)
@@ -421,24 +421,17 @@ void Simulator::Impl::run_send(const SendStep& send) {
 }
 
 void Simulator::Impl::run_fault(const StepAction& a) {
-    if (const auto* p = std::get_if<PartitionStep>(&a)) {
-        network_.partition(*p);
-    } else if (const auto* c = std::get_if<CutStep>(&a)) {
-        network_.cut(c->a, c->b);
-    } else if (const auto* r = std::get_if<RestoreStep>(&a)) {
-        network_.restore(r->a, r->b);
-        return;
-    } else if (std::holds_alternative<HealStep>(a)) {
-        network_.heal();
-        return;
-    } else if (const auto* crash_step = std::get_if<CrashStep>(&a)) {
+    if (const auto* crash_step = std::get_if<CrashStep>(&a)) {
         crash(crash_step->server);
         return;
-    } else if (const auto* restart = std::get_if<RestartStep>(&a)) {
+    }
+    if (const auto* restart = std::get_if<RestartStep>(&a)) {
         crash(restart->server);  // a restart of a live server is a crash and a start
         start_server(restart->server);
         return;
     }
+    network_.apply_fault(a);
+    if (std::holds_alternative<RestoreStep>(a) || std::holds_alternative<HealStep>(a)) return;
     // A partition or a cut closes what crosses it, at both ends at once.
     for (std::uint64_t id : network_.cut_connections())
         close_at_both_ends(id);

@@ -69,11 +69,13 @@ class Wire {
     }
 
     void cut(const std::string& a, const std::string& b) {
-        net_.cut(index(a), index(b));
+        net_.apply_fault(sim::CutStep{index(a), index(b)});
         for (std::uint64_t id : net_.cut_connections())
             close_at_both_ends(id);
     }
-    void restore(const std::string& a, const std::string& b) { net_.restore(index(a), index(b)); }
+    void restore(const std::string& a, const std::string& b) {
+        net_.apply_fault(sim::RestoreStep{index(a), index(b)});
+    }
 
     // Messages between a and b vanish without either end being told (a half-open link).
     void blackhole(const std::string& a, const std::string& b) {

@@ -523,3 +523,35 @@ TEST(NetCli, BadArgumentsGetUsageAndExitTwo) {
 
 }  // namespace
 }  // namespace herd::test
+
+namespace herd::test {
+namespace {
+
+// The admin port's /store: every record as its AT line, ordered by client; and --clock-offset:
+// the server's clock runs that far from the machine's, which its AT replies' skews show.
+TEST(NetAdmin, StoreDumpsEveryRecordAndTheClockOffsetShowsInSkews) {
+    SoloServer solo("store_dump", {"--clock-offset", "-100s"});
+    EXPECT_EQ(http_get(solo.admin_port(), "/store"), "");
+    const std::string now = format_timestamp(net::wall_now());
+    const std::string b = talk(solo.port(), "IAMAT bee +1.0+2.0 " + now + "\n");
+    const std::string a = talk(solo.port(), "IAMAT ant +3.0+4.0 " + now + "\n");
+    ASSERT_EQ(b.rfind("AT Solo -", 0), 0u) << b;  // 100 s behind the client
+    const auto skew = parse_duration(b.substr(8, b.find(' ', 8) - 8) + "s", true);
+    ASSERT_TRUE(skew.has_value()) << b;
+    EXPECT_LT(skew->ns, Duration::milliseconds(-99'000).ns);
+    EXPECT_GT(skew->ns, Duration::milliseconds(-101'000).ns);
+    EXPECT_EQ(http_get(solo.admin_port(), "/store"), a + b);  // ant before bee
+}
+
+TEST(NetAdmin, ClockOffsetMustBeASignedDuration) {
+    const std::string dir = temp_dir("clock_offset_bad");
+    Process p({HERD_BINARY, "serve", "Alford", "--log-dir", "", "--clock-offset", "100"},
+              dir + "/out");
+    ASSERT_TRUE(p.wait_exit(10s));
+    EXPECT_EQ(p.exit_status(), 2);
+    EXPECT_NE(slurp(dir + "/out").find("--clock-offset takes a signed duration"),
+              std::string::npos);
+}
+
+}  // namespace
+}  // namespace herd::test

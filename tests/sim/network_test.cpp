@@ -87,18 +87,30 @@ TEST(SimNetwork, ALaterMessageNeverOvertakesAnEarlierOne) {
     EXPECT_EQ(last_size, 200);
 }
 
-TEST(SimNetwork, PartitionsAndCutsSayWhoCannotTalk) {
+TEST(LinkFaults, PartitionsAndCutsSayWhoCannotTalk) {
+    LinkFaults faults(4);
+    EXPECT_TRUE(faults.apply(PartitionStep{{{0, 1}, {2}}}));
+    EXPECT_FALSE(faults.is_cut(0, 1));
+    EXPECT_TRUE(faults.is_cut(1, 2));
+    EXPECT_TRUE(faults.is_cut(3, 0));  // named in no group: a group of its own
+    EXPECT_TRUE(faults.apply(HealStep{}));
+    EXPECT_FALSE(faults.is_cut(3, 0));
+    EXPECT_TRUE(faults.apply(CutStep{2, 1}));
+    EXPECT_TRUE(faults.is_cut(1, 2));
+    // A new partition replaces the old one but leaves cuts alone.
+    faults.apply(PartitionStep{{{0}, {1, 2, 3}}});
+    faults.apply(PartitionStep{{{0, 1, 2, 3}}});
+    EXPECT_TRUE(faults.is_cut(1, 2));
+    EXPECT_FALSE(faults.is_cut(0, 1));
+    EXPECT_TRUE(faults.apply(RestoreStep{1, 2}));
+    EXPECT_FALSE(faults.is_cut(1, 2));
+    EXPECT_FALSE(faults.apply(CrashStep{1}));
+}
+
+TEST(SimNetwork, AsksTheLinkFaults) {
     Fixture f;
-    f.sc.herd = line_herd(4);
-    f.net.partition(PartitionStep{{{0, 1}, {2}}});
-    EXPECT_FALSE(f.net.is_cut(0, 1));
-    EXPECT_TRUE(f.net.is_cut(1, 2));
-    EXPECT_TRUE(f.net.is_cut(3, 0));  // named in no group: a group of its own
-    f.net.heal();
-    f.net.cut(2, 1);
-    EXPECT_TRUE(f.net.is_cut(1, 2));
-    f.net.restore(1, 2);
-    EXPECT_FALSE(f.net.is_cut(1, 2));
+    f.net.apply_fault(CutStep{0, 1});
+    EXPECT_TRUE(f.net.is_cut(1, 0));
 }
 
 }  // namespace

@@ -1,0 +1,186 @@
+// `herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]
+// [--skew-tolerance D] [--base-port P] [--compare]`: the scenario against real processes
+// (replay/replay.hpp), reported as `herd sim` reports; with --compare, beside the simulator's run
+// of the same file and seed.
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "cli/net_commands.hpp"
+#include "cli/options.hpp"
+#include "cli/sim_command.hpp"
+#include "netmode/files.hpp"
+#include "replay/replay.hpp"
+#include "sim/report.hpp"
+#include "sim/simulator.hpp"
+
+namespace herd::cli {
+
+namespace {
+
+constexpr const char* usage =
+    "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
+    "                            [--skew-tolerance D] [--base-port P] [--compare]\n";
+
+std::string cell(std::string text, std::size_t width) {
+    if (text.size() < width) text.insert(0, width - text.size(), ' ');
+    return text;
+}
+
+// Real ÷ simulated, two decimals.
+std::string times(std::int64_t real, std::int64_t simulated) {
+    if (simulated <= 0) return "n/a";
+    return sim::ratio(static_cast<std::uint64_t>(std::max<std::int64_t>(real, 0)),
+                      static_cast<std::uint64_t>(simulated));
+}
+
+void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::SimResult& r) {
+    out << "propagation by hops    (sim | real | real/sim)\n"
+        << "  hops   n sim  n real     p50 sim    p50 real  ratio     p90 sim    p90 real  ratio"
+           "     p99 sim    p99 real  ratio\n";
+    std::map<int, bool> hops;
+    for (const auto& [h, v] : s.propagation_by_hops)
+        hops[h] = true;
+    for (const auto& [h, v] : r.propagation_by_hops)
+        hops[h] = true;
+    static const std::vector<std::int64_t> none;
+    for (const auto& [h, unused] : hops) {
+        auto find = [h = h](const sim::SimResult& x) -> const std::vector<std::int64_t>& {
+            auto it = x.propagation_by_hops.find(h);
+            return it == x.propagation_by_hops.end() ? none : it->second;
+        };
+        const sim::Percentiles a = sim::percentiles(find(s));
+        const sim::Percentiles b = sim::percentiles(find(r));
+        out << cell(std::to_string(h), 6) << cell(std::to_string(a.count), 8)
+            << cell(std::to_string(b.count), 8);
+        for (const auto& [x, y] : {std::pair{a.p50, b.p50}, {a.p90, b.p90}, {a.p99, b.p99}}) {
+            out << cell(sim::format_latency(x), 12) << cell(sim::format_latency(y), 12)
+                << cell(times(y, x), 7);
+        }
+        out << "\n";
+    }
+}
+
+// Side by side; the exit status: 0 when every verdict agrees, 1 otherwise.
+int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
+            const sim::SimResult& r) {
+    out << "\nherd replay --compare " << sc.file << " (seed " << sc.seed << ")\n"
+        << "   sim  real  expectation\n";
+    int disagreements = 0;
+    for (std::size_t i = 0; i < s.expectations.size() && i < r.expectations.size(); ++i) {
+        const sim::ExpectationResult& a = s.expectations[i];
+        const sim::ExpectationResult& b = r.expectations[i];
+        out << (a.pass ? "  PASS" : "  FAIL") << (b.pass ? "  PASS" : "  FAIL") << "  "
+            << sc.file << ":" << a.line << " at " << sim::format_duration(Duration{a.at.ns})
+            << "  " << a.text << "\n";
+        if (a.pass != b.pass) {
+            disagreements += 1;
+            out << "        DISAGREE: " << (a.pass ? "the real herd found: " + b.found
+                                                   : "the simulator found: " + a.found)
+                << "\n";
+        }
+    }
+    if (s.violations.size() != r.violations.size()) disagreements += 1;
+    out << "invariant violations: sim " << s.violations.size() << ", real "
+        << r.violations.size() << "\n";
+    print_propagation(out, s, r);
+    out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)
+        << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates) << " (updates: sim "
+        << s.stats.updates << ", real " << r.stats.updates << ")\n";
+    out << "worlds: " << (disagreements == 0 ? "AGREE" : "DISAGREE") << " ("
+        << s.expectations.size() << " expectations, " << disagreements << " disagreements)\n";
+    return disagreements == 0 ? 0 : 1;
+}
+
+std::optional<Duration> read_tolerance(const po::variables_map& vm) {
+    const auto d = parse_duration(vm["skew-tolerance"].as<std::string>());
+    if (!d) {
+        std::cerr << "herd replay: --skew-tolerance takes a duration such as 5ms\n" << usage;
+    }
+    return d;
+}
+
+bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r) {
+    if (!vm.count("report")) return true;
+    std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
+    report << sim::json_report(sc, r);
+    if (!report) {
+        std::cerr << "herd replay: cannot write " << vm["report"].as<std::string>() << "\n";
+        return false;
+    }
+    return true;
+}
+
+void describe(po::options_description& visible) {
+    visible.add_options()("help,h", "show this help")(
+        "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
+        "report", po::value<std::string>(), "write the report as JSON to this file")(
+        "trace-dir", po::value<std::string>(),
+        "copy every server's record trace (one JSON-lines file per process) into this folder")(
+        "keep-logs", po::value<std::string>(),
+        "run in this folder and keep it: herd files, logs, traces, each process's output")(
+        "skew-tolerance", po::value<std::string>()->default_value("5ms"),
+        "how far an AT reply's skew may be from the one an `expect reply` spells out")(
+        "base-port", po::value<unsigned>()->default_value(0),
+        "first port to try for the servers (0: a random one in 20000-29999)")(
+        "compare", "also run the simulator on the same file and seed; print both side by side");
+}
+
+}  // namespace
+
+int run_replay(int argc, char** argv) {
+    po::options_description visible("options");
+    describe(visible);
+    po::options_description hidden;
+    hidden.add_options()("scenario", po::value<std::string>());
+    po::positional_options_description positional;
+    positional.add("scenario", 1);
+    po::variables_map vm;
+    const CommandLine line{"herd replay", usage,
+                           "Runs a scenario file against real herd processes on loopback, every "
+                           "link through a fault proxy,\nin wall-clock time, and checks its "
+                           "expectations. Exit status: 0 all hold (and with --compare,\nthe "
+                           "simulator agrees), 1 one fails or the worlds disagree, 2 malformed "
+                           "scenario or bad arguments,\n3 the herd could not be run.",
+                           visible, &hidden, &positional};
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
+    if (!vm.count("scenario")) {
+        std::cerr << "herd replay: a scenario file is required\n" << usage << visible;
+        return 2;
+    }
+    const auto scenario = load_scenario(vm, "herd replay", usage);
+    const auto tolerance = read_tolerance(vm);
+    if (!scenario || !tolerance || vm["base-port"].as<unsigned>() > 65000) return 2;
+    if (auto refused = replay::replay_refusal(*scenario)) {
+        std::cerr << "herd replay: " << refused->message << "\n";
+        return 2;
+    }
+    replay::ReplayOptions options;
+    options.executable = net::self_executable();
+    options.skew_tolerance = *tolerance;
+    options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
+    if (vm.count("keep-logs")) {
+        options.folder = vm["keep-logs"].as<std::string>();
+        options.keep = true;
+    }
+    if (vm.count("trace-dir")) options.trace_dir = vm["trace-dir"].as<std::string>();
+    options.note = [](const std::string& what) { std::cerr << "herd replay: " << what << "\n"; };
+    auto result = replay::replay(*scenario, options);
+    if (const Error* e = error_of(result)) {
+        std::cerr << "herd replay: " << e->message << "\n";
+        return 3;
+    }
+    const sim::SimResult& real = std::get<sim::SimResult>(result);
+    const std::string command = "herd replay " + vm["scenario"].as<std::string>() + " --seed " +
+                                std::to_string(scenario->seed);
+    sim::print_report(std::cout, *scenario, real, command, "herd replay");
+    if (!write_report(vm, *scenario, real)) return 2;
+    int status = real.passed() ? 0 : 1;
+    if (vm.count("compare")) {
+        const sim::SimResult simulated = sim::Simulator(*scenario, sim::SimOptions{}).run();
+        status = std::max(status, compare(std::cout, *scenario, simulated, real));
+    }
+    return status;
+}
+
+}  // namespace herd::cli

@@ -1,0 +1,388 @@
+#include "replay/real_herd.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "core/assert.hpp"
+#include "core/hash.hpp"
+#include "core/prng.hpp"
+#include "core/text.hpp"
+#include "netmode/process.hpp"
+#include "sim/distribution.hpp"
+
+namespace herd::replay {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A socket to 127.0.0.1:port with send and receive timeouts; -1 if it cannot connect.
+int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool port_free(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// The sum of a metric family's samples whose labels contain `label` (empty: all of them).
+std::uint64_t metric_sum(const std::string& text, const std::string& family,
+                         const std::string& label = {}) {
+    std::uint64_t sum = 0;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string_view line(text.data() + at, end - at);
+        at = end + 1;
+        if (line.substr(0, family.size()) != family || line.size() == family.size()) continue;
+        const char next = line[family.size()];
+        if (next != '{' && next != ' ') continue;
+        if (!label.empty() && line.find(label) == std::string_view::npos) continue;
+        const std::size_t space = line.rfind(' ');
+        if (auto v = parse_whole(line.substr(space + 1), UINT64_MAX)) sum += *v;
+    }
+    return sum;
+}
+
+// "+123.000000000s" / "-5.250000000s": a signed duration as --clock-offset reads it.
+std::string offset_text(std::int64_t ns) {
+    std::string out = ns < 0 ? "-" : "+";
+    const auto magnitude = static_cast<std::uint64_t>(ns < 0 ? -ns : ns);
+    append_decimal(out, magnitude / nanos_per_second);
+    out += '.';
+    append_padded(out, magnitude % nanos_per_second, 9);
+    return out + "s";
+}
+
+std::vector<int> neighbours(const HerdSpec& herd, int s) {
+    std::vector<int> out;
+    for (const auto& [a, b] : herd.links) {
+        if (a == s) out.push_back(b);
+        if (b == s) out.push_back(a);
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::string> http_get(std::uint16_t port, const std::string& path) {
+    const int fd = connect_loopback(port, std::chrono::milliseconds(3000));
+    if (fd < 0) return Error{"cannot connect to 127.0.0.1:" + std::to_string(port)};
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    std::string answer;
+    bool ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(request.size());
+    char buffer[65536];
+    while (ok) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) {
+            ok = n == 0;
+            break;
+        }
+        answer.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    const std::size_t body = answer.find("\r\n\r\n");
+    if (!ok || body == std::string::npos) return Error{"no answer from 127.0.0.1:" + std::to_string(port) + path};
+    if (answer.rfind("HTTP/1.1 200", 0) != 0)
+        return Error{path + ": " + answer.substr(0, answer.find("\r\n")) + ": " + answer.substr(body + 4)};
+    return answer.substr(body + 4);
+}
+
+net::LatencyParser scenario_latencies(std::uint64_t seed) {
+    return [seed](std::string_view text,
+                  std::string_view stream) -> std::optional<net::LatencySampler> {
+        auto distribution = sim::parse_distribution(text);
+        if (!distribution) return std::nullopt;
+        auto prng = std::make_shared<Prng>(seed ^ fnv1a64(stream));
+        return net::LatencySampler([d = *distribution, prng] { return d.sample(*prng); });
+    };
+}
+
+RealHerd::RealHerd(const sim::Scenario& scenario, RealHerdOptions options)
+    : sc_(scenario), options_(std::move(options)), work_(io_.get_executor()) {
+    servers_.resize(sc_.herd.servers.size());
+    cut_.assign(sc_.herd.links.size(), false);
+    proxy_ = std::make_unique<net::Proxy>(io_, scenario_latencies(options_.seed));
+    thread_ = std::thread([this] { io_.run(); });
+}
+
+RealHerd::~RealHerd() {
+    stop();
+    on_io([this] {
+        proxy_->stop();
+        if (stub_) stub_->stop();
+    });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+}
+
+std::string RealHerd::name(int s) const {
+    return sc_.herd.servers[static_cast<std::size_t>(s)].name.str();
+}
+
+std::string RealHerd::path(const std::string& file) const {
+    return (std::filesystem::path(options_.folder) / file).string();
+}
+
+std::uint16_t RealHerd::client_port(int s) const {
+    return proxy_->port("client>" + name(s));
+}
+
+// Two ports per server (clients and peers; admin), below the kernel's ephemeral range so that
+// no outgoing connection takes one while its server is down.
+std::optional<Error> RealHerd::pick_ports() {
+    std::uint32_t port = options_.base_port;
+    if (port == 0) port = 20000 + static_cast<std::uint32_t>(std::random_device{}() % 10000);
+    auto next = [&port]() -> std::uint16_t {
+        while (port < 32768 && !port_free(static_cast<std::uint16_t>(port)))
+            ++port;
+        return port < 32768 ? static_cast<std::uint16_t>(port++) : 0;
+    };
+    for (Process& p : servers_) {
+        p.port = next();
+        p.admin = next();
+        if (p.port == 0 || p.admin == 0)
+            return Error{"no free ports between the base port and 32767 for the herd"};
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> RealHerd::add_links() {
+    std::optional<Error> failed;
+    on_io([&] {
+        auto add = [&](const std::string& link, int to, const sim::Distribution& latency) {
+            if (failed) return;
+            const std::string up = "127.0.0.1:" + std::to_string(servers_[static_cast<std::size_t>(to)].port);
+            failed = proxy_->add(link, "127.0.0.1:0", up);
+            if (!failed) failed = proxy_->set_latency(link, "both", latency.describe());
+        };
+        for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+            add("client>" + name(s), s, sc_.client_latency);
+            for (int n : neighbours(sc_.herd, s))
+                add(name(s) + ">" + name(n), n, sc_.latency_of(s, n));
+        }
+    });
+    return failed;
+}
+
+std::optional<Error> RealHerd::write_herd_file(int s) const {
+    std::ofstream out(path(name(s) + ".herd"), std::ios::trunc);
+    out << "# " << name(s) << "'s view of the replayed herd: neighbours through proxy links\n";
+    for (int t = 0; t < static_cast<int>(servers_.size()); ++t) {
+        std::uint16_t port = servers_[static_cast<std::size_t>(t)].port;
+        if (t != s && sc_.herd.linked(s, t)) port = proxy_->port(name(s) + ">" + name(t));
+        out << "server " << name(t) << " 127.0.0.1:" << port << "\n";
+    }
+    for (const auto& [a, b] : sc_.herd.links)
+        out << "link " << name(a) << " " << name(b) << "\n";
+    out.close();
+    if (!out) return Error{"cannot write " + path(name(s) + ".herd")};
+    return std::nullopt;
+}
+
+std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wall) {
+    std::error_code ec;
+    std::filesystem::create_directories(path("logs"), ec);
+    std::ofstream(path("places.key")) << "replay\n";
+    if (auto e = pick_ports()) return e;
+    if (auto e = add_links()) return e;
+    on_io([&] {
+        net::StubOptions stub;
+        auto prng = std::make_shared<Prng>(options_.seed ^ fnv1a64("places"));
+        stub.fault = [this, prng] {
+            net::StubFault f{std::chrono::nanoseconds(sc_.places_latency.sample(*prng).ns), {}};
+            if (sc_.places_fail_ppm > 0 && prng->below(1'000'000) < sc_.places_fail_ppm)
+                f.status = "UNKNOWN_ERROR";
+            return f;
+        };
+        stub_ = std::make_unique<net::PlacesStub>(io_, std::move(stub));
+    });
+    std::optional<Error> stub_failed;
+    on_io([&] { stub_failed = stub_->start(); });
+    if (stub_failed) return Error{"places stub: " + stub_failed->message};
+    const std::int64_t t0_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t0_wall.time_since_epoch()).count();
+    const std::int64_t epoch_ns = sc_.epoch.seconds * nanos_per_second + sc_.epoch.nanos;
+    for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+        auto it = sc_.clock_offset.find(s);
+        const std::int64_t own = it == sc_.clock_offset.end() ? 0 : it->second.ns;
+        servers_[static_cast<std::size_t>(s)].offset = offset_text(epoch_ns + own - t0_ns);
+        if (auto e = write_herd_file(s)) return e;
+    }
+    for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+        if (auto e = spawn(s)) return e;
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> RealHerd::spawn(int s) {
+    Process& p = servers_[static_cast<std::size_t>(s)];
+    p.lives += 1;
+    const std::vector<std::string> args = {
+        options_.executable, "serve", name(s), "--config", path(name(s) + ".herd"),
+        "--log-dir", path("logs"), "--trace", path(name(s) + "." + std::to_string(p.lives) + ".trace.jsonl"),
+        "--admin", "127.0.0.1:" + std::to_string(p.admin), "--places",
+        "http://127.0.0.1:" + std::to_string(stub_->port()), "--places-key-file", path("places.key"),
+        "--clock-offset", p.offset, "--tiebreak",
+        sc_.tie_break == TieBreak::convergent ? "convergent" : "first"};
+    const auto child =
+        net::spawn_child(args, path(name(s) + "." + std::to_string(p.lives) + ".out"));
+    if (const Error* e = error_of(child)) return Error{name(s) + ": " + e->message};
+    p.pid = std::get<net::Child>(child).pid;
+    return std::nullopt;
+}
+
+std::optional<Error> RealHerd::wait_accepting(int s) const {
+    const Process& p = servers_[static_cast<std::size_t>(s)];
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+        const int fd = connect_loopback(p.admin, std::chrono::milliseconds(500));
+        if (fd >= 0) {
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (net::reap_child(p.pid))
+            return Error{name(s) + " exited at start; see " + path(name(s) + "." + std::to_string(p.lives) + ".out")};
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return Error{name(s) + " did not open its admin port within 10 s"};
+}
+
+std::optional<Error> RealHerd::wait_linked(Clock::time_point deadline) {
+    for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+        if (auto e = wait_accepting(s)) return e;
+    }
+    for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+        const std::uint64_t want = neighbours(sc_.herd, s).size();
+        for (;;) {
+            const auto metrics = http_get(servers_[static_cast<std::size_t>(s)].admin, "/metrics");
+            if (const auto* text = std::get_if<std::string>(&metrics);
+                text && metric_sum(*text, "herd_connections", "kind=\"peer\"") >= want)
+                break;
+            if (Clock::now() > deadline)
+                return Error{name(s) + " did not link its " + std::to_string(want) +
+                             " neighbours in time"};
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    return std::nullopt;
+}
+
+void RealHerd::read_counters(int s) {
+    const auto metrics = http_get(servers_[static_cast<std::size_t>(s)].admin, "/metrics");
+    const auto* text = std::get_if<std::string>(&metrics);
+    if (text == nullptr) return;
+    counters_.peer_lines_sent += metric_sum(*text, "herd_peer_lines_total", "direction=\"out\"");
+    counters_.peer_records_sent += metric_sum(*text, "herd_records_flooded_total") +
+                                   metric_sum(*text, "herd_sync_records_sent_total");
+    counters_.peer_bytes_sent += metric_sum(*text, "herd_peer_bytes_sent_total");
+    counters_.links_up += metric_sum(*text, "herd_peer_link_changes_total", "change=\"up\"");
+    counters_.links_down += metric_sum(*text, "herd_peer_link_changes_total", "change=\"down\"");
+    counters_.places_queries += metric_sum(*text, "herd_places_queries_total");
+}
+
+void RealHerd::crash(int s) {
+    Process& p = servers_[static_cast<std::size_t>(s)];
+    if (p.pid <= 0) return;
+    read_counters(s);
+    ::kill(p.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(p.pid, &status, 0);
+    p.pid = -1;
+}
+
+std::optional<Error> RealHerd::restart(int s) {
+    crash(s);
+    if (auto e = spawn(s)) return e;
+    return wait_accepting(s);
+}
+
+void RealHerd::apply(const sim::LinkFaults& faults) {
+    on_io([&] {
+        for (std::size_t i = 0; i < sc_.herd.links.size(); ++i) {
+            const auto [a, b] = sc_.herd.links[i];
+            const bool cut = faults.is_cut(a, b);
+            if (cut == cut_[i]) continue;
+            cut_[i] = cut;
+            for (const std::string& link : {name(a) + ">" + name(b), name(b) + ">" + name(a)}) {
+                if (cut)
+                    proxy_->cut(link);
+                else
+                    proxy_->restore(link);
+            }
+        }
+    });
+}
+
+Result<RecordStore> RealHerd::store(int s) const {
+    auto body = http_get(servers_[static_cast<std::size_t>(s)].admin, "/store");
+    if (const Error* e = error_of(body)) return Error{name(s) + ": " + e->message};
+    RecordStore store(sc_.tie_break);
+    const std::string& text = std::get<std::string>(body);
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const auto view = AtLineView::parse(std::string_view(text).substr(at, end - at));
+        if (!view) return Error{name(s) + ": /store gave a line that is not a record"};
+        store.apply(*view);
+        at = end + 1;
+    }
+    return store;
+}
+
+void RealHerd::stop() {
+    for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+        Process& p = servers_[static_cast<std::size_t>(s)];
+        if (p.pid <= 0) continue;
+        read_counters(s);
+        net::stop_child(p.pid, std::chrono::milliseconds(3000));
+        p.pid = -1;
+    }
+}
+
+std::vector<std::string> RealHerd::traces(int s) const {
+    std::vector<std::string> out;
+    for (int life = 1; life <= servers_[static_cast<std::size_t>(s)].lives; ++life)
+        out.push_back(path(name(s) + "." + std::to_string(life) + ".trace.jsonl"));
+    return out;
+}
+
+}  // namespace herd::replay

@@ -1,0 +1,287 @@
+#include "replay/replay.hpp"
+
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <fstream>
+#include <thread>
+
+#include "replay/clients.hpp"
+#include "replay/real_herd.hpp"
+#include "sim/checker.hpp"
+#include "sim/link_faults.hpp"
+#include "sim/report.hpp"
+#include "sim/trace.hpp"
+
+namespace herd::replay {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t steady_ns(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// One line of a server's record trace, or a restart, in the order they happened.
+struct TraceEvent {
+    std::int64_t steady_ns;
+    int server;
+    bool restart;
+    RecordApplied applied;
+};
+
+std::optional<TraceEvent> parse_trace_line(const std::string& line, int server) {
+    rapidjson::Document d;
+    d.Parse(line.c_str(), line.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("steady_ns") || !d.HasMember("record"))
+        return std::nullopt;
+    auto text = [&](const char* key) {
+        return d.HasMember(key) && d[key].IsString()
+                   ? std::string(d[key].GetString(), d[key].GetStringLength())
+                   : std::string();
+    };
+    const auto time = parse_client_time(text("client_time"));
+    if (!time || !d["steady_ns"].IsInt64()) return std::nullopt;
+    return TraceEvent{d["steady_ns"].GetInt64(), server, false,
+                      RecordApplied{text("record"), text("via"), text("origin"), text("client"),
+                                    *time}};
+}
+
+class Run {
+  public:
+    Run(const sim::Scenario& sc, const ReplayOptions& options)
+        : sc_(sc),
+          options_(options),
+          herd_(sc, RealHerdOptions{options.executable, options.folder, options.base_port,
+                                    sc.seed}),
+          faults_(sc.herd.servers.size()),
+          checker_(sc, result_, no_trace_, options.skew_tolerance) {}
+
+    Result<sim::SimResult> go();
+
+  private:
+    void note(const std::string& what) {
+        if (options_.note) options_.note(what);
+    }
+    void run_step(const sim::Step& step, Clients& clients);
+    void run_process_step(const sim::StepAction& a, Clients& clients);
+    void expect(const sim::Step& step, const Clients& clients);
+    void replay_traces();
+
+    const sim::Scenario& sc_;
+    const ReplayOptions& options_;
+    RealHerd herd_;
+    sim::LinkFaults faults_;
+    sim::SimResult result_;
+    sim::Trace no_trace_{nullptr, false};
+    sim::Checker checker_;
+    Clock::time_point t0_;
+    std::vector<std::pair<std::int64_t, int>> restarts_;  // (steady ns, server)
+    std::int64_t late_max_ns_ = 0;
+    int late_line_ = 0;
+};
+
+Result<sim::SimResult> Run::go() {
+    // The start instant leaves time to start the herd and link it; every clock is set for it.
+    const auto budget = std::chrono::milliseconds(3000 + 150 * sc_.herd.servers.size());
+    t0_ = Clock::now() + budget;
+    if (auto e = herd_.start(std::chrono::system_clock::now() + budget)) return *e;
+    if (auto e = herd_.wait_linked(t0_)) return Error{"the herd did not start: " + e->message};
+    note("herd of " + std::to_string(sc_.herd.servers.size()) + " linked; replaying from t=0");
+    {
+        Clients clients(herd_, sc_, t0_);
+        for (const sim::Step& step : sc_.steps) {
+            std::this_thread::sleep_until(t0_ + std::chrono::nanoseconds(step.at.ns));
+            const std::int64_t late = steady_ns(Clock::now()) - steady_ns(t0_) - step.at.ns;
+            if (late > late_max_ns_) {
+                late_max_ns_ = late;
+                late_line_ = step.line;
+            }
+            run_step(step, clients);
+        }
+        result_.stats.workload_iamats = clients.workload_iamats();
+        result_.stats.workload_refused = clients.workload_refused();
+    }
+    herd_.stop();
+    if (late_max_ns_ > 20'000'000)
+        note("statements ran up to " + sim::format_latency(late_max_ns_) + " late (line " +
+             std::to_string(late_line_) + ")");
+    replay_traces();
+    const PeerCounters& c = herd_.counters();
+    result_.stats.peer_lines = c.peer_lines_sent;
+    result_.stats.peer_at_lines = c.peer_records_sent;
+    result_.stats.peer_bytes = c.peer_bytes_sent;
+    result_.stats.links_up = c.links_up;
+    result_.stats.links_down = c.links_down;
+    result_.stats.places_queries = c.places_queries;
+    result_.end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
+    std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
+    for (auto& [h, samples] : result_.propagation_by_hops)
+        std::sort(samples.begin(), samples.end());
+    return std::move(result_);
+}
+
+void Run::run_step(const sim::Step& step, Clients& clients) {
+    const sim::StepAction& a = step.action;
+    if (sim::is_expectation(a)) return expect(step, clients);
+    if (const auto* send = std::get_if<sim::SendStep>(&a)) {
+        result_.stats.sends += 1;
+        if (herd_.up(send->server)) return clients.send(send->server, send->line, step.at);
+        result_.stats.sends_refused += 1;
+        return clients.refuse(send->server);
+    }
+    if (const auto* w = std::get_if<sim::WorkloadStep>(&a)) return clients.start_workload(*w, step.at);
+    if (faults_.apply(a)) return herd_.apply(faults_);
+    run_process_step(a, clients);
+}
+
+void Run::run_process_step(const sim::StepAction& a, Clients& clients) {
+    if (const auto* crash = std::get_if<sim::CrashStep>(&a)) {
+        clients.set_live(crash->server, false);
+        herd_.crash(crash->server);
+        return;
+    }
+    const auto* restart = std::get_if<sim::RestartStep>(&a);
+    HERD_ASSERT(restart != nullptr);
+    clients.set_live(restart->server, false);
+    herd_.crash(restart->server);
+    restarts_.emplace_back(steady_ns(Clock::now()), restart->server);
+    if (auto e = herd_.restart(restart->server)) {
+        note("restart failed: " + e->message);
+        return;
+    }
+    clients.set_live(restart->server, true);
+}
+
+// The servers whose stores an expectation looks at: one, all (converged), or none (a reply).
+std::vector<bool> stores_needed(const sim::StepAction& a, std::size_t servers) {
+    std::vector<bool> need(servers, std::holds_alternative<sim::ExpectConverged>(a));
+    if (const auto* e = std::get_if<sim::ExpectHasAt>(&a)) need[static_cast<std::size_t>(e->server)] = true;
+    if (const auto* e = std::get_if<sim::ExpectHasTime>(&a)) need[static_cast<std::size_t>(e->server)] = true;
+    if (const auto* e = std::get_if<sim::ExpectLacks>(&a)) need[static_cast<std::size_t>(e->server)] = true;
+    return need;
+}
+
+void Run::expect(const sim::Step& step, const Clients& clients) {
+    // Only the stores it needs, all read at once: a store read late would see a later world.
+    const std::size_t n = sc_.herd.servers.size();
+    const std::vector<bool> need = stores_needed(step.action, n);
+    std::vector<std::future<Result<RecordStore>>> reads(n);
+    for (std::size_t s = 0; s < n; ++s) {
+        if (need[s] && herd_.up(static_cast<int>(s)))
+            reads[s] = std::async(std::launch::async, [this, s] { return herd_.store(static_cast<int>(s)); });
+    }
+    std::vector<RecordStore> stores;
+    for (std::size_t s = 0; s < n; ++s)
+        stores.emplace_back(sc_.tie_break);
+    std::vector<const RecordStore*> view(n, nullptr);
+    std::string trouble;
+    for (std::size_t s = 0; s < n; ++s) {
+        if (!reads[s].valid()) {
+            if (herd_.up(static_cast<int>(s))) view[s] = &stores[s];  // not looked at
+            continue;
+        }
+        auto store = reads[s].get();
+        if (const Error* e = error_of(store))
+            trouble = e->message;
+        else
+            stores[s] = std::get<RecordStore>(std::move(store));
+        view[s] = &stores[s];
+    }
+    const std::vector<sim::SimClient> sent = clients.clients();
+    const std::vector<int> latest = clients.latest_send();
+    sim::ExpectationResult r = checker_.check(step.at, step, sim::Observed{view, sent, latest});
+    if (!trouble.empty()) {
+        r.pass = false;
+        r.found = "could not read a store: " + trouble;
+    }
+    result_.expectations.push_back(std::move(r));
+}
+
+// The servers' record traces, merged in time with the restarts, through the Checker: the
+// invariants, the updates and the propagation figures, as the simulator computes them.
+void Run::replay_traces() {
+    std::vector<TraceEvent> events;
+    for (const auto& [ns, s] : restarts_)
+        events.push_back(TraceEvent{ns, s, true, {}});
+    for (int s = 0; s < static_cast<int>(sc_.herd.servers.size()); ++s) {
+        for (const std::string& file : herd_.traces(s)) {
+            std::ifstream in(file);
+            for (std::string line; std::getline(in, line);) {
+                if (auto e = parse_trace_line(line, s)) events.push_back(std::move(*e));
+            }
+            if (!options_.trace_dir.empty()) {
+                std::error_code ec;
+                std::filesystem::copy_file(
+                    file, std::filesystem::path(options_.trace_dir) / std::filesystem::path(file).filename(),
+                    std::filesystem::copy_options::overwrite_existing, ec);
+            }
+        }
+    }
+    std::stable_sort(events.begin(), events.end(), [](const TraceEvent& a, const TraceEvent& b) {
+        return a.steady_ns < b.steady_ns || (a.steady_ns == b.steady_ns && a.restart && !b.restart);
+    });
+    const std::int64_t t0 = steady_ns(t0_);
+    for (const TraceEvent& e : events) {
+        if (e.restart)
+            checker_.restarted(e.server);
+        else
+            checker_.applied(Instant{e.steady_ns - t0}, e.server, e.applied);
+    }
+}
+
+}  // namespace
+
+std::optional<Error> replay_refusal(const sim::Scenario& sc) {
+    const std::size_t n = sc.herd.servers.size();
+    if (n > replay_servers_max)
+        return Error{sc.file + ": a herd of " + std::to_string(n) + " servers; herd replay runs at most " +
+                     std::to_string(replay_servers_max) +
+                     " on one machine (herd sim runs any size)"};
+    std::uint64_t rate = 0;
+    std::uint64_t clients = 0;
+    for (const sim::Step& step : sc.steps) {
+        if (const auto* w = std::get_if<sim::WorkloadStep>(&step.action)) {
+            rate += w->rate_per_s;
+            clients = std::max(clients, w->clients);
+        }
+    }
+    if (rate > replay_workload_rate_max)
+        return Error{sc.file + ": workloads of " + std::to_string(rate) +
+                     " IAMATs/s in all; herd replay drives at most " +
+                     std::to_string(replay_workload_rate_max) + "/s on one machine"};
+    if (clients > replay_workload_clients_max)
+        return Error{sc.file + ": a workload of " + std::to_string(clients) +
+                     " clients; herd replay takes at most " +
+                     std::to_string(replay_workload_clients_max)};
+    if (!sc.steps.empty() && sc.steps.back().at.ns > replay_length_max_ns)
+        return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.steps.back().at.ns}) +
+                     "; herd replay runs at most 10 minutes of scenario time"};
+    return std::nullopt;
+}
+
+Result<sim::SimResult> replay(const sim::Scenario& scenario, const ReplayOptions& options) {
+    if (auto e = replay_refusal(scenario)) return *e;
+    ReplayOptions o = options;
+    if (o.folder.empty())
+        o.folder = (std::filesystem::temp_directory_path() /
+                    ("herd-replay-" + std::to_string(::getpid()))).string();
+    std::error_code ec;
+    std::filesystem::create_directories(o.folder, ec);
+    if (ec) return Error{"cannot make " + o.folder + ": " + ec.message()};
+    if (!o.trace_dir.empty()) std::filesystem::create_directories(o.trace_dir, ec);
+    Result<sim::SimResult> result = Error{""};
+    {
+        Run run(scenario, o);
+        result = run.go();
+    }
+    if (!o.keep) std::filesystem::remove_all(o.folder, ec);
+    return result;
+}
+
+}  // namespace herd::replay

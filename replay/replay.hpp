@@ -1,0 +1,47 @@
+// Replay: a scenario file against a real herd (`herd replay`), in wall-clock time from a common
+// start. Every statement happens for real: latencies in fault proxies, partitions and cuts as
+// proxy cuts, crash as SIGKILL, restart as a new process, clock offsets as each server's
+// `--clock-offset`, Places latency and failures in a local stub, sends and workloads as real
+// client connections. Expectations are checked by the simulator's own Checker against the
+// servers' stores (read from their admin ports' /store) and the replies the clients read;
+// propagation and the invariants come from the servers' record traces, read after the run.
+// The result has the simulator's shape, so `herd replay` prints the same report.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/error.hpp"
+#include "sim/scenario.hpp"
+#include "sim/simulator.hpp"
+
+namespace herd::replay {
+
+// What one machine can replay faithfully.
+inline constexpr std::size_t replay_servers_max = 40;
+// IAMATs per second of all workloads together.
+inline constexpr std::uint64_t replay_workload_rate_max = 5000;
+// Workload clients (each a record in every store).
+inline constexpr std::uint64_t replay_workload_clients_max = 100'000;
+// Scenario time: a replay takes as long as the scenario says.
+inline constexpr std::int64_t replay_length_max_ns = 600 * std::int64_t{1'000'000'000};
+
+struct ReplayOptions {
+    std::string executable;  // the herd binary that runs the servers
+    std::string folder;      // herd files, logs, traces; kept when `keep` (else removed)
+    bool keep = false;
+    std::string trace_dir;  // where to copy the servers' record traces (empty: nowhere)
+    Duration skew_tolerance = Duration::milliseconds(5);
+    std::uint16_t base_port = 0;  // 0: a random one in 20000-29999
+    std::function<void(const std::string&)> note;  // progress notes (stderr)
+};
+
+// Why this scenario cannot be replayed on one machine, or nothing.
+std::optional<Error> replay_refusal(const sim::Scenario& scenario);
+
+// Runs the scenario against real processes. An Error when the herd could not be set up.
+Result<sim::SimResult> replay(const sim::Scenario& scenario, const ReplayOptions& options);
+
+}  // namespace herd::replay
