@@ -265,6 +265,48 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
     return std::nullopt;
 }
 
+namespace {
+
+std::string calibration_scenario(int servers, int updates) {
+    std::string text = "# herd replay --calibrate\nherd line " + std::to_string(servers) +
+                       "\nseed 1\nlatency 1ms\n";
+    for (int i = 0; i < updates; ++i) {
+        text += "at " + std::to_string(200 + 20 * i) + "ms send s1 IAMAT calibrate" +
+                std::to_string(i) + " +1.0+1.0 {now}\n";
+    }
+    return text + "at " + std::to_string(200 + 20 * updates + 500) + "ms expect converged\n";
+}
+
+}  // namespace
+
+Result<Calibration> calibrate(const ReplayOptions& options, int servers, int updates) {
+    auto parsed = sim::parse_scenario(calibration_scenario(servers, updates), "calibration");
+    if (const Error* e = error_of(parsed)) return *e;
+    Calibration c{std::get<sim::Scenario>(std::move(parsed)), {}, {}, {}, {}};
+    auto run = replay(c.scenario, options);
+    if (const Error* e = error_of(run)) return *e;
+    c.result = std::get<sim::SimResult>(std::move(run));
+    // p50(h) = h x (1 ms + cost): fit the cost through zero over every hop distance.
+    double weighted = 0, squares = 0;
+    for (const auto& [h, samples] : c.result.propagation_by_hops) {
+        if (h <= 0 || samples.empty()) continue;
+        const double extra = static_cast<double>(sim::percentiles(samples).p50 - h * 1'000'000);
+        weighted += h * extra;
+        squares += h * h;
+    }
+    if (squares == 0) return Error{"calibration: no update reached another server"};
+    c.per_hop_p50 = Duration{std::max<std::int64_t>(static_cast<std::int64_t>(weighted / squares), 0)};
+    const auto one = c.result.propagation_by_hops.find(1);
+    if (one != c.result.propagation_by_hops.end() && !one->second.empty()) {
+        const sim::Percentiles p = sim::percentiles(one->second);
+        c.spread = Duration{static_cast<std::int64_t>(static_cast<double>(p.p90 - p.p50) / 1.2816)};
+    }
+    // Whole microseconds: what a scenario line would say.
+    const auto us = [](Duration d) { return std::to_string((d.ns + 500) / 1000) + "us"; };
+    c.processing_line = "processing normal(" + us(c.per_hop_p50) + "," + us(c.spread) + ")";
+    return c;
+}
+
 Result<sim::SimResult> replay(const sim::Scenario& scenario, const ReplayOptions& options) {
     if (auto e = replay_refusal(scenario)) return *e;
     ReplayOptions o = options;

@@ -38,6 +38,19 @@ struct ReplayOptions {
     std::function<void(const std::string&)> note;  // progress notes (stderr)
 };
 
+// What one real hop costs on this machine besides its link latency: proxies, kernel, the server.
+struct Calibration {
+    sim::Scenario scenario;  // the one measured
+    sim::SimResult result;
+    Duration per_hop_p50;  // fitted over the hop distances (least squares through zero)
+    Duration spread;       // a normal's sigma, from the one-hop p50 and p90
+    std::string processing_line;  // "processing normal(...)": the line for a scenario
+};
+
+// Replays a built-in scenario (a line of `servers` with 1 ms links and `updates` updates from one
+// end, one every 20 ms) and fits the per-hop cost the simulator's `processing` setting models.
+Result<Calibration> calibrate(const ReplayOptions& options, int servers = 4, int updates = 150);
+
 // Why this scenario cannot be replayed on one machine, or nothing.
 std::optional<Error> replay_refusal(const sim::Scenario& scenario);
 

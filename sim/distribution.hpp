@@ -29,6 +29,7 @@ class Distribution {
 
     Duration sample(Prng& prng) const;
     Kind kind() const { return kind_; }
+    bool is_zero() const { return kind_ == Kind::constant && a_.ns == 0; }
     // The distribution as written in a scenario ("uniform(1ms,5ms)").
     std::string describe() const;
 

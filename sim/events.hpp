@@ -34,6 +34,13 @@ struct EvDialDone {  // a dial's outcome is known, one link latency after it sta
 struct EvClientOpen {  // a simulated client's connection reaches its server, with its line
     std::uint64_t conn;
     SharedBytes bytes;
+    bool processed = false;  // with a processing cost: the server is done handling it
+};
+struct EvHandle {  // with a processing cost: a server is done handling bytes that arrived
+    std::uint64_t conn;
+    int end;  // the server's end of the connection
+    std::uint64_t life;
+    SharedBytes bytes;
 };
 struct EvPlaces {  // the simulated Places provider answers
     int server;
@@ -52,6 +59,6 @@ struct EvWorkload {  // the next IAMAT of a workload
 };
 
 using Event = std::variant<EvStep, EvDeliver, EvCloseNotice, EvDialDone, EvClientOpen, EvPlaces,
-                           EvTimer, EvWorkload>;
+                           EvTimer, EvWorkload, EvHandle>;
 
 }  // namespace herd::sim

@@ -91,6 +91,9 @@ struct Scenario {
     Distribution client_latency = Distribution::constant(Duration{0});
     Distribution places_latency = Distribution::constant(Duration{0});
     std::uint32_t places_fail_ppm = 0;  // failure probability, parts per million
+    // What a server spends handling one message it receives (a client's connection and line, a
+    // peer's message): one draw per message, and a server handles one at a time.
+    Distribution processing = Distribution::constant(Duration{0});
     std::map<int, Duration> clock_offset;
     TieBreak tie_break = TieBreak::first;
     std::vector<Step> steps;  // ordered by time, file order within one instant

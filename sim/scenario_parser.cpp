@@ -177,6 +177,8 @@ class Parser {
                 ok = clock(l.number, t);
             else if (verb == "tiebreak")
                 ok = tiebreak(l.number, t);
+            else if (verb == "processing")
+                ok = processing(l.number, t);
             else if (verb == "at")
                 ok = at(l);
             else
@@ -285,6 +287,14 @@ class Parser {
             return fail(line, "expected a signed duration (e.g. -2s, +30ms), got '" +
                                   std::string(t[3]) + "'");
         scenario_.clock_offset[*s] = *d;
+        return true;
+    }
+
+    bool processing(int line, const std::vector<std::string_view>& t) {
+        if (t.size() < 2) return fail(line, "expected `processing DIST`");
+        auto d = distribution(line, join(t, 1));
+        if (!d) return false;
+        scenario_.processing = *d;
         return true;
     }
 

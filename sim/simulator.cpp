@@ -36,6 +36,7 @@ struct Server {
     std::uint64_t timer_generation = 0;
     std::optional<Instant> armed;
     Duration offset;
+    Instant busy_until{0};  // with a processing cost: when the last message is handled
 };
 
 }  // namespace
@@ -49,6 +50,8 @@ class Simulator::Impl {
           net_prng_(scenario.seed * 4 + 1),
           node_prng_(scenario.seed * 4 + 2),
           workload_prng_(scenario.seed * 4 + 3),
+          cost_prng_(scenario.seed * 4 + 4),
+          processing_(!scenario.processing.is_zero()),
           network_(scenario, queue_, trace_, net_prng_),
           checker_(scenario, result_, trace_) {}
 
@@ -77,6 +80,7 @@ class Simulator::Impl {
     void on(EvPlaces& e);
     void on(EvTimer& e);
     void on(EvWorkload& e);
+    void on(EvHandle& e);
 
   private:
     Now now_of(int s) const {
@@ -92,6 +96,9 @@ class Simulator::Impl {
         return sc_.herd.servers[static_cast<std::size_t>(s)].name.str();
     }
 
+    // With a processing cost: when server `s` is done with a message that arrives now (it
+    // handles one at a time).
+    Instant occupy(int s);
     void start_server(int s);
     void pump(int s);
     void arm(int s);
@@ -110,6 +117,8 @@ class Simulator::Impl {
     Prng net_prng_;       // latencies and injected Places failures
     Prng node_prng_;      // incarnations and Node seeds
     Prng workload_prng_;  // workload clients, positions and targets
+    Prng cost_prng_;      // processing costs (drawn only when the scenario sets one)
+    bool processing_;
     EventQueue<Event> queue_;
     Instant now_{0};
     Timestamp wall_;  // epoch + now_, kept in step with now_
@@ -123,6 +132,13 @@ class Simulator::Impl {
 
 // ---------------------------------------------------------------- servers
 
+Instant Simulator::Impl::occupy(int s) {
+    Server& sv = servers_[static_cast<std::size_t>(s)];
+    const Instant start = std::max(now_, sv.busy_until);
+    sv.busy_until = start + sc_.processing.sample(cost_prng_);
+    return sv.busy_until;
+}
+
 void Simulator::Impl::start_server(int s) {
     Server& sv = servers_[static_cast<std::size_t>(s)];
     NodeConfig config;
@@ -133,6 +149,7 @@ void Simulator::Impl::start_server(int s) {
     config.seed = node_prng_.next();
     sv.life += 1;
     sv.armed.reset();
+    sv.busy_until = now_;  // what the last incarnation was handling is gone with it
     checker_.restarted(s);
     if (trace_.enabled()) {
         trace_.begin(now_, "start")
@@ -279,6 +296,10 @@ void Simulator::Impl::on(EvDeliver& d) {
     if (!to.open) return;
     if (to.server == client_end) {
         if (c->client >= 0) clients_[static_cast<std::size_t>(c->client)].received += *d.bytes;
+    } else if (processing_) {
+        queue_.push(occupy(to.server),
+                    EvHandle{d.conn, 1 - d.from, servers_[static_cast<std::size_t>(to.server)].life,
+                             d.bytes});
     } else {
         result_.stats.deliveries += 1;
         node(to.server).handle_bytes(d.conn, *d.bytes, now_of(to.server));
@@ -297,6 +318,12 @@ void Simulator::Impl::on(EvCloseNotice& n) {
     if (c == nullptr) return;
     Network::End& to = c->end[n.to];
     if (!to.open) return;
+    if (processing_ && to.server != client_end &&
+        servers_[static_cast<std::size_t>(to.server)].busy_until > now_) {
+        // Learnt after the bytes that came before it are handled.
+        queue_.push(servers_[static_cast<std::size_t>(to.server)].busy_until, n);
+        return;
+    }
     to.open = false;
     const int server = to.server;
     if (server == client_end && c->client >= 0)
@@ -333,9 +360,24 @@ void Simulator::Impl::on(EvClientOpen& open) {
         network_.erase(open.conn);
         return;
     }
+    if (processing_ && !open.processed) {
+        open.processed = true;
+        queue_.push(occupy(s), std::move(open));
+        return;
+    }
     node(s).handle_accepted(open.conn, now_of(s));
     node(s).handle_bytes(open.conn, *open.bytes, now_of(s));
     node(s).handle_eof(open.conn, now_of(s));
+    pump(s);
+}
+
+void Simulator::Impl::on(EvHandle& h) {
+    Network::Conn* c = network_.find(h.conn);
+    if (c == nullptr || !c->end[h.end].open) return;
+    const int s = c->end[h.end].server;
+    if (!current(s, h.life)) return;
+    result_.stats.deliveries += 1;
+    node(s).handle_bytes(h.conn, *h.bytes, now_of(s));
     pump(s);
 }
 

@@ -224,6 +224,7 @@ class Wire {
     }
 
     // ---- events
+    void on(sim::EvHandle&) {}  // only with a processing cost, which the wire never has
     void on(sim::EvDeliver& d) {
         sim::Network::Conn* c = net_.find(d.conn);
         if (c == nullptr) return;

@@ -29,7 +29,9 @@ TEST(ScenarioParse, Fall2017PresetAndSettings) {
         "places latency 50ms\n"
         "places fail 0.1\n"
         "clock Welsh offset -2s\n"
-        "tiebreak convergent\n");
+        "tiebreak convergent\n"
+        "processing normal(40us,10us)\n");
+    EXPECT_EQ(s.processing.describe(), "normal(40us,10us)");
     EXPECT_EQ(s.herd.servers.size(), 5u);
     EXPECT_EQ(s.herd.links.size(), 5u);
     EXPECT_EQ(s.seed, 42u);
@@ -253,6 +255,13 @@ TEST(ScenarioErrors, OtherMalformedSettings) {
               "t.scn:2: expecte");
     EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=0 rate=5/s for=1s\n"),
               "t.scn:2: expected clients=N with N from 1 to 100000000");
+}
+
+TEST(ScenarioParse, ProcessingTakesADistribution) {
+    EXPECT_TRUE(parse_ok("herd line 2\n").processing.is_zero());
+    EXPECT_EQ(error_of("herd line 2\nprocessing\n"), "t.scn:2: expected `processing DIST`");
+    EXPECT_EQ(error_of("herd line 2\nprocessing fast\n").substr(0, 44),
+              "t.scn:2: expected a duration or a distributi");
 }
 
 }  // namespace

@@ -284,5 +284,38 @@ TEST(Invariants, NoViolationsUnderFaults) {
     EXPECT_TRUE(r.violations.empty());
 }
 
+TEST(Simulator, ProcessingCostAddsToEveryHopAndQueuesAtABusyServer) {
+    // 5 ms links and 1 ms to handle each message: 6 ms a hop. The origin's own handling of the
+    // client's line (1 ms, and 1 ms more for b, which waits behind a) comes before it accepts the
+    // update, so it is not in the propagation.
+    const std::string herd =
+        "herd line 3\nlatency 5ms\nprocessing 1ms\n"
+        "at 1s send s1 IAMAT a +1.0+1.0 {now}\n";
+    const SimResult one = run(scenario(herd +
+                                       "at 1s send s1 IAMAT b +1.0+1.0 {now}\n"
+                                       "at 1012.5ms expect s3 lacks a\n"
+                                       "at 1013.5ms expect s3 has a at +1.0+1.0\n"
+                                       "at 1013.5ms expect s3 lacks b\n"
+                                       "at 1014.5ms expect s3 has b at +1.0+1.0\n"));
+    EXPECT_EQ(verdicts(one), (std::vector<std::string>{"6 PASS", "7 PASS", "8 PASS", "9 PASS"}));
+    // Each hop 6 ms after the server before it accepted the update, for a and for b alike.
+    EXPECT_EQ(one.propagation_by_hops.at(1), (std::vector<std::int64_t>{6'000'000, 6'000'000}));
+    EXPECT_EQ(one.propagation_by_hops.at(2), (std::vector<std::int64_t>{12'000'000, 12'000'000}));
+}
+
+TEST(Simulator, NoProcessingCostLeavesTheTraceAsItWas) {
+    const std::string base =
+        "herd fall2017\nlatency uniform(1ms,5ms)\n"
+        "at 0ms send Alford IAMAT a +1.0+1.0 {now}\nat 1s expect converged\n";
+    std::ostringstream without, with_zero, with_cost, again;
+    run(scenario(base), &without);
+    run(scenario(base + "processing 0ms\n"), &with_zero);
+    run(scenario(base + "processing normal(50us,10us)\n"), &with_cost);
+    run(scenario(base + "processing normal(50us,10us)\n"), &again);
+    EXPECT_EQ(without.str(), with_zero.str());
+    EXPECT_NE(without.str(), with_cost.str());
+    EXPECT_EQ(with_cost.str(), again.str());  // drawn from the seed: deterministic
+}
+
 }  // namespace
 }  // namespace herd::sim
