@@ -2,7 +2,9 @@
 // [--skew-tolerance D] [--base-port P] [--compare]`: the scenario against real processes
 // (replay/replay.hpp), reported as `herd sim` reports; with --compare, beside the simulator's run
 // of the same file and seed.
+#include <atomic>
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 
@@ -18,6 +20,9 @@
 namespace herd::cli {
 
 namespace {
+
+// SIGINT or SIGTERM: the replay stops its herd and its folder before exiting.
+std::atomic<bool> stop_requested{false};
 
 constexpr const char* usage =
     "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
@@ -73,19 +78,19 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
     for (std::size_t i = 0; i < s.expectations.size() && i < r.expectations.size(); ++i) {
         const sim::ExpectationResult& a = s.expectations[i];
         const sim::ExpectationResult& b = r.expectations[i];
-        out << (a.pass ? "  PASS" : "  FAIL") << (b.pass ? "  PASS" : "  FAIL") << "  "
-            << sc.file << ":" << a.line << " at " << sim::format_duration(Duration{a.at.ns})
-            << "  " << a.text << "\n";
+        out << (a.pass ? "  PASS" : "  FAIL") << (b.pass ? "  PASS" : "  FAIL") << "  " << sc.file
+            << ":" << a.line << " at " << sim::format_duration(Duration{a.at.ns}) << "  " << a.text
+            << "\n";
         if (a.pass != b.pass) {
             disagreements += 1;
-            out << "        DISAGREE: " << (a.pass ? "the real herd found: " + b.found
-                                                   : "the simulator found: " + a.found)
+            out << "        DISAGREE: "
+                << (a.pass ? "the real herd found: " + b.found : "the simulator found: " + a.found)
                 << "\n";
         }
     }
     if (s.violations.size() != r.violations.size()) disagreements += 1;
-    out << "invariant violations: sim " << s.violations.size() << ", real "
-        << r.violations.size() << "\n";
+    out << "invariant violations: sim " << s.violations.size() << ", real " << r.violations.size()
+        << "\n";
     print_propagation(out, s, r);
     out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)
         << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates) << " (updates: sim "
@@ -95,12 +100,41 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
     return disagreements == 0 ? 0 : 1;
 }
 
-std::optional<Duration> read_tolerance(const po::variables_map& vm) {
-    const auto d = parse_duration(vm["skew-tolerance"].as<std::string>());
-    if (!d) {
+// The flags past the scenario; false after printing what is wrong with one.
+bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
+                  std::optional<sim::Distribution>& processing) {
+    const auto tolerance = parse_duration(vm["skew-tolerance"].as<std::string>());
+    if (!tolerance) {
         std::cerr << "herd replay: --skew-tolerance takes a duration such as 5ms\n" << usage;
+        return false;
     }
-    return d;
+    if (vm.count("sim-processing")) {
+        processing = sim::parse_distribution(vm["sim-processing"].as<std::string>());
+        if (!processing) {
+            std::cerr << "herd replay: --sim-processing takes a distribution such as 200us or "
+                         "normal(200us,60us)\n"
+                      << usage;
+            return false;
+        }
+    }
+    if (vm["base-port"].as<unsigned>() > 65000) {
+        std::cerr << "herd replay: --base-port takes a port from 1 to 65000 (0: a random one)\n"
+                  << usage;
+        return false;
+    }
+    options.executable = net::self_executable();
+    options.skew_tolerance = *tolerance;
+    options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
+    if (vm.count("keep-logs")) {
+        options.folder = vm["keep-logs"].as<std::string>();
+        options.keep = true;
+    }
+    if (vm.count("trace-dir")) options.trace_dir = vm["trace-dir"].as<std::string>();
+    options.note = [](const std::string& what) { std::cerr << "herd replay: " << what << "\n"; };
+    options.interrupted = &stop_requested;
+    std::signal(SIGINT, [](int) { stop_requested = true; });
+    std::signal(SIGTERM, [](int) { stop_requested = true; });
+    return true;
 }
 
 bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r) {
@@ -164,18 +198,21 @@ int run_replay(int argc, char** argv) {
     po::positional_options_description positional;
     positional.add("scenario", 1);
     po::variables_map vm;
-    const CommandLine line{"herd replay", usage,
+    const CommandLine line{"herd replay",
+                           usage,
                            "Runs a scenario file against real herd processes on loopback, every "
                            "link through a fault proxy,\nin wall-clock time, and checks its "
                            "expectations. Exit status: 0 all hold (and with --compare,\nthe "
                            "simulator agrees), 1 one fails or the worlds disagree, 2 malformed "
                            "scenario or bad arguments,\n3 the herd could not be run.",
-                           visible, &hidden, &positional};
+                           visible,
+                           &hidden,
+                           &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (vm.count("calibrate") && !vm.count("scenario")) {
         replay::ReplayOptions options;
-        options.executable = net::self_executable();
-        options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
+        std::optional<sim::Distribution> unused;
+        if (!read_options(vm, options, unused)) return 2;
         return run_calibrate(options);
     }
     if (!vm.count("scenario")) {
@@ -183,33 +220,18 @@ int run_replay(int argc, char** argv) {
         return 2;
     }
     const auto scenario = load_scenario(vm, "herd replay", usage);
-    const auto tolerance = read_tolerance(vm);
+    replay::ReplayOptions options;
     std::optional<sim::Distribution> processing;
-    if (vm.count("sim-processing")) {
-        processing = sim::parse_distribution(vm["sim-processing"].as<std::string>());
-        if (!processing) {
-            std::cerr << "herd replay: --sim-processing takes a distribution such as 200us or "
-                         "normal(200us,60us)\n"
-                      << usage;
-            return 2;
-        }
-    }
-    if (!scenario || !tolerance || vm["base-port"].as<unsigned>() > 65000) return 2;
+    if (!scenario || !read_options(vm, options, processing)) return 2;
     if (auto refused = replay::replay_refusal(*scenario)) {
         std::cerr << "herd replay: " << refused->message << "\n";
         return 2;
     }
-    replay::ReplayOptions options;
-    options.executable = net::self_executable();
-    options.skew_tolerance = *tolerance;
-    options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
-    if (vm.count("keep-logs")) {
-        options.folder = vm["keep-logs"].as<std::string>();
-        options.keep = true;
-    }
-    if (vm.count("trace-dir")) options.trace_dir = vm["trace-dir"].as<std::string>();
-    options.note = [](const std::string& what) { std::cerr << "herd replay: " << what << "\n"; };
     auto result = replay::replay(*scenario, options);
+    if (stop_requested) {
+        std::cerr << "herd replay: interrupted; every server was stopped\n";
+        return 130;
+    }
     if (const Error* e = error_of(result)) {
         std::cerr << "herd replay: " << e->message << "\n";
         return 3;

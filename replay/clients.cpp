@@ -105,7 +105,8 @@ void Clients::send(int s, const std::string& line, Instant at) {
     const std::uint16_t port = herd_.client_port(s);
     asio::post(herd_.io(), [this, c, port, alive = alive_] {
         if (!*alive) return;
-        c->socket.async_connect(loopback(port), [this, c, alive](const boost::system::error_code& ec) {
+        c->socket.async_connect(loopback(port), [this, c,
+                                                 alive](const boost::system::error_code& ec) {
             if (!*alive || ec) return;
             asio::async_write(c->socket, asio::buffer(c->out),
                               [this, c, alive](const boost::system::error_code& e, std::size_t) {
@@ -150,8 +151,7 @@ void Clients::tick(const std::shared_ptr<Workload>& w) {
         return offset;
     };
     const std::int64_t elapsed =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count() -
-        w->at.ns;
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count() - w->at.ns;
     while (due(w->index) < w->step.length.ns && due(w->index) <= elapsed) {
         std::vector<int> live;
         for (int s = 0; s < static_cast<int>(live_.size()); ++s) {
@@ -213,17 +213,18 @@ void Clients::flush_work(const std::shared_ptr<WorkConn>& c) {
 }
 
 void Clients::drain_work(const std::shared_ptr<WorkConn>& c) {
-    c->socket.async_read_some(asio::buffer(c->drain),
-                              [this, c, alive = alive_](const boost::system::error_code& ec, std::size_t) {
-                                  if (!*alive) return;
-                                  if (ec) {
-                                      c->open = false;
-                                      boost::system::error_code ignored;
-                                      c->socket.close(ignored);
-                                      return;
-                                  }
-                                  drain_work(c);
-                              });
+    c->socket.async_read_some(
+        asio::buffer(c->drain),
+        [this, c, alive = alive_](const boost::system::error_code& ec, std::size_t) {
+            if (!*alive) return;
+            if (ec) {
+                c->open = false;
+                boost::system::error_code ignored;
+                c->socket.close(ignored);
+                return;
+            }
+            drain_work(c);
+        });
 }
 
 }  // namespace herd::replay

@@ -118,9 +118,11 @@ Result<std::string> http_get(std::uint16_t port, const std::string& path) {
     }
     ::close(fd);
     const std::size_t body = answer.find("\r\n\r\n");
-    if (!ok || body == std::string::npos) return Error{"no answer from 127.0.0.1:" + std::to_string(port) + path};
+    if (!ok || body == std::string::npos)
+        return Error{"no answer from 127.0.0.1:" + std::to_string(port) + path};
     if (answer.rfind("HTTP/1.1 200", 0) != 0)
-        return Error{path + ": " + answer.substr(0, answer.find("\r\n")) + ": " + answer.substr(body + 4)};
+        return Error{path + ": " + answer.substr(0, answer.find("\r\n")) + ": " +
+                     answer.substr(body + 4)};
     return answer.substr(body + 4);
 }
 
@@ -139,6 +141,8 @@ RealHerd::RealHerd(const sim::Scenario& scenario, RealHerdOptions options)
     servers_.resize(sc_.herd.servers.size());
     cut_.assign(sc_.herd.links.size(), false);
     proxy_ = std::make_unique<net::Proxy>(io_, scenario_latencies(options_.seed));
+    // The servers stop when this process goes, even killed (herd serve follows the PID).
+    ::setenv("HERD_SUPERVISOR_PID", std::to_string(::getpid()).c_str(), 1);
     thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -165,21 +169,22 @@ std::uint16_t RealHerd::client_port(int s) const {
     return proxy_->port("client>" + name(s));
 }
 
-// Two ports per server (clients and peers; admin), below the kernel's ephemeral range so that
-// no outgoing connection takes one while its server is down.
+// Two ports per server (clients and peers; admin), free when picked. By default below Linux's
+// usual ephemeral range (32768 up), so that no outgoing connection takes one while its server is
+// down.
 std::optional<Error> RealHerd::pick_ports() {
     std::uint32_t port = options_.base_port;
     if (port == 0) port = 20000 + static_cast<std::uint32_t>(std::random_device{}() % 10000);
     auto next = [&port]() -> std::uint16_t {
-        while (port < 32768 && !port_free(static_cast<std::uint16_t>(port)))
+        while (port <= 65535 && !port_free(static_cast<std::uint16_t>(port)))
             ++port;
-        return port < 32768 ? static_cast<std::uint16_t>(port++) : 0;
+        return port <= 65535 ? static_cast<std::uint16_t>(port++) : 0;
     };
     for (Process& p : servers_) {
         p.port = next();
         p.admin = next();
         if (p.port == 0 || p.admin == 0)
-            return Error{"no free ports between the base port and 32767 for the herd"};
+            return Error{"no free ports from the base port up for the herd"};
     }
     return std::nullopt;
 }
@@ -189,7 +194,8 @@ std::optional<Error> RealHerd::add_links() {
     on_io([&] {
         auto add = [&](const std::string& link, int to, const sim::Distribution& latency) {
             if (failed) return;
-            const std::string up = "127.0.0.1:" + std::to_string(servers_[static_cast<std::size_t>(to)].port);
+            const std::string up =
+                "127.0.0.1:" + std::to_string(servers_[static_cast<std::size_t>(to)].port);
             failed = proxy_->add(link, "127.0.0.1:0", up);
             if (!failed) failed = proxy_->set_latency(link, "both", latency.describe());
         };
@@ -256,11 +262,24 @@ std::optional<Error> RealHerd::spawn(int s) {
     Process& p = servers_[static_cast<std::size_t>(s)];
     p.lives += 1;
     const std::vector<std::string> args = {
-        options_.executable, "serve", name(s), "--config", path(name(s) + ".herd"),
-        "--log-dir", path("logs"), "--trace", path(name(s) + "." + std::to_string(p.lives) + ".trace.jsonl"),
-        "--admin", "127.0.0.1:" + std::to_string(p.admin), "--places",
-        "http://127.0.0.1:" + std::to_string(stub_->port()), "--places-key-file", path("places.key"),
-        "--clock-offset", p.offset, "--tiebreak",
+        options_.executable,
+        "serve",
+        name(s),
+        "--config",
+        path(name(s) + ".herd"),
+        "--log-dir",
+        path("logs"),
+        "--trace",
+        path(name(s) + "." + std::to_string(p.lives) + ".trace.jsonl"),
+        "--admin",
+        "127.0.0.1:" + std::to_string(p.admin),
+        "--places",
+        "http://127.0.0.1:" + std::to_string(stub_->port()),
+        "--places-key-file",
+        path("places.key"),
+        "--clock-offset",
+        p.offset,
+        "--tiebreak",
         sc_.tie_break == TieBreak::convergent ? "convergent" : "first"};
     const auto child =
         net::spawn_child(args, path(name(s) + "." + std::to_string(p.lives) + ".out"));
@@ -279,7 +298,8 @@ std::optional<Error> RealHerd::wait_accepting(int s) const {
             return std::nullopt;
         }
         if (net::reap_child(p.pid))
-            return Error{name(s) + " exited at start; see " + path(name(s) + "." + std::to_string(p.lives) + ".out")};
+            return Error{name(s) + " exited at start; see " +
+                         path(name(s) + "." + std::to_string(p.lives) + ".out")};
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return Error{name(s) + " did not open its admin port within 10 s"};

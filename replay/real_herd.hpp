@@ -19,8 +19,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
-#include <future>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,8 +48,8 @@ struct PeerCounters {
 };
 
 struct RealHerdOptions {
-    std::string executable;      // the herd binary
-    std::string folder;          // herd files, logs, traces and server output go here
+    std::string executable;       // the herd binary
+    std::string folder;           // herd files, logs, traces and server output go here
     std::uint16_t base_port = 0;  // first port tried for the servers (0: a random one)
     std::uint64_t seed = 1;       // proxy latencies and Places faults
 };
@@ -66,8 +66,8 @@ class RealHerd {
     std::optional<Error> start(std::chrono::system_clock::time_point t0_wall);
     // Waits until every server has linked every neighbour.
     std::optional<Error> wait_linked(std::chrono::steady_clock::time_point deadline);
-    void crash(int s);                       // SIGKILL (its counters read first)
-    std::optional<Error> restart(int s);     // a crash if up, then a new process, accepting
+    void crash(int s);                    // SIGKILL (its counters read first)
+    std::optional<Error> restart(int s);  // a crash if up, then a new process, accepting
     bool up(int s) const { return servers_[static_cast<std::size_t>(s)].pid > 0; }
     // Cuts and restores proxy links to match `faults`.
     void apply(const sim::LinkFaults& faults);

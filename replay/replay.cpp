@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "replay/clients.hpp"
@@ -47,9 +47,9 @@ std::optional<TraceEvent> parse_trace_line(const std::string& line, int server) 
     };
     const auto time = parse_client_time(text("client_time"));
     if (!time || !d["steady_ns"].IsInt64()) return std::nullopt;
-    return TraceEvent{d["steady_ns"].GetInt64(), server, false,
-                      RecordApplied{text("record"), text("via"), text("origin"), text("client"),
-                                    *time}};
+    return TraceEvent{
+        d["steady_ns"].GetInt64(), server, false,
+        RecordApplied{text("record"), text("via"), text("origin"), text("client"), *time}};
 }
 
 class Run {
@@ -57,8 +57,8 @@ class Run {
     Run(const sim::Scenario& sc, const ReplayOptions& options)
         : sc_(sc),
           options_(options),
-          herd_(sc, RealHerdOptions{options.executable, options.folder, options.base_port,
-                                    sc.seed}),
+          herd_(sc,
+                RealHerdOptions{options.executable, options.folder, options.base_port, sc.seed}),
           faults_(sc.herd.servers.size()),
           checker_(sc, result_, no_trace_, options.skew_tolerance) {}
 
@@ -67,6 +67,17 @@ class Run {
   private:
     void note(const std::string& what) {
         if (options_.note) options_.note(what);
+    }
+    bool interrupted() const { return options_.interrupted && *options_.interrupted; }
+    // False when interrupted meanwhile.
+    bool sleep_until(Clock::time_point t) const {
+        while (!interrupted()) {
+            const auto now = Clock::now();
+            if (now >= t) return true;
+            std::this_thread::sleep_for(
+                std::min<Clock::duration>(t - now, std::chrono::milliseconds(50)));
+        }
+        return false;
     }
     void run_step(const sim::Step& step, Clients& clients);
     void run_process_step(const sim::StepAction& a, Clients& clients);
@@ -96,7 +107,7 @@ Result<sim::SimResult> Run::go() {
     {
         Clients clients(herd_, sc_, t0_);
         for (const sim::Step& step : sc_.steps) {
-            std::this_thread::sleep_until(t0_ + std::chrono::nanoseconds(step.at.ns));
+            if (!sleep_until(t0_ + std::chrono::nanoseconds(step.at.ns))) break;
             const std::int64_t late = steady_ns(Clock::now()) - steady_ns(t0_) - step.at.ns;
             if (late > late_max_ns_) {
                 late_max_ns_ = late;
@@ -108,6 +119,7 @@ Result<sim::SimResult> Run::go() {
         result_.stats.workload_refused = clients.workload_refused();
     }
     herd_.stop();
+    if (interrupted()) return Error{"interrupted; the herd was stopped"};
     if (late_max_ns_ > 20'000'000)
         note("statements ran up to " + sim::format_latency(late_max_ns_) + " late (line " +
              std::to_string(late_line_) + ")");
@@ -135,7 +147,8 @@ void Run::run_step(const sim::Step& step, Clients& clients) {
         result_.stats.sends_refused += 1;
         return clients.refuse(send->server);
     }
-    if (const auto* w = std::get_if<sim::WorkloadStep>(&a)) return clients.start_workload(*w, step.at);
+    if (const auto* w = std::get_if<sim::WorkloadStep>(&a))
+        return clients.start_workload(*w, step.at);
     if (faults_.apply(a)) return herd_.apply(faults_);
     run_process_step(a, clients);
 }
@@ -161,9 +174,12 @@ void Run::run_process_step(const sim::StepAction& a, Clients& clients) {
 // The servers whose stores an expectation looks at: one, all (converged), or none (a reply).
 std::vector<bool> stores_needed(const sim::StepAction& a, std::size_t servers) {
     std::vector<bool> need(servers, std::holds_alternative<sim::ExpectConverged>(a));
-    if (const auto* e = std::get_if<sim::ExpectHasAt>(&a)) need[static_cast<std::size_t>(e->server)] = true;
-    if (const auto* e = std::get_if<sim::ExpectHasTime>(&a)) need[static_cast<std::size_t>(e->server)] = true;
-    if (const auto* e = std::get_if<sim::ExpectLacks>(&a)) need[static_cast<std::size_t>(e->server)] = true;
+    if (const auto* e = std::get_if<sim::ExpectHasAt>(&a))
+        need[static_cast<std::size_t>(e->server)] = true;
+    if (const auto* e = std::get_if<sim::ExpectHasTime>(&a))
+        need[static_cast<std::size_t>(e->server)] = true;
+    if (const auto* e = std::get_if<sim::ExpectLacks>(&a))
+        need[static_cast<std::size_t>(e->server)] = true;
     return need;
 }
 
@@ -174,7 +190,8 @@ void Run::expect(const sim::Step& step, const Clients& clients) {
     std::vector<std::future<Result<RecordStore>>> reads(n);
     for (std::size_t s = 0; s < n; ++s) {
         if (need[s] && herd_.up(static_cast<int>(s)))
-            reads[s] = std::async(std::launch::async, [this, s] { return herd_.store(static_cast<int>(s)); });
+            reads[s] = std::async(std::launch::async,
+                                  [this, s] { return herd_.store(static_cast<int>(s)); });
     }
     std::vector<RecordStore> stores;
     for (std::size_t s = 0; s < n; ++s)
@@ -217,9 +234,10 @@ void Run::replay_traces() {
             }
             if (!options_.trace_dir.empty()) {
                 std::error_code ec;
-                std::filesystem::copy_file(
-                    file, std::filesystem::path(options_.trace_dir) / std::filesystem::path(file).filename(),
-                    std::filesystem::copy_options::overwrite_existing, ec);
+                std::filesystem::copy_file(file,
+                                           std::filesystem::path(options_.trace_dir) /
+                                               std::filesystem::path(file).filename(),
+                                           std::filesystem::copy_options::overwrite_existing, ec);
             }
         }
     }
@@ -240,8 +258,8 @@ void Run::replay_traces() {
 std::optional<Error> replay_refusal(const sim::Scenario& sc) {
     const std::size_t n = sc.herd.servers.size();
     if (n > replay_servers_max)
-        return Error{sc.file + ": a herd of " + std::to_string(n) + " servers; herd replay runs at most " +
-                     std::to_string(replay_servers_max) +
+        return Error{sc.file + ": a herd of " + std::to_string(n) +
+                     " servers; herd replay runs at most " + std::to_string(replay_servers_max) +
                      " on one machine (herd sim runs any size)"};
     std::uint64_t rate = 0;
     std::uint64_t clients = 0;
@@ -295,7 +313,8 @@ Result<Calibration> calibrate(const ReplayOptions& options, int servers, int upd
         squares += h * h;
     }
     if (squares == 0) return Error{"calibration: no update reached another server"};
-    c.per_hop_p50 = Duration{std::max<std::int64_t>(static_cast<std::int64_t>(weighted / squares), 0)};
+    c.per_hop_p50 =
+        Duration{std::max<std::int64_t>(static_cast<std::int64_t>(weighted / squares), 0)};
     const auto one = c.result.propagation_by_hops.find(1);
     if (one != c.result.propagation_by_hops.end() && !one->second.empty()) {
         const sim::Percentiles p = sim::percentiles(one->second);
@@ -311,8 +330,9 @@ Result<sim::SimResult> replay(const sim::Scenario& scenario, const ReplayOptions
     if (auto e = replay_refusal(scenario)) return *e;
     ReplayOptions o = options;
     if (o.folder.empty())
-        o.folder = (std::filesystem::temp_directory_path() /
-                    ("herd-replay-" + std::to_string(::getpid()))).string();
+        o.folder =
+            (std::filesystem::temp_directory_path() / ("herd-replay-" + std::to_string(::getpid())))
+                .string();
     std::error_code ec;
     std::filesystem::create_directories(o.folder, ec);
     if (ec) return Error{"cannot make " + o.folder + ": " + ec.message()};

@@ -8,6 +8,7 @@
 // The result has the simulator's shape, so `herd replay` prints the same report.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,16 +35,19 @@ struct ReplayOptions {
     bool keep = false;
     std::string trace_dir;  // where to copy the servers' record traces (empty: nowhere)
     Duration skew_tolerance = Duration::milliseconds(5);
-    std::uint16_t base_port = 0;  // 0: a random one in 20000-29999
+    std::uint16_t base_port = 0;                   // 0: a random one in 20000-29999
     std::function<void(const std::string&)> note;  // progress notes (stderr)
+    // Set (say by a SIGINT handler) to stop the run early: the herd is stopped, the folder
+    // removed, and the result is an Error saying so.
+    const std::atomic<bool>* interrupted = nullptr;
 };
 
 // What one real hop costs on this machine besides its link latency: proxies, kernel, the server.
 struct Calibration {
     sim::Scenario scenario;  // the one measured
     sim::SimResult result;
-    Duration per_hop_p50;  // fitted over the hop distances (least squares through zero)
-    Duration spread;       // a normal's sigma, from the one-hop p50 and p90
+    Duration per_hop_p50;         // fitted over the hop distances (least squares through zero)
+    Duration spread;              // a normal's sigma, from the one-hop p50 and p90
     std::string processing_line;  // "processing normal(...)": the line for a scenario
 };
 

@@ -39,7 +39,8 @@ bool reply_matches(const Glob& glob, std::string_view received, Duration toleran
     const auto want = skew_field(glob.source());
     const auto got = skew_field(received);
     if (!want || !got) return false;
-    const std::string_view want_text = std::string_view(glob.source()).substr(want->first, want->second);
+    const std::string_view want_text =
+        std::string_view(glob.source()).substr(want->first, want->second);
     const auto want_skew = skew_value(want_text);
     const auto got_skew = skew_value(received.substr(got->first, got->second));
     if (!want_skew || !got_skew) return false;
@@ -50,8 +51,7 @@ bool reply_matches(const Glob& glob, std::string_view received, Duration toleran
     return glob.matches(replaced);
 }
 
-Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace,
-                 Duration skew_tolerance)
+Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace, Duration skew_tolerance)
     : sc_(scenario), skew_tolerance_(skew_tolerance), result_(result), trace_(trace) {
     const std::size_t n = sc_.herd.servers.size();
     last_applied_.resize(n);

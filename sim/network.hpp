@@ -45,7 +45,11 @@ class Network {
     };
 
     Network(const Scenario& scenario, EventQueue<Event>& queue, Trace& trace, Prng& prng)
-        : sc_(scenario), queue_(queue), trace_(trace), prng_(prng), faults_(scenario.herd.servers.size()) {}
+        : sc_(scenario),
+          queue_(queue),
+          trace_(trace),
+          prng_(prng),
+          faults_(scenario.herd.servers.size()) {}
 
     // ---- connections
     std::uint64_t open(int a, int b, Instant now, int client = -1);

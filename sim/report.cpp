@@ -134,9 +134,9 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
     out << "; places queries: " << s.places_queries << " (" << s.places_failures
         << " failed by injection)\n";
     if (s.events > 0)
-        out << "events: " << s.events << ", peer deliveries: " << s.deliveries << ", dials: " << s.dials
-        << " (" << s.dials_failed << " failed), links up/down: " << s.links_up << "/"
-        << s.links_down << "\n";
+        out << "events: " << s.events << ", peer deliveries: " << s.deliveries
+            << ", dials: " << s.dials << " (" << s.dials_failed
+            << " failed), links up/down: " << s.links_up << "/" << s.links_down << "\n";
     else
         out << "links up/down: " << s.links_up << "/" << s.links_down << "\n";
     if (r.traced) out << "trace hash: " << hex64(r.trace_hash) << "\n";

@@ -291,12 +291,11 @@ TEST(Simulator, ProcessingCostAddsToEveryHopAndQueuesAtABusyServer) {
     const std::string herd =
         "herd line 3\nlatency 5ms\nprocessing 1ms\n"
         "at 1s send s1 IAMAT a +1.0+1.0 {now}\n";
-    const SimResult one = run(scenario(herd +
-                                       "at 1s send s1 IAMAT b +1.0+1.0 {now}\n"
-                                       "at 1012.5ms expect s3 lacks a\n"
-                                       "at 1013.5ms expect s3 has a at +1.0+1.0\n"
-                                       "at 1013.5ms expect s3 lacks b\n"
-                                       "at 1014.5ms expect s3 has b at +1.0+1.0\n"));
+    const SimResult one = run(scenario(herd + "at 1s send s1 IAMAT b +1.0+1.0 {now}\n"
+                                              "at 1012.5ms expect s3 lacks a\n"
+                                              "at 1013.5ms expect s3 has a at +1.0+1.0\n"
+                                              "at 1013.5ms expect s3 lacks b\n"
+                                              "at 1014.5ms expect s3 has b at +1.0+1.0\n"));
     EXPECT_EQ(verdicts(one), (std::vector<std::string>{"6 PASS", "7 PASS", "8 PASS", "9 PASS"}));
     // Each hop 6 ms after the server before it accepted the update, for a and for b alike.
     EXPECT_EQ(one.propagation_by_hops.at(1), (std::vector<std::int64_t>{6'000'000, 6'000'000}));
