@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -100,6 +101,31 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
     return disagreements == 0 ? 0 : 1;
 }
 
+// The folders and the report file can be made and written, before a run that would only then
+// find out; false after saying which cannot.
+bool writable_paths(const po::variables_map& vm) {
+    for (const char* flag : {"keep-logs", "trace-dir"}) {
+        if (!vm.count(flag)) continue;
+        std::error_code ec;
+        const std::string dir = vm[flag].as<std::string>();
+        std::filesystem::create_directories(dir, ec);
+        if (ec || !std::filesystem::is_directory(dir)) {
+            std::cerr << "herd replay: --" << flag << ": cannot make the folder " << dir
+                      << (ec ? ": " + ec.message() : std::string(": a file is in the way")) << "\n";
+            return false;
+        }
+    }
+    if (vm.count("report")) {
+        std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::app);
+        if (!report) {
+            std::cerr << "herd replay: --report: cannot write " << vm["report"].as<std::string>()
+                      << "\n";
+            return false;
+        }
+    }
+    return true;
+}
+
 // The flags past the scenario; false after printing what is wrong with one.
 bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
                   std::optional<sim::Distribution>& processing) {
@@ -122,6 +148,16 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
                   << usage;
         return false;
     }
+    if (vm.count("sim-processing") && !vm.count("compare")) {
+        std::cerr << "herd replay: --sim-processing goes with --compare\n" << usage;
+        return false;
+    }
+    if (vm.count("calibrate") && vm.count("scenario")) {
+        std::cerr << "herd replay: --calibrate runs a scenario of its own; give it no file\n"
+                  << usage;
+        return false;
+    }
+    if (!writable_paths(vm)) return false;
     options.executable = net::self_executable();
     options.skew_tolerance = *tolerance;
     options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());

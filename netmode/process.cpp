@@ -33,6 +33,9 @@ Result<Child> spawn_child(const std::vector<std::string>& args, const std::strin
                                          O_WRONLY | O_CREAT | O_TRUNC, 0644);
     }
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    // Nothing else of ours reaches the child (listening sockets of a proxy in this process, say):
+    // only stdin, stdout and stderr.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     Child child;
     const int status =
         posix_spawn(&child.pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);

@@ -20,7 +20,8 @@ struct Child {
 };
 
 // Starts `args` (args[0]: the executable's path). Its stdout and stderr go to `output_file`
-// (created or truncated), or, when that is empty, into a pipe returned in output_fd.
+// (created or truncated), or, when that is empty, into a pipe returned in output_fd. It inherits
+// no other descriptor.
 Result<Child> spawn_child(const std::vector<std::string>& args, const std::string& output_file);
 
 // Sends SIGTERM, waits up to `grace` for the child to exit, then SIGKILLs it; reaps it either way.

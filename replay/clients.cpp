@@ -77,6 +77,15 @@ void Clients::set_live(int s, bool live) {
     live_[static_cast<std::size_t>(s)] = live;
 }
 
+void Clients::release_before(Instant t) {
+    released_before_ns_ = t.ns;
+    asio::post(herd_.io(), [this, alive = alive_] {
+        if (!*alive) return;
+        for (auto& w : workloads_)
+            tick(w);
+    });
+}
+
 std::vector<sim::SimClient> Clients::clients() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return clients_;
@@ -143,16 +152,17 @@ void Clients::start_workload(const sim::WorkloadStep& step, Instant at) {
     });
 }
 
-// Every IAMAT of `w` that is due, then a timer for the next one.
+// Every IAMAT of `w` that is due (and released), then a timer for the next one.
 void Clients::tick(const std::shared_ptr<Workload>& w) {
     const auto due = [&](std::uint64_t i) {
-        const auto offset = static_cast<std::int64_t>(static_cast<uint128>(i) * 1'000'000'000u /
-                                                      w->step.rate_per_s);
-        return offset;
+        return static_cast<std::int64_t>(static_cast<uint128>(i) * 1'000'000'000u /
+                                         w->step.rate_per_s);
     };
     const std::int64_t elapsed =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count() - w->at.ns;
-    while (due(w->index) < w->step.length.ns && due(w->index) <= elapsed) {
+    const std::int64_t released = released_before_ns_ - w->at.ns;
+    while (due(w->index) < w->step.length.ns && due(w->index) <= elapsed &&
+           due(w->index) < released) {
         std::vector<int> live;
         for (int s = 0; s < static_cast<int>(live_.size()); ++s) {
             if (live_[static_cast<std::size_t>(s)]) live.push_back(s);
@@ -167,7 +177,8 @@ void Clients::tick(const std::shared_ptr<Workload>& w) {
         }
         w->index += 1;
     }
-    if (due(w->index) >= w->step.length.ns) return;
+    // Done, or waiting for statements (release_before ticks again), or for the next line's time.
+    if (due(w->index) >= w->step.length.ns || due(w->index) >= released) return;
     w->timer.expires_at(t0_ + std::chrono::nanoseconds(w->at.ns + due(w->index)));
     w->timer.async_wait([this, w, alive = alive_](const boost::system::error_code& ec) {
         if (*alive && !ec) tick(w);

@@ -39,6 +39,8 @@ class Clients {
     void start_workload(const sim::WorkloadStep& step, Instant at);
     // Whether server `s` takes workload lines (the caller keeps this in step with crashes).
     void set_live(int s, bool live);
+    // Workload lines due before `t` may go: the statements up to them have run.
+    void release_before(Instant t);
 
     // What the sends read so far (a copy), and per server the latest send.
     std::vector<sim::SimClient> clients() const;
@@ -70,6 +72,7 @@ class Clients {
     Prng workload_prng_;  // as the simulator's: the same clients and positions
     std::atomic<std::uint64_t> workload_iamats_{0};
     std::atomic<std::uint64_t> workload_refused_{0};
+    std::atomic<std::int64_t> released_before_ns_{0};
     std::shared_ptr<bool> alive_;  // false once destroyed: late handlers do nothing
 };
 

@@ -45,18 +45,23 @@ int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout) {
     return fd;
 }
 
-bool port_free(std::uint16_t port) {
+// A socket bound to 127.0.0.1:port with SO_REUSEADDR and never listening: it holds the port
+// against every other bind (the proxy's own listeners, other programs) while a server that also
+// sets SO_REUSEADDR can still bind and listen on it. -1 if the port is taken.
+int hold_port(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 // The sum of a metric family's samples whose labels contain `label` (empty: all of them).
@@ -148,6 +153,8 @@ RealHerd::RealHerd(const sim::Scenario& scenario, RealHerdOptions options)
 
 RealHerd::~RealHerd() {
     stop();
+    for (int fd : held_)
+        ::close(fd);
     on_io([this] {
         proxy_->stop();
         if (stub_) stub_->stop();
@@ -169,16 +176,20 @@ std::uint16_t RealHerd::client_port(int s) const {
     return proxy_->port("client>" + name(s));
 }
 
-// Two ports per server (clients and peers; admin), free when picked. By default below Linux's
-// usual ephemeral range (32768 up), so that no outgoing connection takes one while its server is
-// down.
+// Two ports per server (clients and peers; admin), held for the whole run (hold_port), so no
+// proxy listener or other program takes one, even while its server is down. By default below
+// Linux's usual ephemeral range (32768 up), where no outgoing connection lands either.
 std::optional<Error> RealHerd::pick_ports() {
     std::uint32_t port = options_.base_port;
     if (port == 0) port = 20000 + static_cast<std::uint32_t>(std::random_device{}() % 10000);
-    auto next = [&port]() -> std::uint16_t {
-        while (port <= 65535 && !port_free(static_cast<std::uint16_t>(port)))
-            ++port;
-        return port <= 65535 ? static_cast<std::uint16_t>(port++) : 0;
+    auto next = [&]() -> std::uint16_t {
+        for (; port <= 65535; ++port) {
+            const int fd = hold_port(static_cast<std::uint16_t>(port));
+            if (fd < 0) continue;
+            held_.push_back(fd);
+            return static_cast<std::uint16_t>(port++);
+        }
+        return 0;
     };
     for (Process& p : servers_) {
         p.port = next();
@@ -234,8 +245,10 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
         auto prng = std::make_shared<Prng>(options_.seed ^ fnv1a64("places"));
         stub.fault = [this, prng] {
             net::StubFault f{std::chrono::nanoseconds(sc_.places_latency.sample(*prng).ns), {}};
-            if (sc_.places_fail_ppm > 0 && prng->below(1'000'000) < sc_.places_fail_ppm)
+            if (sc_.places_fail_ppm > 0 && prng->below(1'000'000) < sc_.places_fail_ppm) {
                 f.status = "UNKNOWN_ERROR";
+                places_failures_ += 1;
+            }
             return f;
         };
         stub_ = std::make_unique<net::PlacesStub>(io_, std::move(stub));
@@ -288,21 +301,27 @@ std::optional<Error> RealHerd::spawn(int s) {
     return std::nullopt;
 }
 
-std::optional<Error> RealHerd::wait_accepting(int s) const {
-    const Process& p = servers_[static_cast<std::size_t>(s)];
+// Up once its admin port answers /healthz, and while the process we started still runs (another
+// program on the port must not pass for it).
+std::optional<Error> RealHerd::wait_accepting(int s) {
+    Process& p = servers_[static_cast<std::size_t>(s)];
     const auto deadline = Clock::now() + std::chrono::seconds(10);
+    const std::string out = path(name(s) + "." + std::to_string(p.lives) + ".out");
+    auto exited = [&] {
+        if (!net::reap_child(p.pid)) return false;
+        p.pid = -1;
+        return true;
+    };
     while (Clock::now() < deadline) {
-        const int fd = connect_loopback(p.admin, std::chrono::milliseconds(500));
-        if (fd >= 0) {
-            ::close(fd);
+        if (exited()) return Error{name(s) + " exited at start; see " + out};
+        const auto health = http_get(p.admin, "/healthz");
+        if (const auto* body = std::get_if<std::string>(&health); body && *body == "ok\n") {
+            if (exited()) return Error{name(s) + " exited at start; see " + out};
             return std::nullopt;
         }
-        if (net::reap_child(p.pid))
-            return Error{name(s) + " exited at start; see " +
-                         path(name(s) + "." + std::to_string(p.lives) + ".out")};
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    return Error{name(s) + " did not open its admin port within 10 s"};
+    return Error{name(s) + " did not answer on its admin port within 10 s; see " + out};
 }
 
 std::optional<Error> RealHerd::wait_linked(Clock::time_point deadline) {

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -77,6 +78,8 @@ class RealHerd {
     // Reads every live server's counters and stops them (SIGTERM, then SIGKILL).
     void stop();
     const PeerCounters& counters() const { return counters_; }
+    // Places requests the stub failed on purpose (`places fail`).
+    std::uint64_t places_failures() const { return places_failures_; }
     // The record traces of every incarnation of `s`, oldest first.
     std::vector<std::string> traces(int s) const;
     boost::asio::io_context& io() { return io_; }
@@ -97,7 +100,7 @@ class RealHerd {
     std::optional<Error> add_links();
     std::optional<Error> write_herd_file(int s) const;
     std::optional<Error> spawn(int s);
-    std::optional<Error> wait_accepting(int s) const;
+    std::optional<Error> wait_accepting(int s);
     void read_counters(int s);
     std::string name(int s) const;
     std::string path(const std::string& file) const;
@@ -112,6 +115,8 @@ class RealHerd {
     std::vector<Process> servers_;
     std::vector<bool> cut_;  // per link of sc_.herd.links: cut now
     PeerCounters counters_;
+    std::vector<int> held_;  // sockets holding the servers' ports (hold_port)
+    std::atomic<std::uint64_t> places_failures_{0};
 };
 
 template <typename F>

@@ -79,8 +79,9 @@ class Run {
         }
         return false;
     }
-    void run_step(const sim::Step& step, Clients& clients);
-    void run_process_step(const sim::StepAction& a, Clients& clients);
+    std::optional<Error> run_timeline(Clients& clients);
+    std::optional<Error> run_step(const sim::Step& step, Clients& clients);
+    std::optional<Error> run_process_step(const sim::StepAction& a, Clients& clients);
     void expect(const sim::Step& step, const Clients& clients);
     void replay_traces();
 
@@ -104,23 +105,17 @@ Result<sim::SimResult> Run::go() {
     if (auto e = herd_.start(std::chrono::system_clock::now() + budget)) return *e;
     if (auto e = herd_.wait_linked(t0_)) return Error{"the herd did not start: " + e->message};
     note("herd of " + std::to_string(sc_.herd.servers.size()) + " linked; replaying from t=0");
+    std::optional<Error> failed;
     {
         Clients clients(herd_, sc_, t0_);
-        for (const sim::Step& step : sc_.steps) {
-            if (!sleep_until(t0_ + std::chrono::nanoseconds(step.at.ns))) break;
-            const std::int64_t late = steady_ns(Clock::now()) - steady_ns(t0_) - step.at.ns;
-            if (late > late_max_ns_) {
-                late_max_ns_ = late;
-                late_line_ = step.line;
-            }
-            run_step(step, clients);
-        }
+        failed = run_timeline(clients);
         result_.stats.workload_iamats = clients.workload_iamats();
         result_.stats.workload_refused = clients.workload_refused();
     }
     herd_.stop();
     if (interrupted()) return Error{"interrupted; the herd was stopped"};
-    if (late_max_ns_ > 20'000'000)
+    if (failed) return *failed;
+    if (late_max_ns_ > 5'000'000)
         note("statements ran up to " + sim::format_latency(late_max_ns_) + " late (line " +
              std::to_string(late_line_) + ")");
     replay_traces();
@@ -131,6 +126,7 @@ Result<sim::SimResult> Run::go() {
     result_.stats.links_up = c.links_up;
     result_.stats.links_down = c.links_down;
     result_.stats.places_queries = c.places_queries;
+    result_.stats.places_failures = herd_.places_failures();
     result_.end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
     for (auto& [h, samples] : result_.propagation_by_hops)
@@ -138,37 +134,62 @@ Result<sim::SimResult> Run::go() {
     return std::move(result_);
 }
 
-void Run::run_step(const sim::Step& step, Clients& clients) {
-    const sim::StepAction& a = step.action;
-    if (sim::is_expectation(a)) return expect(step, clients);
-    if (const auto* send = std::get_if<sim::SendStep>(&a)) {
-        result_.stats.sends += 1;
-        if (herd_.up(send->server)) return clients.send(send->server, send->line, step.at);
-        result_.stats.sends_refused += 1;
-        return clients.refuse(send->server);
+// Every statement at its time. Workload lines due at an instant wait until its statements ran
+// (the simulator's order: statements first), so an expectation never races a workload.
+std::optional<Error> Run::run_timeline(Clients& clients) {
+    const std::vector<sim::Step>& steps = sc_.steps;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const sim::Step& step = steps[i];
+        if (!sleep_until(t0_ + std::chrono::nanoseconds(step.at.ns))) return std::nullopt;
+        const std::int64_t late = steady_ns(Clock::now()) - steady_ns(t0_) - step.at.ns;
+        if (late > late_max_ns_) {
+            late_max_ns_ = late;
+            late_line_ = step.line;
+        }
+        if (auto e = run_step(step, clients)) return e;
+        const bool last_of_instant = i + 1 == steps.size() || steps[i + 1].at != step.at;
+        if (last_of_instant)
+            clients.release_before(i + 1 == steps.size() ? Instant{INT64_MAX} : steps[i + 1].at);
     }
-    if (const auto* w = std::get_if<sim::WorkloadStep>(&a))
-        return clients.start_workload(*w, step.at);
-    if (faults_.apply(a)) return herd_.apply(faults_);
-    run_process_step(a, clients);
+    return std::nullopt;
 }
 
-void Run::run_process_step(const sim::StepAction& a, Clients& clients) {
+std::optional<Error> Run::run_step(const sim::Step& step, Clients& clients) {
+    const sim::StepAction& a = step.action;
+    if (sim::is_expectation(a)) {
+        expect(step, clients);
+    } else if (const auto* send = std::get_if<sim::SendStep>(&a)) {
+        result_.stats.sends += 1;
+        if (herd_.up(send->server)) {
+            clients.send(send->server, send->line, step.at);
+        } else {
+            result_.stats.sends_refused += 1;
+            clients.refuse(send->server);
+        }
+    } else if (const auto* w = std::get_if<sim::WorkloadStep>(&a)) {
+        clients.start_workload(*w, step.at);
+    } else if (faults_.apply(a)) {
+        herd_.apply(faults_);
+    } else {
+        return run_process_step(a, clients);
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> Run::run_process_step(const sim::StepAction& a, Clients& clients) {
     if (const auto* crash = std::get_if<sim::CrashStep>(&a)) {
         clients.set_live(crash->server, false);
         herd_.crash(crash->server);
-        return;
+        return std::nullopt;
     }
     const auto* restart = std::get_if<sim::RestartStep>(&a);
     HERD_ASSERT(restart != nullptr);
     clients.set_live(restart->server, false);
     herd_.crash(restart->server);
     restarts_.emplace_back(steady_ns(Clock::now()), restart->server);
-    if (auto e = herd_.restart(restart->server)) {
-        note("restart failed: " + e->message);
-        return;
-    }
+    if (auto e = herd_.restart(restart->server)) return Error{"a restart failed: " + e->message};
     clients.set_live(restart->server, true);
+    return std::nullopt;
 }
 
 // The servers whose stores an expectation looks at: one, all (converged), or none (a reply).
@@ -261,17 +282,23 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
         return Error{sc.file + ": a herd of " + std::to_string(n) +
                      " servers; herd replay runs at most " + std::to_string(replay_servers_max) +
                      " on one machine (herd sim runs any size)"};
+    // The highest rate of the workloads running at once (a rate changes only where one starts).
     std::uint64_t rate = 0;
     std::uint64_t clients = 0;
-    for (const sim::Step& step : sc.steps) {
-        if (const auto* w = std::get_if<sim::WorkloadStep>(&step.action)) {
-            rate += w->rate_per_s;
-            clients = std::max(clients, w->clients);
+    for (const sim::Step& start : sc.steps) {
+        if (!std::holds_alternative<sim::WorkloadStep>(start.action)) continue;
+        std::uint64_t at_once = 0;
+        for (const sim::Step& step : sc.steps) {
+            const auto* w = std::get_if<sim::WorkloadStep>(&step.action);
+            if (w && step.at <= start.at && start.at < step.at + w->length)
+                at_once += w->rate_per_s;
         }
+        rate = std::max(rate, at_once);
+        clients = std::max(clients, std::get<sim::WorkloadStep>(start.action).clients);
     }
     if (rate > replay_workload_rate_max)
         return Error{sc.file + ": workloads of " + std::to_string(rate) +
-                     " IAMATs/s in all; herd replay drives at most " +
+                     " IAMATs/s at once; herd replay drives at most " +
                      std::to_string(replay_workload_rate_max) + "/s on one machine"};
     if (clients > replay_workload_clients_max)
         return Error{sc.file + ": a workload of " + std::to_string(clients) +
@@ -342,6 +369,8 @@ Result<sim::SimResult> replay(const sim::Scenario& scenario, const ReplayOptions
         Run run(scenario, o);
         result = run.go();
     }
+    if (const Error* e = error_of(result); e && !o.keep && !(o.interrupted && *o.interrupted))
+        return Error{e->message + " (the run's files are kept in " + o.folder + ")"};
     if (!o.keep) std::filesystem::remove_all(o.folder, ec);
     return result;
 }
