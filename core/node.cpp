@@ -4,6 +4,7 @@
 
 #include "core/assert.hpp"
 #include "core/client_protocol.hpp"
+#include "core/defects.hpp"
 #include "core/text.hpp"
 #include "core/whatsat_reply.hpp"
 
@@ -855,6 +856,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     disarm(c.timer);  // re-armed with the peer deadlines
     schedule_check(conn, c);
     // Anti-entropy: one exchange per link-up, starting from the root digest.
+    if (defect(Defect::sync_skipped_when_empty) && store_.size() == 0) return;
     send_digest(conn, c, BucketId{0, 0}, now);
 }
 
@@ -885,6 +887,8 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
     SharedBytes line;
     for (Neighbour& nb : neighbours_) {
         if (!nb.link || nb.link == except) continue;
+        if (defect(Defect::relay_skips_first_neighbour) && except && &nb == &neighbours_.front())
+            continue;
         const ConnectionId id = *nb.link;
         if (!line) line = std::make_shared<const std::string>(std::string(record.at_line()) + '\n');
         send_peer(id, conns_.at(id), line, 1, now, 1);
@@ -969,6 +973,7 @@ void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line
         reject_peer_line(conn, c, "malformed DIGEST line");
         return;
     }
+    if (defect(Defect::sync_skipped_when_empty) && store_.size() == 0) return;
     const BucketId bucket = message->bucket;
     // Answer with our own digest of this bucket if we have not sent it: the peer compares
     // too, and sends its side of every differing bucket.

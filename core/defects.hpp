@@ -1,0 +1,32 @@
+// Deliberate defects, for proving that `herd sweep` finds bugs. Compiled in only with the
+// HERD_DEFECTS definition (a test build of core and sim, tests/sweep); in every other build
+// defect() is a constant false and the compiler removes the code it guards.
+#pragma once
+
+namespace herd {
+
+enum class Defect {
+    none,
+    // A server whose store is empty neither starts nor answers anti-entropy, as if a restarted
+    // server skipped it: what it missed while down never comes back.
+    sync_skipped_when_empty,
+    // A server does not relay a peer's flood to its first neighbour (in herd-file order): the
+    // herd relies on the other paths, and a cut on one of them loses updates until a link-up.
+    relay_skips_first_neighbour,
+};
+
+#ifdef HERD_DEFECTS
+inline Defect& active_defect() {
+    static Defect defect = Defect::none;
+    return defect;
+}
+inline bool defect(Defect d) {
+    return active_defect() == d;
+}
+#else
+constexpr bool defect(Defect) {
+    return false;
+}
+#endif
+
+}  // namespace herd

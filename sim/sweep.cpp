@@ -1,0 +1,342 @@
+#include "sim/sweep.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/prng.hpp"
+#include "core/text.hpp"
+#include "sim/simulator.hpp"
+
+namespace herd::sim {
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+
+std::string at_text(std::int64_t ns) {
+    std::string out = "at ";
+    append_decimal(out, static_cast<std::uint64_t>(ns / ms));
+    return out + "ms ";
+}
+
+struct Timed {
+    std::int64_t ns;
+    std::string statement;
+};
+
+class Generator {
+  public:
+    Generator(const Scenario& base, std::uint64_t seed, const SweepConfig& config)
+        : base_(base), config_(config), prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed) {}
+
+    bool enabled(FaultKind k) const {
+        return std::find(config_.faults.begin(), config_.faults.end(), k) != config_.faults.end();
+    }
+    std::string settings();
+    std::vector<Timed> timeline();
+
+  private:
+    const std::string& name(int s) const {
+        return base_.herd.servers[static_cast<std::size_t>(s)].name.str();
+    }
+    std::int64_t between_ms(std::int64_t lo, std::int64_t hi) {
+        return prng_.between(lo, hi) * ms;
+    }
+    std::string partition();
+    void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
+
+    const Scenario& base_;
+    const SweepConfig& config_;
+    Prng prng_;
+    std::vector<std::int64_t> down_until_;
+};
+
+std::string Generator::settings() {
+    std::string out;
+    const int n = static_cast<int>(base_.herd.servers.size());
+    if (enabled(FaultKind::clock)) {
+        for (int s = 0; s < n; ++s) {
+            if (prng_.below(4) != 0) continue;
+            const std::int64_t offset = prng_.between(-2000, 2000);
+            out += "clock " + name(s) + " offset " + (offset < 0 ? "-" : "+") +
+                   std::to_string(offset < 0 ? -offset : offset) + "ms\n";
+        }
+    }
+    if (enabled(FaultKind::latency) && !base_.herd.links.empty()) {
+        const std::uint64_t slow = 1 + prng_.below(3);
+        for (std::uint64_t i = 0; i < slow; ++i) {
+            const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
+            out += "latency " + name(a) + " " + name(b) + " uniform(1ms," +
+                   std::to_string(prng_.between(2, 300)) + "ms)\n";
+        }
+    }
+    if (enabled(FaultKind::places) && prng_.below(2) == 0)
+        out += "places fail 0." + std::to_string(prng_.between(1, 5)) + "\n";
+    return out;
+}
+
+std::string Generator::partition() {
+    const int n = static_cast<int>(base_.herd.servers.size());
+    std::vector<int> side(static_cast<std::size_t>(n));
+    int ones = 0;
+    for (int& g : side) {
+        g = static_cast<int>(prng_.below(2));
+        ones += g;
+    }
+    if (ones == 0) side[prng_.below(side.size())] = 1;
+    if (ones == n) side[prng_.below(side.size())] = 0;
+    std::string groups[2];
+    for (int s = 0; s < n; ++s)
+        groups[side[static_cast<std::size_t>(s)]] += name(s) + " ";
+    return "partition " + groups[0] + "| " + groups[1].substr(0, groups[1].size() - 1);
+}
+
+void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
+                          std::vector<Timed>& out) {
+    const std::int64_t undo = std::min(t + between_ms(100, 2000), end);
+    if (kind == FaultKind::partition) {
+        out.push_back({t, partition()});
+        out.push_back({undo, "heal"});
+    } else if (kind == FaultKind::cut && !base_.herd.links.empty()) {
+        const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
+        out.push_back({t, "cut " + name(a) + " " + name(b)});
+        out.push_back({undo, "restore " + name(a) + " " + name(b)});
+    } else if (kind == FaultKind::crash) {
+        std::vector<int> up;
+        for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
+            if (down_until_[static_cast<std::size_t>(s)] <= t) up.push_back(s);
+        }
+        if (up.empty()) return;
+        const int s = up[prng_.below(up.size())];
+        down_until_[static_cast<std::size_t>(s)] = undo;
+        out.push_back({t, "crash " + name(s)});
+        out.push_back({undo, "restart " + name(s)});
+    }
+}
+
+std::vector<Timed> Generator::timeline() {
+    std::vector<FaultKind> kinds;
+    for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash}) {
+        if (enabled(k)) kinds.push_back(k);
+    }
+    down_until_.assign(base_.herd.servers.size(), 0);
+    std::vector<Timed> out;
+    const std::int64_t end = config_.phase_start.ns + config_.phase.ns;
+    if (kinds.empty()) return out;
+    for (std::int64_t t = config_.phase_start.ns;;) {
+        t += between_ms(100, 800);
+        if (t >= end) break;
+        add_fault(kinds[prng_.below(kinds.size())], t, end, out);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Timed& a, const Timed& b) { return a.ns < b.ns; });
+    return out;
+}
+
+std::string failure_signature(const SimResult& r, std::string* what, const std::string& file) {
+    for (const ExpectationResult& e : r.expectations) {
+        if (e.pass) continue;
+        *what = file + ":" + std::to_string(e.line) + " at " + format_duration(Duration{e.at.ns}) +
+                "  " + e.text + "  (found: " + e.found + ")";
+        return "expect: " + e.text;
+    }
+    if (r.violations.empty()) return {};
+    *what = "invariant at " + format_duration(Duration{r.violations.front().at.ns}) + ": " +
+            r.violations.front().what;
+    return r.violations.front().what.find("older") != std::string::npos
+               ? "invariant: a store took an older record"
+               : "invariant: a record no client sent";
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        lines.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return lines;
+}
+
+}  // namespace
+
+std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
+    if (text == "all") return SweepConfig{}.faults;
+    static const std::pair<const char*, FaultKind> names[] = {
+        {"partition", FaultKind::partition}, {"cut", FaultKind::cut},
+        {"crash", FaultKind::crash},         {"clock", FaultKind::clock},
+        {"latency", FaultKind::latency},     {"places", FaultKind::places}};
+    std::vector<FaultKind> out;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t end = text.find(',', at);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view word = text.substr(at, end - at);
+        auto it = std::find_if(std::begin(names), std::end(names),
+                               [&](const auto& n) { return word == n.first; });
+        if (it == std::end(names)) return std::nullopt;
+        out.push_back(it->second);
+        at = end + 1;
+    }
+    return out;
+}
+
+std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
+                         const SweepConfig& config) {
+    Generator g(base, seed, config);
+    std::string out = base_text;
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
+    out += g.settings();
+    for (const Timed& t : g.timeline())
+        out += at_text(t.ns) + t.statement + "\n";
+    const std::int64_t end = config.phase_start.ns + config.phase.ns;
+    out += at_text(end) + "heal\n";
+    out += at_text(end + config.settle.ns) + "expect converged\n";
+    return out;
+}
+
+RunOutcome run_scenario_text(const std::string& text, const std::string& file_name) {
+    RunOutcome o;
+    auto parsed = parse_scenario(text, file_name);
+    if (const Error* e = error_of(parsed)) {
+        o.parsed = false;
+        o.what = e->message;
+        return o;
+    }
+    const Scenario& sc = std::get<Scenario>(parsed);
+    o.timeline = sc.steps.size();
+    const SimResult r = Simulator(sc, SimOptions{}).run();
+    o.signature = failure_signature(r, &o.what, file_name);
+    o.failed = !o.signature.empty();
+    return o;
+}
+
+namespace {
+
+// Statements shrinking may drop: the timeline and the settings that have defaults. The herd,
+// seed, epoch and tie rule stay.
+bool removable(const std::string& line) {
+    const std::size_t start = line.find_first_not_of(' ');
+    if (start == std::string::npos) return false;
+    const std::string_view l = std::string_view(line).substr(start);
+    for (std::string_view verb : {"at ", "clock ", "latency ", "places ", "client ", "processing "}) {
+        if (l.substr(0, verb.size()) == verb) return true;
+    }
+    return false;
+}
+
+class Shrinker {
+  public:
+    Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome)
+        : file_(file), signature_(outcome.signature) {
+        for (std::string& line : split_lines(text)) {
+            const std::size_t start = line.find_first_not_of(' ');
+            if (start == std::string::npos || line[start] == '#') continue;  // comments, blanks
+            lines_.push_back(std::move(line));
+        }
+        alive_.assign(lines_.size(), true);
+    }
+
+    std::string text() const {
+        std::string out;
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (alive_[i]) out += lines_[i] + "\n";
+        }
+        return out;
+    }
+    bool still_fails() {
+        runs_ += 1;
+        const RunOutcome o = run_scenario_text(text(), file_);
+        return o.parsed && o.failed && o.signature == signature_;
+    }
+    // Drops statements in chunks of half, a quarter, ... one, each pass until none can go.
+    void drop_statements() {
+        for (std::size_t chunk = std::max<std::size_t>(candidates().size() / 2, 1);; chunk /= 2) {
+            while (drop_pass(chunk)) {
+            }
+            if (chunk == 1) return;
+        }
+    }
+    // Halves workload rates, client counts and lengths while the failure stays.
+    void lower_workloads();
+    std::size_t runs() const { return runs_; }
+
+  private:
+    std::vector<std::size_t> candidates() const {
+        std::vector<std::size_t> out;
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (alive_[i] && removable(lines_[i])) out.push_back(i);
+        }
+        return out;
+    }
+    bool drop_pass(std::size_t chunk) {
+        bool dropped = false;
+        const std::vector<std::size_t> c = candidates();
+        for (std::size_t i = 0; i < c.size(); i += chunk) {
+            const std::size_t end = std::min(i + chunk, c.size());
+            for (std::size_t k = i; k < end; ++k)
+                alive_[c[k]] = false;
+            if (still_fails()) {
+                dropped = true;
+            } else {
+                for (std::size_t k = i; k < end; ++k)
+                    alive_[c[k]] = true;
+            }
+        }
+        return dropped;
+    }
+    bool halve_field(std::size_t line, const std::string& key, const std::string& unit);
+
+    std::string file_;
+    std::string signature_;
+    std::vector<std::string> lines_;
+    std::vector<bool> alive_;
+    std::size_t runs_ = 0;
+};
+
+// "rate=400/s" -> "rate=200/s" (key "rate=", unit "/s"); false when it is 1 already or the run
+// then no longer fails the same way.
+bool Shrinker::halve_field(std::size_t line, const std::string& key, const std::string& unit) {
+    std::string& l = lines_[line];
+    const std::size_t at = l.find(key);
+    if (at == std::string::npos) return false;
+    const std::size_t digits = at + key.size();
+    const std::size_t end = l.find_first_not_of("0123456789", digits);
+    if (end == digits || l.compare(end, unit.size(), unit) != 0) return false;
+    const auto value = parse_whole(std::string_view(l).substr(digits, end - digits), UINT64_MAX);
+    if (!value || *value <= 1) return false;
+    const std::string before = l;
+    l = l.substr(0, digits) + std::to_string(*value / 2) + l.substr(end);
+    if (still_fails()) return true;
+    l = before;
+    return false;
+}
+
+void Shrinker::lower_workloads() {
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (!alive_[i] || lines_[i].find(" workload ") == std::string::npos) continue;
+        while (halve_field(i, "rate=", "/s")) {
+        }
+        while (halve_field(i, "clients=", " ")) {
+        }
+        while (halve_field(i, "for=", "ms") || halve_field(i, "for=", "s")) {
+        }
+    }
+}
+
+}  // namespace
+
+std::string shrink_failure(const std::string& text, const std::string& file_name,
+                           const RunOutcome& outcome, std::size_t* runs) {
+    Shrinker s(text, file_name, outcome);
+    s.drop_statements();
+    s.lower_workloads();
+    s.drop_statements();
+    if (runs != nullptr) *runs = s.runs();
+    return s.text();
+}
+
+}  // namespace herd::sim

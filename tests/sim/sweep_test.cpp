@@ -1,0 +1,68 @@
+// Sweep generation and shrinking (sim/sweep.hpp), on the plain build: runs are ordinary
+// scenarios, drawn from the seed alone, and a failure shrinks to what makes it fail.
+#include "sim/sweep.hpp"
+
+#include <gtest/gtest.h>
+
+namespace herd::sim {
+namespace {
+
+const std::string base =
+    "herd fall2017\nlatency uniform(1ms,5ms)\nat 100ms workload clients=20 rate=20/s for=3s\n";
+
+Scenario parsed(const std::string& text) {
+    auto r = parse_scenario(text, "t.scn");
+    if (const Error* e = error_of(r)) {
+        ADD_FAILURE() << e->message;
+        return Scenario{};
+    }
+    return std::get<Scenario>(r);
+}
+
+TEST(Sweep, ARunIsTheBaseThenFaultsDrawnFromTheSeedAlone) {
+    const Scenario sc = parsed(base);
+    const std::string a = generate_run(base, sc, 7, SweepConfig{});
+    EXPECT_EQ(a.substr(0, base.size()), base);  // the base's statements stay, unchanged
+    EXPECT_EQ(generate_run(base, sc, 7, SweepConfig{}), a);
+    EXPECT_NE(generate_run(base, sc, 8, SweepConfig{}), a);
+    const Scenario run = parsed(a);  // an ordinary scenario
+    EXPECT_GT(run.steps.size(), sc.steps.size() + 2);
+    EXPECT_NE(a.find("at 5200ms heal\nat 20200ms expect converged\n"), std::string::npos) << a;
+}
+
+TEST(Sweep, OnlyTheFaultsAskedFor) {
+    const Scenario sc = parsed(base);
+    SweepConfig config;
+    config.faults = *parse_fault_kinds("cut");
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        const std::string run = generate_run(base, sc, seed, config);
+        EXPECT_NE(run.find(" cut "), std::string::npos);
+        for (const char* other : {"partition", "crash", "clock ", "places fail", "latency Alford"})
+            EXPECT_EQ(run.find(other), std::string::npos) << other << "\n" << run;
+    }
+    EXPECT_FALSE(parse_fault_kinds("cut,bogus").has_value());
+    EXPECT_EQ(parse_fault_kinds("all")->size(), 6u);
+}
+
+TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
+    const std::string failing =
+        "# noise\nherd line 3\nclock s2 offset +1s\n"
+        "at 100ms send s1 IAMAT a +1.0+1.0 {now}\n"
+        "at 150ms cut s2 s3\nat 160ms restore s2 s3\n"
+        "at 200ms workload clients=40 rate=400/s for=1s\n"
+        "at 300ms expect s3 lacks a\n"  // fails: s3 has a by then
+        "at 2s expect converged\n";
+    const RunOutcome o = run_scenario_text(failing, "f.scn");
+    ASSERT_TRUE(o.failed);
+    EXPECT_EQ(o.signature, "expect: expect s3 lacks a");
+    std::size_t runs = 0;
+    const std::string small = shrink_failure(failing, "f.scn", o, &runs);
+    EXPECT_EQ(small,
+              "herd line 3\n"
+              "at 100ms send s1 IAMAT a +1.0+1.0 {now}\n"
+              "at 300ms expect s3 lacks a\n");
+    EXPECT_GT(runs, 0u);
+}
+
+}  // namespace
+}  // namespace herd::sim
