@@ -716,6 +716,8 @@ void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, No
     send_peer(conn, c,
               format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}),
               1, now);
+    // Now a handshake: its deadline (silence_timeout), not the client idle one armed before.
+    if (find(conn) == &c) schedule_check(conn, c);
 }
 
 void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now) {

@@ -92,6 +92,20 @@ TEST(NodeExact, TheAcceptorWelcomesAKnownNeighbourAndRefusesAStranger) {
               (Lines{"send 4 " + format_refused("not-a-neighbour"), "close 4 not-a-neighbour"}));
 }
 
+TEST(NodeExact, AHelloWithoutAuthIsClosedAtTheHandshakeDeadlineNotTheIdleOne) {
+    // Found by a probe: the acceptor kept a HELLO without AUTH open for the client idle timeout
+    // (300 s), and a neighbour whose AUTH was lost stayed unlinked as long.
+    Node b(config("Ball", {"Alford"}, 0xB), at_ms(0));
+    drain_all(b);
+    b.handle_accepted(3, at_ms(1));
+    b.handle_bytes(3, format_hello(Hello{"Alford", "Ball", 0xA, 99}), at_ms(2));
+    drain_all(b);  // the WELCOME
+    ASSERT_TRUE(b.poll_timeout());
+    EXPECT_EQ(b.poll_timeout()->ns, at_ms(3001).mono.ns);  // opened at 1 ms, plus 3 s
+    b.handle_timeout(at_ms(3001));
+    EXPECT_EQ(text(drain_all(b)), (Lines{"close 3 handshake timed out"}));
+}
+
 // Alford linked to Ball on connection 7 at 6 ms (the dialer's side of the handshake above).
 Node linked_alford(std::vector<const char*> neighbours = {"Ball"}) {
     Node a(config("Alford", std::move(neighbours), 0xA), at_ms(0));
