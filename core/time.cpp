@@ -80,11 +80,14 @@ std::optional<Duration> parse_duration(std::string_view text, bool allow_sign) {
     for (const Unit& u : units) {
         if (!text.ends_with(u.suffix)) continue;
         const auto d = split_decimal(text.substr(0, text.size() - std::strlen(u.suffix)));
-        if (!d || d->whole.size() > 12 || !fraction_exact(d->fraction, u.places))
-            return std::nullopt;
-        const auto whole = static_cast<std::int64_t>(*parse_whole(d->whole, UINT64_MAX));
-        const auto ns =
-            whole * u.ns + static_cast<std::int64_t>(fraction_scaled(d->fraction, u.places));
+        if (!d || !fraction_exact(d->fraction, u.places)) return std::nullopt;
+        // Whatever the unit, the result must fit in 63 bits of nanoseconds (about 292 years).
+        const auto whole = parse_whole(d->whole, static_cast<std::uint64_t>(INT64_MAX / u.ns));
+        if (!whole) return std::nullopt;
+        const auto fraction = static_cast<std::int64_t>(fraction_scaled(d->fraction, u.places));
+        const std::int64_t whole_ns = static_cast<std::int64_t>(*whole) * u.ns;
+        if (whole_ns > INT64_MAX - fraction) return std::nullopt;
+        const std::int64_t ns = whole_ns + fraction;
         return Duration{negative ? -ns : ns};
     }
     return std::nullopt;

@@ -80,7 +80,22 @@ std::string Distribution::describe() const {
     return {};
 }
 
+namespace {
+
+std::optional<Distribution> parse_distribution_unbounded(std::string_view text);
+
+}  // namespace
+
 std::optional<Distribution> parse_distribution(std::string_view text) {
+    // Every duration of a distribution is within [0, distribution_duration_max].
+    auto d = parse_distribution_unbounded(text);
+    if (!d || d->largest_parameter().ns > distribution_duration_max.ns) return std::nullopt;
+    return d;
+}
+
+namespace {
+
+std::optional<Distribution> parse_distribution_unbounded(std::string_view text) {
     auto args = [&](std::string_view name) -> std::optional<std::string_view> {
         if (!text.starts_with(name) || text.size() < name.size() + 2) return std::nullopt;
         if (text[name.size()] != '(' || text.back() != ')') return std::nullopt;
@@ -113,5 +128,7 @@ std::optional<Distribution> parse_distribution(std::string_view text) {
     if (!d) return std::nullopt;
     return Distribution::constant(*d);
 }
+
+}  // namespace
 
 }  // namespace herd::sim

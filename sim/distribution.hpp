@@ -30,6 +30,7 @@ class Distribution {
     Duration sample(Prng& prng) const;
     Kind kind() const { return kind_; }
     bool is_zero() const { return kind_ == Kind::constant && a_.ns == 0; }
+    Duration largest_parameter() const { return a_.ns > b_.ns ? a_ : b_; }
     // The distribution as written in a scenario ("uniform(1ms,5ms)").
     std::string describe() const;
 
@@ -41,6 +42,10 @@ class Distribution {
 };
 
 // Durations are parsed by core's parse_duration ("12ms", "1.5s", "250us", "7ns", "-2s").
+// Every duration in a distribution is at most this (one hour): scenario times plus any number of
+// draws stay far from overflow, and no link is slower than a day of simulated time is long.
+inline constexpr Duration distribution_duration_max = Duration::milliseconds(3'600'000);
+
 std::optional<Distribution> parse_distribution(std::string_view text);
 std::string format_duration(Duration d);
 

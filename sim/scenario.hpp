@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -16,6 +17,11 @@
 #include "sim/glob.hpp"
 
 namespace herd::sim {
+
+// The ranges of a scenario's times (design §6): `at` times and workload lengths from 0 to one
+// day; clock offsets within a year either way; distributions: distribution_duration_max.
+inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
+inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
 
 struct SendStep {
     int server;
@@ -96,6 +102,8 @@ struct Scenario {
     Distribution processing = Distribution::constant(Duration{0});
     std::map<int, Duration> clock_offset;
     TieBreak tie_break = TieBreak::first;
+    // The settings the file gives, each once ("places fail", "clock Welsh", "latency A B", ...).
+    std::set<std::string> settings;
     std::vector<Step> steps;  // ordered by time, file order within one instant
 
     const Distribution& latency_of(int a, int b) const {

@@ -3,6 +3,7 @@
 // settings and the timeline against that herd. Every error names `file:line:` and what was
 // expected.
 #include <algorithm>
+#include <map>
 #include <charconv>
 
 #include "core/client_protocol.hpp"
@@ -26,9 +27,16 @@ std::optional<std::uint64_t> parse_count(std::string_view s, std::uint64_t max) 
 
 // A probability as a decimal in [0, 1], exactly, in parts per million (digits past the sixth
 // are ignored).
+// A token as an error message shows it: quoted, and at most 60 bytes of it.
+std::string quoted(std::string_view token) {
+    if (token.size() <= 60) return "'" + std::string(token) + "'";
+    return "'" + std::string(token.substr(0, 60)) + "...' (" + std::to_string(token.size()) +
+           " bytes)";
+}
+
 std::optional<std::uint32_t> parse_probability_ppm(std::string_view s) {
     const auto d = split_decimal(s);
-    if (!d) return std::nullopt;
+    if (!d || !fraction_exact(d->fraction, 6)) return std::nullopt;  // no 1.0000001
     const auto whole = parse_whole(d->whole, 1);
     if (!whole) return std::nullopt;
     const std::uint64_t ppm = *whole * 1'000'000 + fraction_scaled(d->fraction, 6);
@@ -56,6 +64,20 @@ class Parser {
         return false;
     }
 
+    const std::string& name_of(int s) const {
+        return scenario_.herd.servers[static_cast<std::size_t>(s)].name.str();
+    }
+
+    // A setting may be given once: a second line would silently override the first.
+    bool once(int line, const std::string& setting) {
+        const auto [it, fresh] = set_at_.emplace(setting, line);
+        if (fresh) {
+            scenario_.settings.insert(setting);
+            return true;
+        }
+        return fail(line, "`" + setting + "` is already set at line " + std::to_string(it->second));
+    }
+
     // ------------------------------------------------------------ pass 1: herd and seed
     bool first_pass() {
         for (const SourceLine& l : lines_) {
@@ -63,10 +85,10 @@ class Parser {
             if (t.empty()) continue;
             if (t[0] == "seed") {
                 if (t.size() != 2) return fail(l.number, "expected `seed N`");
+                if (!once(l.number, "seed")) return false;
                 auto v = parse_count(t[1], UINT64_MAX);
                 if (!v)
-                    return fail(l.number, "expected a seed (a whole number), got '" +
-                                              std::string(t[1]) + "'");
+                    return fail(l.number, "expected a seed (a whole number), got " + quoted(t[1]));
                 scenario_.seed = *v;
             } else if (t[0] == "herd") {
                 if (herd_line_ != 0 || !builder_.spec().servers.empty()) {
@@ -115,8 +137,7 @@ class Parser {
         } else if ((t[1] == "line" || t[1] == "ring") && t.size() == 3) {
             auto n = parse_count(t[2], servers_max);
             if (!n || *n < 1)
-                return fail(line, "expected a server count from 1 to 10000, got '" +
-                                      std::string(t[2]) + "'");
+                return fail(line, "expected a server count from 1 to 10000, got " + quoted(t[2]));
             scenario_.herd =
                 t[1] == "line" ? line_herd(static_cast<int>(*n)) : ring_herd(static_cast<int>(*n));
         } else if (t[1] == "grid" && t.size() == 3) {
@@ -126,19 +147,17 @@ class Parser {
             auto c = x == std::string_view::npos ? std::nullopt
                                                  : parse_count(t[2].substr(x + 1), servers_max);
             if (!r || !c || *r < 1 || *c < 1 || *r * *c > servers_max) {
-                return fail(line, "expected grid dimensions RxC (e.g. 3x4), got '" +
-                                      std::string(t[2]) + "'");
+                return fail(line, "expected grid dimensions RxC (e.g. 3x4), got " + quoted(t[2]));
             }
             scenario_.herd = grid_herd(static_cast<int>(*r), static_cast<int>(*c));
         } else if (t[1] == "random" && t.size() == 4) {
             auto n = parse_count(t[2], servers_max);
             auto d = parse_count(t[3], 1000);
             if (!n || *n < 1)
-                return fail(line, "expected a server count from 1 to 10000, got '" +
-                                      std::string(t[2]) + "'");
+                return fail(line, "expected a server count from 1 to 10000, got " + quoted(t[2]));
             if (!d || *d < 1)
                 return fail(
-                    line, "expected a mean degree of at least 1, got '" + std::string(t[3]) + "'");
+                    line, "expected a mean degree of at least 1, got " + quoted(t[3]));
             scenario_.herd =
                 random_herd(static_cast<int>(*n), static_cast<int>(*d), scenario_.seed);
         } else {
@@ -214,8 +233,7 @@ class Parser {
         if (!d) {
             fail(line,
                  "expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), "
-                 "exp(5ms)), got '" +
-                     text + "'");
+                 "exp(5ms)), got " + quoted(text));
         }
         return d;
     }
@@ -225,7 +243,8 @@ class Parser {
         auto e = parse_client_time(t[1]);
         if (!e)
             return fail(
-                line, "expected POSIX seconds (digits[.digits]), got '" + std::string(t[1]) + "'");
+                line, "expected POSIX seconds (digits[.digits]), got " + quoted(t[1]));
+        if (!once(line, "epoch")) return false;
         scenario_.epoch = *e;
         return true;
     }
@@ -235,7 +254,7 @@ class Parser {
             return fail(line, "expected `latency DIST` or `latency SERVER SERVER DIST`");
         if (auto d = parse_distribution(join(t, 1))) {
             scenario_.latency = *d;
-            return true;
+            return once(line, "latency");
         }
         if (t.size() < 4) {
             if (t.size() == 3 && scenario_.herd.index_of(t[1]) >= 0)
@@ -248,7 +267,7 @@ class Parser {
         auto d = distribution(line, join(t, 3));
         if (!d) return false;
         scenario_.link_latency.insert_or_assign(*l, *d);
-        return true;
+        return once(line, "latency " + name_of(l->first) + " " + name_of(l->second));
     }
 
     bool client_latency(int line, const std::vector<std::string_view>& t) {
@@ -256,7 +275,7 @@ class Parser {
         auto d = distribution(line, join(t, 2));
         if (!d) return false;
         scenario_.client_latency = *d;
-        return true;
+        return once(line, "client latency");
     }
 
     bool places(int line, const std::vector<std::string_view>& t) {
@@ -264,15 +283,15 @@ class Parser {
             auto d = distribution(line, join(t, 2));
             if (!d) return false;
             scenario_.places_latency = *d;
-            return true;
+            return once(line, "places latency");
         }
         if (t.size() == 3 && t[1] == "fail") {
             auto p = parse_probability_ppm(t[2]);
             if (!p)
                 return fail(line,
-                            "expected a probability from 0 to 1, got '" + std::string(t[2]) + "'");
+                            "expected a probability from 0 to 1, got " + quoted(t[2]));
             scenario_.places_fail_ppm = *p;
-            return true;
+            return once(line, "places fail");
         }
         return fail(line, "expected `places latency DIST` or `places fail PROBABILITY`");
     }
@@ -283,11 +302,11 @@ class Parser {
         auto s = server(line, t[1]);
         if (!s) return false;
         auto d = parse_duration(t[3], true);
-        if (!d)
-            return fail(line, "expected a signed duration (e.g. -2s, +30ms), got '" +
-                                  std::string(t[3]) + "'");
+        if (!d || d->ns > clock_offset_max.ns || d->ns < -clock_offset_max.ns)
+            return fail(line, "expected a signed duration within 365 days (e.g. -2s, +30ms), got " +
+                                  quoted(t[3]));
         scenario_.clock_offset[*s] = *d;
-        return true;
+        return once(line, "clock " + name_of(*s));
     }
 
     bool processing(int line, const std::vector<std::string_view>& t) {
@@ -295,7 +314,7 @@ class Parser {
         auto d = distribution(line, join(t, 1));
         if (!d) return false;
         scenario_.processing = *d;
-        return true;
+        return once(line, "processing");
     }
 
     bool tiebreak(int line, const std::vector<std::string_view>& t) {
@@ -305,7 +324,7 @@ class Parser {
             scenario_.tie_break = TieBreak::convergent;
         else
             return fail(line, "expected `tiebreak first` or `tiebreak convergent`");
-        return true;
+        return once(line, "tiebreak");
     }
 
     // `at T STATEMENT`
@@ -317,9 +336,10 @@ class Parser {
         if (time_text.empty() || time_text[0] == '#')
             return fail(l.number, "expected `at TIME STATEMENT`");
         auto time = parse_duration(time_text);
-        if (!time)
-            return fail(l.number, "expected a time (a duration such as 150ms or 2s), got '" +
-                                      std::string(time_text) + "'");
+        if (!time || time->ns > scenario_time_max.ns)
+            return fail(l.number,
+                        "expected a time from 0 to 86400s (a duration such as 150ms or 2s), got " +
+                            quoted(time_text));
         Step step{Instant{time->ns}, l.number, {}, HealStep{}};
         const std::string_view body = trim_start(rest);
         const std::string_view verb = next_token();
@@ -461,9 +481,9 @@ class Parser {
                     return fail(line, "expected rate=R/s with R from 1 to 1000000000");
             } else if (key == "for") {
                 length = parse_duration(value);
+                if (length && length->ns > scenario_time_max.ns) length.reset();
                 if (!length)
-                    return fail(line, "expected for=DURATION (e.g. for=1s), got '" +
-                                          std::string(value) + "'");
+                    return fail(line, "expected for=DURATION (e.g. for=1s), got " + quoted(value));
             } else {
                 return fail(line, usage);
             }
@@ -489,14 +509,12 @@ class Parser {
             if (!s) return false;
             if (t[3] == "at") {
                 if (!LatLon::parse(t[4]))
-                    return fail(line, "expected a coordinate like +34.068930-118.445127, got '" +
-                                          std::string(t[4]) + "'");
+                    return fail(line, "expected a coordinate like +34.068930-118.445127, got " + quoted(t[4]));
                 step.action = ExpectHasAt{*s, std::string(t[2]), std::string(t[4])};
             } else {
                 auto time = parse_client_time(t[4]);
                 if (!time)
-                    return fail(line, "expected a client time (digits[.digits]), got '" +
-                                          std::string(t[4]) + "'");
+                    return fail(line, "expected a client time (digits[.digits]), got " + quoted(t[4]));
                 step.action = ExpectHasTime{*s, std::string(t[2]), *time, std::string(t[4])};
             }
             return true;
@@ -541,6 +559,7 @@ class Parser {
     int herd_line_ = 0;
     std::vector<std::string_view> herd_tokens_;
     std::string error_;
+    std::map<std::string, int> set_at_;  // setting -> the line that set it
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "sim/sweep.hpp"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "core/prng.hpp"
@@ -54,9 +55,11 @@ class Generator {
 std::string Generator::settings() {
     std::string out;
     const int n = static_cast<int>(base_.herd.servers.size());
+    // Only what the base leaves unset: a scenario gives each setting once.
+    auto unset = [this](const std::string& setting) { return base_.settings.count(setting) == 0; };
     if (enabled(FaultKind::clock)) {
         for (int s = 0; s < n; ++s) {
-            if (prng_.below(4) != 0) continue;
+            if (prng_.below(4) != 0 || !unset("clock " + name(s))) continue;
             const std::int64_t offset = prng_.between(-2000, 2000);
             out += "clock " + name(s) + " offset " + (offset < 0 ? "-" : "+") +
                    std::to_string(offset < 0 ? -offset : offset) + "ms\n";
@@ -64,13 +67,17 @@ std::string Generator::settings() {
     }
     if (enabled(FaultKind::latency) && !base_.herd.links.empty()) {
         const std::uint64_t slow = 1 + prng_.below(3);
+        std::set<std::pair<int, int>> chosen;
         for (std::uint64_t i = 0; i < slow; ++i) {
             const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
+            const std::int64_t max_ms = prng_.between(2, 300);
+            if (!chosen.insert({a, b}).second || !unset("latency " + name(a) + " " + name(b)))
+                continue;
             out += "latency " + name(a) + " " + name(b) + " uniform(1ms," +
-                   std::to_string(prng_.between(2, 300)) + "ms)\n";
+                   std::to_string(max_ms) + "ms)\n";
         }
     }
-    if (enabled(FaultKind::places) && prng_.below(2) == 0)
+    if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail"))
         out += "places fail 0." + std::to_string(prng_.between(1, 5)) + "\n";
     return out;
 }
