@@ -5,10 +5,13 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -26,25 +29,39 @@ constexpr const char* usage =
     "                  [--faults LIST] [--duration D] [--no-shrink] [--quiet]\n"
     "       herd sweep --merge DIR...\n";
 
+// Bounds: threads, seeds of one sweep, failures of one kind shrunk (the rest are written as
+// found: they fail the same way).
+constexpr unsigned jobs_max = 256;
+constexpr std::uint64_t seeds_max = 100'000'000;
+constexpr std::size_t shrunk_per_signature = 3;
+
+// SIGINT or SIGTERM: no new seed starts; the summary says how far the sweep got.
+std::atomic<bool> stop_requested{false};
+
 struct Failure {
     std::uint64_t seed;
     std::string signature;
     std::string what;
-    std::size_t statements;  // timeline statements of the shrunk scenario
-    std::string file;        // the shrunk scenario
+    std::size_t statements;  // timeline statements of the file written
+    std::string file;        // the shrunk scenario, or the run as found
 };
 
 struct Plan {
     std::string base_file;
     std::string base_text;
     sim::Scenario base;
-    std::vector<std::uint64_t> seeds;
-    std::string shard = "0/1";
+    std::uint64_t first = 0, last = 0, shard = 0, shards = 1;  // seeds first+shard, +shards, ...
     std::string out;
     sim::SweepConfig config;
     std::size_t jobs = 1;
     bool shrink = true;
     bool quiet = false;
+
+    std::uint64_t count() const {
+        return last - first < shard ? 0 : (last - first - shard) / shards + 1;
+    }
+    std::uint64_t seed(std::uint64_t i) const { return first + shard + i * shards; }
+    std::string shard_text() const { return std::to_string(shard) + "/" + std::to_string(shards); }
 };
 
 std::string read_file(const std::string& path, bool* ok) {
@@ -62,48 +79,43 @@ bool write_file(const std::string& path, const std::string& text) {
     return static_cast<bool>(out);
 }
 
-// Seeds first..last (inclusive) from first + index, every `count`-th.
-void shard_seeds(std::uint64_t first, std::uint64_t last, std::uint64_t index,
-                 std::uint64_t count, std::vector<std::uint64_t>& out) {
-    if (last - first < index) return;
-    for (std::uint64_t s = first + index;; s += count) {
-        out.push_back(s);
-        if (last - s < count) return;
-    }
-}
-
-// "A..B" (inclusive) and "I/N": the seeds of this shard.
+// "A..B" (inclusive) and "I/N" (0 <= I < N).
 bool read_seeds(const po::variables_map& vm, Plan& plan) {
     const std::string range = vm["seeds"].as<std::string>();
     const std::size_t dots = range.find("..");
     const auto a = parse_whole(range.substr(0, dots), UINT64_MAX);
     const auto b = dots == std::string::npos ? a : parse_whole(range.substr(dots + 2), UINT64_MAX);
-    plan.shard = vm["shard"].as<std::string>();
-    const std::size_t slash = plan.shard.find('/');
-    const auto i = parse_whole(plan.shard.substr(0, slash), 1'000'000);
-    std::uint64_t n = 0;  // 0: not given or not a number
-    if (slash != std::string::npos)
-        n = parse_whole(plan.shard.substr(slash + 1), 1'000'000).value_or(0);
-    if (!a || !b || *b < *a || *b - *a >= 100'000'000) {
+    if (!a || !b || *b < *a || *b - *a >= seeds_max) {
         std::cerr << "herd sweep: --seeds takes A..B with A <= B (at most 10^8 seeds), not '"
-                  << range << "'\n" << usage;
-        return false;
-    }
-    if (!i || n == 0 || *i >= n) {
-        std::cerr << "herd sweep: --shard takes I/N with 0 <= I < N, not '" << plan.shard << "'\n"
+                  << range << "'\n"
                   << usage;
         return false;
     }
-    shard_seeds(*a, *b, *i, n, plan.seeds);
+    const std::string shard = vm["shard"].as<std::string>();
+    const std::size_t slash = shard.find('/');
+    const auto i = parse_whole(shard.substr(0, slash), 1'000'000);
+    std::uint64_t n = 0;  // 0: not given or not a number
+    if (slash != std::string::npos) n = parse_whole(shard.substr(slash + 1), 1'000'000).value_or(0);
+    if (!i || n == 0 || *i >= n) {
+        std::cerr << "herd sweep: --shard takes I/N with 0 <= I < N <= 10^6, not '" << shard
+                  << "'\n"
+                  << usage;
+        return false;
+    }
+    plan.first = *a;
+    plan.last = *b;
+    plan.shard = *i;
+    plan.shards = n;
     return true;
 }
 
-bool read_plan(const po::variables_map& vm, Plan& plan) {
+bool read_base(const po::variables_map& vm, Plan& plan) {
     plan.base_file = vm["base"].as<std::string>();
-    bool ok = false;
-    plan.base_text = read_file(plan.base_file, &ok);
+    std::error_code ec;
+    bool ok = !std::filesystem::is_directory(plan.base_file, ec);
+    if (ok) plan.base_text = read_file(plan.base_file, &ok);
     if (!ok) {
-        std::cerr << "herd sweep: cannot read " << plan.base_file << "\n";
+        std::cerr << "herd sweep: cannot read the scenario file " << plan.base_file << "\n";
         return false;
     }
     auto parsed = sim::parse_scenario(plan.base_text, plan.base_file);
@@ -112,177 +124,309 @@ bool read_plan(const po::variables_map& vm, Plan& plan) {
         return false;
     }
     plan.base = std::get<sim::Scenario>(std::move(parsed));
-    if (!vm.count("seeds")) {
-        std::cerr << "herd sweep: --seeds A..B is required\n" << usage;
+    return true;
+}
+
+bool read_run_options(const po::variables_map& vm, Plan& plan) {
+    const auto faults = sim::parse_fault_kinds(vm["faults"].as<std::string>());
+    if (!faults) {
+        std::cerr << "herd sweep: --faults takes a comma-separated list of partition, cut, crash, "
+                     "clock, latency, places (or all)\n"
+                  << usage;
         return false;
     }
-    if (!read_seeds(vm, plan)) return false;
-    const auto faults = sim::parse_fault_kinds(vm["faults"].as<std::string>());
     const auto duration = parse_duration(vm["duration"].as<std::string>());
-    if (!faults || !duration || duration->ns <= 0 || duration->ns > 3'600'000'000'000) {
-        std::cerr << "herd sweep: --faults takes a list of partition, cut, crash, clock, latency, "
-                     "places (or all); --duration a positive duration up to 3600s\n"
-                  << usage;
+    if (!duration || duration->ns <= 0 || duration->ns % 1'000'000 != 0 ||
+        duration->ns > 3'600'000'000'000) {
+        std::cerr << "herd sweep: --duration takes whole milliseconds from 1ms to 3600s\n" << usage;
+        return false;
+    }
+    const unsigned jobs = vm["jobs"].as<unsigned>();
+    if (jobs == 0 || jobs > jobs_max) {
+        std::cerr << "herd sweep: --jobs takes 1 to " << jobs_max << "\n" << usage;
         return false;
     }
     plan.config.faults = *faults;
     plan.config.phase = *duration;
-    plan.jobs = std::max<std::size_t>(1, vm["jobs"].as<unsigned>());
-    plan.out = vm["out"].as<std::string>();
+    plan.jobs = jobs;
     plan.shrink = !vm.count("no-shrink");
     plan.quiet = vm.count("quiet") > 0;
-    std::error_code ec;
-    std::filesystem::create_directories(plan.out, ec);
-    if (ec || !std::filesystem::is_directory(plan.out)) {
-        std::cerr << "herd sweep: --out: cannot make the folder " << plan.out << "\n";
-        return false;
-    }
     return true;
 }
 
-// One seed: generated, run, and when it fails written out and shrunk.
-std::optional<Failure> run_seed(const Plan& plan, std::uint64_t seed) {
-    const std::string name = "seed-" + std::to_string(seed);
-    const std::string text = sim::generate_run(plan.base_text, plan.base, seed, plan.config);
-    const sim::RunOutcome outcome = sim::run_scenario_text(text, name + ".scn");
-    if (!outcome.failed) return std::nullopt;
-    const auto dir = std::filesystem::path(plan.out);
-    write_file((dir / (name + ".scn")).string(), text);
-    Failure f{seed, outcome.signature, outcome.what, outcome.timeline,
-              (dir / (name + ".scn")).string()};
-    if (!plan.shrink) return f;
-    std::size_t runs = 0;
-    const std::string small = sim::shrink_failure(text, name + ".min.scn", outcome, &runs);
-    const sim::RunOutcome check = sim::run_scenario_text(small, name + ".min.scn");
-    f.statements = check.timeline;
-    f.file = (dir / (name + ".min.scn")).string();
-    write_file(f.file, "# herd sweep: seed " + std::to_string(seed) + " of " + plan.base_file +
-                           ", shrunk from " + std::to_string(outcome.timeline) + " to " +
-                           std::to_string(check.timeline) + " timeline statements in " +
-                           std::to_string(runs) + " runs\n# fails: " + outcome.signature +
-                           "\n# replay: herd sim " + f.file + "\n" + small);
-    return f;
+// The summary of a shard: DIR/summary-I-N.txt.
+std::string summary_path(const Plan& plan) {
+    return plan.out + "/summary-" + std::to_string(plan.shard) + "-" + std::to_string(plan.shards) +
+           ".txt";
+}
+
+// The output folder, writable, without what an earlier run of these seeds left there (it would
+// be mistaken for this run's); other shards' files in a shared folder stay.
+bool prepare_out(const po::variables_map& vm, Plan& plan) {
+    plan.out = std::filesystem::absolute(vm["out"].as<std::string>()).lexically_normal().string();
+    std::error_code ec;
+    std::filesystem::create_directories(plan.out, ec);
+    const std::string probe = plan.out + "/.herd-sweep-probe";
+    if (ec || !std::filesystem::is_directory(plan.out) || !write_file(probe, "")) {
+        std::cerr << "herd sweep: --out: cannot write in the folder " << plan.out << "\n";
+        return false;
+    }
+    std::filesystem::remove(probe, ec);
+    std::filesystem::remove(summary_path(plan), ec);
+    for (const auto& entry : std::filesystem::directory_iterator(plan.out, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!entry.is_regular_file() || name.rfind("seed-", 0) != 0 || !name.ends_with(".scn"))
+            continue;
+        const std::string digits = name.substr(5, name.find('.') - 5);
+        const auto seed = parse_whole(digits, UINT64_MAX);
+        if (seed && *seed >= plan.first + plan.shard && *seed <= plan.last &&
+            (*seed - plan.first - plan.shard) % plan.shards == 0)
+            std::filesystem::remove(entry.path(), ec);
+    }
+    return true;
 }
 
 class Sweep {
   public:
     explicit Sweep(const Plan& plan) : plan_(plan) {}
 
-    void run() {
-        const auto started = std::chrono::steady_clock::now();
-        std::vector<std::thread> workers;
-        for (std::size_t j = 0; j < std::min(plan_.jobs, plan_.seeds.size()); ++j)
-            workers.emplace_back([this] { work(); });
-        while (done_ < plan_.seeds.size()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            if (!plan_.quiet) progress(started);
-        }
-        for (std::thread& t : workers)
-            t.join();
-        seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (!plan_.quiet) std::cerr << "\n";
-        std::sort(failures_.begin(), failures_.end(),
-                  [](const Failure& a, const Failure& b) { return a.seed < b.seed; });
-    }
+    void run();
     void report(std::ostream& out) const;
     bool write_summary() const;
     bool failed() const { return !failures_.empty(); }
+    bool write_failed() const { return write_failed_; }
+    bool interrupted() const { return done_ < plan_.count(); }
 
   private:
-    void work() {
-        for (std::size_t i = next_++; i < plan_.seeds.size(); i = next_++) {
-            auto f = run_seed(plan_, plan_.seeds[i]);
-            if (f) {
-                std::lock_guard<std::mutex> lock(mutex_);
-                failures_.push_back(std::move(*f));
-            }
-            done_ += 1;
-        }
-    }
-    void progress(std::chrono::steady_clock::time_point started) {
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const std::size_t done = done_;
-        const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::cerr << "\rherd sweep: " << done << "/" << plan_.seeds.size() << " runs, "
-                  << failures_.size() << " failed, " << static_cast<long>(rate) << " runs/s, "
-                  << (rate > 0 ? static_cast<long>(
-                                     static_cast<double>(plan_.seeds.size() - done) / rate)
-                               : 0)
-                  << " s left   " << std::flush;
-    }
+    void work();
+    std::optional<Failure> run_seed(std::uint64_t seed);
+    bool shrink_this(const std::string& signature);
+    void progress(std::chrono::steady_clock::time_point started);
 
     const Plan& plan_;
-    std::atomic<std::size_t> next_{0};
-    std::atomic<std::size_t> done_{0};
+    std::atomic<std::uint64_t> next_{0};
+    std::atomic<std::uint64_t> done_{0};
+    std::atomic<bool> write_failed_{false};
     std::mutex mutex_;
     std::vector<Failure> failures_;
+    std::map<std::string, std::size_t> shrunk_;  // per signature, failures shrunk so far
     double seconds_ = 0;
 };
 
+void Sweep::run() {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (std::uint64_t j = 0; j < std::min<std::uint64_t>(plan_.jobs, plan_.count()); ++j)
+        workers.emplace_back([this] { work(); });
+    for (std::size_t alive = workers.size(); alive > 0;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        if (!plan_.quiet) progress(started);
+        alive = next_ < plan_.count() && !stop_requested && !write_failed_ ? 1 : 0;
+    }
+    for (std::thread& t : workers)
+        t.join();
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!plan_.quiet) std::cerr << "\n";
+    std::sort(failures_.begin(), failures_.end(),
+              [](const Failure& a, const Failure& b) { return a.seed < b.seed; });
+}
+
+void Sweep::work() {
+    while (!stop_requested && !write_failed_) {
+        const std::uint64_t i = next_++;
+        if (i >= plan_.count()) return;
+        auto f = run_seed(plan_.seed(i));
+        if (f) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            failures_.push_back(std::move(*f));
+        }
+        done_ += 1;
+    }
+}
+
+bool Sweep::shrink_this(const std::string& signature) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return plan_.shrink && shrunk_[signature]++ < shrunk_per_signature;
+}
+
+// One seed: generated, run, and when it fails written out and (the first few of each kind of
+// failure) shrunk.
+std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
+    const std::string name = "seed-" + std::to_string(seed);
+    const std::string text = sim::generate_run(plan_.base_text, plan_.base, seed, plan_.config);
+    const sim::RunOutcome outcome = sim::run_scenario_text(text, name + ".scn");
+    if (!outcome.failed) return std::nullopt;
+    Failure f{seed, outcome.signature, outcome.what, outcome.timeline,
+              plan_.out + "/" + name + ".scn"};
+    if (!write_file(f.file, text)) write_failed_ = true;
+    if (!outcome.parsed || !shrink_this(outcome.signature)) return f;
+    std::size_t runs = 0;
+    const std::string small = sim::shrink_failure(text, name + ".min.scn", outcome, &runs);
+    const sim::RunOutcome check = sim::run_scenario_text(small, name + ".min.scn");
+    f.statements = check.timeline;
+    f.file = plan_.out + "/" + name + ".min.scn";
+    const std::string header =
+        "# herd sweep: seed " + std::to_string(seed) + " of " + plan_.base_file + ", shrunk from " +
+        std::to_string(outcome.timeline) + " to " + std::to_string(check.timeline) +
+        " timeline statements in " + std::to_string(runs) + " runs\n# fails: " + outcome.signature +
+        "\n# replay: herd sim " + f.file + "\n";
+    if (!write_file(f.file, header + small)) write_failed_ = true;
+    return f;
+}
+
+void Sweep::progress(std::chrono::steady_clock::time_point started) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::uint64_t done = done_;
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::cerr << "\rherd sweep: " << done << "/" << plan_.count() << " runs, " << failures_.size()
+              << " failed, " << static_cast<long>(rate) << " runs/s, "
+              << (rate > 0 ? static_cast<long>(static_cast<double>(plan_.count() - done) / rate)
+                           : 0)
+              << " s left   " << std::flush;
+}
+
 void Sweep::report(std::ostream& out) const {
-    out << "herd sweep " << plan_.base_file << ": " << plan_.seeds.size() << " runs (shard "
-        << plan_.shard << "), " << failures_.size() << " failed, in " << seconds_ << " s ("
-        << (seconds_ > 0 ? static_cast<double>(plan_.seeds.size()) / seconds_ : 0)
-        << " runs/s, " << plan_.jobs << " jobs)\n";
+    out << "herd sweep " << plan_.base_file << ": " << done_ << " runs (shard "
+        << plan_.shard_text() << (interrupted() ? ", INTERRUPTED before the last seeds" : "")
+        << "), " << failures_.size() << " failed, in " << seconds_ << " s ("
+        << (seconds_ > 0 ? static_cast<double>(done_) / seconds_ : 0) << " runs/s, " << plan_.jobs
+        << " jobs)\n";
     for (const Failure& f : failures_) {
         out << "FAIL seed " << f.seed << ": " << f.what << "\n     " << f.statements
             << " timeline statements; replay: herd sim " << f.file << "\n";
     }
 }
 
-// DIR/summary-I-of-N.txt: what `herd sweep --merge` reads.
+// DIR/summary-I-N.txt: what `herd sweep --merge` reads.
 bool Sweep::write_summary() const {
-    std::string text = "herd-sweep-summary 1\nbase " + plan_.base_file + "\nshard " +
-                       plan_.shard + "\nruns " + std::to_string(plan_.seeds.size()) +
-                       "\nseconds " + std::to_string(seconds_) + "\n";
+    std::string text = "herd-sweep-summary 1\nbase " + plan_.base_file + "\nseeds " +
+                       std::to_string(plan_.first) + ".." + std::to_string(plan_.last) +
+                       "\nshard " + plan_.shard_text() + "\nruns " + std::to_string(done_) +
+                       "\ncomplete " + (interrupted() ? "no" : "yes") + "\n";
     for (const Failure& f : failures_)
         text += "fail " + std::to_string(f.seed) + " " + f.file + " " + f.signature + "\n";
-    std::string shard = plan_.shard;
-    std::replace(shard.begin(), shard.end(), '/', '-');
-    return write_file((std::filesystem::path(plan_.out) / ("summary-" + shard + ".txt")).string(),
-                      text);
+    return write_file(summary_path(plan_), text);
 }
 
-// `--merge DIR...`: every summary file in the folders, added up.
-int merge(const std::vector<std::string>& dirs) {
-    std::size_t runs = 0, files = 0;
-    std::vector<std::string> fails;
-    for (const std::string& dir : dirs) {
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-            const std::string name = entry.path().filename().string();
-            if (name.rfind("summary-", 0) != 0) continue;
-            bool ok = false;
-            std::istringstream in(read_file(entry.path().string(), &ok));
-            files += 1;
-            for (std::string line; std::getline(in, line);) {
-                if (line.rfind("runs ", 0) == 0) runs += std::stoull(line.substr(5));
-                if (line.rfind("fail ", 0) == 0) fails.push_back(line.substr(5));
-            }
-        }
-        if (ec) {
-            std::cerr << "herd sweep --merge: cannot read " << dir << ": " << ec.message() << "\n";
-            return 2;
+struct Summary {
+    std::string file, base, seeds, shard;
+    std::uint64_t runs = 0;
+    bool complete = false;
+    std::vector<std::pair<std::uint64_t, std::string>> fails;  // seed, "FILE SIGNATURE"
+};
+
+// One summary file; the reason if it is not one.
+Result<Summary> read_summary(const std::string& path) {
+    bool ok = false;
+    std::istringstream in(read_file(path, &ok));
+    Summary s{path, {}, {}, {}, 0, false, {}};
+    std::string line;
+    if (!ok || !std::getline(in, line) || line != "herd-sweep-summary 1")
+        return Error{path + ": not a herd sweep summary"};
+    std::optional<std::uint64_t> runs;
+    while (std::getline(in, line)) {
+        const std::size_t sp = line.find(' ');
+        const std::string key = line.substr(0, sp);
+        const std::string value = sp == std::string::npos ? "" : line.substr(sp + 1);
+        if (key == "base") s.base = value;
+        if (key == "seeds") s.seeds = value;
+        if (key == "shard") s.shard = value;
+        if (key == "runs") runs = parse_whole(value, UINT64_MAX);
+        if (key == "complete") s.complete = value == "yes";
+        if (key == "fail") {
+            const auto seed = parse_whole(value.substr(0, value.find(' ')), UINT64_MAX);
+            if (!seed) return Error{path + ": a fail line without a seed"};
+            s.fails.emplace_back(*seed, value.substr(value.find(' ') + 1));
         }
     }
-    std::cout << "herd sweep --merge: " << files << " summaries, " << runs << " runs, "
-              << fails.size() << " failed\n";
-    for (const std::string& f : fails)
-        std::cout << "FAIL seed " << f << "\n";
+    if (!runs || s.base.empty() || s.seeds.empty() || s.shard.find('/') == std::string::npos)
+        return Error{path + ": incomplete summary (base, seeds, shard and runs are needed)"};
+    s.runs = *runs;
+    return s;
+}
+
+Result<std::vector<Summary>> read_summaries(const std::vector<std::string>& dirs) {
+    std::vector<Summary> out;
+    std::set<std::string> seen;
+    for (const std::string& dir : dirs) {
+        std::error_code ec;
+        std::filesystem::directory_iterator it(dir, ec);
+        if (ec) return Error{"cannot read " + dir + ": " + ec.message()};
+        for (const auto& entry : it) {
+            const std::string name = entry.path().filename().string();
+            if (!entry.is_regular_file() || name.rfind("summary-", 0) != 0 ||
+                !name.ends_with(".txt"))
+                continue;
+            const std::string path = std::filesystem::canonical(entry.path(), ec).string();
+            if (!seen.insert(path).second) continue;  // one folder named twice
+            auto s = read_summary(path);
+            if (const Error* e = error_of(s)) return *e;
+            out.push_back(std::get<Summary>(std::move(s)));
+        }
+    }
+    if (out.empty()) return Error{"no summary-*.txt in the folders given"};
+    return out;
+}
+
+// Every shard of one sweep, each once and complete; the reason if not.
+std::optional<Error> check_shards(const std::vector<Summary>& all) {
+    std::set<std::string> shards;
+    std::uint64_t count = 0;
+    for (const Summary& s : all) {
+        if (s.base != all.front().base || s.seeds != all.front().seeds)
+            return Error{s.file + " is of another sweep (" + s.base + " seeds " + s.seeds + ")"};
+        if (!shards.insert(s.shard).second) return Error{"shard " + s.shard + " twice"};
+        if (!s.complete) return Error{s.file + ": that shard was interrupted"};
+        const auto n = parse_whole(s.shard.substr(s.shard.find('/') + 1), 1'000'000);
+        if (!n || (count != 0 && *n != count)) return Error{s.file + ": shards of different sizes"};
+        count = *n;
+    }
+    std::string missing;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (!shards.count(std::to_string(i) + "/" + std::to_string(count)))
+            missing += " " + std::to_string(i) + "/" + std::to_string(count);
+    }
+    if (!missing.empty()) return Error{"shards missing:" + missing};
+    return std::nullopt;
+}
+
+// `--merge DIR...`: the summaries of every shard of one sweep, added up.
+int merge(const std::vector<std::string>& dirs) {
+    auto read = read_summaries(dirs);
+    if (const Error* e = error_of(read)) {
+        std::cerr << "herd sweep --merge: " << e->message << "\n";
+        return 2;
+    }
+    const auto& all = std::get<std::vector<Summary>>(read);
+    const auto problem = check_shards(all);
+    std::uint64_t runs = 0;
+    std::vector<std::pair<std::uint64_t, std::string>> fails;
+    for (const Summary& s : all) {
+        runs += s.runs;
+        fails.insert(fails.end(), s.fails.begin(), s.fails.end());
+    }
+    std::sort(fails.begin(), fails.end());
+    std::cout << "herd sweep --merge: " << all.front().base << " seeds " << all.front().seeds
+              << ": " << all.size() << " shards, " << runs << " runs, " << fails.size()
+              << " failed\n";
+    for (const auto& [seed, what] : fails)
+        std::cout << "FAIL seed " << seed << ": " << what << "\n";
+    if (problem) {
+        std::cerr << "herd sweep --merge: incomplete: " << problem->message << "\n";
+        return 2;
+    }
     return fails.empty() ? 0 : 1;
 }
 
-}  // namespace
-
-int run_sweep(int argc, char** argv) {
-    po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")(
-        "seeds", po::value<std::string>(), "the seeds to run: A..B")(
-        "jobs", po::value<unsigned>()->default_value(std::max(1u, std::thread::hardware_concurrency())),
-        "runs at once (threads)")("shard", po::value<std::string>()->default_value("0/1"),
-                                  "take every N-th seed from the I-th (0-based): I/N")(
+void describe(po::options_description& visible) {
+    visible.add_options()("help,h", "show this help")("seeds", po::value<std::string>(),
+                                                      "the seeds to run: A..B")(
+        "jobs",
+        po::value<unsigned>()->default_value(std::max(1u, std::thread::hardware_concurrency())),
+        "runs at once (threads, 1 to 256)")("shard", po::value<std::string>()->default_value("0/1"),
+                                            "take every N-th seed from the I-th (0-based): I/N")(
         "out", po::value<std::string>()->default_value("sweep-out"),
         "folder for failing scenarios, their shrunk forms and the summary")(
         "faults", po::value<std::string>()->default_value("all"),
@@ -291,31 +435,54 @@ int run_sweep(int argc, char** argv) {
         "no-shrink", "write failures as found, unshrunk")("quiet,q", "no progress on stderr")(
         "merge", po::value<std::vector<std::string>>()->multitoken(),
         "add up the summaries in these folders (one per shard)");
+}
+
+}  // namespace
+
+int run_sweep(int argc, char** argv) {
+    po::options_description visible("options");
+    describe(visible);
     po::options_description hidden;
     hidden.add_options()("base", po::value<std::string>());
     po::positional_options_description positional;
     positional.add("base", 1);
     po::variables_map vm;
     const CommandLine line{
-        "herd sweep", usage,
+        "herd sweep",
+        usage,
         "Runs generated fault schedules over a base scenario in the simulator, and shrinks every\n"
-        "failure to a minimal scenario. Exit status: 0 none failed, 1 some failed, 2 bad arguments.",
-        visible, &hidden, &positional};
+        "failure to a minimal scenario. Exit status: 0 none failed, 1 some failed, 2 bad "
+        "arguments\n"
+        "(or an unwritable output folder), 130 interrupted.",
+        visible,
+        &hidden,
+        &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (vm.count("merge")) return merge(vm["merge"].as<std::vector<std::string>>());
-    if (!vm.count("base")) {
-        std::cerr << "herd sweep: a base scenario file is required\n" << usage << visible;
+    if (vm.count("merge")) {
+        if (vm.count("base") || vm.count("seeds")) {
+            std::cerr << "herd sweep: --merge takes only folders\n" << usage;
+            return 2;
+        }
+        return merge(vm["merge"].as<std::vector<std::string>>());
+    }
+    if (!vm.count("base") || !vm.count("seeds")) {
+        std::cerr << "herd sweep: a base scenario file and --seeds A..B are required\n" << usage;
         return 2;
     }
     Plan plan;
-    if (!read_plan(vm, plan)) return 2;
+    if (!read_base(vm, plan) || !read_seeds(vm, plan) || !read_run_options(vm, plan) ||
+        !prepare_out(vm, plan))
+        return 2;
+    std::signal(SIGINT, [](int) { stop_requested = true; });
+    std::signal(SIGTERM, [](int) { stop_requested = true; });
     Sweep sweep(plan);
     sweep.run();
     sweep.report(std::cout);
-    if (!sweep.write_summary()) {
-        std::cerr << "herd sweep: cannot write the summary in " << plan.out << "\n";
+    if (!sweep.write_summary() || sweep.write_failed()) {
+        std::cerr << "herd sweep: cannot write in " << plan.out << "\n";
         return 2;
     }
+    if (stop_requested) return 130;
     return sweep.failed() ? 1 : 0;
 }
 

@@ -3,8 +3,8 @@
 // settings and the timeline against that herd. Every error names `file:line:` and what was
 // expected.
 #include <algorithm>
-#include <map>
 #include <charconv>
+#include <map>
 
 #include "core/client_protocol.hpp"
 #include "core/text.hpp"
@@ -156,8 +156,7 @@ class Parser {
             if (!n || *n < 1)
                 return fail(line, "expected a server count from 1 to 10000, got " + quoted(t[2]));
             if (!d || *d < 1)
-                return fail(
-                    line, "expected a mean degree of at least 1, got " + quoted(t[3]));
+                return fail(line, "expected a mean degree of at least 1, got " + quoted(t[3]));
             scenario_.herd =
                 random_herd(static_cast<int>(*n), static_cast<int>(*d), scenario_.seed);
         } else {
@@ -233,7 +232,8 @@ class Parser {
         if (!d) {
             fail(line,
                  "expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), "
-                 "exp(5ms)), got " + quoted(text));
+                 "exp(5ms)), got " +
+                     quoted(text));
         }
         return d;
     }
@@ -241,9 +241,7 @@ class Parser {
     bool epoch(int line, const std::vector<std::string_view>& t) {
         if (t.size() != 2) return fail(line, "expected `epoch SECONDS`");
         auto e = parse_client_time(t[1]);
-        if (!e)
-            return fail(
-                line, "expected POSIX seconds (digits[.digits]), got " + quoted(t[1]));
+        if (!e) return fail(line, "expected POSIX seconds (digits[.digits]), got " + quoted(t[1]));
         if (!once(line, "epoch")) return false;
         scenario_.epoch = *e;
         return true;
@@ -287,9 +285,7 @@ class Parser {
         }
         if (t.size() == 3 && t[1] == "fail") {
             auto p = parse_probability_ppm(t[2]);
-            if (!p)
-                return fail(line,
-                            "expected a probability from 0 to 1, got " + quoted(t[2]));
+            if (!p) return fail(line, "expected a probability from 0 to 1, got " + quoted(t[2]));
             scenario_.places_fail_ppm = *p;
             return once(line, "places fail");
         }
@@ -509,12 +505,14 @@ class Parser {
             if (!s) return false;
             if (t[3] == "at") {
                 if (!LatLon::parse(t[4]))
-                    return fail(line, "expected a coordinate like +34.068930-118.445127, got " + quoted(t[4]));
+                    return fail(line, "expected a coordinate like +34.068930-118.445127, got " +
+                                          quoted(t[4]));
                 step.action = ExpectHasAt{*s, std::string(t[2]), std::string(t[4])};
             } else {
                 auto time = parse_client_time(t[4]);
                 if (!time)
-                    return fail(line, "expected a client time (digits[.digits]), got " + quoted(t[4]));
+                    return fail(line,
+                                "expected a client time (digits[.digits]), got " + quoted(t[4]));
                 step.action = ExpectHasTime{*s, std::string(t[2]), *time, std::string(t[4])};
             }
             return true;

@@ -40,12 +40,17 @@ class Generator {
     const std::string& name(int s) const {
         return base_.herd.servers[static_cast<std::size_t>(s)].name.str();
     }
-    std::int64_t between_ms(std::int64_t lo, std::int64_t hi) {
-        return prng_.between(lo, hi) * ms;
-    }
+    std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
     std::string partition();
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
+    // Whether the base has `s` down at some time in [from, to]: a generated crash there would
+    // be undone by a generated restart that revives what the base crashed.
+    bool base_down(int s, std::int64_t from, std::int64_t to) const;
 
+  public:
+    bool undid_links = false;  // a partition or cut was generated: the run ends with a heal
+
+  private:
     const Scenario& base_;
     const SweepConfig& config_;
     Prng prng_;
@@ -73,8 +78,8 @@ std::string Generator::settings() {
             const std::int64_t max_ms = prng_.between(2, 300);
             if (!chosen.insert({a, b}).second || !unset("latency " + name(a) + " " + name(b)))
                 continue;
-            out += "latency " + name(a) + " " + name(b) + " uniform(1ms," +
-                   std::to_string(max_ms) + "ms)\n";
+            out += "latency " + name(a) + " " + name(b) + " uniform(1ms," + std::to_string(max_ms) +
+                   "ms)\n";
         }
     }
     if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail"))
@@ -98,20 +103,38 @@ std::string Generator::partition() {
     return "partition " + groups[0] + "| " + groups[1].substr(0, groups[1].size() - 1);
 }
 
+bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
+    bool down = false;
+    for (const Step& step : base_.steps) {
+        if (step.at.ns > to) break;
+        if (const auto* c = std::get_if<CrashStep>(&step.action); c && c->server == s)
+            down = true;
+        else if (const auto* r = std::get_if<RestartStep>(&step.action); r && r->server == s)
+            down = false;
+        else
+            continue;
+        if (down && step.at.ns >= from) return true;
+    }
+    return down;
+}
+
 void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
                           std::vector<Timed>& out) {
     const std::int64_t undo = std::min(t + between_ms(100, 2000), end);
     if (kind == FaultKind::partition) {
         out.push_back({t, partition()});
         out.push_back({undo, "heal"});
+        undid_links = true;
     } else if (kind == FaultKind::cut && !base_.herd.links.empty()) {
         const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
         out.push_back({t, "cut " + name(a) + " " + name(b)});
         out.push_back({undo, "restore " + name(a) + " " + name(b)});
+        undid_links = true;
     } else if (kind == FaultKind::crash) {
         std::vector<int> up;
         for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
-            if (down_until_[static_cast<std::size_t>(s)] <= t) up.push_back(s);
+            if (down_until_[static_cast<std::size_t>(s)] <= t && !base_down(s, t, undo))
+                up.push_back(s);
         }
         if (up.empty()) return;
         const int s = up[prng_.below(up.size())];
@@ -122,9 +145,13 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
 }
 
 std::vector<Timed> Generator::timeline() {
+    // A partition needs two servers, and names that cannot be read as its grammar's `|` or `*`.
+    bool can_partition = base_.herd.servers.size() >= 2;
+    for (const ServerSpec& sv : base_.herd.servers)
+        can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
     std::vector<FaultKind> kinds;
     for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash}) {
-        if (enabled(k)) kinds.push_back(k);
+        if (enabled(k) && (k != FaultKind::partition || can_partition)) kinds.push_back(k);
     }
     down_until_.assign(base_.herd.servers.size(), 0);
     std::vector<Timed> out;
@@ -140,12 +167,35 @@ std::vector<Timed> Generator::timeline() {
     return out;
 }
 
+// What kind of thing an expectation found instead (names, clients and numbers left out), so that
+// shrinking keeps the failure, not just the statement that failed.
+std::string found_kind(const std::string& found) {
+    static const std::pair<const char*, const char*> kinds[] = {
+        {"no send to", "no send yet"},
+        {"was refused", "the send was refused"},
+        {"no reply yet", "no reply yet"},
+        {"no record of", "no record"},
+        {" is down", "the server is down"},
+        {"\" but ", "two servers hold different records"},
+        {" lacks ", "a server lacks a record another has"},
+        {"could not read", "a store could not be read"},
+    };
+    for (const auto& [needle, kind] : kinds) {
+        if (found.find(needle) != std::string::npos) return kind;
+    }
+    if (found.rfind("at ", 0) == 0) return "another position";
+    if (found.rfind("time ", 0) == 0) return "another time";
+    if (found.rfind("has ", 0) == 0) return "a record";
+    if (found.rfind("\"", 0) == 0) return "another reply";
+    return "other";
+}
+
 std::string failure_signature(const SimResult& r, std::string* what, const std::string& file) {
     for (const ExpectationResult& e : r.expectations) {
         if (e.pass) continue;
         *what = file + ":" + std::to_string(e.line) + " at " + format_duration(Duration{e.at.ns}) +
                 "  " + e.text + "  (found: " + e.found + ")";
-        return "expect: " + e.text;
+        return e.text + " (found: " + found_kind(e.found) + ")";
     }
     if (r.violations.empty()) return {};
     *what = "invariant at " + format_duration(Duration{r.violations.front().at.ns}) + ": " +
@@ -200,7 +250,7 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
     for (const Timed& t : g.timeline())
         out += at_text(t.ns) + t.statement + "\n";
     const std::int64_t end = config.phase_start.ns + config.phase.ns;
-    out += at_text(end) + "heal\n";
+    if (g.undid_links) out += at_text(end) + "heal\n";
     out += at_text(end + config.settle.ns) + "expect converged\n";
     return out;
 }
@@ -210,6 +260,8 @@ RunOutcome run_scenario_text(const std::string& text, const std::string& file_na
     auto parsed = parse_scenario(text, file_name);
     if (const Error* e = error_of(parsed)) {
         o.parsed = false;
+        o.failed = true;  // never a pass: a base or generator flaw to look at
+        o.signature = "the scenario does not parse";
         o.what = e->message;
         return o;
     }
@@ -229,22 +281,48 @@ bool removable(const std::string& line) {
     const std::size_t start = line.find_first_not_of(' ');
     if (start == std::string::npos) return false;
     const std::string_view l = std::string_view(line).substr(start);
-    for (std::string_view verb : {"at ", "clock ", "latency ", "places ", "client ", "processing "}) {
+    for (std::string_view verb :
+         {"at ", "clock ", "latency ", "places ", "client ", "processing "}) {
         if (l.substr(0, verb.size()) == verb) return true;
     }
     return false;
 }
 
+// The statement after `at TIME` of a timeline line ("" for others).
+std::string_view statement_of(std::string_view line) {
+    const std::size_t start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos || line.substr(start, 3) != "at ") return {};
+    std::string_view rest = line.substr(start + 3);
+    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+    rest.remove_prefix(std::min(rest.find(' '), rest.size()));
+    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+    return rest;
+}
+
+// The statement that undoes `fault` ("cut a b" -> "restore a b", "crash s" -> "restart s",
+// "partition ..." -> "heal"); "" when it is not a fault.
+std::string undo_of(std::string_view fault) {
+    if (fault.substr(0, 4) == "cut ") return "restore " + std::string(fault.substr(4));
+    if (fault.substr(0, 6) == "crash ") return "restart " + std::string(fault.substr(6));
+    if (fault.substr(0, 10) == "partition ") return "heal";
+    return {};
+}
+
 class Shrinker {
   public:
+    // Sim runs one shrink may take (a few seconds on small herds).
+    static constexpr std::size_t runs_max = 3000;
+
     Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome)
         : file_(file), signature_(outcome.signature) {
         for (std::string& line : split_lines(text)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
             const std::size_t start = line.find_first_not_of(' ');
             if (start == std::string::npos || line[start] == '#') continue;  // comments, blanks
             lines_.push_back(std::move(line));
         }
         alive_.assign(lines_.size(), true);
+        group_units();
     }
 
     std::string text() const {
@@ -255,11 +333,12 @@ class Shrinker {
         return out;
     }
     bool still_fails() {
+        if (runs_ >= runs_max) return false;
         runs_ += 1;
         const RunOutcome o = run_scenario_text(text(), file_);
         return o.parsed && o.failed && o.signature == signature_;
     }
-    // Drops statements in chunks of half, a quarter, ... one, each pass until none can go.
+    // Drops units in chunks of half, a quarter, ... one, each pass until none can go.
     void drop_statements() {
         for (std::size_t chunk = std::max<std::size_t>(candidates().size() / 2, 1);; chunk /= 2) {
             while (drop_pass(chunk)) {
@@ -272,12 +351,35 @@ class Shrinker {
     std::size_t runs() const { return runs_; }
 
   private:
+    // A fault and the statement that undoes it go together: dropping only the undo would turn
+    // a finding into "a partition that never heals does not converge".
+    void group_units() {
+        std::vector<bool> taken(lines_.size(), false);
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (taken[i] || !removable(lines_[i])) continue;
+            std::vector<std::size_t> unit{i};
+            taken[i] = true;
+            const std::string undo = undo_of(statement_of(lines_[i]));
+            for (std::size_t j = i + 1; !undo.empty() && j < lines_.size(); ++j) {
+                if (!taken[j] && statement_of(lines_[j]) == undo) {
+                    unit.push_back(j);
+                    taken[j] = true;
+                    break;
+                }
+            }
+            units_.push_back(std::move(unit));
+        }
+    }
     std::vector<std::size_t> candidates() const {
         std::vector<std::size_t> out;
-        for (std::size_t i = 0; i < lines_.size(); ++i) {
-            if (alive_[i] && removable(lines_[i])) out.push_back(i);
+        for (std::size_t u = 0; u < units_.size(); ++u) {
+            if (alive_[units_[u].front()]) out.push_back(u);
         }
         return out;
+    }
+    void set_unit(std::size_t u, bool alive) {
+        for (std::size_t line : units_[u])
+            alive_[line] = alive;
     }
     bool drop_pass(std::size_t chunk) {
         bool dropped = false;
@@ -285,12 +387,12 @@ class Shrinker {
         for (std::size_t i = 0; i < c.size(); i += chunk) {
             const std::size_t end = std::min(i + chunk, c.size());
             for (std::size_t k = i; k < end; ++k)
-                alive_[c[k]] = false;
+                set_unit(c[k], false);
             if (still_fails()) {
                 dropped = true;
             } else {
                 for (std::size_t k = i; k < end; ++k)
-                    alive_[c[k]] = true;
+                    set_unit(c[k], true);
             }
         }
         return dropped;
@@ -301,6 +403,7 @@ class Shrinker {
     std::string signature_;
     std::vector<std::string> lines_;
     std::vector<bool> alive_;
+    std::vector<std::vector<std::size_t>> units_;  // removable lines, faults with their undo
     std::size_t runs_ = 0;
 };
 

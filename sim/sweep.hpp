@@ -29,7 +29,7 @@ namespace herd::sim {
 enum class FaultKind { partition, cut, crash, clock, latency, places };
 
 struct SweepConfig {
-    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,   FaultKind::crash,
+    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,     FaultKind::crash,
                                      FaultKind::clock,     FaultKind::latency, FaultKind::places};
     Duration phase_start = Duration::milliseconds(200);  // links are up by then
     Duration phase = Duration::milliseconds(5000);       // `--duration`

@@ -206,10 +206,12 @@ TEST(ScenarioErrors, BadDurationAndDistribution) {
 }
 
 TEST(ScenarioErrors, TimeThatIsNotADuration) {
-    EXPECT_EQ(error_of("herd fall2017\nat 100 heal\n"),
-              "t.scn:2: expected a time from 0 to 86400s (a duration such as 150ms or 2s), got '100'");
-    EXPECT_EQ(error_of("herd fall2017\nat -1s heal\n"),
-              "t.scn:2: expected a time from 0 to 86400s (a duration such as 150ms or 2s), got '-1s'");
+    EXPECT_EQ(
+        error_of("herd fall2017\nat 100 heal\n"),
+        "t.scn:2: expected a time from 0 to 86400s (a duration such as 150ms or 2s), got '100'");
+    EXPECT_EQ(
+        error_of("herd fall2017\nat -1s heal\n"),
+        "t.scn:2: expected a time from 0 to 86400s (a duration such as 150ms or 2s), got '-1s'");
     EXPECT_EQ(error_of("herd fall2017\nat\n"), "t.scn:2: expected `at TIME STATEMENT`");
 }
 
@@ -271,7 +273,8 @@ TEST(ScenarioErrors, EveryTimeDurationAndOffsetHasOneRange) {
     EXPECT_EQ(error_of("herd line 1\nat 10000000000s heal\n"),
               "t.scn:2: expected a time from 0 to 86400s (a duration such as 150ms or 2s), got "
               "'10000000000s'");
-    EXPECT_EQ(error_of("herd line 1\nat 86401s heal\n").substr(0, 30), "t.scn:2: expected a time from ");
+    EXPECT_EQ(error_of("herd line 1\nat 86401s heal\n").substr(0, 30),
+              "t.scn:2: expected a time from ");
     EXPECT_EQ(error_of("herd line 1\nat 1000000000000ns heal\n"), "(parsed)");
     EXPECT_EQ(error_of("herd line 1\nat 86400s heal\n"), "(parsed)");
     EXPECT_EQ(error_of("herd line 1\nlatency 10000000000s\n").substr(0, 44),
@@ -283,8 +286,7 @@ TEST(ScenarioErrors, EveryTimeDurationAndOffsetHasOneRange) {
     EXPECT_EQ(error_of("herd line 1\nclock s1 offset -999999999999s\n"),
               "t.scn:2: expected a signed duration within 365 days (e.g. -2s, +30ms), got "
               "'-999999999999s'");
-    EXPECT_EQ(error_of("herd line 1\nat 1s workload clients=1 rate=1/s for=86401s\n")
-                  .substr(0, 30),
+    EXPECT_EQ(error_of("herd line 1\nat 1s workload clients=1 rate=1/s for=86401s\n").substr(0, 30),
               "t.scn:2: expected for=DURATION");
     // 63 bits of nanoseconds whatever the unit: no overflow (UBSan found one at 12 digits).
     EXPECT_EQ(error_of("herd line 1\nat 999999999999s heal\n").substr(0, 30),
@@ -292,7 +294,8 @@ TEST(ScenarioErrors, EveryTimeDurationAndOffsetHasOneRange) {
 }
 
 TEST(ScenarioErrors, ASettingIsGivenOnceAndLongTokensAreShortenedInErrors) {
-    EXPECT_EQ(error_of("herd line 2\nseed 1\nseed 2\n"), "t.scn:3: `seed` is already set at line 2");
+    EXPECT_EQ(error_of("herd line 2\nseed 1\nseed 2\n"),
+              "t.scn:3: `seed` is already set at line 2");
     EXPECT_EQ(error_of("herd line 2\nplaces fail 0.1\nplaces fail 0.2\n"),
               "t.scn:3: `places fail` is already set at line 2");
     EXPECT_EQ(error_of("herd line 2\nclock s1 offset 1s\nclock s2 offset 1s\nclock s1 offset 2s\n"),

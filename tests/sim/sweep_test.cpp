@@ -54,7 +54,7 @@ TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
         "at 2s expect converged\n";
     const RunOutcome o = run_scenario_text(failing, "f.scn");
     ASSERT_TRUE(o.failed);
-    EXPECT_EQ(o.signature, "expect: expect s3 lacks a");
+    EXPECT_EQ(o.signature, "expect s3 lacks a (found: a record)");
     std::size_t runs = 0;
     const std::string small = shrink_failure(failing, "f.scn", o, &runs);
     EXPECT_EQ(small,
