@@ -124,13 +124,27 @@ int run_sim(int argc, char** argv) {
     const std::string command = "herd sim " + vm["scenario"].as<std::string>() + " --seed " +
                                 std::to_string(scenario->seed);
     sim::print_report(std::cout, *scenario, result, command);
+    // A full disk (or /dev/full) must not pass for a run that was written: exit 2, saying so.
+    std::cout.flush();
+    if (!std::cout) {
+        std::cerr << "herd sim: cannot write the report to standard output\n";
+        return 2;
+    }
+    if (trace.is_open()) {
+        trace.close();
+        if (!trace) {
+            std::cerr << "herd sim: cannot write " << vm["trace"].as<std::string>() << "\n";
+            return 2;
+        }
+    }
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
+        report << sim::json_report(*scenario, result);
+        report.close();
         if (!report) {
             std::cerr << "herd sim: cannot write " << vm["report"].as<std::string>() << "\n";
             return 2;
         }
-        report << sim::json_report(*scenario, result);
     }
     return result.passed() ? 0 : 1;
 }

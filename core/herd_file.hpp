@@ -43,6 +43,9 @@ struct TlsFiles {
     TlsFiles for_server(std::string_view name, std::string_view folder) const;
 };
 
+// Servers in one herd (a herd file, an inline scenario herd, a generated preset).
+inline constexpr std::size_t herd_servers_max = 10'000;
+
 struct HerdSpec {
     std::vector<ServerSpec> servers;         // in declaration order
     std::vector<std::pair<int, int>> links;  // indices into servers, first < second, sorted, unique

@@ -23,6 +23,11 @@ namespace herd::sim {
 inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
 
+// Sizes: a scenario file, its lines, an `expect reply` glob.
+inline constexpr std::size_t scenario_bytes_max = std::size_t{16} << 20;
+inline constexpr std::size_t scenario_lines_max = 1'000'000;
+inline constexpr std::size_t glob_bytes_max = 1024;
+
 struct SendStep {
     int server;
     std::string line;  // verbatim; `{now}` is replaced when it is sent

@@ -541,6 +541,9 @@ class Parser {
         if (k >= rest.size()) return fail(line, "expected a closing \" after the glob");
         const std::string_view after = trim_end(strip_comment(rest.substr(k + 1)));
         if (!after.empty()) return fail(line, "expected nothing after the closing \" of the glob");
+        if (k - j - 1 > glob_bytes_max)
+            return fail(line, "expected a glob of at most 1024 bytes (matching costs its length "
+                              "times the reply's)");
         auto glob = Glob::compile(rest.substr(j + 1, k - j - 1));
         if (!glob)
             return fail(line,
@@ -564,6 +567,13 @@ class Parser {
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view file_name,
                                 std::optional<std::uint64_t> seed_override) {
+    if (text.size() > scenario_bytes_max)
+        return Error{std::string(file_name) + ":1: a scenario file of at most 16 MiB was expected, " +
+                     "this one has " + std::to_string(text.size()) + " bytes"};
+    const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    if (lines > scenario_lines_max)
+        return Error{std::string(file_name) + ":1: a scenario file of at most 1000000 lines was " +
+                     "expected, this one has " + std::to_string(lines)};
     return Parser(text, file_name, seed_override).run();
 }
 
