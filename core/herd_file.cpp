@@ -89,7 +89,8 @@ std::optional<Error> HerdBuilder::add_server(std::string_view name, std::string_
     auto parsed = ServerName::parse(name);
     if (!parsed) return Error{"expected a server name"};
     if (spec_.servers.size() >= herd_servers_max)
-        return Error{"a herd of at most " + std::to_string(herd_servers_max) + " servers was expected"};
+        return Error{"a herd of at most " + std::to_string(herd_servers_max) +
+                     " servers was expected"};
     if (spec_.index_of(name) >= 0)
         return Error{"server '" + std::string(name) + "' is declared twice"};
     ServerSpec s{*parsed, {}, 0, line};

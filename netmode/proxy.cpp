@@ -75,6 +75,8 @@ struct Proxy::Link {
     tcp::endpoint upstream;
     tcp::acceptor acceptor;
     bool cut = false;
+    bool silent_up = false;  // bytes towards upstream are held (read, not delivered)
+    bool silent_down = false;
     LatencySampler latency_up;
     LatencySampler latency_down;
     std::string latency_up_text = "0ms";
@@ -176,6 +178,22 @@ std::optional<Error> Proxy::restore(const std::string& name) {
     auto it = links_.find(name);
     if (it == links_.end()) return Error{"no link " + name};
     it->second->cut = false;
+    return silence(name, false, false);
+}
+
+std::optional<Error> Proxy::silence(const std::string& name, bool up, bool down) {
+    auto it = links_.find(name);
+    if (it == links_.end()) return Error{"no link " + name};
+    Link& link = *it->second;
+    link.silent_up = up;
+    link.silent_down = down;
+    // What waited goes on now, in order (its delivery times are past).
+    for (const auto& pipe : std::set<std::shared_ptr<Pipe>>(link.pipes)) {
+        for (Direction* d : {&pipe->up, &pipe->down}) {
+            pump(pipe, *d);
+            read(pipe, *d);
+        }
+    }
     return std::nullopt;
 }
 
@@ -188,8 +206,14 @@ std::string Proxy::list() const {
     std::string out;
     for (const auto& [name, l] : links_) {
         out += "link " + name + " " + l->listen_text + " -> " + l->upstream_text +
-               (l->cut ? " cut" : " up") + " latency up " + l->latency_up_text + " down " +
-               l->latency_down_text + " connections " + std::to_string(l->pipes.size()) + "/" +
+               (l->cut ? " cut" : " up") +
+               (l->silent_up || l->silent_down
+                    ? std::string(" silent ") + (l->silent_up && l->silent_down ? "both"
+                                                 : l->silent_up                 ? "up"
+                                                                                : "down")
+                    : std::string()) +
+               " latency up " + l->latency_up_text + " down " + l->latency_down_text +
+               " connections " + std::to_string(l->pipes.size()) + "/" +
                std::to_string(l->connections) + " bytes up " + std::to_string(l->bytes_up) +
                " down " + std::to_string(l->bytes_down) + "\n";
     }
@@ -273,6 +297,7 @@ void Proxy::read(const std::shared_ptr<Pipe>& pipe, Direction& d) {
 // Delivers what is due, in order; waits for the next chunk's time.
 void Proxy::pump(const std::shared_ptr<Pipe>& pipe, Direction& d) {
     if (d.busy || d.queue.empty() || !pipe->open) return;
+    if (d.up ? pipe->link->silent_up : pipe->link->silent_down) return;  // held until restored
     const auto now = Clock::now();
     if (d.queue.front().first > now) {
         d.busy = true;
@@ -340,10 +365,12 @@ std::string Proxy::command(std::string_view line) {
     if (f[0] == "latency" && f.size() == 4) return answer(set_latency(name, f[2], f[3]), "");
     if (f[0] == "cut" && f.size() == 2) return answer(cut(name), "");
     if (f[0] == "restore" && f.size() == 2) return answer(restore(name), "");
+    if (f[0] == "silence" && f.size() == 3 && (f[2] == "up" || f[2] == "down" || f[2] == "both"))
+        return answer(silence(name, f[2] != "down", f[2] != "up"), "");
     if (f[0] == "list" && f.size() == 1)
         return list() + "ok " + std::to_string(links_.size()) + "\n";
     return "? expected `add NAME LISTEN UPSTREAM`, `latency NAME up|down|both DIST`, `cut NAME`, "
-           "`restore NAME` or `list`\n";
+           "`silence NAME up|down|both`, `restore NAME` or `list`\n";
 }
 
 std::optional<Error> Proxy::listen_control(const std::string& address) {

@@ -6,13 +6,17 @@
 //   kept in order (a chunk is never delivered before the one read before it: FIFO, as the
 //   simulator's links);
 // - cut: every connection of the link is closed at both ends and new ones are closed at once,
-//   until restore.
+//   until restore;
+// - silence (per direction): bytes are read but held, not delivered, and nobody is told (a
+//   black hole, as TCP sees one: what was sent arrives if the link comes back; reading stops
+//   at the queue's bound), until restore.
 // Control: a line protocol on its own TCP port (one command a line, one `ok ...` or `? why`
 // reply line; `list` first writes one `link ...` line per link). Lines rather than HTTP: the
 // same shape as herd's own protocols, scriptable with `herd client` or nc, no HTTP parser.
 //
 //   add NAME LISTEN_ADDR UPSTREAM_ADDR     latency NAME up|down|both DIST
-//   cut NAME      restore NAME      list   (DIST as in scenario files: 5ms, uniform(1ms,5ms), ...)
+//   cut NAME      silence NAME up|down|both      restore NAME      list
+//   (DIST as in scenario files: 5ms, uniform(1ms,5ms), ...)
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -51,7 +55,10 @@ class Proxy {
     std::optional<Error> set_latency(const std::string& name, std::string_view direction,
                                      std::string_view distribution);
     std::optional<Error> cut(const std::string& name);
+    // Ends a cut and any silence.
     std::optional<Error> restore(const std::string& name);
+    // Holds the bytes of a direction (up: towards upstream) until restored; false releases them.
+    std::optional<Error> silence(const std::string& name, bool up, bool down);
     // The port a link listens on (0 if there is no such link).
     std::uint16_t port(const std::string& name) const;
     // One line per link: name, addresses, state, latencies, connections, bytes each way.

@@ -144,7 +144,7 @@ net::LatencyParser scenario_latencies(std::uint64_t seed) {
 RealHerd::RealHerd(const sim::Scenario& scenario, RealHerdOptions options)
     : sc_(scenario), options_(std::move(options)), work_(io_.get_executor()) {
     servers_.resize(sc_.herd.servers.size());
-    cut_.assign(sc_.herd.links.size(), false);
+    link_state_.assign(sc_.herd.links.size(), LinkState{});
     proxy_ = std::make_unique<net::Proxy>(io_, scenario_latencies(options_.seed));
     // The servers stop when this process goes, even killed (herd serve follows the PID).
     ::setenv("HERD_SUPERVISOR_PID", std::to_string(::getpid()).c_str(), 1);
@@ -297,6 +297,7 @@ std::optional<Error> RealHerd::spawn(int s) {
     const auto child =
         net::spawn_child(args, path(name(s) + "." + std::to_string(p.lives) + ".out"));
     if (const Error* e = error_of(child)) return Error{name(s) + ": " + e->message};
+    std::lock_guard<std::mutex> lock(pids_);
     p.pid = std::get<net::Child>(child).pid;
     return std::nullopt;
 }
@@ -360,11 +361,13 @@ void RealHerd::read_counters(int s) {
 void RealHerd::crash(int s) {
     Process& p = servers_[static_cast<std::size_t>(s)];
     if (p.pid <= 0) return;
-    read_counters(s);
+    if (!paused(s)) read_counters(s);  // a paused one cannot answer (its counters are lost)
+    std::lock_guard<std::mutex> lock(pids_);
     ::kill(p.pid, SIGKILL);
     int status = 0;
     ::waitpid(p.pid, &status, 0);
     p.pid = -1;
+    p.paused = false;
 }
 
 std::optional<Error> RealHerd::restart(int s) {
@@ -378,19 +381,54 @@ void RealHerd::apply(const sim::LinkFaults& faults) {
         for (std::size_t i = 0; i < sc_.herd.links.size(); ++i) {
             const auto [a, b] = sc_.herd.links[i];
             const bool cut = faults.is_cut(a, b);
-            if (cut == cut_[i]) continue;
-            cut_[i] = cut;
-            for (const std::string& link : {name(a) + ">" + name(b), name(b) + ">" + name(a)}) {
-                if (cut)
-                    proxy_->cut(link);
-                else
-                    proxy_->restore(link);
+            // Link a>b carries a's bytes up and b's down; b>a the other way round.
+            const bool a_to_b = faults.is_silenced(a, b);
+            const bool b_to_a = faults.is_silenced(b, a);
+            const LinkState state{cut, a_to_b, b_to_a};
+            if (state == link_state_[i]) continue;
+            link_state_[i] = state;
+            const std::string ab = name(a) + ">" + name(b), ba = name(b) + ">" + name(a);
+            if (cut) {
+                proxy_->cut(ab);
+                proxy_->cut(ba);
+                continue;
+            }
+            proxy_->restore(ab);
+            proxy_->restore(ba);
+            if (a_to_b || b_to_a) {
+                proxy_->silence(ab, a_to_b, b_to_a);
+                proxy_->silence(ba, b_to_a, a_to_b);
             }
         }
     });
 }
 
+void RealHerd::pause(int s, Duration length) {
+    std::lock_guard<std::mutex> lock(pids_);
+    Process& p = servers_[static_cast<std::size_t>(s)];
+    if (p.pid <= 0) return;
+    ::kill(p.pid, SIGSTOP);
+    p.paused = true;
+    const pid_t pid = p.pid;
+    // SIGCONT at the end, unless the process is gone (crashed, or the run ended) by then.
+    resumers_.emplace_back([this, s, pid, at = Clock::now() + std::chrono::nanoseconds(length.ns)] {
+        std::unique_lock<std::mutex> wait(pids_);
+        resumed_.wait_until(wait, at, [this] { return ending_; });
+        Process& q = servers_[static_cast<std::size_t>(s)];
+        if (q.pid == pid && q.paused) {
+            ::kill(pid, SIGCONT);
+            q.paused = false;
+        }
+    });
+}
+
+bool RealHerd::paused(int s) const {
+    std::lock_guard<std::mutex> lock(pids_);
+    return servers_[static_cast<std::size_t>(s)].paused;
+}
+
 Result<RecordStore> RealHerd::store(int s) const {
+    if (paused(s)) return Error{name(s) + " is paused (SIGSTOP): a stopped process cannot answer"};
     auto body = http_get(servers_[static_cast<std::size_t>(s)].admin, "/store");
     if (const Error* e = error_of(body)) return Error{name(s) + ": " + e->message};
     RecordStore store(sc_.tie_break);
@@ -408,11 +446,24 @@ Result<RecordStore> RealHerd::store(int s) const {
 }
 
 void RealHerd::stop() {
+    {
+        std::lock_guard<std::mutex> lock(pids_);
+        ending_ = true;
+        for (Process& p : servers_) {
+            if (p.pid > 0 && p.paused) ::kill(p.pid, SIGCONT);
+            p.paused = false;
+        }
+    }
+    resumed_.notify_all();
+    for (std::thread& t : resumers_)
+        t.join();
+    resumers_.clear();
     for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
         Process& p = servers_[static_cast<std::size_t>(s)];
         if (p.pid <= 0) continue;
         read_counters(s);
         net::stop_child(p.pid, std::chrono::milliseconds(3000));
+        std::lock_guard<std::mutex> lock(pids_);
         p.pid = -1;
     }
 }

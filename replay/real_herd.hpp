@@ -20,9 +20,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -70,8 +72,11 @@ class RealHerd {
     void crash(int s);                    // SIGKILL (its counters read first)
     std::optional<Error> restart(int s);  // a crash if up, then a new process, accepting
     bool up(int s) const { return servers_[static_cast<std::size_t>(s)].pid > 0; }
-    // Cuts and restores proxy links to match `faults`.
+    // Cuts, silences and restores proxy links to match `faults`.
     void apply(const sim::LinkFaults& faults);
+    // SIGSTOP now, SIGCONT after `length` (unless it crashed meanwhile).
+    void pause(int s, Duration length);
+    bool paused(int s) const;
     // The server's store, read from its admin port; nothing (and why) if it cannot be.
     Result<RecordStore> store(int s) const;
     std::uint16_t client_port(int s) const;
@@ -91,6 +96,7 @@ class RealHerd {
   private:
     struct Process {
         pid_t pid = -1;
+        bool paused = false;
         int lives = 0;
         std::uint16_t port = 0;
         std::uint16_t admin = 0;
@@ -113,7 +119,15 @@ class RealHerd {
     std::unique_ptr<net::PlacesStub> stub_;
     std::thread thread_;
     std::vector<Process> servers_;
-    std::vector<bool> cut_;  // per link of sc_.herd.links: cut now
+    struct LinkState {
+        bool cut = false, a_to_b_silent = false, b_to_a_silent = false;
+        friend bool operator==(const LinkState&, const LinkState&) = default;
+    };
+    std::vector<LinkState> link_state_;  // per link of sc_.herd.links
+    mutable std::mutex pids_;            // pids and pauses: resumer threads read them
+    std::condition_variable resumed_;
+    bool ending_ = false;
+    std::vector<std::thread> resumers_;
     PeerCounters counters_;
     std::vector<int> held_;  // sockets holding the servers' ports (hold_port)
     std::atomic<std::uint64_t> places_failures_{0};

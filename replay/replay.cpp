@@ -177,6 +177,10 @@ std::optional<Error> Run::run_step(const sim::Step& step, Clients& clients) {
 }
 
 std::optional<Error> Run::run_process_step(const sim::StepAction& a, Clients& clients) {
+    if (const auto* pause = std::get_if<sim::PauseStep>(&a)) {
+        herd_.pause(pause->server, pause->length);
+        return std::nullopt;
+    }
     if (const auto* crash = std::get_if<sim::CrashStep>(&a)) {
         clients.set_live(crash->server, false);
         herd_.crash(crash->server);

@@ -1,6 +1,7 @@
 // LinkFaults: which servers cannot reach each other, after the scenario's `partition`, `cut`,
-// `restore` and `heal` statements (design §6). The one home of those rules: the simulator's
-// network asks it whether a link is cut, and `herd replay` asks it which proxy links to cut.
+// `silence`, `restore` and `heal` statements (design §6). The one home of those rules: the
+// simulator's network asks it whether a link is cut, and `herd replay` asks it which proxy links to
+// cut.
 #pragma once
 
 #include <algorithm>
@@ -37,10 +38,21 @@ class LinkFaults {
             }
         }
     }
+    // Whether bytes from `from` to `to` vanish (a silenced link: open, but nothing arrives).
+    bool is_silenced(int from, int to) const { return silenced_.count({from, to}) > 0; }
     void cut(int a, int b) { cuts_.insert({std::min(a, b), std::max(a, b)}); }
-    void restore(int a, int b) { cuts_.erase({std::min(a, b), std::max(a, b)}); }
+    void silence(int from, int to, bool one_way) {
+        silenced_.insert({from, to});
+        if (!one_way) silenced_.insert({to, from});
+    }
+    void restore(int a, int b) {
+        cuts_.erase({std::min(a, b), std::max(a, b)});
+        silenced_.erase({a, b});
+        silenced_.erase({b, a});
+    }
     void heal() {
         cuts_.clear();
+        silenced_.clear();
         group_of_.clear();
     }
     // Carries out one of the statements above; false for any other.
@@ -49,6 +61,8 @@ class LinkFaults {
             partition(*p);
         } else if (const auto* c = std::get_if<CutStep>(&a)) {
             cut(c->a, c->b);
+        } else if (const auto* q = std::get_if<SilenceStep>(&a)) {
+            silence(q->a, q->b, q->one_way);
         } else if (const auto* r = std::get_if<RestoreStep>(&a)) {
             restore(r->a, r->b);
         } else if (std::holds_alternative<HealStep>(a)) {
@@ -62,7 +76,8 @@ class LinkFaults {
   private:
     std::size_t servers_;
     std::set<std::pair<int, int>> cuts_;
-    std::vector<int> group_of_;  // empty: no partition
+    std::set<std::pair<int, int>> silenced_;  // directed: (from, to)
+    std::vector<int> group_of_;               // empty: no partition
 };
 
 }  // namespace herd::sim

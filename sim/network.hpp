@@ -68,7 +68,8 @@ class Network {
     // ---- faults and latency
     Duration latency(int a, int b);
     bool is_cut(int a, int b) const { return faults_.is_cut(a, b); }
-    // A partition, cut, restore or heal statement.
+    bool is_silenced(int from, int to) const { return faults_.is_silenced(from, to); }
+    // A partition, cut, silence, restore or heal statement.
     void apply_fault(const StepAction& a) { faults_.apply(a); }
 
     std::uint64_t bytes_dropped() const { return bytes_dropped_; }

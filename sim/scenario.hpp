@@ -42,6 +42,17 @@ struct RestoreStep {
     int a, b;
 };
 struct HealStep {};
+// The link drops every byte (both ways, or from `a` to `b` only) without closing: only
+// heartbeats and deadlines can tell. Undone by `restore` or `heal`.
+struct SilenceStep {
+    int a, b;
+    bool one_way;
+};
+// The server handles nothing for a while (messages and timers wait), then goes on with its state.
+struct PauseStep {
+    int server;
+    Duration length;
+};
 struct CrashStep {
     int server;
 };
@@ -76,7 +87,7 @@ struct ExpectReply {
 
 using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep,
                                 RestartStep, WorkloadStep, ExpectConverged, ExpectHasAt,
-                                ExpectHasTime, ExpectLacks, ExpectReply>;
+                                ExpectHasTime, ExpectLacks, ExpectReply, SilenceStep, PauseStep>;
 
 struct Step {
     Instant at;

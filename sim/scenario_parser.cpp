@@ -407,8 +407,33 @@ class Parser {
             return true;
         }
         if (verb == "workload") return workload(line, t, step);
+        if (verb == "silence") return silence(line, t, step);
+        if (verb == "pause") return pause(line, t, step);
         if (verb.empty()) return fail(line, "expected a statement after `at TIME`");
         return fail(line, "unknown statement '" + std::string(verb) + "'");
+    }
+
+    // `silence A B` (both ways) or `silence A B oneway` (from A to B only).
+    bool silence(int line, const std::vector<std::string_view>& t, Step& step) {
+        if (t.size() != 3 && !(t.size() == 4 && t[3] == "oneway"))
+            return fail(line, "expected `silence SERVER SERVER` or `silence SERVER SERVER oneway`");
+        if (!link(line, t[1], t[2])) return false;
+        step.action = SilenceStep{scenario_.herd.index_of(t[1]), scenario_.herd.index_of(t[2]),
+                                  t.size() == 4};
+        return true;
+    }
+
+    // `pause SERVER for DURATION`.
+    bool pause(int line, const std::vector<std::string_view>& t, Step& step) {
+        if (t.size() != 4 || t[2] != "for")
+            return fail(line, "expected `pause SERVER for DURATION`");
+        auto s = server(line, t[1]);
+        if (!s) return false;
+        auto d = parse_duration(t[3]);
+        if (!d || d->ns <= 0 || d->ns > scenario_time_max.ns)
+            return fail(line, "expected a pause from 1ns to 86400s, got " + quoted(t[3]));
+        step.action = PauseStep{*s, *d};
+        return true;
     }
 
     // `partition G1 | G2 ...`; a group `*` stands for every server named in no other group
@@ -542,8 +567,9 @@ class Parser {
         const std::string_view after = trim_end(strip_comment(rest.substr(k + 1)));
         if (!after.empty()) return fail(line, "expected nothing after the closing \" of the glob");
         if (k - j - 1 > glob_bytes_max)
-            return fail(line, "expected a glob of at most 1024 bytes (matching costs its length "
-                              "times the reply's)");
+            return fail(line,
+                        "expected a glob of at most 1024 bytes (matching costs its length "
+                        "times the reply's)");
         auto glob = Glob::compile(rest.substr(j + 1, k - j - 1));
         if (!glob)
             return fail(line,
@@ -568,8 +594,9 @@ class Parser {
 Result<Scenario> parse_scenario(std::string_view text, std::string_view file_name,
                                 std::optional<std::uint64_t> seed_override) {
     if (text.size() > scenario_bytes_max)
-        return Error{std::string(file_name) + ":1: a scenario file of at most 16 MiB was expected, " +
-                     "this one has " + std::to_string(text.size()) + " bytes"};
+        return Error{std::string(file_name) +
+                     ":1: a scenario file of at most 16 MiB was expected, " + "this one has " +
+                     std::to_string(text.size()) + " bytes"};
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     if (lines > scenario_lines_max)
         return Error{std::string(file_name) + ":1: a scenario file of at most 1000000 lines was " +

@@ -5,6 +5,7 @@
 #include "sim/simulator.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <variant>
 
@@ -30,6 +31,11 @@ bool SimResult::passed() const {
 
 namespace {
 
+bool has_pause(const Scenario& sc) {
+    return std::any_of(sc.steps.begin(), sc.steps.end(),
+                       [](const Step& s) { return std::holds_alternative<PauseStep>(s.action); });
+}
+
 struct Server {
     std::unique_ptr<Node> node;
     std::uint64_t life = 0;  // bumped at every crash and restart: stale events are dropped
@@ -52,6 +58,7 @@ class Simulator::Impl {
           workload_prng_(scenario.seed * 4 + 3),
           cost_prng_(scenario.seed * 4 + 4),
           processing_(!scenario.processing.is_zero()),
+          queueing_(processing_ || has_pause(scenario)),
           network_(scenario, queue_, trace_, net_prng_),
           checker_(scenario, result_, trace_) {}
 
@@ -99,6 +106,10 @@ class Simulator::Impl {
     // With a processing cost: when server `s` is done with a message that arrives now (it
     // handles one at a time).
     Instant occupy(int s);
+    // On a silent link, what arrives waits (TCP retransmits it) until the link is restored; if
+    // either end closes the connection meanwhile, it is dropped then. True when `e` was held.
+    bool hold_if_silenced(int from, int to, Event e);
+    void release_held();
     void start_server(int s);
     void pump(int s);
     void arm(int s);
@@ -119,6 +130,9 @@ class Simulator::Impl {
     Prng workload_prng_;  // workload clients, positions and targets
     Prng cost_prng_;      // processing costs (drawn only when the scenario sets one)
     bool processing_;
+    // Messages to a server wait while it is busy (a processing cost) or paused; off otherwise,
+    // so that scenarios with neither run exactly as before.
+    bool queueing_;
     EventQueue<Event> queue_;
     Instant now_{0};
     Timestamp wall_;  // epoch + now_, kept in step with now_
@@ -128,14 +142,35 @@ class Simulator::Impl {
     Checker checker_;
     std::vector<SimClient> clients_;
     std::vector<int> latest_send_;  // per server: index into clients_, or -1
+    // Events held on silent links, per direction (from, to), in arrival order.
+    std::map<std::pair<int, int>, std::vector<Event>> held_;
 };
 
 // ---------------------------------------------------------------- servers
 
+bool Simulator::Impl::hold_if_silenced(int from, int to, Event e) {
+    if (from == client_end || to == client_end || !network_.is_silenced(from, to)) return false;
+    result_.stats.silenced_messages += 1;
+    held_[{from, to}].push_back(std::move(e));
+    return true;
+}
+
+void Simulator::Impl::release_held() {
+    for (auto it = held_.begin(); it != held_.end();) {
+        if (network_.is_silenced(it->first.first, it->first.second)) {
+            ++it;
+            continue;
+        }
+        for (Event& e : it->second)
+            queue_.push(now_, std::move(e));  // in the order they arrived
+        it = held_.erase(it);
+    }
+}
+
 Instant Simulator::Impl::occupy(int s) {
     Server& sv = servers_[static_cast<std::size_t>(s)];
     const Instant start = std::max(now_, sv.busy_until);
-    sv.busy_until = start + sc_.processing.sample(cost_prng_);
+    sv.busy_until = processing_ ? start + sc_.processing.sample(cost_prng_) : start;
     return sv.busy_until;
 }
 
@@ -290,13 +325,14 @@ void Simulator::Impl::client_send(int s, const std::string& line, int client) {
 void Simulator::Impl::on(EvDeliver& d) {
     Network::Conn* c = network_.find(d.conn);
     if (c == nullptr) return;
+    if (hold_if_silenced(c->end[d.from].server, c->end[1 - d.from].server, d)) return;
     const Network::End to = c->end[1 - d.from];
     const Network::End from = c->end[d.from];
     network_.delivered(now_, d.conn, d.from, d.bytes->size());
     if (!to.open) return;
     if (to.server == client_end) {
         if (c->client >= 0) clients_[static_cast<std::size_t>(c->client)].received += *d.bytes;
-    } else if (processing_) {
+    } else if (queueing_) {
         queue_.push(occupy(to.server),
                     EvHandle{d.conn, 1 - d.from, servers_[static_cast<std::size_t>(to.server)].life,
                              d.bytes});
@@ -318,7 +354,8 @@ void Simulator::Impl::on(EvCloseNotice& n) {
     if (c == nullptr) return;
     Network::End& to = c->end[n.to];
     if (!to.open) return;
-    if (processing_ && to.server != client_end &&
+    if (hold_if_silenced(c->end[1 - n.to].server, to.server, n)) return;
+    if (queueing_ && to.server != client_end &&
         servers_[static_cast<std::size_t>(to.server)].busy_until > now_) {
         // Learnt after the bytes that came before it are handled.
         queue_.push(servers_[static_cast<std::size_t>(to.server)].busy_until, n);
@@ -337,9 +374,14 @@ void Simulator::Impl::on(EvCloseNotice& n) {
 
 void Simulator::Impl::on(EvDialDone& dial) {
     if (!current(dial.server, dial.life)) return;
+    const Instant busy = servers_[static_cast<std::size_t>(dial.server)].busy_until;
+    if (queueing_ && busy > now_) return queue_.push(busy, dial);
     HERD_ASSERT(dial.peer != dial.server && sc_.herd.linked(dial.server, dial.peer));
     const ServerName& peer_name = sc_.herd.servers[static_cast<std::size_t>(dial.peer)].name;
-    if (!up(dial.peer) || network_.is_cut(dial.server, dial.peer)) {
+    // A silent link in either direction loses the connection's handshake: the dial fails.
+    if (!up(dial.peer) || network_.is_cut(dial.server, dial.peer) ||
+        network_.is_silenced(dial.server, dial.peer) ||
+        network_.is_silenced(dial.peer, dial.server)) {
         result_.stats.dials_failed += 1;
         node(dial.server).handle_dial_failed(peer_name, now_of(dial.server));
         pump(dial.server);
@@ -360,7 +402,7 @@ void Simulator::Impl::on(EvClientOpen& open) {
         network_.erase(open.conn);
         return;
     }
-    if (processing_ && !open.processed) {
+    if (queueing_ && !open.processed) {
         open.processed = true;
         queue_.push(occupy(s), std::move(open));
         return;
@@ -383,6 +425,8 @@ void Simulator::Impl::on(EvHandle& h) {
 
 void Simulator::Impl::on(EvPlaces& places) {
     if (!current(places.server, places.life)) return;
+    const Instant busy = servers_[static_cast<std::size_t>(places.server)].busy_until;
+    if (queueing_ && busy > now_) return queue_.push(busy, std::move(places));
     node(places.server)
         .handle_places_reply(places.id, std::move(*places.result), now_of(places.server));
     pump(places.server);
@@ -391,6 +435,7 @@ void Simulator::Impl::on(EvPlaces& places) {
 void Simulator::Impl::on(EvTimer& timer) {
     Server& sv = servers_[static_cast<std::size_t>(timer.server)];
     if (sv.life != timer.life || !sv.node || sv.timer_generation != timer.generation) return;
+    if (queueing_ && sv.busy_until > now_) return queue_.push(sv.busy_until, timer);
     sv.armed.reset();
     sv.node->handle_timeout(now_of(timer.server));
     pump(timer.server);
@@ -463,6 +508,11 @@ void Simulator::Impl::run_send(const SendStep& send) {
 }
 
 void Simulator::Impl::run_fault(const StepAction& a) {
+    if (const auto* p = std::get_if<PauseStep>(&a)) {
+        Server& sv = servers_[static_cast<std::size_t>(p->server)];
+        sv.busy_until = std::max(sv.busy_until, now_ + p->length);
+        return;
+    }
     if (const auto* crash_step = std::get_if<CrashStep>(&a)) {
         crash(crash_step->server);
         return;
@@ -473,7 +523,10 @@ void Simulator::Impl::run_fault(const StepAction& a) {
         return;
     }
     network_.apply_fault(a);
-    if (std::holds_alternative<RestoreStep>(a) || std::holds_alternative<HealStep>(a)) return;
+    if (!held_.empty()) release_held();
+    if (std::holds_alternative<RestoreStep>(a) || std::holds_alternative<HealStep>(a) ||
+        std::holds_alternative<SilenceStep>(a))
+        return;
     // A partition or a cut closes what crosses it, at both ends at once.
     for (std::uint64_t id : network_.cut_connections())
         close_at_both_ends(id);

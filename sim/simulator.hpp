@@ -50,6 +50,7 @@ struct SimStats {
     std::uint64_t dials_failed = 0;
     std::uint64_t links_up = 0;
     std::uint64_t links_down = 0;
+    std::uint64_t silenced_messages = 0;  // lost on silent links
 };
 
 struct SimResult {

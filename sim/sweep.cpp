@@ -130,6 +130,19 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         out.push_back({t, "cut " + name(a) + " " + name(b)});
         out.push_back({undo, "restore " + name(a) + " " + name(b)});
         undid_links = true;
+    } else if (kind == FaultKind::silence && !base_.herd.links.empty()) {
+        auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
+        if (prng_.below(2) == 0) std::swap(a, b);
+        const bool one_way = prng_.below(2) == 0;
+        // Up to 5 s: long enough for the silence timeout (3 s) to close the link, or not.
+        const std::int64_t until = std::min(t + between_ms(100, 5000), end);
+        out.push_back({t, "silence " + name(a) + " " + name(b) + (one_way ? " oneway" : "")});
+        out.push_back({until, "restore " + name(a) + " " + name(b)});
+        undid_links = true;
+    } else if (kind == FaultKind::pause) {
+        const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
+        out.push_back(
+            {t, "pause " + name(s) + " for " + std::to_string(prng_.between(100, 5000)) + "ms"});
     } else if (kind == FaultKind::crash) {
         std::vector<int> up;
         for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
@@ -150,7 +163,8 @@ std::vector<Timed> Generator::timeline() {
     for (const ServerSpec& sv : base_.herd.servers)
         can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
     std::vector<FaultKind> kinds;
-    for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash}) {
+    for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash, FaultKind::silence,
+                        FaultKind::pause}) {
         if (enabled(k) && (k != FaultKind::partition || can_partition)) kinds.push_back(k);
     }
     down_until_.assign(base_.herd.servers.size(), 0);
@@ -224,7 +238,8 @@ std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
     static const std::pair<const char*, FaultKind> names[] = {
         {"partition", FaultKind::partition}, {"cut", FaultKind::cut},
         {"crash", FaultKind::crash},         {"clock", FaultKind::clock},
-        {"latency", FaultKind::latency},     {"places", FaultKind::places}};
+        {"latency", FaultKind::latency},     {"places", FaultKind::places},
+        {"silence", FaultKind::silence},     {"pause", FaultKind::pause}};
     std::vector<FaultKind> out;
     std::size_t at = 0;
     while (at <= text.size()) {
@@ -303,6 +318,11 @@ std::string_view statement_of(std::string_view line) {
 // "partition ..." -> "heal"); "" when it is not a fault.
 std::string undo_of(std::string_view fault) {
     if (fault.substr(0, 4) == "cut ") return "restore " + std::string(fault.substr(4));
+    if (fault.substr(0, 8) == "silence ") {
+        std::string pair(fault.substr(8));
+        if (pair.ends_with(" oneway")) pair.resize(pair.size() - 7);
+        return "restore " + pair;
+    }
     if (fault.substr(0, 6) == "crash ") return "restart " + std::string(fault.substr(6));
     if (fault.substr(0, 10) == "partition ") return "heal";
     return {};

@@ -3,11 +3,12 @@
 //
 // A generated run is the base file's text, unchanged, followed by statements drawn from the
 // run's seed: settings (clock offsets, slower links, Places failures) and, in the fault phase,
-// partitions into two random groups, single link cuts, and crashes, each undone within the
-// phase (heal, restore, restart). At the phase's end everything heals; after a settle time the
-// run expects every live server to hold the same records (`expect converged`). The base's own
-// statements stay in every run; the simulator checks its invariants at every event as always.
-// A generated run is an ordinary scenario file: `herd sim` replays it byte for byte.
+// partitions into two random groups, single link cuts, silent links (both ways or one), crashes
+// and pauses, each undone within the phase (heal, restore, restart; a pause ends by itself). At the
+// phase's end everything heals; after a settle time the run expects every live server to hold the
+// same records (`expect converged`). The base's own statements stay in every run; the simulator
+// checks its invariants at every event as always. A generated run is an ordinary scenario file:
+// `herd sim` replays it byte for byte.
 //
 // Shrinking removes statements (in halves, then quarters, ... then one at a time), then lowers
 // workload rates and client counts, as long as the run still fails the same way (the same
@@ -26,17 +27,19 @@
 
 namespace herd::sim {
 
-enum class FaultKind { partition, cut, crash, clock, latency, places };
+enum class FaultKind { partition, cut, crash, clock, latency, places, silence, pause };
 
 struct SweepConfig {
-    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,     FaultKind::crash,
-                                     FaultKind::clock,     FaultKind::latency, FaultKind::places};
+    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,   FaultKind::crash,
+                                     FaultKind::silence,   FaultKind::pause, FaultKind::clock,
+                                     FaultKind::latency,   FaultKind::places};
     Duration phase_start = Duration::milliseconds(200);  // links are up by then
     Duration phase = Duration::milliseconds(5000);       // `--duration`
     Duration settle = Duration::milliseconds(15000);     // after the heal: backoff and repair
 };
 
-// "partition,cut,crash" (or "all"); nothing when a name is unknown.
+// "partition,cut,crash,silence,pause,clock,latency,places" (or "all"); nothing when a name is
+// unknown.
 std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text);
 
 // The scenario text of one generated run.

@@ -41,7 +41,20 @@ TEST(Sweep, OnlyTheFaultsAskedFor) {
             EXPECT_EQ(run.find(other), std::string::npos) << other << "\n" << run;
     }
     EXPECT_FALSE(parse_fault_kinds("cut,bogus").has_value());
-    EXPECT_EQ(parse_fault_kinds("all")->size(), 6u);
+    EXPECT_EQ(parse_fault_kinds("all")->size(), 8u);
+    // The faults only deadlines can detect: silent links and paused servers.
+    config.faults = *parse_fault_kinds("silence,pause");
+    bool silence = false, pause = false;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        const std::string run = generate_run(base, sc, seed, config);
+        silence = silence || run.find(" silence ") != std::string::npos;
+        pause = pause || run.find(" pause ") != std::string::npos;
+        EXPECT_EQ(run.find(" cut "), std::string::npos);
+        const Scenario parsed_run = parsed(run);
+        EXPECT_GT(parsed_run.steps.size(), sc.steps.size());
+    }
+    EXPECT_TRUE(silence);
+    EXPECT_TRUE(pause);
 }
 
 TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
