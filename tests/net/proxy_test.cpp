@@ -168,6 +168,44 @@ TEST(Proxy, ACutClosesBothEndsAndRefusesNewConnectionsUntilRestore) {
     ::close(again);
 }
 
+TEST(Proxy, ASilencedDirectionHoldsItsBytesWithoutClosingAndRestoreReleasesThemInOrder) {
+    Echo echo;
+    ProxyProcess proxy(temp_dir("proxy-silence"), echo.port());
+    ASSERT_NE(proxy.port, 0);
+    const int fd = connect_to(proxy.port);
+    ASSERT_EQ(round_trip(fd, "before", 5000ms), "before");
+    // Down only: the echo gets the bytes, its answer is held; the connection stays open.
+    EXPECT_EQ(proxy.command("silence link down"), "ok\n");
+    EXPECT_NE(proxy.command("list").find(" silent down "), std::string::npos);
+    EXPECT_EQ(round_trip(fd, "held-1", 1000ms), "");
+    EXPECT_EQ(round_trip(fd, "held-2", 500ms), "");
+    // Read from the echo (counted) but not delivered: the proxy holds them.
+    EXPECT_TRUE(wait_until(
+        [&] { return proxy.command("list").find("bytes up 18 down 18") != std::string::npos; },
+        5000ms))
+        << proxy.command("list");
+    EXPECT_EQ(proxy.command("restore link"), "ok\n");
+    std::string got;  // what was held, in order, once restored
+    wait_until(
+        [&] {
+            char buffer[256];
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) == 1) {
+                const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+                if (n > 0) got.append(buffer, static_cast<std::size_t>(n));
+            }
+            return got.size() >= 12;
+        },
+        5000ms);
+    EXPECT_EQ(got, "held-1held-2");
+    EXPECT_EQ(round_trip(fd, "after", 5000ms), "after");
+    ::close(fd);
+    EXPECT_EQ(
+        proxy.command("silence link sideways"),
+        "? expected `add NAME LISTEN UPSTREAM`, `latency NAME up|down|both DIST`, `cut NAME`, "
+        "`silence NAME up|down|both`, `restore NAME` or `list`\n");
+}
+
 TEST(Proxy, TheControlPortAnswersMistakesWithAReason) {
     Echo echo;
     ProxyProcess proxy(temp_dir("proxy-control"), echo.port());
