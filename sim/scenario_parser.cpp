@@ -129,7 +129,7 @@ class Parser {
         const int line = herd_line_;
         const std::string usage =
             "expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
-            "`herd random N DEGREE`";
+            "`herd random N DEGREE [seed S]`";
         if (t.size() < 2) return fail(line, usage);
         constexpr std::uint64_t servers_max = 10'000;
         if (t[1] == "fall2017" && t.size() == 2) {
@@ -150,15 +150,19 @@ class Parser {
                 return fail(line, "expected grid dimensions RxC (e.g. 3x4), got " + quoted(t[2]));
             }
             scenario_.herd = grid_herd(static_cast<int>(*r), static_cast<int>(*c));
-        } else if (t[1] == "random" && t.size() == 4) {
+        } else if (t[1] == "random" && (t.size() == 4 || (t.size() == 6 && t[4] == "seed"))) {
             auto n = parse_count(t[2], servers_max);
             auto d = parse_count(t[3], 1000);
             if (!n || *n < 1)
                 return fail(line, "expected a server count from 1 to 10000, got " + quoted(t[2]));
             if (!d || *d < 1)
                 return fail(line, "expected a mean degree of at least 1, got " + quoted(t[3]));
-            scenario_.herd =
-                random_herd(static_cast<int>(*n), static_cast<int>(*d), scenario_.seed);
+            // `herd random N D seed S`: the topology's own seed, so that `--seed` (or a sweep)
+            // varies the run over one herd; without it the run's seed draws the topology too.
+            std::optional<std::uint64_t> topology = scenario_.seed;
+            if (t.size() == 6) topology = parse_count(t[5], UINT64_MAX);
+            if (!topology) return fail(line, "expected a topology seed, got " + quoted(t[5]));
+            scenario_.herd = random_herd(static_cast<int>(*n), static_cast<int>(*d), *topology);
         } else {
             return fail(line, usage);
         }

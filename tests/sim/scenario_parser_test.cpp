@@ -231,7 +231,7 @@ TEST(ScenarioErrors, HerdProblems) {
         "t.scn:1: expected a herd: `herd fall2017`, a generated preset, or server/link lines");
     EXPECT_EQ(error_of("herd fall2016\n"),
               "t.scn:1: expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
-              "`herd random N DEGREE`");
+              "`herd random N DEGREE [seed S]`");
     EXPECT_EQ(error_of("herd fall2017\nherd line 3\n"),
               "t.scn:2: the herd is already given (one `herd` preset, or server/link lines)");
     EXPECT_EQ(error_of("server a\nlink a b\n"),
@@ -324,6 +324,23 @@ TEST(ScenarioErrors, SizesAreBounded) {
               "t.scn:1: a scenario file of at most 16 MiB was e");
     EXPECT_EQ(error_of(std::string(1'000'001, '\n')).substr(0, 50),
               "t.scn:1: a scenario file of at most 1000000 lines ");
+}
+
+TEST(ScenarioParse, ARandomHerdCanKeepItsTopologyWhateverTheRunSeed) {
+    // Without `seed S` on the herd line, --seed redraws the topology (a file naming one of its
+    // links may then not parse); with it, every run seed has the same herd.
+    auto links = [](const std::string& text, std::uint64_t run_seed) {
+        auto r = parse_scenario(text, "t.scn", run_seed);
+        return std::holds_alternative<Scenario>(r) ? std::get<Scenario>(r).herd.links
+                                                   : std::vector<std::pair<int, int>>{};
+    };
+    const std::string fixed = "herd random 30 4 seed 7\n";
+    EXPECT_FALSE(links(fixed, 1).empty());
+    EXPECT_EQ(links(fixed, 1), links(fixed, 2));
+    EXPECT_EQ(links(fixed, 1), links("herd random 30 4\n", 7));
+    EXPECT_NE(links("herd random 30 4\n", 1), links("herd random 30 4\n", 2));
+    EXPECT_EQ(parse_ok("herd random 30 4 seed 7\n").herd_description, "random 30 4 seed 7");
+    EXPECT_EQ(error_of("herd random 30 4 seed x\n"), "t.scn:1: expected a topology seed, got 'x'");
 }
 
 }  // namespace
