@@ -32,7 +32,8 @@ constexpr const char* usage =
     "                       [--max-conns-per-ip N] [--line-timeout-s S] [--idle-timeout-s S]\n"
     "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
     "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n"
-    "                       [--compact-mb MB] [--clock-offset D]\n";
+    "                       [--compact-mb MB] [--clock-offset D] [--heartbeat-s S]\n"
+    "                       [--silence-timeout-s S]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -55,6 +56,10 @@ constexpr NumberFlag number_flags[] = {
     {"store-max-mb", "1024", 1'000'000, false,
      "past this many MiB of stored records, IAMATs for new clients get ? (0: none at all)"},
     {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
+    {"heartbeat-s", "1", 60, false, "send a peer a heartbeat after S without other lines"},
+    {"silence-timeout-s", "3", 600, false,
+     "close a peer link (or a peer handshake) silent for S; one-way latencies must stay below "
+     "half of it"},
     {"compact-mb", "64", 1'000'000, false,
      "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},
 };
@@ -187,6 +192,16 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.log_bytes_max = decimal_mebibytes(number.at("log-max-mb"));
     options.limits.store_bytes_max = decimal_mebibytes(number.at("store-max-mb"));
     options.compact_bytes = std::max<std::uint64_t>(decimal_mebibytes(number.at("compact-mb")), 1);
+    options.limits.heartbeat_interval = decimal_seconds(number.at("heartbeat-s"));
+    options.limits.silence_timeout = decimal_seconds(number.at("silence-timeout-s"));
+    if (options.limits.heartbeat_interval.ns < 10'000'000 ||
+        options.limits.silence_timeout.ns < 100'000'000 ||
+        options.limits.heartbeat_interval >= options.limits.silence_timeout) {
+        std::cerr << "herd serve: --heartbeat-s takes 0.01 to 60 and --silence-timeout-s 0.1 to "
+                     "600, the heartbeat shorter than the silence timeout\n"
+                  << usage;
+        return false;
+    }
     return true;
 }
 

@@ -274,7 +274,7 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
 std::optional<Error> RealHerd::spawn(int s) {
     Process& p = servers_[static_cast<std::size_t>(s)];
     p.lives += 1;
-    const std::vector<std::string> args = {
+    std::vector<std::string> args = {
         options_.executable,
         "serve",
         name(s),
@@ -294,6 +294,17 @@ std::optional<Error> RealHerd::spawn(int s) {
         p.offset,
         "--tiebreak",
         sc_.tie_break == TieBreak::convergent ? "convergent" : "first"};
+    // The scenario's peer deadlines, in seconds with millisecond decimals.
+    auto seconds = [](Duration d) {
+        std::string out;
+        append_decimal(out, static_cast<std::uint64_t>(d.ns / 1'000'000'000));
+        out += '.';
+        append_padded(out, static_cast<std::uint64_t>(d.ns % 1'000'000'000 / 1'000'000), 3);
+        return out;
+    };
+    if (sc_.heartbeat) args.insert(args.end(), {"--heartbeat-s", seconds(*sc_.heartbeat)});
+    if (sc_.silence_timeout)
+        args.insert(args.end(), {"--silence-timeout-s", seconds(*sc_.silence_timeout)});
     const auto child =
         net::spawn_child(args, path(name(s) + "." + std::to_string(p.lives) + ".out"));
     if (const Error* e = error_of(child)) return Error{name(s) + ": " + e->message};

@@ -116,6 +116,11 @@ struct Scenario {
     // What a server spends handling one message it receives (a client's connection and line, a
     // peer's message): one draw per message, and a server handles one at a time.
     Distribution processing = Distribution::constant(Duration{0});
+    // The peers' deadlines (`peer heartbeat D`, `peer silence-timeout D`): nothing means the
+    // Node's defaults (1 s and 3 s). A link handshake must fit in the silence timeout, so a
+    // one-way latency of half of it or more never links.
+    std::optional<Duration> heartbeat;
+    std::optional<Duration> silence_timeout;
     std::map<int, Duration> clock_offset;
     TieBreak tie_break = TieBreak::first;
     // The settings the file gives, each once ("places fail", "clock Welsh", "latency A B", ...).

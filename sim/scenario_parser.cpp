@@ -201,6 +201,8 @@ class Parser {
                 ok = tiebreak(l.number, t);
             else if (verb == "processing")
                 ok = processing(l.number, t);
+            else if (verb == "peer")
+                ok = peer_deadline(l.number, t);
             else if (verb == "at")
                 ok = at(l);
             else
@@ -315,6 +317,28 @@ class Parser {
         if (!d) return false;
         scenario_.processing = *d;
         return once(line, "processing");
+    }
+
+    // `peer heartbeat D` (10ms-60s) or `peer silence-timeout D` (100ms-600s), whole ms; the
+    // heartbeat must stay below the silence timeout (checked once both are known).
+    bool peer_deadline(int line, const std::vector<std::string_view>& t) {
+        const bool heartbeat = t.size() == 3 && t[1] == "heartbeat";
+        if (!heartbeat && !(t.size() == 3 && t[1] == "silence-timeout"))
+            return fail(line,
+                        "expected `peer heartbeat DURATION` or `peer silence-timeout DURATION`");
+        const auto d = parse_duration(t[2]);
+        const std::int64_t lo = heartbeat ? 10 : 100, hi = heartbeat ? 60'000 : 600'000;
+        if (!d || d->ns % 1'000'000 != 0 || d->ns < lo * 1'000'000 || d->ns > hi * 1'000'000)
+            return fail(line, std::string("expected whole milliseconds from ") +
+                                  (heartbeat ? "10ms to 60s" : "100ms to 600s") + ", got " +
+                                  quoted(t[2]));
+        (heartbeat ? scenario_.heartbeat : scenario_.silence_timeout) = *d;
+        deadline_line_ = line;
+        if (!once(line, heartbeat ? "peer heartbeat" : "peer silence-timeout")) return false;
+        const Duration beat = scenario_.heartbeat.value_or(Duration::seconds(1));
+        const Duration silence = scenario_.silence_timeout.value_or(Duration::seconds(3));
+        return beat < silence ||
+               fail(line, "expected a heartbeat shorter than the silence timeout");
     }
 
     bool tiebreak(int line, const std::vector<std::string_view>& t) {
@@ -591,6 +615,7 @@ class Parser {
     std::vector<std::string_view> herd_tokens_;
     std::string error_;
     std::map<std::string, int> set_at_;  // setting -> the line that set it
+    int deadline_line_ = 0;
 };
 
 }  // namespace

@@ -180,6 +180,8 @@ void Simulator::Impl::start_server(int s) {
     config.self = sc_.herd.servers[static_cast<std::size_t>(s)].name;
     config.neighbours = sc_.herd.neighbours_of(s);
     config.tie_break = sc_.tie_break;
+    if (sc_.heartbeat) config.limits.heartbeat_interval = *sc_.heartbeat;
+    if (sc_.silence_timeout) config.limits.silence_timeout = *sc_.silence_timeout;
     config.incarnation = node_prng_.next();
     config.seed = node_prng_.next();
     sv.life += 1;

@@ -343,5 +343,18 @@ TEST(ScenarioParse, ARandomHerdCanKeepItsTopologyWhateverTheRunSeed) {
     EXPECT_EQ(error_of("herd random 30 4 seed x\n"), "t.scn:1: expected a topology seed, got 'x'");
 }
 
+TEST(ScenarioParse, PeerDeadlinesHaveRangesAndTheHeartbeatStaysBelowTheSilenceTimeout) {
+    const Scenario sc = parse_ok("herd line 2\npeer heartbeat 2s\npeer silence-timeout 10s\n");
+    EXPECT_EQ(sc.heartbeat, Duration::seconds(2));
+    EXPECT_EQ(sc.silence_timeout, Duration::seconds(10));
+    EXPECT_FALSE(parse_ok("herd line 2\n").heartbeat.has_value());
+    EXPECT_EQ(error_of("herd line 2\npeer heartbeat 5s\n"),
+              "t.scn:2: expected a heartbeat shorter than the silence timeout");
+    EXPECT_EQ(error_of("herd line 2\npeer silence-timeout 1.5ms\n"),
+              "t.scn:2: expected whole milliseconds from 100ms to 600s, got '1.5ms'");
+    EXPECT_EQ(error_of("herd line 2\npeer nap 1s\n"),
+              "t.scn:2: expected `peer heartbeat DURATION` or `peer silence-timeout DURATION`");
+}
+
 }  // namespace
 }  // namespace herd::sim

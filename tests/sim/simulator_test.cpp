@@ -316,5 +316,18 @@ TEST(Simulator, NoProcessingCostLeavesTheTraceAsItWas) {
     EXPECT_EQ(with_cost.str(), again.str());  // drawn from the seed: deterministic
 }
 
+TEST(Simulator, ASlowLinkLinksOnlyWithASilenceTimeoutThatFitsItsHandshake) {
+    // 2 s one way: HELLO and WELCOME take 4 s, past the default 3 s handshake deadline, so the
+    // link never comes up; with a 10 s silence timeout it does, and the herd converges.
+    const std::string text =
+        "herd line 2\nlatency 2s\n"
+        "at 1s send s1 IAMAT slow +1.0+1.0 {now}\n"
+        "at 60s expect s2 has slow at +1.0+1.0\n";
+    EXPECT_EQ(verdicts(run(scenario(text))),
+              (std::vector<std::string>{"4 FAIL: no record of slow"}));
+    EXPECT_EQ(verdicts(run(scenario("peer silence-timeout 10s\n" + text))),
+              (std::vector<std::string>{"5 PASS"}));
+}
+
 }  // namespace
 }  // namespace herd::sim
