@@ -6,8 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <rapidjson/document.h>
-
 #include <boost/asio.hpp>
 #include <chrono>
 #include <filesystem>
@@ -22,6 +20,7 @@
 #include "core/time.hpp"
 #include "netmode/files.hpp"
 #include "netmode/process.hpp"
+#include "netmode/server.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
@@ -196,19 +195,13 @@ class RealRun {
         for (int s = 0; s < static_cast<int>(herd_.servers.size()); ++s) {
             std::ifstream in(trace(herd_.servers[static_cast<std::size_t>(s)]));
             for (std::string line; std::getline(in, line);) {
-                rapidjson::Document d;
-                d.Parse(line.c_str());
-                if (d.HasParseError() || !d.IsObject() || !d.HasMember("client") ||
-                    !d.HasMember("steady_ns"))
-                    continue;
-                const std::string client = d["client"].GetString();
-                if (client.rfind("bench", 0) != 0 || client == "bench-warmup") continue;
-                const std::string key = client + " " + d["client_time"].GetString();
-                const std::int64_t t = d["steady_ns"].GetInt64();
-                if (s == origin_ && std::string(d["via"].GetString()).empty())
-                    origin_time[key] = t;
+                const auto r = net::parse_trace_record(line);
+                if (!r || r->client.rfind("bench", 0) != 0 || r->client == "bench-warmup") continue;
+                const std::string key = r->client + " " + r->client_time_text;
+                if (s == origin_ && r->via.empty())
+                    origin_time[key] = r->steady_ns;
                 else
-                    applies.emplace_back(key, s, t);
+                    applies.emplace_back(key, s, r->steady_ns);
             }
         }
         const std::vector<int> distance = hop_distances(herd_, origin_);

@@ -17,6 +17,7 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "netmode/files.hpp"
 #include "sim/report.hpp"
 #include "sim/sweep.hpp"
 
@@ -64,14 +65,6 @@ struct Plan {
     std::string shard_text() const { return std::to_string(shard) + "/" + std::to_string(shards); }
 };
 
-std::string read_file(const std::string& path, bool* ok) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    *ok = static_cast<bool>(in) || in.eof();
-    return text.str();
-}
-
 bool write_file(const std::string& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
@@ -112,12 +105,14 @@ bool read_seeds(const po::variables_map& vm, Plan& plan) {
 bool read_base(const po::variables_map& vm, Plan& plan) {
     plan.base_file = vm["base"].as<std::string>();
     std::error_code ec;
-    bool ok = !std::filesystem::is_directory(plan.base_file, ec);
-    if (ok) plan.base_text = read_file(plan.base_file, &ok);
-    if (!ok) {
-        std::cerr << "herd sweep: cannot read the scenario file " << plan.base_file << "\n";
+    auto text = std::filesystem::is_directory(plan.base_file, ec)
+                    ? Result<std::string>(Error{plan.base_file + " is a folder"})
+                    : net::read_text_file(plan.base_file);
+    if (const Error* e = error_of(text)) {
+        std::cerr << "herd sweep: cannot read the scenario file: " << e->message << "\n";
         return false;
     }
+    plan.base_text = std::get<std::string>(std::move(text));
     auto parsed = sim::parse_scenario(plan.base_text, plan.base_file);
     if (const Error* e = error_of(parsed)) {
         std::cerr << e->message << "\n";
@@ -320,11 +315,11 @@ struct Summary {
 
 // One summary file; the reason if it is not one.
 Result<Summary> read_summary(const std::string& path) {
-    bool ok = false;
-    std::istringstream in(read_file(path, &ok));
+    const auto text = net::read_text_file(path);
+    std::istringstream in(error_of(text) ? std::string() : std::get<std::string>(text));
     Summary s{path, {}, {}, {}, 0, false, {}};
     std::string line;
-    if (!ok || !std::getline(in, line) || line != "herd-sweep-summary 1")
+    if (!std::getline(in, line) || line != "herd-sweep-summary 1")
         return Error{path + ": not a herd sweep summary"};
     std::optional<std::uint64_t> runs;
     while (std::getline(in, line)) {

@@ -1,5 +1,7 @@
 #include "netmode/server.hpp"
 
+#include <rapidjson/document.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -879,6 +881,27 @@ void Server::act(RecordApplied& applied) {
             ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) +
             "}";
     trace_.write(line);
+}
+
+std::optional<TraceRecord> parse_trace_record(const std::string& line) {
+    rapidjson::Document d;
+    d.Parse(line.c_str(), line.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("steady_ns") ||
+        !d["steady_ns"].IsInt64())
+        return std::nullopt;
+    auto text = [&](const char* key) {
+        return d.HasMember(key) && d[key].IsString()
+                   ? std::string(d[key].GetString(), d[key].GetStringLength())
+                   : std::string();
+    };
+    TraceRecord r{text("server"),      text("origin"),
+                  text("client"),      text("record"),
+                  text("via"),         {},
+                  text("client_time"), d["steady_ns"].GetInt64()};
+    const auto time = parse_client_time(r.client_time_text);
+    if (!time || r.record.empty()) return std::nullopt;
+    r.client_time = *time;
+    return r;
 }
 
 // ---------------------------------------------------------------- admin port

@@ -48,6 +48,16 @@ struct ServerCounters {
     std::uint64_t bytes_written = 0;
 };
 
+// One line of a server's record trace (`--trace`): a record applied, where and when. Written
+// by the server, read back by `herd replay` and `herd bench propagation`.
+struct TraceRecord {
+    std::string server, origin, client, record, via;  // via: empty when a client sent it
+    Timestamp client_time;
+    std::string client_time_text;
+    std::int64_t steady_ns = 0;  // CLOCK_MONOTONIC: comparable between processes on one host
+};
+std::optional<TraceRecord> parse_trace_record(const std::string& line);
+
 struct ServerOptions {
     HerdSpec herd;
     int self = 0;  // index into herd.servers

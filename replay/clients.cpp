@@ -155,8 +155,7 @@ void Clients::start_workload(const sim::WorkloadStep& step, Instant at) {
 // Every IAMAT of `w` that is due (and released), then a timer for the next one.
 void Clients::tick(const std::shared_ptr<Workload>& w) {
     const auto due = [&](std::uint64_t i) {
-        return static_cast<std::int64_t>(static_cast<uint128>(i) * 1'000'000'000u /
-                                         w->step.rate_per_s);
+        return sim::workload_offset(i, w->step.rate_per_s).ns;
     };
     const std::int64_t elapsed =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count() - w->at.ns;

@@ -25,6 +25,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+}
+
 // A socket to 127.0.0.1:port with send and receive timeouts; -1 if it cannot connect.
 int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -34,11 +42,8 @@ int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout) {
     tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const sockaddr_in addr = loopback(port);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
         return -1;
     }
@@ -53,11 +58,8 @@ int hold_port(std::uint16_t port) {
     if (fd < 0) return -1;
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const sockaddr_in addr = loopback(port);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
         return -1;
     }
@@ -86,12 +88,11 @@ std::uint64_t metric_sum(const std::string& text, const std::string& family,
 
 // "+123.000000000s" / "-5.250000000s": a signed duration as --clock-offset reads it.
 std::string offset_text(std::int64_t ns) {
-    std::string out = ns < 0 ? "-" : "+";
     const auto magnitude = static_cast<std::uint64_t>(ns < 0 ? -ns : ns);
-    append_decimal(out, magnitude / nanos_per_second);
-    out += '.';
-    append_padded(out, magnitude % nanos_per_second, 9);
-    return out + "s";
+    return format_signed_seconds(
+               TimeDifference{ns < 0, magnitude / nanos_per_second,
+                              static_cast<std::uint32_t>(magnitude % nanos_per_second)}) +
+           "s";
 }
 
 std::vector<int> neighbours(const HerdSpec& herd, int s) {

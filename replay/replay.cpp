@@ -2,14 +2,13 @@
 
 #include <unistd.h>
 
-#include <rapidjson/document.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
 
+#include "netmode/server.hpp"
 #include "replay/clients.hpp"
 #include "replay/real_herd.hpp"
 #include "sim/checker.hpp"
@@ -36,20 +35,11 @@ struct TraceEvent {
 };
 
 std::optional<TraceEvent> parse_trace_line(const std::string& line, int server) {
-    rapidjson::Document d;
-    d.Parse(line.c_str(), line.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("steady_ns") || !d.HasMember("record"))
-        return std::nullopt;
-    auto text = [&](const char* key) {
-        return d.HasMember(key) && d[key].IsString()
-                   ? std::string(d[key].GetString(), d[key].GetStringLength())
-                   : std::string();
-    };
-    const auto time = parse_client_time(text("client_time"));
-    if (!time || !d["steady_ns"].IsInt64()) return std::nullopt;
-    return TraceEvent{
-        d["steady_ns"].GetInt64(), server, false,
-        RecordApplied{text("record"), text("via"), text("origin"), text("client"), *time}};
+    auto r = net::parse_trace_record(line);
+    if (!r) return std::nullopt;
+    return TraceEvent{r->steady_ns, server, false,
+                      RecordApplied{std::move(r->record), std::move(r->via), std::move(r->origin),
+                                    std::move(r->client), r->client_time}};
 }
 
 class Run {

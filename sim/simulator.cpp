@@ -459,10 +459,8 @@ void Simulator::Impl::on(EvWorkload& w) {
     }
     // The next IAMAT of this workload, at its own instant.
     const std::uint64_t next = w.index + 1;
-    const auto offset =
-        static_cast<std::int64_t>(static_cast<uint128>(next) * 1'000'000'000u / step.rate_per_s);
-    if (offset < step.length.ns)
-        queue_.push(sc_.steps[w.step].at + Duration{offset}, EvWorkload{w.step, next});
+    const Duration offset = workload_offset(next, step.rate_per_s);
+    if (offset < step.length) queue_.push(sc_.steps[w.step].at + offset, EvWorkload{w.step, next});
 }
 
 // ---------------------------------------------------------------- scenario steps

@@ -20,6 +20,13 @@ struct WorkloadDraw {
     std::int64_t lon_microdeg;
 };
 WorkloadDraw draw_workload(Prng& prng, std::uint64_t clients);
+// When a workload's `index`-th IAMAT is due, after the workload's start: index / rate seconds,
+// in whole nanoseconds (the simulator and `herd replay` both schedule by this).
+inline Duration workload_offset(std::uint64_t index, std::uint64_t rate_per_s) {
+    return Duration{
+        static_cast<std::int64_t>(static_cast<uint128>(index) * 1'000'000'000u / rate_per_s)};
+}
+
 // "IAMAT w<client> <lat><lon> <now>\n".
 std::string workload_line(const WorkloadDraw& d, Timestamp now);
 
