@@ -1,7 +1,7 @@
 // `herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]
-// [--skew-tolerance D] [--base-port P] [--compare]`: the scenario against real processes
-// (replay/replay.hpp), reported as `herd sim` reports; with --compare, beside the simulator's run
-// of the same file and seed.
+// [--skew-tolerance D] [--late-tolerance D] [--base-port P] [--compare]`: the scenario against real
+// processes (replay/replay.hpp), reported as `herd sim` reports; with --compare, beside the
+// simulator's run of the same file and seed.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -27,7 +27,7 @@ std::atomic<bool> stop_requested{false};
 
 constexpr const char* usage =
     "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
-    "                            [--skew-tolerance D] [--base-port P]\n"
+    "                            [--skew-tolerance D] [--late-tolerance D] [--base-port P]\n"
     "                            [--compare [--sim-processing DIST]]\n"
     "       herd replay --calibrate [--base-port P]\n";
 
@@ -80,8 +80,10 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
         const sim::ExpectationResult& a = s.expectations[i];
         const sim::ExpectationResult& b = r.expectations[i];
         out << (a.pass ? "  PASS" : "  FAIL") << (b.pass ? "  PASS" : "  FAIL") << "  " << sc.file
-            << ":" << a.line << " at " << sim::format_duration(Duration{a.at.ns}) << "  " << a.text
-            << "\n";
+            << ":" << a.line << " at " << sim::format_duration(Duration{a.at.ns}) << "  " << a.text;
+        if (b.pass && b.late.ns > 0)
+            out << "  (real: held " << sim::format_latency(b.late.ns) << " late)";
+        out << "\n";
         if (a.pass != b.pass) {
             disagreements += 1;
             out << "        DISAGREE: "
@@ -134,6 +136,14 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
         std::cerr << "herd replay: --skew-tolerance takes a duration such as 5ms\n" << usage;
         return false;
     }
+    const std::string late_text = vm["late-tolerance"].as<std::string>();
+    const auto late = late_text == "0" ? Duration{0} : parse_duration(late_text);
+    if (!late || late->ns > replay::replay_late_tolerance_max.ns) {
+        std::cerr << "herd replay: --late-tolerance takes a duration from 0 to "
+                  << sim::format_duration(replay::replay_late_tolerance_max) << ", such as 50ms\n"
+                  << usage;
+        return false;
+    }
     if (vm.count("sim-processing")) {
         processing = sim::parse_distribution(vm["sim-processing"].as<std::string>());
         if (!processing) {
@@ -160,6 +170,7 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
     if (!writable_paths(vm)) return false;
     options.executable = net::self_executable();
     options.skew_tolerance = *tolerance;
+    options.late_tolerance = *late;
     options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
     if (vm.count("keep-logs")) {
         options.folder = vm["keep-logs"].as<std::string>();
@@ -194,6 +205,9 @@ void describe(po::options_description& visible) {
         "run in this folder and keep it: herd files, logs, traces, each process's output")(
         "skew-tolerance", po::value<std::string>()->default_value("5ms"),
         "how far an AT reply's skew may be from the one an `expect reply` spells out")(
+        "late-tolerance", po::value<std::string>()->default_value("50ms"),
+        "how long after its time a has, converged or reply expectation that failed is looked at "
+        "again (a pass then says how late it held; 0: one look)")(
         "base-port", po::value<unsigned>()->default_value(0),
         "first port to try for the servers (0: a random one in 20000-29999)")(
         "compare", "also run the simulator on the same file and seed; print both side by side")(

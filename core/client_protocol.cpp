@@ -1,5 +1,6 @@
 #include "core/client_protocol.hpp"
 
+#include "core/defects.hpp"
 #include "core/text.hpp"
 
 namespace herd {
@@ -39,7 +40,12 @@ ClientRequest parse_client_line(std::string_view line) {
 
 std::string format_at_line(const ServerName& server, Timestamp received,
                            const IamatRequest& iamat) {
-    const std::string skew = format_signed_seconds(difference(received, iamat.time));
+    TimeDifference d = difference(received, iamat.time);
+    if (defect(Defect::skew_doubled_when_behind) && d.negative) {
+        d.seconds = d.seconds * 2 + (d.nanos * 2) / 1'000'000'000;
+        d.nanos = (d.nanos * 2) % 1'000'000'000;
+    }
+    const std::string skew = format_signed_seconds(d);
     std::string out;
     out.reserve(3 + server.str().size() + 1 + skew.size() + 1 + iamat.client.size() + 1 +
                 iamat.latlon_text.size() + 1 + iamat.time_text.size());

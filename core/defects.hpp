@@ -13,6 +13,9 @@ enum class Defect {
     // A server does not relay a peer's flood to its first neighbour (in herd-file order): the
     // herd relies on the other paths, and a cut on one of them loses updates until a link-up.
     relay_skips_first_neighbour,
+    // A server whose clock is behind a client's time counts the difference twice (as if its
+    // clock offset were applied twice): a negative skew comes out doubled.
+    skew_doubled_when_behind,
 };
 
 #ifdef HERD_DEFECTS

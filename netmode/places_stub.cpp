@@ -171,6 +171,15 @@ class StubSession : public std::enable_shared_from_this<StubSession> {
             });
     }
 
+    // A request never answered: read (and drop) until the client closes.
+    void wait_for_close() {
+        auto self = shared_from_this();
+        socket_.async_read_some(asio::buffer(chunk_),
+                                [this, self](const boost::system::error_code& ec, std::size_t) {
+                                    if (!ec) wait_for_close();
+                                });
+    }
+
     static std::string header(const std::string& head, const std::string& name) {
         std::string lower = head;
         for (char& c : lower)
@@ -200,6 +209,7 @@ class StubSession : public std::enable_shared_from_this<StubSession> {
             sp1 == std::string::npos ? "" : head.substr(sp1 + 1, sp2 - sp1 - 1);
         StubFault fault{options_.latency, options_.status};
         if (options_.fault) fault = options_.fault();
+        if (fault.hang) return wait_for_close();
         const StubAnswer a = stub_answer(method, target, header(head, "x-goog-api-key"),
                                          request_.substr(head_end + 4, length), fault.status);
         response_ = "HTTP/1.1 " + std::to_string(a.http_status) +

@@ -20,10 +20,12 @@
 
 namespace herd::net {
 
-// How one request is answered: after `latency`, normally or (status not empty) with that error.
+// How one request is answered: after `latency`, normally or (status not empty) with that error;
+// or (`hang`) never: the connection stays open, silent, until the client gives up.
 struct StubFault {
     std::chrono::nanoseconds latency{0};
     std::string status;
+    bool hang = false;
 };
 
 struct StubOptions {

@@ -246,6 +246,11 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
         auto prng = std::make_shared<Prng>(options_.seed ^ fnv1a64("places"));
         stub.fault = [this, prng] {
             net::StubFault f{std::chrono::nanoseconds(sc_.places_latency.sample(*prng).ns), {}};
+            if (sc_.places_hang_ppm > 0 && prng->below(1'000'000) < sc_.places_hang_ppm) {
+                f.hang = true;
+                places_hung_ += 1;
+                return f;
+            }
             if (sc_.places_fail_ppm > 0 && prng->below(1'000'000) < sc_.places_fail_ppm) {
                 f.status = "UNKNOWN_ERROR";
                 places_failures_ += 1;
@@ -275,26 +280,27 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
 std::optional<Error> RealHerd::spawn(int s) {
     Process& p = servers_[static_cast<std::size_t>(s)];
     p.lives += 1;
-    std::vector<std::string> args = {
-        options_.executable,
-        "serve",
-        name(s),
-        "--config",
-        path(name(s) + ".herd"),
-        "--log-dir",
-        path("logs"),
-        "--trace",
-        path(name(s) + "." + std::to_string(p.lives) + ".trace.jsonl"),
-        "--admin",
-        "127.0.0.1:" + std::to_string(p.admin),
-        "--places",
-        "http://127.0.0.1:" + std::to_string(stub_->port()),
-        "--places-key-file",
-        path("places.key"),
-        "--clock-offset",
-        p.offset,
-        "--tiebreak",
-        sc_.tie_break == TieBreak::convergent ? "convergent" : "first"};
+    std::vector<std::string> args = {options_.executable,
+                                     "serve",
+                                     name(s),
+                                     "--config",
+                                     path(name(s) + ".herd"),
+                                     "--log-dir",
+                                     path("logs"),
+                                     "--trace",
+                                     path(name(s) + "." + std::to_string(p.lives) + ".trace.jsonl"),
+                                     "--admin",
+                                     "127.0.0.1:" + std::to_string(p.admin),
+                                     "--places",
+                                     "http://127.0.0.1:" + std::to_string(stub_->port()),
+                                     "--places-key-file",
+                                     path("places.key"),
+                                     "--clock-offset",
+                                     p.offset,
+                                     "--tiebreak",
+                                     sc_.tie_break == TieBreak::convergent ? "convergent" : "first",
+                                     "--places-timeout-ms",
+                                     std::to_string(sc_.places_timeout.ns / 1'000'000)};
     // The scenario's peer deadlines, in seconds with millisecond decimals.
     auto seconds = [](Duration d) {
         std::string out;

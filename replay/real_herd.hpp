@@ -85,6 +85,7 @@ class RealHerd {
     const PeerCounters& counters() const { return counters_; }
     // Places requests the stub failed on purpose (`places fail`).
     std::uint64_t places_failures() const { return places_failures_; }
+    std::uint64_t places_hung() const { return places_hung_; }
     // The record traces of every incarnation of `s`, oldest first.
     std::vector<std::string> traces(int s) const;
     boost::asio::io_context& io() { return io_; }
@@ -131,6 +132,7 @@ class RealHerd {
     PeerCounters counters_;
     std::vector<int> held_;  // sockets holding the servers' ports (hold_port)
     std::atomic<std::uint64_t> places_failures_{0};
+    std::atomic<std::uint64_t> places_hung_{0};
 };
 
 template <typename F>

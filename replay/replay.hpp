@@ -29,12 +29,19 @@ inline constexpr std::uint64_t replay_workload_clients_max = 100'000;
 // Scenario time: a replay takes as long as the scenario says.
 inline constexpr std::int64_t replay_length_max_ns = 600 * std::int64_t{1'000'000'000};
 
+// The longest --late-tolerance: past it, "late" is a different verdict, not a slow machine.
+inline constexpr Duration replay_late_tolerance_max = Duration::milliseconds(10'000);
+
 struct ReplayOptions {
     std::string executable;  // the herd binary that runs the servers
     std::string folder;      // herd files, logs, traces; kept when `keep` (else removed)
     bool keep = false;
     std::string trace_dir;  // where to copy the servers' record traces (empty: nowhere)
     Duration skew_tolerance = Duration::milliseconds(5);
+    // How long after its time an expectation that can only come to hold later (has, converged,
+    // reply; not lacks) is looked at again before it fails: real hops cost more than the
+    // simulator's latency, and a loaded machine delays them further. 0: one look, at its time.
+    Duration late_tolerance = Duration::milliseconds(50);
     std::uint16_t base_port = 0;                   // 0: a random one in 20000-29999
     std::function<void(const std::string&)> note;  // progress notes (stderr)
     // Set (say by a SIGINT handler) to stop the run early: the herd is stopped, the folder

@@ -74,7 +74,7 @@ void Checker::restarted(int server) {
     last_applied_[static_cast<std::size_t>(server)].clear();
 }
 
-void Checker::applied(Instant now, int s, const RecordApplied& r) {
+void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<Timestamp> clock) {
     SimStats& st = result_.stats;
     st.applies += 1;
     if (trace_.enabled())
@@ -96,6 +96,7 @@ void Checker::applied(Instant now, int s, const RecordApplied& r) {
     if (r.via.empty()) {
         st.updates += 1;
         origin_time_.emplace(r.at_line, now);
+        if (clock) check_skew(now, s, r, *clock);
         return;
     }
     // Invariant: no server holds a record no client sent.
@@ -109,6 +110,20 @@ void Checker::applied(Instant now, int s, const RecordApplied& r) {
     auto from = server_numbers_.find(r.origin);
     if (from != server_numbers_.end())
         result_.propagation_by_hops[hops(from->second, s)].push_back((now - origin->second).ns);
+}
+
+// Invariant: a record a client sent here says how far this server's clock was ahead of the
+// client's time ("AT server SKEW client ..."), exactly.
+void Checker::check_skew(Instant now, int s, const RecordApplied& r, Timestamp clock) {
+    const std::string want = format_signed_seconds(difference(clock, r.time));
+    std::string_view line = r.at_line;
+    take_field(line);  // AT
+    take_field(line);  // the server
+    const std::string_view skew = take_field(line);
+    if (skew != want)
+        result_.violations.push_back({now, name(s) + " stamped " + r.client +
+                                               "'s record with skew " + std::string(skew) +
+                                               " while its clock said " + want});
 }
 
 // Empty when every live server holds the same record for every client; else the first

@@ -45,8 +45,10 @@ class Checker {
     Checker(const Scenario& scenario, SimResult& result, Trace& trace,
             Duration skew_tolerance = Duration{0});
 
-    // A store changed at `server` (a RecordApplied notice).
-    void applied(Instant now, int server, const RecordApplied& r);
+    // A store changed at `server` (a RecordApplied notice). `clock`: the server's clock then,
+    // when known exactly (the simulator), to check the skew of a record a client sent there.
+    void applied(Instant now, int server, const RecordApplied& r,
+                 std::optional<Timestamp> clock = std::nullopt);
     // `server` starts empty: its per-client history starts again.
     void restarted(int server);
     ExpectationResult check(Instant now, const Step& step, const Observed& world) const;
@@ -54,6 +56,7 @@ class Checker {
   private:
     const std::string& name(int s) const;
     int hops(int from, int to);
+    void check_skew(Instant now, int s, const RecordApplied& r, Timestamp clock);
     std::string converged(const Observed& world) const;
     std::optional<ExpectationResult> check_store(ExpectationResult r, const StepAction& a,
                                                  const Observed& world) const;

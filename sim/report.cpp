@@ -107,6 +107,7 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
         out << (e.pass ? "PASS " : "FAIL ") << sc.file << ":" << e.line << " at "
             << format_duration(Duration{e.at.ns}) << "  " << e.text;
         if (!e.pass) out << "\n     found: " << e.found;
+        if (e.pass && e.late.ns > 0) out << "  (held " << format_latency(e.late.ns) << " late)";
         out << "\n";
         passed += e.pass;
     }
@@ -132,7 +133,9 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
         << " refused: server down); workload IAMATs: " << s.workload_iamats;
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";
     out << "; places queries: " << s.places_queries << " (" << s.places_failures
-        << " failed by injection)\n";
+        << " failed by injection";
+    if (s.places_hung > 0) out << ", " << s.places_hung << " never answered";
+    out << ")\n";
     if (s.events > 0)
         out << "events: " << s.events << ", peer deliveries: " << s.deliveries
             << ", dials: " << s.dials << " (" << s.dials_failed
@@ -171,6 +174,10 @@ void write_results(JsonWriter& w, const SimResult& r) {
         if (!e.pass) {
             w.Key("found");
             write_string(w, e.found);
+        }
+        if (e.late.ns > 0) {
+            w.Key("late_ns");
+            w.Int64(e.late.ns);
         }
         w.EndObject();
     }
@@ -221,6 +228,7 @@ void write_stats(JsonWriter& w, const SimStats& s) {
         {"workload_refused", s.workload_refused},
         {"places_queries", s.places_queries},
         {"places_failures", s.places_failures},
+        {"places_hung", s.places_hung},
         {"dials", s.dials},
         {"dials_failed", s.dials_failed},
         {"links_up", s.links_up},

@@ -22,6 +22,9 @@ namespace herd::sim {
 // day; clock offsets within a year either way; distributions: distribution_duration_max.
 inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
+// A server clock's rate error (`clock S drift ±Nppm`): a bad crystal drifts by 100 ppm; this
+// allows ten times that.
+inline constexpr std::int32_t clock_drift_ppm_max = 1000;
 
 // Sizes: a scenario file, its lines, an `expect reply` glob.
 inline constexpr std::size_t scenario_bytes_max = std::size_t{16} << 20;
@@ -52,6 +55,11 @@ struct SilenceStep {
 struct PauseStep {
     int server;
     Duration length;
+};
+// The server's clock steps by `by` (either way), as when NTP steps it or someone sets it.
+struct ClockJumpStep {
+    int server;
+    Duration by;
 };
 struct CrashStep {
     int server;
@@ -85,9 +93,10 @@ struct ExpectReply {
     Glob glob;
 };
 
-using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep,
-                                RestartStep, WorkloadStep, ExpectConverged, ExpectHasAt,
-                                ExpectHasTime, ExpectLacks, ExpectReply, SilenceStep, PauseStep>;
+using StepAction =
+    std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep, RestartStep,
+                 WorkloadStep, ExpectConverged, ExpectHasAt, ExpectHasTime, ExpectLacks,
+                 ExpectReply, SilenceStep, PauseStep, ClockJumpStep>;
 
 struct Step {
     Instant at;
@@ -113,6 +122,12 @@ struct Scenario {
     Distribution client_latency = Distribution::constant(Duration{0});
     Distribution places_latency = Distribution::constant(Duration{0});
     std::uint32_t places_fail_ppm = 0;  // failure probability, parts per million
+    // Probability that a request is never answered (the server's Places timeout answers the
+    // client), parts per million; drawn before `places fail`.
+    std::uint32_t places_hang_ppm = 0;
+    // How long a server waits for Places before answering the client with UNKNOWN_ERROR
+    // (`places timeout D`; herd serve's --places-timeout-ms, whose default this is).
+    Duration places_timeout = Duration::seconds(4);
     // What a server spends handling one message it receives (a client's connection and line, a
     // peer's message): one draw per message, and a server handles one at a time.
     Distribution processing = Distribution::constant(Duration{0});
@@ -122,6 +137,7 @@ struct Scenario {
     std::optional<Duration> heartbeat;
     std::optional<Duration> silence_timeout;
     std::map<int, Duration> clock_offset;
+    std::map<int, std::int32_t> clock_drift_ppm;  // parts per million, either way
     TieBreak tie_break = TieBreak::first;
     // The settings the file gives, each once ("places fail", "clock Welsh", "latency A B", ...).
     std::set<std::string> settings;

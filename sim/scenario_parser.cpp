@@ -295,14 +295,40 @@ class Parser {
             scenario_.places_fail_ppm = *p;
             return once(line, "places fail");
         }
-        return fail(line, "expected `places latency DIST` or `places fail PROBABILITY`");
+        if (t.size() == 3 && t[1] == "timeout") {
+            const auto d = parse_duration(t[2]);
+            if (!d || d->ns % 1'000'000 != 0 || d->ns < 100'000'000 || d->ns > 60'000'000'000)
+                return fail(line,
+                            "expected whole milliseconds from 100ms to 60s, got " + quoted(t[2]));
+            scenario_.places_timeout = *d;
+            return once(line, "places timeout");
+        }
+        if (t.size() == 3 && t[1] == "hang") {
+            auto p = parse_probability_ppm(t[2]);
+            if (!p) return fail(line, "expected a probability from 0 to 1, got " + quoted(t[2]));
+            scenario_.places_hang_ppm = *p;
+            return once(line, "places hang");
+        }
+        return fail(line,
+                    "expected `places latency DIST`, `places fail PROBABILITY`, `places hang "
+                    "PROBABILITY` or `places timeout DURATION`");
     }
 
     bool clock(int line, const std::vector<std::string_view>& t) {
-        if (t.size() != 4 || t[2] != "offset")
-            return fail(line, "expected `clock SERVER offset DURATION`");
+        if (t.size() != 4 || (t[2] != "offset" && t[2] != "drift"))
+            return fail(line,
+                        "expected `clock SERVER offset DURATION` or `clock SERVER drift PPM`");
         auto s = server(line, t[1]);
         if (!s) return false;
+        if (t[2] == "drift") {
+            const auto ppm = parse_ppm(t[3]);
+            if (!ppm)
+                return fail(line,
+                            "expected a signed rate within 1000 ppm (e.g. +50ppm, -200ppm), got " +
+                                quoted(t[3]));
+            scenario_.clock_drift_ppm[*s] = *ppm;
+            return once(line, "clock " + name_of(*s) + " drift");
+        }
         auto d = parse_duration(t[3], true);
         if (!d || d->ns > clock_offset_max.ns || d->ns < -clock_offset_max.ns)
             return fail(line, "expected a signed duration within 365 days (e.g. -2s, +30ms), got " +
@@ -437,6 +463,7 @@ class Parser {
         if (verb == "workload") return workload(line, t, step);
         if (verb == "silence") return silence(line, t, step);
         if (verb == "pause") return pause(line, t, step);
+        if (verb == "clock") return clock_jump(line, t, step);
         if (verb.empty()) return fail(line, "expected a statement after `at TIME`");
         return fail(line, "unknown statement '" + std::string(verb) + "'");
     }
@@ -448,6 +475,37 @@ class Parser {
         if (!link(line, t[1], t[2])) return false;
         step.action = SilenceStep{scenario_.herd.index_of(t[1]), scenario_.herd.index_of(t[2]),
                                   t.size() == 4};
+        return true;
+    }
+
+    // "+50ppm", "-200ppm", "0ppm": a signed whole number of parts per million, within the bound.
+    static std::optional<std::int32_t> parse_ppm(std::string_view text) {
+        if (text.size() < 4 || !text.ends_with("ppm")) return std::nullopt;
+        text.remove_suffix(3);
+        const bool negative = text.front() == '-';
+        if (text.front() == '+' || text.front() == '-') text.remove_prefix(1);
+        const auto n = parse_whole(text, static_cast<std::uint64_t>(clock_drift_ppm_max));
+        if (!n) return std::nullopt;
+        const auto v = static_cast<std::int32_t>(*n);
+        return negative ? -v : v;
+    }
+
+    // `clock SERVER jump DURATION` (signed): the server's clock steps. A server's jumps add up
+    // to at most clock_offset_max either way.
+    bool clock_jump(int line, const std::vector<std::string_view>& t, Step& step) {
+        if (t.size() != 4 || t[2] != "jump")
+            return fail(line, "expected `clock SERVER jump DURATION` (e.g. -1s, +250ms)");
+        auto s = server(line, t[1]);
+        if (!s) return false;
+        auto d = parse_duration(t[3], true);
+        if (!d || d->ns > clock_offset_max.ns || d->ns < -clock_offset_max.ns)
+            return fail(line, "expected a signed duration within 365 days (e.g. -2s, +30ms), got " +
+                                  quoted(t[3]));
+        Duration& total = jumps_[*s];
+        total = total + *d;
+        if (total.ns > clock_offset_max.ns || total.ns < -clock_offset_max.ns)
+            return fail(line, "the jumps of " + name_of(*s) + " add up to more than 365 days");
+        step.action = ClockJumpStep{*s, *d};
         return true;
     }
 
@@ -616,6 +674,7 @@ class Parser {
     std::string error_;
     std::map<std::string, int> set_at_;  // setting -> the line that set it
     int deadline_line_ = 0;
+    std::map<int, Duration> jumps_;  // each server's clock jumps so far
 };
 
 }  // namespace

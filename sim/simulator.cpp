@@ -41,8 +41,9 @@ struct Server {
     std::uint64_t life = 0;  // bumped at every crash and restart: stale events are dropped
     std::uint64_t timer_generation = 0;
     std::optional<Instant> armed;
-    Duration offset;
-    Instant busy_until{0};  // with a processing cost: when the last message is handled
+    Duration offset;             // `clock S offset`, plus every `clock S jump` so far
+    std::int32_t drift_ppm = 0;  // `clock S drift`: the clock gains this much per second of time
+    Instant busy_until{0};       // with a processing cost: when the last message is handled
 };
 
 }  // namespace
@@ -90,9 +91,14 @@ class Simulator::Impl {
     void on(EvHandle& e);
 
   private:
+    // A server's clock: the simulated wall clock, its offset and jumps, and its drift since t=0.
     Now now_of(int s) const {
-        const Duration offset = servers_[static_cast<std::size_t>(s)].offset;
-        return Now{now_, offset.ns == 0 ? wall_ : wall_ + offset};
+        const Server& sv = servers_[static_cast<std::size_t>(s)];
+        if (sv.offset.ns == 0 && sv.drift_ppm == 0) return Now{now_, wall_};
+        // |now| <= 86400 s and |ppm| <= 1000: the product stays far inside 63 bits.
+        const Duration drift{now_.ns / 1'000'000 * sv.drift_ppm +
+                             now_.ns % 1'000'000 * sv.drift_ppm / 1'000'000};
+        return Now{now_, wall_ + (sv.offset + drift)};
     }
     Node& node(int s) { return *servers_[static_cast<std::size_t>(s)].node; }
     bool up(int s) const { return servers_[static_cast<std::size_t>(s)].node != nullptr; }
@@ -180,6 +186,7 @@ void Simulator::Impl::start_server(int s) {
     config.self = sc_.herd.servers[static_cast<std::size_t>(s)].name;
     config.neighbours = sc_.herd.neighbours_of(s);
     config.tie_break = sc_.tie_break;
+    config.limits.places_timeout = sc_.places_timeout;
     if (sc_.heartbeat) config.limits.heartbeat_interval = *sc_.heartbeat;
     if (sc_.silence_timeout) config.limits.silence_timeout = *sc_.silence_timeout;
     config.incarnation = node_prng_.next();
@@ -240,6 +247,10 @@ void Simulator::Impl::act(int s, Dial& a) {
 
 void Simulator::Impl::act(int s, QueryPlaces& a) {
     result_.stats.places_queries += 1;
+    if (sc_.places_hang_ppm > 0 && net_prng_.below(1'000'000) < sc_.places_hang_ppm) {
+        result_.stats.places_hung += 1;  // never answered: the Node's Places timeout answers
+        return;
+    }
     PlacesResult r;
     if (sc_.places_fail_ppm > 0 && net_prng_.below(1'000'000) < sc_.places_fail_ppm) {
         result_.stats.places_failures += 1;
@@ -262,7 +273,8 @@ void Simulator::Impl::act(int s, Close& a) {
 }
 
 void Simulator::Impl::act(int s, RecordApplied& a) {
-    checker_.applied(now_, s, a);
+    checker_.applied(now_, s, a,
+                     a.via.empty() ? std::optional<Timestamp>(now_of(s).wall) : std::nullopt);
 }
 
 void Simulator::Impl::act(int s, PeerUp& a) {
@@ -517,6 +529,11 @@ void Simulator::Impl::run_fault(const StepAction& a) {
         crash(crash_step->server);
         return;
     }
+    if (const auto* jump = std::get_if<ClockJumpStep>(&a)) {
+        Server& sv = servers_[static_cast<std::size_t>(jump->server)];
+        sv.offset = sv.offset + jump->by;  // a restart keeps it: the machine's clock moved
+        return;
+    }
     if (const auto* restart = std::get_if<RestartStep>(&a)) {
         crash(restart->server);  // a restart of a live server is a crash and a start
         start_server(restart->server);
@@ -540,6 +557,8 @@ SimResult Simulator::Impl::run() {
     latest_send_.assign(static_cast<std::size_t>(n), -1);
     for (const auto& [s, offset] : sc_.clock_offset)
         servers_[static_cast<std::size_t>(s)].offset = offset;
+    for (const auto& [s, ppm] : sc_.clock_drift_ppm)
+        servers_[static_cast<std::size_t>(s)].drift_ppm = ppm;
     wall_ = sc_.epoch;
     for (int s = 0; s < n; ++s)
         start_server(s);

@@ -24,6 +24,9 @@ struct ExpectationResult {
     std::string text;  // the statement
     bool pass = false;
     std::string found;  // on FAIL: what was found instead
+    // Real world only (herd replay): how long after its time a look found it holding; 0 when
+    // it held at its time (always, in the simulator).
+    Duration late{0};
 };
 
 struct Violation {
@@ -46,6 +49,7 @@ struct SimStats {
     std::uint64_t workload_refused = 0;  // no live server to send to
     std::uint64_t places_queries = 0;
     std::uint64_t places_failures = 0;  // injected by `places fail`
+    std::uint64_t places_hung = 0;      // never answered (`places hang`)
     std::uint64_t dials = 0;
     std::uint64_t dials_failed = 0;
     std::uint64_t links_up = 0;

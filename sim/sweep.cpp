@@ -42,6 +42,7 @@ class Generator {
     }
     std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
     std::string partition();
+    std::string drifts();
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
     // Whether the base has `s` down at some time in [from, to]: a generated crash there would
     // be undone by a generated restart that revives what the base crashed.
@@ -84,6 +85,22 @@ std::string Generator::settings() {
     }
     if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail"))
         out += "places fail 0." + std::to_string(prng_.between(1, 5)) + "\n";
+    if (enabled(FaultKind::places) && prng_.below(4) == 0 && unset("places hang"))
+        out += "places hang 0.0" + std::to_string(prng_.between(1, 9)) + "\n";
+    return out + drifts();
+}
+
+// Clock rates: a quarter of the servers drift, up to 500 ppm either way.
+std::string Generator::drifts() {
+    std::string out;
+    if (!enabled(FaultKind::clock)) return out;
+    for (int s = 0; s < static_cast<int>(base_.herd.servers.size()); ++s) {
+        if (prng_.below(4) != 0 || base_.settings.count("clock " + name(s) + " drift") != 0)
+            continue;
+        const std::int64_t ppm = prng_.between(-500, 500);
+        out += "clock " + name(s) + " drift " + (ppm < 0 ? "-" : "+") +
+               std::to_string(ppm < 0 ? -ppm : ppm) + "ppm\n";
+    }
     return out;
 }
 
@@ -139,6 +156,12 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         out.push_back({t, "silence " + name(a) + " " + name(b) + (one_way ? " oneway" : "")});
         out.push_back({until, "restore " + name(a) + " " + name(b)});
         undid_links = true;
+    } else if (kind == FaultKind::clock) {
+        // A step of the clock, up to 2 s either way; not undone (a clock that jumped stays).
+        const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
+        const std::int64_t by = prng_.between(-2000, 2000);
+        out.push_back({t, "clock " + name(s) + " jump " + (by < 0 ? "-" : "+") +
+                              std::to_string(by < 0 ? -by : by) + "ms"});
     } else if (kind == FaultKind::pause) {
         const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
         out.push_back(
@@ -164,7 +187,7 @@ std::vector<Timed> Generator::timeline() {
         can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
     std::vector<FaultKind> kinds;
     for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash, FaultKind::silence,
-                        FaultKind::pause}) {
+                        FaultKind::pause, FaultKind::clock}) {
         if (enabled(k) && (k != FaultKind::partition || can_partition)) kinds.push_back(k);
     }
     down_until_.assign(base_.herd.servers.size(), 0);
@@ -214,9 +237,11 @@ std::string failure_signature(const SimResult& r, std::string* what, const std::
     if (r.violations.empty()) return {};
     *what = "invariant at " + format_duration(Duration{r.violations.front().at.ns}) + ": " +
             r.violations.front().what;
-    return r.violations.front().what.find("older") != std::string::npos
-               ? "invariant: a store took an older record"
-               : "invariant: a record no client sent";
+    const std::string& v = r.violations.front().what;
+    if (v.find("older") != std::string::npos) return "invariant: a store took an older record";
+    if (v.find(" stamped ") != std::string::npos)
+        return "invariant: a record's skew is not its server's clock";
+    return "invariant: a record no client sent";
 }
 
 std::vector<std::string> split_lines(const std::string& text) {

@@ -198,7 +198,7 @@ TEST(ScenarioErrors, BadDurationAndDistribution) {
               "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
               "normal(5ms,1ms), exp(5ms)), got 'gauss(1ms)'");
     EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2 s\n"),
-              "t.scn:2: expected `clock SERVER offset DURATION`");
+              "t.scn:2: expected `clock SERVER offset DURATION` or `clock SERVER drift PPM`");
     EXPECT_EQ(error_of("herd fall2017\nclock Welsh offset 2h\n"),
               "t.scn:2: expected a signed duration within 365 days (e.g. -2s, +30ms), got '2h'");
     EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=5 rate=5/s for=soon\n"),
@@ -257,6 +257,42 @@ TEST(ScenarioErrors, OtherMalformedSettings) {
               "t.scn:2: expecte");
     EXPECT_EQ(error_of("herd fall2017\nat 1s workload clients=0 rate=5/s for=1s\n"),
               "t.scn:2: expected clients=N with N from 1 to 100000000");
+}
+
+TEST(ScenarioParse, ClockDriftAndJumps) {
+    const Scenario s = parse_ok(
+        "herd line 2\nclock s1 drift -250ppm\nclock s1 offset +1s\nat 1s clock s2 jump -3s\n");
+    EXPECT_EQ(s.clock_drift_ppm.at(0), -250);
+    ASSERT_EQ(s.steps.size(), 1u);
+    const auto* jump = std::get_if<ClockJumpStep>(&s.steps[0].action);
+    ASSERT_NE(jump, nullptr);
+    EXPECT_EQ(jump->server, 1);
+    EXPECT_EQ(jump->by.ns, -3'000'000'000);
+    EXPECT_EQ(error_of("herd line 2\nclock s1 drift 1001ppm\n"),
+              "t.scn:2: expected a signed rate within 1000 ppm (e.g. +50ppm, -200ppm), got "
+              "'1001ppm'");
+    EXPECT_EQ(error_of("herd line 2\nclock s1 drift 50\n").substr(0, 37),
+              "t.scn:2: expected a signed rate withi");
+    EXPECT_EQ(error_of("herd line 2\nat 1s clock s1 jump soon\n").substr(0, 35),
+              "t.scn:2: expected a signed duration");
+    EXPECT_EQ(error_of("herd line 2\nat 1s clock s1 offset 1s\n"),
+              "t.scn:2: expected `clock SERVER jump DURATION` (e.g. -1s, +250ms)");
+    EXPECT_EQ(
+        error_of("herd line 2\nat 1s clock s1 jump -20000000s\nat 2s clock s1 jump -20000000s\n"),
+        "t.scn:3: the jumps of s1 add up to more than 365 days");
+}
+
+TEST(ScenarioParse, PlacesHangAndTimeout) {
+    const Scenario s = parse_ok("herd line 2\nplaces hang 0.25\nplaces timeout 1500ms\n");
+    EXPECT_EQ(s.places_hang_ppm, 250'000u);
+    EXPECT_EQ(s.places_timeout.ns, 1'500'000'000);
+    EXPECT_EQ(parse_ok("herd line 2\n").places_timeout.ns, 4'000'000'000);  // herd serve's
+    EXPECT_EQ(error_of("herd line 2\nplaces hang 2\n"),
+              "t.scn:2: expected a probability from 0 to 1, got '2'");
+    EXPECT_EQ(error_of("herd line 2\nplaces timeout 50ms\n"),
+              "t.scn:2: expected whole milliseconds from 100ms to 60s, got '50ms'");
+    EXPECT_EQ(error_of("herd line 2\nplaces hang 0.1\nplaces hang 0.2\n"),
+              "t.scn:3: `places hang` is already set at line 2");
 }
 
 TEST(ScenarioParse, ProcessingTakesADistribution) {

@@ -180,6 +180,25 @@ TEST(Simulator, ClockOffsetShowsInTheSkew) {
     EXPECT_TRUE(run(s).passed());
 }
 
+TEST(Simulator, ClockJumpsAndDriftShowInTheSkew) {
+    // Welsh's clock steps back 1.5 s at 1 s; Ball's gains 1000 ppm: 2 ms by t=2 s.
+    const Scenario s = scenario(
+        "herd fall2017\nclock Ball drift +1000ppm\n"
+        "at 0ms send Welsh IAMAT k +1.0+1.0 {now}\n"
+        "at 1ms expect reply Welsh \"AT Welsh +0.000000000 *\"\n"
+        "at 1s clock Welsh jump -1500ms\n"
+        "at 1s send Welsh IAMAT k +1.0+1.0 {now}\n"
+        "at 1001ms expect reply Welsh \"AT Welsh -1.500000000 *\"\n"
+        "at 2s send Ball IAMAT j +1.0+1.0 {now}\n"
+        "at 2001ms expect reply Ball \"AT Ball +0.002000000 *\"\n"
+        "at 3s restart Welsh\n"
+        "at 3s send Welsh IAMAT k +1.0+1.0 {now}\n"
+        "at 3001ms expect reply Welsh \"AT Welsh -1.500000000 *\"\n");
+    const SimResult r = run(s);
+    EXPECT_EQ(verdicts(r), (std::vector<std::string>{"4 PASS", "7 PASS", "9 PASS", "12 PASS"}));
+    EXPECT_TRUE(r.violations.empty());
+}
+
 TEST(Simulator, WorkloadSendsAtItsRateToLiveServers) {
     const Scenario s = scenario(
         "herd fall2017\n"
@@ -203,6 +222,22 @@ TEST(Simulator, PlacesFailureAndLatency) {
         "\\\"results\\\": [], \\\"status\\\": \\\"UNKNOWN_ERROR\\\"}\\n\\n\"\n");
     EXPECT_EQ(verdicts(run(s)),
               (std::vector<std::string>{"6 FAIL: no reply yet (so far: \"\")", "7 PASS"}));
+}
+
+TEST(Simulator, APlacesRequestNeverAnsweredIsAnsweredByThePlacesTimeout) {
+    const Scenario s = scenario(
+        "herd fall2017\nplaces hang 1\nplaces timeout 500ms\n"
+        "at 0ms send Alford IAMAT k +1.0+1.0 5\n"
+        "at 10ms send Alford WHATSAT k 5 5\n"
+        "at 509ms expect reply Alford \"*\"\n"
+        "at 511ms expect reply Alford \"AT Alford *\\n{\\\"html_attributions\\\": [], "
+        "\\\"results\\\": [], \\\"status\\\": \\\"UNKNOWN_ERROR\\\"}\\n\\n\"\n");
+    const SimResult r = run(s);
+    EXPECT_EQ(verdicts(r),
+              (std::vector<std::string>{"6 FAIL: no reply yet (so far: \"\")", "7 PASS"}));
+    EXPECT_EQ(r.stats.places_queries, 1u);
+    EXPECT_EQ(r.stats.places_hung, 1u);
+    EXPECT_EQ(r.stats.places_failures, 0u);
 }
 
 TEST(Simulator, TieRulesSplitOrConverge) {

@@ -80,6 +80,13 @@ TEST(SweepFindsDefects, AFloodNotRelayedOnOneLink) {
     expect_found_and_shrunk(Defect::relay_skips_first_neighbour, SweepConfig{});
 }
 
+TEST(SweepFindsDefects, ASkewCountedTwiceWhenTheServerIsBehind) {
+    // Only the clock faults can show it: a server behind the clients' time.
+    SweepConfig config;
+    config.faults = {FaultKind::clock};
+    expect_found_and_shrunk(Defect::skew_doubled_when_behind, config);
+}
+
 TEST(SweepFindsDefects, WithoutADefectTheSameSeedsPass) {
     EXPECT_FALSE(first_failure(300, SweepConfig{}).has_value());
 }
