@@ -28,7 +28,7 @@ std::atomic<bool> stop_requested{false};
 constexpr const char* usage =
     "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
     "                            [--skew-tolerance D] [--late-tolerance D] [--base-port P]\n"
-    "                            [--compare [--sim-processing DIST]]\n"
+    "                            [--compare [--sim-processing DIST]] [--strict]\n"
     "       herd replay --calibrate [--base-port P]\n";
 
 std::string cell(std::string text, std::size_t width) {
@@ -210,6 +210,7 @@ void describe(po::options_description& visible) {
         "again (a pass then says how late it held; 0: one look)")(
         "base-port", po::value<unsigned>()->default_value(0),
         "first port to try for the servers (0: a random one in 20000-29999)")(
+        "strict", "treat the scenario's warnings as errors (exit 2)")(
         "compare", "also run the simulator on the same file and seed; print both side by side")(
         "sim-processing", po::value<std::string>(),
         "with --compare: the simulator charges this processing cost per message instead of the "

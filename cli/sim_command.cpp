@@ -19,7 +19,7 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json]\n";
+    "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json] [--strict]\n";
 
 }  // namespace
 
@@ -53,6 +53,15 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const st
         std::cerr << e->message << "\n";
         return std::nullopt;
     }
+    const auto& warnings = std::get<sim::Scenario>(parsed).warnings;
+    for (const std::string& w : warnings)
+        std::cerr << w << "\n";
+    if (vm.count("strict") && !warnings.empty()) {
+        std::cerr << command << ": --strict: " << warnings.size()
+                  << (warnings.size() == 1 ? " warning" : " warnings") << " about " << file
+                  << "\n";
+        return std::nullopt;
+    }
     return std::get<sim::Scenario>(std::move(parsed));
 }
 
@@ -72,7 +81,7 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
         *shown = true;
         std::cerr << "\rherd sim: simulated " << sim::format_latency(now.ns) << " of "
                   << sim::format_duration(
-                         Duration{scenario.steps.empty() ? 0 : scenario.steps.back().at.ns})
+                         Duration{scenario.end().ns})
                   << ", " << stats.events << " events, " << stats.deliveries << " deliveries   "
                   << std::flush;
     };
@@ -86,6 +95,7 @@ int run_sim(int argc, char** argv) {
         "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
+        "strict", "treat the scenario's warnings as errors (exit 2)")(
         "quiet,q", "no progress on stderr");
     po::options_description hidden;
     hidden.add_options()("scenario", po::value<std::string>());

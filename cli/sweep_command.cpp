@@ -119,6 +119,8 @@ bool read_base(const po::variables_map& vm, Plan& plan) {
         return false;
     }
     plan.base = std::get<sim::Scenario>(std::move(parsed));
+    for (const std::string& w : plan.base.warnings)
+        std::cerr << w << "\n";
     return true;
 }
 

@@ -137,7 +137,7 @@ Result<sim::SimResult> Run::go() {
     result_.stats.places_queries = c.places_queries;
     result_.stats.places_failures = herd_.places_failures();
     result_.stats.places_hung = herd_.places_hung();
-    result_.end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
+    result_.end = sc_.end();
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
     for (auto& [h, samples] : result_.propagation_by_hops)
         std::sort(samples.begin(), samples.end());
@@ -161,6 +161,7 @@ std::optional<Error> Run::run_timeline(Clients& clients) {
         if (last_of_instant)
             clients.release_before(i + 1 == steps.size() ? Instant{INT64_MAX} : steps[i + 1].at);
     }
+    sleep_until(t0_ + std::chrono::nanoseconds(sc_.end().ns));  // `until`
     return std::nullopt;
 }
 
@@ -385,8 +386,8 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
         return Error{sc.file + ": clock " + (jumps ? "jumps" : "drift") +
                      " run only in herd sim: a real server's clock is set once, at its start "
                      "(herd serve --clock-offset)"};
-    if (!sc.steps.empty() && sc.steps.back().at.ns > replay_length_max_ns)
-        return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.steps.back().at.ns}) +
+    if (sc.end().ns > replay_length_max_ns)
+        return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.end().ns}) +
                      "; herd replay runs at most 10 minutes of scenario time"};
     return std::nullopt;
 }

@@ -142,6 +142,17 @@ struct Scenario {
     // The settings the file gives, each once ("places fail", "clock Welsh", "latency A B", ...).
     std::set<std::string> settings;
     std::vector<Step> steps;  // ordered by time, file order within one instant
+    std::optional<Duration> until;  // `until T`: the run goes on to T after its last statement
+    // What the file says that it may not mean ("file:line: warning: ..."), in line order: a
+    // timeline line earlier than the one before it, a crash of a crashed server, a restart of a
+    // live one. `herd sim --strict` makes them errors.
+    std::vector<std::string> warnings;
+
+    // When the run ends: its last statement, or `until` if later.
+    Instant end() const {
+        const Instant last = steps.empty() ? Instant{0} : steps.back().at;
+        return until && until->ns > last.ns ? Instant{until->ns} : last;
+    }
 
     const Distribution& latency_of(int a, int b) const {
         auto it = link_latency.find({std::min(a, b), std::max(a, b)});

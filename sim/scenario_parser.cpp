@@ -53,8 +53,23 @@ class Parser {
 
     Result<Scenario> run() {
         if (!first_pass() || !build_herd() || !second_pass()) return Error{error_};
+        warn_out_of_order();
         std::stable_sort(scenario_.steps.begin(), scenario_.steps.end(),
                          [](const Step& a, const Step& b) { return a.at < b.at; });
+        if (scenario_.until && !scenario_.steps.empty() &&
+            scenario_.until->ns < scenario_.steps.back().at.ns) {
+            fail(until_line_, "expected `until` no earlier than the last statement, at " +
+                                  format_duration(Duration{scenario_.steps.back().at.ns}) +
+                                  " (line " +
+                                  std::to_string(scenario_.steps.back().line) + ")");
+            return Error{error_};
+        }
+        warn_crashes_and_restarts();
+        std::stable_sort(warnings_.begin(), warnings_.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (const auto& [line, what] : warnings_)
+            scenario_.warnings.push_back(scenario_.file + ":" + std::to_string(line) +
+                                         ": warning: " + what);
         return std::move(scenario_);
     }
 
@@ -205,6 +220,8 @@ class Parser {
                 ok = peer_deadline(l.number, t);
             else if (verb == "at")
                 ok = at(l);
+            else if (verb == "until")
+                ok = until(l.number, t);
             else
                 ok = fail(l.number, "unknown statement '" + std::string(verb) + "'");
             if (!ok) return false;
@@ -365,6 +382,57 @@ class Parser {
         const Duration silence = scenario_.silence_timeout.value_or(Duration::seconds(3));
         return beat < silence ||
                fail(line, "expected a heartbeat shorter than the silence timeout");
+    }
+
+    // `until T`: the run goes on to T (0 to 86400s) after its last statement.
+    bool until(int line, const std::vector<std::string_view>& t) {
+        const auto d = t.size() == 2 ? parse_duration(t[1]) : std::nullopt;
+        if (!d || d->ns > scenario_time_max.ns)
+            return fail(line, "expected `until TIME`, a time from 0 to 86400s (e.g. 30s)");
+        scenario_.until = *d;
+        until_line_ = line;
+        return once(line, "until");
+    }
+
+    // Timeline lines run in time order whatever the file's order; a line earlier than the one
+    // before it is usually a typo.
+    void warn_out_of_order() {
+        const Step* latest = nullptr;
+        for (const Step& step : scenario_.steps) {
+            if (latest != nullptr && step.at < latest->at)
+                warnings_.emplace_back(
+                    step.line, "`at " + format_duration(Duration{step.at.ns}) +
+                                   "` comes after a statement at " +
+                                   format_duration(Duration{latest->at.ns}) + " (line " +
+                                   std::to_string(latest->line) +
+                                   "); statements run in time order, so this one runs first");
+            if (latest == nullptr || step.at > latest->at) latest = &step;
+        }
+    }
+
+    // In time order: a crash of a server that is down does nothing; a restart of one that is up
+    // is a crash and a start.
+    void warn_crashes_and_restarts() {
+        std::vector<int> down_since(scenario_.herd.servers.size(), 0);  // the crash's line
+        for (const Step& step : scenario_.steps) {
+            if (const auto* c = std::get_if<CrashStep>(&step.action)) {
+                int& since = down_since[static_cast<std::size_t>(c->server)];
+                if (since != 0)
+                    warnings_.emplace_back(step.line, "crash of " + name_of(c->server) +
+                                                          ", which is down since line " +
+                                                          std::to_string(since) +
+                                                          ": nothing happens");
+                else
+                    since = step.line;
+            } else if (const auto* r = std::get_if<RestartStep>(&step.action)) {
+                int& since = down_since[static_cast<std::size_t>(r->server)];
+                if (since == 0)
+                    warnings_.emplace_back(step.line, "restart of " + name_of(r->server) +
+                                                          ", which is up: it crashes and starts "
+                                                          "again, empty");
+                since = 0;
+            }
+        }
     }
 
     bool tiebreak(int line, const std::vector<std::string_view>& t) {
@@ -674,6 +742,8 @@ class Parser {
     std::string error_;
     std::map<std::string, int> set_at_;  // setting -> the line that set it
     int deadline_line_ = 0;
+    int until_line_ = 0;
+    std::vector<std::pair<int, std::string>> warnings_;  // (line, what)
     std::map<int, Duration> jumps_;  // each server's clock jumps so far
 };
 

@@ -564,7 +564,7 @@ SimResult Simulator::Impl::run() {
         start_server(s);
     for (std::size_t i = 0; i < sc_.steps.size(); ++i)
         queue_.push(sc_.steps[i].at, EvStep{i});
-    const Instant end = sc_.steps.empty() ? Instant{0} : sc_.steps.back().at;
+    const Instant end = sc_.end();
     while (!queue_.empty() && queue_.next_time() <= end) {
         auto [at, event] = queue_.pop();
         HERD_ASSERT(at >= now_);  // time never goes back

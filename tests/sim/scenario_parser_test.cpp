@@ -282,6 +282,22 @@ TEST(ScenarioParse, ClockDriftAndJumps) {
         "t.scn:3: the jumps of s1 add up to more than 365 days");
 }
 
+TEST(ScenarioParse, UntilAndWarnings) {
+    const Scenario s = parse_ok("herd line 2\nuntil 30s\nat 2s crash s1\nat 1s restart s2\n");
+    EXPECT_EQ(s.end().ns, 30'000'000'000);
+    EXPECT_EQ(s.warnings, (std::vector<std::string>{
+                              "t.scn:4: warning: `at 1s` comes after a statement at 2s (line 3); "
+                              "statements run in time order, so this one runs first",
+                              "t.scn:4: warning: restart of s2, which is up: it crashes and starts "
+                              "again, empty"}));
+    EXPECT_EQ(parse_ok("herd line 2\nat 2s heal\n").end().ns, 2'000'000'000);
+    EXPECT_TRUE(parse_ok("herd line 2\nat 1s crash s1\nat 2s restart s1\n").warnings.empty());
+    EXPECT_EQ(error_of("herd line 2\nuntil 1s\nat 2s heal\n"),
+              "t.scn:2: expected `until` no earlier than the last statement, at 2s (line 3)");
+    EXPECT_EQ(error_of("herd line 2\nuntil soon\n"),
+              "t.scn:2: expected `until TIME`, a time from 0 to 86400s (e.g. 30s)");
+}
+
 TEST(ScenarioParse, PlacesHangAndTimeout) {
     const Scenario s = parse_ok("herd line 2\nplaces hang 0.25\nplaces timeout 1500ms\n");
     EXPECT_EQ(s.places_hang_ppm, 250'000u);

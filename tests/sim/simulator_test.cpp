@@ -199,6 +199,15 @@ TEST(Simulator, ClockJumpsAndDriftShowInTheSkew) {
     EXPECT_TRUE(r.violations.empty());
 }
 
+TEST(Simulator, UntilRunsOnPastTheLastStatement) {
+    // Without `until` the run stops at the send; with it the update reaches all ten servers.
+    const std::string line = "herd line 10\nlatency 5ms\nat 0ms send s1 IAMAT k +1.0+1.0 5\n";
+    EXPECT_EQ(run(scenario(line)).stats.applies, 1u);
+    const SimResult r = run(scenario(line + "until 100ms\n"));
+    EXPECT_EQ(r.stats.applies, 10u);
+    EXPECT_EQ(r.end.ns, 100'000'000);
+}
+
 TEST(Simulator, WorkloadSendsAtItsRateToLiveServers) {
     const Scenario s = scenario(
         "herd fall2017\n"
