@@ -58,8 +58,7 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const st
         std::cerr << w << "\n";
     if (vm.count("strict") && !warnings.empty()) {
         std::cerr << command << ": --strict: " << warnings.size()
-                  << (warnings.size() == 1 ? " warning" : " warnings") << " about " << file
-                  << "\n";
+                  << (warnings.size() == 1 ? " warning" : " warnings") << " about " << file << "\n";
         return std::nullopt;
     }
     return std::get<sim::Scenario>(std::move(parsed));
@@ -80,10 +79,8 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
         *last_shown = wall;
         *shown = true;
         std::cerr << "\rherd sim: simulated " << sim::format_latency(now.ns) << " of "
-                  << sim::format_duration(
-                         Duration{scenario.end().ns})
-                  << ", " << stats.events << " events, " << stats.deliveries << " deliveries   "
-                  << std::flush;
+                  << sim::format_duration(Duration{scenario.end().ns}) << ", " << stats.events
+                  << " events, " << stats.deliveries << " deliveries   " << std::flush;
     };
 }
 
@@ -95,8 +92,8 @@ int run_sim(int argc, char** argv) {
         "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
-        "strict", "treat the scenario's warnings as errors (exit 2)")(
-        "quiet,q", "no progress on stderr");
+        "strict", "treat the scenario's warnings as errors (exit 2)")("quiet,q",
+                                                                      "no progress on stderr");
     po::options_description hidden;
     hidden.add_options()("scenario", po::value<std::string>());
     po::positional_options_description positional;

@@ -141,7 +141,7 @@ struct Scenario {
     TieBreak tie_break = TieBreak::first;
     // The settings the file gives, each once ("places fail", "clock Welsh", "latency A B", ...).
     std::set<std::string> settings;
-    std::vector<Step> steps;  // ordered by time, file order within one instant
+    std::vector<Step> steps;        // ordered by time, file order within one instant
     std::optional<Duration> until;  // `until T`: the run goes on to T after its last statement
     // What the file says that it may not mean ("file:line: warning: ..."), in line order: a
     // timeline line earlier than the one before it, a crash of a crashed server, a restart of a

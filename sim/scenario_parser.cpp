@@ -60,8 +60,7 @@ class Parser {
             scenario_.until->ns < scenario_.steps.back().at.ns) {
             fail(until_line_, "expected `until` no earlier than the last statement, at " +
                                   format_duration(Duration{scenario_.steps.back().at.ns}) +
-                                  " (line " +
-                                  std::to_string(scenario_.steps.back().line) + ")");
+                                  " (line " + std::to_string(scenario_.steps.back().line) + ")");
             return Error{error_};
         }
         warn_crashes_and_restarts();
@@ -744,7 +743,7 @@ class Parser {
     int deadline_line_ = 0;
     int until_line_ = 0;
     std::vector<std::pair<int, std::string>> warnings_;  // (line, what)
-    std::map<int, Duration> jumps_;  // each server's clock jumps so far
+    std::map<int, Duration> jumps_;                      // each server's clock jumps so far
 };
 
 }  // namespace

@@ -11,9 +11,9 @@
 // `herd sim` replays it byte for byte.
 //
 // Shrinking removes statements (in halves, then quarters, ... then one at a time), then lowers
-// workload rates and client counts, as long as the run still fails the same way (the same
-// failing expectation, or the same kind of invariant violation). Deterministic: one failure
-// always shrinks to the same file.
+// workload rates and client counts, shortens fault windows and rounds times, as long as the run
+// still fails the same way (the same failing expectation, or the same kind of invariant
+// violation). Deterministic: one failure always shrinks to the same file.
 #pragma once
 
 #include <cstdint>
