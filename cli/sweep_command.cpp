@@ -129,7 +129,7 @@ bool read_run_options(const po::variables_map& vm, Plan& plan) {
     if (!faults) {
         std::cerr << "herd sweep: --faults takes a comma-separated list of partition, cut, crash, "
                      "silence, "
-                     "pause, clock, latency, places (or all)\n"
+                     "pause, clock, latency, places, clients (or all)\n"
                   << usage;
         return false;
     }
@@ -428,7 +428,7 @@ void describe(po::options_description& visible) {
         "out", po::value<std::string>()->default_value("sweep-out"),
         "folder for failing scenarios, their shrunk forms and the summary")(
         "faults", po::value<std::string>()->default_value("all"),
-        "partition,cut,crash,silence,pause,clock,latency,places (or all)")(
+        "partition,cut,crash,silence,pause,clock,latency,places,clients (or all)")(
         "duration", po::value<std::string>()->default_value("5s"), "length of the fault phase")(
         "no-shrink", "write failures as found, unshrunk")("quiet,q", "no progress on stderr")(
         "merge", po::value<std::vector<std::string>>()->multitoken(),

@@ -16,6 +16,9 @@ enum class Defect {
     // A server whose clock is behind a client's time counts the difference twice (as if its
     // clock offset were applied twice): a negative skew comes out doubled.
     skew_doubled_when_behind,
+    // Servers whose name hashes odd keep the first record of a tie even under `tiebreak
+    // convergent`: two servers resolve a tie differently, and the herd stays split.
+    tie_rule_ignored_on_some_servers,
 };
 
 #ifdef HERD_DEFECTS

@@ -172,7 +172,8 @@ void Clients::tick(const std::shared_ptr<Workload>& w) {
         } else {
             const int target = live[workload_prng_.below(live.size())];
             workload_iamats_ += 1;
-            write_work(target, sim::workload_line(draw, wall_at(w->at + Duration{due(w->index)})));
+            write_work(target, sim::workload_line(draw, wall_at(w->at + Duration{due(w->index)}),
+                                                  w->step.prefix));
         }
         w->index += 1;
     }

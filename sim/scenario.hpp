@@ -67,10 +67,13 @@ struct CrashStep {
 struct RestartStep {
     int server;
 };
+// Workload clients are named prefix + number: "w0".."w999" by default (`prefix=NAME`).
+inline constexpr std::size_t workload_prefix_bytes_max = 32;
 struct WorkloadStep {
     std::uint64_t clients;
     std::uint64_t rate_per_s;
     Duration length;
+    std::string prefix = "w";
 };
 struct ExpectConverged {};
 struct ExpectHasAt {

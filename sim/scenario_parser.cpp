@@ -3,6 +3,7 @@
 // settings and the timeline against that herd. Every error names `file:line:` and what was
 // expected.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 
@@ -636,9 +637,11 @@ class Parser {
     }
 
     bool workload(int line, const std::vector<std::string_view>& t, Step& step) {
-        const std::string usage = "expected `workload clients=N rate=R/s for=DURATION`";
+        const std::string usage =
+            "expected `workload clients=N rate=R/s for=DURATION [prefix=NAME]`";
         std::optional<std::uint64_t> clients, rate;
         std::optional<Duration> length;
+        std::string prefix = "w";
         for (std::size_t i = 1; i < t.size(); ++i) {
             const std::size_t eq = t[i].find('=');
             if (eq == std::string_view::npos) return fail(line, usage);
@@ -653,6 +656,17 @@ class Parser {
                 rate = parse_count(value.substr(0, value.size() - 2), 1'000'000'000);
                 if (!rate || *rate == 0)
                     return fail(line, "expected rate=R/s with R from 1 to 1000000000");
+            } else if (key == "prefix") {
+                if (value.empty() || value.size() > workload_prefix_bytes_max ||
+                    !std::all_of(value.begin(), value.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                               c == '_' || c == '.';
+                    }))
+                    return fail(line,
+                                "expected prefix=NAME, 1 to 32 letters, digits, '-', '_' "
+                                "or '.', got " +
+                                    quoted(value));
+                prefix = std::string(value);
             } else if (key == "for") {
                 length = parse_duration(value);
                 if (length && length->ns > scenario_time_max.ns) length.reset();
@@ -663,7 +677,7 @@ class Parser {
             }
         }
         if (!clients || !rate || !length) return fail(line, usage);
-        step.action = WorkloadStep{*clients, *rate, *length};
+        step.action = WorkloadStep{*clients, *rate, *length, std::move(prefix)};
         return true;
     }
 

@@ -467,7 +467,7 @@ void Simulator::Impl::on(EvWorkload& w) {
     } else {
         const int target = live[workload_prng_.below(live.size())];
         result_.stats.workload_iamats += 1;
-        client_send(target, workload_line(draw, sc_.epoch + Duration{now_.ns}), -1);
+        client_send(target, workload_line(draw, sc_.epoch + Duration{now_.ns}, step.prefix), -1);
     }
     // The next IAMAT of this workload, at its own instant.
     const std::uint64_t next = w.index + 1;

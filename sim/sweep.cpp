@@ -43,6 +43,7 @@ class Generator {
     std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
     std::string partition();
     std::string drifts();
+    void hostile_client(std::int64_t t, std::vector<Timed>& out);
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
     // Whether the base has `s` down at some time in [from, to]: a generated crash there would
     // be undone by a generated restart that revives what the base crashed.
@@ -56,6 +57,7 @@ class Generator {
     const SweepConfig& config_;
     Prng prng_;
     std::vector<std::int64_t> down_until_;
+    int hostile_ = 0;  // hostile clients so far: h1, h2, ...
 };
 
 std::string Generator::settings() {
@@ -162,6 +164,8 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         const std::int64_t by = prng_.between(-2000, 2000);
         out.push_back({t, "clock " + name(s) + " jump " + (by < 0 ? "-" : "+") +
                               std::to_string(by < 0 ? -by : by) + "ms"});
+    } else if (kind == FaultKind::clients) {
+        hostile_client(t, out);
     } else if (kind == FaultKind::pause) {
         const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
         out.push_back(
@@ -180,6 +184,37 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
     }
 }
 
+// One hostile client: a 60 000-byte ID (stored: it fits in a record), a 70 000-byte one (`? line`),
+// a burst, or (only under the convergent rule, where the herd must agree on it) a tie: two
+// positions of one client with the same time, to two servers at once.
+void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
+    const std::size_t n = base_.herd.servers.size();
+    const auto s = static_cast<int>(prng_.below(n));
+    const std::string id = "h" + std::to_string(hostile_ += 1);
+    const bool ties = n >= 2 && base_.tie_break == TieBreak::convergent;
+    switch (prng_.below(ties ? 4 : 3)) {
+        case 0:
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(60'000, 'x') +
+                                  " +1.000000+1.000000 {now}"});
+            break;
+        case 1:
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(70'000, 'y') +
+                                  " +1.000000+1.000000 {now}"});
+            break;
+        case 2:
+            // Its own clients: a base workload's w3 at the same instant would be a tie.
+            out.push_back({t, "workload clients=5 rate=2000/s for=100ms prefix=" + id + "-"});
+            break;
+        default: {
+            const auto other =
+                static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + " +1.000000+1.000000 {now}"});
+            out.push_back(
+                {t, "send " + name(other) + " IAMAT " + id + " -1.000000-1.000000 {now}"});
+        }
+    }
+}
+
 std::vector<Timed> Generator::timeline() {
     // A partition needs two servers, and names that cannot be read as its grammar's `|` or `*`.
     bool can_partition = base_.herd.servers.size() >= 2;
@@ -187,7 +222,7 @@ std::vector<Timed> Generator::timeline() {
         can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
     std::vector<FaultKind> kinds;
     for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash, FaultKind::silence,
-                        FaultKind::pause, FaultKind::clock}) {
+                        FaultKind::pause, FaultKind::clock, FaultKind::clients}) {
         if (enabled(k) && (k != FaultKind::partition || can_partition)) kinds.push_back(k);
     }
     down_until_.assign(base_.herd.servers.size(), 0);
@@ -264,7 +299,8 @@ std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
         {"partition", FaultKind::partition}, {"cut", FaultKind::cut},
         {"crash", FaultKind::crash},         {"clock", FaultKind::clock},
         {"latency", FaultKind::latency},     {"places", FaultKind::places},
-        {"silence", FaultKind::silence},     {"pause", FaultKind::pause}};
+        {"silence", FaultKind::silence},     {"pause", FaultKind::pause},
+        {"clients", FaultKind::clients}};
     std::vector<FaultKind> out;
     std::size_t at = 0;
     while (at <= text.size()) {

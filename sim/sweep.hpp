@@ -27,19 +27,19 @@
 
 namespace herd::sim {
 
-enum class FaultKind { partition, cut, crash, clock, latency, places, silence, pause };
+enum class FaultKind { partition, cut, crash, clock, latency, places, silence, pause, clients };
 
 struct SweepConfig {
-    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,   FaultKind::crash,
-                                     FaultKind::silence,   FaultKind::pause, FaultKind::clock,
-                                     FaultKind::latency,   FaultKind::places};
+    std::vector<FaultKind> faults = {FaultKind::partition, FaultKind::cut,    FaultKind::crash,
+                                     FaultKind::silence,   FaultKind::pause,  FaultKind::clock,
+                                     FaultKind::latency,   FaultKind::places, FaultKind::clients};
     Duration phase_start = Duration::milliseconds(200);  // links are up by then
     Duration phase = Duration::milliseconds(5000);       // `--duration`
     Duration settle = Duration::milliseconds(15000);     // after the heal: backoff and repair
 };
 
-// "partition,cut,crash,silence,pause,clock,latency,places" (or "all"); nothing when a name is
-// unknown.
+// "partition,cut,crash,silence,pause,clock,latency,places,clients" (or "all"); nothing when a name
+// is unknown.
 std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text);
 
 // The scenario text of one generated run.

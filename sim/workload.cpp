@@ -23,8 +23,9 @@ WorkloadDraw draw_workload(Prng& prng, std::uint64_t clients) {
     return d;
 }
 
-std::string workload_line(const WorkloadDraw& d, Timestamp now) {
-    std::string line = "IAMAT w";
+std::string workload_line(const WorkloadDraw& d, Timestamp now, std::string_view prefix) {
+    std::string line = "IAMAT ";
+    line += prefix;
     append_decimal(line, d.client);
     line += ' ';
     for (std::int64_t v : {d.lat_microdeg, d.lon_microdeg}) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/prng.hpp"
 #include "core/time.hpp"
@@ -27,7 +28,7 @@ inline Duration workload_offset(std::uint64_t index, std::uint64_t rate_per_s) {
         static_cast<std::int64_t>(static_cast<uint128>(index) * 1'000'000'000u / rate_per_s)};
 }
 
-// "IAMAT w<client> <lat><lon> <now>\n".
-std::string workload_line(const WorkloadDraw& d, Timestamp now);
+// "IAMAT <prefix><client> <lat><lon> <now>\n" (prefix "w" unless the workload names another).
+std::string workload_line(const WorkloadDraw& d, Timestamp now, std::string_view prefix);
 
 }  // namespace herd::sim

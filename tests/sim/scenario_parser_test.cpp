@@ -298,6 +298,16 @@ TEST(ScenarioParse, UntilAndWarnings) {
               "t.scn:2: expected `until TIME`, a time from 0 to 86400s (e.g. 30s)");
 }
 
+TEST(ScenarioParse, AWorkloadNamesItsClients) {
+    const Scenario s = parse_ok(
+        "herd line 2\nat 0s workload clients=2 rate=10/s for=1s\n"
+        "at 0s workload clients=2 rate=10/s for=1s prefix=burst-\n");
+    EXPECT_EQ(std::get<WorkloadStep>(s.steps[0].action).prefix, "w");
+    EXPECT_EQ(std::get<WorkloadStep>(s.steps[1].action).prefix, "burst-");
+    EXPECT_EQ(error_of("herd line 2\nat 0s workload clients=2 rate=10/s for=1s prefix=a/b\n"),
+              "t.scn:2: expected prefix=NAME, 1 to 32 letters, digits, '-', '_' or '.', got 'a/b'");
+}
+
 TEST(ScenarioParse, PlacesHangAndTimeout) {
     const Scenario s = parse_ok("herd line 2\nplaces hang 0.25\nplaces timeout 1500ms\n");
     EXPECT_EQ(s.places_hang_ppm, 250'000u);

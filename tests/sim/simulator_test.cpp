@@ -208,6 +208,18 @@ TEST(Simulator, UntilRunsOnPastTheLastStatement) {
     EXPECT_EQ(r.end.ns, 100'000'000);
 }
 
+TEST(Simulator, WorkloadsWithTheirOwnPrefixesNeverShareAClient) {
+    // Two workloads at the same instants with the same client names make ties (w0 at two
+    // positions with one time), which the `first` rule leaves split; with a prefix each, none.
+    const std::string one = "at 0ms workload clients=3 rate=1000/s for=50ms\n";
+    const std::string converged = "at 5s expect converged\n";
+    EXPECT_FALSE(run(scenario("herd fall2017\n" + one + one + converged)).passed());
+    const SimResult r =
+        run(scenario("herd fall2017\n" + one +
+                     "at 0ms workload clients=3 rate=1000/s for=50ms prefix=b\n" + converged));
+    EXPECT_EQ(verdicts(r), (std::vector<std::string>{"4 PASS"}));
+}
+
 TEST(Simulator, WorkloadSendsAtItsRateToLiveServers) {
     const Scenario s = scenario(
         "herd fall2017\n"

@@ -41,7 +41,7 @@ TEST(Sweep, OnlyTheFaultsAskedFor) {
             EXPECT_EQ(run.find(other), std::string::npos) << other << "\n" << run;
     }
     EXPECT_FALSE(parse_fault_kinds("cut,bogus").has_value());
-    EXPECT_EQ(parse_fault_kinds("all")->size(), 8u);
+    EXPECT_EQ(parse_fault_kinds("all")->size(), 9u);
     // The faults only deadlines can detect: silent links and paused servers.
     config.faults = *parse_fault_kinds("silence,pause");
     bool silence = false, pause = false;
@@ -55,6 +55,18 @@ TEST(Sweep, OnlyTheFaultsAskedFor) {
     }
     EXPECT_TRUE(silence);
     EXPECT_TRUE(pause);
+    // Clocks that move and hostile clients: every run parses, and each kind shows up.
+    config.faults = *parse_fault_kinds("clock,clients");
+    bool jump = false, drift = false, long_id = false, burst = false;
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+        const std::string run = generate_run(base, sc, seed, config);
+        jump = jump || run.find(" jump ") != std::string::npos;
+        drift = drift || run.find(" drift ") != std::string::npos;
+        long_id = long_id || run.find(std::string(60'000, 'x')) != std::string::npos;
+        burst = burst || run.find("rate=2000/s for=100ms prefix=h") != std::string::npos;
+        EXPECT_GT(parsed(run).steps.size(), sc.steps.size());
+    }
+    EXPECT_TRUE(jump && drift && long_id && burst);
 }
 
 TEST(Sweep, AFailureShrinksToWhatMakesItFail) {

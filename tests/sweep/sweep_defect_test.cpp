@@ -27,8 +27,8 @@ struct Found {
     RunOutcome outcome;
 };
 
-std::optional<Found> first_failure(std::uint64_t seeds, const SweepConfig& config) {
-    const std::string text = base_text();
+std::optional<Found> first_failure(std::uint64_t seeds, const SweepConfig& config,
+                                   const std::string& text = base_text()) {
     auto parsed = parse_scenario(text, "sweep_fall2017.scn");
     if (error_of(parsed) != nullptr) return std::nullopt;
     for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
@@ -45,12 +45,13 @@ class DefectOn {
     ~DefectOn() { active_defect() = Defect::none; }
 };
 
-void expect_found_and_shrunk(Defect defect, const SweepConfig& config) {
+void expect_found_and_shrunk(Defect defect, const SweepConfig& config,
+                             const std::string& base = base_text()) {
     std::string shrunk;
     RunOutcome found_outcome;
     {
         DefectOn on(defect);
-        const auto found = first_failure(300, config);
+        const auto found = first_failure(300, config, base);
         ASSERT_TRUE(found.has_value()) << "no seed of 300 found the defect";
         std::size_t runs = 0;
         shrunk = shrink_failure(found->text, "min.scn", found->outcome, &runs);
@@ -87,8 +88,17 @@ TEST(SweepFindsDefects, ASkewCountedTwiceWhenTheServerIsBehind) {
     expect_found_and_shrunk(Defect::skew_doubled_when_behind, config);
 }
 
+TEST(SweepFindsDefects, TwoServersResolvingATieDifferently) {
+    // Only hostile clients make ties, and only under the convergent rule.
+    SweepConfig config;
+    config.faults = {FaultKind::clients};
+    expect_found_and_shrunk(Defect::tie_rule_ignored_on_some_servers, config,
+                            base_text() + "tiebreak convergent\n");
+}
+
 TEST(SweepFindsDefects, WithoutADefectTheSameSeedsPass) {
     EXPECT_FALSE(first_failure(300, SweepConfig{}).has_value());
+    EXPECT_FALSE(first_failure(100, SweepConfig{}, base_text() + "tiebreak convergent\n"));
 }
 
 }  // namespace
