@@ -95,6 +95,13 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
     out << "invariant violations: sim " << s.violations.size() << ", real " << r.violations.size()
         << "\n";
     print_propagation(out, s, r);
+    const sim::Percentiles fs = sim::percentiles(s.propagation_fault_ns);
+    const sim::Percentiles fr = sim::percentiles(r.propagation_fault_ns);
+    if (fs.count + fr.count > 0)
+        out << "across a fault: n sim " << fs.count << ", real " << fr.count << "; p50 sim "
+            << sim::format_latency(fs.p50) << ", real " << sim::format_latency(fr.p50) << " ("
+            << times(fr.p50, fs.p50) << "); max sim " << sim::format_latency(fs.max) << ", real "
+            << sim::format_latency(fr.max) << "\n";
     out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)
         << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates) << " (updates: sim "
         << s.stats.updates << ", real " << r.stats.updates << ")\n";

@@ -1,6 +1,10 @@
 #include "sim/checker.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include "core/text.hpp"
+#include "sim/link_faults.hpp"
 
 namespace herd::sim {
 
@@ -51,8 +55,51 @@ bool reply_matches(const Glob& glob, std::string_view received, Duration toleran
     return glob.matches(replaced);
 }
 
+namespace {
+
+// The windows in which a fault is in force: the timeline's partitions, cuts and silences until
+// undone, crashes until restarted, and pauses for their length; merged.
+std::vector<std::pair<Instant, Instant>> fault_windows(const Scenario& sc) {
+    std::vector<std::pair<Instant, Instant>> windows;
+    LinkFaults links(sc.herd.servers.size());
+    std::set<int> crashed;
+    std::optional<Instant> open;  // a window of link faults or crashes open since
+    for (const Step& step : sc.steps) {
+        if (const auto* p = std::get_if<PauseStep>(&step.action))
+            windows.emplace_back(step.at, step.at + p->length);
+        else if (const auto* c = std::get_if<CrashStep>(&step.action))
+            crashed.insert(c->server);
+        else if (const auto* r = std::get_if<RestartStep>(&step.action))
+            crashed.erase(r->server);
+        else
+            links.apply(step.action);
+        const bool any = links.any() || !crashed.empty();
+        if (any && !open) open = step.at;
+        if (!any && open) {
+            windows.emplace_back(*open, step.at);
+            open.reset();
+        }
+    }
+    if (open) windows.emplace_back(*open, Instant{INT64_MAX});
+    std::sort(windows.begin(), windows.end());
+    std::vector<std::pair<Instant, Instant>> merged;
+    for (const auto& w : windows) {
+        if (!merged.empty() && w.first <= merged.back().second)
+            merged.back().second = std::max(merged.back().second, w.second);
+        else
+            merged.push_back(w);
+    }
+    return merged;
+}
+
+}  // namespace
+
 Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace, Duration skew_tolerance)
-    : sc_(scenario), skew_tolerance_(skew_tolerance), result_(result), trace_(trace) {
+    : sc_(scenario),
+      skew_tolerance_(skew_tolerance),
+      result_(result),
+      trace_(trace),
+      fault_windows_(fault_windows(scenario)) {
     const std::size_t n = sc_.herd.servers.size();
     last_applied_.resize(n);
     distances_.resize(n);
@@ -68,6 +115,15 @@ int Checker::hops(int from, int to) {
     auto& d = distances_[static_cast<std::size_t>(from)];
     if (d.empty()) d = hop_distances(sc_.herd, from);
     return d[static_cast<std::size_t>(to)];
+}
+
+// Whether a fault window overlaps [from, to].
+bool Checker::fault_between(Instant from, Instant to) const {
+    auto it = std::upper_bound(
+        fault_windows_.begin(), fault_windows_.end(), to,
+        [](Instant t, const std::pair<Instant, Instant>& w) { return t < w.first; });
+    // Windows starting after `to` cannot overlap; of the others, the last one ends latest.
+    return it != fault_windows_.begin() && std::prev(it)->second > from;
 }
 
 void Checker::restarted(int server) {
@@ -104,6 +160,10 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
     if (origin == origin_time_.end()) {
         result_.violations.push_back(
             {now, name(s) + " holds a record no client sent: " + r.at_line});
+        return;
+    }
+    if (fault_between(origin->second, now)) {
+        result_.propagation_fault_ns.push_back((now - origin->second).ns);
         return;
     }
     result_.propagation_ns.push_back((now - origin->second).ns);

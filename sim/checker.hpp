@@ -56,6 +56,7 @@ class Checker {
   private:
     const std::string& name(int s) const;
     int hops(int from, int to);
+    bool fault_between(Instant from, Instant to) const;
     void check_skew(Instant now, int s, const RecordApplied& r, Timestamp clock);
     std::string converged(const Observed& world) const;
     std::optional<ExpectationResult> check_store(ExpectationResult r, const StepAction& a,
@@ -75,6 +76,9 @@ class Checker {
     std::unordered_map<std::string, Instant> origin_time_;
     std::vector<std::vector<int>> distances_;  // hop distances from each origin, when needed
     std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
+    // When some partition, cut, silence, crash or pause is in force: [from, to), in time order,
+    // disjoint (from the scenario's statements; `to` is INT64_MAX when never undone).
+    std::vector<std::pair<Instant, Instant>> fault_windows_;
 };
 
 }  // namespace herd::sim

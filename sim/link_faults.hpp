@@ -38,6 +38,8 @@ class LinkFaults {
             }
         }
     }
+    // Whether any partition, cut or silence is in force.
+    bool any() const { return !cuts_.empty() || !silenced_.empty() || !group_of_.empty(); }
     // Whether bytes from `from` to `to` vanish (a silenced link: open, but nothing arrives).
     bool is_silenced(int from, int to) const { return silenced_.count({from, to}) > 0; }
     void cut(int a, int b) { cuts_.insert({std::min(a, b), std::max(a, b)}); }

@@ -124,6 +124,11 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
             << " max=" << format_latency(p.max) << "\n";
         print_hop_table(out, r.propagation_by_hops);
     }
+    // Updates that met a fault on the way: how long recovery took, apart from normal flooding.
+    if (const Percentiles f = percentiles(r.propagation_fault_ns); f.count > 0)
+        out << "  and across a fault (one in force between accept and apply): n=" << f.count
+            << " p50=" << format_latency(f.p50) << " p90=" << format_latency(f.p90)
+            << " p99=" << format_latency(f.p99) << " max=" << format_latency(f.max) << "\n";
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates)
         << " record lines between servers (" << s.peer_at_lines << " for " << s.updates
@@ -195,16 +200,16 @@ void write_results(JsonWriter& w, const SimResult& r) {
     w.EndArray();
 }
 
-void write_propagation(JsonWriter& w, const SimResult& r) {
-    const Percentiles p = percentiles(r.propagation_ns);
-    w.Key("propagation_ns");
+void write_percentiles(JsonWriter& w, const char* key, const std::vector<std::int64_t>& samples) {
+    const Percentiles p = percentiles(samples);
+    w.Key(key);
     w.StartObject();
     const std::pair<const char*, std::int64_t> values[] = {
         {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
     w.Key("count");
     w.Uint64(p.count);
-    for (const auto& [key, value] : values) {
-        w.Key(key);
+    for (const auto& [name, value] : values) {
+        w.Key(name);
         w.Int64(value);
     }
     w.EndObject();
@@ -262,7 +267,8 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
     w.Key("verdict");
     w.String(r.passed() ? "PASS" : "FAIL");
     write_results(w, r);
-    write_propagation(w, r);
+    write_percentiles(w, "propagation_ns", r.propagation_ns);
+    write_percentiles(w, "propagation_across_faults_ns", r.propagation_fault_ns);
     write_stats(w, r.stats);
     w.Key("propagation_by_hops");
     const std::string hops = hop_table_json(r.propagation_by_hops);

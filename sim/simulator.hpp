@@ -60,7 +60,11 @@ struct SimStats {
 struct SimResult {
     std::vector<ExpectationResult> expectations;
     std::vector<Violation> violations;
-    std::vector<std::int64_t> propagation_ns;  // origin accept -> applied at another server
+    // Origin accept -> applied at another server, for updates that met no fault on the way (no
+    // partition, cut, silence, crash or pause in force anywhere between the two).
+    std::vector<std::int64_t> propagation_ns;
+    // The same for the others: recovery after a fault, reported apart (not by hops).
+    std::vector<std::int64_t> propagation_fault_ns;
     std::map<int, std::vector<std::int64_t>> propagation_by_hops;  // the same, by hop distance
     SimStats stats;
     Instant end;

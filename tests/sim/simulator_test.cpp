@@ -220,6 +220,26 @@ TEST(Simulator, WorkloadsWithTheirOwnPrefixesNeverShareAClient) {
     EXPECT_EQ(verdicts(r), (std::vector<std::string>{"4 PASS"}));
 }
 
+TEST(Simulator, PropagationAcrossAFaultIsReportedApart) {
+    // `a` waits for the heal (recovery); `b` floods normally: the two never mix.
+    const SimResult r =
+        run(scenario("herd line 3\n"
+                     "at 0ms partition s1 | s2 s3\n"
+                     "at 10ms send s1 IAMAT a +1.0+1.0 {now}\n"
+                     "at 100ms heal\n"
+                     "at 6s send s3 IAMAT b +1.0+1.0 {now}\n"
+                     "at 7s expect converged\n"));
+    EXPECT_TRUE(r.passed());
+    EXPECT_EQ(r.propagation_ns, (std::vector<std::int64_t>{1'000'000, 2'000'000}));
+    ASSERT_EQ(r.propagation_fault_ns.size(), 2u);
+    EXPECT_GE(r.propagation_fault_ns.front(), 90'000'000);
+    std::ostringstream out;
+    print_report(out, Scenario{}, r, "herd sim t.scn");
+    EXPECT_NE(out.str().find("and across a fault (one in force between accept and apply): n=2 "),
+              std::string::npos)
+        << out.str();
+}
+
 TEST(Simulator, WorkloadSendsAtItsRateToLiveServers) {
     const Scenario s = scenario(
         "herd fall2017\n"
