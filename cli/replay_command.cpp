@@ -28,7 +28,7 @@ std::atomic<bool> stop_requested{false};
 constexpr const char* usage =
     "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
     "                            [--skew-tolerance D] [--late-tolerance D] [--base-port P]\n"
-    "                            [--compare [--sim-processing DIST]] [--strict]\n"
+    "                            [--compare [--sim-processing DIST]] [--strict] [--html F]\n"
     "       herd replay --calibrate [--base-port P]\n";
 
 std::string cell(std::string text, std::size_t width) {
@@ -192,6 +192,13 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
 }
 
 bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r) {
+    if (vm.count("html")) {
+        const std::string html = vm["html"].as<std::string>();
+        const bool written = write_html(html, vm["scenario"].as<std::string>(), sc, r,
+                                        html_trace_path("herd-replay"), "herd replay");
+        std::filesystem::remove(html_trace_path("herd-replay"));
+        if (!written) return false;
+    }
     if (!vm.count("report")) return true;
     std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
     report << sim::json_report(sc, r);
@@ -218,6 +225,9 @@ void describe(po::options_description& visible) {
         "base-port", po::value<unsigned>()->default_value(0),
         "first port to try for the servers (0: a random one in 20000-29999)")(
         "strict", "treat the scenario's warnings as errors (exit 2)")(
+        "html", po::value<std::string>(),
+        "write a self-contained HTML report of the real run (timeline, the servers' applies, "
+        "staleness, propagation)")(
         "compare", "also run the simulator on the same file and seed; print both side by side")(
         "sim-processing", po::value<std::string>(),
         "with --compare: the simulator charges this processing cost per message instead of the "
@@ -285,7 +295,16 @@ int run_replay(int argc, char** argv) {
         std::cerr << "herd replay: " << refused->message << "\n";
         return 2;
     }
+    const std::string html = vm.count("html") ? vm["html"].as<std::string>() : std::string();
+    std::ofstream trace;
+    if (!html.empty()) {
+        trace.open(html_trace_path("herd-replay"), std::ios::binary | std::ios::trunc);
+        options.trace = &trace;
+    }
     auto result = replay::replay(*scenario, options);
+    trace.close();
+    if (!html.empty() && (stop_requested || error_of(result) != nullptr))
+        std::filesystem::remove(html_trace_path("herd-replay"));
     if (stop_requested) {
         std::cerr << "herd replay: interrupted; every server was stopped\n";
         return 130;

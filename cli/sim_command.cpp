@@ -1,6 +1,8 @@
 #include "cli/sim_command.hpp"
 #include "cli/options.hpp"
 
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
@@ -11,6 +13,8 @@
 #include <sstream>
 
 #include "core/text.hpp"
+#include "netmode/files.hpp"
+#include "sim/html_report.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
@@ -19,9 +23,36 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* usage =
-    "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json] [--strict]\n";
+    "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json]\n"
+    "                         [--html FILE.html] [--strict]\n";
 
 }  // namespace
+
+std::string html_trace_path(const std::string& tool) {
+    return (std::filesystem::temp_directory_path() /
+            (tool + "-" + std::to_string(::getpid()) + ".trace.jsonl"))
+        .string();
+}
+
+bool write_html(const std::string& path, const std::string& scenario_file, const sim::Scenario& sc,
+                const sim::SimResult& r, const std::string& trace_path, const std::string& tool) {
+    auto text = net::read_text_file(scenario_file);
+    const std::string* scenario_text = std::get_if<std::string>(&text);
+    std::ifstream trace(trace_path, std::ios::binary);
+    if (!trace) {
+        std::cerr << tool << ": cannot read the trace back from " << trace_path << "\n";
+        return false;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << sim::html_report(
+        sim::HtmlInput{sc, scenario_text ? *scenario_text : std::string(), r, trace, tool});
+    out.close();
+    if (!out) {
+        std::cerr << tool << ": cannot write " << path << "\n";
+        return false;
+    }
+    return true;
+}
 
 std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const std::string& command,
                                            const char* usage) {
@@ -86,14 +117,35 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
 
 }  // namespace
 
+// --report and --html; false (saying why) when one cannot be written.
+bool write_files(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r,
+                 const std::string& trace_path) {
+    if (vm.count("report")) {
+        std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
+        report << sim::json_report(sc, r);
+        report.close();
+        if (!report) {
+            std::cerr << "herd sim: cannot write " << vm["report"].as<std::string>() << "\n";
+            return false;
+        }
+    }
+    if (!vm.count("html")) return true;
+    const bool written = write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(),
+                                    sc, r, trace_path, "herd sim");
+    if (!vm.count("trace")) std::filesystem::remove(trace_path);
+    return written;
+}
+
 int run_sim(int argc, char** argv) {
     po::options_description visible("options");
     visible.add_options()("help,h", "show this help")(
         "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
         "report", po::value<std::string>(), "write the report as JSON to this file")(
-        "strict", "treat the scenario's warnings as errors (exit 2)")("quiet,q",
-                                                                      "no progress on stderr");
+        "html", po::value<std::string>(),
+        "write a self-contained HTML report (timeline, space-time diagram, staleness heatmap, "
+        "propagation) to this file")("strict", "treat the scenario's warnings as errors (exit 2)")(
+        "quiet,q", "no progress on stderr");
     po::options_description hidden;
     hidden.add_options()("scenario", po::value<std::string>());
     po::positional_options_description positional;
@@ -115,11 +167,15 @@ int run_sim(int argc, char** argv) {
     const auto scenario = load_scenario(vm, "herd sim", usage);
     if (!scenario) return 2;
     sim::SimOptions options;
+    // The HTML report draws from the trace: written to a file of its own without --trace.
+    const std::string trace_path = vm.count("trace")  ? vm["trace"].as<std::string>()
+                                   : vm.count("html") ? html_trace_path("herd-sim")
+                                                      : "";
     std::ofstream trace;
-    if (vm.count("trace")) {
-        trace.open(vm["trace"].as<std::string>(), std::ios::binary | std::ios::trunc);
+    if (!trace_path.empty()) {
+        trace.open(trace_path, std::ios::binary | std::ios::trunc);
         if (!trace) {
-            std::cerr << "herd sim: cannot write " << vm["trace"].as<std::string>() << "\n";
+            std::cerr << "herd sim: cannot write " << trace_path << "\n";
             return 2;
         }
         options.trace = &trace;
@@ -140,19 +196,11 @@ int run_sim(int argc, char** argv) {
     if (trace.is_open()) {
         trace.close();
         if (!trace) {
-            std::cerr << "herd sim: cannot write " << vm["trace"].as<std::string>() << "\n";
+            std::cerr << "herd sim: cannot write " << trace_path << "\n";
             return 2;
         }
     }
-    if (vm.count("report")) {
-        std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
-        report << sim::json_report(*scenario, result);
-        report.close();
-        if (!report) {
-            std::cerr << "herd sim: cannot write " << vm["report"].as<std::string>() << "\n";
-            return 2;
-        }
-    }
+    if (!write_files(vm, *scenario, result, trace_path)) return 2;
     return result.passed() ? 0 : 1;
 }
 

@@ -17,6 +17,7 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "cli/sim_command.hpp"
 #include "netmode/files.hpp"
 #include "sim/report.hpp"
 #include "sim/sweep.hpp"
@@ -27,7 +28,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: herd sweep BASE.scn --seeds A..B [--jobs N] [--shard I/N] [--out DIR]\n"
-    "                  [--faults LIST] [--duration D] [--no-shrink] [--quiet]\n"
+    "                  [--faults LIST] [--duration D] [--no-shrink] [--html] [--quiet]\n"
     "       herd sweep --merge DIR...\n";
 
 // Bounds: threads, seeds of one sweep, failures of one kind shrunk (the rest are written as
@@ -57,6 +58,7 @@ struct Plan {
     std::size_t jobs = 1;
     bool shrink = true;
     bool quiet = false;
+    bool html = false;  // each shrunk failure also as DIR/seed-S.min.html
 
     std::uint64_t count() const {
         return last - first < shard ? 0 : (last - first - shard) / shards + 1;
@@ -148,6 +150,7 @@ bool read_run_options(const po::variables_map& vm, Plan& plan) {
     plan.config.phase = *duration;
     plan.jobs = jobs;
     plan.shrink = !vm.count("no-shrink");
+    plan.html = vm.count("html") > 0;
     plan.quiet = vm.count("quiet") > 0;
     return true;
 }
@@ -173,7 +176,8 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
     std::filesystem::remove(summary_path(plan), ec);
     for (const auto& entry : std::filesystem::directory_iterator(plan.out, ec)) {
         const std::string name = entry.path().filename().string();
-        if (!entry.is_regular_file() || name.rfind("seed-", 0) != 0 || !name.ends_with(".scn"))
+        if (!entry.is_regular_file() || name.rfind("seed-", 0) != 0 ||
+            !(name.ends_with(".scn") || name.ends_with(".html")))
             continue;
         const std::string digits = name.substr(5, name.find('.') - 5);
         const auto seed = parse_whole(digits, UINT64_MAX);
@@ -182,6 +186,26 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
             std::filesystem::remove(entry.path(), ec);
     }
     return true;
+}
+
+// The HTML report of a written scenario file (a shrunk failure): simulated again with a trace.
+bool render_html(const std::string& file, const std::string& html) {
+    auto text = net::read_text_file(file);
+    if (error_of(text) != nullptr) return false;
+    auto parsed = sim::parse_scenario(std::get<std::string>(text), file);
+    if (error_of(parsed) != nullptr) return false;
+    const sim::Scenario& sc = std::get<sim::Scenario>(parsed);
+    // One per thread: named after the failure's file, in the temporary folder.
+    const std::string trace_path =
+        html_trace_path("herd-sweep-" + std::filesystem::path(file).stem().string());
+    std::ofstream trace(trace_path, std::ios::binary | std::ios::trunc);
+    sim::SimOptions options;
+    options.trace = &trace;
+    const sim::SimResult r = sim::Simulator(sc, options).run();
+    trace.close();
+    const bool written = trace && write_html(html, file, sc, r, trace_path, "herd sim");
+    std::filesystem::remove(trace_path);
+    return written;
 }
 
 class Sweep {
@@ -269,6 +293,8 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
         " timeline statements in " + std::to_string(runs) + " runs\n# fails: " + outcome.signature +
         "\n# replay: herd sim " + f.file + "\n";
     if (!write_file(f.file, header + small)) write_failed_ = true;
+    if (plan_.html && !write_failed_ && !render_html(f.file, plan_.out + "/" + name + ".min.html"))
+        write_failed_ = true;
     return f;
 }
 
@@ -430,7 +456,9 @@ void describe(po::options_description& visible) {
         "faults", po::value<std::string>()->default_value("all"),
         "partition,cut,crash,silence,pause,clock,latency,places,clients (or all)")(
         "duration", po::value<std::string>()->default_value("5s"), "length of the fault phase")(
-        "no-shrink", "write failures as found, unshrunk")("quiet,q", "no progress on stderr")(
+        "no-shrink", "write failures as found, unshrunk")(
+        "html", "also write each shrunk failure's HTML report, DIR/seed-S.min.html")(
+        "quiet,q", "no progress on stderr")(
         "merge", po::value<std::vector<std::string>>()->multitoken(),
         "add up the summaries in these folders (one per shard)");
 }

@@ -50,7 +50,8 @@ class Run {
           herd_(sc,
                 RealHerdOptions{options.executable, options.folder, options.base_port, sc.seed}),
           faults_(sc.herd.servers.size()),
-          checker_(sc, result_, no_trace_, options.skew_tolerance) {}
+          trace_(options.trace, false),
+          checker_(sc, result_, trace_, options.skew_tolerance) {}
 
     Result<sim::SimResult> go();
 
@@ -97,7 +98,7 @@ class Run {
     RealHerd herd_;
     sim::LinkFaults faults_;
     sim::SimResult result_;
-    sim::Trace no_trace_{nullptr, false};
+    sim::Trace trace_;
     sim::Checker checker_;
     Clock::time_point t0_;
     std::vector<std::pair<std::int64_t, int>> restarts_;  // (steady ns, server)

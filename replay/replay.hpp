@@ -47,6 +47,9 @@ struct ReplayOptions {
     // Set (say by a SIGINT handler) to stop the run early: the herd is stopped, the folder
     // removed, and the result is an Error saying so.
     const std::atomic<bool>* interrupted = nullptr;
+    // When set, the servers' applies go here as trace lines ("apply" events at scenario time,
+    // as `herd sim --trace` writes them), for the HTML report.
+    std::ostream* trace = nullptr;
 };
 
 // What one real hop costs on this machine besides its link latency: proxies, kernel, the server.

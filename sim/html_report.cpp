@@ -1,0 +1,632 @@
+#include "sim/html_report.hpp"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <istream>
+#include <map>
+#include <set>
+
+#include "core/record.hpp"
+#include "core/text.hpp"
+#include "sim/link_faults.hpp"
+#include "sim/report.hpp"
+
+namespace herd::sim {
+
+namespace {
+
+// ------------------------------------------------------------------ the model, from the trace
+
+struct Apply {
+    std::int64_t t;
+    int server;
+    std::size_t record;  // index into Model::records
+    bool origin;
+};
+
+struct Message {
+    std::int64_t t, arrive;
+    int from, to;
+    std::size_t update;  // index into Model::chosen
+};
+
+// What the page draws, read from the trace in two passes: every apply (records interned), then
+// the peer messages that carried one of the chosen updates.
+struct Model {
+    std::vector<std::string> records;
+    std::vector<Apply> applies;
+    std::vector<std::string> chosen;  // the updates of the space-time diagram
+    std::vector<Message> messages;
+};
+
+std::string member(const rapidjson::Value& v, const char* key) {
+    auto it = v.FindMember(key);
+    return it != v.MemberEnd() && it->value.IsString()
+               ? std::string(it->value.GetString(), it->value.GetStringLength())
+               : std::string();
+}
+
+std::int64_t number(const rapidjson::Value& v, const char* key) {
+    auto it = v.FindMember(key);
+    return it != v.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+// Calls `each(document, ev)` for every trace line whose "ev" is one of `kinds`.
+template <typename Each>
+void for_events(std::istream& trace, std::initializer_list<std::string_view> kinds, Each&& each) {
+    trace.clear();
+    trace.seekg(0);
+    std::string line;
+    while (std::getline(trace, line)) {
+        const std::size_t ev = line.find("\"ev\":\"");
+        if (ev == std::string::npos) continue;
+        const std::string_view kind =
+            std::string_view(line).substr(ev + 6, line.find('"', ev + 6) - ev - 6);
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) continue;
+        rapidjson::Document d;
+        d.Parse(line.data(), line.size());
+        if (!d.HasParseError() && d.IsObject()) each(d, kind);
+    }
+}
+
+// The updates drawn: those of clients a failing expectation names, then the first ones.
+std::vector<std::string> chosen_updates(const Model& m, const SimResult& r) {
+    std::vector<std::string> out;
+    auto take = [&out](const std::string& record) {
+        if (out.size() < html_updates_max && std::find(out.begin(), out.end(), record) == out.end())
+            out.push_back(record);
+    };
+    for (const ExpectationResult& e : r.expectations) {
+        if (e.pass) continue;
+        for (const Apply& a : m.applies) {
+            const auto v = AtLineView::parse(m.records[a.record]);
+            if (a.origin && v &&
+                (e.text + " ").find(" " + std::string(v->client) + " ") != std::string::npos)
+                take(m.records[a.record]);
+        }
+    }
+    for (const Apply& a : m.applies) {
+        if (a.origin) take(m.records[a.record]);
+    }
+    return out;
+}
+
+Model read_trace(std::istream& trace, const HerdSpec& herd, const SimResult& r) {
+    Model m;
+    std::map<std::string, std::size_t> ids;
+    for_events(trace, {"apply"}, [&](const rapidjson::Document& d, std::string_view) {
+        const int s = herd.index_of(member(d, "server"));
+        if (s < 0) return;
+        auto [it, added] = ids.try_emplace(member(d, "record"), m.records.size());
+        if (added) m.records.push_back(it->first);
+        m.applies.push_back({number(d, "t"), s, it->second, member(d, "via").empty()});
+    });
+    m.chosen = chosen_updates(m, r);
+    if (m.chosen.empty() || herd.servers.size() > html_lanes_max) return m;
+    for_events(trace, {"send"}, [&](const rapidjson::Document& d, std::string_view) {
+        const int from = herd.index_of(member(d, "from"));
+        const int to = herd.index_of(member(d, "to"));
+        if (from < 0 || to < 0) return;
+        const std::string bytes = member(d, "bytes");
+        for (std::size_t u = 0; u < m.chosen.size(); ++u) {
+            if (bytes.find(m.chosen[u]) != std::string::npos)
+                m.messages.push_back({number(d, "t"), number(d, "arrive"), from, to, u});
+        }
+    });
+    return m;
+}
+
+// ------------------------------------------------------------------ fault windows, by row
+
+struct Window {
+    std::int64_t from, to;
+    std::string kind;  // "down", "paused", "cut", "silent"
+};
+
+struct Rows {
+    std::vector<std::vector<Window>> servers;
+    std::map<std::pair<int, int>, std::vector<Window>> links;  // only links with a fault
+};
+
+void open_or_close(std::vector<Window>& row, bool on, const std::string& kind, std::int64_t t) {
+    const bool open = !row.empty() && row.back().to == INT64_MAX && row.back().kind == kind;
+    if (on && !open) row.push_back({t, INT64_MAX, kind});
+    if (!on && open) row.back().to = t;
+}
+
+Rows fault_rows(const Scenario& sc, std::int64_t end) {
+    Rows rows;
+    rows.servers.resize(sc.herd.servers.size());
+    LinkFaults links(sc.herd.servers.size());
+    for (const Step& step : sc.steps) {
+        const std::int64_t t = step.at.ns;
+        if (const auto* p = std::get_if<PauseStep>(&step.action)) {
+            rows.servers[static_cast<std::size_t>(p->server)].push_back(
+                {t, t + p->length.ns, "paused"});
+        } else if (const auto* c = std::get_if<CrashStep>(&step.action)) {
+            open_or_close(rows.servers[static_cast<std::size_t>(c->server)], true, "down", t);
+        } else if (const auto* r = std::get_if<RestartStep>(&step.action)) {
+            open_or_close(rows.servers[static_cast<std::size_t>(r->server)], false, "down", t);
+        } else if (links.apply(step.action)) {
+            for (const auto& [a, b] : sc.herd.links) {
+                auto& row = rows.links[{a, b}];
+                open_or_close(row, links.is_cut(a, b), "cut", t);
+                open_or_close(row, links.is_silenced(a, b) || links.is_silenced(b, a), "silent", t);
+            }
+        }
+    }
+    auto clip = [end](std::vector<Window>& row) {
+        for (Window& w : row)
+            w.to = std::min(w.to, end);
+    };
+    for (auto& row : rows.servers)
+        clip(row);
+    for (auto it = rows.links.begin(); it != rows.links.end();) {
+        clip(it->second);
+        it = it->second.empty() ? rows.links.erase(it) : std::next(it);
+    }
+    return rows;
+}
+
+// ------------------------------------------------------------------ drawing helpers
+
+std::string escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+// A coordinate in tenths of a pixel, printed with one decimal (integer arithmetic only).
+std::string px(std::int64_t tenths) {
+    std::string out;
+    if (tenths < 0) {
+        out += '-';
+        tenths = -tenths;
+    }
+    append_decimal(out, static_cast<std::uint64_t>(tenths / 10));
+    out += '.';
+    append_decimal(out, static_cast<std::uint64_t>(tenths % 10));
+    return out;
+}
+
+// Time to x, in tenths of a pixel: `left` + t / end of `width` pixels.
+struct TimeAxis {
+    std::int64_t end;  // the span shown, from `start`
+    std::int64_t left = 140, width = 900;
+    std::int64_t start = 0;
+    std::int64_t x(std::int64_t t) const {
+        t = std::clamp<std::int64_t>(t - start, 0, end);
+        return left * 10 + static_cast<std::int64_t>(static_cast<__int128>(t) * width * 10 / end);
+    }
+    std::string ticks(std::int64_t y0, std::int64_t y1) const {
+        std::string out;
+        for (int i = 0; i <= 4; ++i) {
+            const std::int64_t t = start + end / 4 * i;
+            out += "<line class=\"tick\" x1=\"" + px(x(t)) + "\" x2=\"" + px(x(t)) + "\" y1=\"" +
+                   std::to_string(y0) + "\" y2=\"" + std::to_string(y1) + "\"/><text x=\"" +
+                   px(x(t)) + "\" y=\"" + std::to_string(y1 + 14) +
+                   "\" class=\"axis\" text-anchor=\"middle\">" +
+                   escape((start == 0 ? "" : "+") + format_latency(t - start)) + "</text>";
+        }
+        return out;
+    }
+};
+
+std::string rect(std::int64_t x0, std::int64_t x1, std::int64_t y, std::int64_t h,
+                 const std::string& cls, const std::string& title) {
+    return "<rect class=\"" + cls + "\" x=\"" + px(x0) + "\" y=\"" + std::to_string(y) +
+           "\" width=\"" + px(std::max<std::int64_t>(x1 - x0, 10)) + "\" height=\"" +
+           std::to_string(h) + "\"><title>" + escape(title) + "</title></rect>";
+}
+
+std::string label(std::int64_t y, const std::string& text) {
+    return "<text class=\"label\" x=\"4\" y=\"" + std::to_string(y) + "\">" + escape(text) +
+           "</text>";
+}
+
+const std::string& server_name(const Scenario& sc, int s) {
+    return sc.herd.servers[static_cast<std::size_t>(s)].name.str();
+}
+
+// ------------------------------------------------------------------ the timeline
+
+std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
+                     const TimeAxis& axis) {
+    std::string body;
+    std::int64_t y = 30;
+    for (const ExpectationResult& e : r.expectations) {
+        body += "<circle class=\"marker " + std::string(e.pass ? "pass" : "fail") +
+                "\" data-line=\"" + std::to_string(e.line) + "\" cx=\"" + px(axis.x(e.at.ns)) +
+                "\" cy=\"18\" r=\"5\"><title>" +
+                escape("line " + std::to_string(e.line) + " at " + format_latency(e.at.ns) + ": " +
+                       e.text + (e.pass ? "  PASS" : "  FAIL, found: " + e.found)) +
+                "</title></circle>";
+    }
+    body += label(22, "expectations");
+    for (std::size_t s = 0; s < rows.servers.size(); ++s, y += 16) {
+        body += label(y + 11, server_name(sc, static_cast<int>(s)));
+        for (const Window& w : rows.servers[s])
+            body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
+                         server_name(sc, static_cast<int>(s)) + " " + w.kind + " from " +
+                             format_latency(w.from) + " to " + format_latency(w.to));
+    }
+    for (const auto& [link, windows] : rows.links) {
+        const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
+        body += label(y + 11, name);
+        for (const Window& w : windows)
+            body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
+                         name + " " + w.kind + " from " + format_latency(w.from) + " to " +
+                             format_latency(w.to));
+        y += 16;
+    }
+    return "<svg class=\"timeline\" width=\"1080\" height=\"" + std::to_string(y + 24) + "\">" +
+           axis.ticks(8, y) + body + "</svg>";
+}
+
+// ------------------------------------------------------------------ the space-time diagram
+
+// One update's panel: where it was applied (dots, large at its origin) and every peer message
+// that carried it (arrows), on a time axis from its acceptance to its last arrival.
+std::string update_panel(const Scenario& sc, const Model& m, std::size_t u) {
+    std::int64_t first = INT64_MAX, last = 0;
+    for (const Apply& a : m.applies) {
+        if (m.records[a.record] != m.chosen[u]) continue;
+        first = std::min(first, a.t);
+        last = std::max(last, a.t);
+    }
+    // Up to its last apply: copies that arrive later (anti-entropy after a heal) change nothing.
+    const TimeAxis axis{std::max<std::int64_t>((last - first) / 10 * 11, 1'000'000), 140, 900,
+                        first};
+    std::size_t later = 0;
+    const std::int64_t gap = 20;
+    auto lane_y = [gap](int s) { return std::to_string(30 + s * gap); };
+    std::string body;
+    for (std::size_t s = 0; s < sc.herd.servers.size(); ++s) {
+        const std::string& name = server_name(sc, static_cast<int>(s));
+        body += "<g class=\"lane\" data-server=\"" + escape(name) +
+                "\"><line class=\"lane-line\" x1=\"" + px(axis.x(first)) + "\" x2=\"" +
+                px(axis.x(first + axis.end)) + "\" y1=\"" + lane_y(static_cast<int>(s)) +
+                "\" y2=\"" + lane_y(static_cast<int>(s)) + "\"/>" +
+                label(34 + static_cast<std::int64_t>(s) * gap, name) + "</g>";
+    }
+    const std::string cls = "update u" + std::to_string(u);
+    for (const Message& msg : m.messages) {
+        if (msg.update != u) continue;
+        if (msg.arrive > first + axis.end) {
+            later += 1;
+            continue;
+        }
+        body += "<line class=\"" + cls + " arrow\" x1=\"" + px(axis.x(msg.t)) + "\" y1=\"" +
+                lane_y(msg.from) + "\" x2=\"" + px(axis.x(msg.arrive)) + "\" y2=\"" +
+                lane_y(msg.to) + "\" marker-end=\"url(#head)\"><title>sent " +
+                format_latency(msg.t) + ", arrived " + format_latency(msg.arrive) +
+                "</title></line>";
+    }
+    for (const Apply& a : m.applies) {
+        if (m.records[a.record] != m.chosen[u]) continue;
+        body += "<circle class=\"" + cls + (a.origin ? " origin" : "") + "\" cx=\"" +
+                px(axis.x(a.t)) + "\" cy=\"" + lane_y(a.server) + "\" r=\"" +
+                (a.origin ? "5" : "3") + "\"><title>" + escape(server_name(sc, a.server)) +
+                " applied it at " + format_latency(a.t) + "</title></circle>";
+    }
+    const std::int64_t height = 30 + static_cast<std::int64_t>(sc.herd.servers.size()) * gap;
+    return "<h3 class=\"u" + std::to_string(u) + "\">" + escape(m.chosen[u]) + " (accepted at " +
+           format_latency(first) +
+           (later > 0
+                ? "; " + std::to_string(later) + " later copies, after its last apply, not drawn"
+                : std::string()) +
+           ")</h3><svg class=\"spacetime\" width=\"1080\" height=\"" + std::to_string(height + 20) +
+           "\">" + axis.ticks(14, height) + body + "</svg>";
+}
+
+std::string space_time(const Scenario& sc, const Model& m) {
+    const std::size_t n = sc.herd.servers.size();
+    if (n > html_lanes_max)
+        return "<p class=\"note\">" + std::to_string(n) +
+               " servers: more lanes than a diagram can show (" + std::to_string(html_lanes_max) +
+               " at most); the heatmap below shows the herd instead.</p>";
+    std::string out =
+        "<svg width=\"0\" height=\"0\"><defs><marker id=\"head\" markerWidth=\"5\" "
+        "markerHeight=\"5\" refX=\"5\" refY=\"2.5\" orient=\"auto\"><path class=\"head\" "
+        "d=\"M0,0 L5,2.5 L0,5 z\"/></marker></defs></svg><p class=\"note\">" +
+        std::to_string(m.chosen.size()) +
+        " updates (those a failing expectation names, then the first ones), each on its own time "
+        "axis from its acceptance: a dot where a server applied it (large at its origin), an "
+        "arrow for each peer message that carried it.</p>";
+    if (m.messages.empty())
+        out +=
+            "<p class=\"note\">This trace has no peer messages (a real herd's servers trace "
+            "their applies only): dots, no arrows.</p>";
+    for (std::size_t u = 0; u < m.chosen.size(); ++u)
+        out += update_panel(sc, m, u);
+    return out;
+}
+
+// ------------------------------------------------------------------ the staleness heatmap
+
+bool is_down(const std::vector<Window>& row, std::int64_t t) {
+    return std::any_of(row.begin(), row.end(), [t](const Window& w) {
+        return w.kind == "down" && w.from <= t && t < w.to;
+    });
+}
+
+// Per server and time bucket: for how many clients it holds an older record than the newest
+// any server accepted (a crashed server is grey: it holds nothing).
+struct Staleness {
+    std::size_t buckets;
+    std::vector<std::vector<std::int64_t>> stale;  // [server][bucket]; -1: down
+};
+
+Staleness staleness(const Scenario& sc, const Model& m, const Rows& rows, std::int64_t end) {
+    const std::size_t n = sc.herd.servers.size();
+    Staleness out{std::clamp<std::size_t>(html_cells_max / std::max<std::size_t>(n, 1), 10, 100),
+                  {}};
+    out.stale.assign(n, std::vector<std::int64_t>(out.buckets, 0));
+    // Each record's client (numbered) and time, once.
+    std::map<std::string, std::size_t> numbers;
+    std::vector<std::pair<std::size_t, Timestamp>> of_record(m.records.size());
+    for (std::size_t i = 0; i < m.records.size(); ++i) {
+        const auto v = AtLineView::parse(m.records[i]);
+        if (!v) continue;
+        const auto [it, added] = numbers.try_emplace(std::string(v->client), numbers.size());
+        of_record[i] = {it->second, v->time};
+    }
+    const std::optional<Timestamp> none;
+    std::vector<std::optional<Timestamp>> newest(numbers.size());
+    std::vector<std::vector<std::optional<Timestamp>>> held(n, newest);
+    std::size_t next = 0;
+    for (std::size_t b = 0; b < out.buckets; ++b) {
+        const std::int64_t until =
+            end / static_cast<std::int64_t>(out.buckets) * static_cast<std::int64_t>(b + 1);
+        for (; next < m.applies.size() && m.applies[next].t <= until; ++next) {
+            const auto [client, time] = of_record[m.applies[next].record];
+            auto& mine = held[static_cast<std::size_t>(m.applies[next].server)][client];
+            mine = std::max(mine.value_or(time), time);
+            newest[client] = std::max(newest[client].value_or(time), time);
+        }
+        for (std::size_t s = 0; s < n; ++s) {
+            if (is_down(rows.servers[s], until)) {
+                out.stale[s][b] = -1;
+                std::fill(held[s].begin(), held[s].end(), none);  // a crash loses the store
+                continue;
+            }
+            std::int64_t count = 0;
+            for (std::size_t c = 0; c < newest.size(); ++c)
+                count += newest[c] && (!held[s][c] || *held[s][c] < *newest[c]);
+            out.stale[s][b] = count;
+        }
+    }
+    return out;
+}
+
+std::string heat_colour(std::int64_t v, std::int64_t max) {
+    if (v < 0) return "#bbbbbb";
+    if (v == 0 || max == 0) return "#f3f8f3";
+    const std::int64_t k = 60 + v * 195 / max;  // 60..255
+    return "rgb(255," + std::to_string(255 - k) + "," + std::to_string(255 - k) + ")";
+}
+
+std::string heatmap(const Scenario& sc, const Model& m, const Rows& rows, const TimeAxis& axis) {
+    const Staleness st = staleness(sc, m, rows, axis.end);
+    std::int64_t max = 0;
+    for (const auto& row : st.stale)
+        for (std::int64_t v : row)
+            max = std::max(max, v);
+    const std::int64_t h = sc.herd.servers.size() > 60 ? 3 : 14;
+    std::string body;
+    for (std::size_t s = 0; s < st.stale.size(); ++s) {
+        const std::int64_t y = 10 + static_cast<std::int64_t>(s) * h;
+        if (h >= 10) body += label(y + h - 3, server_name(sc, static_cast<int>(s)));
+        for (std::size_t b = 0; b < st.buckets; ++b) {
+            const std::int64_t t0 =
+                axis.end / static_cast<std::int64_t>(st.buckets) * static_cast<std::int64_t>(b);
+            const std::int64_t t1 = t0 + axis.end / static_cast<std::int64_t>(st.buckets);
+            const std::int64_t v = st.stale[s][b];
+            body += "<rect class=\"cell\" x=\"" + px(axis.x(t0)) + "\" y=\"" + std::to_string(y) +
+                    "\" width=\"" + px(axis.x(t1) - axis.x(t0)) + "\" height=\"" +
+                    std::to_string(h) + "\" fill=\"" + heat_colour(v, max) + "\"><title>" +
+                    escape(server_name(sc, static_cast<int>(s)) + " by " + format_latency(t1) +
+                           ": " + (v < 0 ? "down" : std::to_string(v) + " client(s) behind")) +
+                    "</title></rect>";
+        }
+    }
+    const std::int64_t height = 10 + static_cast<std::int64_t>(st.stale.size()) * h;
+    return "<svg class=\"heatmap\" width=\"1080\" height=\"" + std::to_string(height + 24) + "\">" +
+           body + axis.ticks(height, height) + "</svg><p class=\"note\">" +
+           std::to_string(st.buckets) +
+           " time buckets per server; darkest: " + std::to_string(max) +
+           " client(s) behind; grey: down.</p>";
+}
+
+// ------------------------------------------------------------------ propagation
+
+std::string propagation(const SimResult& r) {
+    std::int64_t top = 1;
+    for (const auto& [h, v] : r.propagation_by_hops)
+        if (!v.empty()) top = std::max(top, v.back());
+    const TimeAxis axis{top, 60, 560};
+    std::string curves;
+    std::string table =
+        "<table class=\"hops\"><tr><th>hops</th><th>n</th><th>p50</th><th>p90</th>"
+        "<th>p99</th><th>max</th></tr>";
+    std::size_t colour = 0;
+    for (const auto& [h, v] : r.propagation_by_hops) {
+        const Percentiles p = percentiles(v);
+        table += "<tr><td class=\"k" + std::to_string(colour % 6) + "\">&#9632; " +
+                 std::to_string(h) + "</td><td>" + std::to_string(p.count) + "</td><td>" +
+                 format_latency(p.p50) + "</td><td>" + format_latency(p.p90) + "</td><td>" +
+                 format_latency(p.p99) + "</td><td>" + format_latency(p.max) + "</td></tr>";
+        std::string points;
+        const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
+        std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
+        for (std::size_t i = 0; i < v.size(); i += step) {
+            const std::size_t upto = std::min(i + step, v.size());
+            const auto y = static_cast<std::int64_t>(2100 - upto * 2000 / v.size());
+            points +=
+                px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
+            below = y;
+        }
+        curves += "<polyline class=\"cdf h" + std::to_string(colour++ % 6) + "\" points=\"" +
+                  points + "\"><title>" + std::to_string(h) + " hops</title></polyline>";
+    }
+    table += "</table>";
+    return "<svg class=\"cdf-plot\" width=\"640\" height=\"240\">" + axis.ticks(10, 210) +
+           "<text class=\"axis\" x=\"4\" y=\"14\">100%</text><text class=\"axis\" x=\"4\" "
+           "y=\"210\">0%</text>" +
+           curves + "</svg>" + table;
+}
+
+// ------------------------------------------------------------------ the herd and the text
+
+std::string herd_drawing(const Scenario& sc) {
+    const std::size_t n = sc.herd.servers.size();
+    if (n > 60)
+        return "<p class=\"note\">" + std::to_string(n) + " servers, " +
+               std::to_string(sc.herd.links.size()) + " links: too many to draw.</p>";
+    // Servers on a circle; positions from a table of sines in thousandths (no libm).
+    auto pos = [n](std::size_t s, bool y) {
+        static const int sines[] = {0,   105, 208, 309, 407, 500, 588, 669,
+                                    743, 809, 866, 914, 951, 978, 995, 1000};  // sin(6k degrees)
+        const std::size_t deg = s * 360 / std::max<std::size_t>(n, 1) + (y ? 0 : 90);
+        const std::size_t q = deg % 360 / 90, k = deg % 90 / 6;
+        const int v = q % 2 == 0 ? sines[k] : sines[15 - k];
+        return (q < 2 ? v : -v) * 120 / 1000 + 160;
+    };
+    std::string out = "<svg class=\"herd\" width=\"320\" height=\"320\">";
+    for (const auto& [a, b] : sc.herd.links)
+        out += "<line class=\"link\" x1=\"" +
+               std::to_string(pos(static_cast<std::size_t>(a), false)) + "\" y1=\"" +
+               std::to_string(pos(static_cast<std::size_t>(a), true)) + "\" x2=\"" +
+               std::to_string(pos(static_cast<std::size_t>(b), false)) + "\" y2=\"" +
+               std::to_string(pos(static_cast<std::size_t>(b), true)) + "\"/>";
+    for (std::size_t s = 0; s < n; ++s)
+        out += "<circle class=\"node\" cx=\"" + std::to_string(pos(s, false)) + "\" cy=\"" +
+               std::to_string(pos(s, true)) + "\" r=\"5\"/><text class=\"label\" x=\"" +
+               std::to_string(pos(s, false) + 7) + "\" y=\"" + std::to_string(pos(s, true) - 4) +
+               "\">" + escape(server_name(sc, static_cast<int>(s))) + "</text>";
+    return out + "</svg>";
+}
+
+std::string listing(std::string_view text, const SimResult& r) {
+    std::map<int, bool> verdicts;
+    for (const ExpectationResult& e : r.expectations)
+        verdicts[e.line] = e.pass;
+    std::string out = "<pre class=\"scenario\">";
+    int number = 0;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        number += 1;
+        auto v = verdicts.find(number);
+        out += "<span class=\"line" +
+               std::string(v == verdicts.end() ? ""
+                           : v->second         ? " pass"
+                                               : " fail") +
+               "\" id=\"L" + std::to_string(number) + "\"><span class=\"no\">" +
+               std::to_string(number) + "</span>";
+        if (line.size() > html_scenario_line_bytes_max)
+            out += escape(line.substr(0, html_scenario_line_bytes_max)) + "… (" +
+                   std::to_string(line.size()) + " bytes)";
+        else
+            out += escape(line);
+        out += "</span>\n";
+    }
+    return out + "</pre>";
+}
+
+const char* css =
+    "body{font-family:sans-serif;margin:20px;color:#222}h1{font-size:20px}h2{font-size:16px;"
+    "margin-top:28px}.verdict.pass{color:#1a7f37}.verdict.fail{color:#c62828}"
+    "svg{display:block;margin:6px 0}.label,.axis{font-size:11px;fill:#444}.tick{stroke:#ddd}"
+    ".band.down{fill:#c62828}.band.paused{fill:#f0a020}.band.cut{fill:#555}"
+    ".band.silent{fill:#8e44ad}.marker.pass{fill:#1a7f37}.marker.fail{fill:#c62828}"
+    "h3{font-size:12px;font-family:monospace;margin:10px 0 "
+    "0}.head{fill:#555}.lane-line{stroke:#999}.arrow{stroke-width:1.5}.link{stroke:#888}.node{fill:"
+    "#1565c0}"
+    ".u0{stroke:#1565c0;fill:#1565c0;color:#1565c0}.u1{stroke:#2e7d32;fill:#2e7d32;color:#2e7d32}"
+    ".u2{stroke:#ef6c00;fill:#ef6c00;color:#ef6c00}.u3{stroke:#6a1b9a;fill:#6a1b9a;color:#6a1b9a}"
+    ".u4{stroke:#00838f;fill:#00838f;color:#00838f}.u5{stroke:#ad1457;fill:#ad1457;color:#ad1457}"
+    ".cdf{fill:none;stroke-width:2}.h0{stroke:#1565c0}.h1{stroke:#2e7d32}.h2{stroke:#ef6c00}"
+    ".h3{stroke:#6a1b9a}.h4{stroke:#00838f}.h5{stroke:#ad1457}.k0{color:#1565c0}.k1{color:#2e7d32}"
+    ".k2{color:#ef6c00}.k3{color:#6a1b9a}.k4{color:#00838f}.k5{color:#ad1457}table.hops "
+    "td,table.hops th{"
+    "padding:2px 10px;text-align:right;font-size:13px}.note{font-size:12px;color:#666}"
+    "pre.scenario{font-size:12px;background:#fafafa;padding:8px;overflow-x:auto}"
+    ".scenario .no{display:inline-block;width:40px;color:#999}.scenario .pass{background:#e8f5e9}"
+    ".scenario .fail{background:#ffebee}.legend{font-size:12px;font-family:monospace}"
+    ".marker{cursor:pointer}.scenario .shown{outline:2px solid #1565c0}";
+
+// A click on an expectation's marker shows its line in the scenario text; the last statement
+// marks the page as loaded (the browser test looks for it).
+const char* script =
+    "document.querySelectorAll('.marker').forEach(function(m){m.addEventListener('click',"
+    "function(){var l=document.getElementById('L'+m.dataset.line);if(!l)return;"
+    "document.querySelectorAll('.shown').forEach(function(x){x.classList.remove('shown');});"
+    "l.classList.add('shown');l.scrollIntoView({block:'center'});});});"
+    "document.body.dataset.ready='1';";
+
+}  // namespace
+
+std::string html_report(const HtmlInput& in) {
+    const Scenario& sc = in.scenario;
+    const SimResult& r = in.result;
+    const Model m = read_trace(in.trace, sc.herd, r);
+    const TimeAxis axis{std::max<std::int64_t>(r.end.ns, 1)};
+    const Rows rows = fault_rows(sc, axis.end);
+    std::size_t held = 0;
+    for (const ExpectationResult& e : r.expectations)
+        held += e.pass;
+    const bool pass = r.passed();
+    const Percentiles across = percentiles(r.propagation_fault_ns);
+    std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" +
+                      escape(in.tool + " " + sc.file) + "</title><style>" + css +
+                      "</style></head><body>";
+    out += "<h1>" + escape(in.tool + " " + sc.file) + "</h1><p class=\"verdict " +
+           (pass ? "pass" : "fail") + "\">" + (pass ? "PASS" : "FAIL") + ": " +
+           std::to_string(held) + " of " + std::to_string(r.expectations.size()) +
+           " expectations hold, " + std::to_string(r.violations.size()) +
+           " invariant violations. Herd " + escape(sc.herd_description) + " (" +
+           std::to_string(sc.herd.servers.size()) + " servers), seed " + std::to_string(sc.seed) +
+           ", until " + escape(format_latency(r.end.ns)) + ".</p><ul>";
+    for (const Violation& v : r.violations)
+        out +=
+            "<li class=\"violation\">" + escape(format_latency(v.at.ns) + ": " + v.what) + "</li>";
+    out += "</ul><h2>Timeline</h2>" + timeline(sc, r, rows, axis);
+    out += "<h2>Space-time diagram</h2>" + space_time(sc, m);
+    out += "<h2>Staleness</h2>" + heatmap(sc, m, rows, axis);
+    out += "<h2>Propagation by hop distance</h2>" + propagation(r) +
+           "<p>Messages per update: " + ratio(r.stats.peer_at_lines, r.stats.updates) +
+           " record lines (" + std::to_string(r.stats.peer_bytes) + " bytes on links). " +
+           (across.count == 0
+                ? std::string("No update met a fault on its way.")
+                : "Updates that met a fault on the way (apart from the above): " +
+                      std::to_string(across.count) + " applies, p50 " + format_latency(across.p50) +
+                      ", max " + format_latency(across.max) + ".") +
+           "</p>";
+    out += "<h2>Herd</h2>" + herd_drawing(sc) + "<h2>Scenario</h2>" + listing(in.scenario_text, r);
+    return out + "<script>" + script + "</script></body></html>\n";
+}
+
+}  // namespace herd::sim

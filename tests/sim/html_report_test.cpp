@@ -1,0 +1,66 @@
+// The HTML report (sim/html_report.hpp) drawn from a real run's trace: what the page holds, and
+// that large herds are sampled. tests/report checks it again in headless Chromium.
+#include "sim/html_report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace herd::sim {
+namespace {
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        n += 1;
+    return n;
+}
+
+std::string render(const std::string& text) {
+    auto parsed = parse_scenario(text, "t.scn");
+    EXPECT_EQ(error_of(parsed), nullptr);
+    const Scenario& sc = std::get<Scenario>(parsed);
+    std::stringstream trace;
+    SimOptions options;
+    options.trace = &trace;
+    const SimResult r = Simulator(sc, options).run();
+    return html_report(HtmlInput{sc, text, r, trace, "herd sim"});
+}
+
+TEST(HtmlReport, LanesMarkersBandsCellsAndTheScenarioText) {
+    const std::string html = render(
+        "herd fall2017\n"
+        "at 100ms send Alford IAMAT k <b>+1.0+1.0 {now}\n"
+        "at 100ms send Alford IAMAT kiwi +1.0+1.0 {now}\n"
+        "at 1s crash Welsh\n"
+        "at 1s partition Alford | *\n"
+        "at 2s restart Welsh\n"
+        "at 2s heal\n"
+        "at 3s expect converged\n"
+        "at 3s expect Ball lacks kiwi\n");
+    EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+    EXPECT_EQ(count(html, "class=\"lane\" data-server=\"Welsh\""), 1u);  // one update drawn
+    EXPECT_EQ(count(html, "class=\"marker pass\""), 1u);
+    EXPECT_EQ(count(html, "class=\"marker fail\""), 1u);
+    EXPECT_EQ(count(html, "class=\"band down\""), 1u);
+    EXPECT_EQ(count(html, "class=\"band cut\""), 2u);  // Alford's two links
+    EXPECT_EQ(count(html, "class=\"cell\""), 5u * 100u);
+    EXPECT_EQ(count(html, "<span class=\"line"), 9u);      // every line of the file, numbered
+    EXPECT_NE(html.find("&lt;b&gt;"), std::string::npos);  // text is escaped
+    EXPECT_EQ(html.find("<b>"), std::string::npos);
+    EXPECT_EQ(html.find("http"), std::string::npos);  // nothing from the network
+}
+
+TEST(HtmlReport, ALargeHerdIsSampled) {
+    const std::string html = render(
+        "herd random 100 3\n"
+        "at 0ms workload clients=200 rate=1000/s for=500ms\n"
+        "at 3s expect converged\n");
+    EXPECT_EQ(count(html, "class=\"lane\""), 0u);  // no diagram of 100 lanes
+    EXPECT_NE(html.find("more lanes than a diagram can show"), std::string::npos);
+    EXPECT_LE(count(html, "class=\"cell\""), html_cells_max);
+    EXPECT_LT(html.size(), std::size_t{2} << 20);
+}
+
+}  // namespace
+}  // namespace herd::sim
