@@ -290,7 +290,9 @@ int run_replay(int argc, char** argv) {
     const auto scenario = load_scenario(vm, "herd replay", usage);
     replay::ReplayOptions options;
     std::optional<sim::Distribution> processing;
-    if (!scenario || !read_options(vm, options, processing)) return 2;
+    if (!scenario || overwrites_scenario(vm, "herd replay") ||
+        !read_options(vm, options, processing))
+        return 2;
     if (auto refused = replay::replay_refusal(*scenario)) {
         std::cerr << "herd replay: " << refused->message << "\n";
         return 2;

@@ -54,6 +54,20 @@ bool write_html(const std::string& path, const std::string& scenario_file, const
     return true;
 }
 
+bool overwrites_scenario(const po::variables_map& vm, const std::string& command) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path scenario = fs::weakly_canonical(vm["scenario"].as<std::string>(), ec);
+    for (const char* flag : {"trace", "report", "html"}) {
+        if (!vm.count(flag)) continue;
+        if (fs::weakly_canonical(vm[flag].as<std::string>(), ec) == scenario) {
+            std::cerr << command << ": --" << flag << " names the scenario file itself\n";
+            return true;
+        }
+    }
+    return false;
+}
+
 std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const std::string& command,
                                            const char* usage) {
     const std::string file = vm["scenario"].as<std::string>();
@@ -165,7 +179,7 @@ int run_sim(int argc, char** argv) {
         return 2;
     }
     const auto scenario = load_scenario(vm, "herd sim", usage);
-    if (!scenario) return 2;
+    if (!scenario || overwrites_scenario(vm, "herd sim")) return 2;
     sim::SimOptions options;
     // The HTML report draws from the trace: written to a file of its own without --trace.
     const std::string trace_path = vm.count("trace")  ? vm["trace"].as<std::string>()

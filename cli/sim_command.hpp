@@ -16,6 +16,10 @@ namespace herd::cli {
 std::optional<sim::Scenario> load_scenario(const boost::program_options::variables_map& vm,
                                            const std::string& command, const char* usage);
 
+// Whether --trace, --report or --html names the scenario file (saying so): it would be lost.
+bool overwrites_scenario(const boost::program_options::variables_map& vm,
+                         const std::string& command);
+
 // Where a run keeps its trace for the HTML report when no --trace is asked for: the system's
 // temporary folder, named after the tool and the process.
 std::string html_trace_path(const std::string& tool);

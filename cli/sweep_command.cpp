@@ -126,6 +126,28 @@ bool read_base(const po::variables_map& vm, Plan& plan) {
     return true;
 }
 
+// The base's sends and expectations in the fault phase: generated faults may refuse or fail
+// them (a failure then is a finding about the base's own timing); said once, on stderr.
+void warn_in_phase(const Plan& plan) {
+    const std::int64_t from = plan.config.phase_start.ns;
+    const std::int64_t to = from + plan.config.phase.ns;
+    int first = 0;
+    std::size_t count = 0;
+    for (const sim::Step& step : plan.base.steps) {
+        const bool exposed =
+            std::holds_alternative<sim::SendStep>(step.action) || sim::is_expectation(step.action);
+        if (!exposed || step.at.ns < from || step.at.ns > to) continue;
+        count += 1;
+        if (first == 0) first = step.line;
+    }
+    if (count > 0)
+        std::cerr << plan.base_file << ":" << first << ": warning: " << count
+                  << " of the base's sends and expectations fall in the fault phase ("
+                  << sim::format_duration(Duration{from}) << " to "
+                  << sim::format_duration(Duration{to})
+                  << "): generated faults may refuse or fail them\n";
+}
+
 bool read_run_options(const po::variables_map& vm, Plan& plan) {
     const auto faults = sim::parse_fault_kinds(vm["faults"].as<std::string>());
     if (!faults) {
@@ -283,7 +305,8 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
     if (!write_file(f.file, text)) write_failed_ = true;
     if (!outcome.parsed || !shrink_this(outcome.signature)) return f;
     std::size_t runs = 0;
-    const std::string small = sim::shrink_failure(text, name + ".min.scn", outcome, &runs);
+    const std::string small =
+        sim::shrink_failure(text, name + ".min.scn", outcome, &runs, plan_.base_text);
     const sim::RunOutcome check = sim::run_scenario_text(small, name + ".min.scn");
     f.statements = check.timeline;
     f.file = plan_.out + "/" + name + ".min.scn";
@@ -499,6 +522,7 @@ int run_sweep(int argc, char** argv) {
     if (!read_base(vm, plan) || !read_seeds(vm, plan) || !read_run_options(vm, plan) ||
         !prepare_out(vm, plan))
         return 2;
+    warn_in_phase(plan);
     std::signal(SIGINT, [](int) { stop_requested = true; });
     std::signal(SIGTERM, [](int) { stop_requested = true; });
     Sweep sweep(plan);

@@ -381,12 +381,16 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
         return Error{sc.file + ": a workload of " + std::to_string(clients) +
                      " clients; herd replay takes at most " +
                      std::to_string(replay_workload_clients_max)};
-    const bool jumps = std::any_of(sc.steps.begin(), sc.steps.end(), [](const sim::Step& s) {
+    const auto jump = std::find_if(sc.steps.begin(), sc.steps.end(), [](const sim::Step& s) {
         return std::holds_alternative<sim::ClockJumpStep>(s.action);
     });
-    if (jumps || !sc.clock_drift_ppm.empty())
-        return Error{sc.file + ": clock " + (jumps ? "jumps" : "drift") +
-                     " run only in herd sim: a real server's clock is set once, at its start "
+    const bool drift = std::any_of(sc.clock_drift_ppm.begin(), sc.clock_drift_ppm.end(),
+                                   [](const auto& d) { return d.second != 0; });
+    if (jump != sc.steps.end() || drift)
+        return Error{(jump != sc.steps.end()
+                          ? sc.file + ":" + std::to_string(jump->line) + ": clock jumps run"
+                          : sc.file + ": clock drift runs") +
+                     " only in herd sim: a real server's clock is set once, at its start "
                      "(herd serve --clock-offset)"};
     if (sc.end().ns > replay_length_max_ns)
         return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.end().ns}) +

@@ -22,6 +22,8 @@ namespace herd::sim {
 // day; clock offsets within a year either way; distributions: distribution_duration_max.
 inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
+// The latest `epoch`: a day of scenario time later, `{now}` is still a 10-digit client time.
+inline constexpr std::int64_t epoch_seconds_max = 9'999'999'999 - 86'400;
 // A server clock's rate error (`clock S drift ±Nppm`): a bad crystal drifts by 100 ppm; this
 // allows ten times that.
 inline constexpr std::int32_t clock_drift_ppm_max = 1000;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <set>
 
 #include "core/client_protocol.hpp"
 #include "core/text.hpp"
@@ -263,8 +264,11 @@ class Parser {
 
     bool epoch(int line, const std::vector<std::string_view>& t) {
         if (t.size() != 2) return fail(line, "expected `epoch SECONDS`");
+        // A day later `{now}` must still be a client time (at most 10 integer digits).
         auto e = parse_client_time(t[1]);
-        if (!e) return fail(line, "expected POSIX seconds (digits[.digits]), got " + quoted(t[1]));
+        if (!e || e->seconds > epoch_seconds_max)
+            return fail(line, "expected POSIX seconds (digits[.digits]) up to " +
+                                  std::to_string(epoch_seconds_max) + ", got " + quoted(t[1]));
         if (!once(line, "epoch")) return false;
         scenario_.epoch = *e;
         return true;
@@ -308,7 +312,9 @@ class Parser {
         }
         if (t.size() == 3 && t[1] == "fail") {
             auto p = parse_probability_ppm(t[2]);
-            if (!p) return fail(line, "expected a probability from 0 to 1, got " + quoted(t[2]));
+            if (!p)
+                return fail(line, "expected a probability from 0 to 1 in steps of 0.000001, got " +
+                                      quoted(t[2]));
             scenario_.places_fail_ppm = *p;
             return once(line, "places fail");
         }
@@ -322,7 +328,9 @@ class Parser {
         }
         if (t.size() == 3 && t[1] == "hang") {
             auto p = parse_probability_ppm(t[2]);
-            if (!p) return fail(line, "expected a probability from 0 to 1, got " + quoted(t[2]));
+            if (!p)
+                return fail(line, "expected a probability from 0 to 1 in steps of 0.000001, got " +
+                                      quoted(t[2]));
             scenario_.places_hang_ppm = *p;
             return once(line, "places hang");
         }
@@ -424,6 +432,13 @@ class Parser {
                                                           ": nothing happens");
                 else
                     since = step.line;
+            } else if (const auto* p = std::get_if<PauseStep>(&step.action)) {
+                const int since = down_since[static_cast<std::size_t>(p->server)];
+                if (since != 0)
+                    warnings_.emplace_back(step.line, "pause of " + name_of(p->server) +
+                                                          ", which is down since line " +
+                                                          std::to_string(since) +
+                                                          ": nothing happens");
             } else if (const auto* r = std::get_if<RestartStep>(&step.action)) {
                 int& since = down_since[static_cast<std::size_t>(r->server)];
                 if (since == 0)
@@ -642,11 +657,14 @@ class Parser {
         std::optional<std::uint64_t> clients, rate;
         std::optional<Duration> length;
         std::string prefix = "w";
+        std::set<std::string_view> given;
         for (std::size_t i = 1; i < t.size(); ++i) {
             const std::size_t eq = t[i].find('=');
             if (eq == std::string_view::npos) return fail(line, usage);
             const std::string_view key = t[i].substr(0, eq);
             const std::string_view value = t[i].substr(eq + 1);
+            if (!given.insert(key).second)
+                return fail(line, "`" + std::string(key) + "=` is given twice");
             if (key == "clients") {
                 clients = parse_count(value, 100'000'000);
                 if (!clients || *clients == 0)

@@ -1,11 +1,15 @@
 #include "sim/sweep.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "core/prng.hpp"
 #include "core/text.hpp"
+#include "sim/link_faults.hpp"
 #include "sim/simulator.hpp"
 
 namespace herd::sim {
@@ -25,10 +29,56 @@ struct Timed {
     std::string statement;
 };
 
+// What the base does that generated faults must leave alone.
+struct BaseFaults {
+    bool links = false;                   // it partitions, cuts, silences, restores or heals
+    std::set<std::pair<int, int>> named;  // links its cuts, silences and restores name
+    std::int64_t last_fault_ns = 0;       // when its last fault statement (or pause) ends
+    bool in_force_at_end = false;         // a fault of its own is still in force at its end
+    std::map<int, std::int64_t> jumps;    // each server's clock jumps, added up
+};
+
+BaseFaults find_base_faults(const Scenario& sc) {
+    BaseFaults b;
+    LinkFaults links(sc.herd.servers.size());
+    std::set<int> down;
+    std::int64_t paused_until = 0;
+    for (const Step& step : sc.steps) {
+        const StepAction& a = step.action;
+        std::int64_t ends = step.at.ns;
+        if (const auto* p = std::get_if<PauseStep>(&a)) {
+            ends += p->length.ns;
+            paused_until = std::max(paused_until, ends);
+        } else if (const auto* c = std::get_if<CrashStep>(&a)) {
+            down.insert(c->server);
+        } else if (const auto* r = std::get_if<RestartStep>(&a)) {
+            down.erase(r->server);
+        } else if (const auto* j = std::get_if<ClockJumpStep>(&a)) {
+            b.jumps[j->server] += j->by.ns;
+        } else if (links.apply(a)) {
+            b.links = true;
+            if (const auto* c = std::get_if<CutStep>(&a)) b.named.insert({c->a, c->b});
+            if (const auto* r = std::get_if<RestoreStep>(&a)) b.named.insert({r->a, r->b});
+            if (const auto* q = std::get_if<SilenceStep>(&a))
+                b.named.insert({std::min(q->a, q->b), std::max(q->a, q->b)});
+        } else {
+            continue;  // sends, workloads, expectations
+        }
+        b.last_fault_ns = std::max(b.last_fault_ns, ends);
+    }
+    b.in_force_at_end = links.any() || !down.empty() || paused_until > sc.end().ns;
+    return b;
+}
+
 class Generator {
   public:
     Generator(const Scenario& base, std::uint64_t seed, const SweepConfig& config)
-        : base_(base), config_(config), prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed) {}
+        : base_(base),
+          config_(config),
+          prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed),
+          base_faults_(find_base_faults(base)) {}
+    const BaseFaults& base_faults() const { return base_faults_; }
+    std::string hostile_prefix = "sweep-h";  // client IDs no base line uses
 
     bool enabled(FaultKind k) const {
         return std::find(config_.faults.begin(), config_.faults.end(), k) != config_.faults.end();
@@ -49,15 +99,17 @@ class Generator {
     // be undone by a generated restart that revives what the base crashed.
     bool base_down(int s, std::int64_t from, std::int64_t to) const;
 
-  public:
-    bool undid_links = false;  // a partition or cut was generated: the run ends with a heal
+    // A link for a cut or a silence: one the base names in none of its own, and not faulted by
+    // this generator at `t`; nothing when there is none.
+    std::optional<std::pair<int, int>> free_link(std::int64_t t, std::int64_t until);
 
-  private:
     const Scenario& base_;
     const SweepConfig& config_;
     Prng prng_;
     std::vector<std::int64_t> down_until_;
-    int hostile_ = 0;  // hostile clients so far: h1, h2, ...
+    std::map<std::pair<int, int>, std::int64_t> link_busy_until_;
+    int hostile_ = 0;  // hostile clients so far
+    BaseFaults base_faults_;
 };
 
 std::string Generator::settings() {
@@ -122,6 +174,18 @@ std::string Generator::partition() {
     return "partition " + groups[0] + "| " + groups[1].substr(0, groups[1].size() - 1);
 }
 
+std::optional<std::pair<int, int>> Generator::free_link(std::int64_t t, std::int64_t until) {
+    std::vector<std::pair<int, int>> free;
+    for (const auto& link : base_.herd.links) {
+        if (base_faults_.named.count(link) == 0 && link_busy_until_[link] <= t)
+            free.push_back(link);
+    }
+    if (free.empty()) return std::nullopt;
+    const auto link = free[prng_.below(free.size())];
+    link_busy_until_[link] = until;
+    return link;
+}
+
 bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
     bool down = false;
     for (const Step& step : base_.steps) {
@@ -143,33 +207,39 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
     if (kind == FaultKind::partition) {
         out.push_back({t, partition()});
         out.push_back({undo, "heal"});
-        undid_links = true;
-    } else if (kind == FaultKind::cut && !base_.herd.links.empty()) {
-        const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
-        out.push_back({t, "cut " + name(a) + " " + name(b)});
-        out.push_back({undo, "restore " + name(a) + " " + name(b)});
-        undid_links = true;
-    } else if (kind == FaultKind::silence && !base_.herd.links.empty()) {
-        auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
-        if (prng_.below(2) == 0) std::swap(a, b);
-        const bool one_way = prng_.below(2) == 0;
+    } else if (kind == FaultKind::cut) {
+        const auto link = free_link(t, undo);
+        if (!link) return;
+        const std::string pair = name(link->first) + " " + name(link->second);
+        out.push_back({t, "cut " + pair});
+        out.push_back({undo, "restore " + pair});
+    } else if (kind == FaultKind::silence) {
         // Up to 5 s: long enough for the silence timeout (3 s) to close the link, or not.
         const std::int64_t until = std::min(t + between_ms(100, 5000), end);
+        const auto link = free_link(t, until);
+        if (!link) return;
+        auto [a, b] = *link;
+        if (prng_.below(2) == 0) std::swap(a, b);
+        const bool one_way = prng_.below(2) == 0;
         out.push_back({t, "silence " + name(a) + " " + name(b) + (one_way ? " oneway" : "")});
         out.push_back({until, "restore " + name(a) + " " + name(b)});
-        undid_links = true;
     } else if (kind == FaultKind::clock) {
         // A step of the clock, up to 2 s either way; not undone (a clock that jumped stays).
         const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
         const std::int64_t by = prng_.between(-2000, 2000);
+        const auto it = base_faults_.jumps.find(s);
+        if (it != base_faults_.jumps.end() &&
+            std::abs(it->second) > clock_offset_max.ns - 2'000 * ms)
+            return;  // the base's own jumps leave no room under the bound
         out.push_back({t, "clock " + name(s) + " jump " + (by < 0 ? "-" : "+") +
                               std::to_string(by < 0 ? -by : by) + "ms"});
     } else if (kind == FaultKind::clients) {
         hostile_client(t, out);
     } else if (kind == FaultKind::pause) {
         const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
-        out.push_back(
-            {t, "pause " + name(s) + " for " + std::to_string(prng_.between(100, 5000)) + "ms"});
+        // Up to 5 s, and over by the phase's end like every generated fault.
+        const std::int64_t length = std::min(between_ms(100, 5000), std::max(end - t, ms));
+        out.push_back({t, "pause " + name(s) + " for " + std::to_string(length / ms) + "ms"});
     } else if (kind == FaultKind::crash) {
         std::vector<int> up;
         for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
@@ -190,7 +260,7 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
 void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
     const std::size_t n = base_.herd.servers.size();
     const auto s = static_cast<int>(prng_.below(n));
-    const std::string id = "h" + std::to_string(hostile_ += 1);
+    const std::string id = hostile_prefix + std::to_string(hostile_ += 1);
     const bool ties = n >= 2 && base_.tie_break == TieBreak::convergent;
     switch (prng_.below(ties ? 4 : 3)) {
         case 0:
@@ -217,7 +287,9 @@ void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
 
 std::vector<Timed> Generator::timeline() {
     // A partition needs two servers, and names that cannot be read as its grammar's `|` or `*`.
-    bool can_partition = base_.herd.servers.size() >= 2;
+    // ... and when the base has no link faults of its own: a partition replaces the base's, and
+    // its heal would end the base's cuts and silences.
+    bool can_partition = base_.herd.servers.size() >= 2 && !base_faults_.links;
     for (const ServerSpec& sv : base_.herd.servers)
         can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
     std::vector<FaultKind> kinds;
@@ -316,18 +388,41 @@ std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
     return out;
 }
 
+namespace {
+
+// The base's text without its `until` line (a generated run ends later; it gets its own).
+std::string without_until(const std::string& text) {
+    std::string out;
+    for (const std::string& line : split_lines(text)) {
+        std::string_view rest = line;
+        if (take_field(rest) != "until") out += line + "\n";
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
                          const SweepConfig& config) {
     Generator g(base, seed, config);
-    std::string out = base_text;
+    while (base_text.find(g.hostile_prefix) != std::string::npos)
+        g.hostile_prefix += "x";
+    std::string out = base.until ? without_until(base_text) : base_text;
     if (!out.empty() && out.back() != '\n') out += '\n';
     out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
     out += g.settings();
     for (const Timed& t : g.timeline())
         out += at_text(t.ns) + t.statement + "\n";
-    const std::int64_t end = config.phase_start.ns + config.phase.ns;
-    if (g.undid_links) out += at_text(end) + "heal\n";
-    out += at_text(end + config.settle.ns) + "expect converged\n";
+    // Every generated fault is undone within the phase. The liveness check comes a settle time
+    // after the phase and after the base's own faults; none if the base leaves one in force.
+    const BaseFaults& b = g.base_faults();
+    const std::int64_t check =
+        std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
+    if (b.in_force_at_end)
+        out += "# no final check: the base leaves a fault of its own in force at its end\n";
+    else
+        out += at_text(check) + "expect converged\n";
+    if (base.until) out += "until " + std::to_string(std::max(base.until->ns, check)) + "ns\n";
     return out;
 }
 
@@ -350,6 +445,11 @@ RunOutcome run_scenario_text(const std::string& text, const std::string& file_na
 }
 
 namespace {
+
+bool is_statement(std::string_view line) {
+    const std::size_t start = line.find_first_not_of(' ');
+    return start != std::string_view::npos && line[start] != '#' && line[start] != '\r';
+}
 
 // Statements shrinking may drop: the timeline and the settings that have defaults. The herd,
 // seed, epoch and tie rule stay.
@@ -394,12 +494,13 @@ class Shrinker {
     // Sim runs one shrink may take (a few seconds on small herds).
     static constexpr std::size_t runs_max = 3000;
 
-    Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome)
-        : file_(file), signature_(outcome.signature) {
+    // `kept`: how many of the first statement lines (the base's) must stay.
+    Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome,
+             std::size_t kept)
+        : file_(file), signature_(outcome.signature), kept_(kept) {
         for (std::string& line : split_lines(text)) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
-            const std::size_t start = line.find_first_not_of(' ');
-            if (start == std::string::npos || line[start] == '#') continue;  // comments, blanks
+            if (!is_statement(line)) continue;  // comments, blanks
             lines_.push_back(std::move(line));
         }
         alive_.assign(lines_.size(), true);
@@ -431,8 +532,8 @@ class Shrinker {
     void lower_workloads();
     // Moves each fault's undo halfway towards the fault, again and again, while it still fails.
     void shorten_windows();
-    // Rounds each timeline time down to whole seconds, else 100 ms, else 10 ms, if it still fails
-    // (never an undo to before its fault).
+    // Rounds each generated time down to whole seconds, else 100 ms, else 10 ms, if it still
+    // fails (never an undo to before its fault).
     void round_times();
     std::size_t runs() const { return runs_; }
 
@@ -441,7 +542,7 @@ class Shrinker {
     // a finding into "a partition that never heals does not converge".
     void group_units() {
         std::vector<bool> taken(lines_.size(), false);
-        for (std::size_t i = 0; i < lines_.size(); ++i) {
+        for (std::size_t i = kept_; i < lines_.size(); ++i) {
             if (taken[i] || !removable(lines_[i])) continue;
             std::vector<std::size_t> unit{i};
             taken[i] = true;
@@ -495,6 +596,7 @@ class Shrinker {
 
     std::string file_;
     std::string signature_;
+    std::size_t kept_;
     std::vector<std::string> lines_;
     std::vector<bool> alive_;
     std::vector<std::vector<std::size_t>> units_;  // removable lines, faults with their undo
@@ -562,7 +664,7 @@ void Shrinker::round_times() {
     for (const std::vector<std::size_t>& unit : units_) {
         if (unit.size() == 2) floor[unit[1]] = time_of(lines_[unit[0]]).value_or(0);
     }
-    for (std::size_t i = 0; i < lines_.size(); ++i) {
+    for (std::size_t i = kept_; i < lines_.size(); ++i) {
         const auto t = time_of(lines_[i]);
         if (!alive_[i] || !t) continue;
         for (std::int64_t step : {std::int64_t{1'000'000'000}, 100 * ms, 10 * ms}) {
@@ -588,14 +690,23 @@ void Shrinker::lower_workloads() {
 }  // namespace
 
 std::string shrink_failure(const std::string& text, const std::string& file_name,
-                           const RunOutcome& outcome, std::size_t* runs) {
-    Shrinker s(text, file_name, outcome);
+                           const RunOutcome& outcome, std::size_t* runs,
+                           const std::string& base_text) {
+    // The base's statements stay unless the base alone fails the same way: dropping them could
+    // only turn the finding into a failure of a base cut short.
+    std::size_t kept = 0;
+    if (!base_text.empty() &&
+        run_scenario_text(base_text, file_name).signature != outcome.signature) {
+        for (const std::string& line : split_lines(without_until(base_text)))
+            kept += is_statement(line);
+    }
+    Shrinker s(text, file_name, outcome, kept);
     s.drop_statements();
     s.lower_workloads();
     s.drop_statements();
     s.shorten_windows();
     s.round_times();
-    if (runs != nullptr) *runs = s.runs();
+    if (runs != nullptr) *runs = s.runs() + (base_text.empty() ? 0 : 1);
     return s.text();
 }
 

@@ -58,8 +58,10 @@ struct RunOutcome {
 RunOutcome run_scenario_text(const std::string& text, const std::string& file_name);
 
 // The smallest text found that still fails with `outcome`'s signature; `runs` counts the
-// simulations it took.
+// simulations it took. With `base_text` (the text is a generated run of that base), the base's
+// statements stay unless the base alone fails the same way.
 std::string shrink_failure(const std::string& text, const std::string& file_name,
-                           const RunOutcome& outcome, std::size_t* runs);
+                           const RunOutcome& outcome, std::size_t* runs,
+                           const std::string& base_text = {});
 
 }  // namespace herd::sim

@@ -248,9 +248,9 @@ TEST(ScenarioErrors, OtherMalformedSettings) {
     EXPECT_EQ(error_of("herd fall2017\ntiebreak last\n"),
               "t.scn:2: expected `tiebreak first` or `tiebreak convergent`");
     EXPECT_EQ(error_of("herd fall2017\nplaces fail 1.5\n"),
-              "t.scn:2: expected a probability from 0 to 1, got '1.5'");
+              "t.scn:2: expected a probability from 0 to 1 in steps of 0.000001, got '1.5'");
     EXPECT_EQ(error_of("herd fall2017\nepoch -5\n"),
-              "t.scn:2: expected POSIX seconds (digits[.digits]), got '-5'");
+              "t.scn:2: expected POSIX seconds (digits[.digits]) up to 9999913599, got '-5'");
     EXPECT_EQ(error_of("herd fall2017\nat 1s partition Alford | Alford\n"),
               "t.scn:2: server 'Alford' is in two groups");
     EXPECT_EQ(error_of("herd fall2017\nat 1s expect Alford has x near +1.0+1.0\n").substr(0, 16),
@@ -308,13 +308,25 @@ TEST(ScenarioParse, AWorkloadNamesItsClients) {
               "t.scn:2: expected prefix=NAME, 1 to 32 letters, digits, '-', '_' or '.', got 'a/b'");
 }
 
+TEST(ScenarioErrors, FoundByAttackingTheNewGrammar) {
+    EXPECT_EQ(error_of("herd line 2\nat 0s workload clients=2 rate=1/s for=1s for=3s\n"),
+              "t.scn:2: `for=` is given twice");
+    EXPECT_EQ(error_of("herd line 2\nepoch 9999999999.5\n"),
+              "t.scn:2: expected POSIX seconds (digits[.digits]) up to 9999913599, got "
+              "'9999999999.5'");
+    EXPECT_EQ(error_of("herd line 2\nepoch 9999913599\n"), "(parsed)");
+    EXPECT_EQ(parse_ok("herd line 2\nat 1s crash s1\nat 2s pause s1 for 1s\n").warnings,
+              (std::vector<std::string>{
+                  "t.scn:3: warning: pause of s1, which is down since line 2: nothing happens"}));
+}
+
 TEST(ScenarioParse, PlacesHangAndTimeout) {
     const Scenario s = parse_ok("herd line 2\nplaces hang 0.25\nplaces timeout 1500ms\n");
     EXPECT_EQ(s.places_hang_ppm, 250'000u);
     EXPECT_EQ(s.places_timeout.ns, 1'500'000'000);
     EXPECT_EQ(parse_ok("herd line 2\n").places_timeout.ns, 4'000'000'000);  // herd serve's
     EXPECT_EQ(error_of("herd line 2\nplaces hang 2\n"),
-              "t.scn:2: expected a probability from 0 to 1, got '2'");
+              "t.scn:2: expected a probability from 0 to 1 in steps of 0.000001, got '2'");
     EXPECT_EQ(error_of("herd line 2\nplaces timeout 50ms\n"),
               "t.scn:2: expected whole milliseconds from 100ms to 60s, got '50ms'");
     EXPECT_EQ(error_of("herd line 2\nplaces hang 0.1\nplaces hang 0.2\n"),
@@ -344,7 +356,7 @@ TEST(ScenarioErrors, EveryTimeDurationAndOffsetHasOneRange) {
     EXPECT_EQ(error_of("herd line 1\nlatency 3601s\n").substr(0, 20), "t.scn:2: expected a ");
     EXPECT_EQ(error_of("herd line 1\nlatency 3600s\n"), "(parsed)");
     EXPECT_EQ(error_of("herd line 1\nplaces fail 1.0000001\n"),
-              "t.scn:2: expected a probability from 0 to 1, got '1.0000001'");
+              "t.scn:2: expected a probability from 0 to 1 in steps of 0.000001, got '1.0000001'");
     EXPECT_EQ(error_of("herd line 1\nclock s1 offset -999999999999s\n"),
               "t.scn:2: expected a signed duration within 365 days (e.g. -2s, +30ms), got "
               "'-999999999999s'");

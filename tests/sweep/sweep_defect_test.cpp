@@ -54,14 +54,14 @@ void expect_found_and_shrunk(Defect defect, const SweepConfig& config,
         const auto found = first_failure(300, config, base);
         ASSERT_TRUE(found.has_value()) << "no seed of 300 found the defect";
         std::size_t runs = 0;
-        shrunk = shrink_failure(found->text, "min.scn", found->outcome, &runs);
+        shrunk = shrink_failure(found->text, "min.scn", found->outcome, &runs, base);
         const RunOutcome small = run_scenario_text(shrunk, "min.scn");
         EXPECT_TRUE(small.failed);
         EXPECT_EQ(small.signature, found->outcome.signature);
         EXPECT_LE(small.timeline, 6u) << shrunk;
         EXPECT_LT(small.timeline, found->outcome.timeline);
         // Deterministic: the same failure shrinks to the same file.
-        EXPECT_EQ(shrink_failure(found->text, "min.scn", found->outcome, nullptr), shrunk);
+        EXPECT_EQ(shrink_failure(found->text, "min.scn", found->outcome, nullptr, base), shrunk);
         found_outcome = found->outcome;
         std::cout << "seed " << found->seed << " of 300 fails: " << found->outcome.what << "\n"
                   << "shrunk from " << found->outcome.timeline << " to " << small.timeline
