@@ -4,8 +4,11 @@
 // recognised as a duplicate) and flooded on.
 #include <benchmark/benchmark.h>
 
+#include <ctime>
 #include <string>
 
+#include "core/prng.hpp"
+#include "sim/event_queue.hpp"
 #include "sim/simulator.hpp"
 
 namespace {
@@ -23,18 +26,52 @@ herd::sim::Scenario random300(std::int64_t updates) {
     return std::get<herd::sim::Scenario>(herd::sim::parse_scenario(text, "bench"));
 }
 
+// The baseline measured in the same run: as many events through the simulator's own EventQueue
+// with nothing to do but schedule the next one (a payload as big as a small event, about as
+// many pending as the simulator keeps), in events per CPU-second.
+double bare_scheduler_events_per_cpu_s(std::uint64_t events) {
+    struct Payload {
+        std::uint64_t a, b, c, d;
+    };
+    herd::sim::EventQueue<Payload> queue;
+    herd::Prng prng(7);
+    const std::clock_t start = std::clock();
+    std::int64_t now = 0;
+    for (int i = 0; i < 4096; ++i)
+        queue.push(herd::Instant{static_cast<std::int64_t>(prng.below(5'000'000))}, Payload{});
+    for (std::uint64_t done = 0; done < events; ++done) {
+        auto [at, payload] = queue.pop();
+        now = at.ns;
+        payload.a += done;
+        benchmark::DoNotOptimize(payload);
+        queue.push(herd::Instant{now + 1'000'000 + static_cast<std::int64_t>(prng.below(4'000'000))},
+                   payload);
+    }
+    const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+    return static_cast<double>(events) / std::max(seconds, 1e-9);
+}
+
 void BM_SimRandom300Workload(benchmark::State& state) {
     const herd::sim::Scenario scenario = random300(state.range(0));
     std::uint64_t deliveries = 0;
     std::uint64_t events = 0;
     bool passed = true;
+    double sim_cpu_s = 0;
     for (auto _ : state) {
+        const std::clock_t start = std::clock();
         herd::sim::Simulator sim(scenario, {});
         const herd::sim::SimResult r = sim.run();
+        sim_cpu_s += static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
         deliveries += r.stats.deliveries;
         events += r.stats.events;
         passed = passed && r.passed();
     }
+    // Simulator ÷ bare scheduler over the same number of events, in this process: a ratio that
+    // a busy machine moves far less than either absolute figure.
+    const double bare = bare_scheduler_events_per_cpu_s(events);
+    state.counters["bare_events_per_cpu_s"] = benchmark::Counter(bare);
+    state.counters["sim_vs_bare"] =
+        benchmark::Counter(static_cast<double>(events) / std::max(sim_cpu_s, 1e-9) / bare);
     if (!passed) state.SkipWithError("the scenario did not converge");
     state.counters["deliveries"] = benchmark::Counter(static_cast<double>(deliveries) /
                                                       static_cast<double>(state.iterations()));
