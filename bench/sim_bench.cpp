@@ -44,8 +44,9 @@ double bare_scheduler_events_per_cpu_s(std::uint64_t events) {
         now = at.ns;
         payload.a += done;
         benchmark::DoNotOptimize(payload);
-        queue.push(herd::Instant{now + 1'000'000 + static_cast<std::int64_t>(prng.below(4'000'000))},
-                   payload);
+        queue.push(
+            herd::Instant{now + 1'000'000 + static_cast<std::int64_t>(prng.below(4'000'000))},
+            payload);
     }
     const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
     return static_cast<double>(events) / std::max(seconds, 1e-9);

@@ -191,14 +191,13 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
     return true;
 }
 
-bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r) {
-    if (vm.count("html")) {
-        const std::string html = vm["html"].as<std::string>();
-        const bool written = write_html(html, vm["scenario"].as<std::string>(), sc, r,
-                                        html_trace_path("herd-replay"), "herd replay");
-        std::filesystem::remove(html_trace_path("herd-replay"));
-        if (!written) return false;
-    }
+// --html (drawn from `trace_path`) and --report; false (saying why) when one cannot be written.
+bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r,
+                  const std::string& trace_path) {
+    if (vm.count("html") &&
+        !write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc, r,
+                    trace_path, "herd replay"))
+        return false;
     if (!vm.count("report")) return true;
     std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
     report << sim::json_report(sc, r);
@@ -238,6 +237,24 @@ void describe(po::options_description& visible) {
 }
 
 }  // namespace
+
+// The real run's report (and --compare's): the exit status.
+int report_run(const po::variables_map& vm, const sim::Scenario& scenario,
+               const sim::SimResult& real, const std::optional<sim::Distribution>& processing,
+               const std::string& trace_path) {
+    const std::string command = "herd replay " + vm["scenario"].as<std::string>() + " --seed " +
+                                std::to_string(scenario.seed);
+    sim::print_report(std::cout, scenario, real, command, "herd replay");
+    if (!write_report(vm, scenario, real, trace_path)) return 2;
+    int status = real.passed() ? 0 : 1;
+    if (vm.count("compare")) {
+        sim::Scenario modelled = scenario;
+        if (processing) modelled.processing = *processing;
+        const sim::SimResult simulated = sim::Simulator(modelled, sim::SimOptions{}).run();
+        status = std::max(status, compare(std::cout, scenario, simulated, real));
+    }
+    return status;
+}
 
 int run_calibrate(const replay::ReplayOptions& options) {
     std::cerr << "herd replay --calibrate: a line of 4 servers, 1 ms links, 150 updates from s1 "
@@ -297,16 +314,19 @@ int run_replay(int argc, char** argv) {
         std::cerr << "herd replay: " << refused->message << "\n";
         return 2;
     }
-    const std::string html = vm.count("html") ? vm["html"].as<std::string>() : std::string();
+    // The servers' applies for --html, in a temporary file removed however the run ends.
+    const TempFile temporary(vm.count("html") ? "herd-replay" : "");
     std::ofstream trace;
-    if (!html.empty()) {
-        trace.open(html_trace_path("herd-replay"), std::ios::binary | std::ios::trunc);
+    if (vm.count("html")) {
+        trace.open(temporary.path(), std::ios::binary | std::ios::trunc);
+        if (temporary.path().empty() || !trace) {
+            std::cerr << "herd replay: cannot make a temporary file for the HTML report\n";
+            return 2;
+        }
         options.trace = &trace;
     }
     auto result = replay::replay(*scenario, options);
     trace.close();
-    if (!html.empty() && (stop_requested || error_of(result) != nullptr))
-        std::filesystem::remove(html_trace_path("herd-replay"));
     if (stop_requested) {
         std::cerr << "herd replay: interrupted; every server was stopped\n";
         return 130;
@@ -315,19 +335,8 @@ int run_replay(int argc, char** argv) {
         std::cerr << "herd replay: " << e->message << "\n";
         return 3;
     }
-    const sim::SimResult& real = std::get<sim::SimResult>(result);
-    const std::string command = "herd replay " + vm["scenario"].as<std::string>() + " --seed " +
-                                std::to_string(scenario->seed);
-    sim::print_report(std::cout, *scenario, real, command, "herd replay");
-    if (!write_report(vm, *scenario, real)) return 2;
-    int status = real.passed() ? 0 : 1;
-    if (vm.count("compare")) {
-        sim::Scenario modelled = *scenario;
-        if (processing) modelled.processing = *processing;
-        const sim::SimResult simulated = sim::Simulator(modelled, sim::SimOptions{}).run();
-        status = std::max(status, compare(std::cout, *scenario, simulated, real));
-    }
-    return status;
+    return report_run(vm, *scenario, std::get<sim::SimResult>(result), processing,
+                      temporary.path());
 }
 
 }  // namespace herd::cli

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -28,10 +29,28 @@ constexpr const char* usage =
 
 }  // namespace
 
-std::string html_trace_path(const std::string& tool) {
-    return (std::filesystem::temp_directory_path() /
-            (tool + "-" + std::to_string(::getpid()) + ".trace.jsonl"))
-        .string();
+TempFile::TempFile(const std::string& tool) {
+    if (tool.empty()) return;
+    std::error_code ec;
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ec) / (tool + "-XXXXXX.trace.jsonl")).string();
+    const int fd = ::mkstemps(pattern.data(), 12);  // 12: ".trace.jsonl"
+    if (fd < 0) return;
+    ::close(fd);
+    path_ = pattern;
+}
+
+TempFile::~TempFile() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove(path_, ec);
+}
+
+bool copy_file_to(const std::string& from, const std::string& to) {
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary | std::ios::trunc);
+    if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf();
+    out.close();
+    return in.good() || in.eof() ? static_cast<bool>(out) : false;
 }
 
 bool write_html(const std::string& path, const std::string& scenario_file, const sim::Scenario& sc,
@@ -57,11 +76,15 @@ bool write_html(const std::string& path, const std::string& scenario_file, const
 bool overwrites_scenario(const po::variables_map& vm, const std::string& command) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path scenario = fs::weakly_canonical(vm["scenario"].as<std::string>(), ec);
+    std::map<fs::path, std::string> named{
+        {fs::weakly_canonical(vm["scenario"].as<std::string>(), ec), "the scenario file"}};
     for (const char* flag : {"trace", "report", "html"}) {
         if (!vm.count(flag)) continue;
-        if (fs::weakly_canonical(vm[flag].as<std::string>(), ec) == scenario) {
-            std::cerr << command << ": --" << flag << " names the scenario file itself\n";
+        const auto [it, added] = named.try_emplace(
+            fs::weakly_canonical(vm[flag].as<std::string>(), ec), std::string("--") + flag);
+        if (!added) {
+            std::cerr << command << ": --" << flag << " names " << it->second
+                      << (it->second[0] == '-' ? "'s file too" : " itself") << "\n";
             return true;
         }
     }
@@ -131,9 +154,15 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
 
 }  // namespace
 
-// --report and --html; false (saying why) when one cannot be written.
+// --trace (copied from the HTML report's own trace), --report and --html; false (saying why)
+// when one cannot be written.
 bool write_files(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r,
                  const std::string& trace_path) {
+    if (vm.count("trace") && vm.count("html") &&
+        !copy_file_to(trace_path, vm["trace"].as<std::string>())) {
+        std::cerr << "herd sim: cannot write " << vm["trace"].as<std::string>() << "\n";
+        return false;
+    }
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
         report << sim::json_report(sc, r);
@@ -144,14 +173,11 @@ bool write_files(const po::variables_map& vm, const sim::Scenario& sc, const sim
         }
     }
     if (!vm.count("html")) return true;
-    const bool written = write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(),
-                                    sc, r, trace_path, "herd sim");
-    if (!vm.count("trace")) std::filesystem::remove(trace_path);
-    return written;
+    return write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc, r,
+                      trace_path, "herd sim");
 }
 
-int run_sim(int argc, char** argv) {
-    po::options_description visible("options");
+void describe(po::options_description& visible) {
     visible.add_options()("help,h", "show this help")(
         "seed", po::value<std::string>(), "seed for this run (overrides the scenario's `seed`)")(
         "trace", po::value<std::string>(), "write the event trace as JSON lines to this file")(
@@ -160,6 +186,11 @@ int run_sim(int argc, char** argv) {
         "write a self-contained HTML report (timeline, space-time diagram, staleness heatmap, "
         "propagation) to this file")("strict", "treat the scenario's warnings as errors (exit 2)")(
         "quiet,q", "no progress on stderr");
+}
+
+int run_sim(int argc, char** argv) {
+    po::options_description visible("options");
+    describe(visible);
     po::options_description hidden;
     hidden.add_options()("scenario", po::value<std::string>());
     po::positional_options_description positional;
@@ -181,10 +212,16 @@ int run_sim(int argc, char** argv) {
     const auto scenario = load_scenario(vm, "herd sim", usage);
     if (!scenario || overwrites_scenario(vm, "herd sim")) return 2;
     sim::SimOptions options;
-    // The HTML report draws from the trace: written to a file of its own without --trace.
-    const std::string trace_path = vm.count("trace")  ? vm["trace"].as<std::string>()
-                                   : vm.count("html") ? html_trace_path("herd-sim")
-                                                      : "";
+    // The HTML report draws from the trace: written to a temporary file of its own (copied to
+    // --trace afterwards, which may be a pipe or /dev/null), removed however the run ends.
+    const TempFile temporary(vm.count("html") ? "herd-sim" : "");
+    if (vm.count("html") && temporary.path().empty()) {
+        std::cerr << "herd sim: cannot make a temporary file for the HTML report's trace\n";
+        return 2;
+    }
+    const std::string trace_path = vm.count("html")    ? temporary.path()
+                                   : vm.count("trace") ? vm["trace"].as<std::string>()
+                                                       : "";
     std::ofstream trace;
     if (!trace_path.empty()) {
         trace.open(trace_path, std::ios::binary | std::ios::trunc);

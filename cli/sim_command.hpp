@@ -20,9 +20,19 @@ std::optional<sim::Scenario> load_scenario(const boost::program_options::variabl
 bool overwrites_scenario(const boost::program_options::variables_map& vm,
                          const std::string& command);
 
-// Where a run keeps its trace for the HTML report when no --trace is asked for: the system's
-// temporary folder, named after the tool and the process.
-std::string html_trace_path(const std::string& tool);
+// A file of the system's temporary folder for an HTML report's trace ("TOOL-XXXXXX.trace.jsonl",
+// made by mkstemps), removed when this goes; path() is empty when `tool` is, or on failure.
+class TempFile {
+  public:
+    explicit TempFile(const std::string& tool);
+    ~TempFile();
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
 
 // Writes the HTML report of a run (sim/html_report.hpp) drawn from the trace at `trace_path`;
 // false, after saying why (prefixed by `tool`), when it cannot.

@@ -217,17 +217,14 @@ bool render_html(const std::string& file, const std::string& html) {
     auto parsed = sim::parse_scenario(std::get<std::string>(text), file);
     if (error_of(parsed) != nullptr) return false;
     const sim::Scenario& sc = std::get<sim::Scenario>(parsed);
-    // One per thread: named after the failure's file, in the temporary folder.
-    const std::string trace_path =
-        html_trace_path("herd-sweep-" + std::filesystem::path(file).stem().string());
+    const TempFile temporary("herd-sweep");
+    const std::string& trace_path = temporary.path();
     std::ofstream trace(trace_path, std::ios::binary | std::ios::trunc);
     sim::SimOptions options;
     options.trace = &trace;
     const sim::SimResult r = sim::Simulator(sc, options).run();
     trace.close();
-    const bool written = trace && write_html(html, file, sc, r, trace_path, "herd sim");
-    std::filesystem::remove(trace_path);
-    return written;
+    return !trace_path.empty() && trace && write_html(html, file, sc, r, trace_path, "herd sim");
 }
 
 class Sweep {

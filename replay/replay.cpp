@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -86,9 +87,12 @@ class Run {
     void expect(const sim::Step& step, const Clients& clients);
     sim::ExpectationResult look(const sim::Step& step, const Look& what,
                                 const Clients& clients) const;
+    struct Window {
+        Clock::time_point due, deadline;
+        std::size_t next_statement;  // index in the scenario's steps (size: none)
+    };
     sim::ExpectationResult look_again(const sim::Step& step, const Look& what,
-                                      const Clients& clients, Clock::time_point due,
-                                      Clock::time_point deadline,
+                                      const Clients& clients, const Window& window,
                                       sim::ExpectationResult first) const;
     void collect_looks_again();
     void replay_traces();
@@ -105,6 +109,7 @@ class Run {
     std::int64_t late_max_ns_ = 0;
     int late_line_ = 0;
     std::vector<LookAgain> looks_again_;
+    std::atomic<std::size_t> started_{0};  // steps whose run has begun
 };
 
 Result<sim::SimResult> Run::go() {
@@ -117,6 +122,14 @@ Result<sim::SimResult> Run::go() {
     std::optional<Error> failed;
     {
         Clients clients(herd_, sc_, t0_);
+        // Whatever happens, the second looks end before the clients they read go.
+        struct JoinLooks {
+            std::vector<LookAgain>& looks;
+            ~JoinLooks() {
+                for (LookAgain& l : looks)
+                    if (l.result.valid()) l.result.wait();
+            }
+        } join{looks_again_};
         failed = run_timeline(clients);
         collect_looks_again();
         result_.stats.workload_iamats = clients.workload_iamats();
@@ -158,6 +171,7 @@ std::optional<Error> Run::run_timeline(Clients& clients) {
             late_max_ns_ = late;
             late_line_ = step.line;
         }
+        started_ = i + 1;
         if (auto e = run_step(step, clients)) return e;
         const bool last_of_instant = i + 1 == steps.size() || steps[i + 1].at != step.at;
         if (last_of_instant)
@@ -273,33 +287,45 @@ void Run::expect(const sim::Step& step, const Clients& clients) {
     sim::ExpectationResult r = look(step, what, clients);
     const Duration tolerance = options_.late_tolerance;
     if (!r.pass && tolerance.ns > 0 && may_hold_later(step.action)) {
+        // Only until the next statement that can change the stores starts: a later send must
+        // not answer an earlier expectation.
+        std::size_t next = static_cast<std::size_t>(&step - sc_.steps.data()) + 1;
+        while (next < sc_.steps.size() && sim::is_expectation(sc_.steps[next].action))
+            ++next;
         const auto due = t0_ + std::chrono::nanoseconds(step.at.ns);
-        const auto deadline = due + std::chrono::nanoseconds(tolerance.ns);
+        const Window window{due, due + std::chrono::nanoseconds(tolerance.ns), next};
         looks_again_.push_back(LookAgain{
             result_.expectations.size(),
-            std::async(std::launch::async, [this, &step, &clients, what, due, deadline, r] {
-                return look_again(step, what, clients, due, deadline, r);
+            std::async(std::launch::async, [this, &step, &clients, what, window, r] {
+                try {
+                    return look_again(step, what, clients, window, r);
+                } catch (const std::exception&) {
+                    return r;  // no second look (no thread, no memory): the first one stands
+                }
             })});
     }
     result_.expectations.push_back(std::move(r));
 }
 
-// Looks again, every few ms, until the expectation holds or the late tolerance is spent: a
-// pass says how late (at most) it came to hold; otherwise the first look's result stands.
+// Looks again, every few ms, until the expectation holds, the late tolerance is spent or the
+// next statement that can change the stores starts; at least once unless that statement already
+// started. A pass says how late (at most) it came to hold; otherwise the first look stands.
 sim::ExpectationResult Run::look_again(const sim::Step& step, const Look& what,
-                                       const Clients& clients, Clock::time_point due,
-                                       Clock::time_point deadline,
+                                       const Clients& clients, const Window& window,
                                        sim::ExpectationResult first) const {
     auto pause = std::chrono::microseconds(1000);
-    while (!interrupted()) {
+    bool once = false;
+    while (!interrupted() && started_ <= window.next_statement) {
         const auto now = Clock::now();
-        if (now >= deadline) break;
-        std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - now));
+        if (once && now >= window.deadline) break;
+        once = true;
+        std::this_thread::sleep_for(
+            std::clamp<Clock::duration>(window.deadline - now, Clock::duration{0}, pause));
         pause = std::min(pause * 3 / 2, std::chrono::microseconds(50'000));
         const auto at = Clock::now();
         sim::ExpectationResult r = look(step, what, clients);
-        if (r.pass) {
-            r.late = Duration{steady_ns(at) - steady_ns(due)};
+        if (r.pass && started_ <= window.next_statement) {
+            r.late = Duration{steady_ns(at) - steady_ns(window.due)};
             return r;
         }
     }

@@ -40,11 +40,24 @@ struct Model {
     std::vector<Message> messages;
 };
 
+// A string of the trace, as the bytes it stands for: the trace writes a byte >= 0x80 as \u00XX,
+// which a JSON reader turns into that code point's UTF-8; each such pair is one byte again.
 std::string member(const rapidjson::Value& v, const char* key) {
     auto it = v.FindMember(key);
-    return it != v.MemberEnd() && it->value.IsString()
-               ? std::string(it->value.GetString(), it->value.GetStringLength())
-               : std::string();
+    if (it == v.MemberEnd() || !it->value.IsString()) return {};
+    const std::string_view utf8(it->value.GetString(), it->value.GetStringLength());
+    std::string out;
+    out.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size(); ++i) {
+        const auto c = static_cast<unsigned char>(utf8[i]);
+        if ((c == 0xC2 || c == 0xC3) && i + 1 < utf8.size()) {
+            out += static_cast<char>(((c & 0x03) << 6) |
+                                     (static_cast<unsigned char>(utf8[++i]) & 0x3F));
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 std::int64_t number(const rapidjson::Value& v, const char* key) {
@@ -129,13 +142,16 @@ struct Rows {
     std::map<std::pair<int, int>, std::vector<Window>> links;  // only links with a fault
 };
 
+// Opens a window of `kind` at `t` (when `on` and none is open) or closes the open one.
 void open_or_close(std::vector<Window>& row, bool on, const std::string& kind, std::int64_t t) {
-    const bool open = !row.empty() && row.back().to == INT64_MAX && row.back().kind == kind;
-    if (on && !open) row.push_back({t, INT64_MAX, kind});
-    if (!on && open) row.back().to = t;
+    auto open = std::find_if(row.rbegin(), row.rend(), [&kind](const Window& w) {
+        return w.kind == kind && w.to == INT64_MAX;
+    });
+    if (on && open == row.rend()) row.push_back({t, INT64_MAX, kind});
+    if (!on && open != row.rend()) open->to = t;
 }
 
-Rows fault_rows(const Scenario& sc, std::int64_t end) {
+Rows fault_rows(const Scenario& sc) {
     Rows rows;
     rows.servers.resize(sc.herd.servers.size());
     LinkFaults links(sc.herd.servers.size());
@@ -156,17 +172,9 @@ Rows fault_rows(const Scenario& sc, std::int64_t end) {
             }
         }
     }
-    auto clip = [end](std::vector<Window>& row) {
-        for (Window& w : row)
-            w.to = std::min(w.to, end);
-    };
-    for (auto& row : rows.servers)
-        clip(row);
-    for (auto it = rows.links.begin(); it != rows.links.end();) {
-        clip(it->second);
+    for (auto it = rows.links.begin(); it != rows.links.end();)
         it = it->second.empty() ? rows.links.erase(it) : std::next(it);
-    }
-    return rows;
+    return rows;  // a window still open at the end runs to INT64_MAX (drawn to the edge)
 }
 
 // ------------------------------------------------------------------ drawing helpers
@@ -238,6 +246,10 @@ std::string rect(std::int64_t x0, std::int64_t x1, std::int64_t y, std::int64_t 
            std::to_string(h) + "\"><title>" + escape(title) + "</title></rect>";
 }
 
+std::string until_text(std::int64_t t) {
+    return t == INT64_MAX ? std::string("the end") : format_latency(t);
+}
+
 std::string label(std::int64_t y, const std::string& text) {
     return "<text class=\"label\" x=\"4\" y=\"" + std::to_string(y) + "\">" + escape(text) +
            "</text>";
@@ -267,7 +279,7 @@ std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
         for (const Window& w : rows.servers[s])
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
                          server_name(sc, static_cast<int>(s)) + " " + w.kind + " from " +
-                             format_latency(w.from) + " to " + format_latency(w.to));
+                             format_latency(w.from) + " to " + until_text(w.to));
     }
     for (const auto& [link, windows] : rows.links) {
         const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
@@ -275,7 +287,7 @@ std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
         for (const Window& w : windows)
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
                          name + " " + w.kind + " from " + format_latency(w.from) + " to " +
-                             format_latency(w.to));
+                             until_text(w.to));
         y += 16;
     }
     return "<svg class=\"timeline\" width=\"1080\" height=\"" + std::to_string(y + 24) + "\">" +
@@ -378,7 +390,7 @@ struct Staleness {
 
 Staleness staleness(const Scenario& sc, const Model& m, const Rows& rows, std::int64_t end) {
     const std::size_t n = sc.herd.servers.size();
-    Staleness out{std::clamp<std::size_t>(html_cells_max / std::max<std::size_t>(n, 1), 10, 100),
+    Staleness out{std::clamp<std::size_t>(html_cells_max / std::max<std::size_t>(n, 1), 1, 100),
                   {}};
     out.stale.assign(n, std::vector<std::int64_t>(out.buckets, 0));
     // Each record's client (numbered) and time, once.
@@ -594,7 +606,7 @@ std::string html_report(const HtmlInput& in) {
     const SimResult& r = in.result;
     const Model m = read_trace(in.trace, sc.herd, r);
     const TimeAxis axis{std::max<std::int64_t>(r.end.ns, 1)};
-    const Rows rows = fault_rows(sc, axis.end);
+    const Rows rows = fault_rows(sc);
     std::size_t held = 0;
     for (const ExpectationResult& e : r.expectations)
         held += e.pass;

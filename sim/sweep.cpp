@@ -98,6 +98,7 @@ class Generator {
     // Whether the base has `s` down at some time in [from, to]: a generated crash there would
     // be undone by a generated restart that revives what the base crashed.
     bool base_down(int s, std::int64_t from, std::int64_t to) const;
+    std::vector<int> servers_up(std::int64_t from, std::int64_t to) const;
 
     // A link for a cut or a silence: one the base names in none of its own, and not faulted by
     // this generator at `t`; nothing when there is none.
@@ -186,10 +187,21 @@ std::optional<std::pair<int, int>> Generator::free_link(std::int64_t t, std::int
     return link;
 }
 
+// The servers up from `from` to `to`: neither crashed by this generator nor down in the base.
+std::vector<int> Generator::servers_up(std::int64_t from, std::int64_t to) const {
+    std::vector<int> up;
+    for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
+        if (down_until_[static_cast<std::size_t>(s)] <= from && !base_down(s, from, to))
+            up.push_back(s);
+    }
+    return up;
+}
+
 bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
     bool down = false;
     for (const Step& step : base_.steps) {
         if (step.at.ns > to) break;
+        if (down && step.at.ns >= from) return true;  // down when the window opens
         if (const auto* c = std::get_if<CrashStep>(&step.action); c && c->server == s)
             down = true;
         else if (const auto* r = std::get_if<RestartStep>(&step.action); r && r->server == s)
@@ -236,16 +248,15 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
     } else if (kind == FaultKind::clients) {
         hostile_client(t, out);
     } else if (kind == FaultKind::pause) {
-        const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
-        // Up to 5 s, and over by the phase's end like every generated fault.
+        // Up to 5 s, and over by the phase's end like every generated fault; a server that is up
+        // (a paused crashed server would pause nothing).
         const std::int64_t length = std::min(between_ms(100, 5000), std::max(end - t, ms));
+        const std::vector<int> up = servers_up(t, t + length);
+        if (up.empty()) return;
+        const int s = up[prng_.below(up.size())];
         out.push_back({t, "pause " + name(s) + " for " + std::to_string(length / ms) + "ms"});
     } else if (kind == FaultKind::crash) {
-        std::vector<int> up;
-        for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
-            if (down_until_[static_cast<std::size_t>(s)] <= t && !base_down(s, t, undo))
-                up.push_back(s);
-        }
+        const std::vector<int> up = servers_up(t, undo);
         if (up.empty()) return;
         const int s = up[prng_.below(up.size())];
         down_until_[static_cast<std::size_t>(s)] = undo;
@@ -528,7 +539,7 @@ class Shrinker {
             if (chunk == 1) return;
         }
     }
-    // Halves workload rates, client counts and lengths while the failure stays.
+    // Halves generated workloads' rates, client counts and lengths while the failure stays.
     void lower_workloads();
     // Moves each fault's undo halfway towards the fault, again and again, while it still fails.
     void shorten_windows();
@@ -676,7 +687,7 @@ void Shrinker::round_times() {
 }
 
 void Shrinker::lower_workloads() {
-    for (std::size_t i = 0; i < lines_.size(); ++i) {
+    for (std::size_t i = kept_; i < lines_.size(); ++i) {
         if (!alive_[i] || lines_[i].find(" workload ") == std::string::npos) continue;
         while (halve_field(i, "rate=", "/s")) {
         }
