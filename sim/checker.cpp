@@ -5,7 +5,7 @@
 
 #include "core/hash.hpp"
 #include "core/text.hpp"
-#include "sim/link_faults.hpp"
+#include "sim/fault_timeline.hpp"
 
 namespace herd::sim {
 
@@ -56,51 +56,12 @@ bool reply_matches(const Glob& glob, std::string_view received, Duration toleran
     return glob.matches(replaced);
 }
 
-namespace {
-
-// The windows in which a fault is in force: the timeline's partitions, cuts and silences until
-// undone, crashes until restarted, and pauses for their length; merged.
-std::vector<std::pair<Instant, Instant>> fault_windows(const Scenario& sc) {
-    std::vector<std::pair<Instant, Instant>> windows;
-    LinkFaults links(sc.herd.servers.size());
-    std::set<int> crashed;
-    std::optional<Instant> open;  // a window of link faults or crashes open since
-    for (const Step& step : sc.steps) {
-        if (const auto* p = std::get_if<PauseStep>(&step.action))
-            windows.emplace_back(step.at, step.at + p->length);
-        else if (const auto* c = std::get_if<CrashStep>(&step.action))
-            crashed.insert(c->server);
-        else if (const auto* r = std::get_if<RestartStep>(&step.action))
-            crashed.erase(r->server);
-        else
-            links.apply(step.action);
-        const bool any = links.any() || !crashed.empty();
-        if (any && !open) open = step.at;
-        if (!any && open) {
-            windows.emplace_back(*open, step.at);
-            open.reset();
-        }
-    }
-    if (open) windows.emplace_back(*open, Instant{INT64_MAX});
-    std::sort(windows.begin(), windows.end());
-    std::vector<std::pair<Instant, Instant>> merged;
-    for (const auto& w : windows) {
-        if (!merged.empty() && w.first <= merged.back().second)
-            merged.back().second = std::max(merged.back().second, w.second);
-        else
-            merged.push_back(w);
-    }
-    return merged;
-}
-
-}  // namespace
-
 Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace, Duration skew_tolerance)
     : sc_(scenario),
       skew_tolerance_(skew_tolerance),
       result_(result),
       trace_(trace),
-      fault_windows_(fault_windows(scenario)) {
+      fault_windows_(fault_timeline(scenario).merged()) {
     const std::size_t n = sc_.herd.servers.size();
     last_applied_.resize(n);
     distances_.resize(n);

@@ -9,7 +9,7 @@
 
 #include "core/record.hpp"
 #include "core/text.hpp"
-#include "sim/link_faults.hpp"
+#include "sim/fault_timeline.hpp"
 #include "sim/report.hpp"
 
 namespace herd::sim {
@@ -130,53 +130,6 @@ Model read_trace(std::istream& trace, const HerdSpec& herd, const SimResult& r) 
     return m;
 }
 
-// ------------------------------------------------------------------ fault windows, by row
-
-struct Window {
-    std::int64_t from, to;
-    std::string kind;  // "down", "paused", "cut", "silent"
-};
-
-struct Rows {
-    std::vector<std::vector<Window>> servers;
-    std::map<std::pair<int, int>, std::vector<Window>> links;  // only links with a fault
-};
-
-// Opens a window of `kind` at `t` (when `on` and none is open) or closes the open one.
-void open_or_close(std::vector<Window>& row, bool on, const std::string& kind, std::int64_t t) {
-    auto open = std::find_if(row.rbegin(), row.rend(), [&kind](const Window& w) {
-        return w.kind == kind && w.to == INT64_MAX;
-    });
-    if (on && open == row.rend()) row.push_back({t, INT64_MAX, kind});
-    if (!on && open != row.rend()) open->to = t;
-}
-
-Rows fault_rows(const Scenario& sc) {
-    Rows rows;
-    rows.servers.resize(sc.herd.servers.size());
-    LinkFaults links(sc.herd.servers.size());
-    for (const Step& step : sc.steps) {
-        const std::int64_t t = step.at.ns;
-        if (const auto* p = std::get_if<PauseStep>(&step.action)) {
-            rows.servers[static_cast<std::size_t>(p->server)].push_back(
-                {t, t + p->length.ns, "paused"});
-        } else if (const auto* c = std::get_if<CrashStep>(&step.action)) {
-            open_or_close(rows.servers[static_cast<std::size_t>(c->server)], true, "down", t);
-        } else if (const auto* r = std::get_if<RestartStep>(&step.action)) {
-            open_or_close(rows.servers[static_cast<std::size_t>(r->server)], false, "down", t);
-        } else if (links.apply(step.action)) {
-            for (const auto& [a, b] : sc.herd.links) {
-                auto& row = rows.links[{a, b}];
-                open_or_close(row, links.is_cut(a, b), "cut", t);
-                open_or_close(row, links.is_silenced(a, b) || links.is_silenced(b, a), "silent", t);
-            }
-        }
-    }
-    for (auto it = rows.links.begin(); it != rows.links.end();)
-        it = it->second.empty() ? rows.links.erase(it) : std::next(it);
-    return rows;  // a window still open at the end runs to INT64_MAX (drawn to the edge)
-}
-
 // ------------------------------------------------------------------ drawing helpers
 
 std::string escape(std::string_view s) {
@@ -261,7 +214,7 @@ const std::string& server_name(const Scenario& sc, int s) {
 
 // ------------------------------------------------------------------ the timeline
 
-std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
+std::string timeline(const Scenario& sc, const SimResult& r, const FaultTimeline& rows,
                      const TimeAxis& axis) {
     std::string body;
     std::int64_t y = 30;
@@ -276,7 +229,7 @@ std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
     body += label(22, "expectations");
     for (std::size_t s = 0; s < rows.servers.size(); ++s, y += 16) {
         body += label(y + 11, server_name(sc, static_cast<int>(s)));
-        for (const Window& w : rows.servers[s])
+        for (const FaultWindow& w : rows.servers[s])
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
                          server_name(sc, static_cast<int>(s)) + " " + w.kind + " from " +
                              format_latency(w.from) + " to " + until_text(w.to));
@@ -284,7 +237,7 @@ std::string timeline(const Scenario& sc, const SimResult& r, const Rows& rows,
     for (const auto& [link, windows] : rows.links) {
         const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
         body += label(y + 11, name);
-        for (const Window& w : windows)
+        for (const FaultWindow& w : windows)
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
                          name + " " + w.kind + " from " + format_latency(w.from) + " to " +
                              until_text(w.to));
@@ -375,12 +328,6 @@ std::string space_time(const Scenario& sc, const Model& m) {
 
 // ------------------------------------------------------------------ the staleness heatmap
 
-bool is_down(const std::vector<Window>& row, std::int64_t t) {
-    return std::any_of(row.begin(), row.end(), [t](const Window& w) {
-        return w.kind == "down" && w.from <= t && t < w.to;
-    });
-}
-
 // Per server and time bucket: for how many clients it holds an older record than the newest
 // any server accepted (a crashed server is grey: it holds nothing).
 struct Staleness {
@@ -388,7 +335,8 @@ struct Staleness {
     std::vector<std::vector<std::int64_t>> stale;  // [server][bucket]; -1: down
 };
 
-Staleness staleness(const Scenario& sc, const Model& m, const Rows& rows, std::int64_t end) {
+Staleness staleness(const Scenario& sc, const Model& m, const FaultTimeline& rows,
+                    std::int64_t end) {
     const std::size_t n = sc.herd.servers.size();
     Staleness out{std::clamp<std::size_t>(html_cells_max / std::max<std::size_t>(n, 1), 1, 100),
                   {}};
@@ -416,7 +364,7 @@ Staleness staleness(const Scenario& sc, const Model& m, const Rows& rows, std::i
             newest[client] = std::max(newest[client].value_or(time), time);
         }
         for (std::size_t s = 0; s < n; ++s) {
-            if (is_down(rows.servers[s], until)) {
+            if (rows.down(static_cast<int>(s), until)) {
                 out.stale[s][b] = -1;
                 std::fill(held[s].begin(), held[s].end(), none);  // a crash loses the store
                 continue;
@@ -437,7 +385,8 @@ std::string heat_colour(std::int64_t v, std::int64_t max) {
     return "rgb(255," + std::to_string(255 - k) + "," + std::to_string(255 - k) + ")";
 }
 
-std::string heatmap(const Scenario& sc, const Model& m, const Rows& rows, const TimeAxis& axis) {
+std::string heatmap(const Scenario& sc, const Model& m, const FaultTimeline& rows,
+                    const TimeAxis& axis) {
     const Staleness st = staleness(sc, m, rows, axis.end);
     std::int64_t max = 0;
     for (const auto& row : st.stale)
@@ -606,7 +555,7 @@ std::string html_report(const HtmlInput& in) {
     const SimResult& r = in.result;
     const Model m = read_trace(in.trace, sc.herd, r);
     const TimeAxis axis{std::max<std::int64_t>(r.end.ns, 1)};
-    const Rows rows = fault_rows(sc);
+    const FaultTimeline rows = fault_timeline(sc);
     std::size_t held = 0;
     for (const ExpectationResult& e : r.expectations)
         held += e.pass;

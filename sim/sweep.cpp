@@ -9,7 +9,7 @@
 
 #include "core/prng.hpp"
 #include "core/text.hpp"
-#include "sim/link_faults.hpp"
+#include "sim/fault_timeline.hpp"
 #include "sim/simulator.hpp"
 
 namespace herd::sim {
@@ -31,42 +31,31 @@ struct Timed {
 
 // What the base does that generated faults must leave alone.
 struct BaseFaults {
+    FaultTimeline timeline;               // its own faults' windows
     bool links = false;                   // it partitions, cuts, silences, restores or heals
     std::set<std::pair<int, int>> named;  // links its cuts, silences and restores name
-    std::int64_t last_fault_ns = 0;       // when its last fault statement (or pause) ends
+    std::int64_t last_fault_ns = 0;       // when its last fault window ends
     bool in_force_at_end = false;         // a fault of its own is still in force at its end
     std::map<int, std::int64_t> jumps;    // each server's clock jumps, added up
 };
 
 BaseFaults find_base_faults(const Scenario& sc) {
     BaseFaults b;
-    LinkFaults links(sc.herd.servers.size());
-    std::set<int> down;
-    std::int64_t paused_until = 0;
+    b.timeline = fault_timeline(sc);
+    const std::int64_t last = b.timeline.last_end();
+    b.in_force_at_end = last > sc.end().ns;
+    b.last_fault_ns = b.in_force_at_end ? 0 : last;
     for (const Step& step : sc.steps) {
         const StepAction& a = step.action;
-        std::int64_t ends = step.at.ns;
-        if (const auto* p = std::get_if<PauseStep>(&a)) {
-            ends += p->length.ns;
-            paused_until = std::max(paused_until, ends);
-        } else if (const auto* c = std::get_if<CrashStep>(&a)) {
-            down.insert(c->server);
-        } else if (const auto* r = std::get_if<RestartStep>(&a)) {
-            down.erase(r->server);
-        } else if (const auto* j = std::get_if<ClockJumpStep>(&a)) {
-            b.jumps[j->server] += j->by.ns;
-        } else if (links.apply(a)) {
-            b.links = true;
-            if (const auto* c = std::get_if<CutStep>(&a)) b.named.insert({c->a, c->b});
-            if (const auto* r = std::get_if<RestoreStep>(&a)) b.named.insert({r->a, r->b});
-            if (const auto* q = std::get_if<SilenceStep>(&a))
-                b.named.insert({std::min(q->a, q->b), std::max(q->a, q->b)});
-        } else {
-            continue;  // sends, workloads, expectations
-        }
-        b.last_fault_ns = std::max(b.last_fault_ns, ends);
+        if (const auto* j = std::get_if<ClockJumpStep>(&a)) b.jumps[j->server] += j->by.ns;
+        if (const auto* c = std::get_if<CutStep>(&a)) b.named.insert({c->a, c->b});
+        if (const auto* r = std::get_if<RestoreStep>(&a)) b.named.insert({r->a, r->b});
+        if (const auto* q = std::get_if<SilenceStep>(&a))
+            b.named.insert({std::min(q->a, q->b), std::max(q->a, q->b)});
+        b.links = b.links || std::holds_alternative<PartitionStep>(a) ||
+                  std::holds_alternative<HealStep>(a) || std::holds_alternative<CutStep>(a) ||
+                  std::holds_alternative<RestoreStep>(a) || std::holds_alternative<SilenceStep>(a);
     }
-    b.in_force_at_end = links.any() || !down.empty() || paused_until > sc.end().ns;
     return b;
 }
 
@@ -198,19 +187,7 @@ std::vector<int> Generator::servers_up(std::int64_t from, std::int64_t to) const
 }
 
 bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
-    bool down = false;
-    for (const Step& step : base_.steps) {
-        if (step.at.ns > to) break;
-        if (down && step.at.ns >= from) return true;  // down when the window opens
-        if (const auto* c = std::get_if<CrashStep>(&step.action); c && c->server == s)
-            down = true;
-        else if (const auto* r = std::get_if<RestartStep>(&step.action); r && r->server == s)
-            down = false;
-        else
-            continue;
-        if (down && step.at.ns >= from) return true;
-    }
-    return down;
+    return base_faults_.timeline.down_during(s, from, to);
 }
 
 void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
