@@ -41,6 +41,21 @@ void append_json_escaped(std::string& out, std::string_view bytes) {
     }
 }
 
+std::string bytes_of_json_string(std::string_view utf8) {
+    std::string out;
+    out.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size(); ++i) {
+        const auto c = static_cast<unsigned char>(utf8[i]);
+        if ((c == 0xC2 || c == 0xC3) && i + 1 < utf8.size()) {
+            const auto next = static_cast<unsigned char>(utf8[++i]);
+            out += static_cast<char>(((c & 0x03) << 6) | (next & 0x3F));
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 std::size_t split_fields(std::string_view line, std::string_view* fields, std::size_t fields_max) {
     std::size_t count = 0;
     std::size_t i = 0;

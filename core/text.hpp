@@ -44,6 +44,9 @@ void append_padded(std::string& out, std::uint64_t value, int width);
 // Appends `bytes` as the inside of a JSON string. Bytes outside printable ASCII become \u00XX
 // escapes (one per byte), so any line, even binary, stays one valid JSON line.
 void append_json_escaped(std::string& out, std::string_view bytes);
+// The inverse, after a JSON reader: it turns each \u00XX into that code point's UTF-8, and this
+// turns every such two-byte sequence (U+0080-U+00FF) back into the one byte it stood for.
+std::string bytes_of_json_string(std::string_view utf8);
 
 // Splits on runs of white space, ignoring leading and trailing white space. Fills at most
 // `fields_max` views and returns how many fields the line has, counting no further than

@@ -891,7 +891,7 @@ std::optional<TraceRecord> parse_trace_record(const std::string& line) {
         return std::nullopt;
     auto text = [&](const char* key) {
         return d.HasMember(key) && d[key].IsString()
-                   ? std::string(d[key].GetString(), d[key].GetStringLength())
+                   ? bytes_of_json_string({d[key].GetString(), d[key].GetStringLength()})
                    : std::string();
     };
     TraceRecord r{text("server"),      text("origin"),

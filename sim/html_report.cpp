@@ -40,24 +40,11 @@ struct Model {
     std::vector<Message> messages;
 };
 
-// A string of the trace, as the bytes it stands for: the trace writes a byte >= 0x80 as \u00XX,
-// which a JSON reader turns into that code point's UTF-8; each such pair is one byte again.
+// A string of the trace, as the bytes it stands for (the trace escapes every byte >= 0x80).
 std::string member(const rapidjson::Value& v, const char* key) {
     auto it = v.FindMember(key);
     if (it == v.MemberEnd() || !it->value.IsString()) return {};
-    const std::string_view utf8(it->value.GetString(), it->value.GetStringLength());
-    std::string out;
-    out.reserve(utf8.size());
-    for (std::size_t i = 0; i < utf8.size(); ++i) {
-        const auto c = static_cast<unsigned char>(utf8[i]);
-        if ((c == 0xC2 || c == 0xC3) && i + 1 < utf8.size()) {
-            out += static_cast<char>(((c & 0x03) << 6) |
-                                     (static_cast<unsigned char>(utf8[++i]) & 0x3F));
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
+    return bytes_of_json_string({it->value.GetString(), it->value.GetStringLength()});
 }
 
 std::int64_t number(const rapidjson::Value& v, const char* key) {
@@ -492,14 +479,7 @@ std::string listing(std::string_view text, const SimResult& r) {
     for (const ExpectationResult& e : r.expectations)
         verdicts[e.line] = e.pass;
     std::string out = "<pre class=\"scenario\">";
-    int number = 0;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(at, end - at);
-        at = end + 1;
-        number += 1;
+    for (const auto& [number, line] : source_lines(text)) {
         auto v = verdicts.find(number);
         out += "<span class=\"line" +
                std::string(v == verdicts.end() ? ""

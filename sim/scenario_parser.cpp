@@ -310,29 +310,21 @@ class Parser {
             scenario_.places_latency = *d;
             return once(line, "places latency");
         }
-        if (t.size() == 3 && t[1] == "fail") {
+        if (t.size() == 3 && (t[1] == "fail" || t[1] == "hang")) {
             auto p = parse_probability_ppm(t[2]);
             if (!p)
                 return fail(line, "expected a probability from 0 to 1 in steps of 0.000001, got " +
                                       quoted(t[2]));
-            scenario_.places_fail_ppm = *p;
-            return once(line, "places fail");
+            (t[1] == "fail" ? scenario_.places_fail_ppm : scenario_.places_hang_ppm) = *p;
+            return once(line, "places " + std::string(t[1]));
         }
         if (t.size() == 3 && t[1] == "timeout") {
             const auto d = parse_duration(t[2]);
-            if (!d || d->ns % 1'000'000 != 0 || d->ns < 100'000'000 || d->ns > 60'000'000'000)
+            if (!d || d->ns % 1'000'000 != 0 || *d < places_timeout_min || *d > places_timeout_max)
                 return fail(line,
                             "expected whole milliseconds from 100ms to 60s, got " + quoted(t[2]));
             scenario_.places_timeout = *d;
             return once(line, "places timeout");
-        }
-        if (t.size() == 3 && t[1] == "hang") {
-            auto p = parse_probability_ppm(t[2]);
-            if (!p)
-                return fail(line, "expected a probability from 0 to 1 in steps of 0.000001, got " +
-                                      quoted(t[2]));
-            scenario_.places_hang_ppm = *p;
-            return once(line, "places hang");
         }
         return fail(line,
                     "expected `places latency DIST`, `places fail PROBABILITY`, `places hang "

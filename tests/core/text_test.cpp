@@ -3,6 +3,7 @@
 #include "core/text.hpp"
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 namespace herd {
 namespace {
@@ -84,6 +85,23 @@ TEST(TextDecimal, FractionsAreScaledToAFixedNumberOfPlaces) {
     EXPECT_FALSE(fraction_exact("1231", 3));
     EXPECT_TRUE(fraction_exact("", 0));
     EXPECT_FALSE(fraction_exact("1", 0));
+}
+
+// Any bytes, written by append_json_escaped and read back by a JSON reader (which turns each
+// \u00XX into UTF-8), come back unchanged through bytes_of_json_string.
+TEST(Text, JsonEscapedBytesComeBackThroughAJsonReader) {
+    std::string all;
+    for (int c = 0; c < 256; ++c)
+        all += static_cast<char>(c);
+    for (const std::string& bytes : {all, std::string("caf\xc3\xa9 \xff\x80"), std::string()}) {
+        std::string json = "\"";
+        append_json_escaped(json, bytes);
+        json += "\"";
+        rapidjson::Document d;
+        d.Parse(json.c_str(), json.size());
+        ASSERT_FALSE(d.HasParseError());
+        EXPECT_EQ(bytes_of_json_string({d.GetString(), d.GetStringLength()}), bytes);
+    }
 }
 
 }  // namespace
