@@ -25,8 +25,14 @@ void LineBuffer::append(std::string_view bytes) {
     buffer_.append(bytes);
 }
 
-void LineBuffer::release_if_empty() {
+void LineBuffer::release_if_empty(std::size_t keep_bytes) {
     if (buffered_bytes() != 0) return;
+    if (buffer_.capacity() <= keep_bytes) {
+        buffer_.clear();
+        start_ = 0;
+        scanned_ = 0;
+        return;
+    }
     std::string().swap(buffer_);
     start_ = 0;
     scanned_ = 0;

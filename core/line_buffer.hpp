@@ -32,8 +32,10 @@ class LineBuffer {
     explicit LineBuffer(std::size_t line_bytes_max = line_bytes_max_default);
 
     void append(std::string_view bytes);
-    // Frees the memory of an empty buffer (an idle connection then costs nothing here).
-    void release_if_empty();
+    // Frees the memory of an empty buffer holding more than `keep_bytes` (an idle connection
+    // then costs nothing here; a busy one keeps a small buffer instead of allocating one for
+    // every read).
+    void release_if_empty(std::size_t keep_bytes = 0);
     void finish();
     std::optional<FramedLine> next();
 

@@ -26,6 +26,18 @@ std::string_view fourth_field_fast(std::string_view line) {
     return line.substr(start, end - start);
 }
 
+// What a peer link's line buffer keeps between reads (an idle client's frees all of it).
+constexpr std::size_t peer_line_buffer_kept_bytes = 16'384;
+
+// A line with its newline, made once and shared by every link it goes out on.
+SharedBytes line_bytes(std::string_view line) {
+    std::string bytes;
+    bytes.reserve(line.size() + 1);
+    bytes.append(line);
+    bytes.push_back('\n');
+    return std::make_shared<const std::string>(std::move(bytes));
+}
+
 }  // namespace
 
 Node::Node(NodeConfig config, Now now)
@@ -310,7 +322,8 @@ void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
             return;
     }
     if (c.role != Role::undecided && c.role != Role::client) {
-        c.lines.release_if_empty();
+        // A herd has few peer links, each busy: each keeps a small buffer between reads.
+        c.lines.release_if_empty(peer_line_buffer_kept_bytes);
         return;
     }
     if (!c.paused) {
@@ -895,7 +908,7 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
         if (defect(Defect::relay_skips_first_neighbour) && except && &nb == &neighbours_.front())
             continue;
         const ConnectionId id = *nb.link;
-        if (!line) line = std::make_shared<const std::string>(std::string(record.at_line()) + '\n');
+        if (!line) line = line_bytes(record.at_line());
         send_peer(id, conns_.at(id), line, 1, now, 1);
     }
 }

@@ -47,10 +47,24 @@ bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule
     return incoming.line > current.line;
 }
 
-RecordStore::RecordStore(TieBreak rule) : rule_(rule), slots_(std::size_t{1} << 4) {
-    for (int d = 1; d <= bucket_depths_kept; ++d) {
-        kept_[static_cast<std::size_t>(d - 1)].resize(std::size_t{1} << (bucket_fanout_bits * d));
+RecordStore::RecordStore(TieBreak rule) : rule_(rule), slots_(std::size_t{1} << 4) {}
+
+// Starts keeping the next depth's digests when the store has grown enough for it: filled once
+// from the table, then updated by account() on every change.
+void RecordStore::keep_next_level() {
+    if (levels_kept_ == bucket_depths_kept) return;
+    const int depth = levels_kept_ + 1;
+    const std::size_t buckets = std::size_t{1} << (bucket_fanout_bits * depth);
+    if (records_.size() < buckets * kept_bucket_records_min) return;
+    auto& level = kept_[static_cast<std::size_t>(depth - 1)];
+    level.assign(buckets, BucketDigest{});
+    for (const Slot& slot : slots_) {
+        if (slot.record == nullptr) continue;
+        BucketDigest& d = level[slot.hash >> (64 - bucket_fanout_bits * depth)];
+        d.sum += slot.record->content_hash();
+        d.count += 1;
     }
+    levels_kept_ = depth;
 }
 
 Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
@@ -84,10 +98,11 @@ void RecordStore::insert(std::uint64_t key_hash, Record record) {
         generation_ += 1;
     }
     place(key_hash, &records_.back());
+    keep_next_level();
 }
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
-    for (int depth = 1; depth <= bucket_depths_kept; ++depth) {
+    for (int depth = 1; depth <= levels_kept_; ++depth) {
         BucketDigest* d = &kept_[static_cast<std::size_t>(depth - 1)]
                                 [key_hash >> (64 - bucket_fanout_bits * depth)];
         if (add) {
@@ -161,14 +176,16 @@ std::vector<const Record*> RecordStore::sorted() const {
 
 std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId bucket) const {
     HERD_ASSERT(bucket.depth < bucket_depth_max);
+    if (bucket.depth >= levels_kept_) return scan_child_digests(bucket);
     std::array<BucketDigest, bucket_fanout> out{};
-    if (bucket.depth < bucket_depths_kept) {
-        const auto& level = kept_[static_cast<std::size_t>(bucket.depth)];
-        const auto first =
-            level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
-        std::copy(first, first + bucket_fanout, out.begin());
-        return out;
-    }
+    const auto& level = kept_[static_cast<std::size_t>(bucket.depth)];
+    const auto first = level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
+    std::copy(first, first + bucket_fanout, out.begin());
+    return out;
+}
+
+std::array<BucketDigest, bucket_fanout> RecordStore::scan_child_digests(BucketId bucket) const {
+    std::array<BucketDigest, bucket_fanout> out{};
     const HashRange range = range_of(bucket);
     const int child_shift = 64 - bucket_fanout_bits * (bucket.depth + 1);
     const std::size_t last_home = home(range.last);

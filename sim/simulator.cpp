@@ -340,26 +340,29 @@ void Simulator::Impl::on(EvDeliver& d) {
     Network::Conn* c = network_.find(d.conn);
     if (c == nullptr) return;
     if (hold_if_silenced(c->end[d.from].server, c->end[1 - d.from].server, d)) return;
-    const Network::End to = c->end[1 - d.from];
-    const Network::End from = c->end[d.from];
-    network_.delivered(now_, d.conn, d.from, d.bytes->size());
-    if (!to.open) return;
-    if (to.server == client_end) {
-        if (c->client >= 0) clients_[static_cast<std::size_t>(c->client)].received += *d.bytes;
+    // What is read of the connection before it may go (not the Ends: each holds its queue,
+    // and copying them allocated).
+    const int to = c->end[1 - d.from].server;
+    const int from = c->end[d.from].server;
+    const int client = c->client;
+    const bool to_open = c->end[1 - d.from].open;
+    network_.delivered(now_, d.conn, d.from, d.bytes->size());  // may erase the connection
+    if (!to_open) return;
+    if (to == client_end) {
+        if (client >= 0) clients_[static_cast<std::size_t>(client)].received += *d.bytes;
     } else if (queueing_) {
-        queue_.push(occupy(to.server),
-                    EvHandle{d.conn, 1 - d.from, servers_[static_cast<std::size_t>(to.server)].life,
-                             d.bytes});
+        queue_.push(occupy(to), EvHandle{d.conn, 1 - d.from,
+                                         servers_[static_cast<std::size_t>(to)].life, d.bytes});
     } else {
         result_.stats.deliveries += 1;
-        node(to.server).handle_bytes(d.conn, *d.bytes, now_of(to.server));
-        pump(to.server);
+        node(to).handle_bytes(d.conn, *d.bytes, now_of(to));
+        pump(to);
     }
     // The sender learns its bytes left (its queue drains as they arrive).
     c = network_.find(d.conn);
-    if (c != nullptr && c->end[d.from].open && from.server != client_end) {
-        node(from.server).handle_sent(d.conn, d.bytes->size(), now_of(from.server));
-        pump(from.server);
+    if (c != nullptr && c->end[d.from].open && from != client_end) {
+        node(from).handle_sent(d.conn, d.bytes->size(), now_of(from));
+        pump(from);
     }
 }
 

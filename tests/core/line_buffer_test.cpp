@@ -96,6 +96,28 @@ TEST(LineBuffer, OverlongLineSplitAcrossManyReadsKeepsMemoryBounded) {
     EXPECT_LE(held_max, 2u * 64);
 }
 
+TEST(LineBuffer, ReleaseKeepsASmallBufferAndFreesABigOne) {
+    LineBuffer lines(100'000);
+    lines.append(std::string(1000, 'a') + "\n");
+    while (lines.next()) {
+    }
+    lines.release_if_empty(4096);
+    EXPECT_GE(lines.capacity_bytes(), 1000u);  // kept for the next read
+    EXPECT_EQ(lines.buffered_bytes(), 0u);
+    lines.append("next\n");
+    auto l = lines.next();
+    ASSERT_TRUE(l);
+    EXPECT_EQ(l->text, "next");
+    lines.append(std::string(50'000, 'x') + "\n");
+    while (lines.next()) {
+    }
+    lines.release_if_empty(4096);
+    EXPECT_LT(lines.capacity_bytes(), 1000u);  // more than it keeps: freed
+    lines.append("partial");
+    lines.release_if_empty();
+    EXPECT_EQ(lines.buffered_bytes(), 7u);  // never while bytes are held
+}
+
 TEST(LineBuffer, CapPlusCarriageReturnThenOtherByteIsOverlong) {
     const std::string line(16, 'x');
     EXPECT_EQ(frame({line + "\r", "y\n"}), (Lines{"O:" + line}));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace herd {
 namespace {
 
@@ -112,6 +114,55 @@ TEST(RecordStore, ClientIdsAreComparedByteForByte) {
     store.apply(at("AT A +0.0 caf\xC3\xA9 +1.0+1.0 5"));
     store.apply(at("AT A +0.0 cafe\xCC\x81 +1.0+1.0 5"));  // same glyph, other bytes
     EXPECT_EQ(store.size(), 2u);
+}
+
+// The digests of every bucket of depths 1-3, from scratch: what child_digests must give whether
+// the store keeps a level's digests or scans for them.
+std::map<std::pair<int, std::uint64_t>, BucketDigest> digests_from_scratch(
+    const RecordStore& store) {
+    std::map<std::pair<int, std::uint64_t>, BucketDigest> out;
+    store.for_each([&](const Record& r) {
+        const std::uint64_t h = client_key_hash(r.client());
+        for (int depth = 1; depth <= 3; ++depth) {
+            BucketDigest& d = out[{depth, h >> (64 - bucket_fanout_bits * depth)}];
+            d.sum += record_hash(r);
+            d.count += 1;
+        }
+    });
+    return out;
+}
+
+// Compares every child digest of depths 0-2 with the digests from scratch.
+void expect_digests_match(const RecordStore& store) {
+    const auto want = digests_from_scratch(store);
+    for (int depth = 0; depth < 3; ++depth) {
+        for (std::uint64_t prefix = 0; prefix < (std::uint64_t{1} << (bucket_fanout_bits * depth));
+             ++prefix) {
+            const auto got = store.child_digests(BucketId{depth, prefix});
+            for (std::uint64_t c = 0; c < bucket_fanout; ++c) {
+                const auto it = want.find({depth + 1, (prefix << bucket_fanout_bits) | c});
+                const BucketDigest expected = it == want.end() ? BucketDigest{} : it->second;
+                ASSERT_EQ(got[c], expected)
+                    << store.size() << " records, depth " << depth << " prefix " << prefix;
+            }
+        }
+    }
+}
+
+TEST(RecordStore, DigestsAreTheSameBelowAndAboveEveryLevelKept) {
+    // Levels start being kept at 64, 1 024 and 16 384 records: check on both sides of each, and
+    // after replacing records once every level is kept.
+    RecordStore store;
+    std::size_t next = 0;
+    for (std::size_t size : {1u, 63u, 64u, 65u, 1023u, 1024u, 1025u, 16383u, 16384u, 16385u}) {
+        for (; next < size; ++next) {
+            store.apply(at("AT A +0.0 c" + std::to_string(next) + " +1.0+1.0 5"));
+        }
+        expect_digests_match(store);
+    }
+    for (int i = 0; i < 5000; i += 7)
+        store.apply(at("AT B +0.1 c" + std::to_string(i) + " +2.0+2.0 6"));
+    expect_digests_match(store);
 }
 
 }  // namespace
