@@ -103,7 +103,9 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
             << times(fr.p50, fs.p50) << "); max sim " << sim::format_latency(fs.max) << ", real "
             << sim::format_latency(fr.max) << "\n";
     out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)
-        << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates) << " (updates: sim "
+        << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates)
+        << " record lines; writes sim " << sim::ratio(s.stats.peer_messages, s.stats.updates)
+        << ", real " << sim::ratio(r.stats.peer_messages, r.stats.updates) << " (updates: sim "
         << s.stats.updates << ", real " << r.stats.updates << ")\n";
     out << "worlds: " << (disagreements == 0 ? "AGREE" : "DISAGREE") << " ("
         << s.expectations.size() << " expectations, " << disagreements << " disagreements)\n";

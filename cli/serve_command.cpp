@@ -33,7 +33,7 @@ constexpr const char* usage =
     "                       [--write-timeout-s S] [--store-max-mb MB] [--admin ADDR:PORT]\n"
     "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n"
     "                       [--compact-mb MB] [--clock-offset D] [--heartbeat-s S]\n"
-    "                       [--silence-timeout-s S]\n";
+    "                       [--silence-timeout-s S] [--flood-batch-ms MS]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -60,6 +60,8 @@ constexpr NumberFlag number_flags[] = {
     {"silence-timeout-s", "3", 600, false,
      "close a peer link (or a peer handshake) silent for S; one-way latencies must stay below "
      "half of it"},
+    {"flood-batch-ms", "0", 10'000, false,
+     "hold records flooded to a peer up to MS to write them together (0: each at once)"},
     {"compact-mb", "64", 1'000'000, false,
      "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},
 };
@@ -194,6 +196,7 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.compact_bytes = std::max<std::uint64_t>(decimal_mebibytes(number.at("compact-mb")), 1);
     options.limits.heartbeat_interval = decimal_seconds(number.at("heartbeat-s"));
     options.limits.silence_timeout = decimal_seconds(number.at("silence-timeout-s"));
+    options.limits.flood_batch = Duration{decimal_seconds(number.at("flood-batch-ms")).ns / 1000};
     if (options.limits.heartbeat_interval.ns < 10'000'000 ||
         options.limits.silence_timeout.ns < 100'000'000 ||
         options.limits.heartbeat_interval >= options.limits.silence_timeout) {

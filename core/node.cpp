@@ -1,6 +1,7 @@
 #include "core/node.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/assert.hpp"
 #include "core/client_protocol.hpp"
@@ -53,6 +54,7 @@ Node::Node(NodeConfig config, Now now)
     HERD_ASSERT(l.client_output_low_water_bytes <= l.client_output_high_water_bytes);
     HERD_ASSERT(l.client_output_high_water_bytes <= l.client_output_bytes_max);
     HERD_ASSERT(l.client_pending_replies_max > 0 && l.client_queries_max > 0);
+    HERD_ASSERT(l.flood_batch >= Duration{} && l.flood_batch_bytes_max > 0);
     neighbours_.reserve(config_.neighbours.size());
     for (const ServerName& name : config_.neighbours) {
         HERD_ASSERT(name != config_.self);
@@ -110,6 +112,14 @@ void Node::handle_timeout(Now now) {
                 HERD_ASSERT(c != nullptr && c->timer && c->timer->sequence == t.sequence);
                 c->timer.reset();
                 check_connection(t.id, now);
+                break;
+            }
+            case TimerKind::flush: {
+                Connection* c = find(t.id);
+                HERD_ASSERT(c != nullptr && c->flush_timer &&
+                            c->flush_timer->sequence == t.sequence);
+                c->flush_timer.reset();
+                flush_batch(t.id, *c, now);
                 break;
             }
             case TimerKind::places:
@@ -408,6 +418,7 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     if (it == conns_.end()) return;
     Connection& c = it->second;
     disarm(c.timer);
+    disarm(c.flush_timer);  // a batch not yet written is lost with the link, as its queue is
     origin_done(c);
     const int n = c.neighbour;
     const Role role = c.role;
@@ -699,6 +710,7 @@ void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
     if (c != nullptr) {
         auto bytes = std::make_shared<const std::string>(format_refused(reason));
         c->unsent_bytes += bytes->size();
+        stats_.peer_writes += 1;
         actions_.push_back(SendToPeer{conn, std::move(bytes)});
     }
     close_connection(conn, CloseMode::after_flush, reason, now);
@@ -896,6 +908,7 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
         stats_.peer_bytes_sent += bytes->size();
         stats_.peer_records_sent += records;
     }
+    stats_.peer_writes += 1;
     actions_.push_back(SendToPeer{conn, std::move(bytes)});
 }
 
@@ -908,9 +921,34 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
         if (defect(Defect::relay_skips_first_neighbour) && except && &nb == &neighbours_.front())
             continue;
         const ConnectionId id = *nb.link;
+        if (config_.limits.flood_batch > Duration{}) {
+            batch_line(id, conns_.at(id), record.at_line(), now);
+            continue;
+        }
         if (!line) line = line_bytes(record.at_line());
         send_peer(id, conns_.at(id), line, 1, now, 1);
     }
+}
+
+void Node::batch_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    c.batch.append(line);
+    c.batch.push_back('\n');
+    c.batch_records += 1;
+    if (c.batch.size() >= config_.limits.flood_batch_bytes_max) {
+        flush_batch(conn, c, now);
+        return;
+    }
+    if (!c.flush_timer)
+        c.flush_timer = arm(now.mono + config_.limits.flood_batch, TimerKind::flush, conn);
+}
+
+void Node::flush_batch(ConnectionId conn, Connection& c, Now now) {
+    disarm(c.flush_timer);
+    if (c.batch_records == 0) return;
+    const std::size_t records = c.batch_records;
+    c.batch_records = 0;
+    send_peer(conn, c, std::make_shared<const std::string>(std::exchange(c.batch, {})), records,
+              now, records);
 }
 
 void Node::handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {

@@ -57,7 +57,10 @@ struct NodeStats {
     std::uint64_t peer_lines_received = 0;  // after the handshake
     std::uint64_t peer_lines_sent = 0;
     std::uint64_t peer_bytes_sent = 0;
-    std::uint64_t peer_records_sent = 0;    // AT lines among them (floods and anti-entropy)
+    std::uint64_t peer_records_sent = 0;  // AT lines among them (floods and anti-entropy)
+    // Peer messages handed to the driver, each one write: a line, a flood batch, a digest, a
+    // handshake line (before the link is up too).
+    std::uint64_t peer_writes = 0;
     std::uint64_t peer_lines_rejected = 0;  // malformed or out of place, from an established peer
     std::uint64_t sync_records_sent = 0;    // records sent by anti-entropy
     std::uint64_t digests_sent = 0;
@@ -140,14 +143,15 @@ class Node {
     // The neighbours with an established link right now, in configuration order.
     std::vector<ServerName> linked_peers() const;
     std::size_t connections() const { return conns_.size(); }
-    // Timers armed: at most one per connection and neighbour, and one per Places query.
+    // Timers armed: at most one per connection and neighbour, one per Places query, and with
+    // flood batching one more per peer link with a batch waiting.
     std::size_t timers() const { return timers_.size(); }
     std::size_t places_pending() const { return queries_.size(); }
 
   private:
     // securing: an accepted connection in its secure-transport handshake (the driver's).
     enum class Role { undecided, securing, client, hello_sent, welcome_sent, peer };
-    enum class TimerKind { dial, connection, places };
+    enum class TimerKind { dial, connection, places, flush };
 
     // One armed timer; also its key in timers_, so its owner can disarm it.
     struct Timer {
@@ -196,6 +200,10 @@ class Node {
         Instant write_progress;  // output pending since, or last taken
         // peer
         std::uint64_t lines_rejected = 0;
+        // peer: records flooded and not yet written (flood batching), and when they will be
+        std::string batch;
+        std::size_t batch_records = 0;
+        std::optional<Timer> flush_timer;
         // peer: anti-entropy state for this link
         std::set<BucketId> digests_sent;
         std::deque<BucketId> sync_buckets;
@@ -294,6 +302,9 @@ class Node {
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);
     }
     void flood(const Record& record, std::optional<ConnectionId> except, Now now);
+    // Adds a flooded line to the link's batch (flood batching).
+    void batch_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
+    void flush_batch(ConnectionId conn, Connection& c, Now now);
     // Counts a store change and, when wanted, reports it (`via`: the peer, or empty).
     void applied(const Record& record, std::string_view via);
     void apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now);

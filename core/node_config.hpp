@@ -62,6 +62,13 @@ struct NodeLimits {
     // (each costs the driver tens of KB): a further one is closed at once.
     std::size_t transport_handshakes_max = 256;
 
+    // Flood batching: a record flooded to a peer waits up to this long, so that the records
+    // flooded to it meanwhile go out in the same write (one message instead of one each); a
+    // batch reaching flood_batch_bytes_max is written at once. 0: every record is written
+    // alone, at once (each hop then costs no added delay). Anti-entropy is never batched.
+    Duration flood_batch{};
+    std::size_t flood_batch_bytes_max = 64 << 10;
+
     Duration heartbeat_interval = Duration::seconds(1);
     Duration silence_timeout = Duration::seconds(3);  // also bounds a handshake
     Duration backoff_initial = Duration::milliseconds(100);

@@ -122,6 +122,10 @@ void peer_metrics(MetricsText& m, const Node& node) {
     m.family("herd_peer_bytes_sent_total", "counter",
              "Bytes of peer protocol lines sent after the handshake (floods, anti-entropy, pings).")
         .sample(st.peer_bytes_sent);
+    m.family("herd_peer_writes_total", "counter",
+             "Peer messages handed to the network, one write each (a line, a batch of flooded "
+             "records, a digest, a handshake line).")
+        .sample(st.peer_writes);
     m.family("herd_sync_bytes_sent_total", "counter",
              "Anti-entropy bytes sent: digests and the records they asked for.")
         .sample(st.sync_bytes_sent);

@@ -312,6 +312,13 @@ std::optional<Error> RealHerd::spawn(int s) {
     if (sc_.heartbeat) args.insert(args.end(), {"--heartbeat-s", seconds(*sc_.heartbeat)});
     if (sc_.silence_timeout)
         args.insert(args.end(), {"--silence-timeout-s", seconds(*sc_.silence_timeout)});
+    if (sc_.flood_batch > Duration{}) {  // in milliseconds with microsecond decimals
+        std::string ms;
+        append_decimal(ms, static_cast<std::uint64_t>(sc_.flood_batch.ns / 1'000'000));
+        ms += '.';
+        append_padded(ms, static_cast<std::uint64_t>(sc_.flood_batch.ns % 1'000'000 / 1'000), 3);
+        args.insert(args.end(), {"--flood-batch-ms", ms});
+    }
     const auto child =
         net::spawn_child(args, path(name(s) + "." + std::to_string(p.lives) + ".out"));
     if (const Error* e = error_of(child)) return Error{name(s) + ": " + e->message};
@@ -371,6 +378,7 @@ void RealHerd::read_counters(int s) {
     counters_.peer_records_sent += metric_sum(*text, "herd_records_flooded_total") +
                                    metric_sum(*text, "herd_sync_records_sent_total");
     counters_.peer_bytes_sent += metric_sum(*text, "herd_peer_bytes_sent_total");
+    counters_.peer_writes += metric_sum(*text, "herd_peer_writes_total");
     counters_.links_up += metric_sum(*text, "herd_peer_link_changes_total", "change=\"up\"");
     counters_.links_down += metric_sum(*text, "herd_peer_link_changes_total", "change=\"down\"");
     counters_.places_queries += metric_sum(*text, "herd_places_queries_total");

@@ -45,6 +45,7 @@ struct PeerCounters {
     std::uint64_t peer_lines_sent = 0;
     std::uint64_t peer_records_sent = 0;  // floods and anti-entropy
     std::uint64_t peer_bytes_sent = 0;
+    std::uint64_t peer_writes = 0;
     std::uint64_t links_up = 0;
     std::uint64_t links_down = 0;
     std::uint64_t places_queries = 0;

@@ -146,6 +146,7 @@ Result<sim::SimResult> Run::go() {
     result_.stats.peer_lines = c.peer_lines_sent;
     result_.stats.peer_at_lines = c.peer_records_sent;
     result_.stats.peer_bytes = c.peer_bytes_sent;
+    result_.stats.peer_messages = c.peer_writes;
     result_.stats.links_up = c.links_up;
     result_.stats.links_down = c.links_down;
     result_.stats.places_queries = c.places_queries;

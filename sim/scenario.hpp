@@ -22,6 +22,8 @@ namespace herd::sim {
 // day; clock offsets within a year either way; distributions: distribution_duration_max.
 inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
+// The longest flood batching window a scenario may set (`peer flood-batch D`).
+inline constexpr Duration flood_batch_max = Duration::seconds(10);
 // The latest `epoch`: a day of scenario time later, `{now}` is still a 10-digit client time.
 inline constexpr std::int64_t epoch_seconds_max = 9'999'999'999 - 86'400;
 // `places timeout D`: whole milliseconds in this range (herd serve's --places-timeout-ms is the
@@ -145,6 +147,8 @@ struct Scenario {
     // one-way latency of half of it or more never links.
     std::optional<Duration> heartbeat;
     std::optional<Duration> silence_timeout;
+    // `peer flood-batch D`: floods to a peer wait up to D to go out in one write (0: at once).
+    Duration flood_batch{};
     std::map<int, Duration> clock_offset;
     std::map<int, std::int32_t> clock_drift_ppm;  // parts per million, either way
     TieBreak tie_break = TieBreak::first;

@@ -365,10 +365,12 @@ class Parser {
     // `peer heartbeat D` (10ms-60s) or `peer silence-timeout D` (100ms-600s), whole ms; the
     // heartbeat must stay below the silence timeout (checked once both are known).
     bool peer_deadline(int line, const std::vector<std::string_view>& t) {
+        if (t.size() >= 2 && t[1] == "flood-batch") return flood_batch(line, t);
         const bool heartbeat = t.size() == 3 && t[1] == "heartbeat";
         if (!heartbeat && !(t.size() == 3 && t[1] == "silence-timeout"))
             return fail(line,
-                        "expected `peer heartbeat DURATION` or `peer silence-timeout DURATION`");
+                        "expected `peer heartbeat DURATION`, `peer silence-timeout DURATION` or "
+                        "`peer flood-batch DURATION`");
         const auto d = parse_duration(t[2]);
         const std::int64_t lo = heartbeat ? 10 : 100, hi = heartbeat ? 60'000 : 600'000;
         if (!d || d->ns % 1'000'000 != 0 || d->ns < lo * 1'000'000 || d->ns > hi * 1'000'000)
@@ -382,6 +384,16 @@ class Parser {
         const Duration silence = scenario_.silence_timeout.value_or(Duration::seconds(3));
         return beat < silence ||
                fail(line, "expected a heartbeat shorter than the silence timeout");
+    }
+
+    // `peer flood-batch D` (0 to flood_batch_max): how long a server holds floods to a peer to
+    // write them together (NodeLimits::flood_batch).
+    bool flood_batch(int line, const std::vector<std::string_view>& t) {
+        const auto d = t.size() == 3 ? parse_duration(t[2]) : std::nullopt;
+        if (!d || d->ns > flood_batch_max.ns)
+            return fail(line, "expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+        scenario_.flood_batch = *d;
+        return once(line, "peer flood-batch");
     }
 
     // `until T`: the run goes on to T (0 to 86400s) after its last statement.

@@ -188,6 +188,7 @@ void Simulator::Impl::start_server(int s) {
     config.tie_break = sc_.tie_break;
     config.limits.places_timeout = sc_.places_timeout;
     if (sc_.heartbeat) config.limits.heartbeat_interval = *sc_.heartbeat;
+    config.limits.flood_batch = sc_.flood_batch;
     if (sc_.silence_timeout) config.limits.silence_timeout = *sc_.silence_timeout;
     config.incarnation = node_prng_.next();
     config.seed = node_prng_.next();
@@ -227,7 +228,7 @@ void Simulator::Impl::arm(int s) {
 void Simulator::Impl::act(int s, SendToPeer& a) {
     Network::Conn* c = network_.find(a.conn);
     HERD_ASSERT(c != nullptr);
-    result_.stats.peer_messages += 1;  // lines, records and bytes: from the Nodes' counters
+    // Messages, lines, records and bytes are counted from the Nodes' counters.
     network_.transmit(now_, a.conn, Network::end_of(*c, s), std::move(a.bytes));
 }
 
@@ -295,6 +296,7 @@ void Simulator::Impl::act(int s, PeerDown& a) {
 }
 
 void Simulator::Impl::count_peer_traffic(const NodeStats& node) {
+    result_.stats.peer_messages += node.peer_writes;
     result_.stats.peer_lines += node.peer_lines_sent;
     result_.stats.peer_at_lines += node.peer_records_sent;
     result_.stats.peer_bytes += node.peer_bytes_sent;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "wire.hpp"
 
 namespace herd::test {
@@ -426,6 +428,92 @@ TEST(NodeOverflow, APeerQueueThatOverflowsClosesTheLinkAndAntiEntropyRepairs) {
     w.run_for(Duration::seconds(10));
     EXPECT_GE(w.node("a").stats().links_closed_overflow, 1u);
     EXPECT_EQ(w.node("b").store().size(), 100u);
+}
+
+// ---------------------------------------------------------------- flood batching
+
+// Peer writes (SendToPeer actions) of `node` that carry AT lines, each as its number of lines.
+std::vector<std::size_t> record_writes(const Wire& w, const std::string& node) {
+    std::vector<std::size_t> out;
+    for (const auto& l : w.log) {
+        const auto* s = std::get_if<SendToPeer>(&l.action);
+        if (s == nullptr || l.node != node || s->bytes->rfind("AT ", 0) != 0) continue;
+        out.push_back(
+            static_cast<std::size_t>(std::count(s->bytes->begin(), s->bytes->end(), '\n')));
+    }
+    return out;
+}
+
+void start_fall2017_batching(Wire& w, Duration batch, std::size_t bytes_max = 64 << 10) {
+    const HerdSpec herd = fall2017_herd();
+    for (const auto& [a, b] : herd.links)
+        w.link(herd.servers[static_cast<std::size_t>(a)].name.str(),
+               herd.servers[static_cast<std::size_t>(b)].name.str());
+    for (const ServerSpec& s : herd.servers)
+        w.start(s.name.str(), [&](NodeConfig& c) {
+            c.limits.flood_batch = batch;
+            c.limits.flood_batch_bytes_max = bytes_max;
+        });
+    w.run_for(Duration::seconds(1));
+}
+
+TEST(NodeFloodBatch, RecordsWithinTheWindowGoOutInOneWritePerLink) {
+    Wire w;
+    start_fall2017_batching(w, Duration::milliseconds(10));
+    w.log.clear();
+    // Alford has two links (Hamilton, Welsh): three updates within 10 ms are two writes of three
+    // lines, sent when the window ends; nothing reaches a neighbour before.
+    w.client("Alford", iamat("kiwi", "+1.0+1.0", "10") + iamat("pear", "+2.0+2.0", "10") +
+                           iamat("plum", "+3.0+3.0", "10"));
+    w.run_for(Duration::milliseconds(9));
+    EXPECT_TRUE(record_writes(w, "Alford").empty());
+    EXPECT_EQ(w.node("Hamilton").store().find("kiwi"), nullptr);
+    w.run_for(Duration::milliseconds(200));
+    EXPECT_EQ(record_writes(w, "Alford"), (std::vector<std::size_t>{3, 3}));
+    for (const std::string& s : fall_servers)
+        EXPECT_EQ(w.node(s).store().size(), 3u) << s;
+    // Every server but the origin applied each record once; each relays in batches too.
+    EXPECT_EQ(count_applied(w), 15u);
+    EXPECT_EQ(w.count_peer_lines("AT"), 18u);  // the same lines as without batching (6 each)
+    EXPECT_EQ(w.node("Alford").timers(), w.node("Ball").timers());  // no flush timer left
+}
+
+TEST(NodeFloodBatch, ABatchReachingItsByteLimitIsWrittenAtOnce) {
+    Wire w;
+    // A window far longer than the test, and room for two AT lines (about 50 bytes each).
+    start_fall2017_batching(w, Duration::seconds(10), 120);
+    w.log.clear();
+    w.client("Alford", iamat("kiwi", "+1.0+1.0", "10") + iamat("pear", "+2.0+2.0", "10") +
+                           iamat("plum", "+3.0+3.0", "10"));
+    w.run_for(Duration::milliseconds(5));
+    // Each link's batch passed 120 bytes at the third record, and went out whole.
+    EXPECT_EQ(record_writes(w, "Alford"), (std::vector<std::size_t>{3, 3}));
+    EXPECT_NE(w.node("Hamilton").store().find("plum"), nullptr);
+}
+
+TEST(NodeFloodBatch, ZeroWritesEveryRecordAtOnce) {
+    Wire w;
+    start_fall2017_batching(w, Duration{});
+    w.log.clear();
+    w.client("Alford", iamat("kiwi", "+1.0+1.0", "10") + iamat("pear", "+2.0+2.0", "10"));
+    w.run_for(Duration::milliseconds(100));
+    EXPECT_EQ(record_writes(w, "Alford"), (std::vector<std::size_t>{1, 1, 1, 1}));
+}
+
+TEST(NodeFloodBatch, ALinkClosedWithABatchWaitingLeavesNoTimerAndSyncRepairs) {
+    Wire w;
+    start_fall2017_batching(w, Duration::milliseconds(50));
+    const std::size_t idle_timers = w.node("Alford").timers();
+    w.client("Alford", iamat("kiwi", "+1.0+1.0", "10"));
+    w.run_for(Duration::milliseconds(2));
+    EXPECT_EQ(w.node("Alford").timers(), idle_timers + 2);  // one flush per link with a batch
+    w.start("Hamilton");  // restarted: the link (and the batch for it) is gone
+    w.start("Welsh");
+    w.run_for(Duration::seconds(5));
+    // The batches were lost with their links; anti-entropy at link-up brought the record.
+    for (const std::string& s : fall_servers)
+        EXPECT_NE(w.node(s).store().find("kiwi"), nullptr) << s;
+    EXPECT_EQ(w.node("Alford").timers(), idle_timers);
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // The scenario grammar of design §6: what parses, and the exact `file:line:` error otherwise.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "core/herd_file.hpp"
 #include "sim/scenario.hpp"
 
 namespace herd::sim {
@@ -427,7 +431,37 @@ TEST(ScenarioParse, PeerDeadlinesHaveRangesAndTheHeartbeatStaysBelowTheSilenceTi
     EXPECT_EQ(error_of("herd line 2\npeer silence-timeout 1.5ms\n"),
               "t.scn:2: expected whole milliseconds from 100ms to 600s, got '1.5ms'");
     EXPECT_EQ(error_of("herd line 2\npeer nap 1s\n"),
-              "t.scn:2: expected `peer heartbeat DURATION` or `peer silence-timeout DURATION`");
+              "t.scn:2: expected `peer heartbeat DURATION`, `peer silence-timeout DURATION` or "
+              "`peer flood-batch DURATION`");
+}
+
+TEST(ScenarioParse, FloodBatchIsFromZeroToTenSecondsAndGivenOnce) {
+    EXPECT_EQ(parse_ok("herd line 2\npeer flood-batch 40ms\n").flood_batch,
+              Duration::milliseconds(40));
+    EXPECT_EQ(parse_ok("herd line 2\n").flood_batch, Duration{});
+    EXPECT_EQ(error_of("herd line 2\npeer flood-batch 11s\n"),
+              "t.scn:2: expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+    EXPECT_EQ(error_of("herd line 2\npeer flood-batch\n"),
+              "t.scn:2: expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+    EXPECT_NE(error_of("herd line 2\npeer flood-batch 1ms\npeer flood-batch 2ms\n"), "");
+}
+
+// herds/glomers25.herd (for herd up) and scenarios/glomers_batch.scn (for the simulator) are
+// one herd: the same servers, addresses and links.
+TEST(ScenarioParse, TheGlomersScenarioRunsTheGlomersHerdFile) {
+    auto read = [](const std::string& path) {
+        std::ifstream in(std::string(HERD_SOURCE_DIR) + "/" + path);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    const auto file = parse_herd_file(read("herds/glomers25.herd"), "glomers25.herd");
+    ASSERT_TRUE(std::holds_alternative<HerdSpec>(file));
+    const HerdSpec& want = std::get<HerdSpec>(file);
+    const Scenario sc = parse_ok(read("scenarios/glomers_batch.scn"));
+    EXPECT_EQ(format_herd_file(sc.herd), format_herd_file(want));
+    EXPECT_EQ(want.servers.size(), 25u);
+    EXPECT_EQ(sc.flood_batch, Duration::milliseconds(40));
 }
 
 }  // namespace
