@@ -5,11 +5,13 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <vector>
 
+#include "bench/echo_server.hpp"
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -253,7 +255,7 @@ LoadResult run_load(const LoadOptions& options) {
 }
 
 std::string load_report(const LoadOptions& o, const LoadResult& r) {
-    const double rate = r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
+    const double rate = replies_per_second(r);
     std::ostringstream out;
     out << "herd bench load " << o.host << ":" << o.port << ": " << o.connections
         << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent << "% WHATSAT\n"
@@ -268,7 +270,7 @@ std::string load_report(const LoadOptions& o, const LoadResult& r) {
 }
 
 std::string load_json(const LoadOptions& o, const LoadResult& r) {
-    const double rate = r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
+    const double rate = replies_per_second(r);
     std::ostringstream json;
     json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
          << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
@@ -276,6 +278,101 @@ std::string load_json(const LoadOptions& o, const LoadResult& r) {
          << ", \"replies_per_s\": " << rate << ", \"errors\": " << r.errors
          << ", \"latency_ns\": {\"p50\": " << r.p50_ns << ", \"p90\": " << r.p90_ns
          << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns << "}}\n";
+    return json.str();
+}
+
+}  // namespace herd::bench
+
+namespace herd::bench {
+
+double replies_per_second(const LoadResult& r) {
+    return r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;
+}
+
+namespace {
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+bool CeilingRun::ok() const {
+    for (const auto* results : {&target, &ceiling}) {
+        for (const LoadResult& r : *results)
+            if (r.errors != 0 || r.replies == 0) return false;
+    }
+    return !target.empty();
+}
+
+CeilingRun run_with_ceiling(const LoadOptions& options, int rounds) {
+    CeilingRun run;
+    EchoServer echo;
+    LoadOptions bare = options;
+    bare.host = "127.0.0.1";
+    bare.port = echo.port();
+    std::vector<double> target_rates, ceiling_rates, ratios;
+    for (int i = 0; i < rounds; ++i) {
+        run.ceiling.push_back(run_load(bare));
+        run.target.push_back(run_load(options));
+        target_rates.push_back(replies_per_second(run.target.back()));
+        ceiling_rates.push_back(replies_per_second(run.ceiling.back()));
+        ratios.push_back(ceiling_rates.back() > 0 ? target_rates.back() / ceiling_rates.back() : 0);
+    }
+    run.target_median = median(target_rates);
+    run.ceiling_median = median(ceiling_rates);
+    run.ratio_median = median(ratios);
+    return run;
+}
+
+std::string ceiling_report(const LoadOptions& o, const CeilingRun& run) {
+    std::ostringstream out;
+    out << "herd bench load " << o.host << ":" << o.port << " --ceiling: " << o.connections
+        << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent << "% WHATSAT, "
+        << run.target.size() << " rounds of " << o.seconds
+        << " s each against a bare line server (same connections, every reply verified), then "
+           "the target\n";
+    out << " round    ceiling/s     target/s   target/ceiling\n";
+    for (std::size_t i = 0; i < run.target.size(); ++i) {
+        const double c = replies_per_second(run.ceiling[i]);
+        const double t = replies_per_second(run.target[i]);
+        out << std::setw(6) << i + 1 << std::setw(13) << static_cast<std::uint64_t>(c)
+            << std::setw(13) << static_cast<std::uint64_t>(t) << std::setw(17) << std::fixed
+            << std::setprecision(3) << (c > 0 ? t / c : 0) << "\n";
+    }
+    out << "median" << std::setw(13) << static_cast<std::uint64_t>(run.ceiling_median)
+        << std::setw(13) << static_cast<std::uint64_t>(run.target_median) << std::setw(17)
+        << std::fixed << std::setprecision(3) << run.ratio_median << "\n";
+    for (std::size_t i = 0; i < run.target.size(); ++i) {
+        for (const auto& [what, r] :
+             {std::pair{"ceiling", &run.ceiling[i]}, std::pair{"target", &run.target[i]}}) {
+            if (r->errors != 0 || r->replies == 0)
+                out << "round " << i + 1 << ", " << what << ": " << r->errors << " errors, "
+                    << r->replies << " replies" << (r->first_error.empty() ? "" : "; first: ")
+                    << r->first_error << "\n";
+        }
+    }
+    return out.str();
+}
+
+std::string ceiling_json(const LoadOptions& o, const CeilingRun& run) {
+    std::ostringstream json;
+    json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
+         << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
+         << ", \"seconds_per_round\": " << o.seconds << ", \"rounds\": " << run.target.size()
+         << ", \"target_replies_per_s\": [";
+    for (std::size_t i = 0; i < run.target.size(); ++i)
+        json << (i ? ", " : "") << replies_per_second(run.target[i]);
+    json << "], \"ceiling_replies_per_s\": [";
+    for (std::size_t i = 0; i < run.ceiling.size(); ++i)
+        json << (i ? ", " : "") << replies_per_second(run.ceiling[i]);
+    json << "], \"median_target_replies_per_s\": " << run.target_median
+         << ", \"median_ceiling_replies_per_s\": " << run.ceiling_median
+         << ", \"median_target_over_ceiling\": " << run.ratio_median
+         << ", \"verified\": " << (run.ok() ? "true" : "false") << "}\n";
     return json.str();
 }
 

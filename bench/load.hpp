@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace herd::bench {
 
@@ -29,6 +30,19 @@ struct LoadResult {
 };
 
 LoadResult run_load(const LoadOptions& options);
+double replies_per_second(const LoadResult& r);
+
+// `--ceiling`: the same load against a bare line server (bench/echo_server.hpp) in this process
+// and against the target, in turn, `rounds` times; the ratios say what the target's own work
+// costs, measured in one run on one machine whatever else it is doing.
+struct CeilingRun {
+    std::vector<LoadResult> target, ceiling;                         // one of each per round
+    double target_median = 0, ceiling_median = 0, ratio_median = 0;  // replies/s; target÷ceiling
+    bool ok() const;  // every round's replies verified, none missing
+};
+CeilingRun run_with_ceiling(const LoadOptions& options, int rounds);
+std::string ceiling_report(const LoadOptions& options, const CeilingRun& run);
+std::string ceiling_json(const LoadOptions& options, const CeilingRun& run);
 // The result as printed by `herd bench load`, and as its --json file.
 std::string load_report(const LoadOptions& options, const LoadResult& r);
 std::string load_json(const LoadOptions& options, const LoadResult& r);

@@ -23,7 +23,8 @@ constexpr const char* bench_usage =
 constexpr const char* load_usage =
     "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] "
     "[--whatsat-percent P]\n"
-    "                                 [--requests N] [--clients C] [--json FILE]\n";
+    "                                 [--requests N] [--clients C] [--json FILE]\n"
+    "                                 [--ceiling [--rounds R]]\n";
 
 int run_bench_load(int argc, char** argv) {
     po::options_description visible("options");
@@ -37,7 +38,12 @@ int run_bench_load(int argc, char** argv) {
         "stop after this many requests (0: time only)")(
         "clients", po::value<std::uint64_t>()->default_value(1000),
         "distinct client IDs per connection")("json", po::value<std::string>(),
-                                              "also write the result as JSON to this file");
+                                              "also write the result as JSON to this file")(
+        "ceiling",
+        "also load a bare line server (no herd work) in this process with the same connections, "
+        "in turn with the target, and print target / ceiling")(
+        "rounds", po::value<int>()->default_value(3),
+        "with --ceiling: rounds of ceiling then target (1-20; medians are printed)");
     po::options_description hidden;
     hidden.add_options()("target", po::value<std::string>());
     po::positional_options_description positional;
@@ -61,13 +67,21 @@ int run_bench_load(int argc, char** argv) {
     o.clients_per_connection = vm["clients"].as<std::uint64_t>();
     if (!address || o.connections < 1 || o.connections > 10000 || o.in_flight < 1 ||
         o.in_flight > 10000 || !(o.seconds > 0 && o.seconds <= 600) || o.whatsat_percent < 0 ||
-        o.whatsat_percent > 100 || o.clients_per_connection == 0) {
+        o.whatsat_percent > 100 || o.clients_per_connection == 0 || vm["rounds"].as<int>() < 1 ||
+        vm["rounds"].as<int>() > 20) {
         std::cerr << "herd bench load: expected HOST:PORT and options in range\n"
                   << load_usage << visible;
         return 2;
     }
     o.host = address->first;
     o.port = address->second;
+    if (vm.count("ceiling")) {
+        const bench::CeilingRun run = bench::run_with_ceiling(o, vm["rounds"].as<int>());
+        std::cout << bench::ceiling_report(o, run);
+        if (vm.count("json"))
+            std::ofstream(vm["json"].as<std::string>()) << bench::ceiling_json(o, run);
+        return run.ok() ? 0 : 1;
+    }
     const bench::LoadResult r = bench::run_load(o);
     std::cout << bench::load_report(o, r);
     if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << bench::load_json(o, r);
