@@ -537,7 +537,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     if (outcome.too_long) stats_.iamats_refused_too_long += 1;
     if (outcome.store_full) stats_.iamats_refused_store_full += 1;
     if (outcome.changed != nullptr) {
-        applied(*outcome.changed, {});
+        applied(*outcome.changed, {}, config_.self.str());
         flood(*outcome.changed, std::nullopt, now);
     }
     switch (outcome.kind) {
@@ -1003,15 +1003,15 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
         stats_.peer_records_duplicate += 1;
         return;
     }
-    applied(*stored, neighbours_[static_cast<std::size_t>(c.neighbour)].name.str());
+    applied(*stored, neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(), view->origin);
     flood(*stored, conn, now);
 }
 
-void Node::applied(const Record& record, std::string_view via) {
+void Node::applied(const Record& record, std::string_view via, std::string_view origin) {
     stats_.records_applied += 1;
     if (!config_.notify_applied) return;
     actions_.push_back(RecordApplied{std::string(record.at_line()), std::string(via),
-                                     std::string(record.origin()), std::string(record.client()),
+                                     std::string(origin), std::string(record.client()),
                                      record.time()});
 }
 

@@ -305,8 +305,9 @@ class Node {
     // Adds a flooded line to the link's batch (flood batching).
     void batch_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void flush_batch(ConnectionId conn, Connection& c, Now now);
-    // Counts a store change and, when wanted, reports it (`via`: the peer, or empty).
-    void applied(const Record& record, std::string_view via);
+    // Counts a store change and, when wanted, reports it (`via`: the peer, or empty; `origin`:
+    // the record's origin field, which the caller has at hand).
+    void applied(const Record& record, std::string_view via, std::string_view origin);
     void apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now);
