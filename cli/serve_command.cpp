@@ -197,6 +197,11 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.limits.heartbeat_interval = decimal_seconds(number.at("heartbeat-s"));
     options.limits.silence_timeout = decimal_seconds(number.at("silence-timeout-s"));
     options.limits.flood_batch = Duration{decimal_seconds(number.at("flood-batch-ms")).ns / 1000};
+    if (number.at("flood-batch-ms").fraction.size() > 3) {
+        std::cerr << "herd serve: --flood-batch-ms takes whole microseconds (at most 3 decimals)\n"
+                  << usage;
+        return false;
+    }
     if (options.limits.heartbeat_interval.ns < 10'000'000 ||
         options.limits.silence_timeout.ns < 100'000'000 ||
         options.limits.heartbeat_interval >= options.limits.silence_timeout) {

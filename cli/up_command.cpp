@@ -37,7 +37,7 @@ constexpr const char* usage =
     "               [--connections-max N] [--max-conns-per-ip N] [--line-timeout-s S]\n"
     "               [--idle-timeout-s S] [--write-timeout-s S] [--store-max-mb MB]\n"
     "               [--data-dir DIR] [--fsync always|batch|off] [--compact-mb MB]\n"
-    "               [--admin-offset N] [--no-restart]\n";
+    "               [--flood-batch-ms MS] [--admin-offset N] [--no-restart]\n";
 
 // True when `host` names an address of this machine (we can bind to it).
 bool is_local(const std::string& host) {
@@ -62,7 +62,7 @@ bool is_local(const std::string& host) {
 constexpr const char* passed_on[] = {
     "log-lines",       "log-heartbeats",   "log-max-mb",     "log-keep",
     "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
-    "write-timeout-s", "store-max-mb",     "compact-mb",
+    "write-timeout-s", "store-max-mb",     "compact-mb",     "flood-batch-ms",
 };
 
 namespace {

@@ -76,8 +76,10 @@ void Node::observe(Now now) {
 Node::Timer Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
     const Timer t{at, timer_sequence_++, kind, id};
     timers_.insert(t);
-    // One per connection and neighbour, one per query: the set cannot outgrow them.
-    HERD_ASSERT(timers_.size() <= conns_.size() + neighbours_.size() + queries_.size() + 1);
+    // One per connection and neighbour, one per query, and a flush per peer link with a batch
+    // waiting: the set cannot outgrow them. (A neighbour may have a dial timer and a link at
+    // once: a restarted peer dialed in while our redial waited.)
+    HERD_ASSERT(timers_.size() <= 2 * conns_.size() + neighbours_.size() + queries_.size() + 1);
     return t;
 }
 

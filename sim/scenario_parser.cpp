@@ -390,8 +390,10 @@ class Parser {
     // write them together (NodeLimits::flood_batch).
     bool flood_batch(int line, const std::vector<std::string_view>& t) {
         const auto d = t.size() == 3 ? parse_duration(t[2]) : std::nullopt;
-        if (!d || d->ns > flood_batch_max.ns)
-            return fail(line, "expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+        if (!d || d->ns > flood_batch_max.ns || d->ns % 1000 != 0)
+            return fail(line,
+                        "expected `peer flood-batch DURATION`, whole microseconds from 0 to 10s "
+                        "(e.g. 40ms)");
         scenario_.flood_batch = *d;
         return once(line, "peer flood-batch");
     }

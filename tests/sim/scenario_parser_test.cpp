@@ -440,9 +440,12 @@ TEST(ScenarioParse, FloodBatchIsFromZeroToTenSecondsAndGivenOnce) {
               Duration::milliseconds(40));
     EXPECT_EQ(parse_ok("herd line 2\n").flood_batch, Duration{});
     EXPECT_EQ(error_of("herd line 2\npeer flood-batch 11s\n"),
-              "t.scn:2: expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+              "t.scn:2: expected `peer flood-batch DURATION`, whole microseconds from 0 to 10s "
+              "(e.g. 40ms)");
     EXPECT_EQ(error_of("herd line 2\npeer flood-batch\n"),
-              "t.scn:2: expected `peer flood-batch DURATION`, from 0 to 10s (e.g. 40ms)");
+              "t.scn:2: expected `peer flood-batch DURATION`, whole microseconds from 0 to 10s "
+              "(e.g. 40ms)");
+    EXPECT_NE(error_of("herd line 2\npeer flood-batch 500ns\n"), "");  // herd serve takes µs
     EXPECT_NE(error_of("herd line 2\npeer flood-batch 1ms\npeer flood-batch 2ms\n"), "");
 }
 

@@ -405,5 +405,19 @@ TEST(Simulator, ASlowLinkLinksOnlyWithASilenceTimeoutThatFitsItsHandshake) {
               (std::vector<std::string>{"5 PASS"}));
 }
 
+// Found by a hostile tester: with flood batching, a neighbour can hold a dial timer (its redial
+// was waiting when the restarted peer dialed in), its link's timer and a flush timer at once; a
+// bound on the Node's timers that forgot flushes aborted the server on the next flood.
+TEST(Simulator, FloodBatchingSurvivesPeersThatRestartAndDialIn) {
+    const SimResult r =
+        run(scenario("server A\nserver B\nserver C\nlink A B\nlink A C\npeer flood-batch 40ms\n"
+                     "at 0ms send A IAMAT kiwi +34.068930-118.445127 {now}\n"
+                     "at 100ms crash B\nat 100ms crash C\nat 3s restart B\nat 3s restart C\n"
+                     "at 3100ms send A IAMAT pear +34.068930-118.445127 {now}\n"
+                     "at 4s expect converged\nat 4s expect B has pear at +34.068930-118.445127\n"));
+    EXPECT_EQ(verdicts(r), (std::vector<std::string>{"13 PASS", "14 PASS"}));
+    EXPECT_TRUE(r.violations.empty());
+}
+
 }  // namespace
 }  // namespace herd::sim
