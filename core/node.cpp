@@ -156,8 +156,7 @@ std::optional<Action> Node::poll_action() {
 // ---------------------------------------------------------------- connections
 
 Node::Connection* Node::find(ConnectionId conn) {
-    auto it = conns_.find(conn);
-    return it == conns_.end() ? nullptr : &it->second;
+    return conns_.find(conn);
 }
 
 int Node::neighbour_index(std::string_view name) const {
@@ -176,9 +175,7 @@ std::vector<ServerName> Node::linked_peers() const {
 }
 
 Node::Connection& Node::open_connection(ConnectionId conn, Now now) {
-    auto [it, inserted] = conns_.emplace(conn, Connection(config_.limits.line_bytes_max));
-    HERD_ASSERT(inserted);  // ids are never reused
-    Connection& c = it->second;
+    Connection& c = conns_.emplace(conn, config_.limits.line_bytes_max);  // ids are never reused
     c.opened = c.last_received = c.last_sent = c.last_active = now.mono;
     return c;
 }
@@ -416,15 +413,15 @@ void Node::close_connection(ConnectionId conn, CloseMode mode, std::string_view 
 }
 
 void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
-    auto it = conns_.find(conn);
-    if (it == conns_.end()) return;
-    Connection& c = it->second;
+    Connection* found = conns_.find(conn);
+    if (found == nullptr) return;
+    Connection& c = *found;
     disarm(c.timer);
     disarm(c.flush_timer);  // a batch not yet written is lost with the link, as its queue is
     origin_done(c);
     const int n = c.neighbour;
     const Role role = c.role;
-    conns_.erase(it);
+    conns_.erase(conn);
     if (role == Role::securing) {
         HERD_ASSERT(securing_ > 0);
         securing_ -= 1;
@@ -865,7 +862,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     c.role = Role::peer;
     if (nb.link) {
         const ConnectionId old_id = *nb.link;
-        Connection& old = conns_.at(old_id);
+        Connection& old = connection(old_id);
         if (old.remote_incarnation != c.remote_incarnation) {
             close_connection(old_id, CloseMode::now, "replaced by a newer incarnation", now);
         } else {
@@ -924,11 +921,11 @@ void Node::flood(const Record& record, std::optional<ConnectionId> except, Now n
             continue;
         const ConnectionId id = *nb.link;
         if (config_.limits.flood_batch > Duration{}) {
-            batch_line(id, conns_.at(id), record.at_line(), now);
+            batch_line(id, connection(id), record.at_line(), now);
             continue;
         }
         if (!line) line = line_bytes(record.at_line());
-        send_peer(id, conns_.at(id), line, 1, now, 1);
+        send_peer(id, connection(id), line, 1, now, 1);
     }
 }
 

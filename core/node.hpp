@@ -19,12 +19,12 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "core/action.hpp"
 #include "core/client_service.hpp"
+#include "core/id_map.hpp"
 #include "core/line_buffer.hpp"
 #include "core/node_config.hpp"
 #include "core/peer_protocol.hpp"
@@ -254,6 +254,12 @@ class Node {
 
     // connections
     Connection* find(ConnectionId conn);
+    // A connection that must exist (a neighbour's link).
+    Connection& connection(ConnectionId conn) {
+        Connection* c = find(conn);
+        HERD_ASSERT(c != nullptr);
+        return *c;
+    }
     Connection& open_connection(ConnectionId conn, Now now);
     void drain_lines(ConnectionId conn, Connection& c, Now now);
     void take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now);
@@ -324,8 +330,8 @@ class Node {
     Prng prng_;
     Now last_now_;
     std::vector<Neighbour> neighbours_;
-    // Looked up by id, never iterated (so hash order cannot reach any output).
-    std::unordered_map<ConnectionId, Connection> conns_;
+    // Looked up by id, never iterated (so table order cannot reach any output).
+    IdMap<Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
     std::map<std::uint64_t, Origin> origins_;  // bounded by origins_max
     // Origins with nothing pending, longest idle first: the first forgotten when origins_ is

@@ -23,8 +23,7 @@ std::uint64_t Network::open(int a, int b, Instant now, int client) {
 }
 
 Network::Conn* Network::find(std::uint64_t id) {
-    auto it = conns_.find(id);
-    return it == conns_.end() ? nullptr : &it->second;
+    return conns_.find(id);
 }
 
 Duration Network::latency(int a, int b) {
@@ -118,19 +117,19 @@ void Network::close(Instant now, std::uint64_t id, int from, CloseMode mode) {
 
 std::vector<std::uint64_t> Network::cut_connections() const {
     std::vector<std::uint64_t> out;
-    for (const auto& [id, c] : conns_) {
+    conns_.for_each([&](std::uint64_t id, const Conn& c) {
         if (c.end[0].server != client_end && is_cut(c.end[0].server, c.end[1].server))
             out.push_back(id);
-    }
+    });
     std::sort(out.begin(), out.end());
     return out;
 }
 
 std::vector<std::uint64_t> Network::connections_of(int server) const {
     std::vector<std::uint64_t> out;
-    for (const auto& [id, c] : conns_) {
+    conns_.for_each([&](std::uint64_t id, const Conn& c) {
         if (c.end[0].server == server || c.end[1].server == server) out.push_back(id);
-    }
+    });
     std::sort(out.begin(), out.end());
     return out;
 }

@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <deque>
 #include <set>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "core/id_map.hpp"
 #include "core/prng.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/events.hpp"
@@ -84,7 +84,7 @@ class Network {
     Trace& trace_;
     Prng& prng_;  // latencies
     // Never iterated in hash order: code that walks it sorts the ids first.
-    std::unordered_map<std::uint64_t, Conn> conns_;
+    IdMap<Conn> conns_;  // iterated only to lists sorted by id
     std::uint64_t next_conn_ = 1;
     LinkFaults faults_;
     std::uint64_t bytes_dropped_ = 0;
