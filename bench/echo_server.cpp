@@ -2,6 +2,7 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -81,11 +82,20 @@ class EchoConn : public std::enable_shared_from_this<EchoConn> {
 struct EchoServer::Impl {
     asio::io_context io;
     tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+    std::uint16_t port = acceptor.local_endpoint().port();  // read before the thread starts
+    asio::steady_timer retry{io};
     std::thread thread;
 
     void accept() {
         acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-            if (ec) return;
+            if (ec == asio::error::operation_aborted) return;
+            if (ec) {  // out of descriptors, say: accept again a little later
+                retry.expires_after(std::chrono::milliseconds(10));
+                retry.async_wait([this](const boost::system::error_code& e) {
+                    if (!e) accept();
+                });
+                return;
+            }
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             std::make_shared<EchoConn>(std::move(socket))->read();
@@ -105,7 +115,7 @@ EchoServer::~EchoServer() {
 }
 
 std::uint16_t EchoServer::port() const {
-    return impl_->acceptor.local_endpoint().port();
+    return impl_->port;
 }
 
 }  // namespace herd::bench

@@ -4,6 +4,7 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -87,6 +88,13 @@ class Load {
         asio::steady_timer guard(io, deadline_ + std::chrono::seconds(2));
         guard.async_wait([&](const boost::system::error_code&) { io.stop(); });
         io.run();
+        // Requests still unanswered when the run was cut off (two seconds past its end) are
+        // errors: a server that stalls must not pass for a verified one.
+        for (const auto& c : conns_) {
+            if (!c->pending_.empty())
+                error("no reply to " + std::to_string(c->pending_.size()) +
+                      " requests by the end of the run");
+        }
         conns_.clear();  // their sockets go while the io_context they belong to is still there
         const auto end = std::min(Clock::now(), last_reply_);
         result_.seconds = std::chrono::duration<double>(end - start_).count();
@@ -228,6 +236,7 @@ void LoadConn::read() {
                 if (!pending_.empty())
                     load_.error("connection closed with " + std::to_string(pending_.size()) +
                                 " replies missing");
+                pending_.clear();  // counted
                 load_.conn_done();
                 return;
             }
@@ -301,6 +310,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 bool CeilingRun::ok() const {
+    if (!error.empty()) return false;
     for (const auto* results : {&target, &ceiling}) {
         for (const LoadResult& r : *results)
             if (r.errors != 0 || r.replies == 0) return false;
@@ -310,10 +320,16 @@ bool CeilingRun::ok() const {
 
 CeilingRun run_with_ceiling(const LoadOptions& options, int rounds) {
     CeilingRun run;
-    EchoServer echo;
+    std::unique_ptr<EchoServer> echo;
+    try {
+        echo = std::make_unique<EchoServer>();
+    } catch (const std::exception& e) {
+        run.error = std::string("the bare server could not start: ") + e.what();
+        return run;
+    }
     LoadOptions bare = options;
     bare.host = "127.0.0.1";
-    bare.port = echo.port();
+    bare.port = echo->port();
     std::vector<double> target_rates, ceiling_rates, ratios;
     for (int i = 0; i < rounds; ++i) {
         run.ceiling.push_back(run_load(bare));
@@ -335,6 +351,7 @@ std::string ceiling_report(const LoadOptions& o, const CeilingRun& run) {
         << run.target.size() << " rounds of " << o.seconds
         << " s each against a bare line server (same connections, every reply verified), then "
            "the target\n";
+    if (!run.error.empty()) out << "error: " << run.error << "\n";
     out << " round    ceiling/s     target/s   target/ceiling\n";
     for (std::size_t i = 0; i < run.target.size(); ++i) {
         const double c = replies_per_second(run.ceiling[i]);

@@ -38,6 +38,7 @@ double replies_per_second(const LoadResult& r);
 struct CeilingRun {
     std::vector<LoadResult> target, ceiling;                         // one of each per round
     double target_median = 0, ceiling_median = 0, ratio_median = 0;  // replies/s; target÷ceiling
+    std::string error;                                               // the run could not be made
     bool ok() const;  // every round's replies verified, none missing
 };
 CeilingRun run_with_ceiling(const LoadOptions& options, int rounds);

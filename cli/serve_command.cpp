@@ -60,7 +60,7 @@ constexpr NumberFlag number_flags[] = {
     {"silence-timeout-s", "3", 600, false,
      "close a peer link (or a peer handshake) silent for S; one-way latencies must stay below "
      "half of it"},
-    {"flood-batch-ms", "0", 10'000, false,
+    {"flood-batch-ms", "0", static_cast<std::uint64_t>(flood_batch_max.ns / 1'000'000), false,
      "hold records flooded to a peer up to MS to write them together (0: each at once)"},
     {"compact-mb", "64", 1'000'000, false,
      "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},

@@ -27,8 +27,9 @@ std::string_view fourth_field_fast(std::string_view line) {
     return line.substr(start, end - start);
 }
 
-// What a peer link's line buffer keeps between reads (an idle client's frees all of it).
-constexpr std::size_t peer_line_buffer_kept_bytes = 16'384;
+// What a peer link's line buffer keeps between reads (an idle client's frees all of it): room
+// for a whole flood batch and a partial line.
+constexpr std::size_t peer_line_buffer_kept_bytes = 128 << 10;
 
 // A line with its newline, made once and shared by every link it goes out on.
 SharedBytes line_bytes(std::string_view line) {
@@ -54,7 +55,8 @@ Node::Node(NodeConfig config, Now now)
     HERD_ASSERT(l.client_output_low_water_bytes <= l.client_output_high_water_bytes);
     HERD_ASSERT(l.client_output_high_water_bytes <= l.client_output_bytes_max);
     HERD_ASSERT(l.client_pending_replies_max > 0 && l.client_queries_max > 0);
-    HERD_ASSERT(l.flood_batch >= Duration{} && l.flood_batch_bytes_max > 0);
+    HERD_ASSERT(l.flood_batch >= Duration{} && l.flood_batch <= flood_batch_max &&
+                l.flood_batch_bytes_max > 0);
     neighbours_.reserve(config_.neighbours.size());
     for (const ServerName& name : config_.neighbours) {
         HERD_ASSERT(name != config_.self);
@@ -76,10 +78,10 @@ void Node::observe(Now now) {
 Node::Timer Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
     const Timer t{at, timer_sequence_++, kind, id};
     timers_.insert(t);
-    // One per connection and neighbour, one per query, and a flush per peer link with a batch
-    // waiting: the set cannot outgrow them. (A neighbour may have a dial timer and a link at
-    // once: a restarted peer dialed in while our redial waited.)
-    HERD_ASSERT(timers_.size() <= 2 * conns_.size() + neighbours_.size() + queries_.size() + 1);
+    // One per connection, one per query, and per neighbour a dial and a flush of its link's
+    // batch: the set cannot outgrow them. (A neighbour may have a dial timer and a link at once:
+    // a restarted peer dialed in while our redial waited.)
+    HERD_ASSERT(timers_.size() <= conns_.size() + 2 * neighbours_.size() + queries_.size() + 1);
     return t;
 }
 

@@ -13,6 +13,9 @@
 
 namespace herd {
 
+// The longest flood batching window (NodeLimits::flood_batch) a server or a scenario may set.
+inline constexpr Duration flood_batch_max = Duration::seconds(10);
+
 struct NodeLimits {
     // The longest line a server reads from anyone, client or peer (line ending excluded). It is
     // also the one size limit of a record: an IAMAT whose AT line would be longer is answered

@@ -131,10 +131,11 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
             << " p99=" << format_latency(f.p99) << " max=" << format_latency(f.max) << "\n";
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates)
-        << " record lines between servers in " << ratio(s.peer_messages, s.updates) << " messages ("
-        << s.peer_at_lines << " record lines for " << s.updates << " updates; " << s.peer_messages
-        << " writes between servers, handshakes included; " << s.peer_lines << " peer lines, "
-        << s.peer_bytes << " bytes on established links)\n";
+        << " record lines between servers, " << ratio(s.peer_messages, s.updates)
+        << " peer writes of every kind (" << s.peer_at_lines << " record lines for " << s.updates
+        << " updates; " << s.peer_messages
+        << " writes: floods, anti-entropy, handshakes, heartbeats; " << s.peer_lines
+        << " peer lines, " << s.peer_bytes << " bytes on established links)\n";
     out << "sends: " << s.sends << " (" << s.sends_refused
         << " refused: server down); workload IAMATs: " << s.workload_iamats;
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/herd_file.hpp"
+#include "core/node_config.hpp"
 #include "core/record_store.hpp"
 #include "core/time.hpp"
 #include "sim/distribution.hpp"
@@ -22,8 +23,6 @@ namespace herd::sim {
 // day; clock offsets within a year either way; distributions: distribution_duration_max.
 inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000);
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
-// The longest flood batching window a scenario may set (`peer flood-batch D`).
-inline constexpr Duration flood_batch_max = Duration::seconds(10);
 // The latest `epoch`: a day of scenario time later, `{now}` is still a 10-digit client time.
 inline constexpr std::int64_t epoch_seconds_max = 9'999'999'999 - 86'400;
 // `places timeout D`: whole milliseconds in this range (herd serve's --places-timeout-ms is the
