@@ -3,11 +3,42 @@
 // A broken invariant in a herd (time going backwards, a store taking an older record, a queue
 // past its bound) means every later output is suspect, so we stop at once with the location
 // instead of serving wrong answers.
+//
+// A search for failures (herd sweep) runs thousands of simulations in one process: there a
+// broken invariant is a finding like any other, to report with its seed and to shrink. Within a
+// ThrowingAssertions scope (one thread's), a failed check throws AssertionFailure instead of
+// stopping the process; the simulation that threw is abandoned whole.
 #pragma once
+
+#include <exception>
+#include <string>
+#include <utility>
 
 namespace herd {
 
-[[noreturn]] void assert_fail(const char* expression, const char* file, int line) noexcept;
+[[noreturn]] void assert_fail(const char* expression, const char* file, int line);
+
+class AssertionFailure : public std::exception {
+  public:
+    explicit AssertionFailure(std::string message) : message_(std::move(message)) {}
+    // "assertion failed: EXPRESSION at FILE:LINE", the file without its folders.
+    const char* what() const noexcept override { return message_.c_str(); }
+
+  private:
+    std::string message_;
+};
+
+// While one lives, failed checks on this thread throw AssertionFailure.
+class ThrowingAssertions {
+  public:
+    ThrowingAssertions();
+    ~ThrowingAssertions();
+    ThrowingAssertions(const ThrowingAssertions&) = delete;
+    ThrowingAssertions& operator=(const ThrowingAssertions&) = delete;
+
+  private:
+    bool previous_;
+};
 
 }  // namespace herd
 

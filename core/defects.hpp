@@ -19,6 +19,10 @@ enum class Defect {
     // Servers whose name hashes odd keep the first record of a tie even under `tiebreak
     // convergent`: two servers resolve a tie differently, and the herd stays split.
     tie_rule_ignored_on_some_servers,
+    // The Node's bound on its armed timers forgets flood batching's flush timers (a real bug,
+    // found by a hostile tester): with batching on, a neighbour that relinks while its redial
+    // waits makes the server stop on a failed assertion.
+    timer_bound_forgets_flushes,
 };
 
 #ifdef HERD_DEFECTS

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "core/assert.hpp"
 #include "core/prng.hpp"
 #include "core/text.hpp"
 #include "sim/fault_timeline.hpp"
@@ -426,7 +427,18 @@ RunOutcome run_scenario_text(const std::string& text, const std::string& file_na
     }
     const Scenario& sc = std::get<Scenario>(parsed);
     o.timeline = sc.steps.size();
-    const SimResult r = Simulator(sc, SimOptions{}).run();
+    SimResult r;
+    try {
+        // A broken invariant inside the simulation (a Node's or the simulator's) is a failure
+        // of this run, found and shrunk like any other, not the end of the sweep.
+        const ThrowingAssertions scope;
+        r = Simulator(sc, SimOptions{}).run();
+    } catch (const AssertionFailure& e) {
+        o.failed = true;
+        o.signature = e.what();
+        o.what = std::string(e.what()) + " (the simulation stopped there)";
+        return o;
+    }
     o.signature = failure_signature(r, &o.what, file_name);
     o.failed = !o.signature.empty();
     return o;

@@ -46,7 +46,8 @@ class DefectOn {
 };
 
 void expect_found_and_shrunk(Defect defect, const SweepConfig& config,
-                             const std::string& base = base_text()) {
+                             const std::string& base = base_text(),
+                             std::size_t shrunk_statements_max = 6) {
     std::string shrunk;
     RunOutcome found_outcome;
     {
@@ -58,7 +59,7 @@ void expect_found_and_shrunk(Defect defect, const SweepConfig& config,
         const RunOutcome small = run_scenario_text(shrunk, "min.scn");
         EXPECT_TRUE(small.failed);
         EXPECT_EQ(small.signature, found->outcome.signature);
-        EXPECT_LE(small.timeline, 6u) << shrunk;
+        EXPECT_LE(small.timeline, shrunk_statements_max) << shrunk;
         EXPECT_LT(small.timeline, found->outcome.timeline);
         // Deterministic: the same failure shrinks to the same file.
         EXPECT_EQ(shrink_failure(found->text, "min.scn", found->outcome, nullptr, base), shrunk);
@@ -96,9 +97,23 @@ TEST(SweepFindsDefects, TwoServersResolvingATieDifferently) {
                             base_text() + "tiebreak convergent\n");
 }
 
+TEST(SweepFindsDefects, ABrokenInvariantIsAFailureToShrinkNotTheEndOfTheSweep) {
+    // The defect makes a Node stop on a failed assertion (a bug a hostile tester found, which
+    // aborted whole sweeps): the sweep reports it with its seed and shrinks it like any other.
+    // It takes two neighbours relinking while their redials wait, so more statements stay.
+    expect_found_and_shrunk(Defect::timer_bound_forgets_flushes, SweepConfig{},
+                            base_text() + "peer flood-batch 30ms\n", 12);
+    DefectOn on(Defect::timer_bound_forgets_flushes);
+    const auto found = first_failure(300, SweepConfig{}, base_text() + "peer flood-batch 30ms\n");
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->outcome.signature.rfind("assertion failed: timers_.size() <=", 0), 0u)
+        << found->outcome.signature;
+}
+
 TEST(SweepFindsDefects, WithoutADefectTheSameSeedsPass) {
     EXPECT_FALSE(first_failure(300, SweepConfig{}).has_value());
     EXPECT_FALSE(first_failure(100, SweepConfig{}, base_text() + "tiebreak convergent\n"));
+    EXPECT_FALSE(first_failure(100, SweepConfig{}, base_text() + "peer flood-batch 30ms\n"));
 }
 
 }  // namespace
