@@ -1,6 +1,8 @@
 #include "bench/load.hpp"
 
+#include <sys/resource.h>
 #include <algorithm>
+
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
@@ -293,6 +295,25 @@ std::string load_json(const LoadOptions& o, const LoadResult& r) {
 }  // namespace herd::bench
 
 namespace herd::bench {
+
+bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why) {
+    constexpr std::uint64_t descriptors_other = 64;  // stdio, epoll, the bare server's listener
+    const std::uint64_t needed =
+        static_cast<std::uint64_t>(options.connections) * (ceiling ? 2 : 1) + descriptors_other;
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return true;
+    if (limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, needed);
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur >= needed) return true;
+    *why = std::to_string(options.connections) + " connections" +
+           (ceiling ? " (and as many to the bare server)" : "") + " need " +
+           std::to_string(needed) + " file descriptors; this process may open " +
+           std::to_string(limit.rlim_cur);
+    return false;
+}
 
 double replies_per_second(const LoadResult& r) {
     return r.seconds > 0 ? static_cast<double>(r.replies) / r.seconds : 0;

@@ -30,6 +30,10 @@ struct LoadResult {
 };
 
 LoadResult run_load(const LoadOptions& options);
+// Raises this process's open-file limit to its hard limit if needed for `connections`
+// connections (twice as many with the ceiling's bare server in the process); false, saying why
+// in `why`, when even that is too few.
+bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why);
 double replies_per_second(const LoadResult& r);
 
 // `--ceiling`: the same load against a bare line server (bench/echo_server.hpp) in this process

@@ -75,6 +75,10 @@ int run_bench_load(int argc, char** argv) {
     }
     o.host = address->first;
     o.port = address->second;
+    if (std::string why; !bench::fit_descriptors(o, vm.count("ceiling") > 0, &why)) {
+        std::cerr << "herd bench load: " << why << "\n";
+        return 2;
+    }
     if (vm.count("ceiling")) {
         const bench::CeilingRun run = bench::run_with_ceiling(o, vm["rounds"].as<int>());
         std::cout << bench::ceiling_report(o, run);
