@@ -18,6 +18,7 @@
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
 #include "cli/sim_command.hpp"
+#include "core/assert.hpp"
 #include "netmode/files.hpp"
 #include "sim/report.hpp"
 #include "sim/sweep.hpp"
@@ -211,6 +212,7 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
 }
 
 // The HTML report of a written scenario file (a shrunk failure): simulated again with a trace.
+// False when it cannot be made (a broken invariant the shrinking did not see included).
 bool render_html(const std::string& file, const std::string& html) {
     auto text = net::read_text_file(file);
     if (error_of(text) != nullptr) return false;
@@ -222,7 +224,13 @@ bool render_html(const std::string& file, const std::string& html) {
     std::ofstream trace(trace_path, std::ios::binary | std::ios::trunc);
     sim::SimOptions options;
     options.trace = &trace;
-    const sim::SimResult r = sim::Simulator(sc, options).run();
+    sim::SimResult r;
+    try {
+        const ThrowingAssertions scope;
+        r = sim::Simulator(sc, options).run();
+    } catch (const AssertionFailure&) {
+        return false;
+    }
     trace.close();
     return !trace_path.empty() && trace && write_html(html, file, sc, r, trace_path, "herd sim");
 }
@@ -311,9 +319,12 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
         "# herd sweep: seed " + std::to_string(seed) + " of " + plan_.base_file + ", shrunk from " +
         std::to_string(outcome.timeline) + " to " + std::to_string(check.timeline) +
         " timeline statements in " + std::to_string(runs) + " runs\n# fails: " + outcome.signature +
-        "\n# replay: herd sim " + f.file + "\n";
+        "\n# replay: herd sim " + f.file +
+        (outcome.broken_invariant ? " (it stops there, as a server would)\n" : "\n");
     if (!write_file(f.file, header + small)) write_failed_ = true;
-    if (plan_.html && !write_failed_ && !render_html(f.file, plan_.out + "/" + name + ".min.html"))
+    // No report of a run cut short by a broken invariant: the file says what failed.
+    if (plan_.html && !write_failed_ && !outcome.broken_invariant &&
+        !render_html(f.file, plan_.out + "/" + name + ".min.html"))
         write_failed_ = true;
     return f;
 }

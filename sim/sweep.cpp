@@ -435,6 +435,7 @@ RunOutcome run_scenario_text(const std::string& text, const std::string& file_na
         r = Simulator(sc, SimOptions{}).run();
     } catch (const AssertionFailure& e) {
         o.failed = true;
+        o.broken_invariant = true;
         o.signature = e.what();
         o.what = std::string(e.what()) + " (the simulation stopped there)";
         return o;

@@ -53,7 +53,8 @@ struct RunOutcome {
     bool failed = false;
     std::string signature;
     std::string what;
-    std::size_t timeline = 0;  // timeline statements
+    std::size_t timeline = 0;       // timeline statements
+    bool broken_invariant = false;  // the run stopped on a failed HERD_ASSERT
 };
 RunOutcome run_scenario_text(const std::string& text, const std::string& file_name);
 
