@@ -1,6 +1,5 @@
 #include "bench/load.hpp"
 
-#include <sys/resource.h>
 #include <algorithm>
 
 #include <boost/asio.hpp>
@@ -18,6 +17,7 @@
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "netmode/process.hpp"
 #include "sim/report.hpp"
 
 namespace asio = boost::asio;
@@ -298,26 +298,16 @@ std::string load_json(const LoadOptions& o, const LoadResult& r) {
     return json.str();
 }
 
-}  // namespace herd::bench
-
-namespace herd::bench {
-
 bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why) {
     constexpr std::uint64_t descriptors_other = 64;  // stdio, epoll, the bare server's listener
     const std::uint64_t needed =
         static_cast<std::uint64_t>(options.connections) * (ceiling ? 2 : 1) + descriptors_other;
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return true;
-    if (limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, needed);
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-        ::getrlimit(RLIMIT_NOFILE, &limit);
-    }
-    if (limit.rlim_cur >= needed) return true;
+    const std::uint64_t limit = net::raise_open_file_limit(needed);
+    if (limit >= needed) return true;
     *why = std::to_string(options.connections) + " connections" +
            (ceiling ? " (and as many to the bare server)" : "") + " need " +
            std::to_string(needed) + " file descriptors; this process may open " +
-           std::to_string(limit.rlim_cur);
+           std::to_string(limit);
     return false;
 }
 

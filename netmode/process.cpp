@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -69,6 +71,17 @@ int stop_child(pid_t pid, std::chrono::milliseconds grace) {
     ::kill(pid, SIGKILL);
     int status = 0;
     return ::waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+std::uint64_t raise_open_file_limit(std::uint64_t wanted) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return UINT64_MAX;
+    if (limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, wanted);
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return static_cast<std::uint64_t>(limit.rlim_cur);
 }
 
 }  // namespace herd::net

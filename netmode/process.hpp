@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,5 +31,9 @@ int stop_child(pid_t pid, std::chrono::milliseconds grace);
 
 // Reaps `pid` if it has exited; its wait status then, nothing while it runs.
 std::optional<int> reap_child(pid_t pid);
+
+// Raises this process's soft limit on open files towards `wanted` (never past the hard limit)
+// and returns the soft limit then; UINT64_MAX when the limit cannot be read.
+std::uint64_t raise_open_file_limit(std::uint64_t wanted);
 
 }  // namespace herd::net

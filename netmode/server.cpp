@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +18,7 @@
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 #include "netmode/clock.hpp"
+#include "netmode/process.hpp"
 
 namespace herd::net {
 
@@ -141,17 +141,11 @@ std::optional<Error> Server::listen() {
 // limit to the hard one first), so that peers' reserve, dials, the admin port, logs and Places
 // always have descriptors left however many clients come.
 bool Server::fit_descriptor_budget() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return true;
-    if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-        ::getrlimit(RLIMIT_NOFILE, &limit);
-    }
+    const std::uint64_t limit = raise_open_file_limit(UINT64_MAX);
     constexpr std::size_t descriptors_other = 64;  // logs, trace, Places, epoll, listeners
     const std::size_t fixed = reserve_max_ + 2 * options_.herd.neighbours_of(options_.self).size() +
                               AdminServer::connections_max + descriptors_other;
-    const auto available = static_cast<std::size_t>(limit.rlim_cur);
+    const auto available = static_cast<std::size_t>(std::min<std::uint64_t>(limit, SIZE_MAX));
     const std::size_t fits = available > fixed ? available - fixed : 0;
     if (options_.connections_max <= fits) return true;
     if (fits == 0) return false;
