@@ -23,6 +23,7 @@ constexpr const char* usage_text =
     "  replay       run a scenario file against a real herd on loopback (--compare: and sim)\n"
     "  sweep        generated fault schedules over a scenario, failures shrunk\n"
     "  bench        load HOST:PORT | propagation: measure a real herd\n"
+    "  data         check DIR | repair DIR: look into and salvage a server's data folder\n"
     "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
     "  version      print the version and the git commit it was built from\n"
     "  help [CMD]   show this help, or a command's\n"
@@ -68,6 +69,7 @@ int dispatch(int argc, char** argv) {
     if (command == "proxy") return herd::cli::run_proxy(argc - 1, argv + 1);
     if (command == "replay") return herd::cli::run_replay(argc - 1, argv + 1);
     if (command == "sweep") return herd::cli::run_sweep(argc - 1, argv + 1);
+    if (command == "data") return herd::cli::run_data(argc - 1, argv + 1);
     if (command == "demo") {
         if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
             std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";

@@ -22,6 +22,9 @@ using QueryId = std::uint64_t;
 struct Reply {
     ConnectionId conn;
     std::string bytes;
+    // An IAMAT's AT line: a driver with durable storage may hold it until what it acknowledges
+    // is kept (and then whatever follows on the connection waits behind it).
+    bool acknowledges = false;
 };
 
 // Immutable bytes shared between actions: a flooded line goes to every neighbour without a copy

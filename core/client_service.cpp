@@ -11,6 +11,11 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
     if (const auto* iamat = std::get_if<IamatRequest>(&request)) {
         Record record = Record::from_iamat(self_, received, *iamat);
         out.kind = ClientOutcome::Kind::reply;
+        if (refusing_records_) {
+            out.reply = format_invalid_reply(line);
+            out.storage_refused = true;
+            return out;
+        }
         if (record.at_line().size() > record_bytes_max_) {
             // It could never reach a peer: refuse it here rather than store what cannot spread.
             out.reply = format_invalid_reply(line);
@@ -29,6 +34,7 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
         }
         out.reply = std::string(record.at_line());
         out.reply += '\n';
+        out.acknowledges = true;
         const Record* stored = nullptr;
         if (changed_store(store_.apply(std::move(record), &stored))) out.changed = stored;
         return out;

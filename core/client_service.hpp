@@ -39,6 +39,8 @@ struct ClientOutcome {
     const Record* changed = nullptr;   // the record an IAMAT stored, to be flooded
     bool too_long = false;             // an IAMAT refused: its AT line passes the size limit
     bool store_full = false;           // an IAMAT refused: it would grow a full store
+    bool storage_refused = false;      // an IAMAT refused: the driver's storage is behind
+    bool acknowledges = false;         // the reply is an IAMAT's AT line
 };
 
 class ClientService {
@@ -58,6 +60,10 @@ class ClientService {
           store_bytes_max_(store_bytes_max) {}
 
     ClientOutcome handle_line(std::string_view line, Timestamp received);
+    // While the driver's storage cannot keep more (a data folder's backlog past its bound),
+    // every IAMAT is answered `?` and stores nothing: nothing is acknowledged that could not be
+    // kept.
+    void set_refusing_records(bool refusing) { refusing_records_ = refusing; }
 
     const ServerName& self() const { return self_; }
 
@@ -66,6 +72,7 @@ class ClientService {
     RecordStore& store_;
     std::size_t record_bytes_max_;
     std::size_t store_bytes_max_;
+    bool refusing_records_ = false;
 };
 
 }  // namespace herd

@@ -14,6 +14,9 @@ namespace herd {
 
 struct Error {
     std::string message;
+    // For a command that stops on it: 1 for a failure of the moment (a port taken), 2 for input
+    // that must be fixed first (a bad flag, a damaged data folder).
+    int exit_status = 1;
 };
 
 template <typename T>

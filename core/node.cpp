@@ -148,6 +148,10 @@ bool Node::restore_record(std::string_view at_line) {
     return true;
 }
 
+void Node::handle_storage(bool writable) {
+    clients_.set_refusing_records(!writable);
+}
+
 std::optional<Action> Node::poll_action() {
     HERD_ASSERT(next_action_ <= actions_.size());
     if (next_action_ == actions_.size()) {
@@ -540,6 +544,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     }
     if (outcome.too_long) stats_.iamats_refused_too_long += 1;
     if (outcome.store_full) stats_.iamats_refused_store_full += 1;
+    if (outcome.storage_refused) stats_.iamats_refused_storage += 1;
     if (outcome.changed != nullptr) {
         applied(*outcome.changed, {}, config_.self.str());
         flood(*outcome.changed, std::nullopt, now);
@@ -548,7 +553,7 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
         case ClientOutcome::Kind::none:
             return;
         case ClientOutcome::Kind::reply:
-            push_reply(c, std::move(outcome.reply));
+            push_reply(c, std::move(outcome.reply), outcome.acknowledges);
             return;
         case ClientOutcome::Kind::places_query:
             start_query(conn, c, std::move(*outcome.query), now);
@@ -575,12 +580,13 @@ void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now 
     actions_.push_back(QueryPlaces{id, std::move(query)});
 }
 
-void Node::push_reply(Connection& c, std::string bytes) {
+void Node::push_reply(Connection& c, std::string bytes, bool acknowledges) {
     HERD_ASSERT(!bytes.empty() && bytes.back() == '\n');  // whole replies only
     c.held_bytes += bytes.size();
     Slot slot;
     slot.bytes = std::move(bytes);
     slot.ready = true;
+    slot.acknowledges = acknowledges;
     c.slots.push_back(std::move(slot));
     HERD_ASSERT(c.slots.size() <= config_.limits.client_pending_replies_max);
 }
@@ -621,13 +627,14 @@ void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
             return;
         }
         std::string bytes = std::move(c.slots.front().bytes);
+        const bool acknowledges = c.slots.front().acknowledges;
         c.slots.pop_front();
         HERD_ASSERT(c.held_bytes >= bytes.size());
         c.held_bytes -= bytes.size();
         if (c.unsent_bytes == 0) c.write_progress = now.mono;
         c.unsent_bytes += bytes.size();
         c.last_sent = now.mono;
-        actions_.push_back(Reply{conn, std::move(bytes)});
+        actions_.push_back(Reply{conn, std::move(bytes), acknowledges});
     }
     if (!update_flow(conn, c, now)) return;
     // Done when the client has finished sending, every line was taken and every reply handed

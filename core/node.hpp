@@ -85,6 +85,7 @@ struct NodeStats {
     std::uint64_t client_reads_paused = 0;
     std::uint64_t iamats_refused_too_long = 0;    // AT line past the record size limit
     std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
+    std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
     std::uint64_t places_refused_over_limit = 0;
 };
 
@@ -133,6 +134,10 @@ class Node {
     // the conflict rule, is not flooded (anti-entropy reconciles at each link-up) and is not
     // reported as applied. False for a line that is not a valid record.
     bool restore_record(std::string_view at_line);
+    // The driver's storage can keep more records, or cannot (a data folder whose backlog passed
+    // its bound): while it cannot, every IAMAT is answered `?` (counted as
+    // iamats_refused_storage).
+    void handle_storage(bool writable);
 
     std::optional<Action> poll_action();
     std::optional<Instant> poll_timeout();
@@ -167,6 +172,7 @@ class Node {
     struct Slot {
         std::string bytes;
         bool ready = false;
+        bool acknowledges = false;  // an IAMAT's AT line
         QueryId query = 0;
     };
 
@@ -275,7 +281,7 @@ class Node {
     // clients
     void handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now);
-    void push_reply(Connection& c, std::string bytes);
+    void push_reply(Connection& c, std::string bytes, bool acknowledges = false);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;

@@ -18,6 +18,7 @@
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 #include "netmode/clock.hpp"
+#include "netmode/data_format.hpp"
 #include "netmode/process.hpp"
 
 namespace herd::net {
@@ -64,7 +65,9 @@ struct Server::Conn {
     std::string tls_out;
     bool sniffed = false;
     bool securing = false;  // in its TLS handshake: nothing is read or written by us
-    bool held = false;      // its output waits until the data folder has what it acknowledges
+    // Output waiting for the data folder: an acknowledgement (with the sequence number that must
+    // be durable first) and whatever follows it on this connection.
+    std::deque<std::pair<std::uint64_t, SharedBytes>> gated;
 
     Conn(ConnectionId i, tcp::socket s, std::string l)
         : id(i), socket(std::move(s)), label(std::move(l)) {}
@@ -168,23 +171,30 @@ std::optional<Error> Server::start() {
             io_, [this](std::string_view path) { return admin_answer(path); });
         if (auto e = admin_->start(options_.admin)) return e;
     }
-    StoreFile::Loaded loaded;
-    if (!options_.data_dir.empty()) {
-        data_ = std::make_unique<StoreFile>(
-            options_.data_dir, StoreFile::Options{options_.fsync, options_.compact_bytes});
-        auto opened = data_->open();
-        if (const Error* e = error_of(opened)) return *e;
-        loaded = std::get<StoreFile::Loaded>(std::move(opened));
-    }
     if (!options_.secret.empty() || options_.tls_files.complete()) {
         auto made = PeerTls::make(options_.secret, options_.tls_files);
         if (const Error* e = error_of(made)) return *e;
         tls_ = std::get<std::unique_ptr<PeerTls>>(std::move(made));
     }
+    const NodeConfig config = node_config();
+    node_ = std::make_unique<Node>(config, now());
+    // The records of an earlier life, back into the store before the port opens.
+    if (auto e = open_data()) return e;
     if (auto e = listen()) return e;
-    const ServerSpec& me = options_.herd.servers[static_cast<std::size_t>(options_.self)];
+    std::cout << banner(config) << std::endl;
+    log_.write(banner(config) + "; incarnation " + hex64(config.incarnation) + "; herd " +
+               options_.version + " (commit " + options_.commit + ")");
+    for (const std::string& note : data_notes_)
+        log_.write(note);
+    places_.on_event([this](const std::string& line) { log_.write(line); });
+    do_accept();
+    pump();
+    return std::nullopt;
+}
+
+NodeConfig Server::node_config() const {
     NodeConfig config;
-    config.self = me.name;
+    config.self = options_.herd.servers[static_cast<std::size_t>(options_.self)].name;
     config.neighbours = options_.herd.neighbours_of(options_.self);
     config.tie_break = options_.tie_break;
     config.secret = options_.secret;
@@ -192,30 +202,25 @@ std::optional<Error> Server::start() {
     config.incarnation = random64();
     config.seed = random64();
     config.limits = options_.limits;
-    config.notify_applied = trace_.enabled() || data_ != nullptr;
+    config.notify_applied = trace_.enabled() || !options_.data_dir.empty();
     config.notify_lines = options_.log_lines && log_.enabled();
+    return config;
+}
+
+std::string Server::banner(const NodeConfig& config) const {
     std::string peers;
     for (const ServerName& n : config.neighbours)
         peers += (peers.empty() ? "" : ", ") + n.str();
-    const std::string banner =
-        "herd serve " + name_ + ": listening on " + listening_on_ + "; peers " +
-        (peers.empty() ? "none" : peers) + "; places " + options_.places.describe() + "; peers " +
-        (tls_                      ? "under " + tls_->describe()
-         : options_.insecure_peers ? std::string("UNAUTHENTICATED although the herd is not all on "
-                                                 "loopback (--insecure-peers)")
-                                   : std::string("unauthenticated (no herd secret; all on "
-                                                 "loopback)")) +
-        (admin_ ? "; admin on " + options_.admin : "") +
-        (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
-    std::cout << banner << std::endl;
-    log_.write(banner + "; incarnation " + hex64(config.incarnation) + "; herd " +
-               options_.version + " (commit " + options_.commit + ")");
-    node_ = std::make_unique<Node>(std::move(config), now());
-    restore(loaded);
-    places_.on_event([this](const std::string& line) { log_.write(line); });
-    do_accept();
-    pump();
-    return std::nullopt;
+    return "herd serve " + name_ + ": listening on " + listening_on_ + "; peers " +
+           (peers.empty() ? "none" : peers) + "; places " + options_.places.describe() +
+           "; peers " +
+           (tls_                      ? "under " + tls_->describe()
+            : options_.insecure_peers ? std::string("UNAUTHENTICATED although the herd is not all "
+                                                    "on loopback (--insecure-peers)")
+                                      : std::string("unauthenticated (no herd secret; all on "
+                                                    "loopback)")) +
+           (admin_ ? "; admin on " + options_.admin : "") +
+           (descriptor_note_.empty() ? "" : "; " + descriptor_note_);
 }
 
 void Server::stop() {
@@ -244,19 +249,39 @@ void Server::reopen_logs() {
     log_.write("herd serve " + name_ + ": log reopened (SIGHUP)");
 }
 
-// The records of an earlier life, back into the store before any connection.
-void Server::restore(const StoreFile::Loaded& loaded) {
-    if (!data_) return;
-    std::size_t bad = 0;
-    for (const std::string& line : loaded.lines)
-        bad += node_->restore_record(line) ? 0 : 1;
-    log_.write("data " + options_.data_dir + ": " + std::to_string(loaded.lines.size()) +
-               " entries read (" + std::to_string(loaded.from_snapshot) + " from the snapshot), " +
-               std::to_string(node_->store().size()) + " records restored" +
-               (bad > 0 ? ", " + std::to_string(bad) + " invalid" : "") +
-               (loaded.bytes_cut > 0
-                    ? ", a torn tail of " + std::to_string(loaded.bytes_cut) + " bytes cut"
-                    : ""));
+// Opens the data folder (locking it) and restores its records into the Node; a damaged folder
+// refuses the start (exit 2) with the file and offset, and nothing in it changed.
+std::optional<Error> Server::open_data() {
+    if (options_.data_dir.empty()) return std::nullopt;
+    StoreFile::Options o;
+    o.sync = options_.fsync;
+    o.compact_bytes = options_.compact_bytes;
+    o.backlog_bytes_max = options_.data_backlog_bytes_max;
+    o.server = name_;
+    for (const ServerSpec& s : options_.herd.servers)
+        o.herd += (o.herd.empty() ? "" : " ") + s.name.str();
+    data_ = std::make_unique<StoreFile>(options_.data_dir, std::move(o));
+    const std::size_t line_max = options_.limits.line_bytes_max;
+    auto opened = data_->open([this, line_max](std::string_view line) -> std::optional<std::string> {
+        if (node_->restore_record(line)) return std::nullopt;
+        if (line.size() > line_max)
+            return "a record of " + std::to_string(line.size()) +
+                   " bytes, past the record size limit of " + std::to_string(line_max);
+        return std::string("not an AT line");
+    });
+    if (const Error* e = error_of(opened)) return *e;
+    const StoreFile::Opened& o2 = std::get<StoreFile::Opened>(opened);
+    data_notes_ = o2.notes;
+    for (std::string& note : data_notes_)
+        note = "data " + options_.data_dir + ": " + note;
+    data_notes_.push_back("data " + options_.data_dir + ": " + std::to_string(o2.entries) +
+                          " entries read (" + std::to_string(o2.from_snapshot) +
+                          " from the snapshot), " + std::to_string(node_->store().size()) +
+                          " records restored" +
+                          (o2.bytes_cut > 0 ? ", a torn tail of " + std::to_string(o2.bytes_cut) +
+                                                  " bytes cut"
+                                            : ""));
+    return std::nullopt;
 }
 
 std::shared_ptr<Server::Conn> Server::find(ConnectionId id) {
@@ -502,7 +527,7 @@ void Server::lost(const std::shared_ptr<Conn>& c, const std::string& why) {
 }
 
 void Server::do_write(const std::shared_ptr<Conn>& c) {
-    if (c->writing || c->out.empty() || !c->open || c->securing || c->held) return;
+    if (c->writing || c->out.empty() || !c->open || c->securing) return;
     HERD_ASSERT(c->out_offset < c->out.front()->size());
     c->writing = true;
     // What is queued goes out in gathered writes (one system call, not one per line), each of
@@ -670,50 +695,64 @@ void Server::pump() {
     if (pumping_ || stopped_) return;
     HERD_ASSERT(node_ != nullptr);
     pumping_ = true;
-    // Under --fsync always, what this drain stored is made durable in one group before any of
-    // the replies and floods it caused leave: one fdatasync per batch of lines, not per record.
-    defer_writes_ = data_ && options_.fsync == StoreFile::Sync::always;
     drain(*node_, [this](auto&& action) { act(action); });
-    if (defer_writes_) {
-        defer_writes_ = false;
-        commit_deferred();
-    }
+    if (data_) commit();
     compact_if_due();
     pumping_ = false;
     arm_timer();
 }
 
-void Server::commit_deferred() {
-    const bool was_holding = !held_.empty();
-    const bool durable = data_->flush();
-    if (durable && !held_.empty()) {
-        log_.write("data " + options_.data_dir + ": writing again; held output released");
-        for (const auto& c : held_)
-            c->held = false;
-        deferred_.insert(deferred_.end(), held_.begin(), held_.end());
-        held_.clear();
+// Under --fsync always, what the drain stored is written and synced in one group, and the
+// acknowledgements it covers leave; while the folder cannot take it (a full disk) they wait,
+// and only they (and what follows them on their connection). In every mode, a backlog past its
+// bound makes the Node answer IAMATs `?` until the folder takes writes again.
+void Server::commit() {
+    if (options_.fsync == StoreFile::Sync::always) data_->flush();
+    durable_seen_ = data_->durable_seq();
+    release_gated();
+    const bool refuse = !data_->accepting();
+    if (refuse != refusing_) {
+        refusing_ = refuse;
+        node_->handle_storage(!refuse);
+        log_.write("data " + options_.data_dir + ": " +
+                   (refuse ? "a backlog of " + std::to_string(data_->backlog_bytes()) +
+                                 " bytes has passed --data-backlog-mb: IAMATs are answered `?` "
+                                 "until the folder takes writes again"
+                           : std::string("the backlog is under its bound: IAMATs are taken again")));
     }
-    for (const auto& c : deferred_) {
-        if (durable) {
-            do_write(c);
-        } else if (!c->held) {
-            c->held = true;
-            held_.push_back(c);
+    if (!gated_conns_.empty() || refusing_) retry_held();
+}
+
+void Server::release_gated() {
+    std::size_t kept = 0;
+    for (auto& c : gated_conns_) {
+        bool moved = false;
+        while (!c->gated.empty() && c->gated.front().first <= durable_seen_) {
+            c->out.push_back(std::move(c->gated.front().second));
+            c->gated.pop_front();
+            moved = true;
         }
+        if (moved) do_write(c);
+        if (c->open && !c->gated.empty()) gated_conns_[kept++] = c;
     }
-    deferred_.clear();
-    if (held_.empty()) return;
-    if (!was_holding)
-        log_.write("data " + options_.data_dir +
-                   ": cannot write; replies and floods held until it can (--fsync always)");
-    retry_held();
+    gated_conns_.resize(kept);
+    const bool holding = !gated_conns_.empty() && data_->failing();
+    if (holding == holding_) return;
+    holding_ = holding;
+    log_.write("data " + options_.data_dir +
+               (holding ? ": cannot write; acknowledgements held until it can (--fsync always)"
+                        : ": writing again; held acknowledgements released"));
 }
 
 void Server::retry_held() {
+    if (retry_armed_) return;
+    retry_armed_ = true;
     held_retry_.expires_after(std::chrono::milliseconds(100));
     held_retry_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || stopped_ || held_.empty()) return;
-        commit_deferred();
+        retry_armed_ = false;
+        if (ec || stopped_) return;
+        commit();
+        compact_if_due();
     });
 }
 
@@ -722,7 +761,7 @@ void Server::compact_if_due() {
     const RecordStore& store = node_->store();
     std::string entries;
     entries.reserve(store.line_bytes() + store.size() * 18);
-    store.for_each([&entries](const Record& r) { StoreFile::append_entry(entries, r.at_line()); });
+    store.for_each([&entries](const Record& r) { data::append_entry(entries, r.at_line()); });
     log_.write("data " + options_.data_dir + ": compacting " + std::to_string(data_->log_bytes()) +
                " bytes of log into a snapshot of " + std::to_string(store.size()) + " records");
     data_->snapshot(std::move(entries));
@@ -747,7 +786,10 @@ void Server::arm_timer() {
 
 // One overload per action; pump() hands each action to the one that takes it.
 void Server::act(Reply& a) {
-    on_send(a.conn, std::make_shared<const std::string>(std::move(a.bytes)));
+    // Under --fsync always an acknowledgement waits until every record stored so far is durable.
+    const bool gate = a.acknowledges && data_ && options_.fsync == StoreFile::Sync::always;
+    on_send(a.conn, std::make_shared<const std::string>(std::move(a.bytes)),
+            gate ? last_appended_ : 0);
 }
 
 void Server::act(SendToPeer& a) {
@@ -793,7 +835,7 @@ void Server::act(ResumeReading& a) {
     }
 }
 
-void Server::on_send(ConnectionId id, SharedBytes bytes) {
+void Server::on_send(ConnectionId id, SharedBytes bytes, std::uint64_t durable_needed) {
     auto c = find(id);
     if (!c) return;
     if (options_.log_lines) {
@@ -805,11 +847,13 @@ void Server::on_send(ConnectionId id, SharedBytes bytes) {
     HERD_ASSERT(c->out_bytes <= std::max(options_.limits.client_output_bytes_max,
                                          options_.limits.peer_output_bytes_max) +
                                     refused_line_bytes_max);
+    if (durable_needed > durable_seen_ || !c->gated.empty()) {
+        if (c->gated.empty()) gated_conns_.push_back(c);
+        c->gated.emplace_back(durable_needed, std::move(bytes));
+        return;
+    }
     c->out.push_back(std::move(bytes));
-    if (defer_writes_)
-        deferred_.push_back(c);
-    else
-        do_write(c);
+    do_write(c);
 }
 
 void Server::act(Close& close) {
@@ -855,7 +899,7 @@ void Server::act(PeerUp& up) {
 void Server::act(RecordApplied& applied) {
     // Before the AT reply that follows it among the actions: under --fsync always the record is
     // on disk before its client hears of it.
-    if (data_) data_->append(applied.at_line);
+    if (data_) last_appended_ = data_->append(applied.at_line);
     if (!trace_.enabled()) return;
     const Now t = now();
     std::string line = "{\"ev\":\"apply\",\"server\":\"";
@@ -951,7 +995,7 @@ int serve(ServerOptions options) {
     Server server(io, std::move(options));
     if (auto e = server.start()) {
         std::cerr << "herd serve: " << e->message << "\n";
-        return 1;
+        return e->exit_status;
     }
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;

@@ -78,6 +78,8 @@ struct ServerOptions {
     std::string commit = "unknown";
     std::string data_dir;  // where stored records are kept across restarts; empty: none
     StoreFile::Sync fsync = StoreFile::Sync::batch;
+    // Records waiting to be written past which IAMATs are refused (--data-backlog-mb).
+    std::size_t data_backlog_bytes_max = StoreFile::backlog_bytes_max_default;
     std::uint64_t compact_bytes = std::uint64_t{64} << 20;  // the data log's size that compacts
     std::chrono::milliseconds dial_timeout{2000};
     NodeLimits limits;
@@ -111,7 +113,9 @@ class Server {
     std::optional<Error> listen();
     // False when the open-file limit leaves no room for a single client.
     bool fit_descriptor_budget();
-    void restore(const StoreFile::Loaded& loaded);
+    NodeConfig node_config() const;
+    std::string banner(const NodeConfig& config) const;
+    std::optional<Error> open_data();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);
     void take_seat(Conn& c, Seat seat);
@@ -143,9 +147,11 @@ class Server {
     void pump();
     // The whole store to the data folder's snapshot, when it wants one.
     void compact_if_due();
-    // Under --fsync always, what one drain stored is committed before its output leaves; while
-    // the data folder cannot take it (a full disk) that output is held, and retried.
-    void commit_deferred();
+    // After each drain: the data folder's group commit, acknowledgements released as their
+    // records become durable (retried while it cannot write), and the Node told when the
+    // folder's backlog passes its bound.
+    void commit();
+    void release_gated();
     void retry_held();
     void arm_timer();
     // Carrying out the Node's actions, one overload each.
@@ -161,7 +167,7 @@ class Server {
     void act(LinesRead& a);
     void act(PauseReading& a);
     void act(ResumeReading& a);
-    void on_send(ConnectionId id, SharedBytes bytes);
+    void on_send(ConnectionId id, SharedBytes bytes, std::uint64_t durable_needed = 0);
     std::shared_ptr<Conn> find(ConnectionId id);
     std::string metrics() const;
     bool ready() const;
@@ -190,9 +196,13 @@ class Server {
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<StoreFile> data_;
     std::unique_ptr<PeerTls> tls_;  // peer links under TLS; null: plain text
-    bool defer_writes_ = false;     // within a drain under --fsync always
-    std::vector<std::shared_ptr<Conn>> deferred_;
-    std::vector<std::shared_ptr<Conn>> held_;  // output waiting for the data folder
+    std::vector<std::string> data_notes_;  // what the data folder's start found, for the log
+    std::uint64_t last_appended_ = 0;      // the data folder's sequence number of the last record
+    std::uint64_t durable_seen_ = 0;       // every record up to it is durable
+    std::vector<std::shared_ptr<Conn>> gated_conns_;  // connections with output waiting for it
+    bool holding_ = false;                 // acknowledgements wait on a failing folder
+    bool refusing_ = false;                // the folder's backlog is past its bound
+    bool retry_armed_ = false;
     boost::asio::steady_timer held_retry_{io_};
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;

@@ -87,6 +87,9 @@ void client_metrics(MetricsText& m, const Node& node) {
     m.family("herd_iamat_refused_store_full_total", "counter",
              "IAMATs for new clients answered ? because the store passed its size limit.")
         .sample(st.iamats_refused_store_full);
+    m.family("herd_iamat_refused_storage_total", "counter",
+             "IAMATs answered ? because the data folder's backlog passed --data-backlog-mb.")
+        .sample(st.iamats_refused_storage);
     m.family("herd_store_line_bytes", "gauge",
              "Bytes of stored AT lines (the store's size limit counts these).")
         .sample(node.store().line_bytes());
@@ -182,11 +185,20 @@ void data_metrics(MetricsText& m, const StoreFile& data) {
              "Failed writes or syncs of the data log (retried).")
         .sample(data.write_failures());
     m.family("herd_data_entries_dropped_total", "counter",
-             "Entries dropped after failed writes past the retry bound (the next snapshot "
-             "writes them).")
+             "Records from peers not queued because the backlog was past its bound (the next "
+             "snapshot writes them).")
         .sample(data.entries_dropped());
+    m.family("herd_data_backlog_bytes", "gauge",
+             "Entries waiting to be written and synced to the data folder.")
+        .sample(data.backlog_bytes());
+    m.family("herd_data_writable", "gauge",
+             "1 while the data folder takes writes, 0 while they fail (a full disk).")
+        .sample(data.failing() ? 0 : 1);
     m.family("herd_data_snapshots_total", "counter", "Snapshots written by compaction.")
         .sample(data.snapshots_written());
+    m.family("herd_data_snapshot_failures_total", "counter",
+             "Compactions that failed and kept the last good snapshot (retried).")
+        .sample(data.snapshot_failures());
 }
 
 }  // namespace
