@@ -214,10 +214,11 @@ std::uint64_t StoreFile::append(std::string_view at_line) {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::uint64_t seq = ++appended_;
     const std::size_t bytes = at_line.size() + data::checksum_digits + 2;
-    if (pending_bytes_ + buffer_.size() + bytes > options_.backlog_bytes_max) {
-        // Past the bound: the store in memory has it; the next snapshot will.
+    const std::size_t backlog = pending_bytes_ + buffer_.size() + bytes;
+    if (backlog >= options_.backlog_bytes_max) over_bound_ = true;
+    if (backlog > options_.backlog_bytes_max + options_.backlog_margin_bytes) {
+        // Past the bound and its margin: the store in memory has it; the next snapshot will.
         entries_dropped_ += 1;
-        over_bound_ = true;
         if (!dropped_ranges_.empty() && dropped_ranges_.back().second + 1 == seq) {
             dropped_ranges_.back().second = seq;
         } else {

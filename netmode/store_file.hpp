@@ -19,8 +19,8 @@
 // that fits is kept and synced, so writing resumes as soon as any space frees; a failed fsync
 // cuts the log back to its last synced byte and the bytes are written again from memory. The
 // entries waiting (the backlog) are bounded by backlog_bytes_max: past it accepting() is false
-// (the server then answers IAMATs `?`) and entries appended anyway (records from peers) are
-// dropped, to come back with the next snapshot (written from the store in memory).
+// (the server then answers IAMATs `?`), and entries appended past it and a margin (records from
+// peers) are dropped, to come back with the next snapshot (written from the store in memory).
 //
 // Compaction: once the log passes compact_bytes (and the last snapshot's size), or entries were
 // dropped, or a set-aside log is left, the driver hands over its store (snapshot()); the log is
@@ -62,6 +62,11 @@ class StoreFile {
         Sync sync = Sync::batch;
         std::uint64_t compact_bytes = std::uint64_t{64} << 20;  // the log's size that compacts
         std::size_t backlog_bytes_max = backlog_bytes_max_default;
+        // Past backlog_bytes_max, appends are still kept up to this much more: what one drain
+        // can store from a client read before the driver hears accepting() is false (a 64 KiB
+        // read makes at most ~200 KB of entries), so no acknowledged record is ever dropped;
+        // only records from peers, past it, are.
+        std::size_t backlog_margin_bytes = std::size_t{1} << 20;
         std::string server;  // the folder's owner, recorded in its identity file
         std::string herd;    // the herd's server names, recorded beside it
         DataFs* fs = nullptr;  // null: the real file system
