@@ -659,8 +659,10 @@ void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
     c->queries -= 1;
     for (Slot& slot : c->slots) {
         if (slot.ready || slot.query != id) continue;
-        slot.bytes = result.ok ? format_whatsat_reply(q.at_line, result.body, q.bound)
+        bool malformed = false;
+        slot.bytes = result.ok ? format_whatsat_reply(q.at_line, result.body, q.bound, &malformed)
                                : format_whatsat_failure(q.at_line, result.status);
+        if (malformed) stats_.places_answers_malformed += 1;
         slot.ready = true;
         c->held_bytes += slot.bytes.size();
         break;

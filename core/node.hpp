@@ -86,6 +86,8 @@ struct NodeStats {
     std::uint64_t iamats_refused_too_long = 0;    // AT line past the record size limit
     std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
     std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
+    // Places answers that were no JSON object within places_json_depth_max (UNKNOWN_ERROR sent).
+    std::uint64_t places_answers_malformed = 0;
     std::uint64_t places_refused_over_limit = 0;
 };
 

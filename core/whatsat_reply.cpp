@@ -89,9 +89,10 @@ class ResultsFilter {
     bool start(bool array, F forward) {
         if (skip_ > 0) {
             ++skip_;
-            return true;
+            return depth_ + skip_ <= places_json_depth_max;
         }
         if (depth_ == 0) top_level_object_ = !array;
+        if (depth_ + skip_ >= places_json_depth_max) return false;  // stops the parse
         if (drop_element()) {
             skip_ = 1;
             return true;
@@ -154,18 +155,42 @@ bool places_status_is_answer(std::string_view status) {
     return status == "OK" || status == "ZERO_RESULTS";
 }
 
+bool json_nesting_within(std::string_view json, int depth_max) {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > depth_max) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
 std::string format_whatsat_reply(std::string_view at_line, std::string_view places_body,
-                                 unsigned bound) {
+                                 unsigned bound, bool* malformed) {
     rapidjson::StringBuffer buffer;
     Writer writer(buffer);
     writer.SetIndent(' ', 3);
     ResultsFilter filter(writer, bound);
     rapidjson::Reader reader;
     rapidjson::MemoryStream stream(places_body.data(), places_body.size());
+    // Iterative: the parser keeps its own stack, whatever the nesting.
     const auto parsed =
-        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(
-            stream, filter);
+        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag |
+                     rapidjson::kParseIterativeFlag>(stream, filter);
     if (parsed.IsError() || !filter.top_level_object()) {
+        if (malformed != nullptr) *malformed = true;
         return format_whatsat_failure(at_line, "UNKNOWN_ERROR");
     }
     const std::string& status = filter.status();

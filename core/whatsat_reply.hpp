@@ -13,11 +13,22 @@
 
 namespace herd {
 
+// A provider's answer is outside our control (a misconfigured URL, a compromised proxy): one
+// nested deeper than this is no Places answer (Google's are 4-6 deep). It gets the failure
+// framing with UNKNOWN_ERROR, and nothing is parsed recursively, so no answer can exhaust the
+// stack or grow the reply's indentation without end.
+inline constexpr int places_json_depth_max = 64;
+
+// True when no container in `json` (objects and arrays, outside strings) is nested deeper than
+// `depth_max`; a linear scan, no recursion. Unbalanced text is left for the parser to refuse.
+bool json_nesting_within(std::string_view json, int depth_max);
+
 // True for the Places statuses that are answers (OK, ZERO_RESULTS); any other status is a failure.
 bool places_status_is_answer(std::string_view status);
 
+// `malformed` (if given) is set when the body was no JSON object within places_json_depth_max.
 std::string format_whatsat_reply(std::string_view at_line, std::string_view places_body,
-                                 unsigned bound);
+                                 unsigned bound, bool* malformed = nullptr);
 
 // The failure framing: the AT line, then
 // {"html_attributions": [], "results": [], "status": "<STATUS>"}

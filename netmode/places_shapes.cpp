@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/whatsat_reply.hpp"
+
 namespace herd::net {
 
 namespace {
@@ -58,6 +60,15 @@ std::string legacy_path(const PlacesQuery& q) {
            "&radius=" + q.radius.metres_text();
 }
 
+// A provider's JSON object, parsed without recursion and only when nested no deeper than
+// places_json_depth_max (values are written back with Accept, which recurses).
+static bool parse_bounded(rapidjson::Document& doc, std::string_view body) {
+    if (!json_nesting_within(body, places_json_depth_max)) return false;
+    doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                    body.size());
+    return !doc.HasParseError() && doc.IsObject();
+}
+
 std::string new_api_body(const PlacesQuery& q) {
     const auto [lat, lon] = split_latlon(q.latlon_text);
     return "{\"maxResultCount\": 20, \"locationRestriction\": {\"circle\": {\"center\": "
@@ -68,8 +79,7 @@ std::string new_api_body(const PlacesQuery& q) {
 
 std::optional<std::string> new_to_legacy(std::string_view new_body) {
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseFullPrecisionFlag>(new_body.data(), new_body.size());
-    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    if (!parse_bounded(doc, new_body)) return std::nullopt;
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
@@ -116,8 +126,7 @@ std::optional<std::string> new_to_legacy(std::string_view new_body) {
 
 std::optional<std::string> legacy_to_new(std::string_view legacy_body) {
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseFullPrecisionFlag>(legacy_body.data(), legacy_body.size());
-    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    if (!parse_bounded(doc, legacy_body)) return std::nullopt;
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
@@ -163,8 +172,7 @@ std::optional<std::string> legacy_to_new(std::string_view legacy_body) {
 
 std::string legacy_status(std::string_view body) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) return {};
+    if (!parse_bounded(doc, body)) return {};
     const auto* status = member(doc, "status");
     if (status == nullptr || !status->IsString()) return {};
     return std::string(status->GetString(), status->GetStringLength());
@@ -172,8 +180,7 @@ std::string legacy_status(std::string_view body) {
 
 std::string new_error_status(std::string_view body) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) return "UNKNOWN_ERROR";
+    if (!parse_bounded(doc, body)) return "UNKNOWN_ERROR";
     const auto* error = member(doc, "error");
     const auto* status = error != nullptr ? member(*error, "status") : nullptr;
     if (status == nullptr || !status->IsString()) return "UNKNOWN_ERROR";

@@ -87,6 +87,10 @@ void client_metrics(MetricsText& m, const Node& node) {
     m.family("herd_iamat_refused_store_full_total", "counter",
              "IAMATs for new clients answered ? because the store passed its size limit.")
         .sample(st.iamats_refused_store_full);
+    m.family("herd_places_answers_malformed_total", "counter",
+             "Places answers that were no JSON object nested at most 64 deep (the client got "
+             "UNKNOWN_ERROR).")
+        .sample(st.places_answers_malformed);
     m.family("herd_iamat_refused_storage_total", "counter",
              "IAMATs answered ? because the data folder's backlog passed --data-backlog-mb.")
         .sample(st.iamats_refused_storage);

@@ -84,6 +84,38 @@ TEST(WhatsatReply, MalformedBodyGetsUnknownError) {
               "{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n");
 }
 
+// A body nested `depth` deep inside a result.
+std::string nested(int depth) {
+    return R"({"results": [{"name": "A", "deep": )" + std::string(static_cast<std::size_t>(depth), '[') +
+           std::string(static_cast<std::size_t>(depth), ']') + R"(}], "status": "OK"})";
+}
+
+TEST(WhatsatReply, AnAnswerNestedPastTheBoundIsRefusedWithoutRecursion) {
+    const std::string failure =
+        "AT Alford +0.5 c +1.0+1.0 9\n"
+        "{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n";
+    // The top object, `results`, the element and `deep` take 3 levels.
+    bool malformed = false;
+    EXPECT_NE(format_whatsat_reply(at, nested(places_json_depth_max - 3), 5, &malformed), failure);
+    EXPECT_FALSE(malformed);
+    EXPECT_EQ(format_whatsat_reply(at, nested(places_json_depth_max - 2), 5, &malformed), failure);
+    EXPECT_TRUE(malformed);
+    // A million deep, kept or dropped by the bound: refused, no stack used for it.
+    EXPECT_EQ(format_whatsat_reply(at, nested(1'000'000), 5), failure);
+    EXPECT_EQ(format_whatsat_reply(at, nested(1'000'000), 0), failure);
+    // Cut short.
+    malformed = false;
+    EXPECT_EQ(format_whatsat_reply(at, R"({"results": [{"name": "A")", 5, &malformed), failure);
+    EXPECT_TRUE(malformed);
+}
+
+TEST(WhatsatReply, NestingIsCountedOutsideStringsOnly) {
+    EXPECT_TRUE(json_nesting_within(R"({"a": "[[[[[[", "b": "\"[[["})", 1));
+    EXPECT_FALSE(json_nesting_within(R"({"a": [1]})", 1));
+    EXPECT_TRUE(json_nesting_within(R"({"a": [1]})", 2));
+    EXPECT_FALSE(json_nesting_within(std::string(100000, '['), 64));
+}
+
 TEST(WhatsatReply, ProviderErrorStatusUsesTheFailureFraming) {
     const char* denied =
         R"({"error_message": "The provided API key is invalid.", "html_attributions": [], "results": [], "status": "REQUEST_DENIED"})";

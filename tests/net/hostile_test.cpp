@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "core/time.hpp"
@@ -345,6 +346,81 @@ TEST(Hostile, TimersStayBoundedAfterAHundredThousandShortConnections) {
 }
 
 // ---------------------------------------------------------------- logs in trouble
+
+// A Places provider gone bad (a misconfigured URL, a compromised proxy): every request gets the
+// same answer. A thread on 127.0.0.1, stopped with the test.
+class HostileProvider {
+  public:
+    explicit HostileProvider(std::string body) : body_(std::move(body)) {
+        fd_ = listen_loopback(&port_);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~HostileProvider() {
+        stop_ = true;
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    void answer(std::string body) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        body_ = std::move(body);
+    }
+
+  private:
+    void serve() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) continue;
+            std::string request;
+            char buffer[4096];
+            const auto end = Clock::now() + 2000ms;
+            while (request.find("\r\n\r\n") == std::string::npos && Clock::now() < end) {
+                const ssize_t n = ::recv(c, buffer, sizeof buffer, 0);
+                if (n <= 0) break;
+                request.append(buffer, static_cast<std::size_t>(n));
+            }
+            std::string body;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                body = body_;
+            }
+            send_all(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+            ::close(c);
+        }
+    }
+    std::mutex mutex_;
+    std::string body_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+TEST(Hostile, APlacesAnswerNestedAMillionDeepOrCutShortGetsUnknownErrorAndTheServerGoesOn) {
+    const std::string deep = R"({"results": [{"name": "A", "x": )" + std::string(1'000'000, '[') +
+                             std::string(1'000'000, ']') + R"(}], "status": "OK"})";
+    HostileProvider provider(deep);
+    SoloServer solo("deep-places", {"--places", provider.url(), "--places-timeout-ms", "20000"});
+    ASSERT_NE(talk(solo.port(), "IAMAT deep +1.0+1.0 " + now_text() + "\n").find("AT Solo "),
+              std::string::npos);
+    const std::string failure =
+        "{\"html_attributions\": [], \"results\": [], \"status\": \"UNKNOWN_ERROR\"}\n\n";
+    std::string reply = talk(solo.port(), "WHATSAT deep 10 5\n", 30000ms);
+    EXPECT_TRUE(reply.ends_with(failure)) << reply.substr(0, 200);
+    provider.answer(R"({"results": [{"name": "A", "geometry": {"location": {"lat": 1.)");
+    reply = talk(solo.port(), "WHATSAT deep 11 5\n", 30000ms);
+    EXPECT_TRUE(reply.ends_with(failure)) << reply.substr(0, 200);
+    EXPECT_TRUE(solo.process().running());
+    EXPECT_EQ(solo.metric("herd_places_answers_malformed_total"), 2);
+    // And a sound answer still goes through.
+    provider.answer(R"({"results": [{"name": "Cafe"}], "status": "OK"})");
+    reply = talk(solo.port(), "WHATSAT deep 12 5\n", 30000ms);
+    EXPECT_NE(reply.find("\"name\": \"Cafe\""), std::string::npos) << reply;
+}
 
 TEST(HostileLogs, SighupReopensTheLogAfterItWasMovedAway) {
     SoloServer solo("sighup");
