@@ -561,20 +561,40 @@ void Node::handle_client_line(ConnectionId conn, Connection& c, std::string_view
     }
 }
 
+std::size_t Node::places_share(std::uint64_t origin) const {
+    const auto it = places_by_origin_.find(origin);
+    const std::size_t waiting = places_by_origin_.size() + (it == places_by_origin_.end() ? 1 : 0);
+    return std::max<std::size_t>(1, std::min(config_.limits.places_per_origin_max,
+                                             config_.limits.places_pending_max / (waiting + 1)));
+}
+
+void Node::places_done(std::uint64_t origin) {
+    if (origin == 0) return;
+    auto it = places_by_origin_.find(origin);
+    HERD_ASSERT(it != places_by_origin_.end() && it->second > 0);
+    if (--it->second == 0) places_by_origin_.erase(it);
+}
+
 void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now) {
-    if (queries_.size() >= config_.limits.places_pending_max) {
-        // The provider is far behind: answer at once rather than queue without end.
-        stats_.places_refused_over_limit += 1;
+    const bool full = queries_.size() >= config_.limits.places_pending_max;
+    const auto mine = places_by_origin_.find(c.origin);
+    const bool over_share = c.origin != 0 && mine != places_by_origin_.end() &&
+                            mine->second >= places_share(c.origin);
+    if (full || over_share) {
+        // The provider is far behind, or this address has its share waiting: answer at once
+        // rather than queue without end or take other clients' room.
+        (full ? stats_.places_refused_over_limit : stats_.places_refused_over_share) += 1;
         push_reply(c, format_whatsat_failure(query.at_line, "OVER_QUERY_LIMIT"));
         return;
     }
+    if (c.origin != 0) places_by_origin_[c.origin] += 1;
     const QueryId id = next_query_++;
     Slot slot;
     slot.query = id;
     c.slots.push_back(std::move(slot));
     c.queries += 1;
     const Timer timer = arm(now.mono + config_.limits.places_timeout, TimerKind::places, id);
-    queries_.emplace(id, PendingQuery{conn, query.at_line, query.bound, timer});
+    queries_.emplace(id, PendingQuery{conn, query.at_line, query.bound, timer, c.origin});
     HERD_ASSERT(queries_.size() <= config_.limits.places_pending_max);
     HERD_ASSERT(c.slots.size() <= config_.limits.client_pending_replies_max);
     actions_.push_back(QueryPlaces{id, std::move(query)});
@@ -652,6 +672,7 @@ void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
     if (it == queries_.end()) return;  // answered already (timeout), or its client left
     PendingQuery q = std::move(it->second);
     queries_.erase(it);
+    places_done(q.origin);
     timers_.erase(q.timer);  // gone already when this is the timeout itself
     Connection* c = find(q.conn);
     if (c == nullptr) return;

@@ -86,6 +86,7 @@ struct NodeStats {
     std::uint64_t iamats_refused_too_long = 0;    // AT line past the record size limit
     std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
     std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
+    std::uint64_t places_refused_over_share = 0;  // an origin past its share of Places slots
     // Places answers that were no JSON object within places_json_depth_max (UNKNOWN_ERROR sent).
     std::uint64_t places_answers_malformed = 0;
     std::uint64_t places_refused_over_limit = 0;
@@ -237,6 +238,7 @@ class Node {
         std::string at_line;
         unsigned bound;
         Timer timer;
+        std::uint64_t origin = 0;  // its connection's origin (0: not named)
     };
 
     // What one origin is doing with handshakes (kept while it has any, or is blocked).
@@ -284,6 +286,9 @@ class Node {
     void handle_client_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now);
     void push_reply(Connection& c, std::string bytes, bool acknowledges = false);
+    // The Places queries an origin may have in flight now (its fair share).
+    std::size_t places_share(std::uint64_t origin) const;
+    void places_done(std::uint64_t origin);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;
@@ -342,6 +347,9 @@ class Node {
     IdMap<Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
     std::map<std::uint64_t, Origin> origins_;  // bounded by origins_max
+    // Places queries in flight per named origin (entries leave at zero): bounded by the
+    // queries themselves.
+    std::map<std::uint64_t, std::size_t> places_by_origin_;
     // Origins with nothing pending, longest idle first: the first forgotten when origins_ is
     // full, so a flood from many addresses cannot lock a real peer's address out.
     std::set<std::pair<Instant, std::uint64_t>> idle_origins_;

@@ -42,6 +42,12 @@ struct NodeLimits {
     // Places queries in flight for the whole server: a WHATSAT beyond this is answered at once
     // with the failure body and status OVER_QUERY_LIMIT.
     std::size_t places_pending_max = 4096;
+    // One origin's share of those (a source address, as the driver names it; origins it does
+    // not name are not limited): at most this many, and at most places_pending_max / (n + 1)
+    // with n origins waiting for Places, so one address, or a few, never take every slot and a
+    // newcomer always finds room. Past it the origin's WHATSAT is answered at once with the
+    // failure body, status OVER_QUERY_LIMIT; its own earlier queries are not touched.
+    std::size_t places_per_origin_max = 256;
 
     // A peer's output queue: past this the link is closed (anti-entropy repairs it later).
     std::size_t peer_output_bytes_max = 16 << 20;

@@ -5,6 +5,8 @@
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
 
+#include <set>
+
 namespace herd::net::data {
 
 void append_entry(std::string& out, std::string_view payload) {
@@ -184,35 +186,62 @@ std::string format_identity(const Identity& id) {
                       "\nherd " + id.herd + "\n";
     if (id.legacy_snapshot_bytes)
         out += "legacy-snapshot " + std::to_string(*id.legacy_snapshot_bytes) + "\n";
+    if (id.has_snapshot) out += "snapshot yes\n";
     return out;
 }
+
+namespace {
+
+// One line of the identity file into `id`; false (with `why`) when it is not one, or repeats.
+bool identity_line(const std::vector<std::string_view>& f, Identity& id, std::set<std::string>& seen,
+                   std::string* why) {
+    const std::string key(f[0]);
+    if (!seen.insert(key).second) {
+        *why = "`" + key + "` given twice";
+        return false;
+    }
+    if (key == "herd-data" && f.size() == 2) {
+        id.format = f[1] == "2" ? 2 : -1;
+        if (id.format != folder_format) *why = "format `" + std::string(f[1]) + "`, this herd reads 2";
+        return id.format == folder_format;
+    }
+    if (key == "server" && f.size() == 2) {
+        id.server = std::string(f[1]);
+        return true;
+    }
+    if (key == "herd") {
+        for (std::size_t i = 1; i < f.size(); ++i)
+            id.herd += (i > 1 ? " " : "") + std::string(f[i]);
+        return true;
+    }
+    if (key == "legacy-snapshot" && f.size() == 2 && parse_whole(f[1], UINT64_MAX)) {
+        id.legacy_snapshot_bytes = parse_whole(f[1], UINT64_MAX);
+        return true;
+    }
+    if (key == "snapshot" && f.size() == 2 && f[1] == "yes") {
+        id.has_snapshot = true;
+        return true;
+    }
+    *why = "unknown line `" + key + " ...`";
+    return false;
+}
+
+}  // namespace
 
 std::optional<Identity> parse_identity(std::string_view text, std::string* why) {
     Identity id;
     id.format = 0;
+    std::set<std::string> seen;
     for (const SourceLine& source : source_lines(text)) {
-        const std::string_view line = source.text;
-        const auto f = fields_of(line);
+        const auto f = fields_of(source.text);
         if (f.empty()) continue;
-        if (f[0] == "herd-data" && f.size() == 2) {
-            const auto v = parse_whole(f[1], 999);
-            id.format = v ? static_cast<int>(*v) : -1;
-        } else if (f[0] == "server" && f.size() == 2) {
-            id.server = std::string(f[1]);
-        } else if (f[0] == "herd") {
-            id.herd = std::string(trim(line.substr(4)));
-        } else if (f[0] == "legacy-snapshot" && f.size() == 2 &&
-                   parse_whole(f[1], UINT64_MAX)) {
-            id.legacy_snapshot_bytes = parse_whole(f[1], UINT64_MAX);
-        } else {
-            *why = "unknown line `" + std::string(line) + "`";
+        if (!identity_line(f, id, seen, why)) {
+            *why = "line " + std::to_string(source.number) + ": " + *why;
             return std::nullopt;
         }
     }
     if (id.format != folder_format) {
-        *why = id.format == 0 ? "no `herd-data` line"
-                              : "format " + std::to_string(id.format) + ", this herd reads " +
-                                    std::to_string(folder_format);
+        *why = "no `herd-data 2` line";
         return std::nullopt;
     }
     if (id.server.empty()) {
@@ -220,6 +249,12 @@ std::optional<Identity> parse_identity(std::string_view text, std::string* why) 
         return std::nullopt;
     }
     return id;
+}
+
+std::string shown(std::string_view name) {
+    std::string out = "`";
+    append_json_escaped(out, name);
+    return out + "`";
 }
 
 }  // namespace herd::net::data

@@ -17,8 +17,9 @@
 //                 format 2 and is taken only as the folder's identity file recorded it (its
 //                 exact size);
 //   herd-data     the folder's identity (text): `herd-data 2`, `server NAME`, `herd NAMES...`,
-//                 and `legacy-snapshot BYTES` when a pre-format-2 snapshot was adopted;
-//   lock          held with flock() by the one server using the folder (its PID inside).
+//                 `legacy-snapshot BYTES` when a pre-format-2 snapshot was adopted, and
+//                 `snapshot yes` once a snapshot exists (a start without it then refuses);
+//   lock          the PID of the server using the folder (the lock is flock() on the folder).
 //
 // The rule of a start (etcd's WAL, Redis's AOF): only a torn tail of a log may be cut: an
 // unterminated last entry, or a last complete entry that fails its checksum with nothing but
@@ -96,9 +97,12 @@ struct Identity {
     std::string server;
     std::string herd;  // the herd's server names, space-separated, in the herd file's order
     std::optional<std::uint64_t> legacy_snapshot_bytes;
+    bool has_snapshot = false;  // a compaction wrote one: a start without it refuses
 };
 std::string format_identity(const Identity& id);
-// The identity in `text`, or the reason it is not one.
+// The identity in `text`, or the reason it is not one (every line once, nothing unknown).
 std::optional<Identity> parse_identity(std::string_view text, std::string* why);
+// A name as a message shows it: in backquotes, bytes outside printable ASCII escaped.
+std::string shown(std::string_view name);
 
 }  // namespace herd::net::data

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <utility>
 
@@ -140,29 +142,33 @@ DataFs& posix_fs() {
 }
 
 Result<int> lock_data_folder(const std::string& dir) {
-    const std::string file = dir + "/lock";
-    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return Error{file + ": cannot open: " + std::strerror(errno), 2};
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int error = errno;
-        char holder[32] = {};
-        const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
-        ::close(fd);
-        if (error != EWOULDBLOCK)
-            return Error{file + ": cannot lock: " + std::strerror(error), 2};
-        std::string pid(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
-        pid.erase(pid.find_last_not_of(" \n") + 1);
-        return Error{dir + ": in use by another process (pid " + (pid.empty() ? "?" : pid) +
-                         "); one server per data folder",
-                     2};
+    // The folder itself is locked, not a file in it: a lock file can be unlinked under a
+    // running server, and the next one would take a new file's lock beside it.
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Error{dir + ": cannot open: " + std::strerror(errno), 2};
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    const int error = errno;
+    ::close(fd);
+    if (error != EWOULDBLOCK) return Error{dir + ": cannot lock: " + std::strerror(error), 2};
+    std::string pid;
+    std::ifstream(dir + "/lock") >> pid;
+    return Error{dir + ": in use by another process (pid " + (pid.empty() ? "?" : pid) +
+                     "); one server per data folder",
+                 2};
+}
+
+void write_lock_pid(const std::string& dir) {
+    // Only what a refusal names; the lock itself is on the folder.
+    std::ofstream(dir + "/lock", std::ios::trunc) << ::getpid() << "\n";
+}
+
+std::string unused_name(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return path;
+    for (int n = 1;; ++n) {
+        const std::string candidate = path + "." + std::to_string(n);
+        if (!std::filesystem::exists(candidate, ec)) return candidate;
     }
-    const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-        const int error = errno;
-        ::close(fd);
-        return Error{file + ": cannot write: " + std::strerror(error), 2};
-    }
-    return fd;
 }
 
 }  // namespace herd::net

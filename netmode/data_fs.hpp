@@ -67,9 +67,14 @@ class DataFs {
 // The real file system.
 DataFs& posix_fs();
 
-// Takes DIR/lock with flock() for as long as the returned descriptor stays open (one process per
-// data folder) and writes this process's PID into it; the reason (exit status 2) when another
-// process holds it.
+// Locks the folder DIR with flock() for as long as the returned descriptor stays open (one
+// process per data folder); the reason (exit status 2, with the PID that DIR/lock names) when
+// another process holds it.
 Result<int> lock_data_folder(const std::string& dir);
+// DIR/lock: the PID of the server that holds the folder, written once its start succeeded.
+void write_lock_pid(const std::string& dir);
+// `path`, or `path.1`, `path.2`, ... : the first name no file has (files set aside are never
+// overwritten).
+std::string unused_name(const std::string& path);
 
 }  // namespace herd::net

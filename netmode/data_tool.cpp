@@ -56,7 +56,8 @@ std::optional<std::uint64_t> read_identity(DataCheck& c, DataFs& fs, bool* error
         c.identity_ok = false;
         return std::nullopt;
     }
-    c.identity = "server " + id->server + ", herd " + id->herd;
+    c.identity = "server " + data::shown(id->server) + ", herd " + id->herd;
+    c.snapshot_expected = id->has_snapshot;
     return id->legacy_snapshot_bytes;
 }
 
@@ -125,6 +126,13 @@ Result<DataCheck> check_data_folder(const std::string& dir, DataFs& fs) {
         bool missing = false;
         auto read = fs.read(dir + "/" + std::string(name), &missing);
         if (const Error* e = error_of(read)) return Error{e->message, 2};
+        if (missing && name == data::snapshot_name && c.snapshot_expected) {
+            DataFileReport r;
+            r.name = std::string(name);
+            r.refusal = dir + "/snapshot: missing, though " + std::string(data::identity_name) +
+                        " says a compaction wrote one";
+            c.files.push_back(r);
+        }
         if (missing) continue;
         c.files.push_back(check_file(dir, name, std::get<FileBytes>(read).view(), legacy,
                                      identity_missing));
@@ -165,7 +173,12 @@ std::string format_data_check(const DataCheck& c) {
     for (const DataFileReport& f : c.files) {
         if (f.refusal) out += "a start refuses: " + *f.refusal + "\n";
     }
-    if (!c.identity_ok) out += "a start refuses: " + c.identity + "\n";
+    if (!c.identity_ok) {
+        return out + "a start refuses: " + c.identity +
+               "\nverdict: the identity file is damaged: `herd data repair` does not rewrite it; "
+               "fix " + c.dir + "/" + std::string(data::identity_name) +
+               " by hand (or remove it: the next start writes it for the server it is given)\n";
+    }
     return out + "verdict: damaged; `herd data repair " + c.dir + "` keeps " +
            std::to_string(records) + " intact records and sets the damaged files aside\n";
 }
@@ -217,6 +230,18 @@ Result<DataRepair> repair_data_folder(const std::string& dir, DataFs& fs) {
     const std::string stamp = std::to_string(std::time(nullptr));
     for (const DataFileReport& f : std::get<DataCheck>(check).files) {
         if (!f.damaged()) continue;
+        if (!f.present) {
+            // A snapshot the identity expects is gone: an empty one lets the server start, and
+            // its neighbours give it back what the snapshot held.
+            if (auto e = fs.replace_file(dir, dir + "/" + f.name, data::make_snapshot("", 0))) {
+                ::close(lock_fd);
+                return Error{e->message, 2};
+            }
+            r.changed = true;
+            r.lines.push_back(f.name + ": missing; an empty one written (its records are lost "
+                                       "here: a server in a herd gets them back by anti-entropy)");
+            continue;
+        }
         bool missing = false;
         auto read = fs.read(dir + "/" + f.name, &missing);
         if (const Error* e = error_of(read)) {
@@ -225,7 +250,10 @@ Result<DataRepair> repair_data_folder(const std::string& dir, DataFs& fs) {
         }
         std::uint64_t kept = 0;
         const std::string bytes = rebuilt(f.name, std::get<FileBytes>(read).view(), &kept);
-        const std::string aside = f.name + ".damaged-" + stamp;
+        const std::string aside =
+            std::filesystem::path(unused_name(dir + "/" + f.name + ".damaged-" + stamp))
+                .filename()
+                .string();
         if (auto e = replace_damaged(dir, f.name, bytes, aside, fs)) {
             ::close(lock_fd);
             return *e;

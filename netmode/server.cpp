@@ -237,9 +237,19 @@ void Server::stop() {
     }
     conns_.clear();
     places_.stop();
+    if (data_ && !data_->flush()) {
+        // Records it stored (acknowledged, under batch and off) that never reached the folder:
+        // said loudly, and the exit status says it too.
+        unwritten_ = data_->appended_seq() - data_->durable_seq();
+        const std::string what = "data " + options_.data_dir + ": " + std::to_string(unwritten_) +
+                                 " stored records could not be written before the stop (the "
+                                 "folder cannot take writes); they are lost unless a neighbour "
+                                 "has them";
+        log_.write(what);
+        std::cerr << "herd serve " << name_ << ": " << what << "\n";
+    }
     log_.write("herd serve " + name_ + ": stopped");
     log_.flush();
-    if (data_) data_->flush();
     trace_.flush();
 }
 
@@ -714,11 +724,13 @@ void Server::commit() {
     if (refuse != refusing_) {
         refusing_ = refuse;
         node_->handle_storage(!refuse);
+        const std::string why = data_->failing()
+                                    ? std::string("the folder cannot take writes")
+                                    : "a backlog of " + std::to_string(data_->backlog_bytes()) +
+                                          " bytes has passed --data-backlog-mb";
         log_.write("data " + options_.data_dir + ": " +
-                   (refuse ? "a backlog of " + std::to_string(data_->backlog_bytes()) +
-                                 " bytes has passed --data-backlog-mb: IAMATs are answered `?` "
-                                 "until the folder takes writes again"
-                           : std::string("the backlog is under its bound: IAMATs are taken again")));
+                   (refuse ? why + ": IAMATs are answered `?` until it takes writes again"
+                           : std::string("writes go through: IAMATs are taken again")));
     }
     if (!gated_conns_.empty() || refusing_) retry_held();
 }
@@ -1012,6 +1024,8 @@ int serve(ServerOptions options) {
     };
     wait_hangup();
     io.run();
+    server.stop();
+    const int status = server.unwritten() > 0 ? 1 : 0;
     // Stopping: a second SIGTERM (say from `herd up` after a terminal's Ctrl-C) must not turn a
     // clean exit into a death by signal while the destructors flush the logs, so from here on
     // they are blocked (and die with the process).
@@ -1021,7 +1035,7 @@ int serve(ServerOptions options) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    return 0;
+    return status;
 }
 
 }  // namespace herd::net

@@ -102,6 +102,8 @@ class Server {
     // SIGHUP: the log and trace files are closed and opened again.
     void reopen_logs();
     std::uint16_t port() const { return port_; }
+    // Stored records the data folder could not take before the stop (0: none, or no folder).
+    std::uint64_t unwritten() const { return unwritten_; }
 
   private:
     struct Conn;
@@ -203,6 +205,7 @@ class Server {
     bool holding_ = false;                 // acknowledgements wait on a failing folder
     bool refusing_ = false;                // the folder's backlog is past its bound
     bool retry_armed_ = false;
+    std::uint64_t unwritten_ = 0;
     boost::asio::steady_timer held_retry_{io_};
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;

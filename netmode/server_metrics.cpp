@@ -102,6 +102,10 @@ void client_metrics(MetricsText& m, const Node& node) {
     m.family("herd_places_refused_over_limit_total", "counter",
              "WHATSATs answered OVER_QUERY_LIMIT at once: too many queries in flight.")
         .sample(st.places_refused_over_limit);
+    m.family("herd_places_refused_over_share_total", "counter",
+             "WHATSATs answered OVER_QUERY_LIMIT at once because their source address had its "
+             "share of Places queries in flight.")
+        .sample(st.places_refused_over_share);
     m.family("herd_timers", "gauge", "Timers armed in the Node (bounded by connections).")
         .sample(node.timers());
     m.family("herd_records_stored", "gauge", "Client records in the store.")

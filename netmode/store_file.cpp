@@ -77,17 +77,19 @@ Result<std::optional<std::uint64_t>> StoreFile::read_identity(Opened& opened, bo
             return std::optional<std::uint64_t>{};
         opened.notes.push_back("a folder written before format 2: its snapshot of " +
                                std::to_string(bytes.size()) + " bytes adopted");
+        identity_.has_snapshot = true;
         return std::optional<std::uint64_t>{bytes.size()};
     }
     std::string why;
     const auto id = data::parse_identity(std::get<FileBytes>(read).view(), &why);
     if (!id) return refusal(file + ": " + why);
     if (id->server != options_.server)
-        return refusal(dir_ + ": the data folder of server " + id->server + ", not " +
-                       options_.server + " (" + file + ")");
+        return refusal(dir_ + ": the data folder of server " + data::shown(id->server) +
+                       ", not " + data::shown(options_.server) + " (" + file + ")");
     if (id->herd != options_.herd)
         opened.notes.push_back("the herd changed since this folder was made (was: " + id->herd +
                                ")");
+    identity_ = *id;
     return id->legacy_snapshot_bytes;
 }
 
@@ -98,6 +100,9 @@ std::optional<Error> StoreFile::load_snapshot(const Restore& restore,
     bool missing = false;
     auto read = fs_.read(file, &missing);
     if (const Error* e = error_of(read)) return refusal(e->message);
+    if (missing && identity_.has_snapshot)
+        return refusal(file + ": missing, though " + path(data::identity_name) +
+                       " says a compaction wrote one (its records are nowhere else)");
     if (missing) return std::nullopt;
     const std::string_view bytes = std::get<FileBytes>(read).view();
     const data::Scan s = data::scan(bytes);
@@ -148,8 +153,8 @@ std::optional<Error> StoreFile::cut_torn_tail(const std::string& name, std::uint
     if (const Error* e = error_of(read)) return refusal(e->message);
     const std::string_view bytes = std::get<FileBytes>(read).view();
     if (missing || keep >= bytes.size()) return std::nullopt;
-    const std::string saved = file + ".torn-" + std::to_string(std::time(nullptr)) + "-" +
-                              std::to_string(keep);
+    const std::string saved = unused_name(file + ".torn-" + std::to_string(std::time(nullptr)) +
+                                          "-" + std::to_string(keep));
     if (auto e = fs_.replace_file(dir_, saved, bytes.substr(keep))) return refusal(e->message);
     const int fd = fs_.open(file, O_WRONLY, 0644);
     const bool ok = fd >= 0 && fs_.ftruncate(fd, static_cast<off_t>(keep)) == 0 &&
@@ -192,17 +197,18 @@ Result<StoreFile::Opened> StoreFile::open_locked(const Restore& restore) {
     if (auto e = cut_torn_tail(std::string(data::old_name), keep_old, opened)) return *e;
     if (auto e = cut_torn_tail(std::string(data::log_name), keep_log, opened)) return *e;
     if (!identified) {
-        data::Identity id;
-        id.server = options_.server;
-        id.herd = options_.herd;
-        id.legacy_snapshot_bytes = legacy_bytes;
-        if (auto e = fs_.replace_file(dir_, path(data::identity_name), data::format_identity(id)))
+        identity_.server = options_.server;
+        identity_.herd = options_.herd;
+        identity_.legacy_snapshot_bytes = legacy_bytes;
+        if (auto e = fs_.replace_file(dir_, path(data::identity_name),
+                                      data::format_identity(identity_)))
             return refusal(e->message);
     }
     old_log_ = std::filesystem::exists(path(data::old_name), ec);
     fd_ = fs_.open(path(data::log_name), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd_ < 0) return refusal(path(data::log_name) + ": cannot open: " + std::strerror(errno));
     log_bytes_ = keep_log;
+    write_lock_pid(dir_);
     if (options_.sync != Sync::always) thread_ = std::thread([this] { run(); });
     return opened;
 }
@@ -257,6 +263,9 @@ std::uint64_t StoreFile::durable_seq() const {
 }
 
 bool StoreFile::accepting() const {
+    // Under batch and off an acknowledgement promises the disk within the batch window: while
+    // writes fail, that promise cannot be kept. Under always the acknowledgements wait instead.
+    if (options_.sync != Sync::always && failing_flag_) return false;
     return !over_bound_;
 }
 
@@ -438,6 +447,15 @@ void StoreFile::compact(std::string bytes, std::uint64_t covered) {
         snapshot_covered_ = std::max(snapshot_covered_, covered);
         while (!dropped_ranges_.empty() && dropped_ranges_.front().second <= covered)
             dropped_ranges_.pop_front();
+    }
+    // From now on a start without a snapshot refuses (its records are nowhere else).
+    if (!identity_.has_snapshot) {
+        identity_.has_snapshot = true;
+        if (auto e = fs_.replace_file(dir_, path(data::identity_name),
+                                      data::format_identity(identity_))) {
+            identity_.has_snapshot = false;
+            report(e->message);
+        }
     }
     // The snapshot holds everything the set-aside log did.
     if (fs_.unlink(path(data::old_name)) == 0 && fs_.sync_folder(dir_)) old_log_ = false;

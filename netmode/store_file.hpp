@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "netmode/data_format.hpp"
 #include "netmode/data_fs.hpp"
 
 namespace herd::net {
@@ -97,8 +98,9 @@ class StoreFile {
     bool flush();
     std::uint64_t appended_seq() const;
     std::uint64_t durable_seq() const;
-    // False from the first append past the backlog's bound (dropped) until the backlog is back
-    // under half of it: the driver then takes no new records from clients.
+    // False from the first append past the backlog's bound until the backlog is back under half
+    // of it, and under batch and off also while writes fail: the driver then takes no new
+    // records from clients.
     bool accepting() const;
     std::uint64_t backlog_bytes() const { return pending_bytes_ + buffer_bytes_; }
 
@@ -141,6 +143,8 @@ class StoreFile {
     std::string dir_;
     Options options_;
     DataFs& fs_;
+    // The folder's identity: read at open, rewritten by the compactor after a first snapshot.
+    data::Identity identity_;
     int lock_fd_ = -1;
     // Under io_mutex_: the log, and the entries moved out of buffer_ not yet durable; the first
     // pending_written_ bytes of pending_ are in the log but not yet synced.

@@ -374,6 +374,51 @@ TEST(NodePlaces, AWhatsatBeyondTheServersQueryBoundIsAnsweredAtOnce) {
     EXPECT_EQ(node.stats().places_refused_over_limit, 1u);
 }
 
+TEST(NodePlaces, OneAddressGetsItsShareOfPlacesSlotsAndANewcomerAlwaysFindsRoom) {
+    NodeConfig config = solo_config();
+    config.limits.places_pending_max = 12;
+    config.limits.places_per_origin_max = 8;
+    config.limits.client_queries_max = 100;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    // Origin 7 alone: its share is min(8, 12 / 2) = 6, spread over two connections.
+    node.handle_accepted(1, at_ms(0), Admission::anyone, 7);
+    node.handle_accepted(2, at_ms(0), Admission::anyone, 7);
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(0));
+    drain_all(node);
+    std::string radii;
+    for (int r = 1; r <= 5; ++r)
+        radii += "WHATSAT kiwi " + std::to_string(r) + " 1\n";  // distinct radii count too
+    node.handle_bytes(1, radii, at_ms(1));
+    node.handle_bytes(2, radii, at_ms(1));
+    auto out = drain_all(node);
+    EXPECT_EQ(only<QueryPlaces>(out).size(), 6u);
+    // (their answers wait in order behind the queries ahead of them on each connection)
+    EXPECT_EQ(node.stats().places_refused_over_share, 4u);
+    // Another address: share min(8, 12 / 3) = 4, and room for it.
+    node.handle_accepted(3, at_ms(2), Admission::anyone, 9);
+    node.handle_bytes(3, radii, at_ms(2));
+    out = drain_all(node);
+    EXPECT_EQ(only<QueryPlaces>(out).size(), 4u);
+    EXPECT_EQ(node.stats().places_refused_over_share, 5u);
+    // A third: share 3; the server has 2 slots left, and they are its.
+    node.handle_accepted(4, at_ms(3), Admission::anyone, 11);
+    node.handle_bytes(4, "WHATSAT kiwi 1 1\nWHATSAT kiwi 2 1\n", at_ms(3));
+    out = drain_all(node);
+    EXPECT_EQ(only<QueryPlaces>(out).size(), 2u);
+    EXPECT_EQ(node.stats().places_refused_over_limit, 0u);
+    EXPECT_EQ(node.places_pending(), 12u);
+    // Answers free slots, not past shares: origin 11 is done; origin 7 stays over its share.
+    for (const QueryPlaces& q : only<QueryPlaces>(out))
+        node.handle_places_reply(q.id, PlacesResult{true, R"({"results": [], "status": "OK"})", "OK"},
+                                 at_ms(4));
+    drain_all(node);
+    node.handle_bytes(1, "WHATSAT kiwi 9 1\n", at_ms(5));
+    // 7 still holds 6, past its share of 4 while 9 waits too.
+    EXPECT_EQ(only<QueryPlaces>(drain_all(node)).size(), 0u);
+    EXPECT_EQ(node.stats().places_refused_over_share, 6u);
+}
+
 // ---------------------------------------------------------------- peers
 
 TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {

@@ -179,6 +179,7 @@ void run_case(const Written& w, const Case& c, const std::string& dir, Tally& ta
         EXPECT_TRUE(e->message.starts_with(dir + "/" + c.file + ": offset ")) << c.what << ": "
                                                                               << e->message;
         EXPECT_EQ(folder_bytes(dir), before) << c.what << ": a refused start changed the folder";
+        EXPECT_FALSE(std::filesystem::exists(dir + "/lock")) << c.what << ": a refused start wrote";
         return;
     }
     tally.loaded += 1;

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "data_helpers.hpp"
+#include "netmode/data_tool.hpp"
 #include "harness.hpp"
 
 namespace herd::test {
@@ -16,6 +18,13 @@ using Sync = net::StoreFile::Sync;
 
 std::string at_line(int i) {
     return "AT A +0.000000000 c" + std::to_string(i) + " +1.0+1.0 " + std::to_string(100 + i);
+}
+
+void fill(const std::string& path, std::size_t blocks) {
+    std::ofstream filler(path, std::ios::binary);
+    const std::string block(4096, 'f');
+    for (std::size_t i = 0; i < blocks && filler; ++i)
+        filler.write(block.data(), static_cast<std::streamsize>(block.size()));
 }
 
 // A log of `n` entries written by a StoreFile.
@@ -194,12 +203,20 @@ TEST(StoreFile, OneServerPerFolderAndOnlyTheServerItBelongsTo) {
                   std::string::npos)
             << o.error->message;
     }
+    {
+        // The lock is on the folder: a lock file deleted under a running server changes nothing.
+        net::StoreFile first(dir, data_options(Sync::off));
+        ASSERT_FALSE(open_store(first).error);
+        std::filesystem::remove(dir + "/lock");
+        net::StoreFile second(dir, data_options(Sync::off));
+        EXPECT_TRUE(open_store(second).error);
+    }
     auto other = data_options(Sync::off);
     other.server = "B";
     net::StoreFile b(dir, other);
     const Opened o = open_store(b);
     ASSERT_TRUE(o.error);
-    EXPECT_NE(o.error->message.find("the data folder of server A, not B"), std::string::npos)
+    EXPECT_NE(o.error->message.find("the data folder of server `A`, not `B`"), std::string::npos)
         << o.error->message;
     EXPECT_EQ(open_dir(dir).lines.size(), 3u);
 }
@@ -284,6 +301,89 @@ TEST(StoreFile, ADamagedOrShortenedSnapshotRefusesTheStart) {
     EXPECT_EQ(read_file(dir + "/snapshot"), flipped);
 }
 
+TEST(StoreFile, ASnapshotDeletedAfterACompactionRefusesTheStart) {
+    const std::string dir = compacted_folder("deletedsnap");
+    EXPECT_NE(read_file(dir + "/herd-data").find("snapshot yes"), std::string::npos);
+    std::filesystem::remove(dir + "/snapshot");
+    const Opened o = open_dir(dir);
+    ASSERT_TRUE(o.error);
+    EXPECT_NE(o.error->message.find("snapshot: missing, though"), std::string::npos)
+        << o.error->message;
+}
+
+TEST(DataTool, RepairMakesAFolderWithAMissingSnapshotStartableAndSaysWhatItCannotFix) {
+    const std::string dir = compacted_folder("toolsnap");
+    std::filesystem::remove(dir + "/snapshot");
+    auto check = net::check_data_folder(dir, net::posix_fs());
+    ASSERT_FALSE(error_of(check));
+    EXPECT_TRUE(std::get<net::DataCheck>(check).start_refuses());
+    auto repaired = net::repair_data_folder(dir, net::posix_fs());
+    ASSERT_FALSE(error_of(repaired));
+    EXPECT_NE(std::get<net::DataRepair>(repaired).lines.at(0).find("snapshot: missing; an empty one"),
+              std::string::npos);
+    EXPECT_FALSE(open_dir(dir).error);
+    // A damaged identity: check says so and that repair will not rewrite it.
+    write_file(dir + "/herd-data", "herd-data 2\nserver A\nserver B\n");
+    check = net::check_data_folder(dir, net::posix_fs());
+    ASSERT_FALSE(error_of(check));
+    const std::string text = net::format_data_check(std::get<net::DataCheck>(check));
+    EXPECT_NE(text.find("`server` given twice"), std::string::npos) << text;
+    EXPECT_NE(text.find("does not rewrite it"), std::string::npos) << text;
+    EXPECT_TRUE(open_dir(dir).error);
+}
+
+TEST(DataTool, RepairTwiceInOneSecondKeepsBothOriginals) {
+    const std::string dir = written_folder("tooltwice", 5);
+    const std::string log = read_file(dir + "/records.log");
+    std::string first = log;
+    first[offset_of_entry(log, 1) + 20] ^= 0x01;
+    write_file(dir + "/records.log", first);
+    ASSERT_FALSE(error_of(net::repair_data_folder(dir, net::posix_fs())));
+    std::string second = read_file(dir + "/records.log");
+    second[offset_of_entry(second, 2) + 20] ^= 0x01;
+    write_file(dir + "/records.log", second);
+    ASSERT_FALSE(error_of(net::repair_data_folder(dir, net::posix_fs())));
+    std::set<std::string> aside;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().filename().string().starts_with("records.log.damaged-"))
+            aside.insert(read_file(e.path().string()));
+    }
+    EXPECT_EQ(aside, (std::set<std::string>{first, second}));
+    EXPECT_EQ(open_dir(dir).lines.size(), 3u);
+}
+
+TEST(StoreFile, TornTailsCutAtTheSameOffsetInOneSecondAreBothKept) {
+    const std::string dir = written_folder("twotorn", 2);
+    const std::string log = read_file(dir + "/records.log");
+    write_file(dir + "/records.log", log + "FIRST-TORN");
+    ASSERT_FALSE(open_dir(dir).error);
+    write_file(dir + "/records.log", log + "SECOND");
+    ASSERT_FALSE(open_dir(dir).error);
+    std::set<std::string> saved;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().filename().string().starts_with("records.log.torn-"))
+            saved.insert(read_file(e.path().string()));
+    }
+    EXPECT_EQ(saved, (std::set<std::string>{"FIRST-TORN", "SECOND"}));
+}
+
+TEST(StoreFile, UnderBatchNoRecordIsTakenWhileWritesFail) {
+    const std::string disk_dir = temp_dir("batchfail") + "/disk";
+    SmallDisk disk(disk_dir, "size=256k");
+    if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
+    net::StoreFile f(disk_dir + "/data", data_options(Sync::batch));
+    ASSERT_FALSE(open_store(f).error);
+    fill(disk_dir + "/filler", 64);
+    EXPECT_TRUE(f.accepting());
+    f.append(at_line(1) + std::string(5000, 'x'));
+    ASSERT_TRUE(wait_until([&] { return f.failing(); }, 10000ms));
+    EXPECT_FALSE(f.accepting());  // the batch window's promise cannot be kept
+    std::filesystem::remove(disk_dir + "/filler");
+    ASSERT_TRUE(wait_until([&] { return !f.failing(); }, 10000ms));
+    EXPECT_TRUE(f.accepting());
+    EXPECT_EQ(f.durable_seq(), 1u);
+}
+
 TEST(StoreFile, ACompactionCutShortByACrashLosesNothingAndIsFinishedLater) {
     const std::string dir = compacted_folder("cutshort");
     // A crash after the log was set aside and before its snapshot was renamed into place.
@@ -323,13 +423,6 @@ TEST(StoreFile, AFolderFromBeforeFormatTwoIsAdoptedAndItsSnapshotVouchedFor) {
     o = open_dir(dir);
     ASSERT_TRUE(o.error);
     EXPECT_NE(o.error->message.find("vouches for no older snapshot"), std::string::npos);
-}
-
-void fill(const std::string& path, std::size_t blocks) {
-    std::ofstream filler(path, std::ios::binary);
-    const std::string block(4096, 'f');
-    for (std::size_t i = 0; i < blocks && filler; ++i)
-        filler.write(block.data(), static_cast<std::streamsize>(block.size()));
 }
 
 TEST(StoreFile, AFullDiskTakesWholeEntriesInPiecesAsSoonAsAnySpaceFrees) {
