@@ -22,12 +22,14 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
             out.too_long = true;
             return out;
         }
-        // The store's size limit: an IAMAT that would grow the store past it (a new client, or
-        // a known one whose line gets longer) is refused; one that does not grow it never is.
+        // The store's size limit, in what records really occupy: an IAMAT that would grow the
+        // store past it (a new client, or a known one whose record gets bigger) is refused; one
+        // that does not grow it never is.
         const Record* known = store_.find(record.client());
-        const std::size_t before = known == nullptr ? 0 : known->at_line().size();
-        if (record.at_line().size() > before &&
-            store_.line_bytes() + (record.at_line().size() - before) > store_bytes_max_) {
+        const std::size_t before =
+            known == nullptr ? 0 : RecordStore::record_cost(known->at_line().size());
+        const std::size_t after = RecordStore::record_cost(record.at_line().size());
+        if (after > before && store_.memory_bytes() + (after - before) > store_bytes_max_) {
             out.reply = format_invalid_reply(line);
             out.store_full = true;
             return out;

@@ -35,4 +35,14 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
     return z ^ (z >> 31);
 }
 
+// SipHash-2-4 (Aumasson and Bernstein), keyed by (k0, k1): a hash an attacker who does not know
+// the key cannot aim, for tables keyed by bytes that clients choose. Integer arithmetic only, so
+// the simulator's results do not depend on the standard library.
+struct HashKey {
+    std::uint64_t k0 = 0;
+    std::uint64_t k1 = 0;
+    bool zero() const { return k0 == 0 && k1 == 0; }
+};
+std::uint64_t siphash24(HashKey key, std::string_view bytes);
+
 }  // namespace herd

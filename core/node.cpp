@@ -46,7 +46,8 @@ Node::Node(NodeConfig config, Now now)
     : config_(std::move(config)),
       store_(defect(Defect::tie_rule_ignored_on_some_servers) && fnv1a64(config_.self.str()) % 2
                  ? TieBreak::first
-                 : config_.tie_break),
+                 : config_.tie_break,
+             config_.client_hash_key),
       clients_(config_.self, store_, config_.limits.line_bytes_max, config_.limits.store_bytes_max),
       prng_(config_.seed),
       last_now_(now) {

@@ -25,7 +25,7 @@ struct NodeLimits {
     // past it (a new client, or a longer line for a known one) is answered `?` at its origin;
     // updates that do not grow it, and peers' records, are still taken. Every server holds
     // every record, so this bounds the whole herd's stores.
-    std::size_t store_bytes_max = std::size_t{1} << 30;
+    std::size_t store_bytes_max = std::size_t{1} << 30;  // RecordStore::memory_bytes
 
     // Client flow control. Output counts the bytes handed to the driver and not yet sent, plus
     // replies held back behind an unanswered WHATSAT. Past the high-water mark the Node stops
@@ -99,6 +99,9 @@ struct NodeConfig {
     bool peers_need_secure_transport = false;
     std::uint64_t incarnation = 0;  // random, new at every start of the server
     std::uint64_t seed = 0;         // seeds the Node's PRNG (nonces, reconnect jitter)
+    // The herd's key for the store's client hash (RecordStore): the same on every server of a
+    // herd, unknown to clients. Zero: unkeyed (tests).
+    HashKey client_hash_key;
     // Emit a RecordApplied action for every store change (the simulator's checker and traces
     // want them; a server without a trace need not pay for them).
     bool notify_applied = true;

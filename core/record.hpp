@@ -69,6 +69,11 @@ class Record {
 
     friend bool operator==(const Record& a, const Record& b) { return a.at_line() == b.at_line(); }
 
+    // What a record with a line of `line_size` bytes occupies: the record itself, and its line on
+    // the heap (with the allocator's own header, 16 bytes) when it does not fit inside.
+    static constexpr std::size_t heap_header_bytes = 16;
+    static std::size_t bytes_of(std::size_t line_size);
+
   private:
     // Lines up to this long live inside the record (the classic AT line is 84 bytes): a lookup
     // that compares a client ID or a whole line then touches no other memory.
@@ -88,5 +93,9 @@ class Record {
     std::unique_ptr<char[]> heap_;
     char inline_[inline_bytes_max];  // only the first length_ bytes are ever read
 };
+
+inline std::size_t Record::bytes_of(std::size_t line_size) {
+    return sizeof(Record) + (line_size > inline_bytes_max ? line_size + heap_header_bytes : 0);
+}
 
 }  // namespace herd

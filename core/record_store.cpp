@@ -23,8 +23,8 @@ HashRange range_of(BucketId b) {
 
 }  // namespace
 
-std::uint64_t client_key_hash(std::string_view client) {
-    return mix64(fnv1a64(client));
+std::uint64_t client_key_hash(std::string_view client, HashKey key) {
+    return key.zero() ? mix64(fnv1a64(client)) : siphash24(key, client);
 }
 
 std::uint64_t record_hash(const Record& r) {
@@ -47,7 +47,8 @@ bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule
     return incoming.line > current.line;
 }
 
-RecordStore::RecordStore(TieBreak rule) : rule_(rule), slots_(std::size_t{1} << 4) {}
+RecordStore::RecordStore(TieBreak rule, HashKey key)
+    : rule_(rule), key_(key), slots_(std::size_t{1} << 4) {}
 
 // Starts keeping the next depth's digests when the store has grown enough for it: filled once
 // from the table, then updated by account() on every change.
@@ -69,6 +70,7 @@ void RecordStore::keep_next_level() {
 
 Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
     for (std::size_t i = home(key_hash); i < slots_.size() && slots_[i].record != nullptr; ++i) {
+        ++probes_;
         if (slots_[i].hash == key_hash && slots_[i].record->client() == client)
             return slots_[i].record;
     }
@@ -77,8 +79,10 @@ Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) con
 
 void RecordStore::place(std::uint64_t key_hash, Record* record) {
     std::size_t i = home(key_hash);
-    while (i < slots_.size() && slots_[i].record != nullptr)
+    while (i < slots_.size() && slots_[i].record != nullptr) {
         ++i;
+        ++probes_;
+    }
     if (i == slots_.size()) slots_.emplace_back();
     slots_[i] = Slot{key_hash, record};
 }
@@ -99,6 +103,17 @@ void RecordStore::insert(std::uint64_t key_hash, Record record) {
     }
     place(key_hash, &records_.back());
     keep_next_level();
+}
+
+std::size_t RecordStore::memory_bytes() const {
+    std::size_t digests = 0;
+    for (const auto& level : kept_)
+        digests += level.capacity() * sizeof(BucketDigest);
+    return record_bytes_ + slots_.capacity() * sizeof(Slot) + digests;
+}
+
+std::size_t RecordStore::record_cost(std::size_t line_size) {
+    return Record::bytes_of(line_size) + 2 * sizeof(Slot);
 }
 
 void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
@@ -123,6 +138,7 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
     if (current == nullptr) {
         Record record = make();
         line_bytes_ += record.at_line().size();
+        record_bytes_ += Record::bytes_of(record.at_line().size());
         account(key_hash, record_hash(record), true);
         insert(key_hash, std::move(record));
         if (stored != nullptr) *stored = &records_.back();
@@ -134,15 +150,17 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
     HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record
     account(key_hash, record_hash(*current), false);
     line_bytes_ -= current->at_line().size();
+    record_bytes_ -= Record::bytes_of(current->at_line().size());
     *current = make();
     line_bytes_ += current->at_line().size();
+    record_bytes_ += Record::bytes_of(current->at_line().size());
     account(key_hash, record_hash(*current), true);
     if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
 }
 
 ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
-    const std::uint64_t h = client_key_hash(incoming.client());
+    const std::uint64_t h = client_key_hash(incoming.client(), key_);
     const ConflictKey key = conflict_key(incoming);
     return apply_key(
         h, lookup(h, incoming.client()), key, [&incoming] { return std::move(incoming); }, stored);
@@ -156,12 +174,12 @@ ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* 
                                       const Record** stored) {
     HERD_ASSERT(found == nullptr || found->client() == incoming.client);
     return apply_key(
-        client_key_hash(incoming.client), const_cast<Record*>(found), conflict_key(incoming),
+        client_key_hash(incoming.client, key_), const_cast<Record*>(found), conflict_key(incoming),
         [&incoming] { return Record::from_view(incoming); }, stored);
 }
 
 const Record* RecordStore::find(std::string_view client) const {
-    return lookup(client_key_hash(client), client);
+    return lookup(client_key_hash(client, key_), client);
 }
 
 std::vector<const Record*> RecordStore::sorted() const {

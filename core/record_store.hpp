@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hash.hpp"
 #include "core/record.hpp"
 
 namespace herd {
@@ -51,8 +52,12 @@ ConflictKey conflict_key(const AtLineView& v);
 // looked at only on a tie.
 bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule);
 
-// The position of a client in the store: FNV-1a 64 of its ID, mixed, then the ID itself.
-std::uint64_t client_key_hash(std::string_view client);
+// The position of a client in the store: SipHash-2-4 of its ID under the herd's key (every server
+// of a herd must use the same key: anti-entropy compares buckets of this hash), then the ID
+// itself. Client IDs are chosen by clients: with a key they cannot know, they cannot make their
+// IDs share a bucket or a run of the table (hash flooding). The zero key stands for FNV-1a 64,
+// mixed: unkeyed, for tests and tools that need no defence.
+std::uint64_t client_key_hash(std::string_view client, HashKey key = {});
 
 // A digest of a set of records: how many, and the sum (mod 2^64) of their record hashes.
 // Sums make the digest order-independent and cheap to update.
@@ -85,7 +90,7 @@ struct BucketId {
 
 class RecordStore {
   public:
-    explicit RecordStore(TieBreak rule = TieBreak::first);
+    explicit RecordStore(TieBreak rule = TieBreak::first, HashKey key = {});
     // The table points into records_: a copy would point into the original. Moves keep the
     // deque's elements where they are.
     RecordStore(const RecordStore&) = delete;
@@ -104,9 +109,18 @@ class RecordStore {
                              const Record** stored);
     const Record* find(std::string_view client) const;
     std::size_t size() const { return records_.size(); }
-    // The bytes of every stored AT line: what the store's size limit counts.
+    // The bytes of every stored AT line.
     std::size_t line_bytes() const { return line_bytes_; }
+    // What the store occupies: its records (Record::bytes_of each), its index and its digest
+    // tables. What the store's size limit counts.
+    std::size_t memory_bytes() const;
+    // What one more record with a line of `line_size` bytes adds, its share of the index (two
+    // slots, the index's least room per record) included.
+    static std::size_t record_cost(std::size_t line_size);
     TieBreak tie_break() const { return rule_; }
+    HashKey key() const { return key_; }
+    // Table slots looked at by every lookup and insertion so far (what hash flooding inflates).
+    std::uint64_t probes() const { return probes_; }
 
     // Every record, in the order first stored (for snapshots; O(n), no copies).
     template <typename Visit>
@@ -148,6 +162,8 @@ class RecordStore {
     }
 
     TieBreak rule_;
+    HashKey key_;
+    mutable std::uint64_t probes_ = 0;
     // Records live in a deque (stable addresses, no node per record) and are never removed.
     std::deque<Record> records_;
     // An open-addressing table whose home slot is the top bits of the key hash: slots come in
@@ -163,6 +179,7 @@ class RecordStore {
     int table_bits_ = 4;
     std::uint64_t generation_ = 0;  // bumped when the table is rebuilt
     std::size_t line_bytes_ = 0;
+    std::size_t record_bytes_ = 0;  // Record::bytes_of over every record
     // kept_[d - 1] holds the bucket_fanout^d digests of depth d, for d <= levels_kept_.
     std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
     int levels_kept_ = 0;

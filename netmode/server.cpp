@@ -19,6 +19,7 @@
 #include "core/text.hpp"
 #include "netmode/clock.hpp"
 #include "netmode/data_format.hpp"
+#include "netmode/files.hpp"
 #include "netmode/process.hpp"
 
 namespace herd::net {
@@ -192,6 +193,23 @@ std::optional<Error> Server::start() {
     return std::nullopt;
 }
 
+// The herd's key for the store's client hash: the same on every server (anti-entropy compares
+// buckets of it), and unknown to clients where the herd has something they do not: the herd
+// secret, else the CA certificate of its TLS links. A herd with neither (all on loopback, or
+// --insecure-peers) takes it from its herd file, which only keeps out clients that cannot read it.
+HashKey Server::client_hash_key() const {
+    std::string material = format_herd_file(options_.herd);
+    if (!options_.secret.empty()) {
+        material = options_.secret;
+    } else if (options_.tls_files.complete()) {
+        auto ca = read_text_file(options_.tls_files.ca);
+        if (const std::string* text = std::get_if<std::string>(&ca)) material = *text;
+    }
+    const std::string mac = hmac_sha256_hex(material, "herd client-hash key 1");
+    HERD_ASSERT(mac.size() == 64);
+    return HashKey{*parse_hex64(mac.substr(0, 16)), *parse_hex64(mac.substr(16, 16))};
+}
+
 NodeConfig Server::node_config() const {
     NodeConfig config;
     config.self = options_.herd.servers[static_cast<std::size_t>(options_.self)].name;
@@ -201,6 +219,7 @@ NodeConfig Server::node_config() const {
     config.peers_need_secure_transport = tls_ != nullptr;
     config.incarnation = random64();
     config.seed = random64();
+    config.client_hash_key = client_hash_key();
     config.limits = options_.limits;
     config.notify_applied = trace_.enabled() || !options_.data_dir.empty();
     config.notify_lines = options_.log_lines && log_.enabled();

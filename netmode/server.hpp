@@ -116,6 +116,7 @@ class Server {
     // False when the open-file limit leaves no room for a single client.
     bool fit_descriptor_budget();
     NodeConfig node_config() const;
+    HashKey client_hash_key() const;
     std::string banner(const NodeConfig& config) const;
     std::optional<Error> open_data();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,

@@ -95,8 +95,12 @@ void client_metrics(MetricsText& m, const Node& node) {
              "IAMATs answered ? because the data folder's backlog passed --data-backlog-mb.")
         .sample(st.iamats_refused_storage);
     m.family("herd_store_line_bytes", "gauge",
-             "Bytes of stored AT lines (the store's size limit counts these).")
+             "Bytes of stored AT lines.")
         .sample(node.store().line_bytes());
+    m.family("herd_store_bytes", "gauge",
+             "What the store occupies: records, index and digests (the store's size limit "
+             "counts these).")
+        .sample(node.store().memory_bytes());
     m.family("herd_places_pending", "gauge", "Places queries waiting for an answer.")
         .sample(node.places_pending());
     m.family("herd_places_refused_over_limit_total", "counter",

@@ -192,6 +192,10 @@ void Simulator::Impl::start_server(int s) {
     if (sc_.silence_timeout) config.limits.silence_timeout = *sc_.silence_timeout;
     config.incarnation = node_prng_.next();
     config.seed = node_prng_.next();
+    // One key for the whole herd, from the scenario's seed (drawn from no PRNG stream, so every
+    // other draw is as before).
+    config.client_hash_key = HashKey{mix64(sc_.seed ^ 0x6865726420737430ULL),
+                                     mix64(sc_.seed ^ 0x6865726420737431ULL)};
     sv.life += 1;
     sv.armed.reset();
     sv.busy_until = now_;  // what the last incarnation was handling is gone with it

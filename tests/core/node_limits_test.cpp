@@ -59,7 +59,9 @@ TEST(NodeRecordLimit, AnIamatWhoseAtLineWouldPassTheLineCapIsRefusedAndStoredNow
 
 TEST(NodeRecordLimit, PastTheStoreLimitNewClientsAreRefusedAndKnownOnesStillMove) {
     NodeConfig config = solo_config();
-    config.limits.store_bytes_max = 150;  // room for two AT lines of about 54 bytes
+    // Room for two records of about 54 bytes (what each really occupies), not three.
+    const std::size_t limit = RecordStore().memory_bytes() + 2 * RecordStore::record_cost(60);
+    config.limits.store_bytes_max = limit;
     Node node(config, at_ms(0));
     drain_all(node);
     node.handle_accepted(1, at_ms(0));
@@ -72,7 +74,7 @@ TEST(NodeRecordLimit, PastTheStoreLimitNewClientsAreRefusedAndKnownOnesStillMove
     ASSERT_NE(node.store().find("c1"), nullptr);
     EXPECT_EQ(node.store().find("c1")->time(), (Timestamp{epoch_s + 9, 0}));
     EXPECT_EQ(node.stats().iamats_refused_store_full, 1u);
-    EXPECT_LE(node.store().line_bytes(), 150u);
+    EXPECT_LE(node.store().memory_bytes(), limit);
     // A known client cannot grow the store past its limit either; the same length still moves.
     const std::string longer = "IAMAT c1 +1." + std::string(60, '0') + "+2.0 1479413899\n";
     const std::string same = "IAMAT c2 +3.000000+4.000000 1479413899\n";
@@ -82,7 +84,7 @@ TEST(NodeRecordLimit, PastTheStoreLimitNewClientsAreRefusedAndKnownOnesStillMove
     EXPECT_EQ(answers.substr(0, answers.find('\n') + 1), "? " + longer);
     EXPECT_EQ(node.store().find("c2")->latlon_text(), "+3.000000+4.000000");
     EXPECT_EQ(node.stats().iamats_refused_store_full, 2u);
-    EXPECT_LE(node.store().line_bytes(), 150u);
+    EXPECT_LE(node.store().memory_bytes(), limit);
 }
 
 // ---------------------------------------------------------------- flow control

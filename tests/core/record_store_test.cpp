@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
+#include <vector>
 
 namespace herd {
 namespace {
@@ -31,6 +33,44 @@ TEST(RecordParse, MalformedAtLinesAreRejected) {
                             "IAMAT c +1.0+1.0 5", "AT Alford +. c +1.0+1.0 5", ""}) {
         EXPECT_FALSE(Record::parse_at_line(bad)) << bad;
     }
+}
+
+// Table slots looked at to store and then find every one of `ids`.
+std::uint64_t probes_for(const std::vector<std::string>& ids, HashKey key) {
+    RecordStore store(TieBreak::first, key);
+    for (const std::string& id : ids)
+        store.apply(at("AT A +0.0 " + id + " +1.0+1.0 5"));
+    for (const std::string& id : ids)
+        EXPECT_NE(store.find(id), nullptr);
+    return store.probes();
+}
+
+TEST(RecordStore, ChosenClientIdsCostNoMoreThanOrdinaryOnesUnderTheHerdsKey) {
+    // 3 000 IDs whose unkeyed hash shares its top 10 bits: what a client can aim at without the
+    // key (one try in 1 024).
+    std::vector<std::string> chosen;
+    for (std::uint64_t n = 0; chosen.size() < 3000; ++n) {
+        const std::string id = "x" + std::to_string(n);
+        if (client_key_hash(id) >> 54 == 0) chosen.push_back(id);
+    }
+    std::vector<std::string> ordinary;
+    for (int i = 0; i < 3000; ++i)
+        ordinary.push_back("kiwi" + std::to_string(i) + ".cs.ucla.edu");
+    const HashKey key{0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL};
+    const std::uint64_t unkeyed_attack = probes_for(chosen, {});
+    const std::uint64_t keyed_attack = probes_for(chosen, key);
+    const std::uint64_t keyed_ordinary = probes_for(ordinary, key);
+    std::cout << "probes for 3 000 chosen IDs: " << unkeyed_attack << " unkeyed, " << keyed_attack
+              << " keyed; 3 000 ordinary IDs keyed: " << keyed_ordinary << "\n";
+    EXPECT_GT(unkeyed_attack, 20 * probes_for(ordinary, {}));  // the attack works without a key
+    EXPECT_LT(keyed_attack, 2 * keyed_ordinary);                // and not with one
+    // SipHash-2-4's reference vector (key 00..0f, empty and 15-byte messages).
+    const HashKey reference{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+    EXPECT_EQ(siphash24(reference, ""), 0x726fdb47dd0e0e31ULL);
+    std::string fifteen;
+    for (char c = 0; c < 15; ++c)
+        fifteen += c;
+    EXPECT_EQ(siphash24(reference, fifteen), 0xa129ca6149be45e5ULL);
 }
 
 TEST(RecordStore, LaterTimeReplaces) {
