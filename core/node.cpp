@@ -239,7 +239,16 @@ void Node::handle_transport_started(ConnectionId conn, Now now) {
     Connection* c = find(conn);
     if (c == nullptr) return;
     HERD_ASSERT(c->role == Role::undecided && !c->secured && !c->lines.in_line());
-    if (securing_ >= config_.limits.transport_handshakes_max) {
+    // Neighbours' addresses have slots of their own: strangers who stall handshakes cannot keep
+    // a link down.
+    const bool neighbour = c->origin != 0 &&
+                           std::find(config_.neighbour_origins.begin(),
+                                     config_.neighbour_origins.end(),
+                                     c->origin) != config_.neighbour_origins.end();
+    std::size_t& busy = neighbour ? securing_neighbours_ : securing_;
+    const std::size_t max = neighbour ? config_.limits.neighbour_handshakes_max
+                                      : config_.limits.transport_handshakes_max;
+    if (busy >= max) {
         stats_.transport_refused_busy += 1;
         close_connection(conn, CloseMode::now, "too-many-tls-handshakes", now);
         return;
@@ -250,8 +259,9 @@ void Node::handle_transport_started(ConnectionId conn, Now now) {
     }
     origin_begin(*c);
     c->role = Role::securing;
-    securing_ += 1;
-    HERD_ASSERT(securing_ <= config_.limits.transport_handshakes_max);
+    c->neighbour_origin = neighbour;
+    busy += 1;
+    HERD_ASSERT(busy <= max);
     c->opened = now.mono;
     schedule_check(conn, *c);
 }
@@ -260,15 +270,21 @@ void Node::handle_transport_secured(ConnectionId conn, Now now, std::string_view
     observe(now);
     Connection* c = find(conn);
     if (c == nullptr) return;
-    HERD_ASSERT(c->role == Role::securing && securing_ > 0);
+    HERD_ASSERT(c->role == Role::securing);
     origin_done(*c);
-    securing_ -= 1;
+    end_securing(*c);
     c->role = Role::undecided;
     c->secured = true;
     c->identity = identity;
     c->opened = c->last_active = now.mono;  // a peer's HELLO is due within the deadline from here
     disarm(c->timer);
     schedule_check(conn, *c);
+}
+
+void Node::end_securing(const Connection& c) {
+    std::size_t& busy = c.neighbour_origin ? securing_neighbours_ : securing_;
+    HERD_ASSERT(busy > 0);
+    busy -= 1;
 }
 
 void Node::handle_transport_failed(ConnectionId conn, std::string_view reason, Now now) {
@@ -431,11 +447,8 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     origin_done(c);
     const int n = c.neighbour;
     const Role role = c.role;
+    if (role == Role::securing) end_securing(c);
     conns_.erase(conn);
-    if (role == Role::securing) {
-        HERD_ASSERT(securing_ > 0);
-        securing_ -= 1;
-    }
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
     if (role == Role::hello_sent) nb.dials_in_handshake -= 1;

@@ -185,6 +185,7 @@ class Node {
         bool dialed_by_us = false;
         bool peers_only = false;
         bool secured = false;         // its transport authenticated the remote end
+        bool neighbour_origin = false;  // securing from a neighbour's address (its own slots)
         std::string identity;         // as which server, when the transport says
         std::uint64_t origin = 0;     // as the driver named it; 0: unknown
         bool origin_pending = false;  // counted in its origin's pending handshakes
@@ -289,6 +290,7 @@ class Node {
     // The Places queries an origin may have in flight now (its fair share).
     std::size_t places_share(std::uint64_t origin) const;
     void places_done(std::uint64_t origin);
+    void end_securing(const Connection& c);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;
@@ -354,6 +356,7 @@ class Node {
     // full, so a flood from many addresses cannot lock a real peer's address out.
     std::set<std::pair<Instant, std::uint64_t>> idle_origins_;
     std::size_t securing_ = 0;  // accepted connections in their transport handshake
+    std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
     QueryId next_query_ = 1;
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.

@@ -70,6 +70,9 @@ struct NodeLimits {
     // Transport (TLS) handshakes of accepted connections in progress at once, from all origins
     // (each costs the driver tens of KB): a further one is closed at once.
     std::size_t transport_handshakes_max = 256;
+    // The same for connections from the neighbours' addresses (NodeConfig::neighbour_origins),
+    // counted apart: stalled handshakes from other addresses never take these.
+    std::size_t neighbour_handshakes_max = 32;
 
     // Flood batching: a record flooded to a peer waits up to this long, so that the records
     // flooded to it meanwhile go out in the same write (one message instead of one each); a
@@ -102,6 +105,9 @@ struct NodeConfig {
     // The herd's key for the store's client hash (RecordStore): the same on every server of a
     // herd, unknown to clients. Zero: unkeyed (tests).
     HashKey client_hash_key;
+    // The origins (as the driver names them in handle_accepted) of the neighbours' addresses:
+    // their transport handshakes have slots of their own (neighbour_handshakes_max).
+    std::vector<std::uint64_t> neighbour_origins;
     // Emit a RecordApplied action for every store change (the simulator's checker and traces
     // want them; a server without a trace need not pay for them).
     bool notify_applied = true;

@@ -210,6 +210,32 @@ HashKey Server::client_hash_key() const {
     return HashKey{*parse_hex64(mac.substr(0, 16)), *parse_hex64(mac.substr(16, 16))};
 }
 
+// The origin the Node's per-origin limits count a connection by: its source address.
+static std::uint64_t origin_of(const asio::ip::address& address) {
+    return fnv1a64(address.to_string()) | 1;
+}
+
+// The origins of the neighbours' addresses (host names resolved once, at start), whose TLS
+// handshakes have slots of their own.
+std::vector<std::uint64_t> Server::neighbour_origins() const {
+    std::vector<std::uint64_t> out;
+    for (const ServerName& n : options_.herd.neighbours_of(options_.self)) {
+        for (const ServerSpec& s : options_.herd.servers) {
+            if (!(s.name == n)) continue;
+            boost::system::error_code ec;
+            const auto address = asio::ip::make_address(s.host.empty() ? "127.0.0.1" : s.host, ec);
+            if (!ec) {
+                out.push_back(origin_of(address));
+                continue;
+            }
+            tcp::resolver resolver(io_);
+            for (const auto& r : resolver.resolve(s.host, "", ec))
+                out.push_back(origin_of(r.endpoint().address()));
+        }
+    }
+    return out;
+}
+
 NodeConfig Server::node_config() const {
     NodeConfig config;
     config.self = options_.herd.servers[static_cast<std::size_t>(options_.self)].name;
@@ -220,6 +246,7 @@ NodeConfig Server::node_config() const {
     config.incarnation = random64();
     config.seed = random64();
     config.client_hash_key = client_hash_key();
+    config.neighbour_origins = neighbour_origins();
     config.limits = options_.limits;
     config.notify_applied = trace_.enabled() || !options_.data_dir.empty();
     config.notify_lines = options_.log_lines && log_.enabled();
@@ -410,7 +437,7 @@ void Server::on_accepted(tcp::socket socket) {
     c->from = remote.address();
     take_seat(*c, seat);
     // The origin the Node's per-origin handshake limits count by: the source address.
-    const std::uint64_t origin = fnv1a64(remote.address().to_string()) | 1;
+    const std::uint64_t origin = origin_of(remote.address());
     node_->handle_accepted(id, now(), *admission, origin);
     pump();
 }

@@ -117,6 +117,7 @@ class Server {
     bool fit_descriptor_budget();
     NodeConfig node_config() const;
     HashKey client_hash_key() const;
+    std::vector<std::uint64_t> neighbour_origins() const;
     std::string banner(const NodeConfig& config) const;
     std::optional<Error> open_data();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,

@@ -335,6 +335,36 @@ TEST(NodeExact, TransportHandshakesInProgressAreBoundedForTheWholeServer) {
     EXPECT_EQ(a.stats().transport_refused_busy, 1u);
 }
 
+TEST(NodeExact, StalledHandshakesFromStrangersLeaveTheNeighboursSlotsFree) {
+    NodeConfig c = config("Alford", {"Ball"}, 0xA);
+    c.peers_need_secure_transport = true;
+    c.limits.transport_handshakes_max = 2;
+    c.limits.neighbour_handshakes_max = 1;
+    c.neighbour_origins = {77};  // Ball's address, as the driver names it
+    Node a(c, at_ms(0));
+    drain_all(a);
+    for (ConnectionId id : {1, 2, 3}) {
+        a.handle_accepted(id, at_ms(1), Admission::anyone, id);  // strangers, stalling
+        a.handle_transport_started(id, at_ms(1));
+    }
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 3 too-many-tls-handshakes"}));
+    // Ball comes in all the same; a second handshake from its address waits for the first.
+    a.handle_accepted(10, at_ms(2), Admission::anyone, 77);
+    a.handle_transport_started(10, at_ms(2));
+    EXPECT_TRUE(drain_all(a).empty());
+    a.handle_accepted(11, at_ms(2), Admission::anyone, 77);
+    a.handle_transport_started(11, at_ms(2));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 11 too-many-tls-handshakes"}));
+    a.handle_transport_secured(10, at_ms(3));
+    a.handle_accepted(12, at_ms(4), Admission::anyone, 77);
+    a.handle_transport_started(12, at_ms(4));
+    EXPECT_TRUE(drain_all(a).empty());
+    // The strangers' slots are still theirs alone.
+    a.handle_accepted(4, at_ms(5), Admission::anyone, 4);
+    a.handle_transport_started(4, at_ms(5));
+    EXPECT_EQ(text(drain_all(a)), (Lines{"close 4 too-many-tls-handshakes"}));
+}
+
 TEST(NodeExact, ACertificateForOneServerCannotHandshakeAsAnother) {
     NodeConfig c = config("Alford", {"Ball", "Welsh"}, 0xA);
     c.peers_need_secure_transport = true;

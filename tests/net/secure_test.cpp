@@ -242,6 +242,77 @@ TEST(Secure, AForgedHandshakeFloodKeepsNoLinkDown) {
     EXPECT_GT(metric(page, "herd_tls_handshakes_failed_total"), 0);
 }
 
+// Stalled TLS handshakes from 40 addresses (8 each, as the per-address limit allows): 320, which
+// fill Alford's 256 handshake slots for strangers. The neighbours' slots are their own: Hamilton,
+// killed and started again where Alford cannot dial it (another port), gets its link back by
+// dialing Alford through the attack.
+TEST(Secure, StalledHandshakesFromFortyAddressesKeepNoNeighbourOut) {
+    const std::string dir = temp_dir("stall-secret");
+    std::ofstream(dir + "/secret") << "the herd secret\n";
+    NetHerd herd("stall", {"--secret-file", dir + "/secret"});
+    std::atomic<bool> stop{false};
+    const std::string client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    std::thread attacker([&] {
+        std::vector<std::pair<int, std::size_t>> held;  // fd, its slot
+        std::vector<bool> open(40 * 8, false);
+        const auto end = Clock::now() + 40000ms;
+        while (!stop && Clock::now() < end) {
+            for (std::size_t slot = 0; slot < open.size() && !stop; ++slot) {
+                if (open[slot]) continue;
+                const std::string from = "127.0.1." + std::to_string(1 + slot % 40);
+                const int fd = connect_to(herd.port("Alford"), 50ms, from.c_str());
+                if (fd < 0) continue;
+                ::send(fd, client_hello.data(), client_hello.size(), MSG_NOSIGNAL);
+                held.emplace_back(fd, slot);
+                open[slot] = true;
+            }
+            // Those Alford closed (refused, or at the handshake deadline) are opened again.
+            std::erase_if(held, [&](const std::pair<int, std::size_t>& h) {
+                pollfd p{h.first, POLLIN, 0};
+                char byte;
+                if (::poll(&p, 1, 0) <= 0 || ::recv(h.first, &byte, 1, MSG_DONTWAIT) > 0)
+                    return false;
+                ::close(h.first);
+                open[h.second] = false;
+                return true;
+            });
+            std::this_thread::sleep_for(20ms);
+        }
+        for (const auto& h : held)
+            ::close(h.first);
+    });
+    const auto refused = [&] {
+        return metric(herd.metrics("Alford"),
+                      "herd_handshake_limits_total{reason=\"too_many_tls_handshakes\"}");
+    };
+    ASSERT_TRUE(wait_until([&] { return refused() > 0; }, 10000ms));
+    herd.process("Hamilton").kill9();
+    // Hamilton comes back on a port Alford does not know: only its own dial can link them.
+    std::string text = slurp(herd.herd_file());
+    const std::string old_address = "127.0.0.1:" + std::to_string(herd.port("Hamilton"));
+    const int new_port = herd.port("Hamilton") + 20;
+    text.replace(text.find(old_address), old_address.size(),
+                 "127.0.0.1:" + std::to_string(new_port));
+    std::ofstream(dir + "/moved.herd") << text;
+    Process hamilton({HERD_BINARY, "serve", "Hamilton", "--config", dir + "/moved.herd",
+                      "--secret-file", dir + "/secret", "--log-dir", dir + "/moved-logs"},
+                     dir + "/hamilton.out");
+    const bool linked = wait_until(
+        [&] { return metric(herd.metrics("Alford"), "herd_connections{kind=\"peer\"}") == 2; },
+        20000ms);
+    // And the strangers' slots were still full: one more stranger is turned away.
+    const long long before = refused();
+    const int probe = connect_to(herd.port("Alford"), 1000ms, "127.0.2.1");
+    if (probe >= 0) ::send(probe, client_hello.data(), client_hello.size(), MSG_NOSIGNAL);
+    const bool still_full = wait_until([&] { return refused() > before; }, 5000ms);
+    if (probe >= 0) ::close(probe);
+    stop = true;
+    attacker.join();
+    hamilton.stop();
+    EXPECT_TRUE(linked) << slurp(dir + "/hamilton.out");
+    EXPECT_TRUE(still_full);
+}
+
 // Certificates made with the openssl command: a CA, and one certificate per server for
 // 127.0.0.1 (the host a dialer checks).
 bool make_certificates(const std::string& dir, const std::string& ca_name,
