@@ -9,6 +9,8 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "core/text.hpp"
+#include "netmode/files.hpp"
 #include "netmode/proxy.hpp"
 #include "replay/real_herd.hpp"
 
@@ -18,7 +20,8 @@ namespace {
 
 constexpr const char* usage =
     "usage: herd proxy [--listen ADDR --upstream ADDR] [--name N] [--latency D]\n"
-    "                  [--latency-up D] [--latency-down D] [--control ADDR] [--seed N]\n";
+    "                  [--latency-up D] [--latency-down D] [--control ADDR] [--seed N]\n"
+    "                  [--control-token-file F]\n";
 
 bool set_latencies(net::Proxy& proxy, const std::string& name, const po::variables_map& vm) {
     for (const auto& [flag, direction] :
@@ -45,7 +48,11 @@ int run_proxy(int argc, char** argv) {
         "latency-up", po::value<std::string>(), "latency towards upstream only")(
         "latency-down", po::value<std::string>(), "latency from upstream only")(
         "control", po::value<std::string>(),
-        "a control port (lines: add, latency, cut, restore, list)")(
+        "a control port (lines: add, latency, cut, silence, restore, list); off loopback it "
+        "needs --control-token-file")(
+        "control-token-file", po::value<std::string>(),
+        "file holding a token (16 characters or more): every control connection must first "
+        "send `auth TOKEN`")(
         "seed", po::value<std::uint64_t>()->default_value(1), "seeds the latency draws");
     po::variables_map vm;
     const CommandLine line{"herd proxy", usage,
@@ -71,9 +78,23 @@ int run_proxy(int argc, char** argv) {
         if (!set_latencies(proxy, name, vm)) return 2;
     }
     if (vm.count("control")) {
-        if (auto e = proxy.listen_control(vm["control"].as<std::string>())) {
+        std::string token;
+        if (vm.count("control-token-file")) {
+            const auto text = net::read_text_file(vm["control-token-file"].as<std::string>());
+            if (const Error* e = error_of(text)) {
+                std::cerr << "herd proxy: " << e->message << "\n";
+                return 2;
+            }
+            token = std::string(trim(std::get<std::string>(text)));
+            if (token.size() < 16) {
+                std::cerr << "herd proxy: the control token file must hold at least 16 "
+                             "characters\n";
+                return 2;
+            }
+        }
+        if (auto e = proxy.listen_control(vm["control"].as<std::string>(), token)) {
             std::cerr << "herd proxy: " << e->message << "\n";
-            return 1;
+            return e->exit_status;
         }
     }
     std::cout << "herd proxy: " << (one_link ? proxy.list() : std::string("no link yet\n"))

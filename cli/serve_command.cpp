@@ -34,7 +34,7 @@ constexpr const char* usage =
     "                       [--insecure-peers] [--data-dir DIR] [--fsync always|batch|off]\n"
     "                       [--compact-mb MB] [--clock-offset D] [--heartbeat-s S]\n"
     "                       [--silence-timeout-s S] [--flood-batch-ms MS]\n"
-    "                       [--data-backlog-mb MB]\n";
+    "                       [--data-backlog-mb MB] [--admin-token-file F]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -108,6 +108,9 @@ void describe_options(po::options_description& visible) {
         "rule for equal client times: first or convergent")(
         "log-heartbeats", po::value<bool>()->default_value(false, "false"),
         "log the peers' PING lines too")(
+        "admin-token-file", po::value<std::string>(),
+        "file holding a token (16 characters or more) that turns /store on the admin port on "
+        "for requests with `Authorization: Bearer TOKEN`; without it /store is off")(
         "admin", po::value<std::string>(),
         "serve /metrics, /healthz, /readyz and /store over HTTP on ADDR:PORT (never the client "
         "port)")("clock-offset", po::value<std::string>(),
@@ -229,6 +232,18 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
         options.secret = trimmed_file(std::get<std::string>(text));
         if (options.secret.empty()) {
             std::cerr << "herd serve: the secret file is empty\n";
+            return false;
+        }
+    }
+    if (vm.count("admin-token-file")) {
+        const auto text = net::read_text_file(vm["admin-token-file"].as<std::string>());
+        if (const Error* e = error_of(text)) {
+            std::cerr << "herd serve: " << e->message << "\n";
+            return false;
+        }
+        options.admin_token = trimmed_file(std::get<std::string>(text));
+        if (options.admin_token.size() < 16) {
+            std::cerr << "herd serve: the admin token file must hold at least 16 characters\n";
             return false;
         }
     }

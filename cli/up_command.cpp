@@ -114,7 +114,7 @@ std::vector<std::string> serve_args(const po::variables_map& vm, const std::stri
                                      secret_file};
     if (vm.count("data-dir"))
         args.insert(args.end(), {"--data-dir", vm["data-dir"].as<std::string>() + "/" + name});
-    for (const char* option : {"places", "tiebreak", "fsync"}) {
+    for (const char* option : {"places", "tiebreak", "fsync", "admin-token-file"}) {
         if (vm.count(option))
             args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
     }
@@ -186,6 +186,8 @@ int run_up(int argc, char** argv) {
         "trace-dir", po::value<std::string>(),
         "each server writes its applied-record trace to DIR/NAME.jsonl")(
         "tiebreak", po::value<std::string>(), "passed to every server")(
+        "admin-token-file", po::value<std::string>(),
+        "passed to every server: turns /store on for requests with this bearer token")(
         "data-dir", po::value<std::string>(), "each server keeps its records in DIR/NAME")(
         "fsync", po::value<std::string>(), "passed to every server: always, batch or off")(
         "admin-offset", po::value<unsigned>()->default_value(1000),

@@ -128,6 +128,9 @@ class RecordStore {
         for (const Record& r : records_)
             visit(r);
     }
+    // The i-th record in the order first stored (i < size()): a walk that may pause between
+    // records (a record is never removed, so positions stay).
+    const Record& at(std::size_t i) const { return records_[i]; }
     // Every record, ordered by client ID bytes (for dumps and checks; O(n log n)).
     std::vector<const Record*> sorted() const;
 

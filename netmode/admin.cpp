@@ -5,6 +5,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <cctype>
 #include <memory>
 
 #include "core/assert.hpp"
@@ -19,6 +20,10 @@ struct AdminServer::Session {
     asio::steady_timer deadline;
     asio::streambuf head{AdminServer::head_bytes_max};
     std::string out;
+    std::function<bool(std::string&)> more;
+    std::list<std::shared_ptr<Session>>::iterator in_reading;
+    bool reading = false;
+    bool closed = false;  // counted out of open_ already
     Session(tcp::socket s, asio::io_context& io) : socket(std::move(s)), deadline(io) {}
 };
 
@@ -82,8 +87,9 @@ void AdminServer::do_accept() {
             });
             return;
         }
+        if (open_ >= connections_max) shed_oldest();
         if (open_ >= connections_max) {
-            boost::system::error_code ignored;
+            boost::system::error_code ignored;  // every one is answering: this one waits no turn
             socket.close(ignored);
         } else {
             serve(std::make_shared<Session>(std::move(socket), io_));
@@ -92,10 +98,31 @@ void AdminServer::do_accept() {
     });
 }
 
+// Closes the connection that has waited longest for its request head.
+void AdminServer::shed_oldest() {
+    if (reading_.empty()) return;
+    const std::shared_ptr<Session> s = reading_.front();
+    done_reading(*s);
+    s->closed = true;
+    open_ -= 1;
+    shed_ += 1;
+    boost::system::error_code ignored;
+    s->deadline.cancel();
+    s->socket.close(ignored);
+}
+
+void AdminServer::done_reading(Session& s) {
+    if (!s.reading) return;
+    reading_.erase(s.in_reading);
+    s.reading = false;
+}
+
 void AdminServer::serve(const std::shared_ptr<Session>& s) {
     open_ += 1;
     HERD_ASSERT(open_ <= connections_max);
-    s->deadline.expires_after(std::chrono::seconds(5));
+    s->in_reading = reading_.insert(reading_.end(), s);
+    s->reading = true;
+    s->deadline.expires_after(head_deadline);
     s->deadline.async_wait([s](const boost::system::error_code& ec) {
         if (ec) return;
         boost::system::error_code ignored;
@@ -103,46 +130,118 @@ void AdminServer::serve(const std::shared_ptr<Session>& s) {
     });
     asio::async_read_until(s->socket, s->head, "\r\n\r\n",
                            [this, s](const boost::system::error_code& ec, std::size_t) {
+                               done_reading(*s);
+                               if (s->closed) return;  // shed: counted out already
                                if (ec) {
-                                   s->deadline.cancel();
-                                   open_ -= 1;
+                                   finish(s);
                                    return;
                                }
                                answer(s);
                            });
 }
 
+void AdminServer::finish(const std::shared_ptr<Session>& s) {
+    if (s->closed) return;
+    s->closed = true;
+    if (s->more) streaming_ -= 1;
+    s->deadline.cancel();
+    boost::system::error_code ignored;
+    s->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    s->socket.close(ignored);
+    HERD_ASSERT(open_ > 0);
+    open_ -= 1;
+}
+
+namespace {
+
+// The token of an `Authorization: Bearer TOKEN` header line in `head`, or empty.
+std::string_view bearer_of(std::string_view head) {
+    std::size_t at = 0;
+    while ((at = head.find("\r\n", at)) != std::string_view::npos) {
+        at += 2;
+        const std::string_view line = head.substr(at, head.find("\r\n", at) - at);
+        constexpr std::string_view name = "authorization:";
+        if (line.size() < name.size()) continue;
+        std::string lower(line.substr(0, name.size()));
+        for (char& c : lower)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower != name) continue;
+        std::string_view value = line.substr(name.size());
+        while (!value.empty() && value.front() == ' ')
+            value.remove_prefix(1);
+        if (!value.starts_with("Bearer ")) return {};
+        return value.substr(7);
+    }
+    return {};
+}
+
+const char* reason_of(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 401: return "Unauthorized";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 503: return "Service Unavailable";
+        default: return "Bad Request";
+    }
+}
+
+}  // namespace
+
 void AdminServer::answer(const std::shared_ptr<Session>& s) {
-    std::string head(asio::buffers_begin(s->head.data()), asio::buffers_end(s->head.data()));
+    const std::string head(asio::buffers_begin(s->head.data()), asio::buffers_end(s->head.data()));
     const std::string request_line = head.substr(0, head.find("\r\n"));
     const std::size_t sp1 = request_line.find(' ');
     const std::size_t sp2 = request_line.find(' ', sp1 == std::string::npos ? 0 : sp1 + 1);
+    const std::string method = request_line.substr(0, sp1);
     HttpAnswer a;
     if (sp1 == std::string::npos || sp2 == std::string::npos) {
-        a = HttpAnswer{400, "text/plain; charset=utf-8", "bad request\n"};
-    } else if (request_line.substr(0, sp1) != "GET") {
-        a = HttpAnswer{405, "text/plain; charset=utf-8", "only GET\n"};
+        a = HttpAnswer{400, "text/plain; charset=utf-8", "bad request\n", {}};
+    } else if (method != "GET" && method != "HEAD") {
+        a = HttpAnswer{405, "text/plain; charset=utf-8", "only GET and HEAD\n", {}};
     } else {
         std::string path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
         path = path.substr(0, path.find('?'));
-        a = handler_(path);
+        a = handler_(HttpRequest{path, bearer_of(head)});
     }
-    const char* reason = a.status == 200   ? "OK"
-                         : a.status == 404 ? "Not Found"
-                         : a.status == 503 ? "Service Unavailable"
-                         : a.status == 405 ? "Method Not Allowed"
-                                           : "Bad Request";
-    s->out = "HTTP/1.1 " + std::to_string(a.status) + " " + reason +
+    if (a.more && streaming_ >= streams_max)
+        a = HttpAnswer{503, "text/plain; charset=utf-8", "busy: try again\n", {}};
+    const bool head_only = method == "HEAD";
+    // A streamed answer has no length: the end of the connection ends it.
+    s->out = "HTTP/1.1 " + std::to_string(a.status) + " " + reason_of(a.status) +
              "\r\nContent-Type: " + a.content_type +
-             "\r\nContent-Length: " + std::to_string(a.body.size()) +
-             "\r\nConnection: close\r\n\r\n" + a.body;
+             (a.more ? std::string() : "\r\nContent-Length: " + std::to_string(a.body.size())) +
+             "\r\nConnection: close\r\n\r\n" + (head_only ? std::string() : a.body);
+    if (a.more && !head_only) {
+        s->more = std::move(a.more);
+        streaming_ += 1;
+    }
+    write_piece(s);
+}
+
+void AdminServer::write_piece(const std::shared_ptr<Session>& s) {
+    s->deadline.expires_after(write_deadline);
+    s->deadline.async_wait([s](const boost::system::error_code& ec) {
+        if (ec) return;
+        boost::system::error_code ignored;
+        s->socket.close(ignored);  // takes nothing: the write fails and finishes the session
+    });
     asio::async_write(s->socket, asio::buffer(s->out),
-                      [this, s](const boost::system::error_code&, std::size_t) {
-                          s->deadline.cancel();
-                          boost::system::error_code ignored;
-                          s->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                          s->socket.close(ignored);
-                          open_ -= 1;
+                      [this, s](const boost::system::error_code& ec, std::size_t) {
+                          if (ec || stopped_ || !s->more) {
+                              finish(s);
+                              return;
+                          }
+                          s->out.clear();
+                          if (!s->more(s->out)) {
+                              s->more = nullptr;  // this piece is the last
+                              streaming_ -= 1;
+                          }
+                          if (s->out.empty()) {
+                              finish(s);
+                              return;
+                          }
+                          write_piece(s);
                       });
 }
 

@@ -1,5 +1,6 @@
 #include "netmode/proxy.hpp"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
@@ -92,9 +93,12 @@ struct Proxy::ControlConn {
     tcp::socket socket;
     asio::streambuf in;
     std::string out;
+    asio::steady_timer idle;
+    bool authenticated = false;
     // A control line is short: past this without a newline the connection is dropped.
     static constexpr std::size_t line_bytes_max = 4096;
-    explicit ControlConn(tcp::socket s) : socket(std::move(s)), in(line_bytes_max) {}
+    ControlConn(tcp::socket s, asio::io_context& io)
+        : socket(std::move(s)), in(line_bytes_max), idle(io) {}
 };
 
 Proxy::Proxy(asio::io_context& io, LatencyParser parser) : io_(io), parser_(std::move(parser)) {}
@@ -121,6 +125,7 @@ std::optional<Error> Proxy::add(const std::string& name, const std::string& list
     if (fields_of(name).size() != 1 || fields_of(name)[0] != name)
         return Error{"a link name is one word"};
     if (links_.count(name) == 1) return Error{"link " + name + " exists already"};
+    if (links_.size() >= links_max) return Error{"at most " + std::to_string(links_max) + " links"};
     auto at = resolve(io_, listen);
     if (const Error* e = error_of(at)) return *e;
     auto to = resolve(io_, upstream);
@@ -373,12 +378,15 @@ std::string Proxy::command(std::string_view line) {
            "`silence NAME up|down|both`, `restore NAME` or `list`\n";
 }
 
-std::optional<Error> Proxy::listen_control(const std::string& address) {
+std::optional<Error> Proxy::listen_control(const std::string& address, std::string token) {
     auto at = resolve(io_, address);
     if (const Error* e = error_of(at)) return *e;
+    const tcp::endpoint endpoint = std::get<tcp::endpoint>(at);
+    if (token.empty() && !endpoint.address().is_loopback())
+        return Error{"a control port off loopback needs a token (--control-token-file)", 2};
+    control_token_ = std::move(token);
     control_ = std::make_unique<tcp::acceptor>(io_);
     boost::system::error_code ec;
-    const tcp::endpoint endpoint = std::get<tcp::endpoint>(at);
     control_->open(endpoint.protocol(), ec);
     if (!ec) control_->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) control_->bind(endpoint, ec);
@@ -392,7 +400,15 @@ void Proxy::accept_control() {
     control_->async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
         if (stopped_) return;
         if (!ec) {
-            read_control(std::make_shared<ControlConn>(std::move(socket)));
+            if (control_open_ >= control_connections_max) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+            } else {
+                control_open_ += 1;
+                auto c = std::make_shared<ControlConn>(std::move(socket), io_);
+                c->authenticated = control_token_.empty();
+                read_control(c);
+            }
             return accept_control();
         }
         auto pause = std::make_shared<asio::steady_timer>(io_, accept_pause);
@@ -402,26 +418,57 @@ void Proxy::accept_control() {
     });
 }
 
+void Proxy::close_control(const std::shared_ptr<ControlConn>& c) {
+    if (!c->socket.is_open()) return;
+    boost::system::error_code ignored;
+    c->idle.cancel();
+    c->socket.close(ignored);
+    control_open_ -= 1;
+}
+
+// One line, then its reply, then the next; a connection that sends no line for control_idle
+// is closed, and with a token the first line must be `auth TOKEN`.
 void Proxy::read_control(const std::shared_ptr<ControlConn>& c) {
+    c->idle.expires_after(control_idle);
+    c->idle.async_wait([this, c](const boost::system::error_code& ec) {
+        if (!ec) close_control(c);
+    });
     asio::async_read_until(
         c->socket, c->in, '\n', [this, c](const boost::system::error_code& ec, std::size_t n) {
             if (ec == asio::error::not_found) {  // a line past ControlConn::line_bytes_max
                 c->out = "? a control line is at most 4096 bytes\n";
                 asio::async_write(c->socket, asio::buffer(c->out),
-                                  [c](const boost::system::error_code&, std::size_t) {});
+                                  [this, c](const boost::system::error_code&, std::size_t) {
+                                      close_control(c);
+                                  });
                 return;
             }
-            if (ec || stopped_) return;
+            if (ec || stopped_) return close_control(c);
             const auto data = c->in.data();
             std::string line(asio::buffers_begin(data),
                              asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(n) - 1);
             c->in.consume(n);
-            c->out = command(line);
+            bool close = false;
+            c->out = control_reply(*c, line, &close);
             asio::async_write(c->socket, asio::buffer(c->out),
-                              [this, c](const boost::system::error_code& e, std::size_t) {
-                                  if (!e) read_control(c);
+                              [this, c, close](const boost::system::error_code& e, std::size_t) {
+                                  if (e || close) return close_control(c);
+                                  read_control(c);
                               });
         });
+}
+
+std::string Proxy::control_reply(ControlConn& c, std::string_view line, bool* close) {
+    if (c.authenticated) return command(line);
+    const auto f = fields_of(line);
+    const bool right = f.size() == 2 && f[0] == "auth" && f[1].size() == control_token_.size() &&
+                       std::equal(f[1].begin(), f[1].end(), control_token_.begin());
+    if (!right) {
+        *close = true;
+        return "? this control port needs `auth TOKEN` first\n";
+    }
+    c.authenticated = true;
+    return "ok\n";
 }
 
 }  // namespace herd::net

@@ -21,6 +21,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,7 +66,13 @@ class Proxy {
     std::string list() const;
     // One control command; its reply (ending in a newline).
     std::string command(std::string_view line);
-    std::optional<Error> listen_control(const std::string& address);
+    // The control port: with a `token`, each connection's first line must be `auth TOKEN`;
+    // without one it must be on loopback. At most control_connections_max at once, each closed
+    // after control_idle without a line.
+    std::optional<Error> listen_control(const std::string& address, std::string token = {});
+    static constexpr std::size_t control_connections_max = 16;
+    static constexpr std::chrono::seconds control_idle{30};
+    static constexpr std::size_t links_max = 256;
     void stop();
 
   private:
@@ -81,11 +88,15 @@ class Proxy {
     void finish(const std::shared_ptr<Pipe>& pipe);  // closed, and forgotten by its link
     void accept_control();
     void read_control(const std::shared_ptr<ControlConn>& c);
+    void close_control(const std::shared_ptr<ControlConn>& c);
+    std::string control_reply(ControlConn& c, std::string_view line, bool* close);
 
     boost::asio::io_context& io_;
     LatencyParser parser_;
     std::map<std::string, std::shared_ptr<Link>> links_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> control_;
+    std::string control_token_;
+    std::size_t control_open_ = 0;
     bool stopped_ = false;
 };
 

@@ -169,7 +169,7 @@ std::optional<Error> Server::start() {
     if (auto e = trace_.open()) return e;
     if (!options_.admin.empty()) {
         admin_ = std::make_unique<AdminServer>(
-            io_, [this](std::string_view path) { return admin_answer(path); });
+            io_, [this](const HttpRequest& r) { return admin_answer(r); });
         if (auto e = admin_->start(options_.admin)) return e;
     }
     if (!options_.secret.empty() || options_.tls_files.complete()) {
@@ -217,6 +217,15 @@ static std::uint64_t origin_of(const asio::ip::address& address) {
 
 // The origins of the neighbours' addresses (host names resolved once, at start), whose TLS
 // handshakes have slots of their own.
+// Compares two secrets in time that does not depend on where they differ.
+static bool same_secret(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 std::vector<std::uint64_t> Server::neighbour_origins() const {
     std::vector<std::uint64_t> out;
     for (const ServerName& n : options_.herd.neighbours_of(options_.self)) {
@@ -1008,35 +1017,43 @@ bool Server::ready() const {
            (node_->config().neighbours.empty() || !node_->linked_peers().empty());
 }
 
-HttpAnswer Server::admin_answer(std::string_view path) {
+HttpAnswer Server::admin_answer(const HttpRequest& request) {
+    const std::string_view path = request.path;
     if (path == "/metrics")
-        return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
-    if (path == "/healthz") return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
+        return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8", metrics(), {}};
+    if (path == "/healthz") return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n", {}};
     if (path == "/readyz") {
-        if (ready()) return HttpAnswer{200, "text/plain; charset=utf-8", "ready\n"};
-        return HttpAnswer{503, "text/plain; charset=utf-8", "not ready: no peer link up\n"};
+        if (ready()) return HttpAnswer{200, "text/plain; charset=utf-8", "ready\n", {}};
+        return HttpAnswer{503, "text/plain; charset=utf-8", "not ready: no peer link up\n", {}};
     }
-    if (path == "/store") return store_dump();
-    return HttpAnswer{404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
+    if (path == "/store") {
+        // Every client's position: only for whoever holds the admin token.
+        if (options_.admin_token.empty())
+            return HttpAnswer{404, "text/plain; charset=utf-8",
+                              "/store is off: start the server with --admin-token-file\n", {}};
+        if (!same_secret(request.bearer, options_.admin_token))
+            return HttpAnswer{401, "text/plain; charset=utf-8",
+                              "/store needs `Authorization: Bearer <the admin token>`\n", {}};
+        return store_stream();
+    }
+    return HttpAnswer{404, "text/plain; charset=utf-8", "not found; try /metrics\n", {}};
 }
 
-HttpAnswer Server::store_dump() const {
-    // Every record as its AT line, ordered by client ID: what `herd replay` checks expectations
-    // against, and a way to look into one server's view by hand. Read-only; bounded.
-    const RecordStore& store = node_->store();
-    if (store.line_bytes() + store.size() > store_dump_bytes_max) {
-        return HttpAnswer{503, "text/plain; charset=utf-8",
-                          "the store holds " + std::to_string(store.line_bytes()) +
-                              " bytes of records, more than /store answers (" +
-                              std::to_string(store_dump_bytes_max) + ")\n"};
-    }
-    std::string body;
-    body.reserve(store.line_bytes() + store.size());
-    for (const Record* r : store.sorted()) {
-        body += r->at_line();
-        body += '\n';
-    }
-    return HttpAnswer{200, "text/plain; charset=utf-8", std::move(body)};
+HttpAnswer Server::store_stream() {
+    // Every record as its AT line, in the order first stored: what `herd replay` checks
+    // expectations against, and a way to look into one server's view by hand. Read-only;
+    // written a piece at a time, so neither memory nor the server's turn is held for the store.
+    HttpAnswer a{200, "text/plain; charset=utf-8", {}, {}};
+    a.more = [this, next = std::size_t{0}](std::string& out) mutable {
+        constexpr std::size_t piece_bytes = 64 << 10;
+        const RecordStore& store = node_->store();
+        while (next < store.size() && out.size() < piece_bytes) {
+            out += store.at(next++).at_line();
+            out += '\n';
+        }
+        return next < store.size();
+    };
+    return a;
 }
 
 int serve(ServerOptions options) {

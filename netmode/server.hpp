@@ -74,6 +74,7 @@ struct ServerOptions {
     std::size_t connections_max = 10000;  // client connections in all
     std::size_t conns_per_ip_max = 256;   // client connections from one address
     std::string admin;                    // ADDR:PORT of the admin HTTP port; empty: none
+    std::string admin_token;              // what /store asks for; empty: /store is off
     std::string version = "unknown";      // of the binary, for the log and herd_build_info
     std::string commit = "unknown";
     std::string data_dir;  // where stored records are kept across restarts; empty: none
@@ -88,10 +89,6 @@ struct ServerOptions {
 
 class Server {
   public:
-    // The largest store the admin port's /store dumps (AT lines and their newlines); past it,
-    // /store answers 503 and says so.
-    static constexpr std::size_t store_dump_bytes_max = std::size_t{256} << 20;
-
     Server(boost::asio::io_context& io, ServerOptions options);
     ~Server();
 
@@ -175,8 +172,8 @@ class Server {
     std::shared_ptr<Conn> find(ConnectionId id);
     std::string metrics() const;
     bool ready() const;
-    HttpAnswer admin_answer(std::string_view path);
-    HttpAnswer store_dump() const;
+    HttpAnswer admin_answer(const HttpRequest& request);
+    HttpAnswer store_stream();
 
     boost::asio::io_context& io_;
     ServerOptions options_;

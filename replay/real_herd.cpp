@@ -14,6 +14,7 @@
 
 #include "core/assert.hpp"
 #include "core/hash.hpp"
+#include "core/peer_protocol.hpp"
 #include "core/prng.hpp"
 #include "core/text.hpp"
 #include "netmode/process.hpp"
@@ -106,10 +107,13 @@ std::vector<int> neighbours(const HerdSpec& herd, int s) {
 
 }  // namespace
 
-Result<std::string> http_get(std::uint16_t port, const std::string& path) {
+Result<std::string> http_get(std::uint16_t port, const std::string& path,
+                             const std::string& token) {
     const int fd = connect_loopback(port, std::chrono::milliseconds(3000));
     if (fd < 0) return Error{"cannot connect to 127.0.0.1:" + std::to_string(port)};
-    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                (token.empty() ? "" : "Authorization: Bearer " + token + "\r\n") +
+                                "\r\n";
     std::string answer;
     bool ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
               static_cast<ssize_t>(request.size());
@@ -239,6 +243,10 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
     std::error_code ec;
     std::filesystem::create_directories(path("logs"), ec);
     std::ofstream(path("places.key")) << "replay\n";
+    std::random_device device;
+    admin_token_ = hex64((std::uint64_t{device()} << 32) | device()) +
+                   hex64((std::uint64_t{device()} << 32) | device());
+    std::ofstream(path("admin.token")) << admin_token_ << "\n";
     if (auto e = pick_ports()) return e;
     if (auto e = add_links()) return e;
     on_io([&] {
@@ -295,6 +303,8 @@ std::optional<Error> RealHerd::spawn(int s) {
                                      "http://127.0.0.1:" + std::to_string(stub_->port()),
                                      "--places-key-file",
                                      path("places.key"),
+                                     "--admin-token-file",
+                                     path("admin.token"),
                                      "--clock-offset",
                                      p.offset,
                                      "--tiebreak",
@@ -455,7 +465,7 @@ bool RealHerd::paused(int s) const {
 
 Result<RecordStore> RealHerd::store(int s) const {
     if (paused(s)) return Error{name(s) + " is paused (SIGSTOP): a stopped process cannot answer"};
-    auto body = http_get(servers_[static_cast<std::size_t>(s)].admin, "/store");
+    auto body = http_get(servers_[static_cast<std::size_t>(s)].admin, "/store", admin_token_);
     if (const Error* e = error_of(body)) return Error{name(s) + ": " + e->message};
     RecordStore store(sc_.tie_break);
     const std::string& text = std::get<std::string>(body);

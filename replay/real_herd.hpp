@@ -134,6 +134,7 @@ class RealHerd {
     std::vector<int> held_;  // sockets holding the servers' ports (hold_port)
     std::atomic<std::uint64_t> places_failures_{0};
     std::atomic<std::uint64_t> places_hung_{0};
+    std::string admin_token_;  // the servers' /store token (random, in admin.token)
 };
 
 template <typename F>
@@ -150,7 +151,9 @@ void RealHerd::on_io(F&& f) {
 // stream (a link's direction) with its own PRNG seeded from `seed` and the stream's name.
 net::LatencyParser scenario_latencies(std::uint64_t seed);
 
-// An HTTP GET of `path` on 127.0.0.1:port: the body of a 200 answer, else why not.
-Result<std::string> http_get(std::uint16_t port, const std::string& path);
+// An HTTP GET of `path` on 127.0.0.1:port (with `token` as its bearer token, if any): the body of
+// a 200 answer, else why not.
+Result<std::string> http_get(std::uint16_t port, const std::string& path,
+                             const std::string& token = {});
 
 }  // namespace herd::replay

@@ -201,10 +201,16 @@ inline std::string talk(int port, const std::string& bytes,
     return out;
 }
 
-// GET `path` from the admin port; the body, or "" when there is no answer.
-inline std::string http_get(int port, const std::string& path) {
+// GET `path` from the admin port (with a bearer `token`, if given); the body, or "" when there
+// is no answer. `status`, if given, gets the answer's status line.
+inline std::string http_get(int port, const std::string& path, const std::string& token = {},
+                            std::string* status = nullptr) {
     const std::string reply =
-        talk(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5000ms);
+        talk(port,
+             "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                 (token.empty() ? "" : "Authorization: Bearer " + token + "\r\n") + "\r\n",
+             5000ms);
+    if (status != nullptr) *status = reply.substr(0, reply.find("\r\n"));
     const std::size_t body = reply.find("\r\n\r\n");
     return body == std::string::npos ? std::string() : reply.substr(body + 4);
 }

@@ -527,11 +527,15 @@ TEST(NetCli, BadArgumentsGetUsageAndExitTwo) {
 namespace herd::test {
 namespace {
 
-// The admin port's /store: every record as its AT line, ordered by client; and --clock-offset:
-// the server's clock runs that far from the machine's, which its AT replies' skews show.
+// The admin port's /store: every record as its AT line, in the order first stored, for the
+// holder of the admin token only; and --clock-offset: the server's clock runs that far from the
+// machine's, which its AT replies' skews show.
 TEST(NetAdmin, StoreDumpsEveryRecordAndTheClockOffsetShowsInSkews) {
-    SoloServer solo("store_dump", {"--clock-offset", "-100s"});
-    EXPECT_EQ(http_get(solo.admin_port(), "/store"), "");
+    const std::string dir = temp_dir("store_dump_token");
+    const std::string token = "0123456789abcdef0123";
+    std::ofstream(dir + "/token") << token << "\n";
+    SoloServer solo("store_dump", {"--clock-offset", "-100s", "--admin-token-file", dir + "/token"});
+    EXPECT_EQ(http_get(solo.admin_port(), "/store", token), "");
     const std::string now = format_timestamp(net::wall_now());
     const std::string b = talk(solo.port(), "IAMAT bee +1.0+2.0 " + now + "\n");
     const std::string a = talk(solo.port(), "IAMAT ant +3.0+4.0 " + now + "\n");
@@ -540,7 +544,12 @@ TEST(NetAdmin, StoreDumpsEveryRecordAndTheClockOffsetShowsInSkews) {
     ASSERT_TRUE(skew.has_value()) << b;
     EXPECT_LT(skew->ns, Duration::milliseconds(-99'000).ns);
     EXPECT_GT(skew->ns, Duration::milliseconds(-101'000).ns);
-    EXPECT_EQ(http_get(solo.admin_port(), "/store"), a + b);  // ant before bee
+    EXPECT_EQ(http_get(solo.admin_port(), "/store", token), b + a);  // bee first, as stored
+    std::string status;
+    http_get(solo.admin_port(), "/store", "", &status);
+    EXPECT_EQ(status, "HTTP/1.1 401 Unauthorized");
+    http_get(solo.admin_port(), "/store", "0123456789abcdef0124", &status);
+    EXPECT_EQ(status, "HTTP/1.1 401 Unauthorized");
 }
 
 TEST(NetAdmin, ClockOffsetMustBeASignedDuration) {

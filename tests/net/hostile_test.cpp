@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -420,6 +421,74 @@ TEST(Hostile, APlacesAnswerNestedAMillionDeepOrCutShortGetsUnknownErrorAndTheSer
     provider.answer(R"({"results": [{"name": "Cafe"}], "status": "OK"})");
     reply = talk(solo.port(), "WHATSAT deep 12 5\n", 30000ms);
     EXPECT_NE(reply.find("\"name\": \"Cafe\""), std::string::npos) << reply;
+}
+
+long long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
+    }
+    return -1;
+}
+
+TEST(HostileAdmin, IdleConnectionsNeverStarveTheProbes) {
+    SoloServer solo("admin-idle");
+    // Sixteen idle connections (the admin port's cap), opened again as they are shed.
+    std::vector<int> idle;
+    for (int i = 0; i < 16; ++i)
+        idle.push_back(connect_to(solo.admin_port(), 1000ms, "127.0.0.3"));
+    int answered = 0;
+    for (int probe = 0; probe < 40; ++probe) {
+        answered += http_get(solo.admin_port(), "/healthz") == "ok\n" ? 1 : 0;
+        idle.push_back(connect_to(solo.admin_port(), 1000ms, "127.0.0.3"));
+    }
+    EXPECT_EQ(answered, 40);
+    for (int fd : idle)
+        if (fd >= 0) ::close(fd);
+}
+
+TEST(HostileAdmin, StoreIsOffWithoutATokenAndStreamsInBoundedMemoryWithOne) {
+    const std::string dir = temp_dir("admin-store");
+    const std::string token = "a-token-of-twenty-chars";
+    std::ofstream(dir + "/token") << token << "\n";
+    {
+        SoloServer off("admin-store-off");
+        std::string status;
+        http_get(off.admin_port(), "/store", token, &status);
+        EXPECT_EQ(status, "HTTP/1.1 404 Not Found");
+    }
+    SoloServer solo("admin-store-on", {"--admin-token-file", dir + "/token", "--log-lines", "false"});
+    // 100 000 records, about 7 MB of lines.
+    for (int batch = 0; batch < 20; ++batch) {
+        std::string lines;
+        for (int i = 0; i < 5000; ++i)
+            lines += "IAMAT client-" + std::to_string(batch * 5000 + i) + " +1.0+1.0 1479413884\n";
+        talk(solo.port(), lines, 20000ms);
+    }
+    ASSERT_EQ(solo.metric("herd_records_stored"), 100000);
+    const long long before = rss_kib(solo.process().pid());
+    // Sixteen /store requests that read nothing: two stream (a piece at a time), the rest wait no
+    // turn; the server answers probes and clients meanwhile.
+    std::vector<int> readers;
+    const std::string request =
+        "GET /store HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+    for (int i = 0; i < 16; ++i) {
+        const int fd = connect_to(solo.admin_port(), 1000ms, "127.0.0.4");
+        if (fd >= 0) send_all(fd, request);
+        readers.push_back(fd);
+    }
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(http_get(solo.admin_port(), "/healthz"), "ok\n");
+    EXPECT_NE(talk(solo.port(), "IAMAT during +1.0+1.0 1479413884\n").find("AT Solo "),
+              std::string::npos);
+    const long long grown = rss_kib(solo.process().pid()) - before;
+    EXPECT_LT(grown, 20 * 1024) << "KiB";  // a whole copy per request would be 16 x 7 MB
+    for (int fd : readers)
+        if (fd >= 0) ::close(fd);
+    // One that reads gets every record.
+    const std::string all = http_get(solo.admin_port(), "/store", token);
+    EXPECT_EQ(count(all, "\n"), 100001u);
 }
 
 TEST(HostileLogs, SighupReopensTheLogAfterItWasMovedAway) {

@@ -3,6 +3,8 @@
 // mistakes with `?`, and a herd link through proxies is cut and restored. 127.0.0.1 only.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <atomic>
 #include <map>
 #include <random>
@@ -293,6 +295,49 @@ TEST(Proxy, AnUpstreamThatNeverReadsHoldsOnlyABoundedQueue) {
     EXPECT_LT(taken, 32ll << 20) << list;
     ::close(fd);
     ::close(listener);
+}
+
+TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndHoldsAtMostSixteen) {
+    const std::string dir = temp_dir("proxy-token");
+    const std::string token = "proxy-control-token-1";
+    std::ofstream(dir + "/token") << token << "\n";
+    Process proxy;
+    int control = 0;
+    for (int attempt = 0; attempt < 5 && control == 0; ++attempt) {
+        const int p = random_base_port();
+        proxy.start({HERD_BINARY, "proxy", "--control", "127.0.0.1:" + std::to_string(p),
+                     "--control-token-file", dir + "/token"},
+                    dir + "/proxy.out");
+        if (wait_until(
+                [&] { return ProxyProcess::command_at(p, "auth " + token + "\nlist") == "ok\nok 0\n"; },
+                3000ms))
+            control = p;
+        else
+            proxy.stop();
+    }
+    ASSERT_NE(control, 0);
+    const std::string refusal = "? this control port needs `auth TOKEN` first\n";
+    EXPECT_EQ(ProxyProcess::command_at(control, "list"), refusal);
+    EXPECT_EQ(ProxyProcess::command_at(control, "auth proxy-control-token-2\ncut x"), refusal);
+    // Sixteen idle connections hold every seat; a seventeenth is closed at once, unanswered.
+    std::vector<int> idle;
+    for (int i = 0; i < 16; ++i)
+        idle.push_back(connect_to(control, 1000ms));
+    ASSERT_TRUE(wait_until(
+        [&] { return ProxyProcess::command_at(control, "auth " + token + "\nlist").empty(); },
+        5000ms));
+    for (int fd : idle)
+        if (fd >= 0) ::close(fd);
+    EXPECT_TRUE(wait_until(
+        [&] { return ProxyProcess::command_at(control, "auth " + token + "\nlist") == "ok\nok 0\n"; },
+        5000ms));
+    // Off loopback, a control port without a token is refused at start.
+    std::string out;
+    Process open_control({HERD_BINARY, "proxy", "--control", "0.0.0.0:" + std::to_string(control + 7)},
+                         dir + "/open.out");
+    ASSERT_TRUE(open_control.wait_exit(10000ms));
+    EXPECT_EQ(open_control.exit_status(), 2);
+    EXPECT_NE(slurp(dir + "/open.out").find("needs a token"), std::string::npos);
 }
 
 // The port a control `add` reply names ("ok NAME listening on 127.0.0.1:PORT").
