@@ -63,7 +63,7 @@ constexpr const char* passed_on[] = {
     "log-lines",       "log-heartbeats",   "log-max-mb",     "log-keep",
     "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
     "write-timeout-s", "store-max-mb",     "compact-mb",     "flood-batch-ms",
-    "data-backlog-mb",
+    "data-backlog-mb", "client-buffers-mb",
 };
 
 namespace {

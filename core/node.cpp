@@ -306,6 +306,33 @@ void Node::handle_bytes(ConnectionId conn, std::string_view bytes, Now now) {
     c->last_received = now.mono;
     c->lines.append(bytes);
     drain_lines(conn, *c, now);
+    if (buffered_bytes_ > config_.limits.client_buffered_bytes_max) shed_largest_buffers(now);
+}
+
+// Past the budget for bytes read and not yet taken as lines (unfinished lines, mostly), the
+// connections holding the most are closed, largest first, until the total is back under it.
+void Node::shed_largest_buffers(Now now) {
+    while (buffered_bytes_ > config_.limits.client_buffered_bytes_max) {
+        ConnectionId victim = 0;
+        std::size_t most = 0;
+        conns_.for_each([&](ConnectionId id, const Connection& c) {
+            const bool client_side = c.role == Role::undecided || c.role == Role::client;
+            if (!client_side || c.counted_bytes < most) return;
+            if (c.counted_bytes == most && victim != 0 && id > victim) return;
+            victim = id;
+            most = c.counted_bytes;
+        });
+        if (victim == 0 || most == 0) return;  // what is left is peers'
+        stats_.clients_shed_buffers += 1;
+        close_connection(victim, CloseMode::now, "buffer budget", now);
+    }
+}
+
+void Node::recount(Connection& c) {
+    const std::size_t now_bytes = c.lines.buffered_bytes();
+    HERD_ASSERT(buffered_bytes_ >= c.counted_bytes);
+    buffered_bytes_ = buffered_bytes_ - c.counted_bytes + now_bytes;
+    c.counted_bytes = now_bytes;
 }
 
 void Node::handle_eof(ConnectionId conn, Now now) {
@@ -359,8 +386,10 @@ void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
     if (c.role != Role::undecided && c.role != Role::client) {
         // A herd has few peer links, each busy: each keeps a small buffer between reads.
         c.lines.release_if_empty(peer_line_buffer_kept_bytes);
+        recount(c);
         return;
     }
+    recount(c);
     if (!c.paused) {
         // A line left unfinished started after the last whole line taken (or, with none taken
         // now, when it was first seen); time spent paused by us does not count against it.
@@ -448,6 +477,8 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     const int n = c.neighbour;
     const Role role = c.role;
     if (role == Role::securing) end_securing(c);
+    HERD_ASSERT(buffered_bytes_ >= c.counted_bytes);
+    buffered_bytes_ -= c.counted_bytes;
     conns_.erase(conn);
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];

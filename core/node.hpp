@@ -87,6 +87,7 @@ struct NodeStats {
     std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
     std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
     std::uint64_t places_refused_over_share = 0;  // an origin past its share of Places slots
+    std::uint64_t clients_shed_buffers = 0;  // closed: the most buffered past the budget
     // Places answers that were no JSON object within places_json_depth_max (UNKNOWN_ERROR sent).
     std::uint64_t places_answers_malformed = 0;
     std::uint64_t places_refused_over_limit = 0;
@@ -151,6 +152,8 @@ class Node {
     // The neighbours with an established link right now, in configuration order.
     std::vector<ServerName> linked_peers() const;
     std::size_t connections() const { return conns_.size(); }
+    // Bytes read and not yet taken as lines, over every connection (client_buffered_bytes_max).
+    std::size_t buffered_bytes() const { return buffered_bytes_; }
     // Timers armed: at most one per connection and neighbour, one per Places query, and with
     // flood batching one more per peer link with a batch waiting.
     std::size_t timers() const { return timers_.size(); }
@@ -186,6 +189,7 @@ class Node {
         bool peers_only = false;
         bool secured = false;         // its transport authenticated the remote end
         bool neighbour_origin = false;  // securing from a neighbour's address (its own slots)
+        std::size_t counted_bytes = 0;  // its line buffer's bytes, as counted in buffered_bytes_
         std::string identity;         // as which server, when the transport says
         std::uint64_t origin = 0;     // as the driver named it; 0: unknown
         bool origin_pending = false;  // counted in its origin's pending handshakes
@@ -291,6 +295,8 @@ class Node {
     std::size_t places_share(std::uint64_t origin) const;
     void places_done(std::uint64_t origin);
     void end_securing(const Connection& c);
+    void recount(Connection& c);
+    void shed_largest_buffers(Now now);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;
@@ -357,6 +363,7 @@ class Node {
     std::set<std::pair<Instant, std::uint64_t>> idle_origins_;
     std::size_t securing_ = 0;  // accepted connections in their transport handshake
     std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
+    std::size_t buffered_bytes_ = 0;       // read and not yet taken as lines, every connection
     QueryId next_query_ = 1;
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.

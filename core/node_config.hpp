@@ -35,6 +35,10 @@ struct NodeLimits {
     std::size_t client_output_high_water_bytes = 64 << 10;
     std::size_t client_output_low_water_bytes = 16 << 10;
     std::size_t client_output_bytes_max = 8 << 20;
+    // Bytes read from clients and not yet taken as lines (unfinished lines, mostly), over every
+    // connection: past it the connections holding the most are closed ("buffer budget"). 10 000
+    // connections with a 64 KiB line each would otherwise hold 640 MiB.
+    std::size_t client_buffered_bytes_max = std::size_t{128} << 20;
     // Replies waiting in order on one connection (answered or not): reading stops at this many.
     std::size_t client_pending_replies_max = 1024;
     // WHATSATs of one connection waiting for Places: reading stops at this many.

@@ -373,11 +373,48 @@ void Server::do_accept() {
     });
 }
 
+// What one address may hold now: the per-address cap, and no more than an even split of the
+// connection cap among the addresses connected, so the share shrinks as more addresses compete
+// (and a newcomer under its share gets in by shedding: shed_for).
+std::size_t Server::address_share(bool new_address) const {
+    const std::size_t addresses = std::max<std::size_t>(
+        1, clients_per_ip_.size() + (new_address ? 1 : 0));
+    return std::max(conns_per_ip_min,
+                    std::min(options_.conns_per_ip_max, options_.connections_max / addresses));
+}
+
+// Makes room for a connection from an address under its share when the table is full: the
+// oldest connection of the address that holds the most goes, or, when every address holds as
+// few as this one, the oldest connection of all (an idle attacker's long before any client that
+// comes, asks and goes).
+bool Server::shed_for(const asio::ip::address& from) {
+    auto worst = clients_per_ip_.end();
+    auto oldest = clients_per_ip_.end();
+    for (auto it = clients_per_ip_.begin(); it != clients_per_ip_.end(); ++it) {
+        if (worst == clients_per_ip_.end() || it->second.size() > worst->second.size()) worst = it;
+        if (oldest == clients_per_ip_.end() || *it->second.begin() < *oldest->second.begin())
+            oldest = it;
+    }
+    if (worst == clients_per_ip_.end()) return false;
+    const auto mine = clients_per_ip_.find(from);
+    const std::size_t own = mine == clients_per_ip_.end() ? 0 : mine->second.size();
+    const auto from_where = worst->second.size() > own + 1 ? worst : oldest;
+    auto victim = find(*from_where->second.begin());
+    HERD_ASSERT(victim != nullptr);
+    counters_.shed += 1;
+    close_now(victim, "shed to make room: its address holds " +
+                          std::to_string(from_where->second.size()) + " connections");
+    node_->handle_closed(victim->id, now());
+    return true;
+}
+
 std::optional<Admission> Server::admit(const asio::ip::address& from, Seat* seat,
                                        std::string* refusal) {
-    const bool over_all = clients_ >= options_.connections_max;
     const auto it = clients_per_ip_.find(from);
-    const bool over_ip = it != clients_per_ip_.end() && it->second >= options_.conns_per_ip_max;
+    const bool over_ip = it != clients_per_ip_.end() &&
+                         it->second.size() >= address_share(false);
+    bool over_all = clients_ >= options_.connections_max;
+    if (over_all && !over_ip) over_all = !shed_for(from);
     if (!over_all && !over_ip) {
         *seat = Seat::client;
         return Admission::anyone;
@@ -393,7 +430,8 @@ std::optional<Admission> Server::admit(const asio::ip::address& from, Seat* seat
         *refusal = "connection cap " + std::to_string(options_.connections_max);
     } else {
         counters_.refused_per_ip += 1;
-        *refusal = "per-address cap " + std::to_string(options_.conns_per_ip_max);
+        *refusal = "per-address share " + std::to_string(address_share(false)) + " (cap " +
+                   std::to_string(options_.conns_per_ip_max) + ")";
     }
     return std::nullopt;
 }
@@ -402,7 +440,7 @@ void Server::take_seat(Conn& c, Seat seat) {
     c.seat = seat;
     if (seat == Seat::client) {
         clients_ += 1;
-        clients_per_ip_[c.from] += 1;
+        clients_per_ip_[c.from].insert(c.id);
     } else if (seat == Seat::reserve) {
         reserve_used_ += 1;
     }
@@ -414,8 +452,9 @@ void Server::release_seat(Conn& c) {
         HERD_ASSERT(clients_ > 0);
         clients_ -= 1;
         auto it = clients_per_ip_.find(c.from);
-        HERD_ASSERT(it != clients_per_ip_.end() && it->second > 0);
-        if (--it->second == 0) clients_per_ip_.erase(it);
+        HERD_ASSERT(it != clients_per_ip_.end() && it->second.count(c.id) == 1);
+        it->second.erase(c.id);
+        if (it->second.empty()) clients_per_ip_.erase(it);
     } else if (c.seat == Seat::reserve) {
         HERD_ASSERT(reserve_used_ > 0);
         reserve_used_ -= 1;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/herd_file.hpp"
@@ -41,7 +42,8 @@ class AdminServer;
 struct ServerCounters {
     std::uint64_t accepted = 0;
     std::uint64_t refused_cap = 0;       // over the client cap, reserve full
-    std::uint64_t refused_per_ip = 0;    // over the per-address cap, reserve full
+    std::uint64_t refused_per_ip = 0;    // over the per-address share, reserve full
+    std::uint64_t shed = 0;              // closed to make room for an address under its share
     std::uint64_t admitted_reserve = 0;  // over a cap, admitted for a peer handshake
     std::uint64_t closed_by_remote = 0;  // EOF then done, or reset
     std::uint64_t bytes_read = 0;
@@ -89,6 +91,9 @@ struct ServerOptions {
 
 class Server {
   public:
+    // However many addresses compete, each may hold this many client connections.
+    static constexpr std::size_t conns_per_ip_min = 4;
+
     Server(boost::asio::io_context& io, ServerOptions options);
     ~Server();
 
@@ -119,6 +124,8 @@ class Server {
     std::optional<Error> open_data();
     std::optional<Admission> admit(const boost::asio::ip::address& from, Seat* seat,
                                    std::string* refusal);
+    std::size_t address_share(bool new_address) const;
+    bool shed_for(const boost::asio::ip::address& from);
     void take_seat(Conn& c, Seat seat);
     void release_seat(Conn& c);
     void lost(const std::shared_ptr<Conn>& c, const std::string& why);
@@ -189,7 +196,7 @@ class Server {
     // Reads land here, for whichever connection is readable (one thread, so one buffer).
     std::vector<char> read_buffer_;
     // Admission: client connections per source address and in all, and the peers' reserve.
-    std::map<boost::asio::ip::address, std::size_t> clients_per_ip_;
+    std::map<boost::asio::ip::address, std::set<ConnectionId>> clients_per_ip_;
     std::size_t clients_ = 0;
     std::size_t reserve_used_ = 0;
     std::size_t reserve_max_ = 0;

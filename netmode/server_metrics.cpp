@@ -231,6 +231,14 @@ std::string Server::metrics() const {
              "Connections refused at accept, by the cap they hit.")
         .sample(counters_.refused_cap, "cap=\"all\"")
         .sample(counters_.refused_per_ip, "cap=\"per_address\"");
+    m.family("herd_connections_shed_total", "counter",
+             "Client connections closed to make room: for an address under its share when the "
+             "table was full, or past the buffer budget.")
+        .sample(counters_.shed, "reason=\"share\"")
+        .sample(node_->stats().clients_shed_buffers, "reason=\"buffers\"");
+    m.family("herd_client_buffered_bytes", "gauge",
+             "Bytes read from connections and not yet taken as lines (--client-buffers-mb).")
+        .sample(node_->buffered_bytes());
     m.family("herd_connections_reserve_admitted_total", "counter",
              "Connections over a cap admitted to the peers' reserve.")
         .sample(counters_.admitted_reserve);

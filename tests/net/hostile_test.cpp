@@ -423,6 +423,67 @@ TEST(Hostile, APlacesAnswerNestedAMillionDeepOrCutShortGetsUnknownErrorAndTheSer
     EXPECT_NE(reply.find("\"name\": \"Cafe\""), std::string::npos) << reply;
 }
 
+// Connections from `addresses` source addresses (127.1.x.y), `each` from every one, each sending
+// the start of a line and holding it: the table-filling attack. Their descriptors.
+std::vector<int> hold_from_many(int port, int addresses, int each, std::size_t partial_bytes) {
+    std::vector<int> fds;
+    const std::string start = "IAMAT " + std::string(partial_bytes, 'h');
+    for (int a = 0; a < addresses; ++a) {
+        const std::string from = "127.1." + std::to_string(a / 200) + "." + std::to_string(1 + a % 200);
+        for (int i = 0; i < each; ++i) {
+            const int fd = connect_to(port, 200ms, from.c_str());
+            if (fd < 0) continue;
+            send_all(fd, start);
+            fds.push_back(fd);
+        }
+    }
+    return fds;
+}
+
+// Honest clients from their own address: how many of `n` got their IAMAT answered.
+int honest_answered(int port, int n) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) {
+        const std::string reply =
+            talk(port, "IAMAT honest" + std::to_string(i) + " +1.0+1.0 1479413884\n", 5000ms,
+                 "127.0.0.200");
+        ok += reply.starts_with("AT Solo ") ? 1 : 0;
+    }
+    return ok;
+}
+
+TEST(HostileShare, FortyOrFourHundredAddressesLeaveRoomForHonestClients) {
+    for (const auto& [addresses, each] : {std::pair{40, 20}, std::pair{400, 2}}) {
+        SoloServer solo("share-" + std::to_string(addresses),
+                        {"--connections-max", "400", "--log-lines", "false"});
+        std::vector<int> attack = hold_from_many(solo.port(), addresses, each, 1000);
+        ASSERT_TRUE(wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") >= 390; },
+                               10000ms))
+            << addresses;
+        EXPECT_EQ(honest_answered(solo.port(), 8), 8) << addresses << " addresses";
+        const std::string page = solo.metrics();
+        EXPECT_GT(metric(page, "herd_connections_refused_total{cap=\"per_address\"}") +
+                      metric(page, "herd_connections_shed_total{reason=\"share\"}"),
+                  0)
+            << addresses;
+        for (int fd : attack)
+            ::close(fd);
+    }
+}
+
+TEST(HostileShare, UnfinishedLinesPastTheBufferBudgetAreShedLargestFirst) {
+    SoloServer solo("buffers", {"--client-buffers-mb", "1", "--log-lines", "false"});
+    // 40 addresses, one connection each, 60 000 bytes of a line that never ends: 2.4 MB.
+    std::vector<int> attack = hold_from_many(solo.port(), 40, 1, 60000);
+    ASSERT_TRUE(wait_until(
+        [&] { return solo.metric("herd_connections_shed_total{reason=\"buffers\"}") > 0; },
+        10000ms));
+    EXPECT_LE(solo.metric("herd_client_buffered_bytes"), 1 << 20);
+    EXPECT_EQ(honest_answered(solo.port(), 4), 4);
+    for (int fd : attack)
+        ::close(fd);
+}
+
 long long rss_kib(pid_t pid) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     std::string line;
