@@ -9,6 +9,9 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <csignal>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <iostream>
 #include <random>
 #include <vector>
@@ -802,8 +805,22 @@ void Server::pump() {
     drain(*node_, [this](auto&& action) { act(action); });
     if (data_) commit();
     compact_if_due();
+    give_back_memory();
     pumping_ = false;
     arm_timer();
+}
+
+// Once clients' buffers that held many megabytes are gone (an attack of unfinished lines that
+// ended), the allocator is asked to hand the free memory back rather than keep it.
+void Server::give_back_memory() {
+    const std::size_t now_bytes = node_->buffered_bytes();
+    buffered_peak_ = std::max(buffered_peak_, now_bytes);
+    constexpr std::size_t trim_after_bytes = std::size_t{32} << 20;
+    if (buffered_peak_ - now_bytes < trim_after_bytes) return;
+    buffered_peak_ = now_bytes;
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
 }
 
 // Under --fsync always, what the drain stored is written and synced in one group, and the

@@ -160,6 +160,7 @@ class Server {
     // folder's backlog passes its bound.
     void commit();
     void release_gated();
+    void give_back_memory();
     void retry_held();
     void arm_timer();
     // Carrying out the Node's actions, one overload each.
@@ -212,6 +213,7 @@ class Server {
     bool refusing_ = false;                // the folder's backlog is past its bound
     bool retry_armed_ = false;
     std::uint64_t unwritten_ = 0;
+    std::size_t buffered_peak_ = 0;  // the Node's buffered bytes at most since the last trim
     boost::asio::steady_timer held_retry_{io_};
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;

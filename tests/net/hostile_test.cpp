@@ -423,6 +423,15 @@ TEST(Hostile, APlacesAnswerNestedAMillionDeepOrCutShortGetsUnknownErrorAndTheSer
     EXPECT_NE(reply.find("\"name\": \"Cafe\""), std::string::npos) << reply;
 }
 
+long long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
+    }
+    return -1;
+}
+
 // Connections from `addresses` source addresses (127.1.x.y), `each` from every one, each sending
 // the start of a line and holding it: the table-filling attack. Their descriptors.
 std::vector<int> hold_from_many(int port, int addresses, int each, std::size_t partial_bytes) {
@@ -484,13 +493,23 @@ TEST(HostileShare, UnfinishedLinesPastTheBufferBudgetAreShedLargestFirst) {
         ::close(fd);
 }
 
-long long rss_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
-    }
-    return -1;
+TEST(HostileShare, MemoryHeldByUnfinishedLinesIsGivenBackWhenTheyLeave) {
+    SoloServer solo("give-back", {"--log-lines", "false"});
+    const long long before = rss_kib(solo.process().pid());
+    // 600 connections from 40 addresses, 60 000 bytes of unfinished line each: 36 MB.
+    std::vector<int> attack = hold_from_many(solo.port(), 40, 15, 60000);
+    ASSERT_TRUE(wait_until(
+        [&] { return solo.metric("herd_client_buffered_bytes") > 30'000'000; }, 10000ms));
+    const long long held = rss_kib(solo.process().pid());
+    EXPECT_GT(held - before, 25 * 1024);
+    for (int fd : attack)
+        ::close(fd);
+    EXPECT_TRUE(wait_until([&] { return solo.metric("herd_client_buffered_bytes") == 0; }, 10000ms));
+    talk(solo.port(), "IAMAT after +1.0+1.0 1479413884\n");  // a turn of the server after they left
+    EXPECT_TRUE(wait_until(
+        [&] { return rss_kib(solo.process().pid()) - before < 12 * 1024; }, 10000ms))
+        << "KiB: before " << before << ", holding " << held << ", after "
+        << rss_kib(solo.process().pid());
 }
 
 TEST(HostileAdmin, IdleConnectionsNeverStarveTheProbes) {
