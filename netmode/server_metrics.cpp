@@ -97,6 +97,10 @@ void client_metrics(MetricsText& m, const Node& node) {
     m.family("herd_store_line_bytes", "gauge",
              "Bytes of stored AT lines.")
         .sample(node.store().line_bytes());
+    m.family("herd_store_probes_total", "counter",
+             "Table slots the store looked at to find and place records (what client IDs chosen "
+             "to collide would inflate; about 1.6 per operation).")
+        .sample(node.store().probes());
     m.family("herd_store_bytes", "gauge",
              "What the store occupies: records, index and digests (the store's size limit "
              "counts these).")
@@ -239,6 +243,10 @@ std::string Server::metrics() const {
     m.family("herd_client_buffered_bytes", "gauge",
              "Bytes read from connections and not yet taken as lines (--client-buffers-mb).")
         .sample(node_->buffered_bytes());
+    if (admin_)
+        m.family("herd_admin_connections_shed_total", "counter",
+                 "Admin-port connections closed before their request came, to make room.")
+            .sample(admin_->shed());
     m.family("herd_connections_reserve_admitted_total", "counter",
              "Connections over a cap admitted to the peers' reserve.")
         .sample(counters_.admitted_reserve);

@@ -470,6 +470,7 @@ TEST(HostileShare, FortyOrFourHundredAddressesLeaveRoomForHonestClients) {
                                10000ms))
             << addresses;
         EXPECT_EQ(honest_answered(solo.port(), 8), 8) << addresses << " addresses";
+        EXPECT_LT(solo.metric("herd_store_probes_total"), 100);  // 8 records: no clustering
         const std::string page = solo.metrics();
         EXPECT_GT(metric(page, "herd_connections_refused_total{cap=\"per_address\"}") +
                       metric(page, "herd_connections_shed_total{reason=\"share\"}"),
@@ -524,6 +525,7 @@ TEST(HostileAdmin, IdleConnectionsNeverStarveTheProbes) {
         idle.push_back(connect_to(solo.admin_port(), 1000ms, "127.0.0.3"));
     }
     EXPECT_EQ(answered, 40);
+    EXPECT_GT(solo.metric("herd_admin_connections_shed_total"), 0);
     for (int fd : idle)
         if (fd >= 0) ::close(fd);
 }
