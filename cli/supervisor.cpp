@@ -85,15 +85,17 @@ class Supervisor {
     }
 
   private:
-    void print(const Child& c, const std::string& line) {
-        std::cout << "[" << c.command.name << "]"
-                  << std::string(width_ - c.command.name.size(), ' ') << " " << line << std::endl;
+    // A line about a server; problems go to standard error.
+    void print(const Child& c, const std::string& line, bool problem = false) {
+        (problem ? std::cerr : std::cout)
+            << "[" << c.command.name << "]" << std::string(width_ - c.command.name.size(), ' ')
+            << " " << line << std::endl;
     }
 
     bool spawn(Child& c) {
         const auto spawned = net::spawn_child(c.command.args, {});
         if (const Error* e = error_of(spawned)) {
-            print(c, "cannot start: " + e->message);
+            print(c, "cannot start: " + e->message, true);
             failed_ = true;
             return false;
         }
@@ -205,11 +207,20 @@ void Supervisor::ended(Child& c) {
         if (!clean) failed_ = true;
     } else if (!c.ever_up) {
         failed_ = true;
-        print(c, "could not start: " + describe(status));
+        print(c, "could not start: " + describe(status), true);
         stop_all("server " + c.command.name + " could not start");
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        // Stopped cleanly by someone (`kill PID`, the README's way to restart one server): no
+        // failure, and back at once.
+        print(c, "stopped (exit 0)" + std::string(options_.restart ? "; starting it again" : ""));
+        if (options_.restart) {
+            c.backoff = std::chrono::milliseconds(0);
+            restart_later(c);
+            c.backoff = options_.backoff_initial;  // a crash after it still backs off
+        }
     } else {
         failed_ = true;
-        print(c, "DIED: " + describe(status));
+        print(c, "DIED: " + describe(status), true);
         if (options_.restart) restart_later(c);
     }
     if (done()) io_.stop();

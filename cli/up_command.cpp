@@ -63,7 +63,8 @@ constexpr const char* passed_on[] = {
     "log-lines",       "log-heartbeats",   "log-max-mb",     "log-keep",
     "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
     "write-timeout-s", "store-max-mb",     "compact-mb",     "flood-batch-ms",
-    "data-backlog-mb", "client-buffers-mb",
+    "data-backlog-mb", "client-buffers-mb", "heartbeat-s",    "silence-timeout-s",
+    "places-timeout-ms", "places-key-file",
 };
 
 namespace {
@@ -114,6 +115,7 @@ std::vector<std::string> serve_args(const po::variables_map& vm, const std::stri
                                      secret_file};
     if (vm.count("data-dir"))
         args.insert(args.end(), {"--data-dir", vm["data-dir"].as<std::string>() + "/" + name});
+    if (vm.count("insecure-peers")) args.push_back("--insecure-peers");
     for (const char* option : {"places", "tiebreak", "fsync", "admin-token-file"}) {
         if (vm.count(option))
             args.insert(args.end(), {std::string("--") + option, vm[option].as<std::string>()});
@@ -134,7 +136,16 @@ std::vector<std::string> serve_args(const po::variables_map& vm, const std::stri
 std::vector<std::string> local_servers(const HerdSpec& herd) {
     std::vector<std::string> local;
     for (const ServerSpec& s : herd.servers) {
-        if (s.port != 0 && is_local(s.host)) local.push_back(s.name.str());
+        if (s.port == 0) continue;
+        asio::io_context io;
+        boost::system::error_code ec;
+        asio::ip::udp::resolver(io).resolve(s.host, "0", ec);
+        if (ec) {
+            std::cerr << "herd up: " << s.name.str() << "'s host " << s.host
+                      << " does not resolve here (" << ec.message() << "); not started\n";
+            continue;
+        }
+        if (is_local(s.host)) local.push_back(s.name.str());
     }
     return local;
 }
@@ -190,6 +201,7 @@ int run_up(int argc, char** argv) {
         "passed to every server: turns /store on for requests with this bearer token")(
         "data-dir", po::value<std::string>(), "each server keeps its records in DIR/NAME")(
         "fsync", po::value<std::string>(), "passed to every server: always, batch or off")(
+        "insecure-peers", "passed to every server (see herd serve --help)")(
         "admin-offset", po::value<unsigned>()->default_value(1000),
         "each server's admin port (/metrics, /healthz, /readyz) is 127.0.0.1:its port + N "
         "(0: none)")("no-restart", "report a server that dies, but do not start it again");
@@ -216,15 +228,23 @@ int run_up(int argc, char** argv) {
         return 2;
     }
     const std::string log_dir = vm["log-dir"].as<std::string>();
-    if (auto e = net::Log::make_folder(log_dir)) {
-        std::cerr << "herd up: " << e->message << "\n";
-        return 1;
-    }
-    const std::string secret_file = secret_file_for(vm, log_dir);
-    if (secret_file.empty()) return 1;
+    // Everything given is checked before anything is written.
     const unsigned offset = vm["admin-offset"].as<unsigned>();
     std::map<std::string, int> admin;
     if (!admin_ports(*herd, local, offset, admin)) return 2;
+    if (log_dir.empty() && !vm.count("secret-file")) {
+        std::cerr << "herd up: --log-dir \"\" (no logs) needs --secret-file: herd up keeps the "
+                     "herd secret it makes in the log folder\n";
+        return 2;
+    }
+    if (!log_dir.empty()) {
+        if (auto e = net::Log::make_folder(log_dir)) {
+            std::cerr << "herd up: " << e->message << "\n";
+            return 1;
+        }
+    }
+    const std::string secret_file = secret_file_for(vm, log_dir);
+    if (secret_file.empty()) return 1;
     std::vector<ServerCommand> servers;
     for (const std::string& name : local)
         servers.push_back(

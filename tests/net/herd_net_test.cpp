@@ -422,6 +422,24 @@ TEST(NetUp, AServerKilledIsRestartedAndTheExitStatusSaysOneDied) {
     EXPECT_NE(herd.out().find("[B] stopped: exited with status 0"), std::string::npos);
 }
 
+TEST(NetUp, APlainKillOfOneServerStartsItAgainAtOnceAndIsNoFailure) {
+    UpPair herd("up-plain-kill");
+    ASSERT_NE(herd.base, 0);
+    const pid_t a = herd.child("A");
+    ASSERT_GT(a, 0);
+    ::kill(a, SIGTERM);  // the README's way to restart one server
+    EXPECT_TRUE(wait_until(
+        [&] { return herd.out().find("[A] stopped (exit 0); starting it again") != std::string::npos; },
+        10000ms))
+        << herd.out();
+    EXPECT_TRUE(wait_until([&] { return herd.child("A") > 0 && herd.child("A") != a; }, 10000ms));
+    EXPECT_TRUE(wait_until([&] { return UpPair::listening(herd.base); }, 10000ms));
+    EXPECT_EQ(herd.out().find("DIED"), std::string::npos) << herd.out();
+    herd.up.signal(SIGTERM);
+    ASSERT_TRUE(herd.up.wait_exit(10000ms));
+    EXPECT_EQ(herd.up.exit_status(), 0);  // nothing failed
+}
+
 TEST(NetUp, WithNoRestartADeadServerIsOnlyReported) {
     UpPair herd("up-norestart", {"--no-restart"});
     ASSERT_NE(herd.base, 0);
