@@ -73,7 +73,35 @@ bool write_html(const std::string& path, const std::string& scenario_file, const
     return true;
 }
 
+// Whether an output flag names a file that cannot be written (its folder missing or not
+// writable, or a folder itself): said before any work, not after the run.
+bool unwritable_output(const po::variables_map& vm, const std::string& command) {
+    namespace fs = std::filesystem;
+    for (const char* flag : {"trace", "report", "html", "history"}) {
+        if (!vm.count(flag)) continue;
+        const fs::path path = vm[flag].as<std::string>();
+        std::error_code ec;
+        const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+        std::string why;
+        if (fs::is_directory(path, ec)) {
+            why = "a folder";
+        } else if (!fs::is_directory(folder, ec)) {
+            why = "no folder " + folder.string();
+        } else if (::access(folder.c_str(), W_OK) != 0) {
+            why = "folder " + folder.string() + " not writable";
+        } else if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) {
+            why = "not writable";
+        }
+        if (why.empty()) continue;
+        std::cerr << command << ": --" << flag << " " << path.string() << ": cannot write ("
+                  << why << ")\n";
+        return true;
+    }
+    return false;
+}
+
 bool overwrites_scenario(const po::variables_map& vm, const std::string& command) {
+    if (unwritable_output(vm, command)) return true;
     namespace fs = std::filesystem;
     std::error_code ec;
     std::map<fs::path, std::string> named{

@@ -16,7 +16,8 @@ namespace herd::cli {
 std::optional<sim::Scenario> load_scenario(const boost::program_options::variables_map& vm,
                                            const std::string& command, const char* usage);
 
-// Whether --trace, --report or --html names the scenario file (saying so): it would be lost.
+// Whether --trace, --report or --html names the scenario file, or a file that cannot be written
+// (saying so, before any work): it would be lost, or the run's outputs would.
 bool overwrites_scenario(const boost::program_options::variables_map& vm,
                          const std::string& command);
 
