@@ -1,5 +1,6 @@
 // `herd serve NAME [--config HERD_FILE] [--places P] [--log-dir DIR] [--secret-file F] ...`
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -228,6 +229,26 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     return true;
 }
 
+// A herd secret keys every peer link: one a guess finds, or the manifest's placeholder, is
+// refused; one that other users can read is said on stderr.
+bool strong_enough(const std::string& secret, const std::string& file) {
+    constexpr std::size_t secret_chars_min = 16;
+    if (secret.size() < secret_chars_min ||
+        secret.find("replace-me") != std::string::npos) {
+        std::cerr << "herd serve: the herd secret in " << file << " is "
+                  << (secret.size() < secret_chars_min
+                          ? "shorter than " + std::to_string(secret_chars_min) + " characters"
+                          : std::string("a placeholder"))
+                  << "; make one with `head -c 32 /dev/urandom | base64 > " << file << "`\n";
+        return false;
+    }
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        std::cerr << "herd serve: warning: " << file
+                  << " can be read by other users (chmod 600 it)\n";
+    return true;
+}
+
 bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& options) {
     if (vm.count("secret-file")) {
         const auto text = net::read_text_file(vm["secret-file"].as<std::string>());
@@ -236,10 +257,7 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
             return false;
         }
         options.secret = trimmed_file(std::get<std::string>(text));
-        if (options.secret.empty()) {
-            std::cerr << "herd serve: the secret file is empty\n";
-            return false;
-        }
+        if (!strong_enough(options.secret, vm["secret-file"].as<std::string>())) return false;
     }
     if (vm.count("admin-token-file")) {
         const auto text = net::read_text_file(vm["admin-token-file"].as<std::string>());

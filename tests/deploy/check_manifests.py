@@ -25,9 +25,11 @@ def main():
             if field not in d:
                 fail(f"an object without {field}")
         by_kind.setdefault(d["kind"], []).append(d)
-    for kind in ("ConfigMap", "Secret", "Service", "StatefulSet"):
+    for kind in ("ConfigMap", "Service", "StatefulSet"):
         if kind not in by_kind:
             fail(f"no {kind}")
+    if "Secret" in by_kind:
+        fail("the manifest defines a Secret: applying it would replace the operator's own")
     sts = by_kind["StatefulSet"][0]
     spec = sts["spec"]
     headless = [s for s in by_kind["Service"] if s["metadata"]["name"] == spec["serviceName"]]

@@ -155,7 +155,7 @@ TEST(NetHerd, AClientThatNeverReadsIsDisconnectedByTheWriteTimeout) {
 TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {
     const std::string dir = temp_dir("secrets");
     std::ofstream(dir + "/right") << "correct horse battery staple\n";
-    std::ofstream(dir + "/wrong") << "incorrect\n";
+    std::ofstream(dir + "/wrong") << "incorrect horse battery staple\n";
     NetHerd herd("secret", {"--secret-file", dir + "/right"});
     const std::string at = talk(herd.port("Alford"), "IAMAT key +1.0+1.0 " + now_text() + "\n");
     EXPECT_EQ(first_line(whatsat_when_known(herd.port("Ball"), "WHATSAT key 1 0\n", 2000ms)),

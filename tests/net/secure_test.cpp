@@ -179,7 +179,7 @@ TEST(Secure, WithoutTlsARelayOnThePathInjectsRecordsTheControl) {
 
 TEST(Secure, UnderTlsInjectedBytesAchieveNothingAndTheLinkComesBack) {
     const std::string dir = temp_dir("inject-tls-secret");
-    std::ofstream(dir + "/secret") << "the herd secret\n";
+    std::ofstream(dir + "/secret") << "the herd secret, long enough\n";
     RelayedPair pair("inject-tls", {"--secret-file", dir + "/secret"}, forged_record());
     ASSERT_TRUE(pair.a.running() && pair.b.running());
     // Whichever link survived (both ends dial; one connection is kept) carried the injection.
@@ -202,7 +202,7 @@ TEST(Secure, UnderTlsInjectedBytesAchieveNothingAndTheLinkComesBack) {
 // real link comes back within the backoff bounds all the same.
 TEST(Secure, AForgedHandshakeFloodKeepsNoLinkDown) {
     const std::string dir = temp_dir("flood-secret");
-    std::ofstream(dir + "/secret") << "the herd secret\n";
+    std::ofstream(dir + "/secret") << "the herd secret, long enough\n";
     NetHerd herd("flood", {"--secret-file", dir + "/secret"});
     const int alford = herd.port("Alford");
     std::atomic<bool> stop{false};
@@ -248,7 +248,7 @@ TEST(Secure, AForgedHandshakeFloodKeepsNoLinkDown) {
 // dialing Alford through the attack.
 TEST(Secure, StalledHandshakesFromFortyAddressesKeepNoNeighbourOut) {
     const std::string dir = temp_dir("stall-secret");
-    std::ofstream(dir + "/secret") << "the herd secret\n";
+    std::ofstream(dir + "/secret") << "the herd secret, long enough\n";
     NetHerd herd("stall", {"--secret-file", dir + "/secret"});
     std::atomic<bool> stop{false};
     const std::string client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
@@ -378,7 +378,7 @@ TEST(Secure, CertificatesOfTheHerdsCaLinkTheHerdAndAStrangersAreRefused) {
 
 TEST(Secure, APlainHelloIsRefusedWhenPeersUseTls) {
     const std::string dir = temp_dir("plain-hello-secret");
-    std::ofstream(dir + "/secret") << "the herd secret\n";
+    std::ofstream(dir + "/secret") << "the herd secret, long enough\n";
     NetHerd herd("plain-hello", {"--secret-file", dir + "/secret"});
     const std::string reply = talk(
         herd.port("Alford"), "HELLO herd/1 Hamilton Alford 00000000000000aa 00000000000000bb\n");
