@@ -18,7 +18,16 @@ namespace herd::cli {
 namespace {
 
 constexpr const char* bench_usage =
-    "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n";
+    "usage: herd bench load HOST:PORT [options] | herd bench propagation [options]\n"
+    "\n"
+    "load         pipelined IAMATs (and WHATSATs) against one server, every reply verified:\n"
+    "             replies/s and latency percentiles; --ceiling also loads a bare line server\n"
+    "             in this process and prints target / ceiling\n"
+    "propagation  starts a herd on 127.0.0.1 (or replays it in the simulator with --sim),\n"
+    "             sends updates at one server and measures accept -> applied at every other\n"
+    "             server, by hop count\n"
+    "\n"
+    "`herd bench load --help` and `herd bench propagation --help` list their options.\n";
 
 constexpr const char* load_usage =
     "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] "

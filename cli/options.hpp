@@ -36,7 +36,9 @@ inline std::optional<int> parse_command_line(const CommandLine& c, int argc, cha
         po::store(parser.run(), vm);
         po::notify(vm);
     } catch (const po::error& e) {
-        std::cerr << c.command << ": " << e.what() << "\n" << c.usage << c.visible;
+        // The error and the short usage: the whole option list is one `--help` away.
+        std::cerr << c.command << ": " << e.what() << "\n"
+                  << c.usage << "(`" << c.command << " --help` lists every option)\n";
         return 2;
     }
     if (vm.count("help")) {

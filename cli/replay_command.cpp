@@ -303,7 +303,7 @@ int run_replay(int argc, char** argv) {
         return run_calibrate(options);
     }
     if (!vm.count("scenario")) {
-        std::cerr << "herd replay: a scenario file is required\n" << usage << visible;
+        std::cerr << "herd replay: a scenario file is required\n" << usage;
         return 2;
     }
     const auto scenario = load_scenario(vm, "herd replay", usage);

@@ -335,7 +335,7 @@ int run_serve(int argc, char** argv) {
         visible,      &hidden, &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("name")) {
-        std::cerr << "herd serve: a server name is required\n" << usage << visible;
+        std::cerr << "herd serve: a server name is required\n" << usage;
         return 2;
     }
     net::ServerOptions options;

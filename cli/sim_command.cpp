@@ -234,7 +234,7 @@ int run_sim(int argc, char** argv) {
         &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("scenario")) {
-        std::cerr << "herd sim: a scenario file is required\n" << usage << visible;
+        std::cerr << "herd sim: a scenario file is required\n" << usage;
         return 2;
     }
     const auto scenario = load_scenario(vm, "herd sim", usage);

@@ -29,7 +29,7 @@ int run_places_stub(int argc, char** argv) {
         visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("port") || vm["port"].as<unsigned>() > 65535) {
-        std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage << visible;
+        std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage;
         return 2;
     }
     const auto latency = parse_duration(vm["latency"].as<std::string>());

@@ -216,7 +216,7 @@ int run_up(int argc, char** argv) {
         visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (!vm.count("config")) {
-        std::cerr << "herd up: --config is required\n" << usage << visible;
+        std::cerr << "herd up: --config is required\n" << usage;
         return 2;
     }
     const auto herd = load_herd(vm);
