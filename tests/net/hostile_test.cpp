@@ -495,6 +495,10 @@ TEST(HostileShare, UnfinishedLinesPastTheBufferBudgetAreShedLargestFirst) {
 }
 
 TEST(HostileShare, MemoryHeldByUnfinishedLinesIsGivenBackWhenTheyLeave) {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer's allocator keeps freed memory in quarantine: nothing to give back.
+    GTEST_SKIP() << "the allocator under AddressSanitizer keeps what is freed";
+#endif
     SoloServer solo("give-back", {"--log-lines", "false"});
     const long long before = rss_kib(solo.process().pid());
     // 600 connections from 40 addresses, 60 000 bytes of unfinished line each: 36 MB.
