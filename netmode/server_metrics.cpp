@@ -1,6 +1,11 @@
 // The admin port's /metrics page, in the Prometheus text format (version 0.0.4): what the Node
 // counts, what the driver counts, and what the logs lost.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "netmode/server.hpp"
 
@@ -33,6 +38,15 @@ class MetricsText {
         }
         out_ += ' ';
         out_ += std::to_string(value);
+        out_ += '\n';
+        return *this;
+    }
+    MetricsText& sample_double(double value) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%.6f", value);
+        out_ += name_;
+        out_ += ' ';
+        out_ += text;
         out_ += '\n';
         return *this;
     }
@@ -192,6 +206,47 @@ void places_metrics(MetricsText& m, const PlacesStats& st) {
         .histogram(places_latency_bounds, st.latency_buckets, st.latency_seconds_sum);
 }
 
+// When the process started (read once, as the program loads).
+const std::chrono::system_clock::time_point process_started = std::chrono::system_clock::now();
+
+// The process_* family every Prometheus client library exports, so the usual dashboards and
+// alerts work: CPU, memory, descriptors, start time.
+void process_metrics(MetricsText& m) {
+    rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    m.family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.")
+        .sample_double(cpu);
+    std::uint64_t pages_virtual = 0;
+    std::uint64_t pages_resident = 0;
+    if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(statm, "%lu %lu", &pages_virtual, &pages_resident) != 2)
+            pages_virtual = pages_resident = 0;
+        std::fclose(statm);
+    }
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    m.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+        .sample(pages_resident * page);
+    m.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
+        .sample(pages_virtual * page);
+    std::error_code ec;
+    std::uint64_t fds = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++fds;
+    m.family("process_open_fds", "gauge", "Number of open file descriptors.").sample(fds);
+    rlimit limit {};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    m.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
+        .sample(limit.rlim_cur);
+    m.family("process_start_time_seconds", "gauge",
+             "Start time of the process since the Unix epoch in seconds.")
+        .sample(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               process_started.time_since_epoch())
+                                               .count()));
+}
+
 void data_metrics(MetricsText& m, const StoreFile& data) {
     m.family("herd_data_log_bytes", "gauge", "Bytes in the data folder's log since compaction.")
         .sample(data.log_bytes());
@@ -225,6 +280,7 @@ std::string Server::metrics() const {
         "version=\"" + options_.version + "\",commit=\"" + options_.commit + "\"";
     m.family("herd_build_info", "gauge", "The binary's version and git commit (always 1).")
         .sample(1, build.c_str());
+    process_metrics(m);
     m.family("herd_connections", "gauge", "Open connections by kind.")
         .sample(clients_, "kind=\"client\"")
         .sample(reserve_used_, "kind=\"reserve\"")
