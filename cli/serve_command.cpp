@@ -36,7 +36,7 @@ constexpr const char* usage =
     "                       [--compact-mb MB] [--clock-offset D] [--heartbeat-s S]\n"
     "                       [--silence-timeout-s S] [--flood-batch-ms MS]\n"
     "                       [--data-backlog-mb MB] [--admin-token-file F]\n"
-    "                       [--client-buffers-mb MB]\n";
+    "                       [--client-buffers-mb MB] [--client-output-mb MB]\n";
 
 // Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
 struct NumberFlag {
@@ -67,6 +67,9 @@ constexpr NumberFlag number_flags[] = {
      "hold records flooded to a peer up to MS to write them together (0: each at once)"},
     {"compact-mb", "64", 1'000'000, false,
      "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},
+    {"client-output-mb", "256", 1'000'000, false,
+     "output waiting for clients, over all connections: past it those holding the most are "
+     "closed"},
     {"client-buffers-mb", "128", 1'000'000, false,
      "bytes read from clients and not yet whole lines, over all connections: past it those "
      "holding the most are closed"},
@@ -206,6 +209,8 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.log_bytes_max = decimal_mebibytes(number.at("log-max-mb"));
     options.limits.store_bytes_max = decimal_mebibytes(number.at("store-max-mb"));
     options.compact_bytes = std::max<std::uint64_t>(decimal_mebibytes(number.at("compact-mb")), 1);
+    options.limits.client_output_total_bytes_max =
+        std::max<std::size_t>(decimal_mebibytes(number.at("client-output-mb")), 1);
     options.limits.client_buffered_bytes_max =
         std::max<std::size_t>(decimal_mebibytes(number.at("client-buffers-mb")), 1);
     options.data_backlog_bytes_max =

@@ -64,7 +64,7 @@ constexpr const char* passed_on[] = {
     "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
     "write-timeout-s", "store-max-mb",     "compact-mb",     "flood-batch-ms",
     "data-backlog-mb", "client-buffers-mb", "heartbeat-s",    "silence-timeout-s",
-    "places-timeout-ms", "places-key-file",
+    "places-timeout-ms", "places-key-file", "client-output-mb",
 };
 
 namespace {

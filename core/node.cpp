@@ -306,7 +306,39 @@ void Node::handle_bytes(ConnectionId conn, std::string_view bytes, Now now) {
     c->last_received = now.mono;
     c->lines.append(bytes);
     drain_lines(conn, *c, now);
+    enforce_budgets(now);
+}
+
+void Node::enforce_budgets(Now now) {
     if (buffered_bytes_ > config_.limits.client_buffered_bytes_max) shed_largest_buffers(now);
+    if (output_bytes_ > config_.limits.client_output_total_bytes_max) shed_largest_outputs(now);
+}
+
+// Past the budget for output waiting for clients (replies handed over and not yet taken, and
+// replies held in order), the connections holding the most are closed, largest first: a client
+// that asks for much and reads nothing costs only itself.
+void Node::shed_largest_outputs(Now now) {
+    while (output_bytes_ > config_.limits.client_output_total_bytes_max) {
+        ConnectionId victim = 0;
+        std::size_t most = 0;
+        conns_.for_each([&](ConnectionId id, const Connection& c) {
+            if (c.counted_output < most) return;
+            if (c.counted_output == most && victim != 0 && id > victim) return;
+            victim = id;
+            most = c.counted_output;
+        });
+        if (victim == 0 || most == 0) return;
+        stats_.clients_shed_output += 1;
+        close_connection(victim, CloseMode::now, "output budget", now);
+    }
+}
+
+void Node::recount_output(Connection& c) {
+    const bool client_side = c.role == Role::undecided || c.role == Role::client;
+    const std::size_t now_bytes = client_side ? client_output_bytes(c) : 0;
+    HERD_ASSERT(output_bytes_ >= c.counted_output);
+    output_bytes_ = output_bytes_ - c.counted_output + now_bytes;
+    c.counted_output = now_bytes;
 }
 
 // Past the budget for bytes read and not yet taken as lines (unfinished lines, mostly), the
@@ -359,6 +391,7 @@ void Node::handle_sent(ConnectionId conn, std::size_t bytes, Now now) {
     if (c == nullptr) return;
     HERD_ASSERT(bytes <= c->unsent_bytes);
     c->unsent_bytes -= bytes;
+    recount_output(*c);
     if (c->role != Role::client && c->role != Role::undecided) {
         if (c->role == Role::peer) pump_sync(conn, *c, now);
         return;
@@ -477,8 +510,9 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     const int n = c.neighbour;
     const Role role = c.role;
     if (role == Role::securing) end_securing(c);
-    HERD_ASSERT(buffered_bytes_ >= c.counted_bytes);
+    HERD_ASSERT(buffered_bytes_ >= c.counted_bytes && output_bytes_ >= c.counted_output);
     buffered_bytes_ -= c.counted_bytes;
+    output_bytes_ -= c.counted_output;
     conns_.erase(conn);
     if (n < 0) return;
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
@@ -613,6 +647,14 @@ std::size_t Node::places_share(std::uint64_t origin) const {
                                              config_.limits.places_pending_max / (waiting + 1)));
 }
 
+std::size_t Node::places_reserve() const {
+    return config_.limits.places_pending_max / 16;
+}
+
+std::size_t Node::places_reserve_share() const {
+    return std::max<std::size_t>(1, places_reserve() / (places_by_origin_.size() + 2));
+}
+
 void Node::places_done(std::uint64_t origin) {
     if (origin == 0) return;
     auto it = places_by_origin_.find(origin);
@@ -623,8 +665,14 @@ void Node::places_done(std::uint64_t origin) {
 void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now now) {
     const bool full = queries_.size() >= config_.limits.places_pending_max;
     const auto mine = places_by_origin_.find(c.origin);
-    const bool over_share = c.origin != 0 && mine != places_by_origin_.end() &&
-                            mine->second >= places_share(c.origin);
+    const std::size_t held = mine == places_by_origin_.end() ? 0 : mine->second;
+    // Shares shrink as addresses come, but queries in flight stay: the last places_reserve slots
+    // go only to addresses holding fewer than places_reserve_share, so a newcomer finds room
+    // however many came before it.
+    const std::size_t free = config_.limits.places_pending_max - queries_.size();
+    const bool over_share =
+        c.origin != 0 && (held >= places_share(c.origin) ||
+                          (free <= places_reserve() && held >= places_reserve_share()));
     if (full || over_share) {
         // The provider is far behind, or this address has its share waiting: answer at once
         // rather than queue without end or take other clients' room.
@@ -701,6 +749,7 @@ void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
         c.last_sent = now.mono;
         actions_.push_back(Reply{conn, std::move(bytes), acknowledges});
     }
+    recount_output(c);
     if (!update_flow(conn, c, now)) return;
     // Done when the client has finished sending, every line was taken and every reply handed
     // over.
@@ -737,6 +786,7 @@ void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
     flush_replies(q.conn, *c, now);
     c = find(q.conn);
     if (c != nullptr && was_paused && !c->paused) drain_lines(q.conn, *c, now);
+    enforce_budgets(now);
 }
 
 // ---------------------------------------------------------------- peers: handshake

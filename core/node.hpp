@@ -88,6 +88,7 @@ struct NodeStats {
     std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
     std::uint64_t places_refused_over_share = 0;  // an origin past its share of Places slots
     std::uint64_t clients_shed_buffers = 0;  // closed: the most buffered past the budget
+    std::uint64_t clients_shed_output = 0;   // closed: the most output past the budget
     // Places answers that were no JSON object within places_json_depth_max (UNKNOWN_ERROR sent).
     std::uint64_t places_answers_malformed = 0;
     std::uint64_t places_refused_over_limit = 0;
@@ -154,6 +155,8 @@ class Node {
     std::size_t connections() const { return conns_.size(); }
     // Bytes read and not yet taken as lines, over every connection (client_buffered_bytes_max).
     std::size_t buffered_bytes() const { return buffered_bytes_; }
+    // Output waiting for clients, over every connection (client_output_total_bytes_max).
+    std::size_t output_bytes() const { return output_bytes_; }
     // Timers armed: at most one per connection and neighbour, one per Places query, and with
     // flood batching one more per peer link with a batch waiting.
     std::size_t timers() const { return timers_.size(); }
@@ -190,6 +193,7 @@ class Node {
         bool secured = false;         // its transport authenticated the remote end
         bool neighbour_origin = false;  // securing from a neighbour's address (its own slots)
         std::size_t counted_bytes = 0;  // its line buffer's bytes, as counted in buffered_bytes_
+        std::size_t counted_output = 0;  // its output, as counted in output_bytes_
         std::string identity;         // as which server, when the transport says
         std::uint64_t origin = 0;     // as the driver named it; 0: unknown
         bool origin_pending = false;  // counted in its origin's pending handshakes
@@ -293,10 +297,17 @@ class Node {
     void push_reply(Connection& c, std::string bytes, bool acknowledges = false);
     // The Places queries an origin may have in flight now (its fair share).
     std::size_t places_share(std::uint64_t origin) const;
+    // The last slots (a sixteenth), kept for addresses holding fewer than an even split of them
+    // among the addresses waiting and one more.
+    std::size_t places_reserve() const;
+    std::size_t places_reserve_share() const;
     void places_done(std::uint64_t origin);
     void end_securing(const Connection& c);
     void recount(Connection& c);
+    void recount_output(Connection& c);
+    void enforce_budgets(Now now);
     void shed_largest_buffers(Now now);
+    void shed_largest_outputs(Now now);
     void flush_replies(ConnectionId conn, Connection& c, Now now);
     std::size_t client_output_bytes(const Connection& c) const {
         return c.unsent_bytes + c.held_bytes;
@@ -364,6 +375,7 @@ class Node {
     std::size_t securing_ = 0;  // accepted connections in their transport handshake
     std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
     std::size_t buffered_bytes_ = 0;       // read and not yet taken as lines, every connection
+    std::size_t output_bytes_ = 0;         // output waiting for clients, every connection
     QueryId next_query_ = 1;
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.

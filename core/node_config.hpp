@@ -39,6 +39,10 @@ struct NodeLimits {
     // connection: past it the connections holding the most are closed ("buffer budget"). 10 000
     // connections with a 64 KiB line each would otherwise hold 640 MiB.
     std::size_t client_buffered_bytes_max = std::size_t{128} << 20;
+    // Output waiting for clients (handed over and not yet taken, or held in order), over every
+    // connection: past it the connections holding the most are closed ("output budget"). Each
+    // connection alone may hold up to client_output_bytes_max; 10 000 could otherwise hold 80 GB.
+    std::size_t client_output_total_bytes_max = std::size_t{256} << 20;
     // Replies waiting in order on one connection (answered or not): reading stops at this many.
     std::size_t client_pending_replies_max = 1024;
     // WHATSATs of one connection waiting for Places: reading stops at this many.

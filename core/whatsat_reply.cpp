@@ -14,7 +14,8 @@ using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 // elements of the top-level `results` array past `bound`, and remembers the top-level status.
 class ResultsFilter {
   public:
-    ResultsFilter(Writer& writer, unsigned bound) : writer_(writer), bound_(bound) {}
+    ResultsFilter(Writer& writer, const rapidjson::StringBuffer& out, unsigned bound)
+        : writer_(writer), out_(out), bound_(bound) {}
 
     bool Null() {
         return scalar([&] { return writer_.Null(); });
@@ -51,7 +52,7 @@ class ResultsFilter {
         const std::string_view key(s, n);
         next_is_results_ = depth_ == 1 && key == "results";
         next_is_status_ = depth_ == 1 && key == "status";
-        return writer_.Key(s, n, copy);
+        return within_size() && writer_.Key(s, n, copy);
     }
     bool StartObject() {
         return start(false, [&] { return writer_.StartObject(); });
@@ -82,8 +83,10 @@ class ResultsFilter {
         if (depth_ == 0) return false;  // a bare scalar is not a Places body
         next_is_results_ = next_is_status_ = false;
         if (drop_element()) return true;
-        return forward();
+        return within_size() && forward();
     }
+    // Past places_reply_bytes_max of output the parse stops: the reply is a failure.
+    bool within_size() const { return out_.GetSize() <= places_reply_bytes_max; }
 
     template <typename F>
     bool start(bool array, F forward) {
@@ -103,7 +106,7 @@ class ResultsFilter {
             results_seen_ = 0;
         }
         next_is_results_ = next_is_status_ = false;
-        return forward();
+        return within_size() && forward();
     }
 
     template <typename F>
@@ -118,6 +121,7 @@ class ResultsFilter {
     }
 
     Writer& writer_;
+    const rapidjson::StringBuffer& out_;
     unsigned bound_;
     int depth_ = 0;          // containers open in the output
     int skip_ = 0;           // containers open inside a dropped element
@@ -182,7 +186,7 @@ std::string format_whatsat_reply(std::string_view at_line, std::string_view plac
     rapidjson::StringBuffer buffer;
     Writer writer(buffer);
     writer.SetIndent(' ', 3);
-    ResultsFilter filter(writer, bound);
+    ResultsFilter filter(writer, buffer, bound);
     rapidjson::Reader reader;
     rapidjson::MemoryStream stream(places_body.data(), places_body.size());
     // Iterative: the parser keeps its own stack, whatever the nesting.

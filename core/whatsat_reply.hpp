@@ -18,6 +18,10 @@ namespace herd {
 // framing with UNKNOWN_ERROR, and nothing is parsed recursively, so no answer can exhaust the
 // stack or grow the reply's indentation without end.
 inline constexpr int places_json_depth_max = 64;
+// The pretty-printed body of one WHATSAT reply at most (Google's 20 results make about 40 KB):
+// indentation can multiply a deep answer's size, so past this the reply is the failure body with
+// UNKNOWN_ERROR, and the work stops there.
+inline constexpr std::size_t places_reply_bytes_max = std::size_t{1} << 20;
 
 // True when no container in `json` (objects and arrays, outside strings) is nested deeper than
 // `depth_max`; a linear scan, no recursion. Unbalanced text is left for the parser to refuse.

@@ -78,7 +78,13 @@ class PlacesService::Worker {
             done;  // on the worker thread
     };
 
-    Worker() : multi_(curl_multi_init()), thread_([this] { run(); }) {}
+    explicit Worker(std::size_t sockets_max) : multi_(curl_multi_init()) {
+        HERD_ASSERT(multi_ != nullptr && sockets_max > 0);
+        // Requests past this many sockets wait inside libcurl: the server's descriptor budget
+        // counts these, so Places can never take the descriptors clients and peers need.
+        curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(sockets_max));
+        thread_ = std::thread([this] { run(); });
+    }
     ~Worker() {
         stopping_ = true;
         curl_multi_wakeup(multi_);
@@ -181,7 +187,7 @@ PlacesService::PlacesService(asio::io_context& io, PlacesConfig config)
     if (config_.kind != PlacesConfig::Kind::offline) {
         static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
         (void)curl_ready;
-        worker_ = std::make_unique<Worker>();
+        worker_ = std::make_unique<Worker>(config_.sockets_max);
     }
 }
 

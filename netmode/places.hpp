@@ -35,6 +35,9 @@ struct PlacesConfig {
     // Distinct requests in flight at once; a query beyond is answered OVER_QUERY_LIMIT at once.
     // (The Node bounds its own queries too; this holds when the Node has given up on slow ones.)
     std::size_t requests_in_flight_max = 4096;
+    // Sockets to the provider open at once (more requests wait their turn inside libcurl): the
+    // server's descriptor budget counts them (herd serve fits it to the open-file limit).
+    std::size_t sockets_max = 256;
     std::chrono::seconds cache_ttl{300};
 
     std::string describe() const;  // for logs: kind and base URL, never the key

@@ -1,6 +1,7 @@
 #include "netmode/proxy.hpp"
 
 #include <algorithm>
+#include <list>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
@@ -95,6 +96,7 @@ struct Proxy::ControlConn {
     std::string out;
     asio::steady_timer idle;
     bool authenticated = false;
+    std::list<std::shared_ptr<ControlConn>>::iterator waiting;  // in unauthenticated_ while not
     // A control line is short: past this without a newline the connection is dropped.
     static constexpr std::size_t line_bytes_max = 4096;
     ControlConn(tcp::socket s, asio::io_context& io)
@@ -400,6 +402,10 @@ void Proxy::accept_control() {
     control_->async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
         if (stopped_) return;
         if (!ec) {
+            // Full: the connection that has waited longest without authenticating makes room,
+            // so strangers who know no token cannot keep the operator out.
+            if (control_open_ >= control_connections_max && !unauthenticated_.empty())
+                close_control(unauthenticated_.front());
             if (control_open_ >= control_connections_max) {
                 boost::system::error_code ignored;
                 socket.close(ignored);
@@ -407,6 +413,7 @@ void Proxy::accept_control() {
                 control_open_ += 1;
                 auto c = std::make_shared<ControlConn>(std::move(socket), io_);
                 c->authenticated = control_token_.empty();
+                if (!c->authenticated) c->waiting = unauthenticated_.insert(unauthenticated_.end(), c);
                 read_control(c);
             }
             return accept_control();
@@ -420,6 +427,8 @@ void Proxy::accept_control() {
 
 void Proxy::close_control(const std::shared_ptr<ControlConn>& c) {
     if (!c->socket.is_open()) return;
+    if (!c->authenticated) unauthenticated_.erase(c->waiting);
+    c->authenticated = true;  // out of unauthenticated_ for good
     boost::system::error_code ignored;
     c->idle.cancel();
     c->socket.close(ignored);
@@ -429,7 +438,7 @@ void Proxy::close_control(const std::shared_ptr<ControlConn>& c) {
 // One line, then its reply, then the next; a connection that sends no line for control_idle
 // is closed, and with a token the first line must be `auth TOKEN`.
 void Proxy::read_control(const std::shared_ptr<ControlConn>& c) {
-    c->idle.expires_after(control_idle);
+    c->idle.expires_after(c->authenticated ? control_idle : control_auth_deadline);
     c->idle.async_wait([this, c](const boost::system::error_code& ec) {
         if (!ec) close_control(c);
     });
@@ -467,6 +476,7 @@ std::string Proxy::control_reply(ControlConn& c, std::string_view line, bool* cl
         *close = true;
         return "? this control port needs `auth TOKEN` first\n";
     }
+    unauthenticated_.erase(c.waiting);
     c.authenticated = true;
     return "ok\n";
 }

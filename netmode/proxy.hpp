@@ -23,6 +23,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,6 +73,7 @@ class Proxy {
     std::optional<Error> listen_control(const std::string& address, std::string token = {});
     static constexpr std::size_t control_connections_max = 16;
     static constexpr std::chrono::seconds control_idle{30};
+    static constexpr std::chrono::seconds control_auth_deadline{2};  // for `auth TOKEN`
     static constexpr std::size_t links_max = 256;
     void stop();
 
@@ -97,6 +99,7 @@ class Proxy {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> control_;
     std::string control_token_;
     std::size_t control_open_ = 0;
+    std::list<std::shared_ptr<ControlConn>> unauthenticated_;  // oldest first
     bool stopped_ = false;
 };
 

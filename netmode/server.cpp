@@ -99,9 +99,18 @@ std::uint64_t random64() {
 
 }  // namespace
 
+// Places gets an eighth of the open-file limit for its sockets (4 to 256), which the descriptor
+// budget then counts.
+static ServerOptions with_places_sockets(ServerOptions o) {
+    const std::uint64_t limit = raise_open_file_limit(UINT64_MAX);
+    o.places.sockets_max =
+        static_cast<std::size_t>(std::clamp<std::uint64_t>(limit / 8, 4, o.places.sockets_max));
+    return o;
+}
+
 Server::Server(asio::io_context& io, ServerOptions options)
     : io_(io),
-      options_(std::move(options)),
+      options_(with_places_sockets(std::move(options))),
       name_(options_.herd.servers[static_cast<std::size_t>(options_.self)].name.str()),
       log_(log_path(options_),
            LogOptions{options_.log_bytes_max, options_.log_keep, 64u << 20, true}),
@@ -149,7 +158,8 @@ std::optional<Error> Server::listen() {
 // always have descriptors left however many clients come.
 bool Server::fit_descriptor_budget() {
     const std::uint64_t limit = raise_open_file_limit(UINT64_MAX);
-    constexpr std::size_t descriptors_other = 64;  // logs, trace, Places, epoll, listeners
+    // Logs, trace, epoll, listeners, and Places' sockets (bounded inside libcurl).
+    const std::size_t descriptors_other = 64 + options_.places.sockets_max;
     const std::size_t fixed = reserve_max_ + 2 * options_.herd.neighbours_of(options_.self).size() +
                               AdminServer::connections_max + descriptors_other;
     const auto available = static_cast<std::size_t>(std::min<std::uint64_t>(limit, SIZE_MAX));
@@ -386,22 +396,24 @@ std::size_t Server::address_share(bool new_address) const {
                     std::min(options_.conns_per_ip_max, options_.connections_max / addresses));
 }
 
-// Makes room for a connection from an address under its share when the table is full: the
-// oldest connection of the address that holds the most goes, or, when every address holds as
-// few as this one, the oldest connection of all (an idle attacker's long before any client that
-// comes, asks and goes).
+// Makes room for a connection from an address under its share when the table is full: among
+// the addresses that hold the most, and more than this one, the oldest connection goes (an idle
+// attacker's long before any client that comes, asks and goes; never one of an address holding
+// fewer, however old).
 bool Server::shed_for(const asio::ip::address& from) {
-    auto worst = clients_per_ip_.end();
-    auto oldest = clients_per_ip_.end();
-    for (auto it = clients_per_ip_.begin(); it != clients_per_ip_.end(); ++it) {
-        if (worst == clients_per_ip_.end() || it->second.size() > worst->second.size()) worst = it;
-        if (oldest == clients_per_ip_.end() || *it->second.begin() < *oldest->second.begin())
-            oldest = it;
-    }
-    if (worst == clients_per_ip_.end()) return false;
+    std::size_t most = 0;
+    for (const auto& [address, ids] : clients_per_ip_)
+        most = std::max(most, ids.size());
     const auto mine = clients_per_ip_.find(from);
     const std::size_t own = mine == clients_per_ip_.end() ? 0 : mine->second.size();
-    const auto from_where = worst->second.size() > own + 1 ? worst : oldest;
+    if (most <= own) return false;
+    auto from_where = clients_per_ip_.end();
+    for (auto it = clients_per_ip_.begin(); it != clients_per_ip_.end(); ++it) {
+        if (it->second.size() != most) continue;
+        if (from_where == clients_per_ip_.end() ||
+            *it->second.begin() < *from_where->second.begin())
+            from_where = it;
+    }
     auto victim = find(*from_where->second.begin());
     HERD_ASSERT(victim != nullptr);
     counters_.shed += 1;
@@ -813,7 +825,7 @@ void Server::pump() {
 // Once clients' buffers that held many megabytes are gone (an attack of unfinished lines that
 // ended), the allocator is asked to hand the free memory back rather than keep it.
 void Server::give_back_memory() {
-    const std::size_t now_bytes = node_->buffered_bytes();
+    const std::size_t now_bytes = node_->buffered_bytes() + node_->output_bytes();
     buffered_peak_ = std::max(buffered_peak_, now_bytes);
     constexpr std::size_t trim_after_bytes = std::size_t{32} << 20;
     if (buffered_peak_ - now_bytes < trim_after_bytes) return;

@@ -295,7 +295,11 @@ std::string Server::metrics() const {
              "Client connections closed to make room: for an address under its share when the "
              "table was full, or past the buffer budget.")
         .sample(counters_.shed, "reason=\"share\"")
-        .sample(node_->stats().clients_shed_buffers, "reason=\"buffers\"");
+        .sample(node_->stats().clients_shed_buffers, "reason=\"buffers\"")
+        .sample(node_->stats().clients_shed_output, "reason=\"output\"");
+    m.family("herd_client_output_bytes", "gauge",
+             "Output waiting for clients, handed over or held in order (--client-output-mb).")
+        .sample(node_->output_bytes());
     m.family("herd_client_buffered_bytes", "gauge",
              "Bytes read from connections and not yet taken as lines (--client-buffers-mb).")
         .sample(node_->buffered_bytes());

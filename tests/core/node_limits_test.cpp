@@ -421,6 +421,34 @@ TEST(NodePlaces, OneAddressGetsItsShareOfPlacesSlotsAndANewcomerAlwaysFindsRoom)
     EXPECT_EQ(node.stats().places_refused_over_share, 6u);
 }
 
+TEST(NodePlaces, AddressesThatCameFirstCannotTakeTheLastSlotsFromANewcomer) {
+    // The attack a hostile tester found: 17 addresses, one after another, ~276 WHATSATs each
+    // against a provider that answers nothing; the first took 256 each while the share shrank.
+    NodeConfig config = solo_config();
+    config.limits.client_queries_max = 300;
+    config.limits.client_pending_replies_max = 2000;
+    Node node(config, at_ms(0));
+    drain_all(node);
+    node.handle_accepted(1, at_ms(0));
+    node.handle_bytes(1, iamat("kiwi", 0), at_ms(0));
+    drain_all(node);
+    std::string radii;
+    for (int r = 1; r <= 276; ++r)
+        radii += "WHATSAT kiwi " + std::to_string(r % 50) + "." + std::to_string(r) + " 1\n";
+    std::size_t taken = 0;
+    for (ConnectionId id = 10; id < 27; ++id) {
+        node.handle_accepted(id, at_ms(1), Admission::anyone, id);
+        node.handle_bytes(id, radii, at_ms(1));
+        taken += only<QueryPlaces>(drain_all(node)).size();
+    }
+    EXPECT_LT(taken, config.limits.places_pending_max);
+    // An honest client from another address still gets its queries to the provider.
+    node.handle_accepted(99, at_ms(2), Admission::anyone, 99);
+    node.handle_bytes(99, "WHATSAT kiwi 7 1\nWHATSAT kiwi 8 1\n", at_ms(2));
+    EXPECT_EQ(only<QueryPlaces>(drain_all(node)).size(), 2u);
+    EXPECT_EQ(node.stats().places_refused_over_limit, 0u);
+}
+
 // ---------------------------------------------------------------- peers
 
 TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {

@@ -109,6 +109,20 @@ TEST(WhatsatReply, AnAnswerNestedPastTheBoundIsRefusedWithoutRecursion) {
     EXPECT_TRUE(malformed);
 }
 
+TEST(WhatsatReply, AnAnswerWhoseIndentationWouldPassTheReplyBoundIsRefused) {
+    // 3 000 small arrays 50 deep beside the results (every other key is kept): 300 kB of answer
+    // that pretty-printing would make about 20 MB.
+    std::string body = R"({"other": [)";
+    for (int i = 0; i < 3000; ++i)
+        body += (i > 0 ? "," : "") + std::string(50, '[') + "0" + std::string(50, ']');
+    body += R"(], "results": [], "status": "OK"})";
+    bool malformed = false;
+    const std::string reply = format_whatsat_reply(at, body, 20, &malformed);
+    EXPECT_TRUE(malformed);
+    EXPECT_LT(reply.size(), 200u);
+    EXPECT_NE(reply.find("UNKNOWN_ERROR"), std::string::npos);
+}
+
 TEST(WhatsatReply, NestingIsCountedOutsideStringsOnly) {
     EXPECT_TRUE(json_nesting_within(R"({"a": "[[[[[[", "b": "\"[[["})", 1));
     EXPECT_FALSE(json_nesting_within(R"({"a": [1]})", 1));

@@ -517,6 +517,62 @@ TEST(HostileShare, MemoryHeldByUnfinishedLinesIsGivenBackWhenTheyLeave) {
         << rss_kib(solo.process().pid());
 }
 
+TEST(HostileShare, OutputThatClientsNeverReadIsBudgetedAcrossConnections) {
+    SoloServer solo("output-budget", {"--client-output-mb", "4", "--log-lines", "false"});
+    ASSERT_NE(talk(solo.port(), "IAMAT target +1.0+1.0 1479413884\n").find("AT Solo "),
+              std::string::npos);
+    // 40 connections from 20 addresses ask for the largest answers and never read them.
+    std::string asks;
+    for (int i = 0; i < 100; ++i)
+        asks += "WHATSAT target 50 20\n";
+    std::vector<int> greedy;
+    for (int i = 0; i < 40; ++i) {
+        const std::string from = "127.1.0." + std::to_string(1 + i % 20);
+        const int fd = connect_to(solo.port(), 1000ms, from.c_str());
+        if (fd < 0) continue;
+        int small = 4096;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        send_all(fd, asks);
+        greedy.push_back(fd);
+    }
+    ASSERT_TRUE(wait_until(
+        [&] { return solo.metric("herd_connections_shed_total{reason=\"output\"}") > 0; },
+        10000ms));
+    EXPECT_LE(solo.metric("herd_client_output_bytes"), 4 << 20);
+    EXPECT_EQ(honest_answered(solo.port(), 4), 4);
+    for (int fd : greedy)
+        ::close(fd);
+}
+
+TEST(HostileShare, ChurnFromManyAddressesNeverShedsAnAddressHoldingFewer) {
+    SoloServer solo("churn", {"--connections-max", "40", "--log-lines", "false"});
+    // The honest long-lived connection first (the oldest of all), then nine addresses with four
+    // each and one with three: the table is full.
+    const int honest = connect_to(solo.port(), 1000ms, "127.0.0.200");
+    ASSERT_GE(honest, 0);
+    std::vector<int> held;
+    for (int a = 0; a < 10; ++a) {
+        const std::string from = "127.1.1." + std::to_string(1 + a);
+        for (int i = 0; i < (a == 9 ? 3 : 4); ++i)
+            held.push_back(connect_to(solo.port(), 1000ms, from.c_str()));
+    }
+    ASSERT_TRUE(wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") == 40; },
+                           10000ms));
+    // The address holding three comes again, and again: each time one of the four-holders goes.
+    for (int round = 0; round < 10; ++round)
+        held.push_back(connect_to(solo.port(), 1000ms, "127.1.1.10"));
+    EXPECT_TRUE(wait_until(
+        [&] { return solo.metric("herd_connections_shed_total{reason=\"share\"}") >= 1; },
+        10000ms));
+    // The honest connection is still there and served.
+    const std::string line = "IAMAT honest-long +1.0+1.0 1479413884\n";
+    ASSERT_TRUE(send_all(honest, line));
+    EXPECT_TRUE(read_all(honest, 2000ms).starts_with("AT Solo ")) << "the honest connection was shed";
+    ::close(honest);
+    for (int fd : held)
+        if (fd >= 0) ::close(fd);
+}
+
 TEST(HostileAdmin, IdleConnectionsNeverStarveTheProbes) {
     SoloServer solo("admin-idle");
     // Sixteen idle connections (the admin port's cap), opened again as they are shed.

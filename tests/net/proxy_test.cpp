@@ -297,7 +297,7 @@ TEST(Proxy, AnUpstreamThatNeverReadsHoldsOnlyABoundedQueue) {
     ::close(listener);
 }
 
-TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndHoldsAtMostSixteen) {
+TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndStrangersCannotKeepTheOperatorOut) {
     const std::string dir = temp_dir("proxy-token");
     const std::string token = "proxy-control-token-1";
     std::ofstream(dir + "/token") << token << "\n";
@@ -319,11 +319,30 @@ TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndHoldsAtMostSixteen) {
     const std::string refusal = "? this control port needs `auth TOKEN` first\n";
     EXPECT_EQ(ProxyProcess::command_at(control, "list"), refusal);
     EXPECT_EQ(ProxyProcess::command_at(control, "auth proxy-control-token-2\ncut x"), refusal);
-    // Sixteen idle connections hold every seat; a seventeenth is closed at once, unanswered.
+    // Sixteen strangers who send nothing hold every seat: the one waiting longest makes room,
+    // so the operator gets in every time.
     std::vector<int> idle;
     for (int i = 0; i < 16; ++i)
         idle.push_back(connect_to(control, 1000ms));
-    ASSERT_TRUE(wait_until(
+    for (int round = 0; round < 5; ++round) {
+        EXPECT_EQ(ProxyProcess::command_at(control, "auth " + token + "\nlist"), "ok\nok 0\n");
+        idle.push_back(connect_to(control, 1000ms));
+    }
+    for (int fd : idle)
+        if (fd >= 0) ::close(fd);
+    idle.clear();
+    // Sixteen that did authenticate hold their seats: a seventeenth is closed at once.
+    const std::string auth = "auth " + token + "\n";
+    for (int i = 0; i < 16; ++i) {
+        const int fd = connect_to(control, 1000ms);
+        if (fd >= 0) ::send(fd, auth.data(), auth.size(), MSG_NOSIGNAL);
+        idle.push_back(fd);
+    }
+    for (int fd : idle) {
+        char ok[3];
+        if (fd >= 0) ::recv(fd, ok, sizeof ok, 0);
+    }
+    EXPECT_TRUE(wait_until(
         [&] { return ProxyProcess::command_at(control, "auth " + token + "\nlist").empty(); },
         5000ms));
     for (int fd : idle)
