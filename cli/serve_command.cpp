@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <map>
 #include <sstream>
 
@@ -254,27 +255,30 @@ bool strong_enough(const std::string& secret, const std::string& file) {
     return true;
 }
 
+// The trimmed text of the file a flag names, or nothing (after saying why).
+std::optional<std::string> flag_file(const po::variables_map& vm, const char* flag) {
+    const auto text = net::read_text_file(vm[flag].as<std::string>());
+    if (const Error* e = error_of(text)) {
+        std::cerr << "herd serve: " << e->message << "\n";
+        return std::nullopt;
+    }
+    return trimmed_file(std::get<std::string>(text));
+}
+
 bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& options) {
     if (vm.count("secret-file")) {
-        const auto text = net::read_text_file(vm["secret-file"].as<std::string>());
-        if (const Error* e = error_of(text)) {
-            std::cerr << "herd serve: " << e->message << "\n";
-            return false;
-        }
-        options.secret = trimmed_file(std::get<std::string>(text));
-        if (!strong_enough(options.secret, vm["secret-file"].as<std::string>())) return false;
+        const auto secret = flag_file(vm, "secret-file");
+        if (!secret || !strong_enough(*secret, vm["secret-file"].as<std::string>())) return false;
+        options.secret = *secret;
     }
     if (vm.count("admin-token-file")) {
-        const auto text = net::read_text_file(vm["admin-token-file"].as<std::string>());
-        if (const Error* e = error_of(text)) {
-            std::cerr << "herd serve: " << e->message << "\n";
-            return false;
-        }
-        options.admin_token = trimmed_file(std::get<std::string>(text));
-        if (options.admin_token.size() < 16) {
+        const auto token = flag_file(vm, "admin-token-file");
+        if (!token) return false;
+        if (token->size() < 16) {
             std::cerr << "herd serve: the admin token file must hold at least 16 characters\n";
             return false;
         }
+        options.admin_token = *token;
     }
     // Secure by default: a herd that reaches beyond this machine needs a secret (or the herd
     // file's certificates), unless the operator says otherwise in so many words.
