@@ -120,6 +120,17 @@ void AdminServer::done_reading(Session& s) {
 void AdminServer::serve(const std::shared_ptr<Session>& s) {
     open_ += 1;
     HERD_ASSERT(open_ <= connections_max);
+    // A probe has usually sent its request by the time it is accepted: read it now, so that it
+    // is answered before any newer connection could make it the oldest one waiting.
+    boost::system::error_code ec;
+    s->socket.non_blocking(true, ec);
+    const std::size_t n = s->socket.read_some(s->head.prepare(head_bytes_max), ec);
+    if (!ec) s->head.commit(n);
+    const std::string_view got(static_cast<const char*>(s->head.data().data()), s->head.size());
+    if (!ec && got.find("\r\n\r\n") != std::string_view::npos) {
+        answer(s);
+        return;
+    }
     s->in_reading = reading_.insert(reading_.end(), s);
     s->reading = true;
     s->deadline.expires_after(head_deadline);
