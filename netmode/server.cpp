@@ -840,9 +840,13 @@ void Server::give_back_memory() {
 // and only they (and what follows them on their connection). In every mode, a backlog past its
 // bound makes the Node answer IAMATs `?` until the folder takes writes again.
 void Server::commit() {
-    if (options_.fsync == StoreFile::Sync::always) data_->flush();
-    durable_seen_ = data_->durable_seq();
-    release_gated();
+    if (options_.fsync == StoreFile::Sync::always) {
+        // (Only here: under batch the writer thread may hold the folder's lock through an
+        // fdatasync, and nothing waits for durability.)
+        data_->flush();
+        durable_seen_ = data_->durable_seq();
+        release_gated();
+    }
     const bool refuse = !data_->accepting();
     if (refuse != refusing_) {
         refusing_ = refuse;
