@@ -392,7 +392,7 @@ std::optional<Error> Proxy::listen_control(const std::string& address, std::stri
     control_->open(endpoint.protocol(), ec);
     if (!ec) control_->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) control_->bind(endpoint, ec);
-    if (!ec) control_->listen(16, ec);
+    if (!ec) control_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{"cannot listen on " + address + ": " + ec.message()};
     accept_control();
     return std::nullopt;
@@ -404,8 +404,10 @@ void Proxy::accept_control() {
         if (!ec) {
             // Full: the connection that has waited longest without authenticating makes room,
             // so strangers who know no token cannot keep the operator out.
-            if (control_open_ >= control_connections_max && !unauthenticated_.empty())
-                close_control(unauthenticated_.front());
+            if (control_open_ >= control_connections_max && !unauthenticated_.empty()) {
+                const auto oldest = unauthenticated_.front();  // a copy: closing unlists it
+                close_control(oldest);
+            }
             if (control_open_ >= control_connections_max) {
                 boost::system::error_code ignored;
                 socket.close(ignored);
