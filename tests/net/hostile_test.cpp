@@ -511,8 +511,10 @@ TEST(HostileShare, MemoryHeldByUnfinishedLinesIsGivenBackWhenTheyLeave) {
         ::close(fd);
     EXPECT_TRUE(wait_until([&] { return solo.metric("herd_client_buffered_bytes") == 0; }, 10000ms));
     talk(solo.port(), "IAMAT after +1.0+1.0 1479413884\n");  // a turn of the server after they left
+    // At least half of what the attack made the process hold goes back (all of it stays without
+    // the give-back).
     EXPECT_TRUE(wait_until(
-        [&] { return rss_kib(solo.process().pid()) - before < 12 * 1024; }, 10000ms))
+        [&] { return rss_kib(solo.process().pid()) < before + (held - before) / 2; }, 10000ms))
         << "KiB: before " << before << ", holding " << held << ", after "
         << rss_kib(solo.process().pid());
 }
