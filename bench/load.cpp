@@ -277,11 +277,16 @@ std::string load_report(const LoadOptions& o, const LoadResult& r) {
     out << "herd bench load " << o.host << ":" << o.port << ": " << o.connections
         << " connections x " << o.in_flight << " in flight, " << o.whatsat_percent << "% WHATSAT\n"
         << "replies: " << r.replies << " in " << r.seconds
-        << " s = " << static_cast<std::uint64_t>(rate)
-        << " replies/s, every one verified; errors: " << r.errors << "\n"
-        << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 "
-        << sim::format_latency(r.p90_ns) << ", p99 " << sim::format_latency(r.p99_ns) << ", max "
-        << sim::format_latency(r.max_ns) << "\n";
+        << " s = " << static_cast<std::uint64_t>(rate) << " replies/s"
+        << (r.replies > 0 ? ", every one verified" : "") << "; errors: " << r.errors << "\n";
+    // With no reply there is no latency to speak of: say so rather than print zeros.
+    if (r.replies > 0) {
+        out << "latency: p50 " << sim::format_latency(r.p50_ns) << ", p90 "
+            << sim::format_latency(r.p90_ns) << ", p99 " << sim::format_latency(r.p99_ns)
+            << ", max " << sim::format_latency(r.max_ns) << "\n";
+    } else {
+        out << "latency: none (no reply came)\n";
+    }
     if (!r.first_error.empty()) out << "first error: " << r.first_error << "\n";
     return out.str();
 }
@@ -380,6 +385,21 @@ std::string ceiling_report(const LoadOptions& o, const CeilingRun& run) {
     out << "median" << std::setw(13) << static_cast<std::uint64_t>(run.ceiling_median)
         << std::setw(13) << static_cast<std::uint64_t>(run.target_median) << std::setw(17)
         << std::fixed << std::setprecision(3) << run.ratio_median << "\n";
+    // The last round's latencies and every round's errors, for each side.
+    for (const auto& [what, rounds] :
+         {std::pair{"ceiling", &run.ceiling}, std::pair{"target", &run.target}}) {
+        if (rounds->empty()) continue;
+        std::uint64_t errors = 0;
+        for (const LoadResult& r : *rounds)
+            errors += r.errors;
+        const LoadResult& last = rounds->back();
+        out << what << ": errors " << errors << " in all rounds; last round's latency "
+            << (last.replies == 0 ? std::string("none (no reply came)")
+                                  : "p50 " + sim::format_latency(last.p50_ns) + ", p99 " +
+                                        sim::format_latency(last.p99_ns) + ", max " +
+                                        sim::format_latency(last.max_ns))
+            << "\n";
+    }
     for (std::size_t i = 0; i < run.target.size(); ++i) {
         for (const auto& [what, r] :
              {std::pair{"ceiling", &run.ceiling[i]}, std::pair{"target", &run.target[i]}}) {
