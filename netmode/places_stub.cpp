@@ -209,9 +209,17 @@ class StubSession : public std::enable_shared_from_this<StubSession> {
             sp1 == std::string::npos ? "" : head.substr(sp1 + 1, sp2 - sp1 - 1);
         StubFault fault{options_.latency, options_.status};
         if (options_.fault) fault = options_.fault();
-        if (fault.hang) return wait_for_close();
+        if (fault.hang) {
+            if (options_.on_request) options_.on_request(method + " " + target + " -> held open");
+            return wait_for_close();
+        }
         const StubAnswer a = stub_answer(method, target, header(head, "x-goog-api-key"),
                                          request_.substr(head_end + 4, length), fault.status);
+        if (options_.on_request)
+            options_.on_request(method + " " + target.substr(0, target.find("key=")) + " -> " +
+                                std::to_string(a.http_status) + ", " +
+                                std::to_string(a.body.size()) + " bytes after " +
+                                std::to_string(fault.latency.count()) + " ms");
         response_ = "HTTP/1.1 " + std::to_string(a.http_status) +
                     (a.http_status == 200 ? " OK" : " Error") +
                     "\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: " +
@@ -272,8 +280,12 @@ void PlacesStub::stop() {
     acceptor_.close(ignored);
 }
 
-int run_places_stub(const StubOptions& options) {
+int run_places_stub(StubOptions options) {
     asio::io_context io;
+    // One line per request, the API key left out.
+    options.on_request = [](const std::string& line) {
+        std::cout << "herd places-stub: " << line << std::endl;
+    };
     PlacesStub stub(io, options);
     if (auto e = stub.start()) {
         std::cerr << "herd places-stub: " << e->message << "\n";

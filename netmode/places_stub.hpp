@@ -36,6 +36,8 @@ struct StubOptions {
     // When set, asked once per request instead of `latency` and `status` (`herd replay` draws
     // the scenario's Places latency and failures with it).
     std::function<StubFault()> fault;
+    // When set, told one line per request answered (`herd places-stub` prints them).
+    std::function<void(const std::string&)> on_request;
 };
 
 // The stub on a caller's io_context (for `herd replay`): listens until destroyed or stopped.
@@ -53,7 +55,7 @@ class PlacesStub {
 };
 
 // Runs until SIGINT or SIGTERM. Prints the port it listens on. Returns the exit status.
-int run_places_stub(const StubOptions& options);
+int run_places_stub(StubOptions options);
 
 // The answer to one request (exposed for tests): HTTP status and body.
 struct StubAnswer {
