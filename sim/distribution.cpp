@@ -95,6 +95,19 @@ std::optional<Distribution> parse_distribution(std::string_view text) {
 
 namespace {
 
+// `uniform(A,B)`'s two bounds, when the text has that form with two durations.
+std::optional<std::pair<Duration, Duration>> uniform_bounds(std::string_view text) {
+    constexpr std::string_view name = "uniform(";
+    if (!text.starts_with(name) || !text.ends_with(")")) return std::nullopt;
+    const std::string_view a = text.substr(name.size(), text.size() - name.size() - 1);
+    const std::size_t comma = a.find(',');
+    if (comma == std::string_view::npos) return std::nullopt;
+    auto x = parse_duration(a.substr(0, comma));
+    auto y = parse_duration(a.substr(comma + 1));
+    if (!x || !y) return std::nullopt;
+    return std::make_pair(*x, *y);
+}
+
 std::optional<Distribution> parse_distribution_unbounded(std::string_view text) {
     auto args = [&](std::string_view name) -> std::optional<std::string_view> {
         if (!text.starts_with(name) || text.size() < name.size() + 2) return std::nullopt;
@@ -109,8 +122,8 @@ std::optional<Distribution> parse_distribution_unbounded(std::string_view text) 
         if (!x || !y) return std::nullopt;
         return std::make_pair(*x, *y);
     };
-    if (auto a = args("uniform")) {
-        auto p = pair(*a);
+    if (text.starts_with("uniform(")) {
+        const auto p = uniform_bounds(text);
         if (!p || p->first > p->second) return std::nullopt;
         return Distribution::uniform(p->first, p->second);
     }
@@ -130,5 +143,10 @@ std::optional<Distribution> parse_distribution_unbounded(std::string_view text) 
 }
 
 }  // namespace
+
+bool uniform_reversed(std::string_view text) {
+    const auto bounds = uniform_bounds(text);
+    return bounds && bounds->first > bounds->second;
+}
 
 }  // namespace herd::sim

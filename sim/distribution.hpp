@@ -47,6 +47,9 @@ class Distribution {
 inline constexpr Duration distribution_duration_max = Duration::milliseconds(3'600'000);
 
 std::optional<Distribution> parse_distribution(std::string_view text);
+// True for `uniform(A,B)` with two durations and A > B: the one way a well-formed distribution is
+// refused, said apart so the error can name it.
+bool uniform_reversed(std::string_view text);
 std::string format_duration(Duration d);
 
 }  // namespace herd::sim

@@ -253,7 +253,9 @@ class Parser {
 
     std::optional<Distribution> distribution(int line, const std::string& text) {
         auto d = parse_distribution(text);
-        if (!d) {
+        if (!d && uniform_reversed(text)) {
+            fail(line, "uniform(LOW,HIGH) needs LOW <= HIGH, got " + quoted(text));
+        } else if (!d) {
             fail(line,
                  "expected a duration or a distribution (5ms, uniform(1ms,5ms), normal(5ms,1ms), "
                  "exp(5ms)), got " +

@@ -196,8 +196,7 @@ TEST(ScenarioErrors, BadDurationAndDistribution) {
               "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
               "normal(5ms,1ms), exp(5ms)), got '5'");
     EXPECT_EQ(error_of("herd fall2017\nlatency uniform(5ms,1ms)\n"),
-              "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
-              "normal(5ms,1ms), exp(5ms)), got 'uniform(5ms,1ms)'");
+              "t.scn:2: uniform(LOW,HIGH) needs LOW <= HIGH, got 'uniform(5ms,1ms)'");
     EXPECT_EQ(error_of("herd fall2017\nclient latency gauss(1ms)\n"),
               "t.scn:2: expected a duration or a distribution (5ms, uniform(1ms,5ms), "
               "normal(5ms,1ms), exp(5ms)), got 'gauss(1ms)'");
