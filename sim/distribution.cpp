@@ -95,11 +95,15 @@ std::optional<Distribution> parse_distribution(std::string_view text) {
 
 namespace {
 
-// `uniform(A,B)`'s two bounds, when the text has that form with two durations.
-std::optional<std::pair<Duration, Duration>> uniform_bounds(std::string_view text) {
-    constexpr std::string_view name = "uniform(";
-    if (!text.starts_with(name) || !text.ends_with(")")) return std::nullopt;
-    const std::string_view a = text.substr(name.size(), text.size() - name.size() - 1);
+// The text inside `NAME(...)`, when `text` has that form.
+std::optional<std::string_view> args_of(std::string_view text, std::string_view name) {
+    if (!text.starts_with(name) || text.size() < name.size() + 2) return std::nullopt;
+    if (text[name.size()] != '(' || text.back() != ')') return std::nullopt;
+    return text.substr(name.size() + 1, text.size() - name.size() - 2);
+}
+
+// `A,B`: two durations.
+std::optional<std::pair<Duration, Duration>> duration_pair(std::string_view a) {
     const std::size_t comma = a.find(',');
     if (comma == std::string_view::npos) return std::nullopt;
     auto x = parse_duration(a.substr(0, comma));
@@ -108,20 +112,15 @@ std::optional<std::pair<Duration, Duration>> uniform_bounds(std::string_view tex
     return std::make_pair(*x, *y);
 }
 
+// `uniform(A,B)`'s two bounds, when the text has that form with two durations.
+std::optional<std::pair<Duration, Duration>> uniform_bounds(std::string_view text) {
+    const auto a = args_of(text, "uniform");
+    return a ? duration_pair(*a) : std::nullopt;
+}
+
 std::optional<Distribution> parse_distribution_unbounded(std::string_view text) {
-    auto args = [&](std::string_view name) -> std::optional<std::string_view> {
-        if (!text.starts_with(name) || text.size() < name.size() + 2) return std::nullopt;
-        if (text[name.size()] != '(' || text.back() != ')') return std::nullopt;
-        return text.substr(name.size() + 1, text.size() - name.size() - 2);
-    };
-    auto pair = [](std::string_view a) -> std::optional<std::pair<Duration, Duration>> {
-        const std::size_t comma = a.find(',');
-        if (comma == std::string_view::npos) return std::nullopt;
-        auto x = parse_duration(a.substr(0, comma));
-        auto y = parse_duration(a.substr(comma + 1));
-        if (!x || !y) return std::nullopt;
-        return std::make_pair(*x, *y);
-    };
+    auto args = [&](std::string_view name) { return args_of(text, name); };
+    auto pair = duration_pair;
     if (text.starts_with("uniform(")) {
         const auto p = uniform_bounds(text);
         if (!p || p->first > p->second) return std::nullopt;
