@@ -52,8 +52,8 @@ int run_proxy(int argc, char** argv) {
         "needs --control-token-file")(
         "control-token-file", po::value<std::string>(),
         "file holding a token (16 characters or more): every control connection must first "
-        "send `auth TOKEN`")(
-        "seed", po::value<std::uint64_t>()->default_value(1), "seeds the latency draws");
+        "send `auth TOKEN`")("seed", po::value<std::uint64_t>()->default_value(1),
+                             "seeds the latency draws");
     po::variables_map vm;
     const CommandLine line{"herd proxy", usage,
                            "A fault proxy for TCP links: latency per direction (bytes kept in "

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <optional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "cli/net_commands.hpp"
@@ -239,8 +239,7 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
 // refused; one that other users can read is said on stderr.
 bool strong_enough(const std::string& secret, const std::string& file) {
     constexpr std::size_t secret_chars_min = 16;
-    if (secret.size() < secret_chars_min ||
-        secret.find("replace-me") != std::string::npos) {
+    if (secret.size() < secret_chars_min || secret.find("replace-me") != std::string::npos) {
         std::cerr << "herd serve: the herd secret in " << file << " is "
                   << (secret.size() < secret_chars_min
                           ? "shorter than " + std::to_string(secret_chars_min) + " characters"

@@ -93,8 +93,8 @@ bool unwritable_output(const po::variables_map& vm, const std::string& command) 
             why = "not writable";
         }
         if (why.empty()) continue;
-        std::cerr << command << ": --" << flag << " " << path.string() << ": cannot write ("
-                  << why << ")\n";
+        std::cerr << command << ": --" << flag << " " << path.string() << ": cannot write (" << why
+                  << ")\n";
         return true;
     }
     return false;

@@ -541,8 +541,7 @@ int run_sweep(int argc, char** argv) {
         return 2;
     }
     if (stop_requested) return 130;
-    if (plan.html && !sweep.failed())
-        std::cout << "--html: no failure, so no report was written\n";
+    if (plan.html && !sweep.failed()) std::cout << "--html: no failure, so no report was written\n";
     return sweep.failed() ? 1 : 0;
 }
 

@@ -60,11 +60,11 @@ bool is_local(const std::string& host) {
 
 // Options of `herd serve` that `herd up` passes on unchanged to every server it starts.
 constexpr const char* passed_on[] = {
-    "log-lines",       "log-heartbeats",   "log-max-mb",     "log-keep",
-    "connections-max", "max-conns-per-ip", "line-timeout-s", "idle-timeout-s",
-    "write-timeout-s", "store-max-mb",     "compact-mb",     "flood-batch-ms",
-    "data-backlog-mb", "client-buffers-mb", "heartbeat-s",    "silence-timeout-s",
-    "places-timeout-ms", "places-key-file", "client-output-mb",
+    "log-lines",         "log-heartbeats",    "log-max-mb",       "log-keep",
+    "connections-max",   "max-conns-per-ip",  "line-timeout-s",   "idle-timeout-s",
+    "write-timeout-s",   "store-max-mb",      "compact-mb",       "flood-batch-ms",
+    "data-backlog-mb",   "client-buffers-mb", "heartbeat-s",      "silence-timeout-s",
+    "places-timeout-ms", "places-key-file",   "client-output-mb",
 };
 
 namespace {

@@ -48,9 +48,9 @@ class ClientService {
     // `record_bytes_max`: the longest AT line a record may have (what every peer accepts); an
     // IAMAT whose AT line would be longer is answered `?` and stored nowhere.
     // `store_bytes_max`: an IAMAT that would take the store (RecordStore::memory_bytes) past
-    // this many bytes (a new client, or a known one whose record grows) is answered `?`; updates that do not grow the
-    // store, and everything peers send, are still taken. So no client can grow the herd's
-    // stores without end.
+    // this many bytes (a new client, or a known one whose record grows) is answered `?`; updates
+    // that do not grow the store, and everything peers send, are still taken. So no client can grow
+    // the herd's stores without end.
     ClientService(ServerName self, RecordStore& store,
                   std::size_t record_bytes_max = line_bytes_max_default,
                   std::size_t store_bytes_max = SIZE_MAX)

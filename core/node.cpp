@@ -241,10 +241,10 @@ void Node::handle_transport_started(ConnectionId conn, Now now) {
     HERD_ASSERT(c->role == Role::undecided && !c->secured && !c->lines.in_line());
     // Neighbours' addresses have slots of their own: strangers who stall handshakes cannot keep
     // a link down.
-    const bool neighbour = c->origin != 0 &&
-                           std::find(config_.neighbour_origins.begin(),
-                                     config_.neighbour_origins.end(),
-                                     c->origin) != config_.neighbour_origins.end();
+    const bool neighbour =
+        c->origin != 0 &&
+        std::find(config_.neighbour_origins.begin(), config_.neighbour_origins.end(), c->origin) !=
+            config_.neighbour_origins.end();
     std::size_t& busy = neighbour ? securing_neighbours_ : securing_;
     const std::size_t max = neighbour ? config_.limits.neighbour_handshakes_max
                                       : config_.limits.transport_handshakes_max;

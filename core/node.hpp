@@ -87,8 +87,8 @@ struct NodeStats {
     std::uint64_t iamats_refused_store_full = 0;  // it would grow a full store
     std::uint64_t iamats_refused_storage = 0;     // the driver's storage is behind
     std::uint64_t places_refused_over_share = 0;  // an origin past its share of Places slots
-    std::uint64_t clients_shed_buffers = 0;  // closed: the most buffered past the budget
-    std::uint64_t clients_shed_output = 0;   // closed: the most output past the budget
+    std::uint64_t clients_shed_buffers = 0;       // closed: the most buffered past the budget
+    std::uint64_t clients_shed_output = 0;        // closed: the most output past the budget
     // Places answers that were no JSON object within places_json_depth_max (UNKNOWN_ERROR sent).
     std::uint64_t places_answers_malformed = 0;
     std::uint64_t places_refused_over_limit = 0;
@@ -190,13 +190,13 @@ class Node {
         LineBuffer lines;
         bool dialed_by_us = false;
         bool peers_only = false;
-        bool secured = false;         // its transport authenticated the remote end
-        bool neighbour_origin = false;  // securing from a neighbour's address (its own slots)
-        std::size_t counted_bytes = 0;  // its line buffer's bytes, as counted in buffered_bytes_
+        bool secured = false;            // its transport authenticated the remote end
+        bool neighbour_origin = false;   // securing from a neighbour's address (its own slots)
+        std::size_t counted_bytes = 0;   // its line buffer's bytes, as counted in buffered_bytes_
         std::size_t counted_output = 0;  // its output, as counted in output_bytes_
-        std::string identity;         // as which server, when the transport says
-        std::uint64_t origin = 0;     // as the driver named it; 0: unknown
-        bool origin_pending = false;  // counted in its origin's pending handshakes
+        std::string identity;            // as which server, when the transport says
+        std::uint64_t origin = 0;        // as the driver named it; 0: unknown
+        bool origin_pending = false;     // counted in its origin's pending handshakes
         int neighbour = -1;
         std::uint64_t local_nonce = 0;
         std::uint64_t remote_nonce = 0;
@@ -372,7 +372,7 @@ class Node {
     // Origins with nothing pending, longest idle first: the first forgotten when origins_ is
     // full, so a flood from many addresses cannot lock a real peer's address out.
     std::set<std::pair<Instant, std::uint64_t>> idle_origins_;
-    std::size_t securing_ = 0;  // accepted connections in their transport handshake
+    std::size_t securing_ = 0;             // accepted connections in their transport handshake
     std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
     std::size_t buffered_bytes_ = 0;       // read and not yet taken as lines, every connection
     std::size_t output_bytes_ = 0;         // output waiting for clients, every connection

@@ -4,8 +4,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <memory>
 
 #include "core/assert.hpp"
@@ -188,12 +188,18 @@ std::string_view bearer_of(std::string_view head) {
 
 const char* reason_of(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 401: return "Unauthorized";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 503: return "Service Unavailable";
-        default: return "Bad Request";
+        case 200:
+            return "OK";
+        case 401:
+            return "Unauthorized";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Bad Request";
     }
 }
 

@@ -89,12 +89,13 @@ Scan scan(std::string_view bytes) {
         std::size_t intact_from = 0;
         if (flaw != nullptr) {
             intact_from = embedded_entry(line);
-            const std::size_t damaged = intact_from == std::string_view::npos ? nl + 1 - p
-                                                                              : intact_from;
+            const std::size_t damaged =
+                intact_from == std::string_view::npos ? nl + 1 - p : intact_from;
             add_damage(s, p, damaged, flaw);
         }
         if (flaw == nullptr || intact_from != std::string_view::npos)
-            s.entries.push_back(Found{p + intact_from, line.substr(intact_from + checksum_digits + 1)});
+            s.entries.push_back(
+                Found{p + intact_from, line.substr(intact_from + checksum_digits + 1)});
         any_line = true;
         last_line = p;
         last_bad = flaw != nullptr && intact_from == std::string_view::npos;
@@ -132,9 +133,8 @@ Problem check_v2(const Scan& s) {
     if (end->first != s.entries.size() - 2 || end->second != last.offset)
         return std::pair{last.offset, "`#end` says " + std::to_string(end->first) +
                                           " records at offset " + std::to_string(end->second) +
-                                          ", the file has " +
-                                          std::to_string(s.entries.size() - 2) + " at " +
-                                          std::to_string(last.offset)};
+                                          ", the file has " + std::to_string(s.entries.size() - 2) +
+                                          " at " + std::to_string(last.offset)};
     return std::nullopt;
 }
 
@@ -176,8 +176,8 @@ std::string make_snapshot(std::string_view record_entries, std::uint64_t records
     append_entry(out, snapshot_header);
     out += record_entries;
     const std::uint64_t end_at = out.size();
-    append_entry(out, std::string(end_prefix) + std::to_string(records) + " " +
-                          std::to_string(end_at));
+    append_entry(out,
+                 std::string(end_prefix) + std::to_string(records) + " " + std::to_string(end_at));
     return out;
 }
 
@@ -193,8 +193,8 @@ std::string format_identity(const Identity& id) {
 namespace {
 
 // One line of the identity file into `id`; false (with `why`) when it is not one, or repeats.
-bool identity_line(const std::vector<std::string_view>& f, Identity& id, std::set<std::string>& seen,
-                   std::string* why) {
+bool identity_line(const std::vector<std::string_view>& f, Identity& id,
+                   std::set<std::string>& seen, std::string* why) {
     const std::string key(f[0]);
     if (!seen.insert(key).second) {
         *why = "`" + key + "` given twice";
@@ -202,7 +202,8 @@ bool identity_line(const std::vector<std::string_view>& f, Identity& id, std::se
     }
     if (key == "herd-data" && f.size() == 2) {
         id.format = f[1] == "2" ? 2 : -1;
-        if (id.format != folder_format) *why = "format `" + std::string(f[1]) + "`, this herd reads 2";
+        if (id.format != folder_format)
+            *why = "format `" + std::string(f[1]) + "`, this herd reads 2";
         return id.format == folder_format;
     }
     if (key == "server" && f.size() == 2) {

@@ -79,8 +79,7 @@ DataFileReport check_file(const std::string& dir, std::string_view name, std::st
         if (identity_missing && !bytes.starts_with(data::entry(data::snapshot_header)))
             legacy = bytes.size();
         const auto check = data::check_snapshot(s, legacy);
-        if (check.problem)
-            r.refusal = at_offset(file, check.problem->first, check.problem->second);
+        if (check.problem) r.refusal = at_offset(file, check.problem->first, check.problem->second);
         if (!check.problem) found = check.records;
         std::erase_if(found, [](const data::Found& f) { return f.payload.starts_with('#'); });
     } else if (const data::Damage* d = s.corruption()) {
@@ -102,15 +101,14 @@ DataFileReport check_file(const std::string& dir, std::string_view name, std::st
 }  // namespace
 
 bool DataCheck::clean() const {
-    return identity_ok && std::none_of(files.begin(), files.end(), [](const DataFileReport& f) {
-               return f.damaged();
-           });
+    return identity_ok && std::none_of(files.begin(), files.end(),
+                                       [](const DataFileReport& f) { return f.damaged(); });
 }
 
 bool DataCheck::start_refuses() const {
     return !identity_ok || std::any_of(files.begin(), files.end(), [](const DataFileReport& f) {
-               return f.refusal.has_value();
-           });
+        return f.refusal.has_value();
+    });
 }
 
 Result<DataCheck> check_data_folder(const std::string& dir, DataFs& fs) {
@@ -134,8 +132,8 @@ Result<DataCheck> check_data_folder(const std::string& dir, DataFs& fs) {
             c.files.push_back(r);
         }
         if (missing) continue;
-        c.files.push_back(check_file(dir, name, std::get<FileBytes>(read).view(), legacy,
-                                     identity_missing));
+        c.files.push_back(
+            check_file(dir, name, std::get<FileBytes>(read).view(), legacy, identity_missing));
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
         const std::string name = entry.path().filename().string();
@@ -153,8 +151,8 @@ std::string format_data_check(const DataCheck& c) {
     for (const DataFileReport& f : c.files) {
         records += f.entries;
         out += c.dir + "/" + f.name + ": " + std::to_string(f.size) + " bytes, " +
-               std::to_string(f.entries) + " intact records" +
-               (f.damaged() ? "" : ", sound") + "\n";
+               std::to_string(f.entries) + " intact records" + (f.damaged() ? "" : ", sound") +
+               "\n";
         for (const data::Damage& d : f.damage) {
             out += "  offset " + std::to_string(d.offset) + " (" + std::to_string(d.bytes) +
                    " bytes): " + d.what +
@@ -176,7 +174,8 @@ std::string format_data_check(const DataCheck& c) {
     if (!c.identity_ok) {
         return out + "a start refuses: " + c.identity +
                "\nverdict: the identity file is damaged: `herd data repair` does not rewrite it; "
-               "fix " + c.dir + "/" + std::string(data::identity_name) +
+               "fix " +
+               c.dir + "/" + std::string(data::identity_name) +
                " by hand (or remove it: the next start writes it for the server it is given)\n";
     }
     return out + "verdict: damaged; `herd data repair " + c.dir + "` keeps " +
@@ -238,8 +237,9 @@ Result<DataRepair> repair_data_folder(const std::string& dir, DataFs& fs) {
                 return Error{e->message, 2};
             }
             r.changed = true;
-            r.lines.push_back(f.name + ": missing; an empty one written (its records are lost "
-                                       "here: a server in a herd gets them back by anti-entropy)");
+            r.lines.push_back(f.name +
+                              ": missing; an empty one written (its records are lost "
+                              "here: a server in a herd gets them back by anti-entropy)");
             continue;
         }
         bool missing = false;

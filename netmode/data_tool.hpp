@@ -40,7 +40,7 @@ struct DataCheck {
     std::vector<DataFileReport> files;  // snapshot, records.old, records.log
     std::string identity;               // `server NAME`, or what is wrong with the identity file
     bool identity_ok = true;
-    bool snapshot_expected = false;  // the identity says a compaction wrote one
+    bool snapshot_expected = false;       // the identity says a compaction wrote one
     std::vector<std::string> torn_saved;  // files an earlier start saved torn tails in
     std::vector<std::string> set_aside;   // FILE.damaged-* left by an earlier repair
     bool clean() const;                   // every file intact, nothing to cut

@@ -65,7 +65,7 @@ std::string legacy_path(const PlacesQuery& q) {
 static bool parse_bounded(rapidjson::Document& doc, std::string_view body) {
     if (!json_nesting_within(body, places_json_depth_max)) return false;
     doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(body.data(),
-                                                                                    body.size());
+                                                                                   body.size());
     return !doc.HasParseError() && doc.IsObject();
 }
 

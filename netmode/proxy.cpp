@@ -1,10 +1,10 @@
 #include "netmode/proxy.hpp"
 
 #include <algorithm>
-#include <list>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
+#include <list>
 #include <set>
 
 #include "core/assert.hpp"
@@ -415,7 +415,8 @@ void Proxy::accept_control() {
                 control_open_ += 1;
                 auto c = std::make_shared<ControlConn>(std::move(socket), io_);
                 c->authenticated = control_token_.empty();
-                if (!c->authenticated) c->waiting = unauthenticated_.insert(unauthenticated_.end(), c);
+                if (!c->authenticated)
+                    c->waiting = unauthenticated_.insert(unauthenticated_.end(), c);
                 read_control(c);
             }
             return accept_control();
@@ -448,10 +449,9 @@ void Proxy::read_control(const std::shared_ptr<ControlConn>& c) {
         c->socket, c->in, '\n', [this, c](const boost::system::error_code& ec, std::size_t n) {
             if (ec == asio::error::not_found) {  // a line past ControlConn::line_bytes_max
                 c->out = "? a control line is at most 4096 bytes\n";
-                asio::async_write(c->socket, asio::buffer(c->out),
-                                  [this, c](const boost::system::error_code&, std::size_t) {
-                                      close_control(c);
-                                  });
+                asio::async_write(
+                    c->socket, asio::buffer(c->out),
+                    [this, c](const boost::system::error_code&, std::size_t) { close_control(c); });
                 return;
             }
             if (ec || stopped_) return close_control(c);

@@ -340,25 +340,25 @@ std::optional<Error> Server::open_data() {
         o.herd += (o.herd.empty() ? "" : " ") + s.name.str();
     data_ = std::make_unique<StoreFile>(options_.data_dir, std::move(o));
     const std::size_t line_max = options_.limits.line_bytes_max;
-    auto opened = data_->open([this, line_max](std::string_view line) -> std::optional<std::string> {
-        if (node_->restore_record(line)) return std::nullopt;
-        if (line.size() > line_max)
-            return "a record of " + std::to_string(line.size()) +
-                   " bytes, past the record size limit of " + std::to_string(line_max);
-        return std::string("not an AT line");
-    });
+    auto opened =
+        data_->open([this, line_max](std::string_view line) -> std::optional<std::string> {
+            if (node_->restore_record(line)) return std::nullopt;
+            if (line.size() > line_max)
+                return "a record of " + std::to_string(line.size()) +
+                       " bytes, past the record size limit of " + std::to_string(line_max);
+            return std::string("not an AT line");
+        });
     if (const Error* e = error_of(opened)) return *e;
     const StoreFile::Opened& o2 = std::get<StoreFile::Opened>(opened);
     data_notes_ = o2.notes;
     for (std::string& note : data_notes_)
         note = "data " + options_.data_dir + ": " + note;
-    data_notes_.push_back("data " + options_.data_dir + ": " + std::to_string(o2.entries) +
-                          " entries read (" + std::to_string(o2.from_snapshot) +
-                          " from the snapshot), " + std::to_string(node_->store().size()) +
-                          " records restored" +
-                          (o2.bytes_cut > 0 ? ", a torn tail of " + std::to_string(o2.bytes_cut) +
-                                                  " bytes cut"
-                                            : ""));
+    data_notes_.push_back(
+        "data " + options_.data_dir + ": " + std::to_string(o2.entries) + " entries read (" +
+        std::to_string(o2.from_snapshot) + " from the snapshot), " +
+        std::to_string(node_->store().size()) + " records restored" +
+        (o2.bytes_cut > 0 ? ", a torn tail of " + std::to_string(o2.bytes_cut) + " bytes cut"
+                          : ""));
     return std::nullopt;
 }
 
@@ -390,8 +390,8 @@ void Server::do_accept() {
 // connection cap among the addresses connected, so the share shrinks as more addresses compete
 // (and a newcomer under its share gets in by shedding: shed_for).
 std::size_t Server::address_share(bool new_address) const {
-    const std::size_t addresses = std::max<std::size_t>(
-        1, clients_per_ip_.size() + (new_address ? 1 : 0));
+    const std::size_t addresses =
+        std::max<std::size_t>(1, clients_per_ip_.size() + (new_address ? 1 : 0));
     return std::max(conns_per_ip_min,
                     std::min(options_.conns_per_ip_max, options_.connections_max / addresses));
 }
@@ -426,8 +426,7 @@ bool Server::shed_for(const asio::ip::address& from) {
 std::optional<Admission> Server::admit(const asio::ip::address& from, Seat* seat,
                                        std::string* refusal) {
     const auto it = clients_per_ip_.find(from);
-    const bool over_ip = it != clients_per_ip_.end() &&
-                         it->second.size() >= address_share(false);
+    const bool over_ip = it != clients_per_ip_.end() && it->second.size() >= address_share(false);
     bool over_all = clients_ >= options_.connections_max;
     if (over_all && !over_ip) over_all = !shed_for(from);
     if (!over_all && !over_ip) {
@@ -1101,11 +1100,15 @@ HttpAnswer Server::admin_answer(const HttpRequest& request) {
     if (path == "/store") {
         // Every client's position: only for whoever holds the admin token.
         if (options_.admin_token.empty())
-            return HttpAnswer{404, "text/plain; charset=utf-8",
-                              "/store is off: start the server with --admin-token-file\n", {}};
+            return HttpAnswer{404,
+                              "text/plain; charset=utf-8",
+                              "/store is off: start the server with --admin-token-file\n",
+                              {}};
         if (!same_secret(request.bearer, options_.admin_token))
-            return HttpAnswer{401, "text/plain; charset=utf-8",
-                              "/store needs `Authorization: Bearer <the admin token>`\n", {}};
+            return HttpAnswer{401,
+                              "text/plain; charset=utf-8",
+                              "/store needs `Authorization: Bearer <the admin token>`\n",
+                              {}};
         return store_stream();
     }
     return HttpAnswer{404, "text/plain; charset=utf-8", "not found; try /metrics\n", {}};

@@ -204,13 +204,13 @@ class Server {
     ServerCounters counters_;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<StoreFile> data_;
-    std::unique_ptr<PeerTls> tls_;  // peer links under TLS; null: plain text
+    std::unique_ptr<PeerTls> tls_;         // peer links under TLS; null: plain text
     std::vector<std::string> data_notes_;  // what the data folder's start found, for the log
     std::uint64_t last_appended_ = 0;      // the data folder's sequence number of the last record
     std::uint64_t durable_seen_ = 0;       // every record up to it is durable
     std::vector<std::shared_ptr<Conn>> gated_conns_;  // connections with output waiting for it
-    bool holding_ = false;                 // acknowledgements wait on a failing folder
-    bool refusing_ = false;                // the folder's backlog is past its bound
+    bool holding_ = false;                            // acknowledgements wait on a failing folder
+    bool refusing_ = false;                           // the folder's backlog is past its bound
     bool retry_armed_ = false;
     std::uint64_t unwritten_ = 0;
     std::size_t buffered_peak_ = 0;  // the Node's buffered bytes at most since the last trim

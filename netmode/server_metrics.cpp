@@ -108,8 +108,7 @@ void client_metrics(MetricsText& m, const Node& node) {
     m.family("herd_iamat_refused_storage_total", "counter",
              "IAMATs answered ? because the data folder's backlog passed --data-backlog-mb.")
         .sample(st.iamats_refused_storage);
-    m.family("herd_store_line_bytes", "gauge",
-             "Bytes of stored AT lines.")
+    m.family("herd_store_line_bytes", "gauge", "Bytes of stored AT lines.")
         .sample(node.store().line_bytes());
     m.family("herd_store_probes_total", "counter",
              "Table slots the store looked at to find and place records (what client IDs chosen "
@@ -212,7 +211,7 @@ const std::chrono::system_clock::time_point process_started = std::chrono::syste
 // The process_* family every Prometheus client library exports, so the usual dashboards and
 // alerts work: CPU, memory, descriptors, start time.
 void process_metrics(MetricsText& m) {
-    rusage usage {};
+    rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
     const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
@@ -236,15 +235,15 @@ void process_metrics(MetricsText& m) {
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         ++fds;
     m.family("process_open_fds", "gauge", "Number of open file descriptors.").sample(fds);
-    rlimit limit {};
+    rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
     m.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
         .sample(limit.rlim_cur);
     m.family("process_start_time_seconds", "gauge",
              "Start time of the process since the Unix epoch in seconds.")
-        .sample(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                               process_started.time_since_epoch())
-                                               .count()));
+        .sample(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(process_started.time_since_epoch())
+                .count()));
 }
 
 void data_metrics(MetricsText& m, const StoreFile& data) {

@@ -84,8 +84,8 @@ Result<std::optional<std::uint64_t>> StoreFile::read_identity(Opened& opened, bo
     const auto id = data::parse_identity(std::get<FileBytes>(read).view(), &why);
     if (!id) return refusal(file + ": " + why);
     if (id->server != options_.server)
-        return refusal(dir_ + ": the data folder of server " + data::shown(id->server) +
-                       ", not " + data::shown(options_.server) + " (" + file + ")");
+        return refusal(dir_ + ": the data folder of server " + data::shown(id->server) + ", not " +
+                       data::shown(options_.server) + " (" + file + ")");
     if (id->herd != options_.herd)
         opened.notes.push_back("the herd changed since this folder was made (was: " + id->herd +
                                ")");
@@ -94,8 +94,7 @@ Result<std::optional<std::uint64_t>> StoreFile::read_identity(Opened& opened, bo
 }
 
 std::optional<Error> StoreFile::load_snapshot(const Restore& restore,
-                                              std::optional<std::uint64_t> legacy,
-                                              Opened& opened) {
+                                              std::optional<std::uint64_t> legacy, Opened& opened) {
     const std::string file = path(data::snapshot_name);
     bool missing = false;
     auto read = fs_.read(file, &missing);
@@ -157,14 +156,14 @@ std::optional<Error> StoreFile::cut_torn_tail(const std::string& name, std::uint
                                           "-" + std::to_string(keep));
     if (auto e = fs_.replace_file(dir_, saved, bytes.substr(keep))) return refusal(e->message);
     const int fd = fs_.open(file, O_WRONLY, 0644);
-    const bool ok = fd >= 0 && fs_.ftruncate(fd, static_cast<off_t>(keep)) == 0 &&
-                    fs_.fdatasync(fd) == 0;
+    const bool ok =
+        fd >= 0 && fs_.ftruncate(fd, static_cast<off_t>(keep)) == 0 && fs_.fdatasync(fd) == 0;
     const int error = errno;
     if (fd >= 0) fs_.close(fd);
     if (!ok) return refusal(file + ": cannot cut its torn tail: " + std::strerror(error));
     opened.notes.push_back(name + ": a torn tail of " + std::to_string(bytes.size() - keep) +
-                           " bytes at offset " + std::to_string(keep) + " cut (saved as " +
-                           saved + ")");
+                           " bytes at offset " + std::to_string(keep) + " cut (saved as " + saved +
+                           ")");
     return std::nullopt;
 }
 
@@ -200,8 +199,8 @@ Result<StoreFile::Opened> StoreFile::open_locked(const Restore& restore) {
         identity_.server = options_.server;
         identity_.herd = options_.herd;
         identity_.legacy_snapshot_bytes = legacy_bytes;
-        if (auto e = fs_.replace_file(dir_, path(data::identity_name),
-                                      data::format_identity(identity_)))
+        if (auto e =
+                fs_.replace_file(dir_, path(data::identity_name), data::format_identity(identity_)))
             return refusal(e->message);
     }
     old_log_ = std::filesystem::exists(path(data::old_name), ec);
@@ -290,7 +289,8 @@ void StoreFile::write_pieces() {
     HERD_ASSERT(pending_written_ == 0);
     bool failed = false;
     while (pending_written_ < pending_.size()) {
-        const std::size_t piece = std::min(write_piece_bytes_max, pending_.size() - pending_written_);
+        const std::size_t piece =
+            std::min(write_piece_bytes_max, pending_.size() - pending_written_);
         const ssize_t n = fs_.write(fd_, pending_.data() + pending_written_, piece);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
@@ -309,7 +309,8 @@ void StoreFile::settle_written(bool failed) {
         pending_written_ == 0 ? 0 : pending_.rfind('\n', pending_written_ - 1) + 1;
     const auto durable_end = static_cast<off_t>(log_bytes_.load());
     bool synced = whole > 0;
-    if (whole != pending_written_ && fs_.ftruncate(fd_, durable_end + static_cast<off_t>(whole)) != 0)
+    if (whole != pending_written_ &&
+        fs_.ftruncate(fd_, durable_end + static_cast<off_t>(whole)) != 0)
         synced = false;  // cannot even cut back the partial entry: write it all again
     if (synced && options_.sync != Sync::off && fs_.fdatasync(fd_) != 0) {
         failed = true;
@@ -318,8 +319,8 @@ void StoreFile::settle_written(bool failed) {
     }
     if (!synced && pending_written_ > 0) fs_.ftruncate(fd_, durable_end);
     if (synced) {
-        const auto entries = static_cast<std::size_t>(
-            std::count(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(whole), '\n'));
+        const auto entries = static_cast<std::size_t>(std::count(
+            pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(whole), '\n'));
         HERD_ASSERT(entries > 0 && entries <= pending_seqs_.size());
         pending_seqs_.erase(pending_seqs_.begin(),
                             pending_seqs_.begin() + static_cast<std::ptrdiff_t>(entries));

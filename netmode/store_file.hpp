@@ -68,8 +68,8 @@ class StoreFile {
         // read makes at most ~200 KB of entries), so no acknowledged record is ever dropped;
         // only records from peers, past it, are.
         std::size_t backlog_margin_bytes = std::size_t{1} << 20;
-        std::string server;  // the folder's owner, recorded in its identity file
-        std::string herd;    // the herd's server names, recorded beside it
+        std::string server;    // the folder's owner, recorded in its identity file
+        std::string herd;      // the herd's server names, recorded beside it
         DataFs* fs = nullptr;  // null: the real file system
     };
 
@@ -127,10 +127,9 @@ class StoreFile {
     Result<std::optional<std::uint64_t>> read_identity(Opened& opened, bool* present);
     std::optional<Error> load_snapshot(const Restore& restore, std::optional<std::uint64_t> legacy,
                                        Opened& opened);
-    std::optional<Error> load_log(const std::string& name, const Restore& restore,
-                                  Opened& opened, std::uint64_t* keep);
-    std::optional<Error> cut_torn_tail(const std::string& name, std::uint64_t keep,
-                                       Opened& opened);
+    std::optional<Error> load_log(const std::string& name, const Restore& restore, Opened& opened,
+                                  std::uint64_t* keep);
+    std::optional<Error> cut_torn_tail(const std::string& name, std::uint64_t keep, Opened& opened);
     void run();
     void write_out();
     void write_pieces();

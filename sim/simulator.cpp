@@ -194,8 +194,8 @@ void Simulator::Impl::start_server(int s) {
     config.seed = node_prng_.next();
     // One key for the whole herd, from the scenario's seed (drawn from no PRNG stream, so every
     // other draw is as before).
-    config.client_hash_key = HashKey{mix64(sc_.seed ^ 0x6865726420737430ULL),
-                                     mix64(sc_.seed ^ 0x6865726420737431ULL)};
+    config.client_hash_key =
+        HashKey{mix64(sc_.seed ^ 0x6865726420737430ULL), mix64(sc_.seed ^ 0x6865726420737431ULL)};
     sv.life += 1;
     sv.armed.reset();
     sv.busy_until = now_;  // what the last incarnation was handling is gone with it

@@ -412,8 +412,8 @@ TEST(NodePlaces, OneAddressGetsItsShareOfPlacesSlotsAndANewcomerAlwaysFindsRoom)
     EXPECT_EQ(node.places_pending(), 12u);
     // Answers free slots, not past shares: origin 11 is done; origin 7 stays over its share.
     for (const QueryPlaces& q : only<QueryPlaces>(out))
-        node.handle_places_reply(q.id, PlacesResult{true, R"({"results": [], "status": "OK"})", "OK"},
-                                 at_ms(4));
+        node.handle_places_reply(
+            q.id, PlacesResult{true, R"({"results": [], "status": "OK"})", "OK"}, at_ms(4));
     drain_all(node);
     node.handle_bytes(1, "WHATSAT kiwi 9 1\n", at_ms(5));
     // 7 still holds 6, past its share of 4 while 9 waits too.

@@ -63,7 +63,7 @@ TEST(RecordStore, ChosenClientIdsCostNoMoreThanOrdinaryOnesUnderTheHerdsKey) {
     std::cout << "probes for 3 000 chosen IDs: " << unkeyed_attack << " unkeyed, " << keyed_attack
               << " keyed; 3 000 ordinary IDs keyed: " << keyed_ordinary << "\n";
     EXPECT_GT(unkeyed_attack, 20 * probes_for(ordinary, {}));  // the attack works without a key
-    EXPECT_LT(keyed_attack, 2 * keyed_ordinary);                // and not with one
+    EXPECT_LT(keyed_attack, 2 * keyed_ordinary);               // and not with one
     // SipHash-2-4's reference vector (key 00..0f, empty and 15-byte messages).
     const HashKey reference{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
     EXPECT_EQ(siphash24(reference, ""), 0x726fdb47dd0e0e31ULL);

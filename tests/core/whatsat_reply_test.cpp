@@ -86,7 +86,8 @@ TEST(WhatsatReply, MalformedBodyGetsUnknownError) {
 
 // A body nested `depth` deep inside a result.
 std::string nested(int depth) {
-    return R"({"results": [{"name": "A", "deep": )" + std::string(static_cast<std::size_t>(depth), '[') +
+    return R"({"results": [{"name": "A", "deep": )" +
+           std::string(static_cast<std::size_t>(depth), '[') +
            std::string(static_cast<std::size_t>(depth), ']') + R"(}], "status": "OK"})";
 }
 

@@ -147,8 +147,8 @@ std::map<std::string, long long> intact_newest(const Written& w, const Case& c) 
 }
 
 // The mutated file after a start that loaded: as it was, or cut with the cut bytes saved.
-void check_cut(const std::string& dir, const Case& c, const std::map<std::string, std::string>& after,
-               Tally& tally) {
+void check_cut(const std::string& dir, const Case& c,
+               const std::map<std::string, std::string>& after, Tally& tally) {
     const std::string now = after.at(c.file);
     if (now == c.bytes) return;
     ASSERT_TRUE(c.bytes.starts_with(now)) << c.what << ": the start rewrote " << c.file;
@@ -176,8 +176,8 @@ void run_case(const Written& w, const Case& c, const std::string& dir, Tally& ta
     if (const Error* e = error_of(opened)) {
         tally.refused += 1;
         EXPECT_NE(c.expect, Expect::load) << c.what << ": " << e->message;
-        EXPECT_TRUE(e->message.starts_with(dir + "/" + c.file + ": offset ")) << c.what << ": "
-                                                                              << e->message;
+        EXPECT_TRUE(e->message.starts_with(dir + "/" + c.file + ": offset "))
+            << c.what << ": " << e->message;
         EXPECT_EQ(folder_bytes(dir), before) << c.what << ": a refused start changed the folder";
         EXPECT_FALSE(std::filesystem::exists(dir + "/lock")) << c.what << ": a refused start wrote";
         return;
@@ -191,7 +191,8 @@ void run_case(const Written& w, const Case& c, const std::string& dir, Tally& ta
         EXPECT_GE(time_of(r->at_line()), t) << c.what << ": " << client << " went back";
     }
     node.store().for_each([&](const Record& r) {
-        EXPECT_TRUE(written.count(std::string(r.at_line()))) << c.what << ": forged " << r.at_line();
+        EXPECT_TRUE(written.count(std::string(r.at_line())))
+            << c.what << ": forged " << r.at_line();
     });
     f.flush();
     const auto after = folder_bytes(dir);
@@ -208,7 +209,8 @@ std::vector<Case> cases_for(const std::string& file, const std::string& bytes) {
     std::vector<Case> out;
     for (std::size_t n = 0; n < bytes.size(); ++n)
         out.push_back(Case{"torn prefix " + std::to_string(n) + " of " + file, file,
-                           bytes.substr(0, n), n, bytes.size(), log ? Expect::load : Expect::refuse});
+                           bytes.substr(0, n), n, bytes.size(),
+                           log ? Expect::load : Expect::refuse});
     const auto entries = net::data::scan(bytes).entries;
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const std::uint64_t at = entries[i].offset;
@@ -229,7 +231,11 @@ std::vector<Case> cases_for(const std::string& file, const std::string& bytes) {
             out.push_back(std::move(c));
         }
         const std::string one(bytes.substr(at, end - at));
-        Case dup{"entry " + std::to_string(i) + " twice in " + file, file, bytes, 0, 0,
+        Case dup{"entry " + std::to_string(i) + " twice in " + file,
+                 file,
+                 bytes,
+                 0,
+                 0,
                  log ? Expect::load : Expect::either};
         dup.bytes.insert(end, one);
         out.push_back(std::move(dup));
@@ -240,7 +246,11 @@ std::vector<Case> cases_for(const std::string& file, const std::string& bytes) {
                 i + 2 < entries.size() ? entries[i + 2].offset : bytes.size();
             Case swap{"entries " + std::to_string(i) + " and " + std::to_string(i + 1) +
                           " swapped in " + file,
-                      file, bytes, 0, 0, Expect::load};
+                      file,
+                      bytes,
+                      0,
+                      0,
+                      Expect::load};
             swap.bytes.replace(at, next_end - at, bytes.substr(end, next_end - end) + one);
             out.push_back(std::move(swap));
         }
@@ -266,8 +276,8 @@ void run_all(const std::string& test, bool set_aside) {
             if (::testing::Test::HasFatalFailure()) return;
         }
     }
-    std::cout << test << ": " << tally.cases << " damaged folders: " << tally.loaded
-              << " loaded (" << tally.cut << " with a torn tail cut and saved), " << tally.refused
+    std::cout << test << ": " << tally.cases << " damaged folders: " << tally.loaded << " loaded ("
+              << tally.cut << " with a torn tail cut and saved), " << tally.refused
               << " refused with file and offset\n";
     ::testing::Test::RecordProperty("cases", static_cast<int>(tally.cases));
     EXPECT_GT(tally.refused, 100u);
@@ -365,8 +375,8 @@ void every_call_fails_once(bool crash, int error) {
         if (::testing::Test::HasFailure()) return;
         if (!run.reached) break;  // every call of the run has failed once
         cases += 1;
-        check_restored(dir, run, std::string(crash ? "crash" : "failure") + " at call " +
-                                     std::to_string(k));
+        check_restored(dir, run,
+                       std::string(crash ? "crash" : "failure") + " at call " + std::to_string(k));
         std::filesystem::remove_all(dir);
         if (::testing::Test::HasFailure()) return;
     }

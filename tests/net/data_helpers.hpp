@@ -53,7 +53,8 @@ inline Opened open_store(net::StoreFile& f) {
     return out;
 }
 
-inline Opened open_dir(const std::string& dir, net::StoreFile::Sync sync = net::StoreFile::Sync::off) {
+inline Opened open_dir(const std::string& dir,
+                       net::StoreFile::Sync sync = net::StoreFile::Sync::off) {
     net::StoreFile f(dir, data_options(sync));
     return open_store(f);
 }
@@ -89,7 +90,7 @@ class FaultyFs : public net::DataFs {
     std::atomic<bool> crash{false};
     std::atomic<int> error{EIO};
     std::atomic<long> calls{0};
-    std::atomic<bool> failed{false};   // the fault was reached
+    std::atomic<bool> failed{false};  // the fault was reached
     std::atomic<bool> fail_reads{false};
 
     int open(const std::string& path, int flags, mode_t mode) override {
@@ -105,7 +106,9 @@ class FaultyFs : public net::DataFs {
         return DataFs::write(fd, data, n);
     }
     int fdatasync(int fd) override { return fails() ? -1 : DataFs::fdatasync(fd); }
-    int ftruncate(int fd, off_t size) override { return fails() ? -1 : DataFs::ftruncate(fd, size); }
+    int ftruncate(int fd, off_t size) override {
+        return fails() ? -1 : DataFs::ftruncate(fd, size);
+    }
     int rename(const std::string& a, const std::string& b) override {
         return fails() ? -1 : DataFs::rename(a, b);
     }

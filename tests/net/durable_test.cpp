@@ -8,10 +8,10 @@
 
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "data_helpers.hpp"
 #include "harness.hpp"
 #include "netmode/clock.hpp"
 #include "netmode/store_file.hpp"
-#include "data_helpers.hpp"
 
 namespace herd::test {
 namespace {
@@ -233,7 +233,6 @@ TEST(Durable, EveryAcknowledgedUpdateSurvivesTheWholeHerdBeingKilled) {
         10000ms));
 }
 
-
 // ---------------------------------------------------------------- a folder under attack
 
 // Runs `args` to its end (at most `limit`); its exit status, its output in `out`.
@@ -265,16 +264,16 @@ TEST(Durable, OneServerPerFolderAndOnlyTheServerItBelongsTo) {
     const std::string dir = temp_dir("onefolder");
     SoloServer solo("onefolder-solo", {"--data-dir", dir + "/data"});
     const int port = random_base_port();
-    std::ofstream(dir + "/other.herd") << "server Solo 127.0.0.1:" << port
-                                       << "\nserver Other 127.0.0.1:" << port + 1 << "\n";
+    std::ofstream(dir + "/other.herd")
+        << "server Solo 127.0.0.1:" << port << "\nserver Other 127.0.0.1:" << port + 1 << "\n";
     std::string out;
     EXPECT_EQ(run_to_exit({HERD_BINARY, "serve", "Solo", "--config", dir + "/other.herd",
                            "--data-dir", dir + "/data", "--log-dir", ""},
                           dir + "/second.out", &out),
               2);
-    EXPECT_NE(out.find("in use by another process (pid " +
-                       std::to_string(solo.process().pid()) + ")"),
-              std::string::npos)
+    EXPECT_NE(
+        out.find("in use by another process (pid " + std::to_string(solo.process().pid()) + ")"),
+        std::string::npos)
         << out;
     solo.process().stop();
     EXPECT_EQ(run_to_exit({HERD_BINARY, "serve", "Other", "--config", dir + "/other.herd",
@@ -307,8 +306,7 @@ TEST(Durable, ADamagedFolderRefusesTheStartAndRepairKeepsEveryIntactRecord) {
                            "--data-dir", data, "--log-dir", ""},
                           dir + "/refused.out", &out),
               2);
-    EXPECT_NE(out.find(data + "/records.log: offset " + std::to_string(at) +
-                       ": checksum mismatch"),
+    EXPECT_NE(out.find(data + "/records.log: offset " + std::to_string(at) + ": checksum mismatch"),
               std::string::npos)
         << out;
     EXPECT_EQ(folder_bytes(data), before);
@@ -338,9 +336,9 @@ TEST(Durable, ADamagedFolderRefusesTheStartAndRepairKeepsEveryIntactRecord) {
 
 TEST(Durable, ARepairedServerGetsWhatWasLostBackFromItsNeighbours) {
     NetHerd herd("repaired", {"--fsync", "always"}, true);
-    ASSERT_EQ(count(talk(herd.port("Alford"), iamats("r", 300, "1479413884"), 20000ms),
-                    "AT Alford "),
-              300u);
+    ASSERT_EQ(
+        count(talk(herd.port("Alford"), iamats("r", 300, "1479413884"), 20000ms), "AT Alford "),
+        300u);
     for (const char* name : NetHerd::names)
         ASSERT_TRUE(wait_until(
             [&] { return metric(herd.metrics(name), "herd_records_stored") == 300; }, 20000ms))
@@ -354,9 +352,9 @@ TEST(Durable, ARepairedServerGetsWhatWasLostBackFromItsNeighbours) {
     log.replace(at, 512, std::string(512, '\0'));
     write_file(data + "/records.log", log);
     EXPECT_FALSE(herd.start("Alford"));
-    EXPECT_NE(slurp(herd.dir() + "/Alford.out").find(data + "/records.log: offset " +
-                                                     std::to_string(at)),
-              std::string::npos);
+    EXPECT_NE(
+        slurp(herd.dir() + "/Alford.out").find(data + "/records.log: offset " + std::to_string(at)),
+        std::string::npos);
     std::string out;
     ASSERT_EQ(run_to_exit({HERD_BINARY, "data", "repair", data}, herd.dir() + "/repair.out", &out),
               0)
@@ -388,9 +386,9 @@ TEST(Durable, UnderFsyncAlwaysAFullDiskHoldsOnlyAcknowledgementsAndTheServerStay
     SmallDisk disk(disk_dir, "size=256k");
     if (!disk.mounted()) GTEST_SKIP() << "needs root and tmpfs mounts to make a full disk";
     const int port = random_base_port();
-    std::ofstream(dir + "/two.herd") << "server Full 127.0.0.1:" << port
-                                     << "\nserver Peer 127.0.0.1:" << port + 1
-                                     << "\nlink Full Peer\n";
+    std::ofstream(dir + "/two.herd")
+        << "server Full 127.0.0.1:" << port << "\nserver Peer 127.0.0.1:" << port + 1
+        << "\nlink Full Peer\n";
     const std::vector<std::string> common = {"--config", dir + "/two.herd", "--log-dir",
                                              dir + "/logs"};
     auto args = [&](const std::string& name, int admin, std::vector<std::string> more) {
@@ -408,14 +406,15 @@ TEST(Durable, UnderFsyncAlwaysAFullDiskHoldsOnlyAcknowledgementsAndTheServerStay
     ASSERT_NE(talk(port, "IAMAT known +1.0+1.0 " + t + "\n").find("AT Full "), std::string::npos);
     fill_disk(disk_dir + "/spare", 2);
     fill_disk(disk_dir + "/filler", 64);
-    const long long downs = metric(http_get(port + 2, "/metrics"),
-                                   "herd_peer_link_changes_total{change=\"down\"}");
+    const long long downs =
+        metric(http_get(port + 2, "/metrics"), "herd_peer_link_changes_total{change=\"down\"}");
     const int fd = connect_to(port);
     ASSERT_GE(fd, 0);
     // A record that needs a new page of the log (tmpfs takes a small one into the last page).
     const std::string id = "held" + std::string(5000, 'x');
     const std::string held = "IAMAT " + id + " +2.0+2.0 " + t + "\nWHATSAT known 1 1\n";
-    ASSERT_EQ(::send(fd, held.data(), held.size(), MSG_NOSIGNAL), static_cast<ssize_t>(held.size()));
+    ASSERT_EQ(::send(fd, held.data(), held.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(held.size()));
     // The flood went out at once (a copy elsewhere only helps); the reply waits.
     EXPECT_TRUE(wait_until(
         [&] { return talk(port + 1, "WHATSAT " + id + " 0 0\n").starts_with("AT Full "); },
@@ -483,8 +482,10 @@ TEST(Durable, UnderFsyncBatchAFullDiskRefusesIamatsUntilItTakesWritesAndLosesNot
     EXPECT_GT(solo.metric("herd_iamat_refused_storage_total"), 0);
     EXPECT_TRUE(wait_until(
         [&] {
-            return slurp(solo.log_path()).find("the folder cannot take writes: IAMATs are "
-                                               "answered `?`") != std::string::npos;
+            return slurp(solo.log_path())
+                       .find(
+                           "the folder cannot take writes: IAMATs are "
+                           "answered `?`") != std::string::npos;
         },
         10000ms));
     // Some room: part of the backlog goes out; then all of it, and IAMATs are taken again.

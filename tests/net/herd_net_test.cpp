@@ -429,7 +429,9 @@ TEST(NetUp, APlainKillOfOneServerStartsItAgainAtOnceAndIsNoFailure) {
     ASSERT_GT(a, 0);
     ::kill(a, SIGTERM);  // the README's way to restart one server
     EXPECT_TRUE(wait_until(
-        [&] { return herd.out().find("[A] stopped (exit 0); starting it again") != std::string::npos; },
+        [&] {
+            return herd.out().find("[A] stopped (exit 0); starting it again") != std::string::npos;
+        },
         10000ms))
         << herd.out();
     EXPECT_TRUE(wait_until([&] { return herd.child("A") > 0 && herd.child("A") != a; }, 10000ms));
@@ -552,7 +554,8 @@ TEST(NetAdmin, StoreDumpsEveryRecordAndTheClockOffsetShowsInSkews) {
     const std::string dir = temp_dir("store_dump_token");
     const std::string token = "0123456789abcdef0123";
     std::ofstream(dir + "/token") << token << "\n";
-    SoloServer solo("store_dump", {"--clock-offset", "-100s", "--admin-token-file", dir + "/token"});
+    SoloServer solo("store_dump",
+                    {"--clock-offset", "-100s", "--admin-token-file", dir + "/token"});
     EXPECT_EQ(http_get(solo.admin_port(), "/store", token), "");
     const std::string now = format_timestamp(net::wall_now());
     const std::string b = talk(solo.port(), "IAMAT bee +1.0+2.0 " + now + "\n");

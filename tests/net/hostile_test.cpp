@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -438,7 +438,8 @@ std::vector<int> hold_from_many(int port, int addresses, int each, std::size_t p
     std::vector<int> fds;
     const std::string start = "IAMAT " + std::string(partial_bytes, 'h');
     for (int a = 0; a < addresses; ++a) {
-        const std::string from = "127.1." + std::to_string(a / 200) + "." + std::to_string(1 + a % 200);
+        const std::string from =
+            "127.1." + std::to_string(a / 200) + "." + std::to_string(1 + a % 200);
         for (int i = 0; i < each; ++i) {
             const int fd = connect_to(port, 200ms, from.c_str());
             if (fd < 0) continue;
@@ -466,8 +467,8 @@ TEST(HostileShare, FortyOrFourHundredAddressesLeaveRoomForHonestClients) {
         SoloServer solo("share-" + std::to_string(addresses),
                         {"--connections-max", "400", "--log-lines", "false"});
         std::vector<int> attack = hold_from_many(solo.port(), addresses, each, 1000);
-        ASSERT_TRUE(wait_until([&] { return solo.metric("herd_connections{kind=\"client\"}") >= 390; },
-                               10000ms))
+        ASSERT_TRUE(wait_until(
+            [&] { return solo.metric("herd_connections{kind=\"client\"}") >= 390; }, 10000ms))
             << addresses;
         EXPECT_EQ(honest_answered(solo.port(), 8), 8) << addresses << " addresses";
         EXPECT_LT(solo.metric("herd_store_probes_total"), 100);  // 8 records: no clustering
@@ -503,13 +504,14 @@ TEST(HostileShare, MemoryHeldByUnfinishedLinesIsGivenBackWhenTheyLeave) {
     const long long before = rss_kib(solo.process().pid());
     // 600 connections from 40 addresses, 60 000 bytes of unfinished line each: 36 MB.
     std::vector<int> attack = hold_from_many(solo.port(), 40, 15, 60000);
-    ASSERT_TRUE(wait_until(
-        [&] { return solo.metric("herd_client_buffered_bytes") > 30'000'000; }, 10000ms));
+    ASSERT_TRUE(wait_until([&] { return solo.metric("herd_client_buffered_bytes") > 30'000'000; },
+                           10000ms));
     const long long held = rss_kib(solo.process().pid());
     EXPECT_GT(held - before, 25 * 1024);
     for (int fd : attack)
         ::close(fd);
-    EXPECT_TRUE(wait_until([&] { return solo.metric("herd_client_buffered_bytes") == 0; }, 10000ms));
+    EXPECT_TRUE(
+        wait_until([&] { return solo.metric("herd_client_buffered_bytes") == 0; }, 10000ms));
     talk(solo.port(), "IAMAT after +1.0+1.0 1479413884\n");  // a turn of the server after they left
     // At least half of what the attack made the process hold goes back (all of it stays without
     // the give-back).
@@ -569,7 +571,8 @@ TEST(HostileShare, ChurnFromManyAddressesNeverShedsAnAddressHoldingFewer) {
     // The honest connection is still there and served.
     const std::string line = "IAMAT honest-long +1.0+1.0 1479413884\n";
     ASSERT_TRUE(send_all(honest, line));
-    EXPECT_TRUE(read_all(honest, 2000ms).starts_with("AT Solo ")) << "the honest connection was shed";
+    EXPECT_TRUE(read_all(honest, 2000ms).starts_with("AT Solo "))
+        << "the honest connection was shed";
     ::close(honest);
     for (int fd : held)
         if (fd >= 0) ::close(fd);
@@ -602,7 +605,8 @@ TEST(HostileAdmin, StoreIsOffWithoutATokenAndStreamsInBoundedMemoryWithOne) {
         http_get(off.admin_port(), "/store", token, &status);
         EXPECT_EQ(status, "HTTP/1.1 404 Not Found");
     }
-    SoloServer solo("admin-store-on", {"--admin-token-file", dir + "/token", "--log-lines", "false"});
+    SoloServer solo("admin-store-on",
+                    {"--admin-token-file", dir + "/token", "--log-lines", "false"});
     // 100 000 records, about 7 MB of lines.
     for (int batch = 0; batch < 20; ++batch) {
         std::string lines;

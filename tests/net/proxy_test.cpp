@@ -309,7 +309,9 @@ TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndStrangersCannotKeepTh
                      "--control-token-file", dir + "/token"},
                     dir + "/proxy.out");
         if (wait_until(
-                [&] { return ProxyProcess::command_at(p, "auth " + token + "\nlist") == "ok\nok 0\n"; },
+                [&] {
+                    return ProxyProcess::command_at(p, "auth " + token + "\nlist") == "ok\nok 0\n";
+                },
                 3000ms))
             control = p;
         else
@@ -348,12 +350,15 @@ TEST(Proxy, AControlPortWithATokenTakesNothingBeforeAuthAndStrangersCannotKeepTh
     for (int fd : idle)
         if (fd >= 0) ::close(fd);
     EXPECT_TRUE(wait_until(
-        [&] { return ProxyProcess::command_at(control, "auth " + token + "\nlist") == "ok\nok 0\n"; },
+        [&] {
+            return ProxyProcess::command_at(control, "auth " + token + "\nlist") == "ok\nok 0\n";
+        },
         5000ms));
     // Off loopback, a control port without a token is refused at start.
     std::string out;
-    Process open_control({HERD_BINARY, "proxy", "--control", "0.0.0.0:" + std::to_string(control + 7)},
-                         dir + "/open.out");
+    Process open_control(
+        {HERD_BINARY, "proxy", "--control", "0.0.0.0:" + std::to_string(control + 7)},
+        dir + "/open.out");
     ASSERT_TRUE(open_control.wait_exit(10000ms));
     EXPECT_EQ(open_control.exit_status(), 2);
     EXPECT_NE(slurp(dir + "/open.out").find("needs a token"), std::string::npos);

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "data_helpers.hpp"
-#include "netmode/data_tool.hpp"
 #include "harness.hpp"
+#include "netmode/data_tool.hpp"
 
 namespace herd::test {
 namespace {
@@ -278,9 +278,9 @@ TEST(StoreFile, ADamagedOrShortenedSnapshotRefusesTheStart) {
     write_file(dir + "/snapshot", snapshot.substr(0, cut));
     Opened o = open_dir(dir);
     ASSERT_TRUE(o.error);
-    EXPECT_NE(o.error->message.find("snapshot: offset " + std::to_string(cut) +
-                                    ": no `#end` entry"),
-              std::string::npos)
+    EXPECT_NE(
+        o.error->message.find("snapshot: offset " + std::to_string(cut) + ": no `#end` entry"),
+        std::string::npos)
         << o.error->message;
     // Emptied: no header.
     write_file(dir + "/snapshot", "");
@@ -294,10 +294,10 @@ TEST(StoreFile, ADamagedOrShortenedSnapshotRefusesTheStart) {
     write_file(dir + "/snapshot", flipped);
     o = open_dir(dir);
     ASSERT_TRUE(o.error);
-    EXPECT_NE(o.error->message.find("snapshot: offset " +
-                                    std::to_string(offset_of_entry(snapshot, 2)) +
-                                    ": checksum mismatch"),
-              std::string::npos);
+    EXPECT_NE(
+        o.error->message.find("snapshot: offset " + std::to_string(offset_of_entry(snapshot, 2)) +
+                              ": checksum mismatch"),
+        std::string::npos);
     EXPECT_EQ(read_file(dir + "/snapshot"), flipped);
 }
 
@@ -319,8 +319,9 @@ TEST(DataTool, RepairMakesAFolderWithAMissingSnapshotStartableAndSaysWhatItCanno
     EXPECT_TRUE(std::get<net::DataCheck>(check).start_refuses());
     auto repaired = net::repair_data_folder(dir, net::posix_fs());
     ASSERT_FALSE(error_of(repaired));
-    EXPECT_NE(std::get<net::DataRepair>(repaired).lines.at(0).find("snapshot: missing; an empty one"),
-              std::string::npos);
+    EXPECT_NE(
+        std::get<net::DataRepair>(repaired).lines.at(0).find("snapshot: missing; an empty one"),
+        std::string::npos);
     EXPECT_FALSE(open_dir(dir).error);
     // A damaged identity: check says so and that repair will not rewrite it.
     write_file(dir + "/herd-data", "herd-data 2\nserver A\nserver B\n");
@@ -415,11 +416,12 @@ TEST(StoreFile, AFolderFromBeforeFormatTwoIsAdoptedAndItsSnapshotVouchedFor) {
     Opened o = open_dir(dir);
     ASSERT_FALSE(o.error) << o.error->message;
     EXPECT_EQ(o.lines.size(), 4u);
-    EXPECT_NE(read_file(dir + "/herd-data").find("legacy-snapshot " +
-                                                 std::to_string(old_snapshot.size())),
+    EXPECT_NE(read_file(dir + "/herd-data")
+                  .find("legacy-snapshot " + std::to_string(old_snapshot.size())),
               std::string::npos);
     // Cut short afterwards, it is no longer what the identity vouches for.
-    write_file(dir + "/snapshot", old_snapshot.substr(0, old_snapshot.rfind('\n', old_snapshot.size() - 2) + 1));
+    write_file(dir + "/snapshot",
+               old_snapshot.substr(0, old_snapshot.rfind('\n', old_snapshot.size() - 2) + 1));
     o = open_dir(dir);
     ASSERT_TRUE(o.error);
     EXPECT_NE(o.error->message.find("vouches for no older snapshot"), std::string::npos);
