@@ -626,7 +626,15 @@ TEST(HostileAdmin, StoreIsOffWithoutATokenAndStreamsInBoundedMemoryWithOne) {
         if (fd >= 0) send_all(fd, request);
         readers.push_back(fd);
     }
-    std::this_thread::sleep_for(500ms);
+    // Every request was taken: each connection has its answer's head (a stream's or `busy`).
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return std::all_of(readers.begin(), readers.end(), [](int fd) {
+                pollfd p{fd, POLLIN, 0};
+                return fd >= 0 && ::poll(&p, 1, 0) > 0;
+            });
+        },
+        10000ms));
     EXPECT_EQ(http_get(solo.admin_port(), "/healthz"), "ok\n");
     EXPECT_NE(talk(solo.port(), "IAMAT during +1.0+1.0 1479413884\n").find("AT Solo "),
               std::string::npos);
