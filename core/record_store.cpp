@@ -47,87 +47,115 @@ bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule
     return incoming.line > current.line;
 }
 
-RecordStore::RecordStore(TieBreak rule, HashKey key)
-    : rule_(rule), key_(key), slots_(std::size_t{1} << 4) {}
+RecordStore::RecordStore(TieBreak rule, HashKey key) : rule_(rule), key_(key), nodes_(1) {}
 
-// Starts keeping the next depth's digests when the store has grown enough for it: filled once
-// from the table, then updated by account() on every change.
-void RecordStore::keep_next_level() {
-    if (levels_kept_ == bucket_depths_kept) return;
-    const int depth = levels_kept_ + 1;
-    const std::size_t buckets = std::size_t{1} << (bucket_fanout_bits * depth);
-    if (records_.size() < buckets * kept_bucket_records_min) return;
-    auto& level = kept_[static_cast<std::size_t>(depth - 1)];
-    level.assign(buckets, BucketDigest{});
-    for (const Slot& slot : slots_) {
-        if (slot.record == nullptr) continue;
-        BucketDigest& d = level[slot.hash >> (64 - bucket_fanout_bits * depth)];
-        d.sum += slot.record->content_hash();
-        d.count += 1;
+namespace {
+
+int child_of(std::uint64_t key_hash, int depth) {
+    return static_cast<int>((key_hash >> (64 - bucket_fanout_bits * (depth + 1))) &
+                            (bucket_fanout - 1));
+}
+
+}  // namespace
+
+std::uint32_t RecordStore::leaf_of(std::uint64_t key_hash, int* depth) const {
+    std::uint32_t n = 0;
+    int d = 0;
+    while (nodes_[n].children != 0) {
+        HERD_ASSERT(d < bucket_depth_max);
+        n = nodes_[n].children + static_cast<std::uint32_t>(child_of(key_hash, d));
+        d += 1;
+        ++probes_;
     }
-    levels_kept_ = depth;
+    if (depth != nullptr) *depth = d;
+    return n;
 }
 
 Record* RecordStore::lookup(std::uint64_t key_hash, std::string_view client) const {
-    for (std::size_t i = home(key_hash); i < slots_.size() && slots_[i].record != nullptr; ++i) {
+    const std::vector<Entry>& entries = nodes_[leaf_of(key_hash, nullptr)].entries;
+    auto it = std::lower_bound(entries.begin(), entries.end(), key_hash,
+                               [](const Entry& e, std::uint64_t h) { return e.hash < h; });
+    for (; it != entries.end() && it->hash == key_hash; ++it) {
         ++probes_;
-        if (slots_[i].hash == key_hash && slots_[i].record->client() == client)
-            return slots_[i].record;
+        if (it->record->client() == client) return it->record;
     }
     return nullptr;
 }
 
-void RecordStore::place(std::uint64_t key_hash, Record* record) {
-    std::size_t i = home(key_hash);
-    while (i < slots_.size() && slots_[i].record != nullptr) {
-        ++i;
-        ++probes_;
+// Grows a leaf's entries by doubling, counting what they occupy.
+void RecordStore::reserve_entries(std::vector<Entry>& entries, std::size_t more) {
+    if (entries.size() + more <= entries.capacity()) return;
+    const std::size_t before = entries.capacity();
+    entries.reserve(std::max(entries.size() + more, 2 * before));
+    entry_bytes_ -= before == 0 ? 0 : before * sizeof(Entry) + Record::heap_header_bytes;
+    entry_bytes_ += entries.capacity() * sizeof(Entry) + Record::heap_header_bytes;
+}
+
+// Turns a leaf into an inner node: its entries go to bucket_fanout new leaves (in hash order,
+// so each stays sorted), which split again while one is still over the bound.
+void RecordStore::split(std::uint32_t leaf, int depth) {
+    HERD_ASSERT(depth < bucket_depth_max);
+    HERD_ASSERT(nodes_.size() + bucket_fanout <= UINT32_MAX);
+    const auto first = static_cast<std::uint32_t>(nodes_.size());
+    nodes_.resize(nodes_.size() + bucket_fanout);
+    std::vector<Entry> entries;
+    entries.swap(nodes_[leaf].entries);
+    entry_bytes_ -= entries.capacity() * sizeof(Entry) + Record::heap_header_bytes;
+    nodes_[leaf].children = first;
+    for (const Entry& e : entries) {
+        TreeNode& child = nodes_[first + static_cast<std::uint32_t>(child_of(e.hash, depth))];
+        reserve_entries(child.entries, 1);
+        child.entries.push_back(e);
+        child.digest.sum += e.record->content_hash();
+        child.digest.count += 1;
     }
-    if (i == slots_.size()) slots_.emplace_back();
-    slots_[i] = Slot{key_hash, record};
+    for (std::uint32_t c = first; c < first + bucket_fanout; ++c) {
+        if (nodes_[c].entries.size() > leaf_entries_max && depth + 1 < bucket_depth_max)
+            split(c, depth + 1);
+    }
 }
 
 void RecordStore::insert(std::uint64_t key_hash, Record record) {
+    HERD_ASSERT(records_.size() < UINT32_MAX);
+    const std::uint64_t rhash = record_hash(record);
     records_.push_back(std::move(record));
-    if (records_.size() * 2 > (std::size_t{1} << table_bits_)) {
-        // Rebuild at twice the size; old slots are walked in order, so the new table is built in
-        // hash order too.
-        std::vector<Slot> old;
-        old.swap(slots_);
-        table_bits_ += 1;
-        slots_.assign(std::size_t{1} << table_bits_, Slot{});
-        for (const Slot& slot : old) {
-            if (slot.record != nullptr) place(slot.hash, slot.record);
-        }
-        generation_ += 1;
-    }
-    place(key_hash, &records_.back());
-    keep_next_level();
+    int depth = 0;
+    const std::uint32_t leaf = account(key_hash, rhash, 1, &depth);
+    std::vector<Entry>& entries = nodes_[leaf].entries;
+    reserve_entries(entries, 1);
+    const auto at = std::upper_bound(entries.begin(), entries.end(), key_hash,
+                                     [](std::uint64_t h, const Entry& e) { return h < e.hash; });
+    probes_ += static_cast<std::uint64_t>(entries.end() - at);  // entries moved up
+    entries.insert(at, Entry{key_hash, &records_.back()});
+    if (entries.size() > leaf_entries_max && depth < bucket_depth_max) split(leaf, depth);
 }
 
 std::size_t RecordStore::memory_bytes() const {
-    std::size_t digests = 0;
-    for (const auto& level : kept_)
-        digests += level.capacity() * sizeof(BucketDigest);
-    return record_bytes_ + slots_.capacity() * sizeof(Slot) + digests;
+    return record_bytes_ + nodes_.capacity() * sizeof(TreeNode) + entry_bytes_;
 }
 
 std::size_t RecordStore::record_cost(std::size_t line_size) {
-    return Record::bytes_of(line_size) + 2 * sizeof(Slot);
+    // An entry, as much again of room its leaf keeps for growth, and a node for every 8 records
+    // (a leaf splits into bucket_fanout leaves of about leaf_entries_max / bucket_fanout each,
+    // which fill as they grow; the node vector doubles too).
+    return Record::bytes_of(line_size) + 2 * sizeof(Entry) + 2 * sizeof(TreeNode) / 8;
 }
 
-void RecordStore::account(std::uint64_t key_hash, std::uint64_t rhash, bool add) {
-    for (int depth = 1; depth <= levels_kept_; ++depth) {
-        BucketDigest* d = &kept_[static_cast<std::size_t>(depth - 1)]
-                                [key_hash >> (64 - bucket_fanout_bits * depth)];
-        if (add) {
-            d->sum += rhash;
-            d->count += 1;
-        } else {
-            HERD_ASSERT(d->count > 0);
-            d->sum -= rhash;
-            d->count -= 1;
+std::uint32_t RecordStore::account(std::uint64_t key_hash, std::uint64_t sum_delta,
+                                   std::int64_t count_delta, int* depth) {
+    std::uint32_t n = 0;
+    int d = 0;
+    while (true) {
+        BucketDigest& digest = nodes_[n].digest;
+        HERD_ASSERT(count_delta >= 0 || digest.count > 0);
+        digest.sum += sum_delta;  // mod 2^64: a difference adds as well as a sum
+        digest.count += static_cast<std::uint64_t>(count_delta);
+        if (nodes_[n].children == 0) {
+            if (depth != nullptr) *depth = d;
+            return n;
         }
+        n = nodes_[n].children + static_cast<std::uint32_t>(child_of(key_hash, d));
+        d += 1;
     }
 }
 
@@ -139,8 +167,7 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
         Record record = make();
         line_bytes_ += record.at_line().size();
         record_bytes_ += Record::bytes_of(record.at_line().size());
-        account(key_hash, record_hash(record), true);
-        insert(key_hash, std::move(record));
+        insert(key_hash, std::move(record));  // accounted on the way down
         if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
@@ -148,13 +175,13 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
     if (incoming.line == existing.line) return ApplyOutcome::duplicate;
     if (!wins(incoming, existing, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record
-    account(key_hash, record_hash(*current), false);
+    const std::uint64_t before = record_hash(*current);
     line_bytes_ -= current->at_line().size();
     record_bytes_ -= Record::bytes_of(current->at_line().size());
     *current = make();
     line_bytes_ += current->at_line().size();
     record_bytes_ += Record::bytes_of(current->at_line().size());
-    account(key_hash, record_hash(*current), true);
+    account(key_hash, record_hash(*current) - before, 0);
     if (stored != nullptr) *stored = current;
     return ApplyOutcome::replaced;
 }
@@ -194,56 +221,74 @@ std::vector<const Record*> RecordStore::sorted() const {
 
 std::array<BucketDigest, bucket_fanout> RecordStore::child_digests(BucketId bucket) const {
     HERD_ASSERT(bucket.depth < bucket_depth_max);
-    if (bucket.depth >= levels_kept_) return scan_child_digests(bucket);
     std::array<BucketDigest, bucket_fanout> out{};
-    const auto& level = kept_[static_cast<std::size_t>(bucket.depth)];
-    const auto first = level.begin() + static_cast<std::ptrdiff_t>(bucket.prefix * bucket_fanout);
-    std::copy(first, first + bucket_fanout, out.begin());
+    // Down to the bucket's node, or to the leaf that holds the bucket's records.
+    std::uint32_t n = 0;
+    int d = 0;
+    for (; d < bucket.depth && nodes_[n].children != 0; ++d) {
+        const int shift = bucket_fanout_bits * (bucket.depth - 1 - d);
+        n = nodes_[n].children +
+            static_cast<std::uint32_t>((bucket.prefix >> shift) & (bucket_fanout - 1));
+    }
+    if (nodes_[n].children != 0) {
+        for (std::size_t c = 0; c < bucket_fanout; ++c)
+            out[c] = nodes_[nodes_[n].children + c].digest;
+        return out;
+    }
+    const HashRange range = range_of(bucket);
+    for (const Entry& e : nodes_[n].entries) {
+        if (e.hash < range.first || e.hash > range.last) continue;
+        BucketDigest& digest = out[static_cast<std::size_t>(child_of(e.hash, bucket.depth))];
+        digest.sum += e.record->content_hash();
+        digest.count += 1;
+    }
     return out;
 }
 
-std::array<BucketDigest, bucket_fanout> RecordStore::scan_child_digests(BucketId bucket) const {
-    std::array<BucketDigest, bucket_fanout> out{};
+template <typename Visit>
+bool RecordStore::walk(std::uint32_t node, BucketId bucket, std::uint64_t from, std::uint64_t last,
+                       Visit& visit) const {
     const HashRange range = range_of(bucket);
-    const int child_shift = 64 - bucket_fanout_bits * (bucket.depth + 1);
-    const std::size_t last_home = home(range.last);
-    for (std::size_t i = home(range.first); i < slots_.size(); ++i) {
-        if (slots_[i].record == nullptr) {
-            if (i > last_home) break;
-            continue;
+    if (range.last < from || range.first > last) return true;
+    const TreeNode& n = nodes_[node];
+    if (n.children == 0) {
+        auto it = std::lower_bound(n.entries.begin(), n.entries.end(), from,
+                                   [](const Entry& e, std::uint64_t h) { return e.hash < h; });
+        for (; it != n.entries.end() && it->hash <= last; ++it) {
+            if (!visit(*it)) return false;
         }
-        const std::uint64_t h = slots_[i].hash;
-        if (h < range.first || h > range.last) continue;
-        BucketDigest& d = out[(h >> child_shift) & (bucket_fanout - 1)];
-        d.sum += slots_[i].record->content_hash();
-        d.count += 1;
+        return true;
     }
-    return out;
+    HERD_ASSERT(bucket.depth < bucket_depth_max);
+    for (std::uint32_t c = 0; c < bucket_fanout; ++c) {
+        const BucketId child{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) | c};
+        if (!walk(n.children + c, child, from, last, visit)) return false;
+    }
+    return true;
 }
 
 std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& cursor,
                                                        std::size_t records_max, bool* done) const {
+    HERD_ASSERT(records_max > 0);
     const HashRange range = range_of(bucket);
-    if (!cursor.started || cursor.generation != generation_) {
-        cursor = Cursor{true, generation_, home(range.first)};
-    }
-    const std::size_t last_home = home(range.last);
+    if (!cursor.started) cursor = Cursor{true, range.first};
     std::vector<const Record*> out;
-    std::size_t i = cursor.position;
-    *done = false;
-    for (; i < slots_.size() && out.size() < records_max; ++i) {
-        if (slots_[i].record == nullptr) {
-            if (i > last_home) break;
-            continue;
+    // Records of one hash are taken together, so that a cursor never stops between them.
+    bool more = false;
+    std::uint64_t last_hash = 0;
+    auto visit = [&](const Entry& e) {
+        if (out.size() >= records_max && e.hash != last_hash) {
+            more = true;
+            return false;
         }
-        const std::uint64_t h = slots_[i].hash;
-        if (h >= range.first && h <= range.last) out.push_back(slots_[i].record);
-    }
-    // Done at the first empty slot past the bucket's last home slot, or at the table's end.
-    while (i < slots_.size() && i <= last_home && slots_[i].record == nullptr)
-        ++i;
-    if (i >= slots_.size() || (i > last_home && slots_[i].record == nullptr)) *done = true;
-    cursor.position = i;
+        out.push_back(e.record);
+        last_hash = e.hash;
+        return true;
+    };
+    if (cursor.next >= range.first && cursor.next <= range.last)
+        walk(0, BucketId{0, 0}, cursor.next, range.last, visit);
+    *done = !more;
+    if (more) cursor.next = last_hash + 1;  // last_hash < range.last: a record lies past it
     return out;
 }
 

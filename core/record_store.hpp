@@ -6,9 +6,9 @@
 //   then origin name, then the whole AT line), so every server ends with the same record.
 // Times compare exactly (seconds, then nanoseconds).
 //
-// Records are kept in the order of a fixed hash of their client ID (then the ID's bytes), which
-// is what anti-entropy needs: the records of one hash-prefix bucket are one contiguous range, and
-// the digests of the two top levels of buckets are kept up to date on every change.
+// Records are found through the tree of anti-entropy buckets over a keyed hash of their client ID:
+// the records of one hash-prefix bucket are one subtree, whose digest is kept up to date on every
+// change. Its cost does not depend on how the IDs hash (see RecordStore's members).
 #pragma once
 
 #include <array>
@@ -54,9 +54,10 @@ bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule
 
 // The position of a client in the store: SipHash-2-4 of its ID under the herd's key (every server
 // of a herd must use the same key: anti-entropy compares buckets of this hash), then the ID
-// itself. Client IDs are chosen by clients: with a key they cannot know, they cannot make their
-// IDs share a bucket or a run of the table (hash flooding). The zero key stands for FNV-1a 64,
-// mixed: unkeyed, for tests and tools that need no defence.
+// itself. Client IDs are chosen by clients, and a herd with neither secret nor certificates has a
+// key anyone with its herd file can compute: the store's cost must not depend on the key being
+// secret (IDs aimed at one bucket only make the tree deeper there). The zero key stands for
+// FNV-1a 64, mixed: unkeyed, for tests and tools.
 std::uint64_t client_key_hash(std::string_view client, HashKey key = {});
 
 // A digest of a set of records: how many, and the sum (mod 2^64) of their record hashes.
@@ -74,13 +75,9 @@ struct BucketDigest {
 inline constexpr int bucket_fanout_bits = 4;
 inline constexpr int bucket_fanout = 1 << bucket_fanout_bits;
 inline constexpr int bucket_depth_max = 15;
-// The digests of depths 1..bucket_depths_kept are updated on every change once the store is big
-// enough for them (below, and deeper, they are computed by scanning the small range of records
-// of their parent): depth d is kept from bucket_fanout^d * kept_bucket_records_min records on
-// (64, 1 024 and 16 384), so a small store holds no digest table it would fill with zeros (a
-// herd of 300 simulated servers held 21 MB of them, touched on every change).
-inline constexpr int bucket_depths_kept = 3;
-inline constexpr std::size_t kept_bucket_records_min = 4;
+// A leaf of the bucket tree splits into bucket_fanout children when it passes this many records
+// (unless it is at bucket_depth_max): a lookup's binary search looks at most at 6 of them.
+inline constexpr std::size_t leaf_entries_max = 48;
 
 struct BucketId {
     int depth = 0;
@@ -114,12 +111,13 @@ class RecordStore {
     // What the store occupies: its records (Record::bytes_of each), its index and its digest
     // tables. What the store's size limit counts.
     std::size_t memory_bytes() const;
-    // What one more record with a line of `line_size` bytes adds, its share of the index (two
-    // slots, the index's least room per record) included.
+    // What one more record with a line of `line_size` bytes adds, its share of the bucket tree
+    // (its entry, the room its leaf keeps for growth, its share of a tree node) included.
     static std::size_t record_cost(std::size_t line_size);
     TieBreak tie_break() const { return rule_; }
     HashKey key() const { return key_; }
-    // Table slots looked at by every lookup and insertion so far (what hash flooding inflates).
+    // Tree nodes and leaf entries looked at by every lookup and insertion so far (what client IDs
+    // aimed at one bucket would inflate).
     std::uint64_t probes() const { return probes_; }
 
     // Every record, in the order first stored (for snapshots; O(n), no copies).
@@ -137,12 +135,11 @@ class RecordStore {
     // The digests of the bucket_fanout children of `bucket` (depth < bucket_depth_max).
     std::array<BucketDigest, bucket_fanout> child_digests(BucketId bucket) const;
 
-    // Where a paced walk through one bucket stands. A walk restarts (sending some records
-    // again, which is harmless) if the table grew in the meantime.
+    // Where a paced walk through one bucket stands: the walk goes on from the records whose hash
+    // is at least `next` (records stored behind it meanwhile wait for the next walk).
     struct Cursor {
         bool started = false;
-        std::uint64_t generation = 0;
-        std::size_t position = 0;
+        std::uint64_t next = 0;
     };
     // The next records of `bucket` (at most `records_max`) from `cursor`, which moves on;
     // `done` once the bucket is exhausted.
@@ -150,42 +147,52 @@ class RecordStore {
                                               std::size_t records_max, bool* done) const;
 
   private:
+    // The bucket tree: the anti-entropy tree of buckets itself, grown where records are. A node
+    // at depth d is the bucket of its prefix (the top 4*d bits of the key hash). An inner node
+    // has bucket_fanout children, stored side by side; a leaf holds its records' (hash, record)
+    // entries in hash order (ties in the order stored). Every node keeps the digest of its
+    // bucket, updated along one path on every change. A leaf splits when it passes
+    // leaf_entries_max, unless it is at bucket_depth_max. Finding a client is one descent and one
+    // binary search in a leaf: however client IDs are chosen, the path is at most
+    // bucket_depth_max deep and a leaf above that depth holds at most leaf_entries_max entries
+    // (a full leaf at the deepest depth needs IDs whose hashes share 60 bits).
+    struct Entry {
+        std::uint64_t hash = 0;
+        Record* record = nullptr;
+    };
+    struct TreeNode {
+        BucketDigest digest;
+        std::uint32_t children = 0;  // index of the first child in nodes_; 0: a leaf
+        std::vector<Entry> entries;  // a leaf's entries, in hash order
+    };
     // The one apply path: `make()` builds the Record to store, called only when it is stored.
     template <typename Make>
     ApplyOutcome apply_key(std::uint64_t key_hash, Record* current, const ConflictKey& incoming,
                            Make&& make, const Record** stored);
-    void account(std::uint64_t key_hash, std::uint64_t record_hash, bool add);
+    // Adds the deltas to the digest of every node on the path to the leaf of `key_hash`; gives
+    // that leaf (and its depth, if asked).
+    std::uint32_t account(std::uint64_t key_hash, std::uint64_t sum_delta, std::int64_t count_delta,
+                          int* depth = nullptr);
+    std::uint32_t leaf_of(std::uint64_t key_hash, int* depth) const;
     Record* lookup(std::uint64_t key_hash, std::string_view client) const;
     void insert(std::uint64_t key_hash, Record record);
-    void place(std::uint64_t key_hash, Record* record);
-    void keep_next_level();
-    std::array<BucketDigest, bucket_fanout> scan_child_digests(BucketId bucket) const;
-    std::size_t home(std::uint64_t key_hash) const {
-        return static_cast<std::size_t>(key_hash >> (64 - table_bits_));
-    }
+    void split(std::uint32_t leaf, int depth);
+    void reserve_entries(std::vector<Entry>& entries, std::size_t more);
+    // Calls visit(entry) for the entries of hashes in [from, last], in hash order, until it
+    // returns false; false if it did.
+    template <typename Visit>
+    bool walk(std::uint32_t node, BucketId bucket, std::uint64_t from, std::uint64_t last,
+              Visit& visit) const;
 
     TieBreak rule_;
     HashKey key_;
     mutable std::uint64_t probes_ = 0;
     // Records live in a deque (stable addresses, no node per record) and are never removed.
     std::deque<Record> records_;
-    // An open-addressing table whose home slot is the top bits of the key hash: slots come in
-    // hash order, so the records of a bucket lie in one run of slots, and a lookup touches one
-    // slot pair and one record. Linear probing forward, no wrap-around (the table grows at the
-    // end instead); records are never removed, so no tombstones. Load factor at most 1/2.
-    // A slot holds the key hash and the record side by side: one cache line per probe.
-    struct Slot {
-        std::uint64_t hash = 0;
-        Record* record = nullptr;  // null: empty
-    };
-    std::vector<Slot> slots_;
-    int table_bits_ = 4;
-    std::uint64_t generation_ = 0;  // bumped when the table is rebuilt
+    std::vector<TreeNode> nodes_;  // nodes_[0] is the root, the bucket of depth 0
+    std::size_t entry_bytes_ = 0;  // what every leaf's entries occupy (capacity, heap header)
     std::size_t line_bytes_ = 0;
     std::size_t record_bytes_ = 0;  // Record::bytes_of over every record
-    // kept_[d - 1] holds the bucket_fanout^d digests of depth d, for d <= levels_kept_.
-    std::array<std::vector<BucketDigest>, bucket_depths_kept> kept_;
-    int levels_kept_ = 0;
 };
 
 // The hash of a record's content, as summed in digests.

@@ -132,6 +132,29 @@ TEST(BucketDigests, BucketRecordsResumeAfterACursor) {
     EXPECT_EQ(all.size(), 100u);  // each record once
 }
 
+TEST(BucketDigests, AWalkGoesOnWhenTheTreeGrewInBetween) {
+    RecordStore store;
+    for (int i = 0; i < 100; ++i)
+        store.apply(*Record::parse_at_line("AT A +0.0 c" + std::to_string(i) + " +1.0+1.0 5"));
+    RecordStore::Cursor cursor;
+    bool done = false;
+    auto seen = store.bucket_records(BucketId{0, 0}, cursor, 30, &done);
+    // 2 000 more records split the leaves under the cursor; the walk still reaches every one of
+    // the first 100.
+    for (int i = 100; i < 2100; ++i)
+        store.apply(*Record::parse_at_line("AT A +0.0 c" + std::to_string(i) + " +1.0+1.0 5"));
+    while (!done) {
+        const auto more = store.bucket_records(BucketId{0, 0}, cursor, 64, &done);
+        seen.insert(seen.end(), more.begin(), more.end());
+    }
+    std::set<std::string_view> clients;
+    for (const Record* r : seen)
+        clients.insert(r->client());
+    EXPECT_EQ(clients.size(), seen.size());  // each record once
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(clients.count("c" + std::to_string(i)), 1u) << i;
+}
+
 TEST(BucketDigests, ReplacingARecordUpdatesTheDigest) {
     RecordStore a, b;
     a.apply(*Record::parse_at_line("AT A +0.0 k +1.0+1.0 5"));

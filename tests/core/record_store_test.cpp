@@ -35,7 +35,7 @@ TEST(RecordParse, MalformedAtLinesAreRejected) {
     }
 }
 
-// Table slots looked at to store and then find every one of `ids`.
+// Tree nodes and leaf entries looked at to store and then find every one of `ids`.
 std::uint64_t probes_for(const std::vector<std::string>& ids, HashKey key) {
     RecordStore store(TieBreak::first, key);
     for (const std::string& id : ids)
@@ -45,25 +45,37 @@ std::uint64_t probes_for(const std::vector<std::string>& ids, HashKey key) {
     return store.probes();
 }
 
-TEST(RecordStore, ChosenClientIdsCostNoMoreThanOrdinaryOnesUnderTheHerdsKey) {
-    // 3 000 IDs whose unkeyed hash shares its top 10 bits: what a client can aim at without the
-    // key (one try in 1 024).
-    std::vector<std::string> chosen;
-    for (std::uint64_t n = 0; chosen.size() < 3000; ++n) {
+TEST(RecordStore, ClientIdsAimedAtOneBucketCostAboutWhatOrdinaryOnesDo) {
+    // A herd with neither secret nor certificates has a key anyone with its herd file can
+    // compute: 2 000 IDs whose hash under that very key shares its top 12 bits (one try in
+    // 4 096), against 2 000 ordinary IDs. Aimed IDs only make the bucket tree deeper where they
+    // are; every leaf above the deepest depth stays under leaf_entries_max.
+    const HashKey key{0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL};
+    std::vector<std::string> aimed;
+    for (std::uint64_t n = 0; aimed.size() < 2000; ++n) {
         const std::string id = "x" + std::to_string(n);
-        if (client_key_hash(id) >> 54 == 0) chosen.push_back(id);
+        if (client_key_hash(id, key) >> 52 == 0) aimed.push_back(id);
     }
     std::vector<std::string> ordinary;
-    for (int i = 0; i < 3000; ++i)
+    for (int i = 0; i < 2000; ++i)
         ordinary.push_back("kiwi" + std::to_string(i) + ".cs.ucla.edu");
-    const HashKey key{0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL};
-    const std::uint64_t unkeyed_attack = probes_for(chosen, {});
-    const std::uint64_t keyed_attack = probes_for(chosen, key);
-    const std::uint64_t keyed_ordinary = probes_for(ordinary, key);
-    std::cout << "probes for 3 000 chosen IDs: " << unkeyed_attack << " unkeyed, " << keyed_attack
-              << " keyed; 3 000 ordinary IDs keyed: " << keyed_ordinary << "\n";
-    EXPECT_GT(unkeyed_attack, 20 * probes_for(ordinary, {}));  // the attack works without a key
-    EXPECT_LT(keyed_attack, 2 * keyed_ordinary);               // and not with one
+    const std::uint64_t aimed_probes = probes_for(aimed, key);
+    const std::uint64_t ordinary_probes = probes_for(ordinary, key);
+    std::cout << "probes for 2 000 IDs aimed at one bucket: " << aimed_probes
+              << "; for 2 000 ordinary IDs: " << ordinary_probes << "\n";
+    EXPECT_LT(aimed_probes, 2 * ordinary_probes);
+    // The bucket's digest holds them all, and its records are all found by a walk.
+    RecordStore store(TieBreak::first, key);
+    for (const std::string& id : aimed)
+        store.apply(at("AT A +0.0 " + id + " +1.0+1.0 5"));
+    EXPECT_EQ(store.child_digests(BucketId{2, 0})[0].count, 2000u);
+    RecordStore::Cursor cursor;
+    bool done = false;
+    EXPECT_EQ(store.bucket_records(BucketId{3, 0}, cursor, 5000, &done).size(), 2000u);
+    EXPECT_TRUE(done);
+}
+
+TEST(SipHash, ReferenceVectors) {
     // SipHash-2-4's reference vector (key 00..0f, empty and 15-byte messages).
     const HashKey reference{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
     EXPECT_EQ(siphash24(reference, ""), 0x726fdb47dd0e0e31ULL);
@@ -189,12 +201,14 @@ void expect_digests_match(const RecordStore& store) {
     }
 }
 
-TEST(RecordStore, DigestsAreTheSameBelowAndAboveEveryLevelKept) {
-    // Levels start being kept at 64, 1 024 and 16 384 records: check on both sides of each, and
-    // after replacing records once every level is kept.
+TEST(RecordStore, DigestsAreTheSameBeforeAndAfterLeavesSplit) {
+    // The root leaf splits past leaf_entries_max records, the second level's leaves at about
+    // 16 times that, the third's at 256 times: check on both sides of each, and after replacing
+    // records once the tree is three levels deep.
     RecordStore store;
     std::size_t next = 0;
-    for (std::size_t size : {1u, 63u, 64u, 65u, 1023u, 1024u, 1025u, 16383u, 16384u, 16385u}) {
+    const std::size_t m = leaf_entries_max;
+    for (std::size_t size : {std::size_t{1}, m, m + 1, 16 * m, 20 * m, 256 * m, 300 * m}) {
         for (; next < size; ++next) {
             store.apply(at("AT A +0.0 c" + std::to_string(next) + " +1.0+1.0 5"));
         }
