@@ -209,7 +209,8 @@ std::optional<Error> Server::start() {
 // The herd's key for the store's client hash: the same on every server (anti-entropy compares
 // buckets of it), and unknown to clients where the herd has something they do not: the herd
 // secret, else the CA certificate of its TLS links. A herd with neither (all on loopback, or
-// --insecure-peers) takes it from its herd file, which only keeps out clients that cannot read it.
+// --insecure-peers) takes it from its herd file. The store's cost does not rest on it: IDs aimed
+// at one bucket only deepen the store's tree there (core/record_store.hpp).
 HashKey Server::client_hash_key() const {
     std::string material = format_herd_file(options_.herd);
     if (!options_.secret.empty()) {
@@ -822,13 +823,20 @@ void Server::pump() {
 }
 
 // Once clients' buffers that held many megabytes are gone (an attack of unfinished lines that
-// ended), the allocator is asked to hand the free memory back rather than keep it.
+// ended), the allocator is asked to hand the free memory back rather than keep it: each time
+// trim_after_bytes of them have gone since the last time, and when they are down to almost
+// nothing after a peak of that much (what is still held pins the pages around it).
 void Server::give_back_memory() {
     const std::size_t now_bytes = node_->buffered_bytes() + node_->output_bytes();
     buffered_peak_ = std::max(buffered_peak_, now_bytes);
-    constexpr std::size_t trim_after_bytes = std::size_t{32} << 20;
-    if (buffered_peak_ - now_bytes < trim_after_bytes) return;
+    buffered_high_ = std::max(buffered_high_, now_bytes);
+    constexpr std::size_t trim_after_bytes = std::size_t{16} << 20;
+    constexpr std::size_t almost_nothing_bytes = std::size_t{1} << 20;
+    const bool gone = buffered_peak_ - now_bytes >= trim_after_bytes;
+    const bool emptied = buffered_high_ >= trim_after_bytes && now_bytes <= almost_nothing_bytes;
+    if (!gone && !emptied) return;
     buffered_peak_ = now_bytes;
+    if (emptied) buffered_high_ = now_bytes;
 #ifdef __GLIBC__
     ::malloc_trim(0);
 #endif

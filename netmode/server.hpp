@@ -214,6 +214,7 @@ class Server {
     bool retry_armed_ = false;
     std::uint64_t unwritten_ = 0;
     std::size_t buffered_peak_ = 0;  // the Node's buffered bytes at most since the last trim
+    std::size_t buffered_high_ = 0;  // ... since the last trim once they were almost gone
     boost::asio::steady_timer held_retry_{io_};
     boost::asio::steady_timer accept_pause_{io_};
     std::string listening_on_;
