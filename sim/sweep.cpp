@@ -377,6 +377,36 @@ std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
     return out;
 }
 
+std::string in_time_order(const std::string& text, const std::string& file_name) {
+    const auto parsed = parse_scenario(text, file_name);
+    const auto* sc = std::get_if<Scenario>(&parsed);
+    if (sc == nullptr) return text;  // a run that does not parse says so itself
+    // The time of every timeline line (a line's first step), by line number.
+    std::map<int, std::int64_t> time_of_line;
+    for (const Step& step : sc->steps)
+        time_of_line.try_emplace(step.line, step.at.ns);
+    std::vector<std::string> lines = split_lines(text);
+    std::vector<std::size_t> slots;  // indexes into lines, in file order
+    for (const auto& [line, at] : time_of_line) {
+        HERD_ASSERT(line >= 1 && static_cast<std::size_t>(line) <= lines.size());
+        slots.push_back(static_cast<std::size_t>(line - 1));
+    }
+    std::vector<std::size_t> order = slots;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return time_of_line.at(static_cast<int>(a + 1)) < time_of_line.at(static_cast<int>(b + 1));
+    });
+    if (order == slots) return text;
+    std::vector<std::string> moved(order.size());
+    for (std::size_t k = 0; k < order.size(); ++k)
+        moved[k] = lines[order[k]];
+    for (std::size_t k = 0; k < slots.size(); ++k)
+        lines[slots[k]] = std::move(moved[k]);
+    std::string out;
+    for (const std::string& line : lines)
+        out += line + "\n";
+    return out;
+}
+
 namespace {
 
 // The base's text without its `until` line (a generated run ends later; it gets its own).
@@ -391,26 +421,72 @@ std::string without_until(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// The time of every timeline line of a parsed scenario (a line's first step), by line number.
+std::map<int, std::int64_t> times_by_line(const Scenario& sc) {
+    std::map<int, std::int64_t> out;
+    for (const Step& step : sc.steps)
+        out.try_emplace(step.line, step.at.ns);
+    return out;
+}
+
+bool is_until(std::string_view line) {
+    return take_field(line) == "until";
+}
+
+}  // namespace
+
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
                          const SweepConfig& config) {
     Generator g(base, seed, config);
     while (base_text.find(g.hostile_prefix) != std::string::npos)
         g.hostile_prefix += "x";
-    std::string out = base.until ? without_until(base_text) : base_text;
-    if (!out.empty() && out.back() != '\n') out += '\n';
-    out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
-    out += g.settings();
-    for (const Timed& t : g.timeline())
-        out += at_text(t.ns) + t.statement + "\n";
+    std::vector<Timed> timed = g.timeline();
     // Every generated fault is undone within the phase. The liveness check comes a settle time
     // after the phase and after the base's own faults; none if the base leaves one in force.
     const BaseFaults& b = g.base_faults();
     const std::int64_t check =
         std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
+    if (!b.in_force_at_end) timed.push_back(Timed{check, "expect converged"});
+    // The base's lines up to its timeline, the generated settings, then one timeline in time
+    // order: each generated statement goes before the first base statement that comes later
+    // (after those at the same time, as the parser would run them), so the file reads, and
+    // replays under --strict, as written.
+    const std::map<int, std::int64_t> base_times = times_by_line(base);
+    const std::vector<std::string> lines = split_lines(base_text);
+    const std::size_t first_timed =
+        base_times.empty() ? lines.size() : static_cast<std::size_t>(base_times.begin()->first - 1);
+    std::string out;
+    std::size_t next = 0;
+    auto emit_before = [&](std::int64_t ns) {
+        for (; next < timed.size() && timed[next].ns < ns; ++next)
+            out += at_text(timed[next].ns) + timed[next].statement + "\n";
+    };
+    // The time of the next base statement from each line on: generated statements go before
+    // the comments above a later base statement, not between them.
+    std::vector<std::int64_t> next_time(lines.size() + 1, INT64_MAX);
+    for (std::size_t i = lines.size(); i-- > 0;) {
+        const auto t = base_times.find(static_cast<int>(i + 1));
+        next_time[i] = t != base_times.end() ? t->second : next_time[i + 1];
+    }
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i == first_timed) {
+            out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
+            out += g.settings();
+            out += "# the timeline: the base's statements and the seed's, in time order\n";
+        }
+        if (base.until && is_until(lines[i])) continue;  // a generated run ends later
+        if (i >= first_timed) emit_before(next_time[i]);
+        out += lines[i] + "\n";
+    }
+    if (first_timed == lines.size()) {
+        out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
+        out += g.settings();
+    }
+    emit_before(INT64_MAX);
     if (b.in_force_at_end)
         out += "# no final check: the base leaves a fault of its own in force at its end\n";
-    else
-        out += at_text(check) + "expect converged\n";
     if (base.until) out += "until " + std::to_string(std::max(base.until->ns, check)) + "ns\n";
     return out;
 }
@@ -495,14 +571,26 @@ class Shrinker {
     // Sim runs one shrink may take (a few seconds on small herds).
     static constexpr std::size_t runs_max = 3000;
 
-    // `kept`: how many of the first statement lines (the base's) must stay.
+    // `base`: the statement lines of the base, which must stay.
     Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome,
-             std::size_t kept)
-        : file_(file), signature_(outcome.signature), kept_(kept) {
+             const std::vector<std::string>& base)
+        : file_(file), signature_(outcome.signature) {
         for (std::string& line : split_lines(text)) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             if (!is_statement(line)) continue;  // comments, blanks
             lines_.push_back(std::move(line));
+        }
+        // The base's lines are found among the run's (its timeline merged with the generated
+        // one, in time order): a generated line that reads like a base line may stand for it.
+        std::map<std::string, std::size_t> base_left;
+        for (const std::string& line : base)
+            base_left[line] += 1;
+        base_.assign(lines_.size(), false);
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            auto it = base_left.find(lines_[i]);
+            if (it == base_left.end() || it->second == 0) continue;
+            it->second -= 1;
+            base_[i] = true;
         }
         alive_.assign(lines_.size(), true);
         group_units();
@@ -543,13 +631,13 @@ class Shrinker {
     // a finding into "a partition that never heals does not converge".
     void group_units() {
         std::vector<bool> taken(lines_.size(), false);
-        for (std::size_t i = kept_; i < lines_.size(); ++i) {
-            if (taken[i] || !removable(lines_[i])) continue;
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (base_[i] || taken[i] || !removable(lines_[i])) continue;
             std::vector<std::size_t> unit{i};
             taken[i] = true;
             const std::string undo = undo_of(statement_of(lines_[i]));
             for (std::size_t j = i + 1; !undo.empty() && j < lines_.size(); ++j) {
-                if (!taken[j] && statement_of(lines_[j]) == undo) {
+                if (!base_[j] && !taken[j] && statement_of(lines_[j]) == undo) {
                     unit.push_back(j);
                     taken[j] = true;
                     break;
@@ -597,8 +685,8 @@ class Shrinker {
 
     std::string file_;
     std::string signature_;
-    std::size_t kept_;
     std::vector<std::string> lines_;
+    std::vector<bool> base_;  // lines_[i] is the base's
     std::vector<bool> alive_;
     std::vector<std::vector<std::size_t>> units_;  // removable lines, faults with their undo
     std::size_t runs_ = 0;
@@ -665,9 +753,9 @@ void Shrinker::round_times() {
     for (const std::vector<std::size_t>& unit : units_) {
         if (unit.size() == 2) floor[unit[1]] = time_of(lines_[unit[0]]).value_or(0);
     }
-    for (std::size_t i = kept_; i < lines_.size(); ++i) {
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
         const auto t = time_of(lines_[i]);
-        if (!alive_[i] || !t) continue;
+        if (base_[i] || !alive_[i] || !t) continue;
         for (std::int64_t step : {std::int64_t{1'000'000'000}, 100 * ms, 10 * ms}) {
             const std::int64_t rounded = *t / step * step;
             if (rounded != *t && rounded >= floor[i] && try_line(i, with_time(lines_[i], rounded)))
@@ -677,8 +765,8 @@ void Shrinker::round_times() {
 }
 
 void Shrinker::lower_workloads() {
-    for (std::size_t i = kept_; i < lines_.size(); ++i) {
-        if (!alive_[i] || lines_[i].find(" workload ") == std::string::npos) continue;
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (base_[i] || !alive_[i] || lines_[i].find(" workload ") == std::string::npos) continue;
         while (halve_field(i, "rate=", "/s")) {
         }
         while (halve_field(i, "clients=", " ")) {
@@ -695,20 +783,22 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
                            const std::string& base_text) {
     // The base's statements stay unless the base alone fails the same way: dropping them could
     // only turn the finding into a failure of a base cut short.
-    std::size_t kept = 0;
+    std::vector<std::string> base;
     if (!base_text.empty() &&
         run_scenario_text(base_text, file_name).signature != outcome.signature) {
-        for (const std::string& line : split_lines(without_until(base_text)))
-            kept += is_statement(line);
+        for (std::string& line : split_lines(without_until(base_text))) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (is_statement(line)) base.push_back(std::move(line));
+        }
     }
-    Shrinker s(text, file_name, outcome, kept);
+    Shrinker s(text, file_name, outcome, base);
     s.drop_statements();
     s.lower_workloads();
     s.drop_statements();
     s.shorten_windows();
     s.round_times();
     if (runs != nullptr) *runs = s.runs() + (base_text.empty() ? 0 : 1);
-    return s.text();
+    return in_time_order(s.text(), file_name);
 }
 
 }  // namespace herd::sim

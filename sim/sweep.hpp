@@ -43,6 +43,11 @@ struct SweepConfig {
 std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text);
 
 // The scenario text of one generated run.
+// The text with its timeline lines in time order (ties in file order: what the parser runs
+// anyway), every other line where it was: what a reader of a generated file expects, and what
+// `--strict` asks. Text that does not parse comes back as it was.
+std::string in_time_order(const std::string& text, const std::string& file_name);
+
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
                          const SweepConfig& config);
 
