@@ -172,7 +172,7 @@ struct TimeAxis {
             out += "<line class=\"tick\" x1=\"" + px(x(t)) + "\" x2=\"" + px(x(t)) + "\" y1=\"" +
                    std::to_string(y0) + "\" y2=\"" + std::to_string(y1) + "\"/><text x=\"" +
                    px(x(t)) + "\" y=\"" + std::to_string(y1 + 14) +
-                   "\" class=\"axis\" text-anchor=\"middle\">" +
+                   "\" class=\"axis\" text-anchor=\"" + (i == 4 ? "end" : "middle") + "\">" +
                    escape((start == 0 ? "" : "+") + format_latency(t - start)) + "</text>";
         }
         return out;
@@ -190,9 +190,16 @@ std::string until_text(std::int64_t t) {
     return t == INT64_MAX ? std::string("the end") : format_latency(t);
 }
 
+// A row's name, left of the 140 px where the time axis starts: a longer one is cut, whole in
+// its tooltip.
 std::string label(std::int64_t y, const std::string& text) {
-    return "<text class=\"label\" x=\"4\" y=\"" + std::to_string(y) + "\">" + escape(text) +
-           "</text>";
+    constexpr std::size_t shown_max = 22;  // characters of 11 px type in 136 px
+    const std::string head = "<text class=\"label\" x=\"4\" y=\"" + std::to_string(y) + "\">";
+    if (text.size() <= shown_max) return head + escape(text) + "</text>";
+    std::size_t cut = shown_max - 1;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;  // not inside a UTF-8 character
+    return head + "<title>" + escape(text) + "</title>" + escape(text.substr(0, cut)) + "…</text>";
 }
 
 const std::string& server_name(const Scenario& sc, int s) {
@@ -201,28 +208,79 @@ const std::string& server_name(const Scenario& sc, int s) {
 
 // ------------------------------------------------------------------ the timeline
 
+// The timeline's rows of links: one per link with a fault; in a big herd, links with the very
+// same windows (a partition cuts many at once) share one row, named by its first few links.
+std::vector<std::pair<std::string, std::vector<FaultWindow>>> link_rows(const Scenario& sc,
+                                                                        const FaultTimeline& rows,
+                                                                        bool collapse) {
+    auto same = [](const std::vector<FaultWindow>& a, const std::vector<FaultWindow>& b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+            return x.from == y.from && x.to == y.to && x.kind == y.kind;
+        });
+    };
+    std::vector<std::pair<std::vector<std::string>, std::vector<FaultWindow>>> groups;
+    for (const auto& [link, windows] : rows.links) {
+        const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
+        auto it = std::find_if(groups.begin(), groups.end(),
+                               [&](const auto& g) { return collapse && same(g.second, windows); });
+        if (it == groups.end()) {
+            groups.push_back({{name}, windows});
+        } else {
+            it->first.push_back(name);
+        }
+    }
+    std::vector<std::pair<std::string, std::vector<FaultWindow>>> out;
+    for (auto& [names, windows] : groups) {
+        std::string text = names[0];
+        if (names.size() > 1) {
+            text = std::to_string(names.size()) + " links:";
+            for (std::size_t i = 0; i < names.size() && i < 10; ++i)
+                text += " " + names[i];
+            if (names.size() > 10) text += " ...";
+        }
+        out.emplace_back(std::move(text), std::move(windows));
+    }
+    return out;
+}
+
 std::string timeline(const Scenario& sc, const SimResult& r, const FaultTimeline& rows,
                      const TimeAxis& axis) {
     std::string body;
     std::int64_t y = 30;
-    for (const ExpectationResult& e : r.expectations) {
-        body += "<circle class=\"marker " + std::string(e.pass ? "pass" : "fail") +
-                "\" data-line=\"" + std::to_string(e.line) + "\" cx=\"" + px(axis.x(e.at.ns)) +
-                "\" cy=\"18\" r=\"5\"><title>" +
-                escape("line " + std::to_string(e.line) + " at " + format_latency(e.at.ns) + ": " +
-                       e.text + (e.pass ? "  PASS" : "  FAIL, found: " + e.found)) +
-                "</title></circle>";
+    // Passes first, then failures: a failure drawn at the same instant as a pass lies on top
+    // (SVG paints in document order), and is a little larger.
+    for (const bool passes : {true, false}) {
+        for (const ExpectationResult& e : r.expectations) {
+            if (e.pass != passes) continue;
+            body += "<circle class=\"marker " + std::string(e.pass ? "pass" : "fail") +
+                    "\" data-line=\"" + std::to_string(e.line) + "\" cx=\"" + px(axis.x(e.at.ns)) +
+                    "\" cy=\"18\" r=\"" + (e.pass ? "5" : "6") + "\"><title>" +
+                    escape("line " + std::to_string(e.line) + " at " + format_latency(e.at.ns) +
+                           ": " + e.text + (e.pass ? "  PASS" : "  FAIL, found: " + e.found)) +
+                    "</title></circle>";
+        }
     }
     body += label(22, "expectations");
-    for (std::size_t s = 0; s < rows.servers.size(); ++s, y += 16) {
+    // A big herd shows the rows of servers with a fault; the quiet ones are named in one line.
+    const bool collapse = rows.servers.size() > html_timeline_rows_all;
+    std::size_t quiet = 0;
+    for (std::size_t s = 0; s < rows.servers.size(); ++s) {
+        if (collapse && rows.servers[s].empty()) {
+            quiet += 1;
+            continue;
+        }
         body += label(y + 11, server_name(sc, static_cast<int>(s)));
         for (const FaultWindow& w : rows.servers[s])
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
                          server_name(sc, static_cast<int>(s)) + " " + w.kind + " from " +
                              format_latency(w.from) + " to " + until_text(w.to));
+        y += 16;
     }
-    for (const auto& [link, windows] : rows.links) {
-        const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
+    if (quiet > 0) {
+        body += label(y + 11, std::to_string(quiet) + " servers: no fault");
+        y += 16;
+    }
+    for (const auto& [name, windows] : link_rows(sc, rows, collapse)) {
         body += label(y + 11, name);
         for (const FaultWindow& w : windows)
             body += rect(axis.x(w.from), axis.x(w.to), y, 12, "band " + w.kind,
@@ -295,7 +353,7 @@ std::string space_time(const Scenario& sc, const Model& m) {
     if (n > html_lanes_max)
         return "<p class=\"note\">" + std::to_string(n) +
                " servers: more lanes than a diagram can show (" + std::to_string(html_lanes_max) +
-               " at most); the heatmap below shows the herd instead.</p>";
+               " at most); the heatmap above shows the herd instead.</p>";
     std::string out =
         "<svg width=\"0\" height=\"0\"><defs><marker id=\"head\" markerWidth=\"5\" "
         "markerHeight=\"5\" refX=\"5\" refY=\"2.5\" orient=\"auto\"><path class=\"head\" "
@@ -401,16 +459,32 @@ std::string heatmap(const Scenario& sc, const Model& m, const FaultTimeline& row
     return "<svg class=\"heatmap\" width=\"1080\" height=\"" + std::to_string(height + 24) + "\">" +
            body + axis.ticks(height, height) + "</svg><p class=\"note\">" +
            std::to_string(st.buckets) +
-           " time buckets per server; darkest: " + std::to_string(max) +
-           " client(s) behind; grey: down.</p>";
+           " time buckets per server; pale green: no client behind; pale to deep red: 1 to " +
+           std::to_string(max) + " client(s) behind; grey: down.</p>";
 }
 
 // ------------------------------------------------------------------ propagation
 
+// The colour of the i-th hop distance: the first six from the page's palette, then hues a
+// golden angle apart, so no two distances of one chart share a colour.
+std::string hop_colour(std::size_t i) {
+    static const char* const palette[] = {"#1565c0", "#2e7d32", "#ef6c00",
+                                          "#6a1b9a", "#00838f", "#ad1457"};
+    if (i < std::size(palette)) return palette[i];
+    return "hsl(" + std::to_string((i * 137 + 20) % 360) + ",70%," + (i % 2 == 0 ? "35" : "50") +
+           "%)";
+}
+
 std::string propagation(const SimResult& r) {
     std::int64_t top = 1;
-    for (const auto& [h, v] : r.propagation_by_hops)
+    std::size_t samples = 0;
+    for (const auto& [h, v] : r.propagation_by_hops) {
         if (!v.empty()) top = std::max(top, v.back());
+        samples += v.size();
+    }
+    if (samples == 0)
+        return "<p class=\"note\">No update reached another server without meeting a fault on "
+               "its way, so there is no curve to draw: see the updates that met one, below.</p>";
     const TimeAxis axis{top, 60, 560};
     std::string curves;
     std::string table =
@@ -419,10 +493,10 @@ std::string propagation(const SimResult& r) {
     std::size_t colour = 0;
     for (const auto& [h, v] : r.propagation_by_hops) {
         const Percentiles p = percentiles(v);
-        table += "<tr><td class=\"k" + std::to_string(colour % 6) + "\">&#9632; " +
-                 std::to_string(h) + "</td><td>" + std::to_string(p.count) + "</td><td>" +
-                 format_latency(p.p50) + "</td><td>" + format_latency(p.p90) + "</td><td>" +
-                 format_latency(p.p99) + "</td><td>" + format_latency(p.max) + "</td></tr>";
+        table += "<tr><td style=\"color:" + hop_colour(colour) + "\">&#9632; " + std::to_string(h) +
+                 "</td><td>" + std::to_string(p.count) + "</td><td>" + format_latency(p.p50) +
+                 "</td><td>" + format_latency(p.p90) + "</td><td>" + format_latency(p.p99) +
+                 "</td><td>" + format_latency(p.max) + "</td></tr>";
         std::string points;
         const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
         std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
@@ -433,8 +507,9 @@ std::string propagation(const SimResult& r) {
                 px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
             below = y;
         }
-        curves += "<polyline class=\"cdf h" + std::to_string(colour++ % 6) + "\" points=\"" +
-                  points + "\"><title>" + std::to_string(h) + " hops</title></polyline>";
+        curves += "<polyline class=\"cdf\" style=\"stroke:" + hop_colour(colour++) +
+                  "\" points=\"" + points + "\"><title>" + std::to_string(h) +
+                  " hops</title></polyline>";
     }
     table += "</table>";
     return "<svg class=\"cdf-plot\" width=\"640\" height=\"240\">" + axis.ticks(10, 210) +
@@ -509,9 +584,7 @@ const char* css =
     ".u0{stroke:#1565c0;fill:#1565c0;color:#1565c0}.u1{stroke:#2e7d32;fill:#2e7d32;color:#2e7d32}"
     ".u2{stroke:#ef6c00;fill:#ef6c00;color:#ef6c00}.u3{stroke:#6a1b9a;fill:#6a1b9a;color:#6a1b9a}"
     ".u4{stroke:#00838f;fill:#00838f;color:#00838f}.u5{stroke:#ad1457;fill:#ad1457;color:#ad1457}"
-    ".cdf{fill:none;stroke-width:2}.h0{stroke:#1565c0}.h1{stroke:#2e7d32}.h2{stroke:#ef6c00}"
-    ".h3{stroke:#6a1b9a}.h4{stroke:#00838f}.h5{stroke:#ad1457}.k0{color:#1565c0}.k1{color:#2e7d32}"
-    ".k2{color:#ef6c00}.k3{color:#6a1b9a}.k4{color:#00838f}.k5{color:#ad1457}table.hops "
+    ".cdf{fill:none;stroke-width:2}table.hops "
     "td,table.hops th{"
     "padding:2px 10px;text-align:right;font-size:13px}.note{font-size:12px;color:#666}"
     "pre.scenario{font-size:12px;background:#fafafa;padding:8px;overflow-x:auto}"
@@ -554,9 +627,10 @@ std::string html_report(const HtmlInput& in) {
     for (const Violation& v : r.violations)
         out +=
             "<li class=\"violation\">" + escape(format_latency(v.at.ns) + ": " + v.what) + "</li>";
+    // What matters first: the verdict, the faults and expectations, how far behind servers were.
     out += "</ul><h2>Timeline</h2>" + timeline(sc, r, rows, axis);
-    out += "<h2>Space-time diagram</h2>" + space_time(sc, m);
     out += "<h2>Staleness</h2>" + heatmap(sc, m, rows, axis);
+    out += "<h2>Space-time diagram</h2>" + space_time(sc, m);
     out += "<h2>Propagation by hop distance</h2>" + propagation(r) +
            "<p>Messages per update: " + ratio(r.stats.peer_at_lines, r.stats.updates) +
            " record lines (" + std::to_string(r.stats.peer_bytes) + " bytes on links). " +

@@ -22,6 +22,9 @@ namespace herd::sim {
 
 inline constexpr std::size_t html_updates_max = 6;
 inline constexpr std::size_t html_lanes_max = 30;
+// A herd of more servers gets timeline rows only for the servers with a fault of their own (the
+// others are counted in one line), so the page leads with what matters.
+inline constexpr std::size_t html_timeline_rows_all = 30;
 inline constexpr std::size_t html_cells_max = 6000;
 inline constexpr std::size_t html_curve_points = 200;
 inline constexpr std::size_t html_scenario_line_bytes_max = 200;

@@ -68,6 +68,13 @@ void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int
         if (text.size() < width) text.insert(0, width - text.size(), ' ');
         return text;
     };
+    std::size_t samples = 0;
+    for (const auto& [hops, v] : by_hops)
+        samples += v.size();
+    if (samples == 0) {
+        out << "  (no update reached another server without meeting a fault)\n";
+        return;
+    }
     out << "  hops        n        p50        p90        p99        max\n";
     std::vector<std::int64_t> all;
     auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {

@@ -49,3 +49,35 @@ check() {  # check NAME SCENARIO EXPECTED_EXIT
 
 check partition_heal "$src/scenarios/partition_heal.scn" 0
 check failing_tie "$src/tests/report/failing_tie.scn" 1
+
+# A failing expectation at the same instant as a passing one is drawn on top of it (SVG paints
+# in document order): at every marker position, the last marker is a failing one if any is.
+grep -o '<circle class="marker [a-z]*"[^>]*cx="[^"]*"' failing_tie.dom |
+    sed 's/.*marker \([a-z]*\)".*cx="\([^"]*\)"/\2 \1/' > markers.txt
+awk '{ last[$1] = $2; if ($2 == "fail") failed[$1] = 1 }
+     END { for (x in failed) if (last[x] != "fail") { print "pass over fail at x=" x; exit 1 } }' \
+    markers.txt || fail "failing_tie: a passing marker is drawn over a failing one"
+grep -q 'fail' markers.txt || fail "failing_tie: no failing marker found"
+
+# Every update met a fault: the propagation panel says so, with no empty chart.
+check every_update_meets_a_fault "$src/tests/report/every_update_meets_a_fault.scn" 0
+grep -q 'No update reached another server without meeting a fault' every_update_meets_a_fault.dom ||
+    fail "every_update_meets_a_fault: no word on the missing curves"
+if grep -q 'class="cdf-plot"' every_update_meets_a_fault.dom; then
+    fail "every_update_meets_a_fault: an empty propagation chart"
+fi
+
+# A 300-server herd: the page leads with the timeline and the heatmap, the timeline has rows
+# only for servers with a fault (the rest counted in one line), and it fits on a screen.
+"$herd" sim "$src/scenarios/random300_workload.scn" --html big.html --quiet > big.txt ||
+    fail "big: herd sim failed"
+browse big.html --dump-dom > big.dom 2> big.log || fail "big: chromium could not load the page"
+grep -q 'data-ready="1"' big.dom || fail "big: the page's script did not run to its end"
+order=$(grep -o '<h2>[^<]*</h2>' big.dom | head -3 | tr -d '\n')
+[ "$order" = "<h2>Timeline</h2><h2>Staleness</h2><h2>Space-time diagram</h2>" ] ||
+    fail "big: sections in the order $order"
+height=$(grep -o '<svg class="timeline" width="[0-9]*" height="[0-9]*"' big.dom |
+    sed 's/.*height="\([0-9]*\)"/\1/')
+[ "$height" -le 600 ] || fail "big: a timeline $height px high"
+grep -q '>[0-9]* servers: no fault<' big.dom || fail "big: quiet servers not counted"
+echo "ok: big (timeline $height px, sections $order)"

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <sstream>
 
 namespace herd::sim {
@@ -60,6 +61,25 @@ TEST(HtmlReport, ALargeHerdIsSampled) {
     EXPECT_NE(html.find("more lanes than a diagram can show"), std::string::npos);
     EXPECT_LE(count(html, "class=\"cell\""), html_cells_max);
     EXPECT_LT(html.size(), std::size_t{2} << 20);
+}
+
+TEST(HtmlReport, EveryHopDistanceHasItsOwnColour) {
+    // A line of 10 servers: updates from s1 reach 9 hop distances.
+    const std::string html = render(
+        "herd line 10\n"
+        "at 100ms send s1 IAMAT k +1.0+1.0 {now}\n"
+        "at 200ms send s1 IAMAT j +1.0+1.0 {now}\n"
+        "at 3s expect converged\n");
+    std::set<std::string> colours;
+    std::size_t curves = 0;
+    const std::string mark = "<polyline class=\"cdf\" style=\"stroke:";
+    for (std::size_t at = html.find(mark); at != std::string::npos; at = html.find(mark, at + 1)) {
+        const std::size_t from = at + mark.size();
+        colours.insert(html.substr(from, html.find('"', from) - from));
+        curves += 1;
+    }
+    EXPECT_EQ(curves, 9u);
+    EXPECT_EQ(colours.size(), curves);
 }
 
 }  // namespace
