@@ -52,6 +52,8 @@ void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::Si
         hops[h] = true;
     for (const auto& [h, v] : r.propagation_by_hops)
         hops[h] = true;
+    if (hops.empty())
+        out << "  (no update reached another server without meeting a fault, in either world)\n";
     static const std::vector<std::int64_t> none;
     for (const auto& [h, unused] : hops) {
         auto find = [h = h](const sim::SimResult& x) -> const std::vector<std::int64_t>& {
@@ -224,7 +226,8 @@ void describe(po::options_description& visible) {
         "how long after its time a has, converged or reply expectation that failed is looked at "
         "again (a pass then says how late it held; 0: one look)")(
         "base-port", po::value<unsigned>()->default_value(0),
-        "first port to try for the servers (0: a random one in 20000-29999)")(
+        "first port to try for every port the run listens on: servers, admin ports, proxy links "
+        "and the Places stub, each held for the whole run (0: a random one in 20000-29999)")(
         "strict", "treat the scenario's warnings as errors (exit 2)")(
         "html", po::value<std::string>(),
         "write a self-contained HTML report of the real run (timeline, the servers' applies, "

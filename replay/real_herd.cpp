@@ -181,24 +181,27 @@ std::uint16_t RealHerd::client_port(int s) const {
     return proxy_->port("client>" + name(s));
 }
 
-// Two ports per server (clients and peers; admin), held for the whole run (hold_port), so no
-// proxy listener or other program takes one, even while its server is down. By default below
-// Linux's usual ephemeral range (32768 up), where no outgoing connection lands either.
+// Every port of the run, from the base port up: two per server (clients and peers; admin), one
+// per proxy link and one for the Places stub, each held for the whole run (hold_port), so no
+// other program takes one, even while its server is down. By default below Linux's usual
+// ephemeral range (32768 up), where no outgoing connection lands either. 0: none left.
+std::uint16_t RealHerd::take_port() {
+    if (next_port_ == 0) next_port_ = options_.base_port;
+    if (next_port_ == 0)
+        next_port_ = 20000 + static_cast<std::uint32_t>(std::random_device{}() % 10000);
+    for (; next_port_ <= 65535; ++next_port_) {
+        const int fd = hold_port(static_cast<std::uint16_t>(next_port_));
+        if (fd < 0) continue;
+        held_.push_back(fd);
+        return static_cast<std::uint16_t>(next_port_++);
+    }
+    return 0;
+}
+
 std::optional<Error> RealHerd::pick_ports() {
-    std::uint32_t port = options_.base_port;
-    if (port == 0) port = 20000 + static_cast<std::uint32_t>(std::random_device{}() % 10000);
-    auto next = [&]() -> std::uint16_t {
-        for (; port <= 65535; ++port) {
-            const int fd = hold_port(static_cast<std::uint16_t>(port));
-            if (fd < 0) continue;
-            held_.push_back(fd);
-            return static_cast<std::uint16_t>(port++);
-        }
-        return 0;
-    };
     for (Process& p : servers_) {
-        p.port = next();
-        p.admin = next();
+        p.port = take_port();
+        p.admin = take_port();
         if (p.port == 0 || p.admin == 0)
             return Error{"no free ports from the base port up for the herd"};
     }
@@ -212,7 +215,12 @@ std::optional<Error> RealHerd::add_links() {
             if (failed) return;
             const std::string up =
                 "127.0.0.1:" + std::to_string(servers_[static_cast<std::size_t>(to)].port);
-            failed = proxy_->add(link, "127.0.0.1:0", up);
+            const std::uint16_t port = take_port();
+            if (port == 0) {
+                failed = Error{"no free ports from the base port up for the proxy links"};
+                return;
+            }
+            failed = proxy_->add(link, "127.0.0.1:" + std::to_string(port), up);
             if (!failed) failed = proxy_->set_latency(link, "both", latency.describe());
         };
         for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
@@ -249,8 +257,11 @@ std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wa
     std::ofstream(path("admin.token")) << admin_token_ << "\n";
     if (auto e = pick_ports()) return e;
     if (auto e = add_links()) return e;
+    const std::uint16_t stub_port = take_port();
+    if (stub_port == 0) return Error{"no free port from the base port up for the Places stub"};
     on_io([&] {
         net::StubOptions stub;
+        stub.port = stub_port;
         auto prng = std::make_shared<Prng>(options_.seed ^ fnv1a64("places"));
         stub.fault = [this, prng] {
             net::StubFault f{std::chrono::nanoseconds(sc_.places_latency.sample(*prng).ns), {}};

@@ -54,7 +54,7 @@ struct PeerCounters {
 struct RealHerdOptions {
     std::string executable;       // the herd binary
     std::string folder;           // herd files, logs, traces and server output go here
-    std::uint16_t base_port = 0;  // first port tried for the servers (0: a random one)
+    std::uint16_t base_port = 0;  // first port tried for every port of the run (0: a random one)
     std::uint64_t seed = 1;       // proxy latencies and Places faults
 };
 
@@ -104,6 +104,7 @@ class RealHerd {
         std::uint16_t admin = 0;
         std::string offset;  // --clock-offset
     };
+    std::uint16_t take_port();
     std::optional<Error> pick_ports();
     std::optional<Error> add_links();
     std::optional<Error> write_herd_file(int s) const;
@@ -131,7 +132,8 @@ class RealHerd {
     bool ending_ = false;
     std::vector<std::thread> resumers_;
     PeerCounters counters_;
-    std::vector<int> held_;  // sockets holding the servers' ports (hold_port)
+    std::vector<int> held_;        // sockets holding the run's ports (hold_port)
+    std::uint32_t next_port_ = 0;  // the next port take_port() tries
     std::atomic<std::uint64_t> places_failures_{0};
     std::atomic<std::uint64_t> places_hung_{0};
     std::string admin_token_;  // the servers' /store token (random, in admin.token)
