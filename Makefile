@@ -4,7 +4,7 @@ ASAN_DIR  ?= build-asan
 JOBS      ?= 2
 BUILD_TYPE ?= Release
 
-.PHONY: all setup configure build test test-asan test-report docs-screenshot determinism fuzz run demo bench format clean
+.PHONY: all setup setup-test configure build test test-asan test-report docs-screenshot determinism fuzz run demo bench format clean
 
 all: build
 
@@ -17,12 +17,17 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-test: build
+# The tests' own packages (GoogleTest, Google Benchmark, Prometheus...) come with `make test`
+# only: `make run` needs none of them.
+setup-test:
+	@scripts/setup.sh test
+
+test: setup-test build
 	@ctest --test-dir $(BUILD_DIR) -j$(JOBS) --output-on-failure
 
 # The tests again under AddressSanitizer and UndefinedBehaviorSanitizer; tests labelled
 # `large` (big simulations) stay out of this run.
-test-asan: setup
+test-asan: setup-test
 	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHERD_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_DIR) -j$(JOBS)
 	@ctest --test-dir $(ASAN_DIR) -j$(JOBS) --output-on-failure -LE large
@@ -30,7 +35,7 @@ test-asan: setup
 # The HTML report in headless Chromium (Debian's chromium, installed here: heavy, so not part of
 # `make test`'s set-up; there the test is skipped, saying so). Screenshots land in
 # $(BUILD_DIR)/tests/report/artifacts.
-test-report: build
+test-report: setup-test build
 	@scripts/setup.sh chromium
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -L report
 
@@ -51,7 +56,7 @@ demo: build
 	@$(BUILD_DIR)/cli/herd demo
 
 # core + sim built with clang-14 and libc++ must give the same trace hashes as this build.
-determinism: build
+determinism: setup-test build
 	@scripts/determinism.sh $(BUILD_DIR)
 
 # Two minutes of libFuzzer (clang) on the Node: random bytes as a client and as a peer.
@@ -62,7 +67,7 @@ fuzz:
 	@mkdir -p build-fuzz/corpus && build-fuzz/tests/fuzz/fuzz_node -max_total_time=120 build-fuzz/corpus
 
 # Speed is measured here, never asserted in tests.
-bench: build
+bench: setup-test build
 	@$(BUILD_DIR)/bench/sim_bench
 
 format:

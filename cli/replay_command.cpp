@@ -44,16 +44,18 @@ std::string times(std::int64_t real, std::int64_t simulated) {
 }
 
 void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::SimResult& r) {
-    out << "propagation by hops    (sim | real | real/sim)\n"
-        << "  hops   n sim  n real     p50 sim    p50 real  ratio     p90 sim    p90 real  ratio"
-           "     p99 sim    p99 real  ratio\n";
+    out << "propagation by hops    (sim | real | real/sim)\n";
     std::map<int, bool> hops;
     for (const auto& [h, v] : s.propagation_by_hops)
         hops[h] = true;
     for (const auto& [h, v] : r.propagation_by_hops)
         hops[h] = true;
-    if (hops.empty())
+    if (hops.empty()) {
         out << "  (no update reached another server without meeting a fault, in either world)\n";
+        return;
+    }
+    out << "  hops   n sim  n real     p50 sim    p50 real  ratio     p90 sim    p90 real  ratio"
+           "     p99 sim    p99 real  ratio\n";
     static const std::vector<std::int64_t> none;
     for (const auto& [h, unused] : hops) {
         auto find = [h = h](const sim::SimResult& x) -> const std::vector<std::int64_t>& {
