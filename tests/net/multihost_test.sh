@@ -48,10 +48,15 @@ done
   for i in 0 1 2 3 4; do echo "server ${names[$i]} $subnet.$((i + 1)):12000"; done
   printf 'link Alford Hamilton\nlink Alford Welsh\nlink Ball Holiday\nlink Ball Welsh\nlink Hamilton Holiday\n'
 } > "$dir/herd.conf"
+# As the README's "Across hosts, step by step" writes it: (2) the secret, mode 600; (4) each
+# server with its data folder and its admin port on the host's own address; (6) metrics scraped
+# from another host.
 head -c 32 /dev/urandom | base64 > "$dir/herd.secret"
+chmod 600 "$dir/herd.secret"
 for i in 0 1 2 3 4; do
   ip netns exec "${tag}h$i" "$herd" serve "${names[$i]}" --config "$dir/herd.conf" \
-    --secret-file "$dir/herd.secret" --log-dir "$dir/logs" --admin "$subnet.$((i + 1)):9100" \
+    --secret-file "$dir/herd.secret" --data-dir "$dir/data/${names[$i]}" \
+    --admin "$subnet.$((i + 1)):9100" --log-dir "$dir/logs" \
     > "$dir/${names[$i]}.out" 2>&1 &
   pids+=($!)
 done
@@ -59,8 +64,9 @@ done
 ask() { # ask HOST_INDEX TARGET_INDEX LINE: the first line of the reply
   printf '%s\n' "$3" | in_ns "${tag}h$1" "$herd" client "$subnet.$(( $2 + 1 )):12000" 2>/dev/null | head -n 1
 }
-metric() { # metric HOST_INDEX SERIES
-  in_ns "${tag}h$1" curl -s "http://$subnet.$(( $1 + 1 )):9100/metrics" | grep "^$2 " | awk '{print $2}'
+metric() { # metric HOST_INDEX SERIES, scraped from the next host, as a Prometheus elsewhere would
+  in_ns "${tag}h$(( ($1 + 1) % 5 ))" curl -s "http://$subnet.$(( $1 + 1 )):9100/metrics" |
+    grep "^$2 " | awk '{print $2}'
 }
 wait_for() { # wait_for SECONDS COMMAND...: until it succeeds
   local end=$((SECONDS + $1)); shift
