@@ -28,6 +28,17 @@ namespace herd::bench {
 
 namespace {
 
+// A JSON string literal of `text` (quotes, backslashes and control bytes escaped).
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    append_json_escaped(out, text);
+    return out + "\"";
+}
+
+}  // namespace
+
+namespace {
+
 struct Pending {
     bool whatsat;
     std::string suffix;  // what an IAMAT reply must end with: " client latlon time"
@@ -294,12 +305,13 @@ std::string load_report(const LoadOptions& o, const LoadResult& r) {
 std::string load_json(const LoadOptions& o, const LoadResult& r) {
     const double rate = replies_per_second(r);
     std::ostringstream json;
-    json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
-         << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
-         << ", \"replies\": " << r.replies << ", \"seconds\": " << r.seconds
-         << ", \"replies_per_s\": " << rate << ", \"errors\": " << r.errors
-         << ", \"latency_ns\": {\"p50\": " << r.p50_ns << ", \"p90\": " << r.p90_ns
-         << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns << "}}\n";
+    json << "{\"target\": " << json_string(o.host + ":" + std::to_string(o.port))
+         << ", \"connections\": " << o.connections << ", \"in_flight\": " << o.in_flight
+         << ", \"whatsat_percent\": " << o.whatsat_percent << ", \"replies\": " << r.replies
+         << ", \"seconds\": " << r.seconds << ", \"replies_per_s\": " << rate
+         << ", \"errors\": " << r.errors << ", \"latency_ns\": {\"p50\": " << r.p50_ns
+         << ", \"p90\": " << r.p90_ns << ", \"p99\": " << r.p99_ns << ", \"max\": " << r.max_ns
+         << "}}\n";
     return json.str();
 }
 
@@ -414,8 +426,9 @@ std::string ceiling_report(const LoadOptions& o, const CeilingRun& run) {
 
 std::string ceiling_json(const LoadOptions& o, const CeilingRun& run) {
     std::ostringstream json;
-    json << "{\"target\": \"" << o.host << ":" << o.port << "\", \"connections\": " << o.connections
-         << ", \"in_flight\": " << o.in_flight << ", \"whatsat_percent\": " << o.whatsat_percent
+    json << "{\"target\": " << json_string(o.host + ":" + std::to_string(o.port))
+         << ", \"connections\": " << o.connections << ", \"in_flight\": " << o.in_flight
+         << ", \"whatsat_percent\": " << o.whatsat_percent
          << ", \"seconds_per_round\": " << o.seconds << ", \"rounds\": " << run.target.size()
          << ", \"target_replies_per_s\": [";
     for (std::size_t i = 0; i < run.target.size(); ++i)

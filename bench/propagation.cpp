@@ -17,6 +17,7 @@
 
 #include "core/assert.hpp"
 #include "core/herd_file.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "netmode/files.hpp"
 #include "netmode/process.hpp"
@@ -73,10 +74,14 @@ void print(const Options& o, const HerdSpec& herd, const std::string& mode, cons
               << " ms apart\n";
     sim::print_hop_table(std::cout, table);
     if (!o.json.empty()) {
-        std::ofstream json(o.json);
-        json << "{\"mode\": \"" << mode << "\", \"origin\": \"" << o.origin
-             << "\", \"updates\": " << updates << ", \"by_hops\": " << sim::hop_table_json(table)
-             << "}\n";
+        std::string json = "{\"mode\": \"";
+        append_json_escaped(json, mode);
+        json += "\", \"origin\": \"";
+        append_json_escaped(json, o.origin);
+        json += "\", \"updates\": " + std::to_string(updates) +
+                ", \"by_hops\": " + sim::hop_table_json(table) + "}\n";
+        if (auto e = net::write_text_file(o.json, json))
+            std::cerr << "herd bench propagation: " << e->message << "\n";
     }
 }
 

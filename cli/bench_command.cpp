@@ -35,23 +35,33 @@ constexpr const char* load_usage =
     "                                 [--requests N] [--clients C] [--json FILE]\n"
     "                                 [--ceiling [--rounds R]]\n";
 
+bool write_json(const std::string& path, const std::string& json) {
+    if (auto e = net::write_text_file(path, json)) {
+        std::cerr << "herd bench: " << e->message << "\n";
+        return false;
+    }
+    return true;
+}
+
 int run_bench_load(int argc, char** argv) {
     po::options_description visible("options");
     visible.add_options()("help,h", "show this help")(
-        "connections", po::value<int>()->default_value(64), "connections")(
-        "in-flight", po::value<int>()->default_value(16), "requests in flight on each connection")(
-        "seconds", po::value<double>()->default_value(5.0), "how long to send (at most 600)")(
-        "whatsat-percent", po::value<int>()->default_value(0),
+        "connections", po::value<std::string>()->default_value("64"), "connections (1-10000)")(
+        "in-flight", po::value<std::string>()->default_value("16"),
+        "requests in flight on each connection (1-10000)")(
+        "seconds", po::value<std::string>()->default_value("5"),
+        "how long to send (more than 0, at most 600)")(
+        "whatsat-percent", po::value<std::string>()->default_value("0"),
         "share of WHATSATs (0-100); the rest are IAMATs")(
-        "requests", po::value<std::uint64_t>()->default_value(0),
+        "requests", po::value<std::string>()->default_value("0"),
         "stop after this many requests (0: time only)")(
-        "clients", po::value<std::uint64_t>()->default_value(1000),
+        "clients", po::value<std::string>()->default_value("1000"),
         "distinct client IDs per connection")("json", po::value<std::string>(),
                                               "also write the result as JSON to this file")(
         "ceiling",
         "also load a bare line server (no herd work) in this process with the same connections, "
         "in turn with the target, and print target / ceiling")(
-        "rounds", po::value<int>()->default_value(3),
+        "rounds", po::value<std::string>()->default_value("3"),
         "with --ceiling: rounds of ceiling then target (1-20; medians are printed)");
     po::options_description hidden;
     hidden.add_options()("target", po::value<std::string>());
@@ -68,20 +78,28 @@ int run_bench_load(int argc, char** argv) {
     bench::LoadOptions o;
     const auto address =
         vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
-    o.connections = vm["connections"].as<int>();
-    o.in_flight = vm["in-flight"].as<int>();
-    o.seconds = vm["seconds"].as<double>();
-    o.whatsat_percent = vm["whatsat-percent"].as<int>();
-    o.requests_max = vm["requests"].as<std::uint64_t>();
-    o.clients_per_connection = vm["clients"].as<std::uint64_t>();
-    if (!address || o.connections < 1 || o.connections > 10000 || o.in_flight < 1 ||
-        o.in_flight > 10000 || !(o.seconds > 0 && o.seconds <= 600) || o.whatsat_percent < 0 ||
-        o.whatsat_percent > 100 || o.clients_per_connection == 0 || vm["rounds"].as<int>() < 1 ||
-        vm["rounds"].as<int>() > 20) {
-        std::cerr << "herd bench load: expected HOST:PORT and options in range\n"
-                  << load_usage << visible;
+    if (!address) {
+        std::cerr << "herd bench load: expected HOST:PORT\n" << load_usage;
         return 2;
     }
+    const auto connections = whole_flag(line, vm, "connections", 1, 10000);
+    const auto in_flight = connections ? whole_flag(line, vm, "in-flight", 1, 10000) : std::nullopt;
+    const auto seconds = in_flight ? number_flag(line, vm, "seconds", 600, 9) : std::nullopt;
+    const auto percent = seconds ? whole_flag(line, vm, "whatsat-percent", 0, 100) : std::nullopt;
+    const auto requests = percent ? whole_flag(line, vm, "requests", 0, UINT64_MAX) : std::nullopt;
+    const auto clients = requests ? whole_flag(line, vm, "clients", 1, UINT64_MAX) : std::nullopt;
+    const auto rounds = clients ? whole_flag(line, vm, "rounds", 1, 20) : std::nullopt;
+    if (!rounds) return 2;
+    if (decimal_seconds(*seconds).ns == 0) {
+        std::cerr << "herd bench load: --seconds takes more than 0\n" << load_usage;
+        return 2;
+    }
+    o.connections = static_cast<int>(*connections);
+    o.in_flight = static_cast<int>(*in_flight);
+    o.seconds = static_cast<double>(decimal_seconds(*seconds).ns) / 1e9;
+    o.whatsat_percent = static_cast<int>(*percent);
+    o.requests_max = *requests;
+    o.clients_per_connection = *clients;
     o.host = address->first;
     o.port = address->second;
     if (std::string why; !bench::fit_descriptors(o, vm.count("ceiling") > 0, &why)) {
@@ -89,15 +107,17 @@ int run_bench_load(int argc, char** argv) {
         return 2;
     }
     if (vm.count("ceiling")) {
-        const bench::CeilingRun run = bench::run_with_ceiling(o, vm["rounds"].as<int>());
+        const bench::CeilingRun run = bench::run_with_ceiling(o, static_cast<int>(*rounds));
         std::cout << bench::ceiling_report(o, run);
-        if (vm.count("json"))
-            std::ofstream(vm["json"].as<std::string>()) << bench::ceiling_json(o, run);
+        if (vm.count("json") &&
+            !write_json(vm["json"].as<std::string>(), bench::ceiling_json(o, run)))
+            return 1;
         return run.ok() ? 0 : 1;
     }
     const bench::LoadResult r = bench::run_load(o);
     std::cout << bench::load_report(o, r);
-    if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << bench::load_json(o, r);
+    if (vm.count("json") && !write_json(vm["json"].as<std::string>(), bench::load_json(o, r)))
+        return 1;
     return r.errors == 0 && r.replies > 0 ? 0 : 1;
 }
 
@@ -111,9 +131,10 @@ int run_bench_propagation(int argc, char** argv) {
     visible.add_options()("help,h", "show this help")("config", po::value<std::string>(),
                                                       "herd file (default: the Fall 2017 herd)")(
         "origin", po::value<std::string>(), "server that receives the IAMATs (default: the first)")(
-        "count", po::value<int>()->default_value(200), "updates to send (1 to 100000)")(
-        "interval-ms", po::value<int>()->default_value(5), "pause between updates")(
-        "json", po::value<std::string>(), "also write the table as JSON")(
+        "count", po::value<std::string>()->default_value("200"), "updates to send (1 to 100000)")(
+        "interval-ms", po::value<std::string>()->default_value("5"),
+        "pause between updates (0 to 10000)")("json", po::value<std::string>(),
+                                              "also write the table as JSON")(
         "sim", "replay the same herd and schedule in the simulator instead")(
         "sim-latency", po::value<std::string>()->default_value("50us"),
         "one-way link latency in the simulator")(
@@ -125,17 +146,15 @@ int run_bench_propagation(int argc, char** argv) {
         "Measures how long an update takes to reach every server, by hop distance.", visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     bench::PropagationOptions o;
-    o.count = vm["count"].as<int>();
-    o.interval_ms = vm["interval-ms"].as<int>();
+    const auto count = whole_flag(line, vm, "count", 1, 100000);
+    const auto interval = count ? whole_flag(line, vm, "interval-ms", 0, 10000) : std::nullopt;
+    if (!interval) return 2;
+    o.count = static_cast<int>(*count);
+    o.interval_ms = static_cast<int>(*interval);
     o.sim = vm.count("sim") > 0;
     o.sim_latency = vm["sim-latency"].as<std::string>();
     o.log_lines = vm["log-lines"].as<bool>();
     if (vm.count("json")) o.json = vm["json"].as<std::string>();
-    if (o.count < 1 || o.count > 100000 || o.interval_ms < 0 || o.interval_ms > 10000) {
-        std::cerr << "herd bench propagation: --count 1..100000, --interval-ms 0..10000\n"
-                  << propagation_usage;
-        return 2;
-    }
     HerdSpec herd = fall2017_herd();
     std::string herd_file;  // a temporary one for the built-in herd, removed at the end
     bool temporary = false;
@@ -158,7 +177,10 @@ int run_bench_propagation(int argc, char** argv) {
         herd_file = (std::filesystem::temp_directory_path() /
                      ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
                         .string();
-        std::ofstream(herd_file) << format_herd_file(herd);
+        if (auto e = net::write_text_file(herd_file, format_herd_file(herd))) {
+            std::cerr << "herd bench propagation: " << e->message << "\n";
+            return 1;
+        }
         temporary = true;
     }
     const int status = bench::run_propagation(o, herd, herd_file);

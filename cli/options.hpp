@@ -48,23 +48,40 @@ inline std::optional<int> parse_command_line(const CommandLine& c, int argc, cha
     return std::nullopt;
 }
 
-// A numeric flag given as text: a decimal `digits[.digits]` (`integer`: digits only) from 0 to
-// `max`, read by core's one decimal reader, so that "-1", "1e9" or "0x10" are refused instead of
-// wrapping around. Prints the problem and the usage and returns nothing when it is not one.
+// Every numeric flag of every command is given as text (po::value<std::string>) and read here, by
+// core's one decimal reader: a decimal `digits[.digits]` from `min` to `max`, with at most
+// `decimals` significant digits after the point (0: a whole number; seconds take 9, the
+// nanosecond, so that 0.0000000001 is refused rather than read as 0). "-1", "1e9", "0x10" or an
+// overflow are refused instead of wrapping around. Prints the problem and the usage and returns
+// nothing when it is not one.
 inline std::optional<Decimal> number_flag(const CommandLine& c, const po::variables_map& vm,
-                                          const char* name, std::uint64_t max, bool integer) {
+                                          const char* name, std::uint64_t max, int decimals,
+                                          std::uint64_t min = 0) {
     const std::string& text = vm[name].as<std::string>();
     const auto d = split_decimal(text);
     const auto whole = d ? parse_whole(d->whole, max) : std::nullopt;
-    const bool ok =
-        whole && !(integer && d->has_point) && (*whole < max || fraction_exact(d->fraction, 0));
+    const bool ok = whole && !(decimals == 0 && d->has_point) &&
+                    fraction_exact(d->fraction, decimals) &&
+                    (*whole < max || fraction_exact(d->fraction, 0)) && (*whole >= min || min == 0);
     if (!ok) {
-        std::cerr << c.command << ": --" << name << " takes " << (integer ? "a whole" : "a")
-                  << " number from 0 to " << max << ", not '" << text << "'\n"
+        std::cerr << c.command << ": --" << name << " takes "
+                  << (decimals == 0
+                          ? std::string("a whole number")
+                          : "a number with at most " + std::to_string(decimals) + " decimals")
+                  << " from " << min << " to " << max << ", not '" << text << "'\n"
                   << c.usage;
         return std::nullopt;
     }
     return d;
+}
+
+// A whole-number flag from `min` to `max` (number_flag with no decimals).
+inline std::optional<std::uint64_t> whole_flag(const CommandLine& c, const po::variables_map& vm,
+                                               const char* name, std::uint64_t min,
+                                               std::uint64_t max) {
+    const auto d = number_flag(c, vm, name, max, 0, min);
+    if (!d) return std::nullopt;
+    return *parse_whole(d->whole, max);
 }
 
 // A decimal number of seconds as an exact Duration (nanoseconds past the ninth digit dropped).

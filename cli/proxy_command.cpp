@@ -52,7 +52,7 @@ int run_proxy(int argc, char** argv) {
         "needs --control-token-file")(
         "control-token-file", po::value<std::string>(),
         "file holding a token (16 characters or more): every control connection must first "
-        "send `auth TOKEN`")("seed", po::value<std::uint64_t>()->default_value(1),
+        "send `auth TOKEN`")("seed", po::value<std::string>()->default_value("1"),
                              "seeds the latency draws");
     po::variables_map vm;
     const CommandLine line{"herd proxy", usage,
@@ -66,8 +66,10 @@ int run_proxy(int argc, char** argv) {
                   << usage;
         return 2;
     }
+    const auto seed = whole_flag(line, vm, "seed", 0, UINT64_MAX);
+    if (!seed) return 2;
     boost::asio::io_context io;
-    net::Proxy proxy(io, replay::scenario_latencies(vm["seed"].as<std::uint64_t>()));
+    net::Proxy proxy(io, replay::scenario_latencies(*seed));
     const std::string name = vm["name"].as<std::string>();
     if (one_link) {
         if (auto e =

@@ -142,8 +142,8 @@ bool writable_paths(const po::variables_map& vm) {
 }
 
 // The flags past the scenario; false after printing what is wrong with one.
-bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
-                  std::optional<sim::Distribution>& processing) {
+bool read_options(const CommandLine& line, const po::variables_map& vm,
+                  replay::ReplayOptions& options, std::optional<sim::Distribution>& processing) {
     const auto tolerance = parse_duration(vm["skew-tolerance"].as<std::string>());
     if (!tolerance) {
         std::cerr << "herd replay: --skew-tolerance takes a duration such as 5ms\n" << usage;
@@ -166,11 +166,8 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
             return false;
         }
     }
-    if (vm["base-port"].as<unsigned>() > 65000) {
-        std::cerr << "herd replay: --base-port takes a port from 1 to 65000 (0: a random one)\n"
-                  << usage;
-        return false;
-    }
+    const auto base_port = whole_flag(line, vm, "base-port", 0, 65000);  // 0: a random one
+    if (!base_port) return false;
     if (vm.count("sim-processing") && !vm.count("compare")) {
         std::cerr << "herd replay: --sim-processing goes with --compare\n" << usage;
         return false;
@@ -184,7 +181,7 @@ bool read_options(const po::variables_map& vm, replay::ReplayOptions& options,
     options.executable = net::self_executable();
     options.skew_tolerance = *tolerance;
     options.late_tolerance = *late;
-    options.base_port = static_cast<std::uint16_t>(vm["base-port"].as<unsigned>());
+    options.base_port = static_cast<std::uint16_t>(*base_port);
     if (vm.count("keep-logs")) {
         options.folder = vm["keep-logs"].as<std::string>();
         options.keep = true;
@@ -227,7 +224,7 @@ void describe(po::options_description& visible) {
         "late-tolerance", po::value<std::string>()->default_value("50ms"),
         "how long after its time a has, converged or reply expectation that failed is looked at "
         "again (a pass then says how late it held; 0: one look)")(
-        "base-port", po::value<unsigned>()->default_value(0),
+        "base-port", po::value<std::string>()->default_value("0"),
         "first port to try for every port the run listens on: servers, admin ports, proxy links "
         "and the Places stub, each held for the whole run (0: a random one in 20000-29999)")(
         "strict", "treat the scenario's warnings as errors (exit 2)")(
@@ -304,7 +301,7 @@ int run_replay(int argc, char** argv) {
     if (vm.count("calibrate") && !vm.count("scenario")) {
         replay::ReplayOptions options;
         std::optional<sim::Distribution> unused;
-        if (!read_options(vm, options, unused)) return 2;
+        if (!read_options(line, vm, options, unused)) return 2;
         return run_calibrate(options);
     }
     if (!vm.count("scenario")) {
@@ -315,7 +312,7 @@ int run_replay(int argc, char** argv) {
     replay::ReplayOptions options;
     std::optional<sim::Distribution> processing;
     if (!scenario || overwrites_scenario(vm, "herd replay") ||
-        !read_options(vm, options, processing))
+        !read_options(line, vm, options, processing))
         return 2;
     if (auto refused = replay::replay_refusal(*scenario)) {
         std::cerr << "herd replay: " << refused->message << "\n";

@@ -39,42 +39,42 @@ constexpr const char* usage =
     "                       [--data-backlog-mb MB] [--admin-token-file F]\n"
     "                       [--client-buffers-mb MB] [--client-output-mb MB]\n";
 
-// Limits given as text, checked by number_flag: (flag, default, maximum, whole numbers only).
+// Limits given as text, checked by number_flag: (flag, default, maximum, digits allowed after
+// the point: 0 for counts, 9 for seconds, 6 for MiB, 3 for milliseconds).
 struct NumberFlag {
     const char* name;
     const char* fallback;
     std::uint64_t max;
-    bool integer;
+    int decimals;
     const char* help;
 };
 
 constexpr NumberFlag number_flags[] = {
-    {"connections-max", "10000", 1'000'000, true, "client connections in all; more are refused"},
-    {"max-conns-per-ip", "256", 1'000'000, true,
+    {"connections-max", "10000", 1'000'000, 0, "client connections in all; more are refused"},
+    {"max-conns-per-ip", "256", 1'000'000, 0,
      "client connections from one address; more are refused"},
-    {"line-timeout-s", "10", 86400, false, "a started line must end within S seconds (0: never)"},
-    {"idle-timeout-s", "300", 86400, false,
-     "close clients with nothing pending after S (0: never)"},
-    {"write-timeout-s", "30", 86400, false, "close a client that takes no output for S (0: never)"},
-    {"log-max-mb", "64", 1'000'000, false, "rotate the log past this size, in MiB (0: never)"},
-    {"store-max-mb", "1024", 1'000'000, false,
+    {"line-timeout-s", "10", 86400, 9, "a started line must end within S seconds (0: never)"},
+    {"idle-timeout-s", "300", 86400, 9, "close clients with nothing pending after S (0: never)"},
+    {"write-timeout-s", "30", 86400, 9, "close a client that takes no output for S (0: never)"},
+    {"log-max-mb", "64", 1'000'000, 6, "rotate the log past this size, in MiB (0: never)"},
+    {"store-max-mb", "1024", 1'000'000, 6,
      "past this many MiB of stored records, IAMATs for new clients get ? (0: none at all)"},
-    {"log-keep", "5", 1000, true, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
-    {"heartbeat-s", "1", 60, false, "send a peer a heartbeat after S without other lines"},
-    {"silence-timeout-s", "3", 600, false,
+    {"log-keep", "5", 1000, 0, "rotated log files kept (NAME.log.1 .. NAME.log.N)"},
+    {"heartbeat-s", "1", 60, 9, "send a peer a heartbeat after S without other lines"},
+    {"silence-timeout-s", "3", 600, 9,
      "close a peer link (or a peer handshake) silent for S; one-way latencies must stay below "
      "half of it"},
-    {"flood-batch-ms", "0", static_cast<std::uint64_t>(flood_batch_max.ns / 1'000'000), false,
+    {"flood-batch-ms", "0", static_cast<std::uint64_t>(flood_batch_max.ns / 1'000'000), 3,
      "hold records flooded to a peer up to MS to write them together (0: each at once)"},
-    {"compact-mb", "64", 1'000'000, false,
+    {"compact-mb", "64", 1'000'000, 6,
      "compact the data log into a snapshot past this many MiB (and the last snapshot's size)"},
-    {"client-output-mb", "256", 1'000'000, false,
+    {"client-output-mb", "256", 1'000'000, 6,
      "output waiting for clients, over all connections: past it those holding the most are "
      "closed"},
-    {"client-buffers-mb", "128", 1'000'000, false,
+    {"client-buffers-mb", "128", 1'000'000, 6,
      "bytes read from clients and not yet whole lines, over all connections: past it those "
      "holding the most are closed"},
-    {"data-backlog-mb", "64", 1'000'000, false,
+    {"data-backlog-mb", "64", 1'000'000, 6,
      "records waiting for the data folder (a full disk) past which IAMATs get ? until it "
      "takes writes again"},
 };
@@ -97,9 +97,12 @@ void describe_options(po::options_description& visible) {
         "environment variable holding the API key (the key never reaches a log)")(
         "places-key-file", po::value<std::string>(),
         "file holding the API key (instead of the environment)")(
-        "places-timeout-ms", po::value<unsigned>()->default_value(4000),
-        "timeout of one Places request")("log-dir", po::value<std::string>()->default_value("logs"),
-                                         "folder for NAME.log (created if missing; \"\": no log)")(
+        "places-timeout-ms",
+        po::value<std::string>()->default_value(
+            std::to_string(places_timeout_default.ns / 1'000'000)),
+        "timeout of one Places request (100 to 60000)")(
+        "log-dir", po::value<std::string>()->default_value("logs"),
+        "folder for NAME.log (created if missing; \"\": no log)")(
         "log-lines", po::value<bool>()->default_value(true, "true"),
         "log every input and output line (false: connections, peers and errors only)")(
         "secret-file", po::value<std::string>(),
@@ -164,7 +167,12 @@ bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
     return true;
 }
 
-bool read_places(const po::variables_map& vm, net::ServerOptions& options) {
+bool read_places(const CommandLine& line, const po::variables_map& vm,
+                 net::ServerOptions& options) {
+    const auto timeout_ms =
+        whole_flag(line, vm, "places-timeout-ms", places_timeout_min.ns / 1'000'000,
+                   places_timeout_max.ns / 1'000'000);
+    if (!timeout_ms) return false;
     std::string key;
     if (vm.count("places-key-file")) {
         const auto text = net::read_text_file(vm["places-key-file"].as<std::string>());
@@ -182,11 +190,11 @@ bool read_places(const po::variables_map& vm, net::ServerOptions& options) {
                   << usage;
         return false;
     }
-    places->timeout = std::chrono::milliseconds(vm["places-timeout-ms"].as<unsigned>());
+    places->timeout = std::chrono::milliseconds(*timeout_ms);
     options.places = *places;
     // The core gives up a little after the provider's own timeout, so its status comes through.
     options.limits.places_timeout =
-        Duration::milliseconds(vm["places-timeout-ms"].as<unsigned>() + 1000);
+        Duration::milliseconds(static_cast<std::int64_t>(*timeout_ms)) + places_timeout_grace;
     return true;
 }
 
@@ -194,7 +202,7 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
                  net::ServerOptions& options) {
     std::map<std::string, Decimal> number;
     for (const NumberFlag& f : number_flags) {
-        const auto value = number_flag(line, vm, f.name, f.max, f.integer);
+        const auto value = number_flag(line, vm, f.name, f.max, f.decimals);
         if (!value) return false;
         number[f.name] = *value;
     }
@@ -219,11 +227,6 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     options.limits.heartbeat_interval = decimal_seconds(number.at("heartbeat-s"));
     options.limits.silence_timeout = decimal_seconds(number.at("silence-timeout-s"));
     options.limits.flood_batch = Duration{decimal_seconds(number.at("flood-batch-ms")).ns / 1000};
-    if (number.at("flood-batch-ms").fraction.size() > 3) {
-        std::cerr << "herd serve: --flood-batch-ms takes whole microseconds (at most 3 decimals)\n"
-                  << usage;
-        return false;
-    }
     if (options.limits.heartbeat_interval.ns < 10'000'000 ||
         options.limits.silence_timeout.ns < 100'000'000 ||
         options.limits.heartbeat_interval >= options.limits.silence_timeout) {
@@ -347,8 +350,8 @@ int run_serve(int argc, char** argv) {
         return 2;
     }
     net::ServerOptions options;
-    if (!read_herd(vm, options) || !read_places(vm, options) || !read_limits(line, vm, options) ||
-        !read_secret_and_rules(vm, options))
+    if (!read_herd(vm, options) || !read_places(line, vm, options) ||
+        !read_limits(line, vm, options) || !read_secret_and_rules(vm, options))
         return 2;
     if (vm.count("clock-offset")) {
         const auto offset = parse_duration(vm["clock-offset"].as<std::string>(), true);

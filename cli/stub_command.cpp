@@ -13,7 +13,7 @@ int run_places_stub(int argc, char** argv) {
     constexpr const char* usage =
         "usage: herd places-stub --port P [--host H] [--latency D] [--status S]\n";
     po::options_description visible("options");
-    visible.add_options()("help,h", "show this help")("port", po::value<unsigned>(),
+    visible.add_options()("help,h", "show this help")("port", po::value<std::string>(),
                                                       "port to listen on (0: any)")(
         "host", po::value<std::string>()->default_value("127.0.0.1"), "address to listen on")(
         "latency", po::value<std::string>()->default_value("0ms"),
@@ -28,17 +28,19 @@ int run_places_stub(int argc, char** argv) {
         "answering from herd's synthetic generator.",
         visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("port") || vm["port"].as<unsigned>() > 65535) {
+    if (!vm.count("port")) {
         std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage;
         return 2;
     }
+    const auto port = whole_flag(line, vm, "port", 0, 65535);
+    if (!port) return 2;
     const auto latency = parse_duration(vm["latency"].as<std::string>());
     if (!latency) {
         std::cerr << "herd places-stub: --latency takes a duration such as 50ms\n" << usage;
         return 2;
     }
     net::StubOptions options;
-    options.port = static_cast<std::uint16_t>(vm["port"].as<unsigned>());
+    options.port = static_cast<std::uint16_t>(*port);
     options.host = vm["host"].as<std::string>();
     options.latency = std::chrono::milliseconds(latency->ns / 1'000'000);
     options.status = vm["status"].as<std::string>();

@@ -149,7 +149,7 @@ void warn_in_phase(const Plan& plan) {
                   << "): generated faults may refuse or fail them\n";
 }
 
-bool read_run_options(const po::variables_map& vm, Plan& plan) {
+bool read_run_options(const CommandLine& line, const po::variables_map& vm, Plan& plan) {
     const auto faults = sim::parse_fault_kinds(vm["faults"].as<std::string>());
     if (!faults) {
         std::cerr << "herd sweep: --faults takes a comma-separated list of partition, cut, crash, "
@@ -164,14 +164,11 @@ bool read_run_options(const po::variables_map& vm, Plan& plan) {
         std::cerr << "herd sweep: --duration takes whole milliseconds from 1ms to 3600s\n" << usage;
         return false;
     }
-    const unsigned jobs = vm["jobs"].as<unsigned>();
-    if (jobs == 0 || jobs > jobs_max) {
-        std::cerr << "herd sweep: --jobs takes 1 to " << jobs_max << "\n" << usage;
-        return false;
-    }
+    const auto jobs = whole_flag(line, vm, "jobs", 1, jobs_max);
+    if (!jobs) return false;
     plan.config.faults = *faults;
     plan.config.phase = *duration;
-    plan.jobs = jobs;
+    plan.jobs = static_cast<std::size_t>(*jobs);
     plan.shrink = !vm.count("no-shrink");
     plan.html = vm.count("html") > 0;
     plan.quiet = vm.count("quiet") > 0;
@@ -479,7 +476,8 @@ void describe(po::options_description& visible) {
     visible.add_options()("help,h", "show this help")("seeds", po::value<std::string>(),
                                                       "the seeds to run: A..B")(
         "jobs",
-        po::value<unsigned>()->default_value(std::max(1u, std::thread::hardware_concurrency())),
+        po::value<std::string>()->default_value(
+            std::to_string(std::max(1u, std::thread::hardware_concurrency()))),
         "runs at once (threads, 1 to 256)")("shard", po::value<std::string>()->default_value("0/1"),
                                             "take every N-th seed from the I-th (0-based): I/N")(
         "out", po::value<std::string>()->default_value("sweep-out"),
@@ -527,7 +525,7 @@ int run_sweep(int argc, char** argv) {
         return 2;
     }
     Plan plan;
-    if (!read_base(vm, plan) || !read_seeds(vm, plan) || !read_run_options(vm, plan) ||
+    if (!read_base(vm, plan) || !read_seeds(vm, plan) || !read_run_options(line, vm, plan) ||
         !prepare_out(vm, plan))
         return 2;
     warn_in_phase(plan);

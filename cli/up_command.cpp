@@ -202,7 +202,7 @@ int run_up(int argc, char** argv) {
         "data-dir", po::value<std::string>(), "each server keeps its records in DIR/NAME")(
         "fsync", po::value<std::string>(), "passed to every server: always, batch or off")(
         "insecure-peers", "passed to every server (see herd serve --help)")(
-        "admin-offset", po::value<unsigned>()->default_value(1000),
+        "admin-offset", po::value<std::string>()->default_value("1000"),
         "each server's admin port (/metrics, /healthz, /readyz) is 127.0.0.1:its port + N "
         "(0: none)")("no-restart", "report a server that dies, but do not start it again");
     for (const char* name : passed_on)
@@ -229,7 +229,9 @@ int run_up(int argc, char** argv) {
     }
     const std::string log_dir = vm["log-dir"].as<std::string>();
     // Everything given is checked before anything is written.
-    const unsigned offset = vm["admin-offset"].as<unsigned>();
+    const auto admin_offset = whole_flag(line, vm, "admin-offset", 0, 65535);
+    if (!admin_offset) return 2;
+    const auto offset = static_cast<unsigned>(*admin_offset);
     std::map<std::string, int> admin;
     if (!admin_ports(*herd, local, offset, admin)) return 2;
     if (log_dir.empty() && !vm.count("secret-file")) {

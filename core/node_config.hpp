@@ -16,6 +16,16 @@ namespace herd {
 // The longest flood batching window (NodeLimits::flood_batch) a server or a scenario may set.
 inline constexpr Duration flood_batch_max = Duration::seconds(10);
 
+// How long a Places query is awaited unless told otherwise: the one default of `herd serve
+// --places-timeout-ms`, a scenario's `places timeout`, and the Node's own limit.
+inline constexpr Duration places_timeout_default = Duration::seconds(4);
+// ... and what they may be set to, in whole milliseconds.
+inline constexpr Duration places_timeout_min = Duration::milliseconds(100);
+inline constexpr Duration places_timeout_max = Duration::milliseconds(60'000);
+// In a real server the provider's client gives up at the timeout and its failure answers the
+// client; the Node's own timer waits this much longer, so that failure is what comes through.
+inline constexpr Duration places_timeout_grace = Duration::seconds(1);
+
 struct NodeLimits {
     // The longest line a server reads from anyone, client or peer (line ending excluded). It is
     // also the one size limit of a record: an IAMAT whose AT line would be longer is answered
@@ -93,7 +103,9 @@ struct NodeLimits {
     Duration silence_timeout = Duration::seconds(3);  // also bounds a handshake
     Duration backoff_initial = Duration::milliseconds(100);
     Duration backoff_max = Duration::seconds(5);
-    Duration places_timeout = Duration::seconds(5);
+    // A Places query's answer is awaited this long (places_timeout_default), the provider's own
+    // timeout included: `herd serve --places-timeout-ms`, a scenario's `places timeout`.
+    Duration places_timeout = places_timeout_default;
     // Client deadlines (0: never). Bytes trickling in extend none of them.
     Duration client_line_timeout = Duration::seconds(10);   // a started line must end by then
     Duration client_idle_timeout = Duration::seconds(300);  // nothing pending, nothing received

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,15 @@ Result<std::string> read_text_file(const std::string& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+std::optional<Error> write_text_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) return Error{"cannot write " + path + ": " + std::strerror(errno)};
+    out << text;
+    out.close();
+    if (!out) return Error{"cannot write " + path + ": " + std::strerror(errno)};
+    return std::nullopt;
 }
 
 Result<HerdSpec> load_herd_file(const std::string& path) {

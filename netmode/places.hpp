@@ -29,7 +29,7 @@ struct PlacesConfig {
     Kind kind = Kind::offline;
     std::string base_url;  // "https://maps.googleapis.com", "http://127.0.0.1:9000"
     std::string api_key;   // never logged
-    std::chrono::milliseconds timeout{4000};
+    std::chrono::milliseconds timeout{places_timeout_default.ns / 1'000'000};
     std::size_t cache_entries_max = 10000;
     std::size_t cache_bytes_max = 64u << 20;  // keys and answers together
     // Distinct requests in flight at once; a query beyond is answered OVER_QUERY_LIMIT at once.

@@ -25,10 +25,6 @@ inline constexpr Duration scenario_time_max = Duration::milliseconds(86'400'000)
 inline constexpr Duration clock_offset_max = Duration::milliseconds(365 * std::int64_t{86'400'000});
 // The latest `epoch`: a day of scenario time later, `{now}` is still a 10-digit client time.
 inline constexpr std::int64_t epoch_seconds_max = 9'999'999'999 - 86'400;
-// `places timeout D`: whole milliseconds in this range (herd serve's --places-timeout-ms is the
-// same setting in real mode).
-inline constexpr Duration places_timeout_min = Duration::milliseconds(100);
-inline constexpr Duration places_timeout_max = Duration::milliseconds(60'000);
 // A server clock's rate error (`clock S drift ±Nppm`): a bad crystal drifts by 100 ppm; this
 // allows ten times that.
 inline constexpr std::int32_t clock_drift_ppm_max = 1000;
@@ -137,7 +133,7 @@ struct Scenario {
     std::uint32_t places_hang_ppm = 0;
     // How long a server waits for Places before answering the client with UNKNOWN_ERROR
     // (`places timeout D`; herd serve's --places-timeout-ms, whose default this is).
-    Duration places_timeout = Duration::seconds(4);
+    Duration places_timeout = places_timeout_default;
     // What a server spends handling one message it receives (a client's connection and line, a
     // peer's message): one draw per message, and a server handles one at a time.
     Distribution processing = Distribution::constant(Duration{0});
