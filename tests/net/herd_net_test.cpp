@@ -165,11 +165,17 @@ TEST(NetHerd, ASharedSecretAuthenticatesAndAWrongOneIsRefused) {
     herd.process("Welsh").stop();
     ASSERT_TRUE(herd.start("Welsh", {"--secret-file", dir + "/wrong"}));
     talk(herd.port("Welsh"), "IAMAT intruder +1.0+1.0 " + now_text() + "\n");
-    std::this_thread::sleep_for(1500ms);
+    // Once both neighbours have refused Welsh's handshake, its news cannot have reached them.
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return slurp(herd.dir() + "/logs/Alford.log").find("tls handshake failed") !=
+                       std::string::npos &&
+                   slurp(herd.dir() + "/logs/Ball.log").find("tls handshake failed") !=
+                       std::string::npos;
+        },
+        10000ms));
     EXPECT_EQ(talk(herd.port("Alford"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT intruder 1 0\n"), "? WHATSAT intruder 1 0\n");
-    EXPECT_NE(slurp(herd.dir() + "/logs/Alford.log").find("tls handshake failed"),
-              std::string::npos);
 }
 
 class StubProcess {
@@ -449,12 +455,13 @@ TEST(NetUp, WithNoRestartADeadServerIsOnlyReported) {
     EXPECT_TRUE(wait_until(
         [&] { return herd.out().find("[A] DIED: killed by signal 9") != std::string::npos; },
         10000ms));
-    std::this_thread::sleep_for(1500ms);
-    EXPECT_EQ(herd.out().find("[A] restart"), std::string::npos) << herd.out();
     EXPECT_TRUE(UpPair::listening(herd.base + 1));  // B goes on
     herd.up.signal(SIGTERM);
     ASSERT_TRUE(herd.up.wait_exit(10000ms));
     EXPECT_EQ(herd.up.exit_status(), 1);
+    // Everything herd up said is out by its exit: a restart would have been announced with the
+    // death, and A was never started again.
+    EXPECT_EQ(herd.out().find("[A] restart"), std::string::npos) << herd.out();
 }
 
 // Gone, or a zombie nobody reaped yet: no longer running.
@@ -506,7 +513,10 @@ TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
     std::vector<int> idle;
     for (int i = 0; i < 4; ++i)
         idle.push_back(connect_to(herd.port("Ball")));
-    std::this_thread::sleep_for(200ms);
+    const auto clients = [&] {
+        return metric(herd.metrics("Ball"), "herd_connections{kind=\"client\"}");
+    };
+    ASSERT_TRUE(wait_until([&] { return clients() == 4; }, 10000ms));
     // The fifth client connection is closed at once, without a byte.
     const int refused = connect_to(herd.port("Ball"));
     ASSERT_GE(refused, 0);
@@ -518,7 +528,7 @@ TEST(NetHerd, ConnectionsBeyondTheCapAreRefusedAndTheOthersKeepWorking) {
     ::shutdown(fd, SHUT_WR);
     EXPECT_EQ(read_all(fd, 2000ms).rfind("AT Ball ", 0), 0u);
     ::close(fd);
-    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(wait_until([&] { return clients() == 3; }, 10000ms));
     EXPECT_EQ(talk(herd.port("Ball"), "WHATSAT capped 0 0\n").rfind("AT Ball ", 0), 0u);
     for (std::size_t i = 1; i < idle.size(); ++i)
         ::close(idle[i]);

@@ -5,11 +5,11 @@
 # herd secret (TLS peer links). Checks: an IAMAT at Alford is answered by WHATSAT at Holiday, two
 # hops away; Hamilton's link cut (`ip link set ... down`) and restored loses nothing; logs and
 # metrics name the right peers. Everything the test made is removed on exit, even on failure.
-# Root only: skipped (exit 0, saying so) otherwise.  Usage: multihost_test.sh HERD_BINARY
+# Root only: skipped (exit 77, saying so) otherwise.  Usage: multihost_test.sh HERD_BINARY
 set -u
 herd=$1
 if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
-  echo "multihost: skipped (needs root and iproute2)"; exit 0
+  echo "multihost: skipped (needs root and iproute2)"; exit 77
 fi
 tag="hm$$"
 subnet="10.213.$(( $$ % 200 + 20 ))"
@@ -29,7 +29,7 @@ in_ns() { local ns=$1; shift; timeout 20 ip netns exec "$ns" "$@"; }
 
 # Namespaces must be made and entered (in a chroot whose / is not a mount point, entering fails).
 if ! ip netns add "${tag}sw" 2>/dev/null || ! ip netns exec "${tag}sw" true 2>/dev/null; then
-  echo "multihost: skipped (cannot make and enter network namespaces here)"; exit 0
+  echo "multihost: skipped (cannot make and enter network namespaces here)"; exit 77
 fi
 in_ns "${tag}sw" ip link add br0 type bridge || fail "bridge"
 in_ns "${tag}sw" ip link set br0 up
