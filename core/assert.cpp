@@ -15,8 +15,7 @@ thread_local bool assertions_throw = false;
 void assert_fail(const char* expression, const char* file, int line) {
     if (assertions_throw) {
         const char* slash = std::strrchr(file, '/');
-        throw AssertionFailure(std::string("assertion failed: ") + expression + " at " +
-                               (slash != nullptr ? slash + 1 : file) + ":" + std::to_string(line));
+        throw AssertionFailure(expression, slash != nullptr ? slash + 1 : file, line);
     }
     std::fprintf(stderr, "herd: assertion failed: %s at %s:%d\n", expression, file, line);
     std::fflush(stderr);

@@ -20,11 +20,23 @@ namespace herd {
 
 class AssertionFailure : public std::exception {
   public:
-    explicit AssertionFailure(std::string message) : message_(std::move(message)) {}
-    // "assertion failed: EXPRESSION at FILE:LINE", the file without its folders.
+    // `file` without its folders.
+    AssertionFailure(std::string expression, std::string file, int line)
+        : expression_(std::move(expression)),
+          file_(std::move(file)),
+          line_(line),
+          message_("assertion failed: " + expression_ + " at " + file_ + ":" +
+                   std::to_string(line_)) {}
+    // "assertion failed: EXPRESSION at FILE:LINE".
     const char* what() const noexcept override { return message_.c_str(); }
+    const std::string& expression() const { return expression_; }
+    const std::string& file() const { return file_; }
+    int line() const { return line_; }
 
   private:
+    std::string expression_;
+    std::string file_;
+    int line_;
     std::string message_;
 };
 

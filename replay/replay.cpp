@@ -270,6 +270,7 @@ sim::ExpectationResult Run::look(const sim::Step& step, const Look& what,
     if (!trouble.empty()) {
         r.pass = false;
         r.found = "could not read a store: " + trouble;
+        r.found_kind = sim::Found::store_unreadable;
     }
     return r;
 }

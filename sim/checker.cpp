@@ -9,6 +9,50 @@
 
 namespace herd::sim {
 
+const char* found_name(Found f) {
+    switch (f) {
+        case Found::nothing:
+            return "nothing";
+        case Found::no_send_yet:
+            return "no send yet";
+        case Found::send_refused:
+            return "the send was refused";
+        case Found::no_reply_yet:
+            return "no reply yet";
+        case Found::other_reply:
+            return "another reply";
+        case Found::server_down:
+            return "the server is down";
+        case Found::no_record:
+            return "no record";
+        case Found::other_position:
+            return "another position";
+        case Found::other_time:
+            return "another time";
+        case Found::a_record:
+            return "a record";
+        case Found::stores_differ:
+            return "two servers hold different records";
+        case Found::server_lacks:
+            return "a server lacks a record another has";
+        case Found::store_unreadable:
+            return "a store could not be read";
+    }
+    return "?";
+}
+
+const char* broken_name(Broken b) {
+    switch (b) {
+        case Broken::older_record:
+            return "a store took an older record";
+        case Broken::skew_not_clock:
+            return "a record's skew is not its server's clock";
+        case Broken::forged_record:
+            return "a record no client sent";
+    }
+    return "?";
+}
+
 namespace {
 
 std::string shown(std::string_view bytes) {
@@ -108,7 +152,8 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
     if (number >= last.size()) last.resize(number + 1);
     if (last[number] && r.time < *last[number]) {
         result_.violations.push_back(
-            {now, name(s) + " replaced a record of " + r.client + " by an older one"});
+            {now, name(s) + " replaced a record of " + r.client + " by an older one",
+             Broken::older_record});
     }
     last[number] = r.time;
     if (r.via.empty()) {
@@ -121,7 +166,7 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
     auto origin = origin_time_.find(fnv1a64(r.at_line));
     if (origin == origin_time_.end()) {
         result_.violations.push_back(
-            {now, name(s) + " holds a record no client sent: " + r.at_line});
+            {now, name(s) + " holds a record no client sent: " + r.at_line, Broken::forged_record});
         return;
     }
     if (fault_between(origin->second, now)) {
@@ -143,14 +188,16 @@ void Checker::check_skew(Instant now, int s, const RecordApplied& r, Timestamp c
     take_field(line);  // the server
     const std::string_view skew = take_field(line);
     if (skew != want)
-        result_.violations.push_back({now, name(s) + " stamped " + r.client +
-                                               "'s record with skew " + std::string(skew) +
-                                               " while its clock said " + want});
+        result_.violations.push_back({now,
+                                      name(s) + " stamped " + r.client + "'s record with skew " +
+                                          std::string(skew) + " while its clock said " + want,
+                                      Broken::skew_not_clock});
 }
 
-// Empty when every live server holds the same record for every client; else the first
+// Holds when every live server holds the same record for every client; else finds the first
 // difference.
-std::string Checker::converged(const Observed& world) const {
+void Checker::converged(const Observed& world, ExpectationResult& r) const {
+    r.pass = false;
     int reference = -1;
     std::vector<const Record*> ref;
     for (int s = 0; s < static_cast<int>(world.stores.size()); ++s) {
@@ -165,22 +212,28 @@ std::string Checker::converged(const Observed& world) const {
         std::size_t i = 0, j = 0;
         while (i < ref.size() || j < mine.size()) {
             if (j == mine.size() || (i < ref.size() && ref[i]->client() < mine[j]->client())) {
-                return name(s) + " lacks " + std::string(ref[i]->client()) + ", which " +
-                       name(reference) + " has";
+                r.found_kind = Found::server_lacks;
+                r.found = name(s) + " lacks " + std::string(ref[i]->client()) + ", which " +
+                          name(reference) + " has";
+                return;
             }
             if (i == ref.size() || mine[j]->client() < ref[i]->client()) {
-                return name(reference) + " lacks " + std::string(mine[j]->client()) + ", which " +
-                       name(s) + " has";
+                r.found_kind = Found::server_lacks;
+                r.found = name(reference) + " lacks " + std::string(mine[j]->client()) +
+                          ", which " + name(s) + " has";
+                return;
             }
             if (ref[i]->at_line() != mine[j]->at_line()) {
-                return name(reference) + " has \"" + std::string(ref[i]->at_line()) + "\" but " +
-                       name(s) + " has \"" + std::string(mine[j]->at_line()) + "\"";
+                r.found_kind = Found::stores_differ;
+                r.found = name(reference) + " has \"" + std::string(ref[i]->at_line()) + "\" but " +
+                          name(s) + " has \"" + std::string(mine[j]->at_line()) + "\"";
+                return;
             }
             ++i;
             ++j;
         }
     }
-    return {};
+    r.pass = true;
 }
 
 // The expectations about one server's store; nothing for the others.
@@ -191,23 +244,31 @@ std::optional<ExpectationResult> Checker::check_store(ExpectationResult r, const
         store = world.stores[static_cast<std::size_t>(server)];
         if (store == nullptr) {
             r.found = name(server) + " is down (crashed)";
+            r.found_kind = Found::server_down;
             return nullptr;
         }
         const Record* rec = store->find(client);
-        if (rec == nullptr) r.found = "no record of " + client;
+        if (rec == nullptr) {
+            r.found = "no record of " + client;
+            r.found_kind = Found::no_record;
+        }
         return rec;
     };
     if (const auto* e = std::get_if<ExpectHasAt>(&a)) {
         const Record* rec = lookup(e->server, e->client);
-        if (rec != nullptr && rec->latlon_text() != e->latlon)
+        if (rec != nullptr && rec->latlon_text() != e->latlon) {
             r.found = "at " + std::string(rec->latlon_text());
+            r.found_kind = Found::other_position;
+        }
         r.pass = rec != nullptr && r.found.empty();
         return r;
     }
     if (const auto* e = std::get_if<ExpectHasTime>(&a)) {
         const Record* rec = lookup(e->server, e->client);
-        if (rec != nullptr && rec->time() != e->time)
+        if (rec != nullptr && rec->time() != e->time) {
             r.found = "time " + std::string(rec->time_text());
+            r.found_kind = Found::other_time;
+        }
         r.pass = rec != nullptr && r.found.empty();
         return r;
     }
@@ -215,6 +276,7 @@ std::optional<ExpectationResult> Checker::check_store(ExpectationResult r, const
         const Record* rec = lookup(e->server, e->client);
         if (store == nullptr) return r;
         r.found = rec == nullptr ? std::string() : "has \"" + std::string(rec->at_line()) + "\"";
+        r.found_kind = rec == nullptr ? Found::nothing : Found::a_record;
         r.pass = rec == nullptr;
         return r;
     }
@@ -226,25 +288,29 @@ ExpectationResult Checker::check_reply(ExpectationResult r, const ExpectReply& e
     const int c = world.latest_send[static_cast<std::size_t>(e.server)];
     if (c < 0) {
         r.found = "no send to " + name(e.server) + " yet";
+        r.found_kind = Found::no_send_yet;
         return r;
     }
     const SimClient& client = world.clients[static_cast<std::size_t>(c)];
-    if (client.refused)
+    if (client.refused) {
         r.found = "the latest send to " + name(e.server) + " was refused (it was down)";
-    else if (!client.complete)
+        r.found_kind = Found::send_refused;
+    } else if (!client.complete) {
         r.found = "no reply yet (so far: \"" + shown(client.received) + "\")";
-    else if (!reply_matches(e.glob, client.received, skew_tolerance_))
+        r.found_kind = Found::no_reply_yet;
+    } else if (!reply_matches(e.glob, client.received, skew_tolerance_)) {
         r.found = "\"" + shown(client.received) + "\"";
-    else
+        r.found_kind = Found::other_reply;
+    } else {
         r.pass = true;
+    }
     return r;
 }
 
 ExpectationResult Checker::check(Instant now, const Step& step, const Observed& world) const {
     ExpectationResult r{step.line, now, step.text, false, {}};
     if (std::holds_alternative<ExpectConverged>(step.action)) {
-        r.found = converged(world);
-        r.pass = r.found.empty();
+        converged(world, r);
         return r;
     }
     if (const auto* e = std::get_if<ExpectReply>(&step.action)) return check_reply(r, *e, world);

@@ -58,7 +58,8 @@ class Checker {
     int hops(int from, int to);
     bool fault_between(Instant from, Instant to) const;
     void check_skew(Instant now, int s, const RecordApplied& r, Timestamp clock);
-    std::string converged(const Observed& world) const;
+    // Whether every live server holds the same records: into r (found, found_kind, pass).
+    void converged(const Observed& world, ExpectationResult& r) const;
     std::optional<ExpectationResult> check_store(ExpectationResult r, const StepAction& a,
                                                  const Observed& world) const;
     ExpectationResult check_reply(ExpectationResult r, const ExpectReply& e,

@@ -18,20 +18,50 @@
 
 namespace herd::sim {
 
+// What a failing expectation found instead, as a kind: what tools compare (a sweep's "fails the
+// same way"), while `found` says it in words, with names and values, for people.
+enum class Found {
+    nothing,           // it held
+    no_send_yet,       // expect reply: no send to that server yet
+    send_refused,      // expect reply: the latest send was refused (the server was down)
+    no_reply_yet,      // expect reply: the reply is not whole yet
+    other_reply,       // expect reply: another reply
+    server_down,       // the server named is down
+    no_record,         // no record of the client
+    other_position,    // expect has ... at: another position
+    other_time,        // expect has ... time: another time
+    a_record,          // expect lacks: a record
+    stores_differ,     // expect converged: two servers hold different records for a client
+    server_lacks,      // expect converged: a server lacks a record another has
+    store_unreadable,  // herd replay: a server's store could not be read
+};
+// A short, stable name of a kind (what a sweep's summary and signatures print).
+const char* found_name(Found f);
+
 struct ExpectationResult {
     int line = 0;
     Instant at;
     std::string text;  // the statement
     bool pass = false;
-    std::string found;  // on FAIL: what was found instead
+    std::string found;  // on FAIL: what was found instead, in words
+    Found found_kind = Found::nothing;
     // Real world only (herd replay): how long after its time a look found it holding; 0 when
     // it held at its time (always, in the simulator).
     Duration late{0};
 };
 
+// Which invariant a run broke (checker.hpp).
+enum class Broken {
+    older_record,    // a store took an older record than the one it held
+    skew_not_clock,  // a record's skew is not its server's clock at acceptance
+    forged_record,   // a server holds a record no client sent
+};
+const char* broken_name(Broken b);
+
 struct Violation {
     Instant at;
-    std::string what;
+    std::string what;  // in words, with names
+    Broken kind = Broken::forged_record;
 };
 
 struct SimStats {

@@ -300,44 +300,26 @@ std::vector<Timed> Generator::timeline() {
     return out;
 }
 
-// What kind of thing an expectation found instead (names, clients and numbers left out), so that
-// shrinking keeps the failure, not just the statement that failed.
-std::string found_kind(const std::string& found) {
-    static const std::pair<const char*, const char*> kinds[] = {
-        {"no send to", "no send yet"},
-        {"was refused", "the send was refused"},
-        {"no reply yet", "no reply yet"},
-        {"no record of", "no record"},
-        {" is down", "the server is down"},
-        {"\" but ", "two servers hold different records"},
-        {" lacks ", "a server lacks a record another has"},
-        {"could not read", "a store could not be read"},
-    };
-    for (const auto& [needle, kind] : kinds) {
-        if (found.find(needle) != std::string::npos) return kind;
-    }
-    if (found.rfind("at ", 0) == 0) return "another position";
-    if (found.rfind("time ", 0) == 0) return "another time";
-    if (found.rfind("has ", 0) == 0) return "a record";
-    if (found.rfind("\"", 0) == 0) return "another reply";
-    return "other";
-}
-
-std::string failure_signature(const SimResult& r, std::string* what, const std::string& file) {
+// The first failure of a run, as a key (kinds and fields) and in words; an empty key (kind none)
+// when it passed.
+FailureKey first_failure(const SimResult& r, std::string* what, const std::string& file) {
     for (const ExpectationResult& e : r.expectations) {
         if (e.pass) continue;
         *what = file + ":" + std::to_string(e.line) + " at " + format_duration(Duration{e.at.ns}) +
                 "  " + e.text + "  (found: " + e.found + ")";
-        return e.text + " (found: " + found_kind(e.found) + ")";
+        FailureKey key;
+        key.kind = FailureKey::Kind::expectation;
+        key.statement = e.text;
+        key.found = e.found_kind;
+        return key;
     }
     if (r.violations.empty()) return {};
-    *what = "invariant at " + format_duration(Duration{r.violations.front().at.ns}) + ": " +
-            r.violations.front().what;
-    const std::string& v = r.violations.front().what;
-    if (v.find("older") != std::string::npos) return "invariant: a store took an older record";
-    if (v.find(" stamped ") != std::string::npos)
-        return "invariant: a record's skew is not its server's clock";
-    return "invariant: a record no client sent";
+    const Violation& v = r.violations.front();
+    *what = "invariant at " + format_duration(Duration{v.at.ns}) + ": " + v.what;
+    FailureKey key;
+    key.kind = FailureKey::Kind::invariant;
+    key.broken = v.kind;
+    return key;
 }
 
 std::vector<std::string> split_lines(const std::string& text) {
@@ -491,13 +473,30 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
     return out;
 }
 
+std::string describe(const FailureKey& key) {
+    switch (key.kind) {
+        case FailureKey::Kind::none:
+            return {};
+        case FailureKey::Kind::unparsed:
+            return "the scenario does not parse";
+        case FailureKey::Kind::assertion:
+            return "assertion failed: " + key.statement + " at " + key.place;
+        case FailureKey::Kind::expectation:
+            return key.statement + " (found: " + found_name(key.found) + ")";
+        case FailureKey::Kind::invariant:
+            return std::string("invariant: ") + broken_name(key.broken);
+    }
+    return {};
+}
+
 RunOutcome run_scenario_text(const std::string& text, const std::string& file_name) {
     RunOutcome o;
     auto parsed = parse_scenario(text, file_name);
     if (const Error* e = error_of(parsed)) {
         o.parsed = false;
         o.failed = true;  // never a pass: a base or generator flaw to look at
-        o.signature = "the scenario does not parse";
+        o.key.kind = FailureKey::Kind::unparsed;
+        o.signature = describe(o.key);
         o.what = e->message;
         return o;
     }
@@ -512,12 +511,16 @@ RunOutcome run_scenario_text(const std::string& text, const std::string& file_na
     } catch (const AssertionFailure& e) {
         o.failed = true;
         o.broken_invariant = true;
-        o.signature = e.what();
+        o.key.kind = FailureKey::Kind::assertion;
+        o.key.statement = e.expression();
+        o.key.place = e.file() + ":" + std::to_string(e.line());
+        o.signature = describe(o.key);
         o.what = std::string(e.what()) + " (the simulation stopped there)";
         return o;
     }
-    o.signature = failure_signature(r, &o.what, file_name);
-    o.failed = !o.signature.empty();
+    o.key = first_failure(r, &o.what, file_name);
+    o.signature = describe(o.key);
+    o.failed = o.key.kind != FailureKey::Kind::none;
     return o;
 }
 
@@ -574,7 +577,7 @@ class Shrinker {
     // `base`: the statement lines of the base, which must stay.
     Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome,
              const std::vector<std::string>& base)
-        : file_(file), signature_(outcome.signature) {
+        : file_(file), key_(outcome.key) {
         for (std::string& line : split_lines(text)) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             if (!is_statement(line)) continue;  // comments, blanks
@@ -607,7 +610,7 @@ class Shrinker {
         if (runs_ >= runs_max) return false;
         runs_ += 1;
         const RunOutcome o = run_scenario_text(text(), file_);
-        return o.parsed && o.failed && o.signature == signature_;
+        return o.parsed && o.failed && o.key == key_;
     }
     // Drops units in chunks of half, a quarter, ... one, each pass until none can go.
     void drop_statements() {
@@ -684,7 +687,7 @@ class Shrinker {
     }
 
     std::string file_;
-    std::string signature_;
+    FailureKey key_;
     std::vector<std::string> lines_;
     std::vector<bool> base_;  // lines_[i] is the base's
     std::vector<bool> alive_;
@@ -784,8 +787,7 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
     // The base's statements stay unless the base alone fails the same way: dropping them could
     // only turn the finding into a failure of a base cut short.
     std::vector<std::string> base;
-    if (!base_text.empty() &&
-        run_scenario_text(base_text, file_name).signature != outcome.signature) {
+    if (!base_text.empty() && run_scenario_text(base_text, file_name).key != outcome.key) {
         for (std::string& line : split_lines(without_until(base_text))) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             if (is_statement(line)) base.push_back(std::move(line));

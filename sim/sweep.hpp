@@ -24,6 +24,7 @@
 
 #include "core/time.hpp"
 #include "sim/scenario.hpp"
+#include "sim/simulator.hpp"
 
 namespace herd::sim {
 
@@ -53,10 +54,25 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
 
 // How a run went: passed, or failed with a signature (what must stay the same while shrinking)
 // and a line saying what failed.
+// How a run failed, in kinds and fields, never in the words of a message: two runs fail "the
+// same way" (what shrinking keeps) when their keys are equal.
+struct FailureKey {
+    enum class Kind { none, unparsed, assertion, expectation, invariant };
+    Kind kind = Kind::none;
+    std::string statement;                  // expectation: its statement; assertion: its expression
+    Found found = Found::nothing;           // expectation: what it found instead
+    Broken broken = Broken::forged_record;  // invariant: which one
+    std::string place;                      // assertion: FILE:LINE of the check
+    friend bool operator==(const FailureKey&, const FailureKey&) = default;
+};
+// The key as one line (a sweep's signature, in its summary and its files).
+std::string describe(const FailureKey& key);
+
 struct RunOutcome {
     bool parsed = true;  // false: the text is not a scenario (the why is in `what`)
     bool failed = false;
-    std::string signature;
+    FailureKey key;
+    std::string signature;  // describe(key)
     std::string what;
     std::size_t timeline = 0;       // timeline statements
     bool broken_invariant = false;  // the run stopped on a failed HERD_ASSERT

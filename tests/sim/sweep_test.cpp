@@ -173,7 +173,7 @@ TEST(Sweep, WhatASweepWritesReplaysWithoutAWarning) {
         ASSERT_TRUE(o.failed);
         const std::string small = shrink_failure(run, "run.scn", o, nullptr, late);
         EXPECT_TRUE(parsed(small).warnings.empty()) << small;
-        EXPECT_EQ(run_scenario_text(small, "run.scn").signature, o.signature) << small;
+        EXPECT_EQ(run_scenario_text(small, "run.scn").key, o.key) << small;
     }
 }
 
@@ -196,6 +196,38 @@ TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
               "at 0s send s1 IAMAT a +1.0+1.0 {now}\n"
               "at 300ms expect s3 lacks a\n");
     EXPECT_GT(runs, 0u);
+}
+
+TEST(Sweep, AFailureIsKeyedByItsKindNotByItsWords) {
+    // Each way an expectation can fail, and the kind the checker gives it: what shrinking
+    // compares (the words of `found`, with names and values, are for people only).
+    const std::string send = "at 0s send s1 IAMAT k +1.0+1.0 {now}\n";
+    const std::pair<std::string, Found> cases[] = {
+        {"at 0s expect s2 has k at +1.0+1.0\n", Found::no_record},
+        {send + "at 1s crash s2\nat 2s expect s2 has k at +1.0+1.0\n", Found::server_down},
+        {"at 0s expect reply s1 \"*\"\n", Found::no_send_yet},
+        {send + "at 1s expect s2 has k at +2.0+2.0\n", Found::other_position},
+        {send + "at 1s expect s2 has k time 5\n", Found::other_time},
+        {send + "at 1s expect s2 lacks k\n", Found::a_record},
+        {send + "at 1s expect reply s1 \"nothing like it\"\n", Found::other_reply},
+        {"at 0s cut s1 s2\n" + send + "at 1s expect converged\n", Found::server_lacks},
+    };
+    for (const auto& [timeline, kind] : cases) {
+        const RunOutcome o = run_scenario_text("herd line 2\n" + timeline, "k.scn");
+        ASSERT_TRUE(o.failed) << timeline;
+        EXPECT_EQ(o.key.kind, FailureKey::Kind::expectation) << timeline;
+        EXPECT_EQ(o.key.found, kind) << timeline << o.what;
+        EXPECT_EQ(o.signature, describe(o.key));
+    }
+    // Same statement, same kind, other words (another client's record found): the same key.
+    const RunOutcome a = run_scenario_text(
+        "herd line 2\nat 0s send s1 IAMAT k +1.0+1.0 {now}\nat 1s expect s2 has k at +2.0+2.0\n",
+        "a.scn");
+    const RunOutcome b = run_scenario_text(
+        "herd line 2\nat 0s send s1 IAMAT k +3.0+3.0 {now}\nat 1s expect s2 has k at +2.0+2.0\n",
+        "b.scn");
+    EXPECT_NE(a.what, b.what);
+    EXPECT_EQ(a.key, b.key);
 }
 
 }  // namespace

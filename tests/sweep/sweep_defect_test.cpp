@@ -58,7 +58,7 @@ void expect_found_and_shrunk(Defect defect, const SweepConfig& config,
         shrunk = shrink_failure(found->text, "min.scn", found->outcome, &runs, base);
         const RunOutcome small = run_scenario_text(shrunk, "min.scn");
         EXPECT_TRUE(small.failed);
-        EXPECT_EQ(small.signature, found->outcome.signature);
+        EXPECT_EQ(small.key, found->outcome.key);
         EXPECT_LE(small.timeline, shrunk_statements_max) << shrunk;
         EXPECT_LT(small.timeline, found->outcome.timeline);
         // Deterministic: the same failure shrinks to the same file.
