@@ -68,13 +68,6 @@ struct Plan {
     std::string shard_text() const { return std::to_string(shard) + "/" + std::to_string(shards); }
 };
 
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    return static_cast<bool>(out);
-}
-
 // "A..B" (inclusive) and "I/N" (0 <= I < N).
 bool read_seeds(const po::variables_map& vm, Plan& plan) {
     const std::string range = vm["seeds"].as<std::string>();
@@ -188,7 +181,8 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
     std::error_code ec;
     std::filesystem::create_directories(plan.out, ec);
     const std::string probe = plan.out + "/.herd-sweep-probe";
-    if (ec || !std::filesystem::is_directory(plan.out) || !write_file(probe, "")) {
+    if (ec || !std::filesystem::is_directory(plan.out) ||
+        net::write_text_file(probe, "").has_value()) {
         std::cerr << "herd sweep: --out: cannot write in the folder " << plan.out << "\n";
         return false;
     }
@@ -210,14 +204,18 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
 
 // The HTML report of a written scenario file (a shrunk failure): simulated again with a trace.
 // False when it cannot be made (a broken invariant the shrinking did not see included).
-bool render_html(const std::string& file, const std::string& html) {
+// The HTML report of a written scenario file, or why there is none (the file unreadable or not
+// a scenario, the run stopped by a broken assertion, the trace or page not written).
+std::optional<Error> render_html(const std::string& file, const std::string& html) {
     auto text = net::read_text_file(file);
-    if (error_of(text) != nullptr) return false;
+    if (const Error* e = error_of(text)) return *e;
     auto parsed = sim::parse_scenario(std::get<std::string>(text), file);
-    if (error_of(parsed) != nullptr) return false;
+    if (const Error* e = error_of(parsed)) return Error{"no report of " + file + ": " + e->message};
     const sim::Scenario& sc = std::get<sim::Scenario>(parsed);
     const TempFile temporary("herd-sweep");
     const std::string& trace_path = temporary.path();
+    if (trace_path.empty())
+        return Error{"no report of " + file + ": no temporary file for its trace"};
     std::ofstream trace(trace_path, std::ios::binary | std::ios::trunc);
     sim::SimOptions options;
     options.trace = &trace;
@@ -225,11 +223,14 @@ bool render_html(const std::string& file, const std::string& html) {
     try {
         const ThrowingAssertions scope;
         r = sim::Simulator(sc, options).run();
-    } catch (const AssertionFailure&) {
-        return false;
+    } catch (const AssertionFailure& e) {
+        return Error{"no report of " + file + ": the run stopped: " + e.what()};
     }
     trace.close();
-    return !trace_path.empty() && trace && write_html(html, file, sc, r, trace_path, "herd sim");
+    if (!trace) return Error{"no report of " + file + ": cannot write its trace to " + trace_path};
+    if (!write_html(html, file, sc, r, trace_path, "herd sim"))
+        return Error{"no report of " + file + ": cannot write " + html};
+    return std::nullopt;
 }
 
 class Sweep {
@@ -241,6 +242,11 @@ class Sweep {
     bool write_summary() const;
     bool failed() const { return !failures_.empty(); }
     bool write_failed() const { return write_failed_; }
+    // What the first failed write said.
+    std::string write_error() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return write_error_;
+    }
     bool interrupted() const { return done_ < plan_.count(); }
 
   private:
@@ -248,12 +254,15 @@ class Sweep {
     std::optional<Failure> run_seed(std::uint64_t seed);
     bool shrink_this(const std::string& signature);
     void progress(std::chrono::steady_clock::time_point started);
+    // Records a failed write (the first one's error is kept); false when there was one.
+    bool ok(std::optional<Error> e);
 
     const Plan& plan_;
     std::atomic<std::uint64_t> next_{0};
     std::atomic<std::uint64_t> done_{0};
     std::atomic<bool> write_failed_{false};
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
+    std::string write_error_;  // the first failed write's error
     std::vector<Failure> failures_;
     std::map<std::string, std::size_t> shrunk_;  // per signature, failures shrunk so far
     double seconds_ = 0;
@@ -304,7 +313,7 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
     if (!outcome.failed) return std::nullopt;
     Failure f{seed, outcome.signature, outcome.what, outcome.timeline,
               plan_.out + "/" + name + ".scn"};
-    if (!write_file(f.file, text)) write_failed_ = true;
+    ok(net::write_text_file(f.file, text));
     if (!outcome.parsed || !shrink_this(outcome.signature)) return f;
     std::size_t runs = 0;
     const std::string small =
@@ -318,12 +327,19 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
         " timeline statements in " + std::to_string(runs) + " runs\n# fails: " + outcome.signature +
         "\n# replay: herd sim " + f.file +
         (outcome.broken_invariant ? " (it stops there, as a server would)\n" : "\n");
-    if (!write_file(f.file, header + small)) write_failed_ = true;
+    ok(net::write_text_file(f.file, header + small));
     // No report of a run cut short by a broken invariant: the file says what failed.
-    if (plan_.html && !write_failed_ && !outcome.broken_invariant &&
-        !render_html(f.file, plan_.out + "/" + name + ".min.html"))
-        write_failed_ = true;
+    if (plan_.html && !write_failed_ && !outcome.broken_invariant)
+        ok(render_html(f.file, plan_.out + "/" + name + ".min.html"));
     return f;
+}
+
+bool Sweep::ok(std::optional<Error> e) {
+    if (!e) return true;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!write_failed_) write_error_ = e->message;
+    write_failed_ = true;
+    return false;
 }
 
 void Sweep::progress(std::chrono::steady_clock::time_point started) {
@@ -359,7 +375,7 @@ bool Sweep::write_summary() const {
                        "\ncomplete " + (interrupted() ? "no" : "yes") + "\n";
     for (const Failure& f : failures_)
         text += "fail " + std::to_string(f.seed) + " " + f.file + " " + f.signature + "\n";
-    return write_file(summary_path(plan_), text);
+    return !net::write_text_file(summary_path(plan_), text).has_value();
 }
 
 struct Summary {
@@ -534,8 +550,12 @@ int run_sweep(int argc, char** argv) {
     Sweep sweep(plan);
     sweep.run();
     sweep.report(std::cout);
-    if (!sweep.write_summary() || sweep.write_failed()) {
-        std::cerr << "herd sweep: cannot write in " << plan.out << "\n";
+    if (sweep.write_failed()) {
+        std::cerr << "herd sweep: " << sweep.write_error() << "\n";
+        return 2;
+    }
+    if (!sweep.write_summary()) {
+        std::cerr << "herd sweep: cannot write its summary in " << plan.out << "\n";
         return 2;
     }
     if (stop_requested) return 130;

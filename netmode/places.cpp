@@ -185,8 +185,12 @@ class PlacesService::Worker {
 PlacesService::PlacesService(asio::io_context& io, PlacesConfig config)
     : io_(io), config_(std::move(config)) {
     if (config_.kind != PlacesConfig::Kind::offline) {
-        static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-        (void)curl_ready;
+        static const CURLcode curl_started = curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (curl_started != CURLE_OK) {
+            error_ =
+                Error{std::string("libcurl could not start: ") + curl_easy_strerror(curl_started)};
+            return;
+        }
         worker_ = std::make_unique<Worker>(config_.sockets_max);
     }
 }
@@ -294,6 +298,7 @@ void PlacesService::query(const PlacesQuery& q, Done done) {
             finish(key, std::move(result), took);
         });
     };
+    HERD_ASSERT(worker_ != nullptr);  // a service whose libcurl failed never starts a server
     worker_->submit(std::move(r));
 }
 

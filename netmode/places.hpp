@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/node.hpp"
 
 namespace herd::net {
@@ -84,6 +85,9 @@ class PlacesService {
     // Never given the key.
     void on_event(std::function<void(const std::string&)> report) { report_ = std::move(report); }
     const PlacesStats& stats() const { return stats_; }
+    // Why the service cannot answer at all (libcurl did not start), checked before a server
+    // opens its port.
+    const std::optional<Error>& error() const { return error_; }
 
   private:
     class Worker;
@@ -97,6 +101,7 @@ class PlacesService {
     void count_outcome(const std::string& status, std::chrono::nanoseconds took);
     bool answer_from_cache(const std::string& key, Done& done);
 
+    std::optional<Error> error_;
     boost::asio::io_context& io_;
     PlacesConfig config_;
     std::unique_ptr<Worker> worker_;

@@ -180,6 +180,7 @@ std::optional<Error> Server::start() {
     // its admin port says so and does not start.
     if (auto e = log_.open()) return e;
     if (auto e = trace_.open()) return e;
+    if (places_.error()) return places_.error();
     if (!options_.admin.empty()) {
         admin_ = std::make_unique<AdminServer>(
             io_, [this](const HttpRequest& r) { return admin_answer(r); });

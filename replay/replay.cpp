@@ -296,15 +296,19 @@ void Run::expect(const sim::Step& step, const Clients& clients) {
             ++next;
         const auto due = t0_ + std::chrono::nanoseconds(step.at.ns);
         const Window window{due, due + std::chrono::nanoseconds(tolerance.ns), next};
-        looks_again_.push_back(LookAgain{
-            result_.expectations.size(),
-            std::async(std::launch::async, [this, &step, &clients, what, window, r] {
-                try {
-                    return look_again(step, what, clients, window, r);
-                } catch (const std::exception&) {
-                    return r;  // no second look (no thread, no memory): the first one stands
-                }
-            })});
+        looks_again_.push_back(
+            LookAgain{result_.expectations.size(),
+                      std::async(std::launch::async, [this, &step, &clients, what, window, r] {
+                          try {
+                              return look_again(step, what, clients, window, r);
+                          } catch (const std::exception& e) {
+                              // No second look (no thread, no memory): the first one stands, and
+                              // says so.
+                              sim::ExpectationResult first = r;
+                              first.found += std::string(" (no second look: ") + e.what() + ")";
+                              return first;
+                          }
+                      })});
     }
     result_.expectations.push_back(std::move(r));
 }
