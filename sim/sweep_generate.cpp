@@ -1,0 +1,402 @@
+// herd sweep's generator (sim/sweep.hpp): the faults a seed draws against a base scenario, and
+// the run's text, with one timeline in time order.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/assert.hpp"
+#include "core/prng.hpp"
+#include "core/text.hpp"
+#include "sim/fault_timeline.hpp"
+#include "sim/sweep.hpp"
+#include "sim/sweep_internal.hpp"
+
+namespace herd::sim {
+
+using detail::split_lines;
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+
+std::string at_text(std::int64_t ns) {
+    std::string out = "at ";
+    append_decimal(out, static_cast<std::uint64_t>(ns / ms));
+    return out + "ms ";
+}
+
+struct Timed {
+    std::int64_t ns;
+    std::string statement;
+};
+
+// What the base does that generated faults must leave alone.
+struct BaseFaults {
+    FaultTimeline timeline;               // its own faults' windows
+    bool links = false;                   // it partitions, cuts, silences, restores or heals
+    std::set<std::pair<int, int>> named;  // links its cuts, silences and restores name
+    std::int64_t last_fault_ns = 0;       // when its last fault window ends
+    bool in_force_at_end = false;         // a fault of its own is still in force at its end
+    std::map<int, std::int64_t> jumps;    // each server's clock jumps, added up
+};
+
+BaseFaults find_base_faults(const Scenario& sc) {
+    BaseFaults b;
+    b.timeline = fault_timeline(sc);
+    const std::int64_t last = b.timeline.last_end();
+    b.in_force_at_end = last > sc.end().ns;
+    b.last_fault_ns = b.in_force_at_end ? 0 : last;
+    for (const Step& step : sc.steps) {
+        const StepAction& a = step.action;
+        if (const auto* j = std::get_if<ClockJumpStep>(&a)) b.jumps[j->server] += j->by.ns;
+        if (const auto* c = std::get_if<CutStep>(&a)) b.named.insert({c->a, c->b});
+        if (const auto* r = std::get_if<RestoreStep>(&a)) b.named.insert({r->a, r->b});
+        if (const auto* q = std::get_if<SilenceStep>(&a))
+            b.named.insert({std::min(q->a, q->b), std::max(q->a, q->b)});
+        b.links = b.links || std::holds_alternative<PartitionStep>(a) ||
+                  std::holds_alternative<HealStep>(a) || std::holds_alternative<CutStep>(a) ||
+                  std::holds_alternative<RestoreStep>(a) || std::holds_alternative<SilenceStep>(a);
+    }
+    return b;
+}
+
+class Generator {
+  public:
+    Generator(const Scenario& base, std::uint64_t seed, const SweepConfig& config)
+        : base_(base),
+          config_(config),
+          prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed),
+          base_faults_(find_base_faults(base)) {}
+    const BaseFaults& base_faults() const { return base_faults_; }
+    std::string hostile_prefix = "sweep-h";  // client IDs no base line uses
+
+    bool enabled(FaultKind k) const {
+        return std::find(config_.faults.begin(), config_.faults.end(), k) != config_.faults.end();
+    }
+    std::string settings();
+    std::vector<Timed> timeline();
+
+  private:
+    const std::string& name(int s) const {
+        return base_.herd.servers[static_cast<std::size_t>(s)].name.str();
+    }
+    std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
+    std::string partition();
+    std::string drifts();
+    void hostile_client(std::int64_t t, std::vector<Timed>& out);
+    void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
+    // Whether the base has `s` down at some time in [from, to]: a generated crash there would
+    // be undone by a generated restart that revives what the base crashed.
+    bool base_down(int s, std::int64_t from, std::int64_t to) const;
+    std::vector<int> servers_up(std::int64_t from, std::int64_t to) const;
+
+    // A link for a cut or a silence: one the base names in none of its own, and not faulted by
+    // this generator at `t`; nothing when there is none.
+    std::optional<std::pair<int, int>> free_link(std::int64_t t, std::int64_t until);
+
+    const Scenario& base_;
+    const SweepConfig& config_;
+    Prng prng_;
+    std::vector<std::int64_t> down_until_;
+    std::map<std::pair<int, int>, std::int64_t> link_busy_until_;
+    int hostile_ = 0;  // hostile clients so far
+    BaseFaults base_faults_;
+};
+
+std::string Generator::settings() {
+    std::string out;
+    const int n = static_cast<int>(base_.herd.servers.size());
+    // Only what the base leaves unset: a scenario gives each setting once.
+    auto unset = [this](const std::string& setting) { return base_.settings.count(setting) == 0; };
+    if (enabled(FaultKind::clock)) {
+        for (int s = 0; s < n; ++s) {
+            if (prng_.below(4) != 0 || !unset("clock " + name(s))) continue;
+            const std::int64_t offset = prng_.between(-2000, 2000);
+            out += "clock " + name(s) + " offset " + (offset < 0 ? "-" : "+") +
+                   std::to_string(offset < 0 ? -offset : offset) + "ms\n";
+        }
+    }
+    if (enabled(FaultKind::latency) && !base_.herd.links.empty()) {
+        const std::uint64_t slow = 1 + prng_.below(3);
+        std::set<std::pair<int, int>> chosen;
+        for (std::uint64_t i = 0; i < slow; ++i) {
+            const auto [a, b] = base_.herd.links[prng_.below(base_.herd.links.size())];
+            const std::int64_t max_ms = prng_.between(2, 300);
+            if (!chosen.insert({a, b}).second || !unset("latency " + name(a) + " " + name(b)))
+                continue;
+            out += "latency " + name(a) + " " + name(b) + " uniform(1ms," + std::to_string(max_ms) +
+                   "ms)\n";
+        }
+    }
+    if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail"))
+        out += "places fail 0." + std::to_string(prng_.between(1, 5)) + "\n";
+    if (enabled(FaultKind::places) && prng_.below(4) == 0 && unset("places hang"))
+        out += "places hang 0.0" + std::to_string(prng_.between(1, 9)) + "\n";
+    return out + drifts();
+}
+
+// Clock rates: a quarter of the servers drift, up to 500 ppm either way.
+std::string Generator::drifts() {
+    std::string out;
+    if (!enabled(FaultKind::clock)) return out;
+    for (int s = 0; s < static_cast<int>(base_.herd.servers.size()); ++s) {
+        if (prng_.below(4) != 0 || base_.settings.count("clock " + name(s) + " drift") != 0)
+            continue;
+        const std::int64_t ppm = prng_.between(-500, 500);
+        out += "clock " + name(s) + " drift " + (ppm < 0 ? "-" : "+") +
+               std::to_string(ppm < 0 ? -ppm : ppm) + "ppm\n";
+    }
+    return out;
+}
+
+std::string Generator::partition() {
+    const int n = static_cast<int>(base_.herd.servers.size());
+    std::vector<int> side(static_cast<std::size_t>(n));
+    int ones = 0;
+    for (int& g : side) {
+        g = static_cast<int>(prng_.below(2));
+        ones += g;
+    }
+    if (ones == 0) side[prng_.below(side.size())] = 1;
+    if (ones == n) side[prng_.below(side.size())] = 0;
+    std::string groups[2];
+    for (int s = 0; s < n; ++s)
+        groups[side[static_cast<std::size_t>(s)]] += name(s) + " ";
+    return "partition " + groups[0] + "| " + groups[1].substr(0, groups[1].size() - 1);
+}
+
+std::optional<std::pair<int, int>> Generator::free_link(std::int64_t t, std::int64_t until) {
+    std::vector<std::pair<int, int>> free;
+    for (const auto& link : base_.herd.links) {
+        if (base_faults_.named.count(link) == 0 && link_busy_until_[link] <= t)
+            free.push_back(link);
+    }
+    if (free.empty()) return std::nullopt;
+    const auto link = free[prng_.below(free.size())];
+    link_busy_until_[link] = until;
+    return link;
+}
+
+// The servers up from `from` to `to`: neither crashed by this generator nor down in the base.
+std::vector<int> Generator::servers_up(std::int64_t from, std::int64_t to) const {
+    std::vector<int> up;
+    for (int s = 0; s < static_cast<int>(down_until_.size()); ++s) {
+        if (down_until_[static_cast<std::size_t>(s)] <= from && !base_down(s, from, to))
+            up.push_back(s);
+    }
+    return up;
+}
+
+bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
+    return base_faults_.timeline.down_during(s, from, to);
+}
+
+void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
+                          std::vector<Timed>& out) {
+    const std::int64_t undo = std::min(t + between_ms(100, 2000), end);
+    if (kind == FaultKind::partition) {
+        out.push_back({t, partition()});
+        out.push_back({undo, "heal"});
+    } else if (kind == FaultKind::cut) {
+        const auto link = free_link(t, undo);
+        if (!link) return;
+        const std::string pair = name(link->first) + " " + name(link->second);
+        out.push_back({t, "cut " + pair});
+        out.push_back({undo, "restore " + pair});
+    } else if (kind == FaultKind::silence) {
+        // Up to 5 s: long enough for the silence timeout (3 s) to close the link, or not.
+        const std::int64_t until = std::min(t + between_ms(100, 5000), end);
+        const auto link = free_link(t, until);
+        if (!link) return;
+        auto [a, b] = *link;
+        if (prng_.below(2) == 0) std::swap(a, b);
+        const bool one_way = prng_.below(2) == 0;
+        out.push_back({t, "silence " + name(a) + " " + name(b) + (one_way ? " oneway" : "")});
+        out.push_back({until, "restore " + name(a) + " " + name(b)});
+    } else if (kind == FaultKind::clock) {
+        // A step of the clock, up to 2 s either way; not undone (a clock that jumped stays).
+        const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
+        const std::int64_t by = prng_.between(-2000, 2000);
+        const auto it = base_faults_.jumps.find(s);
+        if (it != base_faults_.jumps.end() &&
+            std::abs(it->second) > clock_offset_max.ns - 2'000 * ms)
+            return;  // the base's own jumps leave no room under the bound
+        out.push_back({t, "clock " + name(s) + " jump " + (by < 0 ? "-" : "+") +
+                              std::to_string(by < 0 ? -by : by) + "ms"});
+    } else if (kind == FaultKind::clients) {
+        hostile_client(t, out);
+    } else if (kind == FaultKind::pause) {
+        // Up to 5 s, and over by the phase's end like every generated fault; a server that is up
+        // (a paused crashed server would pause nothing).
+        const std::int64_t length = std::min(between_ms(100, 5000), std::max(end - t, ms));
+        const std::vector<int> up = servers_up(t, t + length);
+        if (up.empty()) return;
+        const int s = up[prng_.below(up.size())];
+        out.push_back({t, "pause " + name(s) + " for " + std::to_string(length / ms) + "ms"});
+    } else if (kind == FaultKind::crash) {
+        const std::vector<int> up = servers_up(t, undo);
+        if (up.empty()) return;
+        const int s = up[prng_.below(up.size())];
+        down_until_[static_cast<std::size_t>(s)] = undo;
+        out.push_back({t, "crash " + name(s)});
+        out.push_back({undo, "restart " + name(s)});
+    }
+}
+
+// One hostile client: a 60 000-byte ID (stored: it fits in a record), a 70 000-byte one (`? line`),
+// a burst, or (only under the convergent rule, where the herd must agree on it) a tie: two
+// positions of one client with the same time, to two servers at once.
+void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
+    const std::size_t n = base_.herd.servers.size();
+    const auto s = static_cast<int>(prng_.below(n));
+    const std::string id = hostile_prefix + std::to_string(hostile_ += 1);
+    const bool ties = n >= 2 && base_.tie_break == TieBreak::convergent;
+    switch (prng_.below(ties ? 4 : 3)) {
+        case 0:
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(60'000, 'x') +
+                                  " +1.000000+1.000000 {now}"});
+            break;
+        case 1:
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(70'000, 'y') +
+                                  " +1.000000+1.000000 {now}"});
+            break;
+        case 2:
+            // Its own clients: a base workload's w3 at the same instant would be a tie.
+            out.push_back({t, "workload clients=5 rate=2000/s for=100ms prefix=" + id + "-"});
+            break;
+        default: {
+            const auto other =
+                static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
+            out.push_back({t, "send " + name(s) + " IAMAT " + id + " +1.000000+1.000000 {now}"});
+            out.push_back(
+                {t, "send " + name(other) + " IAMAT " + id + " -1.000000-1.000000 {now}"});
+        }
+    }
+}
+
+std::vector<Timed> Generator::timeline() {
+    // A partition needs two servers, and names that cannot be read as its grammar's `|` or `*`.
+    // ... and when the base has no link faults of its own: a partition replaces the base's, and
+    // its heal would end the base's cuts and silences.
+    bool can_partition = base_.herd.servers.size() >= 2 && !base_faults_.links;
+    for (const ServerSpec& sv : base_.herd.servers)
+        can_partition = can_partition && sv.name.str() != "|" && sv.name.str() != "*";
+    std::vector<FaultKind> kinds;
+    for (FaultKind k : {FaultKind::partition, FaultKind::cut, FaultKind::crash, FaultKind::silence,
+                        FaultKind::pause, FaultKind::clock, FaultKind::clients}) {
+        if (enabled(k) && (k != FaultKind::partition || can_partition)) kinds.push_back(k);
+    }
+    down_until_.assign(base_.herd.servers.size(), 0);
+    std::vector<Timed> out;
+    const std::int64_t end = config_.phase_start.ns + config_.phase.ns;
+    if (kinds.empty()) return out;
+    for (std::int64_t t = config_.phase_start.ns;;) {
+        t += between_ms(100, 800);
+        if (t >= end) break;
+        add_fault(kinds[prng_.below(kinds.size())], t, end, out);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Timed& a, const Timed& b) { return a.ns < b.ns; });
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
+    if (text == "all") return SweepConfig{}.faults;
+    static const std::pair<const char*, FaultKind> names[] = {
+        {"partition", FaultKind::partition}, {"cut", FaultKind::cut},
+        {"crash", FaultKind::crash},         {"clock", FaultKind::clock},
+        {"latency", FaultKind::latency},     {"places", FaultKind::places},
+        {"silence", FaultKind::silence},     {"pause", FaultKind::pause},
+        {"clients", FaultKind::clients}};
+    std::vector<FaultKind> out;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t end = text.find(',', at);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view word = text.substr(at, end - at);
+        auto it = std::find_if(std::begin(names), std::end(names),
+                               [&](const auto& n) { return word == n.first; });
+        if (it == std::end(names)) return std::nullopt;
+        out.push_back(it->second);
+        at = end + 1;
+    }
+    return out;
+}
+
+namespace {
+
+// The time of every timeline line of a parsed scenario (a line's first step), by line number.
+std::map<int, std::int64_t> times_by_line(const Scenario& sc) {
+    std::map<int, std::int64_t> out;
+    for (const Step& step : sc.steps)
+        out.try_emplace(step.line, step.at.ns);
+    return out;
+}
+
+bool is_until(std::string_view line) {
+    return take_field(line) == "until";
+}
+
+}  // namespace
+
+std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
+                         const SweepConfig& config) {
+    Generator g(base, seed, config);
+    while (base_text.find(g.hostile_prefix) != std::string::npos)
+        g.hostile_prefix += "x";
+    std::vector<Timed> timed = g.timeline();
+    // Every generated fault is undone within the phase. The liveness check comes a settle time
+    // after the phase and after the base's own faults; none if the base leaves one in force.
+    const BaseFaults& b = g.base_faults();
+    const std::int64_t check =
+        std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
+    if (!b.in_force_at_end) timed.push_back(Timed{check, "expect converged"});
+    // The base's lines up to its timeline, the generated settings, then one timeline in time
+    // order: each generated statement goes before the first base statement that comes later
+    // (after those at the same time, as the parser would run them), so the file reads, and
+    // replays under --strict, as written.
+    const std::map<int, std::int64_t> base_times = times_by_line(base);
+    const std::vector<std::string> lines = split_lines(base_text);
+    const std::size_t first_timed =
+        base_times.empty() ? lines.size() : static_cast<std::size_t>(base_times.begin()->first - 1);
+    std::string out;
+    std::size_t next = 0;
+    auto emit_before = [&](std::int64_t ns) {
+        for (; next < timed.size() && timed[next].ns < ns; ++next)
+            out += at_text(timed[next].ns) + timed[next].statement + "\n";
+    };
+    // The time of the next base statement from each line on: generated statements go before
+    // the comments above a later base statement, not between them.
+    std::vector<std::int64_t> next_time(lines.size() + 1, INT64_MAX);
+    for (std::size_t i = lines.size(); i-- > 0;) {
+        const auto t = base_times.find(static_cast<int>(i + 1));
+        next_time[i] = t != base_times.end() ? t->second : next_time[i + 1];
+    }
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i == first_timed) {
+            out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
+            out += g.settings();
+            out += "# the timeline: the base's statements and the seed's, in time order\n";
+        }
+        if (base.until && is_until(lines[i])) continue;  // a generated run ends later
+        if (i >= first_timed) emit_before(next_time[i]);
+        out += lines[i] + "\n";
+    }
+    if (first_timed == lines.size()) {
+        out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
+        out += g.settings();
+    }
+    emit_before(INT64_MAX);
+    if (b.in_force_at_end)
+        out += "# no final check: the base leaves a fault of its own in force at its end\n";
+    if (base.until) out += "until " + std::to_string(std::max(base.until->ns, check)) + "ns\n";
+    return out;
+}
+
+}  // namespace herd::sim
