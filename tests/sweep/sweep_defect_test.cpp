@@ -30,7 +30,11 @@ struct Found {
 std::optional<Found> first_failure(std::uint64_t seeds, const SweepConfig& config,
                                    const std::string& text = base_text()) {
     auto parsed = parse_scenario(text, "sweep_fall2017.scn");
-    if (error_of(parsed) != nullptr) return std::nullopt;
+    if (const Error* e = error_of(parsed)) {
+        // A base that does not parse is a failure of the test, never "no seed failed".
+        ADD_FAILURE() << e->message;
+        return Found{0, text, run_scenario_text(text, "sweep_fall2017.scn")};
+    }
     for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
         const std::string run = generate_run(text, std::get<Scenario>(parsed), seed, config);
         RunOutcome o = run_scenario_text(run, "run.scn");
@@ -108,6 +112,20 @@ TEST(SweepFindsDefects, ABrokenInvariantIsAFailureToShrinkNotTheEndOfTheSweep) {
     ASSERT_TRUE(found.has_value());
     EXPECT_EQ(found->outcome.signature.rfind("assertion failed: timers_.size() <=", 0), 0u)
         << found->outcome.signature;
+}
+
+TEST(SweepFindsDefects, TheCheckerReportsADoubledSkew) {
+    // The invariant checker at work: a server whose clock is behind the client's doubles the
+    // skew it stamps; the checker names the broken invariant (a run without the defect passes).
+    const std::string text =
+        "herd line 2\nclock s1 offset -2s\nat 0s send s1 IAMAT k +1.0+1.0 {now}\n"
+        "at 1s expect converged\n";
+    EXPECT_FALSE(run_scenario_text(text, "skew.scn").failed);
+    DefectOn on(Defect::skew_doubled_when_behind);
+    const RunOutcome o = run_scenario_text(text, "skew.scn");
+    ASSERT_TRUE(o.failed);
+    EXPECT_EQ(o.key.kind, FailureKey::Kind::invariant) << o.what;
+    EXPECT_EQ(o.key.broken, Broken::skew_not_clock) << o.what;
 }
 
 TEST(SweepFindsDefects, WithoutADefectTheSameSeedsPass) {
