@@ -228,21 +228,26 @@ class Wire {
     void on(sim::EvDeliver& d) {
         sim::Network::Conn* c = net_.find(d.conn);
         if (c == nullptr) return;
-        net_.delivered(now, d.conn, d.from, d.bytes->size());
-        const sim::Network::End to = c->end[1 - d.from];
-        const sim::Network::End from = c->end[d.from];
-        if (!to.open || blackholed(*c) || silent_.count({d.conn, to.server}) > 0) return;
-        if (to.server == sim::client_end) {
-            replies_.at(static_cast<std::size_t>(c->client)) += *d.bytes;
-        } else if (Node* n = live(to.server)) {
+        // What is read of the connection before delivered() may erase it (as the simulator
+        // does): its ends' servers and states, its client, whether it is blackholed.
+        const int to_server = c->end[1 - d.from].server;
+        const int from_server = c->end[d.from].server;
+        const bool to_open = c->end[1 - d.from].open;
+        const int client = c->client;
+        const bool dropped = blackholed(*c) || silent_.count({d.conn, to_server}) > 0;
+        net_.delivered(now, d.conn, d.from, d.bytes->size());  // may erase the connection
+        if (!to_open || dropped) return;
+        if (to_server == sim::client_end) {
+            replies_.at(static_cast<std::size_t>(client)) += *d.bytes;
+        } else if (Node* n = live(to_server)) {
             n->handle_bytes(d.conn, *d.bytes, stamp());
-            pump(name_of(to.server));
+            pump(name_of(to_server));
         }
         c = net_.find(d.conn);
-        Node* sender = c != nullptr && c->end[d.from].open ? live(from.server) : nullptr;
+        Node* sender = c != nullptr && c->end[d.from].open ? live(from_server) : nullptr;
         if (sender == nullptr) return;
         sender->handle_sent(d.conn, d.bytes->size(), stamp());
-        pump(name_of(from.server));
+        pump(name_of(from_server));
     }
     void on(sim::EvCloseNotice& n) {
         sim::Network::Conn* c = net_.find(n.conn);
@@ -261,16 +266,19 @@ class Wire {
         Node* dialer = d.life == life(d.server) ? live(d.server) : nullptr;
         if (dialer == nullptr) return;  // the dialer crashed or restarted meanwhile
         Node* peer = live(d.peer);
-        if (peer == nullptr || net_.is_cut(d.server, d.peer)) {
+        // As in the simulator: a cut, or a silent link either way (its handshake is lost).
+        if (peer == nullptr || net_.is_cut(d.server, d.peer) ||
+            net_.is_silenced(d.server, d.peer) || net_.is_silenced(d.peer, d.server)) {
             dialer->handle_dial_failed(sc_.herd.servers[static_cast<std::size_t>(d.peer)].name,
                                        stamp());
             pump(name_of(d.server));
             return;
         }
+        // As in the simulator: the peer accepts and acts, then the dialer learns it is connected.
         const std::uint64_t id = net_.open(d.server, d.peer, now);
         peer->handle_accepted(id, stamp());
-        dialer->handle_dialed(id, sc_.herd.servers[static_cast<std::size_t>(d.peer)].name, stamp());
         pump(name_of(d.peer));
+        dialer->handle_dialed(id, sc_.herd.servers[static_cast<std::size_t>(d.peer)].name, stamp());
         pump(name_of(d.server));
     }
     void on(sim::EvClientOpen& o) {
