@@ -1,0 +1,491 @@
+// The Node (core/node.hpp), its peers: the link handshake and its per-origin limits, floods and
+// their batching, peer lines, anti-entropy, and dialing with backoff.
+#include "core/node.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/assert.hpp"
+#include "core/client_protocol.hpp"
+#include "core/defects.hpp"
+#include "core/hash.hpp"
+#include "core/text.hpp"
+#include "core/whatsat_reply.hpp"
+
+namespace herd {
+
+namespace {
+
+// The fourth space-separated field, found with memchr; empty when the line has fewer spaces.
+std::string_view fourth_field_fast(std::string_view line) {
+    std::size_t start = 0;
+    for (int i = 0; i < 3; ++i) {
+        const std::size_t space = line.find(' ', start);
+        if (space == std::string_view::npos) return {};
+        start = space + 1;
+    }
+    const std::size_t end = line.find(' ', start);
+    if (end == std::string_view::npos) return {};
+    return line.substr(start, end - start);
+}
+
+// A line with its newline, made once and shared by every link it goes out on.
+SharedBytes line_bytes(std::string_view line) {
+    std::string bytes;
+    bytes.reserve(line.size() + 1);
+    bytes.append(line);
+    bytes.push_back('\n');
+    return std::make_shared<const std::string>(std::move(bytes));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- peers: handshake
+
+HandshakeTranscript Node::transcript(const Connection& c) const {
+    const Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
+    HandshakeTranscript t;
+    if (c.dialed_by_us) {
+        t.dialer = config_.self.str();
+        t.acceptor = nb.name.str();
+        t.dialer_incarnation = config_.incarnation;
+        t.dialer_nonce = c.local_nonce;
+        t.acceptor_incarnation = c.remote_incarnation;
+        t.acceptor_nonce = c.remote_nonce;
+    } else {
+        t.dialer = nb.name.str();
+        t.acceptor = config_.self.str();
+        t.dialer_incarnation = c.remote_incarnation;
+        t.dialer_nonce = c.remote_nonce;
+        t.acceptor_incarnation = config_.incarnation;
+        t.acceptor_nonce = c.local_nonce;
+    }
+    return t;
+}
+
+void Node::handle_first_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    if (first_field(line) == "HELLO") {
+        if (config_.peers_need_secure_transport && !c.secured) {
+            refuse(conn, "secure-transport-required", now);
+            return;
+        }
+        if (auto hello = parse_hello(line)) {
+            handle_hello(conn, c, *hello, now);
+            return;
+        }
+    }
+    if (c.peers_only) {
+        // Admitted over a connection cap only in case it was a peer; it is not.
+        stats_.clients_refused_peers_only += 1;
+        close_connection(conn, CloseMode::now, "connection cap (not a peer)", now);
+        return;
+    }
+    c.role = Role::client;
+    handle_client_line(conn, c, line, now);
+}
+
+void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
+    stats_.handshakes_refused += 1;
+    Connection* c = find(conn);
+    if (c != nullptr) {
+        auto bytes = std::make_shared<const std::string>(format_refused(reason));
+        c->unsent_bytes += bytes->size();
+        stats_.peer_writes += 1;
+        actions_.push_back(SendToPeer{conn, std::move(bytes)});
+    }
+    close_connection(conn, CloseMode::after_flush, reason, now);
+}
+
+void Node::handle_hello(ConnectionId conn, Connection& c, const Hello& hello, Now now) {
+    if (hello.acceptor != config_.self.str()) {
+        refuse(conn, "wrong-server", now);
+        return;
+    }
+    const int n = neighbour_index(hello.dialer);
+    if (n < 0) {
+        refuse(conn, "not-a-neighbour", now);
+        return;
+    }
+    if (!c.identity.empty() && c.identity != hello.dialer) {
+        refuse(conn, "identity-mismatch", now);  // its certificate names another server
+        return;
+    }
+    if (const char* why = origin_refusal(c.origin, now)) {
+        refuse(conn, why, now);
+        return;
+    }
+    origin_begin(c);
+    c.role = Role::welcome_sent;
+    c.neighbour = n;
+    c.remote_incarnation = hello.incarnation;
+    c.remote_nonce = hello.nonce;
+    c.local_nonce = prng_.next();
+    const std::string mac = welcome_mac(config_.secret, transcript(c));
+    send_peer(conn, c,
+              format_welcome(Welcome{config_.self.str(), config_.incarnation, c.local_nonce, mac}),
+              1, now);
+    // Now a handshake: its deadline (silence_timeout), not the client idle one armed before.
+    if (find(conn) == &c) schedule_check(conn, c);
+}
+
+void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    const auto welcome = parse_welcome(line);
+    if (!welcome) {
+        // REFUSED, or anything else: the peer did not accept us.
+        close_connection(conn, CloseMode::now,
+                         first_field(line) == "REFUSED" ? line : "bad handshake", now);
+        return;
+    }
+    if (welcome->acceptor != neighbours_[static_cast<std::size_t>(c.neighbour)].name.str()) {
+        refuse(conn, "wrong-server", now);
+        return;
+    }
+    c.remote_incarnation = welcome->incarnation;
+    c.remote_nonce = welcome->nonce;
+    const HandshakeTranscript t = transcript(c);
+    if (!mac_equal(welcome->mac, welcome_mac(config_.secret, t))) {
+        refuse(conn, "authentication-failed", now);
+        return;
+    }
+    send_peer(conn, c, format_auth(auth_mac(config_.secret, t)), 1, now);
+    establish(conn, c, now);
+}
+
+void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    const auto mac = parse_auth(line);
+    if (!mac || !mac_equal(*mac, auth_mac(config_.secret, transcript(c)))) {
+        origin_failed(c.origin, now);
+        refuse(conn, "authentication-failed", now);
+        return;
+    }
+    establish(conn, c, now);
+}
+
+const char* Node::origin_refusal(std::uint64_t origin, Now now) {
+    if (origin == 0) return nullptr;
+    auto it = origins_.find(origin);
+    if (it == origins_.end()) {
+        if (origins_.size() < config_.limits.origins_max || evict_origin()) return nullptr;
+        stats_.origin_refused_full += 1;
+        return "too-many-origins";
+    }
+    if (now.mono < it->second.blocked_until) {
+        stats_.origin_refused_blocked += 1;
+        return "too-many-failures";
+    }
+    if (it->second.pending >= config_.limits.handshakes_per_origin_max) {
+        stats_.origin_refused_pending += 1;
+        return "too-many-handshakes";
+    }
+    return nullptr;
+}
+
+bool Node::evict_origin() {
+    if (idle_origins_.empty()) return false;
+    const std::uint64_t origin = idle_origins_.begin()->second;
+    idle_origins_.erase(idle_origins_.begin());
+    HERD_ASSERT(origins_.at(origin).pending == 0);
+    origins_.erase(origin);
+    return true;
+}
+
+void Node::origin_failed(std::uint64_t origin, Now now) {
+    if (origin == 0) return;
+    Origin& o = origins_.at(origin);
+    HERD_ASSERT(o.pending > 0);  // a failure ends a pending handshake
+    while (!o.failures.empty() &&
+           o.failures.front() + config_.limits.auth_failure_window <= now.mono)
+        o.failures.pop_front();
+    o.failures.push_back(now.mono);
+    if (o.failures.size() >= config_.limits.auth_failures_per_origin_max) {
+        o.blocked_until = now.mono + config_.limits.auth_failure_window;
+        o.failures.clear();
+    }
+    HERD_ASSERT(o.failures.size() < config_.limits.auth_failures_per_origin_max);
+}
+
+// A handshake from this connection's origin has begun.
+void Node::origin_begin(Connection& c) {
+    HERD_ASSERT(!c.origin_pending);
+    if (c.origin == 0) return;
+    Origin& o = origins_[c.origin];
+    if (o.pending == 0) idle_origins_.erase({o.idle_since, c.origin});
+    o.pending += 1;
+    c.origin_pending = true;
+    HERD_ASSERT(origins_.size() <= config_.limits.origins_max);
+}
+
+// A handshake from this connection's origin is over (established, refused or closed).
+void Node::origin_done(Connection& c) {
+    if (!c.origin_pending) return;
+    c.origin_pending = false;
+    auto it = origins_.find(c.origin);
+    HERD_ASSERT(it != origins_.end() && it->second.pending > 0);
+    Origin& o = it->second;
+    o.pending -= 1;
+    if (o.pending > 0) return;
+    // Kept while blocked or with failures to remember; else forgotten (the map stays small).
+    if (o.failures.empty() && o.blocked_until <= last_now_.mono) {
+        origins_.erase(it);
+    } else {
+        o.idle_since = last_now_.mono;
+        idle_origins_.insert({o.idle_since, c.origin});
+    }
+    HERD_ASSERT(idle_origins_.size() <= origins_.size());
+}
+
+void Node::establish(ConnectionId conn, Connection& c, Now now) {
+    HERD_ASSERT(c.neighbour >= 0 && (c.role == Role::hello_sent || c.role == Role::welcome_sent));
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(c.neighbour)];
+    if (c.role == Role::hello_sent) nb.dials_in_handshake -= 1;
+    HERD_ASSERT(nb.dials_in_handshake >= 0);
+    origin_done(c);
+    c.role = Role::peer;
+    if (nb.link) {
+        const ConnectionId old_id = *nb.link;
+        Connection& old = connection(old_id);
+        if (old.remote_incarnation != c.remote_incarnation) {
+            close_connection(old_id, CloseMode::now, "replaced by a newer incarnation", now);
+        } else {
+            // Both ends dialed at once (or the peer redialed): keep the connection dialed by the
+            // smaller name, so both ends keep the same one; between two from the same dialer,
+            // the newer, since the dialer gave up on the older.
+            const bool old_by_smaller = old.dialed_by_us == (config_.self < nb.name);
+            const bool new_by_smaller = c.dialed_by_us == (config_.self < nb.name);
+            if (old_by_smaller && !new_by_smaller) {
+                close_connection(conn, CloseMode::now, "duplicate link", now);
+                return;
+            }
+            close_connection(old_id, CloseMode::now, "duplicate link", now);
+        }
+    }
+    nb.link = conn;
+    nb.backoff = config_.limits.backoff_initial;
+    stats_.links_established += 1;
+    actions_.push_back(PeerUp{conn, nb.name});
+    disarm(c.timer);  // re-armed with the peer deadlines
+    schedule_check(conn, c);
+    // Anti-entropy: one exchange per link-up, starting from the root digest.
+    if (defect(Defect::sync_skipped_when_empty) && store_.size() == 0) return;
+    send_digest(conn, c, BucketId{0, 0}, now);
+}
+
+// ---------------------------------------------------------------- peers: established
+
+void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::size_t lines,
+                     Now now, std::size_t records) {
+    HERD_ASSERT(!bytes->empty() && bytes->back() == '\n' && lines > 0);
+    if (c.unsent_bytes + bytes->size() > config_.limits.peer_output_bytes_max) {
+        stats_.links_closed_overflow += 1;
+        close_connection(conn, CloseMode::now, "output queue overflow", now);
+        return;
+    }
+    c.unsent_bytes += bytes->size();
+    HERD_ASSERT(c.unsent_bytes <= config_.limits.peer_output_bytes_max);
+    c.last_sent = now.mono;
+    if (c.role == Role::peer) {
+        stats_.peer_lines_sent += lines;
+        stats_.peer_bytes_sent += bytes->size();
+        stats_.peer_records_sent += records;
+    }
+    stats_.peer_writes += 1;
+    actions_.push_back(SendToPeer{conn, std::move(bytes)});
+}
+
+void Node::flood(const Record& record, std::optional<ConnectionId> except, Now now) {
+    // The record size limit: whatever this server stored, every peer can take.
+    HERD_ASSERT(record.at_line().size() <= config_.limits.line_bytes_max);
+    SharedBytes line;
+    for (Neighbour& nb : neighbours_) {
+        if (!nb.link || nb.link == except) continue;
+        if (defect(Defect::relay_skips_first_neighbour) && except && &nb == &neighbours_.front())
+            continue;
+        const ConnectionId id = *nb.link;
+        if (config_.limits.flood_batch > Duration{}) {
+            batch_line(id, connection(id), record.at_line(), now);
+            continue;
+        }
+        if (!line) line = line_bytes(record.at_line());
+        send_peer(id, connection(id), line, 1, now, 1);
+    }
+}
+
+void Node::batch_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    c.batch.append(line);
+    c.batch.push_back('\n');
+    c.batch_records += 1;
+    if (c.batch.size() >= config_.limits.flood_batch_bytes_max) {
+        flush_batch(conn, c, now);
+        return;
+    }
+    if (!c.flush_timer)
+        c.flush_timer = arm(now.mono + config_.limits.flood_batch, TimerKind::flush, conn);
+}
+
+void Node::flush_batch(ConnectionId conn, Connection& c, Now now) {
+    disarm(c.flush_timer);
+    if (c.batch_records == 0) return;
+    const std::size_t records = c.batch_records;
+    c.batch_records = 0;
+    send_peer(conn, c, std::make_shared<const std::string>(std::exchange(c.batch, {})), records,
+              now, records);
+}
+
+void Node::handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    stats_.peer_lines_received += 1;
+    const std::string_view verb = first_field(line);
+    if (verb == "AT") {
+        apply_from_peer(conn, c, line, now);
+    } else if (verb == "DIGEST") {
+        handle_digest(conn, c, line, now);
+    } else if (verb == "PING" || verb.empty()) {
+        // Only keeps the link alive (last_received was updated).
+    } else {
+        reject_peer_line(conn, c, "unknown verb");
+    }
+}
+
+void Node::reject_peer_line(ConnectionId conn, Connection& c, std::string_view reason) {
+    stats_.peer_lines_rejected += 1;
+    c.lines_rejected += 1;
+    // Reported at 1, 2, 4, 8, ... so that a peer sending garbage cannot flood the log.
+    if ((c.lines_rejected & (c.lines_rejected - 1)) != 0) return;
+    actions_.push_back(PeerLineRejected{conn,
+                                        neighbours_[static_cast<std::size_t>(c.neighbour)].name,
+                                        std::string(reason), c.lines_rejected});
+}
+
+void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    // Most floods bring a record this server already has, byte for byte: recognise those before
+    // validating every field. Stored lines have single spaces, so the client ID of a line equal
+    // to a stored one lies between its third and fourth space.
+    stats_.peer_records_received += 1;
+    const std::string_view fast_client = fourth_field_fast(line);
+    const Record* current = nullptr;
+    if (!fast_client.empty()) {
+        current = store_.find(fast_client);
+        if (current != nullptr && current->at_line() == line) {
+            stats_.peer_records_duplicate += 1;
+            return;
+        }
+    }
+    const auto view = AtLineView::parse(line);
+    if (!view) {
+        reject_peer_line(conn, c, "malformed AT line");
+        return;
+    }
+    const Record* stored = nullptr;
+    // The lookup above is reused when it was for the same client (it is, for canonical lines).
+    const ApplyOutcome outcome = view->client == fast_client
+                                     ? store_.apply_found(*view, current, &stored)
+                                     : store_.apply(*view, &stored);
+    if (!changed_store(outcome)) {
+        stats_.peer_records_duplicate += 1;
+        return;
+    }
+    applied(*stored, neighbours_[static_cast<std::size_t>(c.neighbour)].name.str(), view->origin);
+    flood(*stored, conn, now);
+}
+
+void Node::applied(const Record& record, std::string_view via, std::string_view origin) {
+    stats_.records_applied += 1;
+    if (!config_.notify_applied) return;
+    actions_.push_back(RecordApplied{std::string(record.at_line()), std::string(via),
+                                     std::string(origin), std::string(record.client()),
+                                     record.time()});
+}
+
+void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {
+    if (!c.digests_sent.insert(bucket).second) return;
+    stats_.digests_sent += 1;
+    std::string digest = format_digest(bucket, store_.child_digests(bucket));
+    stats_.sync_bytes_sent += digest.size();
+    send_peer(conn, c, std::move(digest), 1, now);
+}
+
+void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line, Now now) {
+    auto message = parse_digest(line);
+    if (!message) {
+        reject_peer_line(conn, c, "malformed DIGEST line");
+        return;
+    }
+    if (defect(Defect::sync_skipped_when_empty) && store_.size() == 0) return;
+    const BucketId bucket = message->bucket;
+    // Answer with our own digest of this bucket if we have not sent it: the peer compares
+    // too, and sends its side of every differing bucket.
+    send_digest(conn, c, bucket, now);
+    if (find(conn) != &c) return;
+    const auto mine = store_.child_digests(bucket);
+    std::array<BucketDigest, bucket_fanout> theirs{};
+    for (const DigestEntry& e : message->entries)
+        theirs[static_cast<std::size_t>(e.child)] = e.digest;
+    for (int child = 0; child < bucket_fanout; ++child) {
+        const BucketDigest& m = mine[static_cast<std::size_t>(child)];
+        const BucketDigest& t = theirs[static_cast<std::size_t>(child)];
+        if (m == t) continue;
+        const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) |
+                                                 static_cast<std::uint64_t>(child)};
+        // Both ends take the same decision from the same pair of counts. A bucket one side lacks
+        // entirely is sent whole (a restarted, empty server is refilled without digests).
+        if (std::min(m.count, t.count) == 0 ||
+            std::max(m.count, t.count) <= config_.limits.leaf_records_max ||
+            sub.depth == bucket_depth_max) {
+            if (m.count > 0) c.sync_buckets.push_back(sub);
+        } else {
+            send_digest(conn, c, sub, now);
+            if (find(conn) != &c) return;
+        }
+    }
+    pump_sync(conn, c, now);
+}
+
+void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
+    // Never fill the peer's queue past half its bound, so floods still fit beside a transfer.
+    const std::size_t low_water =
+        std::min(config_.limits.sync_low_water_bytes, config_.limits.peer_output_bytes_max / 2);
+    constexpr std::size_t line_bytes_guess = 128;
+    while (!c.sync_buckets.empty() && c.unsent_bytes < low_water) {
+        const std::size_t room = (low_water - c.unsent_bytes) / line_bytes_guess;
+        const std::size_t records_max =
+            std::clamp<std::size_t>(room, 1, config_.limits.sync_records_per_step);
+        bool done = false;
+        const auto records =
+            store_.bucket_records(c.sync_buckets.front(), c.sync_cursor, records_max, &done);
+        if (done) {
+            c.sync_buckets.pop_front();
+            c.sync_cursor = RecordStore::Cursor{};
+        }
+        if (records.empty()) continue;
+        std::string bytes;
+        for (const Record* r : records) {
+            bytes += r->at_line();
+            bytes += '\n';
+        }
+        stats_.sync_records_sent += records.size();
+        stats_.sync_bytes_sent += bytes.size();
+        send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), records.size(),
+                  now, records.size());
+        if (find(conn) != &c) return;
+    }
+}
+
+// ---------------------------------------------------------------- dialing
+
+void Node::dial(int n) {
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    nb.dialing = true;
+    actions_.push_back(Dial{nb.name});
+}
+
+void Node::schedule_dial(int n, Now now) {
+    Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
+    if (nb.link || nb.dialing || nb.dials_in_handshake > 0 || nb.dial_timer) return;
+    // Exponential backoff with jitter: uniform in [backoff/2, backoff], then doubled, capped.
+    const std::int64_t half = nb.backoff.ns / 2;
+    const Duration delay{half + prng_.between(0, nb.backoff.ns - half)};
+    nb.backoff = std::min(nb.backoff * 2, config_.limits.backoff_max);
+    HERD_ASSERT(delay.ns >= 0 && delay <= config_.limits.backoff_max);
+    nb.dial_timer = arm(now.mono + delay, TimerKind::dial, static_cast<std::uint64_t>(n));
+}
+
+}  // namespace herd
