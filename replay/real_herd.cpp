@@ -1,5 +1,7 @@
 #include "replay/real_herd.hpp"
 
+#include "netmode/files.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -233,28 +235,31 @@ std::optional<Error> RealHerd::add_links() {
 }
 
 std::optional<Error> RealHerd::write_herd_file(int s) const {
-    std::ofstream out(path(name(s) + ".herd"), std::ios::trunc);
-    out << "# " << name(s) << "'s view of the replayed herd: neighbours through proxy links\n";
+    // The scenario's herd (its links and TLS lines as they are), through the one herd-file
+    // writer, with every address on loopback: a neighbour's is its proxy link's.
+    HerdSpec view = sc_.herd;
     for (int t = 0; t < static_cast<int>(servers_.size()); ++t) {
-        std::uint16_t port = servers_[static_cast<std::size_t>(t)].port;
-        if (t != s && sc_.herd.linked(s, t)) port = proxy_->port(name(s) + ">" + name(t));
-        out << "server " << name(t) << " 127.0.0.1:" << port << "\n";
+        ServerSpec& spec = view.servers[static_cast<std::size_t>(t)];
+        spec.host = "127.0.0.1";
+        spec.port = servers_[static_cast<std::size_t>(t)].port;
+        if (t != s && sc_.herd.linked(s, t)) spec.port = proxy_->port(name(s) + ">" + name(t));
     }
-    for (const auto& [a, b] : sc_.herd.links)
-        out << "link " << name(a) << " " << name(b) << "\n";
-    out.close();
-    if (!out) return Error{"cannot write " + path(name(s) + ".herd")};
-    return std::nullopt;
+    return net::write_text_file(path(name(s) + ".herd"),
+                                "# " + name(s) +
+                                    "'s view of the replayed herd: neighbours through proxy "
+                                    "links\n" +
+                                    format_herd_file(view));
 }
 
 std::optional<Error> RealHerd::start(std::chrono::system_clock::time_point t0_wall) {
     std::error_code ec;
     std::filesystem::create_directories(path("logs"), ec);
-    std::ofstream(path("places.key")) << "replay\n";
+    if (ec) return Error{"cannot make " + path("logs") + ": " + ec.message()};
+    if (auto e = net::write_text_file(path("places.key"), "replay\n")) return e;
     std::random_device device;
     admin_token_ = hex64((std::uint64_t{device()} << 32) | device()) +
                    hex64((std::uint64_t{device()} << 32) | device());
-    std::ofstream(path("admin.token")) << admin_token_ << "\n";
+    if (auto e = net::write_text_file(path("admin.token"), admin_token_ + "\n")) return e;
     if (auto e = pick_ports()) return e;
     if (auto e = add_links()) return e;
     const std::uint16_t stub_port = take_port();
