@@ -1,5 +1,7 @@
-// The network driver's clocks: the only place in herd that reads them. Instants count from the
-// first call (steady clock); timestamps are the system clock, plus the process's clock offset
+// The network driver's clocks: where every time the Node is given comes from (the core itself
+// never reads a clock; the other readings in netmode time caches, retries, logs and metrics,
+// and never reach the Node). Instants count from the first call (steady clock); timestamps are
+// the system clock, plus the process's clock offset
 // (`herd serve --clock-offset`, set once at start: `herd replay` runs servers on a scenario's
 // clock, and skew tests use it).
 #pragma once
