@@ -21,33 +21,34 @@ constexpr std::int64_t ms = 1'000'000;
 
 namespace {
 
+// Lines are split as the scenario grammar splits them (core/text: the six white-space bytes,
+// `#` comments).
 bool is_statement(std::string_view line) {
-    const std::size_t start = line.find_first_not_of(' ');
-    return start != std::string_view::npos && line[start] != '#' && line[start] != '\r';
+    return !trim(strip_comment(line)).empty();
+}
+
+// The first word of a statement.
+std::string_view verb_of(std::string_view line) {
+    return take_field(line);
 }
 
 // Statements shrinking may drop: the timeline and the settings that have defaults. The herd,
 // seed, epoch and tie rule stay.
 bool removable(const std::string& line) {
-    const std::size_t start = line.find_first_not_of(' ');
-    if (start == std::string::npos) return false;
-    const std::string_view l = std::string_view(line).substr(start);
-    for (std::string_view verb :
-         {"at ", "clock ", "latency ", "places ", "client ", "processing "}) {
-        if (l.substr(0, verb.size()) == verb) return true;
+    const std::string_view verb = verb_of(line);
+    for (std::string_view v :
+         {"at", "clock", "latency", "places", "client", "processing", "peer"}) {
+        if (verb == v) return true;
     }
     return false;
 }
 
-// The statement after `at TIME` of a timeline line ("" for others).
+// The statement after `at TIME` of a timeline line ("" for others), without a comment.
 std::string_view statement_of(std::string_view line) {
-    const std::size_t start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos || line.substr(start, 3) != "at ") return {};
-    std::string_view rest = line.substr(start + 3);
-    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
-    rest.remove_prefix(std::min(rest.find(' '), rest.size()));
-    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
-    return rest;
+    std::string_view rest = trim_end(strip_comment(line));
+    if (take_field(rest) != "at") return {};
+    take_field(rest);  // the time
+    return trim_start(rest);
 }
 
 // The statement that undoes `fault` ("cut a b" -> "restore a b", "crash s" -> "restart s",
@@ -210,9 +211,8 @@ bool Shrinker::halve_field(std::size_t line, const std::string& key, const std::
 
 // The time of a timeline line ("at 2142ms ..."), or nothing.
 std::optional<std::int64_t> time_of(std::string_view line) {
-    const std::size_t start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos || line.substr(start, 3) != "at ") return std::nullopt;
-    std::string_view rest = line.substr(start + 3);
+    std::string_view rest = line;
+    if (take_field(rest) != "at") return std::nullopt;
     const auto d = parse_duration(take_field(rest));
     if (!d) return std::nullopt;
     return d->ns;
@@ -220,8 +220,9 @@ std::optional<std::int64_t> time_of(std::string_view line) {
 
 // The line with its time replaced (in whole seconds or milliseconds).
 std::string with_time(std::string_view line, std::int64_t ns) {
-    std::string_view rest = line.substr(line.find("at ") + 3);
-    take_field(rest);
+    std::string_view rest = line;
+    take_field(rest);  // at
+    take_field(rest);  // the old time
     std::string out = "at ";
     if (ns % 1'000'000'000 == 0) {
         append_decimal(out, static_cast<std::uint64_t>(ns / 1'000'000'000));
@@ -230,7 +231,7 @@ std::string with_time(std::string_view line, std::int64_t ns) {
         append_decimal(out, static_cast<std::uint64_t>(ns / ms));
         out += "ms";
     }
-    return out + " " + std::string(rest.substr(std::min(rest.find_first_not_of(' '), rest.size())));
+    return out + " " + std::string(trim_start(rest));
 }
 
 void Shrinker::shorten_windows() {

@@ -198,6 +198,23 @@ TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
     EXPECT_GT(runs, 0u);
 }
 
+TEST(Sweep, TheShrinkerSplitsLinesAsTheGrammarDoes) {
+    // Tabs between fields, a trailing comment, and a `peer` setting (which has a default, so it
+    // may go): the shrinker reads them as the parser does.
+    const std::string failing =
+        "herd line 3\npeer flood-batch 30ms\n"
+        "at\t150ms\tcut s2 s3  # a fault and its undo, which go together\n"
+        "at 160ms\trestore s2 s3\n"
+        "at\t100ms send s1 IAMAT a +1.0+1.0 {now}\n"
+        "at 300ms expect s3 lacks a\n";
+    const RunOutcome o = run_scenario_text(failing, "tabs.scn");
+    ASSERT_TRUE(o.failed);
+    EXPECT_EQ(shrink_failure(failing, "tabs.scn", o, nullptr),
+              "herd line 3\n"
+              "at 0s send s1 IAMAT a +1.0+1.0 {now}\n"
+              "at 300ms expect s3 lacks a\n");
+}
+
 TEST(Sweep, AFailureIsKeyedByItsKindNotByItsWords) {
     // Each way an expectation can fail, and the kind the checker gives it: what shrinking
     // compares (the words of `found`, with names and values, are for people only).
