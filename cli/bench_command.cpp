@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "bench/load.hpp"
-#include "bench/propagation.hpp"
+#include "loadgen/load.hpp"
+#include "loadgen/propagation.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
 #include "netmode/files.hpp"
@@ -75,7 +75,7 @@ int run_bench_load(int argc, char** argv) {
                            &hidden,
                            &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    bench::LoadOptions o;
+    loadgen::LoadOptions o;
     const auto address =
         vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
     if (!address) {
@@ -102,21 +102,21 @@ int run_bench_load(int argc, char** argv) {
     o.clients_per_connection = *clients;
     o.host = address->first;
     o.port = address->second;
-    if (std::string why; !bench::fit_descriptors(o, vm.count("ceiling") > 0, &why)) {
+    if (std::string why; !loadgen::fit_descriptors(o, vm.count("ceiling") > 0, &why)) {
         std::cerr << "herd bench load: " << why << "\n";
         return 2;
     }
     if (vm.count("ceiling")) {
-        const bench::CeilingRun run = bench::run_with_ceiling(o, static_cast<int>(*rounds));
-        std::cout << bench::ceiling_report(o, run);
+        const loadgen::CeilingRun run = loadgen::run_with_ceiling(o, static_cast<int>(*rounds));
+        std::cout << loadgen::ceiling_report(o, run);
         if (vm.count("json") &&
-            !write_json(vm["json"].as<std::string>(), bench::ceiling_json(o, run)))
+            !write_json(vm["json"].as<std::string>(), loadgen::ceiling_json(o, run)))
             return 1;
         return run.ok() ? 0 : 1;
     }
-    const bench::LoadResult r = bench::run_load(o);
-    std::cout << bench::load_report(o, r);
-    if (vm.count("json") && !write_json(vm["json"].as<std::string>(), bench::load_json(o, r)))
+    const loadgen::LoadResult r = loadgen::run_load(o);
+    std::cout << loadgen::load_report(o, r);
+    if (vm.count("json") && !write_json(vm["json"].as<std::string>(), loadgen::load_json(o, r)))
         return 1;
     return r.errors == 0 && r.replies > 0 ? 0 : 1;
 }
@@ -145,7 +145,7 @@ int run_bench_propagation(int argc, char** argv) {
         "herd bench propagation", propagation_usage,
         "Measures how long an update takes to reach every server, by hop distance.", visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    bench::PropagationOptions o;
+    loadgen::PropagationOptions o;
     const auto count = whole_flag(line, vm, "count", 1, 100000);
     const auto interval = count ? whole_flag(line, vm, "interval-ms", 0, 10000) : std::nullopt;
     if (!interval) return 2;
@@ -183,7 +183,7 @@ int run_bench_propagation(int argc, char** argv) {
         }
         temporary = true;
     }
-    const int status = bench::run_propagation(o, herd, herd_file);
+    const int status = loadgen::run_propagation(o, herd, herd_file);
     if (temporary) std::filesystem::remove(herd_file);
     return status;
 }

@@ -1,4 +1,4 @@
-#include "bench/load.hpp"
+#include "loadgen/load.hpp"
 
 #include <algorithm>
 
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <vector>
 
-#include "bench/echo_server.hpp"
+#include "loadgen/echo_server.hpp"
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 namespace {
 
@@ -443,4 +443,4 @@ std::string ceiling_json(const LoadOptions& o, const CeilingRun& run) {
     return json.str();
 }
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen

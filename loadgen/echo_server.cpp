@@ -1,4 +1,4 @@
-#include "bench/echo_server.hpp"
+#include "loadgen/echo_server.hpp"
 
 #include <array>
 #include <boost/asio.hpp>
@@ -11,7 +11,7 @@
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 namespace {
 
@@ -118,4 +118,4 @@ std::uint16_t EchoServer::port() const {
     return impl_->port;
 }
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 struct LoadOptions {
     std::string host = "127.0.0.1";
@@ -36,7 +36,7 @@ LoadResult run_load(const LoadOptions& options);
 bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why);
 double replies_per_second(const LoadResult& r);
 
-// `--ceiling`: the same load against a bare line server (bench/echo_server.hpp) in this process
+// `--ceiling`: the same load against a bare line server (loadgen/echo_server.hpp) in this process
 // and against the target, in turn, `rounds` times; the ratios say what the target's own work
 // costs, measured in one run on one machine whatever else it is doing.
 struct CeilingRun {
@@ -52,4 +52,4 @@ std::string ceiling_json(const LoadOptions& options, const CeilingRun& run);
 std::string load_report(const LoadOptions& options, const LoadResult& r);
 std::string load_json(const LoadOptions& options, const LoadResult& r);
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 class EchoServer {
   public:
@@ -25,4 +25,4 @@ class EchoServer {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen

@@ -11,7 +11,7 @@
 
 #include "core/herd_file.hpp"
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 struct PropagationOptions {
     std::string origin;  // the server that receives the IAMATs
@@ -28,4 +28,4 @@ struct PropagationOptions {
 int run_propagation(const PropagationOptions& options, const HerdSpec& herd,
                     const std::string& herd_file);
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen

@@ -1,4 +1,4 @@
-#include "bench/propagation.hpp"
+#include "loadgen/propagation.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,7 +25,7 @@
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
 
-namespace herd::bench {
+namespace herd::loadgen {
 
 namespace {
 
@@ -275,4 +275,4 @@ int run_propagation(const PropagationOptions& o, const HerdSpec& herd,
     return run_real(o, herd, herd_file);
 }
 
-}  // namespace herd::bench
+}  // namespace herd::loadgen
