@@ -1,0 +1,224 @@
+// The HTML report's drawing helpers and its charts: the staleness heatmap and propagation by hop
+// distance (sim/html_parts.hpp).
+#include <map>
+#include <optional>
+
+#include "core/record.hpp"
+#include "core/text.hpp"
+#include "sim/html_parts.hpp"
+#include "sim/html_report.hpp"
+
+namespace herd::sim::html {
+
+std::string escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+// A coordinate in tenths of a pixel, printed with one decimal (integer arithmetic only).
+std::string px(std::int64_t tenths) {
+    std::string out;
+    if (tenths < 0) {
+        out += '-';
+        tenths = -tenths;
+    }
+    append_decimal(out, static_cast<std::uint64_t>(tenths / 10));
+    out += '.';
+    append_decimal(out, static_cast<std::uint64_t>(tenths % 10));
+    return out;
+}
+
+std::string rect(std::int64_t x0, std::int64_t x1, std::int64_t y, std::int64_t h,
+                 const std::string& cls, const std::string& title) {
+    return "<rect class=\"" + cls + "\" x=\"" + px(x0) + "\" y=\"" + std::to_string(y) +
+           "\" width=\"" + px(std::max<std::int64_t>(x1 - x0, 10)) + "\" height=\"" +
+           std::to_string(h) + "\"><title>" + escape(title) + "</title></rect>";
+}
+
+std::string until_text(std::int64_t t) {
+    return t == INT64_MAX ? std::string("the end") : format_latency(t);
+}
+
+// A row's name, left of the 140 px where the time axis starts: a longer one is cut, whole in
+// its tooltip.
+std::string label(std::int64_t y, const std::string& text) {
+    constexpr std::size_t shown_max = 22;  // characters of 11 px type in 136 px
+    const std::string head = "<text class=\"label\" x=\"4\" y=\"" + std::to_string(y) + "\">";
+    if (text.size() <= shown_max) return head + escape(text) + "</text>";
+    std::size_t cut = shown_max - 1;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;  // not inside a UTF-8 character
+    return head + "<title>" + escape(text) + "</title>" + escape(text.substr(0, cut)) + "…</text>";
+}
+
+const std::string& server_name(const Scenario& sc, int s) {
+    return sc.herd.servers[static_cast<std::size_t>(s)].name.str();
+}
+
+// ------------------------------------------------------------------ the staleness heatmap
+
+// Per server and time bucket: for how many clients it holds an older record than the newest
+// any server accepted (a crashed server is grey: it holds nothing).
+struct Staleness {
+    std::size_t buckets;
+    std::vector<std::vector<std::int64_t>> stale;  // [server][bucket]; -1: down
+};
+
+Staleness staleness(const Scenario& sc, const Model& m, const FaultTimeline& rows,
+                    std::int64_t end) {
+    const std::size_t n = sc.herd.servers.size();
+    Staleness out{std::clamp<std::size_t>(html_cells_max / std::max<std::size_t>(n, 1), 1, 100),
+                  {}};
+    out.stale.assign(n, std::vector<std::int64_t>(out.buckets, 0));
+    // Each record's client (numbered) and time, once.
+    std::map<std::string, std::size_t> numbers;
+    std::vector<std::pair<std::size_t, Timestamp>> of_record(m.records.size());
+    for (std::size_t i = 0; i < m.records.size(); ++i) {
+        const auto v = AtLineView::parse(m.records[i]);
+        if (!v) continue;
+        const auto [it, added] = numbers.try_emplace(std::string(v->client), numbers.size());
+        of_record[i] = {it->second, v->time};
+    }
+    const std::optional<Timestamp> none;
+    std::vector<std::optional<Timestamp>> newest(numbers.size());
+    std::vector<std::vector<std::optional<Timestamp>>> held(n, newest);
+    std::size_t next = 0;
+    for (std::size_t b = 0; b < out.buckets; ++b) {
+        const std::int64_t until =
+            end / static_cast<std::int64_t>(out.buckets) * static_cast<std::int64_t>(b + 1);
+        for (; next < m.applies.size() && m.applies[next].t <= until; ++next) {
+            const auto [client, time] = of_record[m.applies[next].record];
+            auto& mine = held[static_cast<std::size_t>(m.applies[next].server)][client];
+            mine = std::max(mine.value_or(time), time);
+            newest[client] = std::max(newest[client].value_or(time), time);
+        }
+        for (std::size_t s = 0; s < n; ++s) {
+            if (rows.down(static_cast<int>(s), until)) {
+                out.stale[s][b] = -1;
+                std::fill(held[s].begin(), held[s].end(), none);  // a crash loses the store
+                continue;
+            }
+            std::int64_t count = 0;
+            for (std::size_t c = 0; c < newest.size(); ++c)
+                count += newest[c] && (!held[s][c] || *held[s][c] < *newest[c]);
+            out.stale[s][b] = count;
+        }
+    }
+    return out;
+}
+
+std::string heat_colour(std::int64_t v, std::int64_t max) {
+    if (v < 0) return "#bbbbbb";
+    if (v == 0 || max == 0) return "#f3f8f3";
+    const std::int64_t k = 60 + v * 195 / max;  // 60..255
+    return "rgb(255," + std::to_string(255 - k) + "," + std::to_string(255 - k) + ")";
+}
+
+std::string heatmap(const Scenario& sc, const Model& m, const FaultTimeline& rows,
+                    const TimeAxis& axis) {
+    const Staleness st = staleness(sc, m, rows, axis.end);
+    std::int64_t max = 0;
+    for (const auto& row : st.stale)
+        for (std::int64_t v : row)
+            max = std::max(max, v);
+    const std::int64_t h = sc.herd.servers.size() > 60 ? 3 : 14;
+    std::string body;
+    for (std::size_t s = 0; s < st.stale.size(); ++s) {
+        const std::int64_t y = 10 + static_cast<std::int64_t>(s) * h;
+        if (h >= 10) body += label(y + h - 3, server_name(sc, static_cast<int>(s)));
+        for (std::size_t b = 0; b < st.buckets; ++b) {
+            const std::int64_t t0 =
+                axis.end / static_cast<std::int64_t>(st.buckets) * static_cast<std::int64_t>(b);
+            const std::int64_t t1 = t0 + axis.end / static_cast<std::int64_t>(st.buckets);
+            const std::int64_t v = st.stale[s][b];
+            body += "<rect class=\"cell\" x=\"" + px(axis.x(t0)) + "\" y=\"" + std::to_string(y) +
+                    "\" width=\"" + px(axis.x(t1) - axis.x(t0)) + "\" height=\"" +
+                    std::to_string(h) + "\" fill=\"" + heat_colour(v, max) + "\"><title>" +
+                    escape(server_name(sc, static_cast<int>(s)) + " by " + format_latency(t1) +
+                           ": " + (v < 0 ? "down" : std::to_string(v) + " client(s) behind")) +
+                    "</title></rect>";
+        }
+    }
+    const std::int64_t height = 10 + static_cast<std::int64_t>(st.stale.size()) * h;
+    return "<svg class=\"heatmap\" width=\"1080\" height=\"" + std::to_string(height + 24) + "\">" +
+           body + axis.ticks(height, height) + "</svg><p class=\"note\">" +
+           std::to_string(st.buckets) +
+           " time buckets per server; pale green: no client behind; pale to deep red: 1 to " +
+           std::to_string(max) + " client(s) behind; grey: down.</p>";
+}
+
+// ------------------------------------------------------------------ propagation
+
+// The colour of the i-th hop distance: the first six from the page's palette, then hues a
+// golden angle apart, so no two distances of one chart share a colour.
+std::string hop_colour(std::size_t i) {
+    static const char* const palette[] = {"#1565c0", "#2e7d32", "#ef6c00",
+                                          "#6a1b9a", "#00838f", "#ad1457"};
+    if (i < std::size(palette)) return palette[i];
+    return "hsl(" + std::to_string((i * 137 + 20) % 360) + ",70%," + (i % 2 == 0 ? "35" : "50") +
+           "%)";
+}
+
+std::string propagation(const SimResult& r) {
+    std::int64_t top = 1;
+    std::size_t samples = 0;
+    for (const auto& [h, v] : r.propagation_by_hops) {
+        if (!v.empty()) top = std::max(top, v.back());
+        samples += v.size();
+    }
+    if (samples == 0)
+        return "<p class=\"note\">No update reached another server without meeting a fault on "
+               "its way, so there is no curve to draw: see the updates that met one, below.</p>";
+    const TimeAxis axis{top, 60, 560};
+    std::string curves;
+    std::string table =
+        "<table class=\"hops\"><tr><th>hops</th><th>n</th><th>p50</th><th>p90</th>"
+        "<th>p99</th><th>max</th></tr>";
+    std::size_t colour = 0;
+    for (const auto& [h, v] : r.propagation_by_hops) {
+        const Percentiles p = percentiles(v);
+        table += "<tr><td style=\"color:" + hop_colour(colour) + "\">&#9632; " + std::to_string(h) +
+                 "</td><td>" + std::to_string(p.count) + "</td><td>" + format_latency(p.p50) +
+                 "</td><td>" + format_latency(p.p90) + "</td><td>" + format_latency(p.p99) +
+                 "</td><td>" + format_latency(p.max) + "</td></tr>";
+        std::string points;
+        const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
+        std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
+        for (std::size_t i = 0; i < v.size(); i += step) {
+            const std::size_t upto = std::min(i + step, v.size());
+            const auto y = static_cast<std::int64_t>(2100 - upto * 2000 / v.size());
+            points +=
+                px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
+            below = y;
+        }
+        curves += "<polyline class=\"cdf\" style=\"stroke:" + hop_colour(colour++) +
+                  "\" points=\"" + points + "\"><title>" + std::to_string(h) +
+                  " hops</title></polyline>";
+    }
+    table += "</table>";
+    return "<svg class=\"cdf-plot\" width=\"640\" height=\"240\">" + axis.ticks(10, 210) +
+           "<text class=\"axis\" x=\"4\" y=\"14\">100%</text><text class=\"axis\" x=\"4\" "
+           "y=\"210\">0%</text>" +
+           curves + "</svg>" + table;
+}
+
+}  // namespace herd::sim::html
