@@ -1,5 +1,7 @@
 #include "replay/real_herd.hpp"
 
+#include "replay/loopback.hpp"
+
 #include "netmode/files.hpp"
 
 #include <arpa/inet.h>
@@ -28,67 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sockaddr_in loopback(std::uint16_t port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return addr;
-}
-
-// A socket to 127.0.0.1:port with send and receive timeouts; -1 if it cannot connect.
-int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    const sockaddr_in addr = loopback(port);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-// A socket bound to 127.0.0.1:port with SO_REUSEADDR and never listening: it holds the port
-// against every other bind (the proxy's own listeners, other programs) while a server that also
-// sets SO_REUSEADDR can still bind and listen on it. -1 if the port is taken.
-int hold_port(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const sockaddr_in addr = loopback(port);
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-// The sum of a metric family's samples whose labels contain `label` (empty: all of them).
-std::uint64_t metric_sum(const std::string& text, const std::string& family,
-                         const std::string& label = {}) {
-    std::uint64_t sum = 0;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string::npos) end = text.size();
-        const std::string_view line(text.data() + at, end - at);
-        at = end + 1;
-        if (line.substr(0, family.size()) != family || line.size() == family.size()) continue;
-        const char next = line[family.size()];
-        if (next != '{' && next != ' ') continue;
-        if (!label.empty() && line.find(label) == std::string_view::npos) continue;
-        const std::size_t space = line.rfind(' ');
-        if (auto v = parse_whole(line.substr(space + 1), UINT64_MAX)) sum += *v;
-    }
-    return sum;
-}
-
 // "+123.000000000s" / "-5.250000000s": a signed duration as --clock-offset reads it.
 std::string offset_text(std::int64_t ns) {
     const auto magnitude = static_cast<std::uint64_t>(ns < 0 ? -ns : ns);
@@ -108,35 +49,6 @@ std::vector<int> neighbours(const HerdSpec& herd, int s) {
 }
 
 }  // namespace
-
-Result<std::string> http_get(std::uint16_t port, const std::string& path,
-                             const std::string& token) {
-    const int fd = connect_loopback(port, std::chrono::milliseconds(3000));
-    if (fd < 0) return Error{"cannot connect to 127.0.0.1:" + std::to_string(port)};
-    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                                (token.empty() ? "" : "Authorization: Bearer " + token + "\r\n") +
-                                "\r\n";
-    std::string answer;
-    bool ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-              static_cast<ssize_t>(request.size());
-    char buffer[65536];
-    while (ok) {
-        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-        if (n <= 0) {
-            ok = n == 0;
-            break;
-        }
-        answer.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    const std::size_t body = answer.find("\r\n\r\n");
-    if (!ok || body == std::string::npos)
-        return Error{"no answer from 127.0.0.1:" + std::to_string(port) + path};
-    if (answer.rfind("HTTP/1.1 200", 0) != 0)
-        return Error{path + ": " + answer.substr(0, answer.find("\r\n")) + ": " +
-                     answer.substr(body + 4)};
-    return answer.substr(body + 4);
-}
 
 net::LatencyParser scenario_latencies(std::uint64_t seed) {
     return [seed](std::string_view text,

@@ -153,9 +153,4 @@ void RealHerd::on_io(F&& f) {
 // stream (a link's direction) with its own PRNG seeded from `seed` and the stream's name.
 net::LatencyParser scenario_latencies(std::uint64_t seed);
 
-// An HTTP GET of `path` on 127.0.0.1:port (with `token` as its bearer token, if any): the body of
-// a 200 answer, else why not.
-Result<std::string> http_get(std::uint16_t port, const std::string& path,
-                             const std::string& token = {});
-
 }  // namespace herd::replay
