@@ -109,7 +109,9 @@ std::vector<std::pair<std::string, std::vector<FaultWindow>>> link_rows(const Sc
         });
     };
     std::vector<std::pair<std::vector<std::string>, std::vector<FaultWindow>>> groups;
-    for (const auto& [link, windows] : rows.links) {
+    for (const auto& entry : rows.links) {
+        const std::pair<int, int>& link = entry.first;
+        const std::vector<FaultWindow>& windows = entry.second;  // a plain name: lambdas take it
         const std::string name = server_name(sc, link.first) + "-" + server_name(sc, link.second);
         auto it = std::find_if(groups.begin(), groups.end(),
                                [&](const auto& g) { return collapse && same(g.second, windows); });
@@ -197,8 +199,8 @@ std::string update_panel(const Scenario& sc, const Model& m, std::size_t u) {
     const TimeAxis axis{std::max<std::int64_t>((last - first) / 10 * 11, 1'000'000), 140, 900,
                         first};
     std::size_t later = 0;
-    const std::int64_t gap = 20;
-    auto lane_y = [gap](int s) { return std::to_string(30 + s * gap); };
+    constexpr std::int64_t gap = 20;
+    auto lane_y = [](int s) { return std::to_string(30 + s * gap); };
     std::string body;
     for (std::size_t s = 0; s < sc.herd.servers.size(); ++s) {
         const std::string& name = server_name(sc, static_cast<int>(s));
