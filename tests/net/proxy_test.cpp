@@ -234,12 +234,16 @@ TEST(Proxy, AResetIsPassedOnAsAResetNotAsAnEndOfStream) {
     ProxyProcess proxy(temp_dir("proxy-reset"), upstream_port);
     ASSERT_NE(proxy.port, 0);
     std::string ending;
+    std::atomic<std::size_t> received{0};
     std::thread upstream([&] {
         const int fd = ::accept(listener, nullptr, nullptr);
         char buffer[256];
         while (true) {
             const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-            if (n > 0) continue;
+            if (n > 0) {
+                received += static_cast<std::size_t>(n);
+                continue;
+            }
             ending = n == 0 ? "end of stream" : "reset";
             break;
         }
@@ -247,7 +251,8 @@ TEST(Proxy, AResetIsPassedOnAsAResetNotAsAnEndOfStream) {
     });
     const int fd = connect_to(proxy.port);
     ::send(fd, "partial request", 15, MSG_NOSIGNAL);
-    std::this_thread::sleep_for(200ms);
+    // The reset comes once the proxy has passed the bytes on (the upstream has them).
+    ASSERT_TRUE(wait_until([&] { return received.load() == 15; }, 10000ms));
     const linger abort{1, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     ::close(fd);  // a reset

@@ -222,7 +222,8 @@ TEST(Secure, AForgedHandshakeFloodKeepsNoLinkDown) {
             std::this_thread::sleep_for(20ms);
         }
     });
-    std::this_thread::sleep_for(500ms);
+    // The flood is under way (a score of forged handshakes sent) before Hamilton goes.
+    EXPECT_TRUE(wait_until([&] { return sent.load() >= 20; }, 10000ms));
     herd.process("Hamilton").kill9();
     ASSERT_TRUE(herd.start("Hamilton"));
     // An update at Hamilton reaches Alford over their own link (Holiday's way round is longer
