@@ -174,4 +174,10 @@ struct Scenario {
 Result<Scenario> parse_scenario(std::string_view text, std::string_view file_name,
                                 std::optional<std::uint64_t> seed_override = {});
 
+// The same, from a document already read (sim/scenario_doc.hpp): parse_scenario is
+// parse_document then this.
+struct ScenarioDoc;
+Result<Scenario> build_scenario(const ScenarioDoc& doc,
+                                std::optional<std::uint64_t> seed_override = {});
+
 }  // namespace herd::sim
