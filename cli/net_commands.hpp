@@ -12,5 +12,6 @@ int run_proxy(int argc, char** argv);
 int run_replay(int argc, char** argv);
 int run_sweep(int argc, char** argv);
 int run_data(int argc, char** argv);
+int run_fmt(int argc, char** argv);
 
 }  // namespace herd::cli

@@ -154,10 +154,41 @@ std::string format_statement(const Statement& s) {
     return std::visit(SettingText{}, s);
 }
 
+namespace {
+
+// `server NAME ADDRESS`: its name, when the line has an address (nothing otherwise).
+const std::string* addressed_server(const DocLine& l) {
+    const auto* h = std::get_if<HerdFileLine>(&l.statement);
+    if (h == nullptr || h->fields.size() != 3 || h->fields[0] != "server") return nullptr;
+    return &h->fields[1];
+}
+
+// Consecutive `server NAME ADDRESS` lines have their addresses in one column: the width each
+// line's name is padded to (0 for other lines).
+std::vector<std::size_t> server_columns(const ScenarioDoc& doc) {
+    std::vector<std::size_t> width(doc.lines.size(), 0);
+    for (std::size_t i = 0; i < doc.lines.size();) {
+        std::size_t end = i, widest = 0;
+        for (; end < doc.lines.size() && addressed_server(doc.lines[end]) != nullptr; ++end)
+            widest = std::max(widest, addressed_server(doc.lines[end])->size());
+        for (std::size_t k = i; k < end; ++k)
+            width[k] = widest;
+        i = std::max(end, i + 1);
+    }
+    return width;
+}
+
+}  // namespace
+
 std::string format_document(const ScenarioDoc& doc) {
+    const std::vector<std::size_t> columns = server_columns(doc);
     std::string out;
-    for (const DocLine& l : doc.lines) {
-        const std::string statement = format_statement(l.statement);
+    for (std::size_t i = 0; i < doc.lines.size(); ++i) {
+        const DocLine& l = doc.lines[i];
+        std::string statement = format_statement(l.statement);
+        if (const std::string* name = addressed_server(l);
+            name != nullptr && columns[i] > name->size())
+            statement.insert(7 + name->size(), columns[i] - name->size(), ' ');  // "server " + name
         out += statement;
         if (!l.comment.empty()) out += (statement.empty() ? "" : "  ") + l.comment;
         out += '\n';
