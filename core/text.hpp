@@ -2,8 +2,8 @@
 // file and the scenario parser. The six white-space bytes of the client protocol, fields and
 // source lines, comments, unsigned decimals (whole and fixed-point), and locale-free
 // formatting. Every grammar's parser in herd (client and peer lines, herd files, scenarios,
-// numeric flags) splits and reads numbers through these; the sweep's shrinker still edits
-// statement text by hand, with its own split on ' ' (issue 25 leaves it).
+// numeric flags) splits and reads numbers through these. Tools that make or edit scenarios
+// (the sweep) edit typed documents (sim/scenario_doc.hpp), never text.
 #pragma once
 
 #include <array>

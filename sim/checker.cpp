@@ -314,6 +314,9 @@ ExpectationResult Checker::check(Instant now, const Step& step, const Observed& 
         return r;
     }
     if (const auto* e = std::get_if<ExpectReply>(&step.action)) return check_reply(r, *e, world);
+    if (const auto* e = std::get_if<ExpectHasAt>(&step.action)) r.client = e->client;
+    if (const auto* e = std::get_if<ExpectHasTime>(&step.action)) r.client = e->client;
+    if (const auto* e = std::get_if<ExpectLacks>(&step.action)) r.client = e->client;
     auto stored = check_store(r, step.action, world);
     return stored ? *stored : r;
 }

@@ -46,6 +46,17 @@ FaultTimeline fault_timeline(const Scenario& sc) {
     return f;
 }
 
+std::optional<TimelineStatement> undo_of(const TimelineStatement& fault) {
+    if (std::holds_alternative<PartitionLine>(fault)) return HealLine{};
+    if (const auto* l = std::get_if<LinkLine>(&fault);
+        l != nullptr && l->kind != LinkLine::Kind::restore)
+        return LinkLine{LinkLine::Kind::restore, l->a, l->b};
+    if (const auto* s = std::get_if<ServerLine>(&fault);
+        s != nullptr && s->kind == ServerLine::Kind::crash)
+        return ServerLine{ServerLine::Kind::restart, s->server, {}};
+    return std::nullopt;
+}
+
 bool FaultTimeline::down_during(int s, std::int64_t from, std::int64_t to) const {
     const auto& row = servers[static_cast<std::size_t>(s)];
     return std::any_of(row.begin(), row.end(), [from, to](const FaultWindow& w) {

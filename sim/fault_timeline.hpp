@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/scenario.hpp"
+#include "sim/scenario_doc.hpp"
 
 namespace herd::sim {
 
@@ -34,5 +35,11 @@ struct FaultTimeline {
 };
 
 FaultTimeline fault_timeline(const Scenario& sc);
+
+// The statement that ends a fault's window above: `heal` for a partition, `restore A B` for a
+// cut or a silence of A B, `restart S` for a crash; nothing for what ends by itself (a pause)
+// or is not undone (a clock jump), or is no fault. The sweep's generator writes it after each
+// fault it draws; its shrinker keeps the two together.
+std::optional<TimelineStatement> undo_of(const TimelineStatement& fault);
 
 }  // namespace herd::sim

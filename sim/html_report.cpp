@@ -60,8 +60,7 @@ std::vector<std::string> chosen_updates(const Model& m, const SimResult& r) {
         if (e.pass) continue;
         for (const Apply& a : m.applies) {
             const auto v = AtLineView::parse(m.records[a.record]);
-            if (a.origin && v &&
-                (e.text + " ").find(" " + std::string(v->client) + " ") != std::string::npos)
+            if (a.origin && v && !e.client.empty() && e.client == v->client)
                 take(m.records[a.record]);
         }
     }

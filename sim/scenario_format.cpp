@@ -8,13 +8,14 @@
 
 namespace herd::sim {
 
+// A duration in its largest exact unit; zero as "0s" (a time of day, not a precision).
 Spelled<Duration> spell(Duration d) {
     HERD_ASSERT(d.ns >= 0);
-    return {d, format_duration(d)};
+    return {d, d.ns == 0 ? "0s" : format_duration(d)};
 }
 
 Spelled<Duration> spell_signed(Duration d) {
-    return {d, (d.ns < 0 ? "" : "+") + format_duration(d)};
+    return {d, d.ns < 0 ? format_duration(d) : "+" + spell(d).text};
 }
 
 namespace {

@@ -45,6 +45,7 @@ struct ExpectationResult {
     bool pass = false;
     std::string found;  // on FAIL: what was found instead, in words
     Found found_kind = Found::nothing;
+    std::string client;  // `has` and `lacks`: the client the statement names
     // Real world only (herd replay): how long after its time a look found it holding; 0 when
     // it held at its time (always, in the simulator).
     Duration late{0};

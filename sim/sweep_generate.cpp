@@ -13,25 +13,20 @@
 #include "core/text.hpp"
 #include "sim/fault_timeline.hpp"
 #include "sim/sweep.hpp"
-#include "sim/sweep_internal.hpp"
 
 namespace herd::sim {
-
-using detail::split_lines;
 
 namespace {
 
 constexpr std::int64_t ms = 1'000'000;
 
-std::string at_text(std::int64_t ns) {
-    std::string out = "at ";
-    append_decimal(out, static_cast<std::uint64_t>(ns / ms));
-    return out + "ms ";
+Spelled<Duration> ms_of(std::int64_t ms_count) {
+    return spell(Duration::milliseconds(ms_count));
 }
 
 struct Timed {
     std::int64_t ns;
-    std::string statement;
+    TimelineStatement statement;
 };
 
 // What the base does that generated faults must leave alone.
@@ -77,7 +72,7 @@ class Generator {
     bool enabled(FaultKind k) const {
         return std::find(config_.faults.begin(), config_.faults.end(), k) != config_.faults.end();
     }
-    std::string settings();
+    std::vector<Statement> settings();
     std::vector<Timed> timeline();
 
   private:
@@ -85,8 +80,15 @@ class Generator {
         return base_.herd.servers[static_cast<std::size_t>(s)].name.str();
     }
     std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
-    std::string partition();
-    std::string drifts();
+    PartitionLine partition();
+    void drifts(std::vector<Statement>& out);
+    // `fault` at t, its undo at `undo`.
+    static void add_pair(std::int64_t t, std::int64_t undo, TimelineStatement fault,
+                         std::vector<Timed>& out) {
+        TimelineStatement end = *undo_of(fault);
+        out.push_back({t, std::move(fault)});
+        out.push_back({undo, std::move(end)});
+    }
     void hostile_client(std::int64_t t, std::vector<Timed>& out);
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
     // Whether the base has `s` down at some time in [from, to]: a generated crash there would
@@ -107,8 +109,8 @@ class Generator {
     BaseFaults base_faults_;
 };
 
-std::string Generator::settings() {
-    std::string out;
+std::vector<Statement> Generator::settings() {
+    std::vector<Statement> out;
     const int n = static_cast<int>(base_.herd.servers.size());
     // Only what the base leaves unset: a scenario gives each setting once.
     auto unset = [this](const std::string& setting) { return base_.settings.count(setting) == 0; };
@@ -116,8 +118,8 @@ std::string Generator::settings() {
         for (int s = 0; s < n; ++s) {
             if (prng_.below(4) != 0 || !unset("clock " + name(s))) continue;
             const std::int64_t offset = prng_.between(-2000, 2000);
-            out += "clock " + name(s) + " offset " + (offset < 0 ? "-" : "+") +
-                   std::to_string(offset < 0 ? -offset : offset) + "ms\n";
+            out.push_back(
+                ClockLine{name(s), false, spell_signed(Duration::milliseconds(offset)), {}});
         }
     }
     if (enabled(FaultKind::latency) && !base_.herd.links.empty()) {
@@ -128,32 +130,40 @@ std::string Generator::settings() {
             const std::int64_t max_ms = prng_.between(2, 300);
             if (!chosen.insert({a, b}).second || !unset("latency " + name(a) + " " + name(b)))
                 continue;
-            out += "latency " + name(a) + " " + name(b) + " uniform(1ms," + std::to_string(max_ms) +
-                   "ms)\n";
+            const Distribution d =
+                Distribution::uniform(Duration::milliseconds(1), Duration::milliseconds(max_ms));
+            out.push_back(LatencyLine{name(a), name(b), {d, d.describe()}});
         }
     }
-    if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail"))
-        out += "places fail 0." + std::to_string(prng_.between(1, 5)) + "\n";
-    if (enabled(FaultKind::places) && prng_.below(4) == 0 && unset("places hang"))
-        out += "places hang 0.0" + std::to_string(prng_.between(1, 9)) + "\n";
-    return out + drifts();
+    if (enabled(FaultKind::places) && prng_.below(2) == 0 && unset("places fail")) {
+        const std::int64_t tenths = prng_.between(1, 5);
+        out.push_back(PlacesChanceLine{
+            false, {static_cast<std::uint32_t>(tenths * 100'000), "0." + std::to_string(tenths)}});
+    }
+    if (enabled(FaultKind::places) && prng_.below(4) == 0 && unset("places hang")) {
+        const std::int64_t hundredths = prng_.between(1, 9);
+        out.push_back(PlacesChanceLine{
+            true,
+            {static_cast<std::uint32_t>(hundredths * 10'000), "0.0" + std::to_string(hundredths)}});
+    }
+    drifts(out);
+    return out;
 }
 
 // Clock rates: a quarter of the servers drift, up to 500 ppm either way.
-std::string Generator::drifts() {
-    std::string out;
-    if (!enabled(FaultKind::clock)) return out;
+void Generator::drifts(std::vector<Statement>& out) {
+    if (!enabled(FaultKind::clock)) return;
     for (int s = 0; s < static_cast<int>(base_.herd.servers.size()); ++s) {
         if (prng_.below(4) != 0 || base_.settings.count("clock " + name(s) + " drift") != 0)
             continue;
         const std::int64_t ppm = prng_.between(-500, 500);
-        out += "clock " + name(s) + " drift " + (ppm < 0 ? "-" : "+") +
-               std::to_string(ppm < 0 ? -ppm : ppm) + "ppm\n";
+        const std::string text =
+            (ppm < 0 ? "-" : "+") + std::to_string(ppm < 0 ? -ppm : ppm) + "ppm";
+        out.push_back(ClockLine{name(s), true, {}, {static_cast<std::int32_t>(ppm), text}});
     }
-    return out;
 }
 
-std::string Generator::partition() {
+PartitionLine Generator::partition() {
     const int n = static_cast<int>(base_.herd.servers.size());
     std::vector<int> side(static_cast<std::size_t>(n));
     int ones = 0;
@@ -163,10 +173,11 @@ std::string Generator::partition() {
     }
     if (ones == 0) side[prng_.below(side.size())] = 1;
     if (ones == n) side[prng_.below(side.size())] = 0;
-    std::string groups[2];
+    PartitionLine p;
+    p.groups.resize(2);
     for (int s = 0; s < n; ++s)
-        groups[side[static_cast<std::size_t>(s)]] += name(s) + " ";
-    return "partition " + groups[0] + "| " + groups[1].substr(0, groups[1].size() - 1);
+        p.groups[static_cast<std::size_t>(side[static_cast<std::size_t>(s)])].push_back(name(s));
+    return p;
 }
 
 std::optional<std::pair<int, int>> Generator::free_link(std::int64_t t, std::int64_t until) {
@@ -197,16 +208,14 @@ bool Generator::base_down(int s, std::int64_t from, std::int64_t to) const {
 
 void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
                           std::vector<Timed>& out) {
+    using Link = LinkLine::Kind;
     const std::int64_t undo = std::min(t + between_ms(100, 2000), end);
     if (kind == FaultKind::partition) {
-        out.push_back({t, partition()});
-        out.push_back({undo, "heal"});
+        add_pair(t, undo, partition(), out);
     } else if (kind == FaultKind::cut) {
         const auto link = free_link(t, undo);
         if (!link) return;
-        const std::string pair = name(link->first) + " " + name(link->second);
-        out.push_back({t, "cut " + pair});
-        out.push_back({undo, "restore " + pair});
+        add_pair(t, undo, LinkLine{Link::cut, name(link->first), name(link->second)}, out);
     } else if (kind == FaultKind::silence) {
         // Up to 5 s: long enough for the silence timeout (3 s) to close the link, or not.
         const std::int64_t until = std::min(t + between_ms(100, 5000), end);
@@ -215,8 +224,8 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         auto [a, b] = *link;
         if (prng_.below(2) == 0) std::swap(a, b);
         const bool one_way = prng_.below(2) == 0;
-        out.push_back({t, "silence " + name(a) + " " + name(b) + (one_way ? " oneway" : "")});
-        out.push_back({until, "restore " + name(a) + " " + name(b)});
+        add_pair(t, until,
+                 LinkLine{one_way ? Link::silence_oneway : Link::silence, name(a), name(b)}, out);
     } else if (kind == FaultKind::clock) {
         // A step of the clock, up to 2 s either way; not undone (a clock that jumped stays).
         const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
@@ -225,8 +234,8 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         if (it != base_faults_.jumps.end() &&
             std::abs(it->second) > clock_offset_max.ns - 2'000 * ms)
             return;  // the base's own jumps leave no room under the bound
-        out.push_back({t, "clock " + name(s) + " jump " + (by < 0 ? "-" : "+") +
-                              std::to_string(by < 0 ? -by : by) + "ms"});
+        out.push_back({t, ServerLine{ServerLine::Kind::clock_jump, name(s),
+                                     spell_signed(Duration::milliseconds(by))}});
     } else if (kind == FaultKind::clients) {
         hostile_client(t, out);
     } else if (kind == FaultKind::pause) {
@@ -236,14 +245,13 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         const std::vector<int> up = servers_up(t, t + length);
         if (up.empty()) return;
         const int s = up[prng_.below(up.size())];
-        out.push_back({t, "pause " + name(s) + " for " + std::to_string(length / ms) + "ms"});
+        out.push_back({t, ServerLine{ServerLine::Kind::pause, name(s), ms_of(length / ms)}});
     } else if (kind == FaultKind::crash) {
         const std::vector<int> up = servers_up(t, undo);
         if (up.empty()) return;
         const int s = up[prng_.below(up.size())];
         down_until_[static_cast<std::size_t>(s)] = undo;
-        out.push_back({t, "crash " + name(s)});
-        out.push_back({undo, "restart " + name(s)});
+        add_pair(t, undo, ServerLine{ServerLine::Kind::crash, name(s), {}}, out);
     }
 }
 
@@ -257,23 +265,22 @@ void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
     const bool ties = n >= 2 && base_.tie_break == TieBreak::convergent;
     switch (prng_.below(ties ? 4 : 3)) {
         case 0:
-            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(60'000, 'x') +
-                                  " +1.000000+1.000000 {now}"});
+            out.push_back({t, SendLine{name(s), "IAMAT " + id + std::string(60'000, 'x') +
+                                                    " +1.000000+1.000000 {now}"}});
             break;
         case 1:
-            out.push_back({t, "send " + name(s) + " IAMAT " + id + std::string(70'000, 'y') +
-                                  " +1.000000+1.000000 {now}"});
+            out.push_back({t, SendLine{name(s), "IAMAT " + id + std::string(70'000, 'y') +
+                                                    " +1.000000+1.000000 {now}"}});
             break;
         case 2:
             // Its own clients: a base workload's w3 at the same instant would be a tie.
-            out.push_back({t, "workload clients=5 rate=2000/s for=100ms prefix=" + id + "-"});
+            out.push_back({t, WorkloadLine{5, 2000, ms_of(100), id + "-"}});
             break;
         default: {
             const auto other =
                 static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
-            out.push_back({t, "send " + name(s) + " IAMAT " + id + " +1.000000+1.000000 {now}"});
-            out.push_back(
-                {t, "send " + name(other) + " IAMAT " + id + " -1.000000-1.000000 {now}"});
+            out.push_back({t, SendLine{name(s), "IAMAT " + id + " +1.000000+1.000000 {now}"}});
+            out.push_back({t, SendLine{name(other), "IAMAT " + id + " -1.000000-1.000000 {now}"}});
         }
     }
 }
@@ -331,24 +338,61 @@ std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
 
 namespace {
 
-// The time of every timeline line of a parsed scenario (a line's first step), by line number.
-std::map<int, std::int64_t> times_by_line(const Scenario& sc) {
-    std::map<int, std::int64_t> out;
-    for (const Step& step : sc.steps)
-        out.try_emplace(step.line, step.at.ns);
-    return out;
+// Comments the generator writes: a line of its own.
+DocLine comment_line(std::string text) {
+    return DocLine{0, std::monostate{}, "# " + std::move(text)};
 }
 
-bool is_until(std::string_view line) {
-    return take_field(line) == "until";
+// The base's lines, the generated settings, then one timeline in time order: each generated
+// statement goes before the first base statement that comes later (after those at the same
+// time, as the simulator runs them), and before the comments above that statement.
+void merge(const ScenarioDoc& base, bool drop_until, std::vector<Statement> settings,
+           std::vector<Timed> timed, std::uint64_t seed, ScenarioDoc& out) {
+    const std::vector<DocLine>& lines = base.lines;
+    std::size_t first_timed = lines.size();
+    std::vector<std::int64_t> next_time(lines.size() + 1, INT64_MAX);
+    for (std::size_t i = lines.size(); i-- > 0;) {
+        const AtLine* at = timeline_of(lines[i]);
+        next_time[i] = at != nullptr ? at->at.value.ns : next_time[i + 1];
+        if (at != nullptr) first_timed = i;
+    }
+    std::size_t next = 0;
+    auto emit_before = [&](std::int64_t ns) {
+        for (; next < timed.size() && timed[next].ns < ns; ++next)
+            out.lines.push_back(DocLine{
+                0, AtLine{spell(Duration{timed[next].ns}), std::move(timed[next].statement)}, {}});
+    };
+    auto header = [&](bool timeline) {
+        out.lines.push_back(DocLine{});
+        out.lines.push_back(comment_line("herd sweep: the faults of seed " + std::to_string(seed)));
+        for (Statement& s : settings)
+            out.lines.push_back(DocLine{0, std::move(s), {}});
+        if (timeline)
+            out.lines.push_back(
+                comment_line("the timeline: the base's statements and the seed's, in time order"));
+    };
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i == first_timed) header(true);
+        const auto* setting = std::get_if<DurationSetting>(&lines[i].statement);
+        if (drop_until && setting != nullptr && setting->which == DurationSetting::Which::until)
+            continue;  // a generated run ends later
+        if (i >= first_timed) emit_before(next_time[i]);
+        out.lines.push_back(lines[i]);
+    }
+    if (first_timed == lines.size()) header(false);
+    emit_before(INT64_MAX);
 }
 
 }  // namespace
 
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
                          const SweepConfig& config) {
+    const auto parsed = parse_document(base_text, base.file);
+    HERD_ASSERT(std::holds_alternative<ScenarioDoc>(parsed));  // `base` was built from it
+    const ScenarioDoc& base_doc = std::get<ScenarioDoc>(parsed);
     Generator g(base, seed, config);
-    while (base_text.find(g.hostile_prefix) != std::string::npos)
+    const std::string base_canonical = format_document(base_doc);
+    while (base_canonical.find(g.hostile_prefix) != std::string::npos)
         g.hostile_prefix += "x";
     std::vector<Timed> timed = g.timeline();
     // Every generated fault is undone within the phase. The liveness check comes a settle time
@@ -356,47 +400,22 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
     const BaseFaults& b = g.base_faults();
     const std::int64_t check =
         std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
-    if (!b.in_force_at_end) timed.push_back(Timed{check, "expect converged"});
-    // The base's lines up to its timeline, the generated settings, then one timeline in time
-    // order: each generated statement goes before the first base statement that comes later
-    // (after those at the same time, as the parser would run them), so the file reads, and
-    // replays under --strict, as written.
-    const std::map<int, std::int64_t> base_times = times_by_line(base);
-    const std::vector<std::string> lines = split_lines(base_text);
-    const std::size_t first_timed =
-        base_times.empty() ? lines.size() : static_cast<std::size_t>(base_times.begin()->first - 1);
-    std::string out;
-    std::size_t next = 0;
-    auto emit_before = [&](std::int64_t ns) {
-        for (; next < timed.size() && timed[next].ns < ns; ++next)
-            out += at_text(timed[next].ns) + timed[next].statement + "\n";
-    };
-    // The time of the next base statement from each line on: generated statements go before
-    // the comments above a later base statement, not between them.
-    std::vector<std::int64_t> next_time(lines.size() + 1, INT64_MAX);
-    for (std::size_t i = lines.size(); i-- > 0;) {
-        const auto t = base_times.find(static_cast<int>(i + 1));
-        next_time[i] = t != base_times.end() ? t->second : next_time[i + 1];
-    }
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        if (i == first_timed) {
-            out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
-            out += g.settings();
-            out += "# the timeline: the base's statements and the seed's, in time order\n";
-        }
-        if (base.until && is_until(lines[i])) continue;  // a generated run ends later
-        if (i >= first_timed) emit_before(next_time[i]);
-        out += lines[i] + "\n";
-    }
-    if (first_timed == lines.size()) {
-        out += "\n# herd sweep: the faults of seed " + std::to_string(seed) + "\n";
-        out += g.settings();
-    }
-    emit_before(INT64_MAX);
+    if (!b.in_force_at_end)
+        timed.push_back(Timed{check, ExpectLine{ExpectLine::Kind::converged, {}, {}, {}}});
+    ScenarioDoc run;
+    run.file = base.file;
+    merge(base_doc, base.until.has_value(), g.settings(), std::move(timed), seed, run);
     if (b.in_force_at_end)
-        out += "# no final check: the base leaves a fault of its own in force at its end\n";
-    if (base.until) out += "until " + std::to_string(std::max(base.until->ns, check)) + "ns\n";
-    return out;
+        run.lines.push_back(
+            comment_line("no final check: the base leaves a fault of its own in force at its end"));
+    if (base.until)
+        run.lines.push_back(
+            DocLine{0,
+                    DurationSetting{DurationSetting::Which::until,
+                                    spell(Duration{std::max(base.until->ns, check)})},
+                    {}});
+    sort_timeline(run);
+    return format_document(run);
 }
 
 }  // namespace herd::sim

@@ -6,63 +6,32 @@
 #include <string>
 #include <vector>
 
+#include "core/assert.hpp"
 #include "core/text.hpp"
+#include "sim/fault_timeline.hpp"
+#include "sim/scenario_doc.hpp"
 #include "sim/sweep.hpp"
-#include "sim/sweep_internal.hpp"
 
 namespace herd::sim {
 
-using detail::split_lines;
-using detail::without_until;
-
 namespace {
+
 constexpr std::int64_t ms = 1'000'000;
-}  // namespace
-
-namespace {
-
-// Lines are split as the scenario grammar splits them (core/text: the six white-space bytes,
-// `#` comments).
-bool is_statement(std::string_view line) {
-    return !trim(strip_comment(line)).empty();
-}
-
-// The first word of a statement.
-std::string_view verb_of(std::string_view line) {
-    return take_field(line);
-}
 
 // Statements shrinking may drop: the timeline and the settings that have defaults. The herd,
-// seed, epoch and tie rule stay.
-bool removable(const std::string& line) {
-    const std::string_view verb = verb_of(line);
-    for (std::string_view v :
-         {"at", "clock", "latency", "places", "client", "processing", "peer"}) {
-        if (verb == v) return true;
-    }
-    return false;
+// seed, epoch, tie rule and `until` stay.
+bool removable(const Statement& s) {
+    if (const auto* d = std::get_if<DurationSetting>(&s))
+        return d->which != DurationSetting::Which::until;
+    return std::holds_alternative<AtLine>(s) || std::holds_alternative<ClockLine>(s) ||
+           std::holds_alternative<LatencyLine>(s) || std::holds_alternative<PlacesChanceLine>(s) ||
+           std::holds_alternative<DistributionLine>(s);
 }
 
-// The statement after `at TIME` of a timeline line ("" for others), without a comment.
-std::string_view statement_of(std::string_view line) {
-    std::string_view rest = trim_end(strip_comment(line));
-    if (take_field(rest) != "at") return {};
-    take_field(rest);  // the time
-    return trim_start(rest);
-}
-
-// The statement that undoes `fault` ("cut a b" -> "restore a b", "crash s" -> "restart s",
-// "partition ..." -> "heal"); "" when it is not a fault.
-std::string undo_of(std::string_view fault) {
-    if (fault.substr(0, 4) == "cut ") return "restore " + std::string(fault.substr(4));
-    if (fault.substr(0, 8) == "silence ") {
-        std::string pair(fault.substr(8));
-        if (pair.ends_with(" oneway")) pair.resize(pair.size() - 7);
-        return "restore " + pair;
-    }
-    if (fault.substr(0, 6) == "crash ") return "restart " + std::string(fault.substr(6));
-    if (fault.substr(0, 10) == "partition ") return "heal";
-    return {};
+ScenarioDoc document_of(const std::string& text, const std::string& file) {
+    auto parsed = parse_document(text, file);
+    HERD_ASSERT(std::holds_alternative<ScenarioDoc>(parsed));  // it ran, so it parsed
+    return std::get<ScenarioDoc>(std::move(parsed));
 }
 
 class Shrinker {
@@ -70,42 +39,42 @@ class Shrinker {
     // Sim runs one shrink may take (a few seconds on small herds).
     static constexpr std::size_t runs_max = 3000;
 
-    // `base`: the statement lines of the base, which must stay.
-    Shrinker(const std::string& text, const std::string& file, const RunOutcome& outcome,
-             const std::vector<std::string>& base)
-        : file_(file), key_(outcome.key) {
-        for (std::string& line : split_lines(text)) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (!is_statement(line)) continue;  // comments, blanks
-            lines_.push_back(std::move(line));
+    // `base`: the statements of the base, which must stay.
+    Shrinker(const ScenarioDoc& run, const RunOutcome& outcome, const std::vector<Statement>& base)
+        : file_(run.file), key_(outcome.key) {
+        for (const DocLine& l : run.lines) {
+            if (!std::holds_alternative<std::monostate>(l.statement))
+                lines_.push_back(DocLine{0, l.statement, {}});  // comments and blanks go
         }
         // The base's lines are found among the run's (its timeline merged with the generated
-        // one, in time order): a generated line that reads like a base line may stand for it.
-        std::map<std::string, std::size_t> base_left;
-        for (const std::string& line : base)
-            base_left[line] += 1;
+        // one, in time order): a generated line equal to a base line may stand for it.
+        std::vector<bool> used(base.size(), false);
         base_.assign(lines_.size(), false);
         for (std::size_t i = 0; i < lines_.size(); ++i) {
-            auto it = base_left.find(lines_[i]);
-            if (it == base_left.end() || it->second == 0) continue;
-            it->second -= 1;
-            base_[i] = true;
+            for (std::size_t k = 0; k < base.size() && !base_[i]; ++k) {
+                if (used[k] || base[k] != lines_[i].statement) continue;
+                used[k] = true;
+                base_[i] = true;
+            }
         }
         alive_.assign(lines_.size(), true);
         group_units();
     }
 
-    std::string text() const {
-        std::string out;
+    ScenarioDoc doc() const {
+        ScenarioDoc out;
+        out.file = file_;
         for (std::size_t i = 0; i < lines_.size(); ++i) {
-            if (alive_[i]) out += lines_[i] + "\n";
+            if (alive_[i]) out.lines.push_back(lines_[i]);
         }
+        for (std::size_t i = 0; i < out.lines.size(); ++i)
+            out.lines[i].number = static_cast<int>(i + 1);
         return out;
     }
     bool still_fails() {
         if (runs_ >= runs_max) return false;
         runs_ += 1;
-        const RunOutcome o = run_scenario_text(text(), file_);
+        const RunOutcome o = run_document(doc());
         return o.parsed && o.failed && o.key == key_;
     }
     // Drops units in chunks of half, a quarter, ... one, each pass until none can go.
@@ -126,17 +95,21 @@ class Shrinker {
     std::size_t runs() const { return runs_; }
 
   private:
+    AtLine* at(std::size_t i) { return std::get_if<AtLine>(&lines_[i].statement); }
+    std::int64_t time_of(std::size_t i) const {
+        return std::get<AtLine>(lines_[i].statement).at.value.ns;
+    }
     // A fault and the statement that undoes it go together: dropping only the undo would turn
     // a finding into "a partition that never heals does not converge".
     void group_units() {
         std::vector<bool> taken(lines_.size(), false);
         for (std::size_t i = 0; i < lines_.size(); ++i) {
-            if (base_[i] || taken[i] || !removable(lines_[i])) continue;
+            if (base_[i] || taken[i] || !removable(lines_[i].statement)) continue;
             std::vector<std::size_t> unit{i};
             taken[i] = true;
-            const std::string undo = undo_of(statement_of(lines_[i]));
-            for (std::size_t j = i + 1; !undo.empty() && j < lines_.size(); ++j) {
-                if (!base_[j] && !taken[j] && statement_of(lines_[j]) == undo) {
+            const auto undo = at(i) != nullptr ? undo_of(at(i)->what) : std::nullopt;
+            for (std::size_t j = i + 1; undo && j < lines_.size(); ++j) {
+                if (!base_[j] && !taken[j] && at(j) != nullptr && at(j)->what == *undo) {
                     unit.push_back(j);
                     taken[j] = true;
                     break;
@@ -172,77 +145,37 @@ class Shrinker {
         }
         return dropped;
     }
-    bool halve_field(std::size_t line, const std::string& key, const std::string& unit);
-    // Replaces a line; keeps the change when the run still fails the same way.
-    bool try_line(std::size_t line, std::string replacement) {
-        if (replacement == lines_[line]) return false;
-        std::swap(lines_[line], replacement);
+    // Replaces a line's statement; keeps the change when the run still fails the same way.
+    bool try_statement(std::size_t line, Statement replacement) {
+        if (replacement == lines_[line].statement) return false;
+        std::swap(lines_[line].statement, replacement);
         if (still_fails()) return true;
-        std::swap(lines_[line], replacement);
+        std::swap(lines_[line].statement, replacement);
         return false;
+    }
+    bool try_time(std::size_t line, std::int64_t ns) {
+        AtLine moved = *at(line);
+        moved.at = spell(Duration{ns});
+        return try_statement(line, std::move(moved));
     }
 
     std::string file_;
     FailureKey key_;
-    std::vector<std::string> lines_;
+    std::vector<DocLine> lines_;
     std::vector<bool> base_;  // lines_[i] is the base's
     std::vector<bool> alive_;
     std::vector<std::vector<std::size_t>> units_;  // removable lines, faults with their undo
     std::size_t runs_ = 0;
 };
 
-// "rate=400/s" -> "rate=200/s" (key "rate=", unit "/s"); false when it is 1 already or the run
-// then no longer fails the same way.
-bool Shrinker::halve_field(std::size_t line, const std::string& key, const std::string& unit) {
-    std::string& l = lines_[line];
-    const std::size_t at = l.find(key);
-    if (at == std::string::npos) return false;
-    const std::size_t digits = at + key.size();
-    const std::size_t end = l.find_first_not_of("0123456789", digits);
-    if (end == digits || l.compare(end, unit.size(), unit) != 0) return false;
-    const auto value = parse_whole(std::string_view(l).substr(digits, end - digits), UINT64_MAX);
-    if (!value || *value <= 1) return false;
-    const std::string before = l;
-    l = l.substr(0, digits) + std::to_string(*value / 2) + l.substr(end);
-    if (still_fails()) return true;
-    l = before;
-    return false;
-}
-
-// The time of a timeline line ("at 2142ms ..."), or nothing.
-std::optional<std::int64_t> time_of(std::string_view line) {
-    std::string_view rest = line;
-    if (take_field(rest) != "at") return std::nullopt;
-    const auto d = parse_duration(take_field(rest));
-    if (!d) return std::nullopt;
-    return d->ns;
-}
-
-// The line with its time replaced (in whole seconds or milliseconds).
-std::string with_time(std::string_view line, std::int64_t ns) {
-    std::string_view rest = line;
-    take_field(rest);  // at
-    take_field(rest);  // the old time
-    std::string out = "at ";
-    if (ns % 1'000'000'000 == 0) {
-        append_decimal(out, static_cast<std::uint64_t>(ns / 1'000'000'000));
-        out += "s";
-    } else {
-        append_decimal(out, static_cast<std::uint64_t>(ns / ms));
-        out += "ms";
-    }
-    return out + " " + std::string(trim_start(rest));
-}
-
 void Shrinker::shorten_windows() {
     for (const std::vector<std::size_t>& unit : units_) {
         if (unit.size() != 2 || !alive_[unit[0]]) continue;
-        const auto from = time_of(lines_[unit[0]]);
+        const std::int64_t from = time_of(unit[0]);
         for (;;) {
-            const auto to = time_of(lines_[unit[1]]);
-            if (!from || !to || *to - *from < 2 * ms) break;
-            const std::int64_t mid = *from + (*to - *from) / 2 / ms * ms;
-            if (!try_line(unit[1], with_time(lines_[unit[1]], mid))) break;
+            const std::int64_t to = time_of(unit[1]);
+            if (to - from < 2 * ms) break;
+            if (!try_time(unit[1], from + (to - from) / 2 / ms * ms)) break;
         }
     }
 }
@@ -250,28 +183,38 @@ void Shrinker::shorten_windows() {
 void Shrinker::round_times() {
     std::vector<std::int64_t> floor(lines_.size(), 0);  // an undo stays after its fault
     for (const std::vector<std::size_t>& unit : units_) {
-        if (unit.size() == 2) floor[unit[1]] = time_of(lines_[unit[0]]).value_or(0);
+        if (unit.size() == 2) floor[unit[1]] = time_of(unit[0]);
     }
     for (std::size_t i = 0; i < lines_.size(); ++i) {
-        const auto t = time_of(lines_[i]);
-        if (base_[i] || !alive_[i] || !t) continue;
+        if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
+        const std::int64_t t = time_of(i);
         for (std::int64_t step : {std::int64_t{1'000'000'000}, 100 * ms, 10 * ms}) {
-            const std::int64_t rounded = *t / step * step;
-            if (rounded != *t && rounded >= floor[i] && try_line(i, with_time(lines_[i], rounded)))
-                break;
+            const std::int64_t rounded = t / step * step;
+            if (rounded != t && rounded >= floor[i] && try_time(i, rounded)) break;
         }
     }
 }
 
 void Shrinker::lower_workloads() {
     for (std::size_t i = 0; i < lines_.size(); ++i) {
-        if (base_[i] || !alive_[i] || lines_[i].find(" workload ") == std::string::npos) continue;
-        while (halve_field(i, "rate=", "/s")) {
-        }
-        while (halve_field(i, "clients=", " ")) {
-        }
-        while (halve_field(i, "for=", "ms") || halve_field(i, "for=", "s")) {
-        }
+        if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
+        if (!std::holds_alternative<WorkloadLine>(at(i)->what)) continue;
+        // Each field halved (whole milliseconds for the length) while it still fails.
+        auto halve = [this, i](auto change) {
+            for (;;) {
+                AtLine smaller = *at(i);
+                if (!change(std::get<WorkloadLine>(smaller.what))) return;
+                if (!try_statement(i, std::move(smaller))) return;
+            }
+        };
+        halve([](WorkloadLine& w) { return w.rate_per_s > 1 && (w.rate_per_s /= 2, true); });
+        halve([](WorkloadLine& w) { return w.clients > 1 && (w.clients /= 2, true); });
+        halve([](WorkloadLine& w) {
+            const std::int64_t half = w.length.value.ns / 2 / ms * ms;
+            if (half < ms) return false;
+            w.length = spell(Duration{half});
+            return true;
+        });
     }
 }
 
@@ -282,21 +225,24 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
                            const std::string& base_text) {
     // The base's statements stay unless the base alone fails the same way: dropping them could
     // only turn the finding into a failure of a base cut short.
-    std::vector<std::string> base;
+    std::vector<Statement> base;
     if (!base_text.empty() && run_scenario_text(base_text, file_name).key != outcome.key) {
-        for (std::string& line : split_lines(without_until(base_text))) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (is_statement(line)) base.push_back(std::move(line));
+        for (const DocLine& l : document_of(base_text, file_name).lines) {
+            const auto* d = std::get_if<DurationSetting>(&l.statement);
+            if (d != nullptr && d->which == DurationSetting::Which::until) continue;
+            if (!std::holds_alternative<std::monostate>(l.statement)) base.push_back(l.statement);
         }
     }
-    Shrinker s(text, file_name, outcome, base);
+    Shrinker s(document_of(text, file_name), outcome, base);
     s.drop_statements();
     s.lower_workloads();
     s.drop_statements();
     s.shorten_windows();
     s.round_times();
     if (runs != nullptr) *runs = s.runs() + (base_text.empty() ? 0 : 1);
-    return in_time_order(s.text(), file_name);
+    ScenarioDoc shrunk = s.doc();
+    sort_timeline(shrunk);
+    return format_document(shrunk);
 }
 
 }  // namespace herd::sim

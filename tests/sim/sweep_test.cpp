@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/scenario_doc.hpp"
+
+#include <algorithm>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -22,21 +26,29 @@ Scenario parsed(const std::string& text) {
     return std::get<Scenario>(r);
 }
 
-// The lines of `run` that are not the base's (each base line taken once), in order.
+// The statements of a scenario text (not its comments or blank lines), in file order.
+std::vector<Statement> statements(const std::string& text) {
+    std::vector<Statement> out;
+    auto doc = parse_document(text, "t.scn");
+    if (const Error* e = error_of(doc)) ADD_FAILURE() << e->message;
+    if (!std::holds_alternative<ScenarioDoc>(doc)) return out;
+    for (const DocLine& l : std::get<ScenarioDoc>(doc).lines) {
+        if (!std::holds_alternative<std::monostate>(l.statement)) out.push_back(l.statement);
+    }
+    return out;
+}
+
+// The statements of `run` that are not the base's (each base statement taken once), in order,
+// one canonical line each.
 std::string generated_part(const std::string& run, const std::string& own) {
-    std::multiset<std::string> left;
-    std::istringstream b(own);
-    for (std::string line; std::getline(b, line);)
-        left.insert(line);
+    std::vector<Statement> left = statements(own);
     std::string out;
-    std::istringstream r(run);
-    for (std::string line; std::getline(r, line);) {
-        const auto it = left.find(line);
-        if (it != left.end()) {
+    for (const Statement& s : statements(run)) {
+        const auto it = std::find(left.begin(), left.end(), s);
+        if (it != left.end())
             left.erase(it);
-        } else {
-            out += line + "\n";
-        }
+        else
+            out += format_statement(s) + "\n";
     }
     return out;
 }
@@ -44,13 +56,14 @@ std::string generated_part(const std::string& run, const std::string& own) {
 TEST(Sweep, ARunIsTheBaseThenFaultsDrawnFromTheSeedAlone) {
     const Scenario sc = parsed(base);
     const std::string a = generate_run(base, sc, 7, SweepConfig{});
-    // The base's lines stay, unchanged and in their order.
-    std::size_t at = 0;
-    std::istringstream lines(base);
-    for (std::string line; std::getline(lines, line);) {
-        at = a.find(line + "\n", at);
-        ASSERT_NE(at, std::string::npos) << line << "\n" << a;
+    // The base's statements stay, unchanged and in their order.
+    const std::vector<Statement> run_statements = statements(a);
+    auto at = run_statements.begin();
+    for (const Statement& s : statements(base)) {
+        at = std::find(at, run_statements.end(), s);
+        ASSERT_NE(at, run_statements.end()) << format_statement(s) << "\n" << a;
     }
+    EXPECT_EQ(format_document(std::get<ScenarioDoc>(parse_document(a, "a.scn"))), a);  // canonical
     EXPECT_EQ(generate_run(base, sc, 7, SweepConfig{}), a);
     EXPECT_NE(generate_run(base, sc, 8, SweepConfig{}), a);
     const Scenario run = parsed(a);  // an ordinary scenario
@@ -116,7 +129,7 @@ TEST(Sweep, GeneratedFaultsLeaveTheBasesOwnAlone) {
         for (const char* mine : {"cut s3 s4", "silence s3 s4", "silence s4 s3", "restore s3 s4"})
             EXPECT_EQ(generated.find(mine), std::string::npos) << run;
         EXPECT_EQ(run.find("until 40s"), std::string::npos);  // replaced, later
-        EXPECT_TRUE(run.ends_with("at 45000ms expect converged\nuntil 45000000000ns\n")) << run;
+        EXPECT_TRUE(run.ends_with("at 45s    expect converged\nuntil 45s\n")) << run;
         EXPECT_FALSE(run_scenario_text(run, "run.scn").failed) << run;
     }
     // A base that leaves its partition in force gets no final check.
@@ -143,11 +156,11 @@ TEST(Sweep, ShrinkingKeepsTheBasesStatementsUnlessTheBaseAloneFails) {
     // In time order, as a replay with --strict asks.
     EXPECT_EQ(shrink_failure(run, "r.scn", o, nullptr, base),
               "herd line 3\n"
-              "at 0s partition s1 | s2 s3\n"
-              "at 100ms send s1 IAMAT k +1.0+1.0 {now}\n"
-              "at 5s heal\n"
-              "at 10s expect s3 lacks k\n"
-              "at 30s heal\n");
+              "at 0s     partition s1 | s2 s3\n"
+              "at 100ms  send s1 IAMAT k +1.0+1.0 {now}\n"
+              "at 5s     heal\n"
+              "at 10s    expect s3 lacks k\n"
+              "at 30s    heal\n");
 }
 
 TEST(Sweep, WhatASweepWritesReplaysWithoutAWarning) {
@@ -177,6 +190,24 @@ TEST(Sweep, WhatASweepWritesReplaysWithoutAWarning) {
     }
 }
 
+TEST(Sweep, EveryGeneratedRunIsCanonicalAndInTimeOrder) {
+    // The shipped sweep bases, every fault kind, 500 seeds each: each run is its own canonical
+    // text (a document formatted), reads back to the same document, and parses without a warning.
+    for (const char* name : {"sweep_fall2017.scn", "sweep_random30.scn"}) {
+        std::ifstream in(std::string(HERD_SOURCE_DIR) + "/scenarios/" + name, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        const Scenario sc = parsed(text.str());
+        for (std::uint64_t seed = 1; seed <= 500; ++seed) {
+            const std::string run = generate_run(text.str(), sc, seed, SweepConfig{});
+            const auto doc = parse_document(run, "run.scn");
+            ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(doc)) << name << " seed " << seed;
+            ASSERT_EQ(format_document(std::get<ScenarioDoc>(doc)), run) << name << " seed " << seed;
+            ASSERT_TRUE(parsed(run).warnings.empty()) << name << " seed " << seed;
+        }
+    }
+}
+
 TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
     const std::string failing =
         "# noise\nherd line 3\nclock s2 offset +1s\n"
@@ -193,14 +224,14 @@ TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
     // Times rounded down as far as the failure allows: the send to 0 s, the expectation not.
     EXPECT_EQ(small,
               "herd line 3\n"
-              "at 0s send s1 IAMAT a +1.0+1.0 {now}\n"
-              "at 300ms expect s3 lacks a\n");
+              "at 0s     send s1 IAMAT a +1.0+1.0 {now}\n"
+              "at 300ms  expect s3 lacks a\n");
     EXPECT_GT(runs, 0u);
 }
 
-TEST(Sweep, TheShrinkerSplitsLinesAsTheGrammarDoes) {
+TEST(Sweep, TheShrinkerEditsTheParsersStatements) {
     // Tabs between fields, a trailing comment, and a `peer` setting (which has a default, so it
-    // may go): the shrinker reads them as the parser does.
+    // may go): the shrinker edits the statements the parser read, and writes them canonical.
     const std::string failing =
         "herd line 3\npeer flood-batch 30ms\n"
         "at\t150ms\tcut s2 s3  # a fault and its undo, which go together\n"
@@ -211,8 +242,8 @@ TEST(Sweep, TheShrinkerSplitsLinesAsTheGrammarDoes) {
     ASSERT_TRUE(o.failed);
     EXPECT_EQ(shrink_failure(failing, "tabs.scn", o, nullptr),
               "herd line 3\n"
-              "at 0s send s1 IAMAT a +1.0+1.0 {now}\n"
-              "at 300ms expect s3 lacks a\n");
+              "at 0s     send s1 IAMAT a +1.0+1.0 {now}\n"
+              "at 300ms  expect s3 lacks a\n");
 }
 
 TEST(Sweep, AFailureIsKeyedByItsKindNotByItsWords) {
