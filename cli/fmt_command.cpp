@@ -95,8 +95,9 @@ int format_one(const std::string& path, Mode mode) {
 
 int run_fmt(int argc, char** argv) {
     po::options_description visible("options");
-    visible.add_options()("check", po::bool_switch(),
-                          "print the files that are not in canonical form; exit 1 if any")(
+    visible.add_options()("help,h", "show this help")(
+        "check", po::bool_switch(),
+        "print the files that are not in canonical form; exit 1 if any")(
         "write", po::bool_switch(), "rewrite the files that are not in canonical form, in place");
     po::options_description hidden;
     hidden.add_options()("file", po::value<std::vector<std::string>>());

@@ -33,5 +33,7 @@ out=$("$herd" fmt --write bad.scn 2>&1); rc=$?
 cmp bad.scn bad.orig || fail "--write changed a malformed file"
 "$herd" fmt --check --write want.scn 2> /dev/null; [ $? -eq 2 ] || fail "--check --write: not exit 2"
 "$herd" fmt 2> /dev/null; [ $? -eq 2 ] || fail "no file: not exit 2"
+"$herd" fmt --help | grep -q -- --check || fail "--help does not list --check"
+"$herd" fmt --bogus 2> /dev/null; [ $? -eq 2 ] || fail "a bad flag: not exit 2"
 "$herd" fmt nowhere.scn 2> /dev/null; [ $? -eq 2 ] || fail "a missing file: not exit 2"
 echo ok
