@@ -55,31 +55,31 @@ std::string describe(const FailureKey& key) {
     return {};
 }
 
+namespace {
+
+// A text that is not a scenario: never a pass (a base or generator flaw to look at).
+RunOutcome unparsed(const Error& e) {
+    RunOutcome o;
+    o.parsed = false;
+    o.failed = true;
+    o.key.kind = FailureKey::Kind::unparsed;
+    o.signature = describe(o.key);
+    o.what = e.message;
+    return o;
+}
+
+}  // namespace
+
 RunOutcome run_scenario_text(const std::string& text, const std::string& file_name) {
     auto doc = parse_document(text, file_name);
-    if (const Error* e = error_of(doc)) {
-        RunOutcome o;
-        o.parsed = false;
-        o.failed = true;  // never a pass: a base or generator flaw to look at
-        o.key.kind = FailureKey::Kind::unparsed;
-        o.signature = describe(o.key);
-        o.what = e->message;
-        return o;
-    }
+    if (const Error* e = error_of(doc)) return unparsed(*e);
     return run_document(std::get<ScenarioDoc>(doc));
 }
 
 RunOutcome run_document(const ScenarioDoc& doc) {
-    RunOutcome o;
     auto parsed = build_scenario(doc);
-    if (const Error* e = error_of(parsed)) {
-        o.parsed = false;
-        o.failed = true;  // never a pass: a base or generator flaw to look at
-        o.key.kind = FailureKey::Kind::unparsed;
-        o.signature = describe(o.key);
-        o.what = e->message;
-        return o;
-    }
+    if (const Error* e = error_of(parsed)) return unparsed(*e);
+    RunOutcome o;
     const Scenario& sc = std::get<Scenario>(parsed);
     o.timeline = sc.steps.size();
     SimResult r;
