@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
 #include "netmode/files.hpp"
+#include "sim/scenario.hpp"
 #include "sim/scenario_doc.hpp"
 
 namespace herd::cli {
@@ -22,17 +25,26 @@ namespace {
 
 constexpr const char* usage = "usage: herd fmt [--check | --write] FILE.scn... (or - for stdin)\n";
 
-// Writes `text` over `path` atomically: a temporary file beside it (same mode), flushed, then
-// renamed over it. A full disk leaves the original as it was.
+// Writes `text` over `path` atomically: a temporary file beside the file it names (a symlink is
+// followed, and stays), with its mode and (where allowed) owner, flushed, then renamed over it.
+// A full disk, or a kill, leaves the original as it was. Only a regular file the user may
+// write is replaced.
 std::optional<Error> replace_file(const std::string& path, const std::string& text) {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr)
+        return Error{"cannot write " + path + ": " + std::strerror(errno)};
+    const std::string target = resolved;
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        return Error{"cannot stat " + path + ": " + std::strerror(errno)};
-    const std::string temporary = path + ".herd-fmt";
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Error{"cannot create " + temporary + ": " + std::strerror(errno)};
-    std::size_t done = 0;
+    if (::stat(target.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Error{"cannot write " + path + ": not a regular file"};
+    if (::access(target.c_str(), W_OK) != 0)
+        return Error{"cannot write " + path + ": " + std::strerror(errno)};
+    std::string temporary = target + ".herd-fmt-XXXXXX";
+    const int fd = ::mkstemp(temporary.data());
+    if (fd < 0) return Error{"cannot create a file beside " + path + ": " + std::strerror(errno)};
     bool ok = ::fchmod(fd, st.st_mode & 07777) == 0;
+    (void)::fchown(fd, st.st_uid, st.st_gid);  // kept where allowed (root, or the same owner)
+    std::size_t done = 0;
     while (ok && done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
@@ -42,17 +54,17 @@ std::optional<Error> replace_file(const std::string& path, const std::string& te
     ok = ok && ::fsync(fd) == 0;
     const int saved = errno;
     ok = ::close(fd) == 0 && ok;
-    if (ok && ::rename(temporary.c_str(), path.c_str()) == 0) return std::nullopt;
+    if (ok && ::rename(temporary.c_str(), target.c_str()) == 0) return std::nullopt;
     const std::string why = std::strerror(errno != 0 ? errno : saved);
     ::unlink(temporary.c_str());
     return Error{"cannot write " + path + ": " + why};
 }
 
+// A file or stdin, one byte past a scenario's bound at most: the parser refuses what is larger,
+// and a stream without end is never read whole.
 Result<std::string> read_input(const std::string& path) {
-    if (path != "-") return net::read_text_file(path);
-    std::ostringstream text;
-    text << std::cin.rdbuf();
-    return text.str();
+    if (path != "-") return net::read_text_file(path, sim::scenario_bytes_max + 1);
+    return net::read_bounded(std::cin, sim::scenario_bytes_max + 1);
 }
 
 enum class Mode { print, check, write };
@@ -71,6 +83,11 @@ int format_one(const std::string& path, Mode mode) {
         return 2;
     }
     const std::string formatted = sim::format_document(std::get<sim::ScenarioDoc>(doc));
+    if (formatted.size() > sim::scenario_bytes_max) {  // the aligned text of a file near the bound
+        std::cerr << "herd fmt: " << path << ": formatted, it would have " << formatted.size()
+                  << " bytes, over the 16 MiB a scenario file may have; left as it is\n";
+        return 2;
+    }
     const bool same = formatted == std::get<std::string>(text);
     if (mode == Mode::print) {
         std::cout << formatted;
@@ -110,12 +127,17 @@ int run_fmt(int argc, char** argv) {
         "Prints scenario files in their canonical text: fields one space apart, `at TIME` in six\n"
         "columns so statements line up, a comment two spaces after its statement. Comments,\n"
         "blank lines and the spelling of every value stay, so line numbers and traces do too.\n"
+        "Only the grammar is checked: a file that names an unknown server still formats (herd\n"
+        "sim checks the rest). Counts are written in plain decimal. --write follows a symlink\n"
+        "and replaces only a regular file you may write.\n"
         "Exit status: 0 done (--check: all formatted), 1 --check found one that is not,\n"
         "2 a file that cannot be read, is malformed, or cannot be written.",
         visible,
         &hidden,
         &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
+    // A file size limit (ulimit -f) is a write error like a full disk, not a kill mid-write.
+    ::signal(SIGXFSZ, SIG_IGN);
     if (vm["check"].as<bool>() && vm["write"].as<bool>()) {
         std::cerr << "herd fmt: --check and --write exclude each other\n" << usage;
         return 2;

@@ -137,14 +137,14 @@ std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const st
         std::cerr << command << ": " << file << " is a directory, not a scenario file\n";
         return std::nullopt;
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        std::cerr << command << ": cannot read " << file << "\n";
+    // One byte past the bound is enough for the parser to refuse a file too large (and a
+    // stream without end, such as /dev/zero, is never read whole).
+    const auto text = net::read_text_file(file, sim::scenario_bytes_max + 1);
+    if (const Error* e = error_of(text)) {
+        std::cerr << command << ": " << e->message << "\n";
         return std::nullopt;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed = sim::parse_scenario(text.str(), file, seed);
+    auto parsed = sim::parse_scenario(std::get<std::string>(text), file, seed);
     if (auto* e = std::get_if<Error>(&parsed)) {
         std::cerr << e->message << "\n";
         return std::nullopt;

@@ -10,14 +10,23 @@
 
 namespace herd::net {
 
-Result<std::string> read_text_file(const std::string& path) {
+std::string read_bounded(std::istream& in, std::size_t bytes_max) {
+    std::string out;
+    char chunk[65536];
+    while (out.size() < bytes_max && in) {
+        in.read(chunk,
+                static_cast<std::streamsize>(std::min(sizeof chunk, bytes_max - out.size())));
+        out.append(chunk, static_cast<std::size_t>(in.gcount()));
+    }
+    return out;
+}
+
+Result<std::string> read_text_file(const std::string& path, std::size_t bytes_max) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) return Error{path + " is a directory"};
     std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{"cannot read " + path};
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    if (!in) return Error{"cannot read " + path + ": " + std::strerror(errno)};
+    return read_bounded(in, bytes_max);
 }
 
 std::optional<Error> write_text_file(const std::string& path, const std::string& text) {

@@ -1,6 +1,8 @@
 // Small file helpers of the network commands: whole files, herd files, this executable.
 #pragma once
 
+#include <cstdint>
+#include <istream>
 #include <optional>
 #include <string>
 #include <variant>
@@ -9,8 +11,12 @@
 
 namespace herd::net {
 
-// A whole file, or why not.
-Result<std::string> read_text_file(const std::string& path);
+// A whole file, or why not. At most `bytes_max` bytes are read (a file or a stream that goes on
+// comes back cut there; a caller that bounds its input passes its bound plus one and sees that
+// it was passed).
+Result<std::string> read_text_file(const std::string& path, std::size_t bytes_max = SIZE_MAX);
+// The same from an open stream (stdin).
+std::string read_bounded(std::istream& in, std::size_t bytes_max);
 // Writes a whole file (created or truncated), or says why not.
 std::optional<Error> write_text_file(const std::string& path, const std::string& text);
 // A herd file, or the error to print (`cannot read`, or `file:line: what was expected`).

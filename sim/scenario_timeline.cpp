@@ -90,6 +90,9 @@ bool TimelineReader::read(std::string_view text, DocLine& out) {
     if (verb == "send") {
         const std::string_view server = take_field(rest);
         if (server.empty()) return fail("expected `send SERVER LINE`");
+        // A CR before the file's CR LF would be lost when the line is written back.
+        if (rest.ends_with('\r'))
+            return fail("expected a client line without a carriage return at its end");
         at.what = SendLine{std::string(server), std::string(trim_start(rest))};
         ok = true;
     } else if (verb == "expect") {
