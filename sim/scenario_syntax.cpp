@@ -315,8 +315,8 @@ Result<ScenarioDoc> parse_document(std::string_view text, std::string_view file_
     // Readers stop one byte past the bound: how much more there was is not known.
     if (text.size() > scenario_bytes_max)
         return Error{std::string(file_name) +
-                     ":1: a scenario file of at most 16 MiB (16777216 bytes) was expected, this "
-                     "one has more"};
+                     ":1: a scenario file of at most 16 MiB was expected, this one has more than "
+                     "16777216 bytes"};
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     if (lines > scenario_lines_max)
         return Error{std::string(file_name) + ":1: a scenario file of at most 1000000 lines was " +
