@@ -7,10 +7,10 @@
 #include <fstream>
 #include <iostream>
 
-#include "loadgen/load.hpp"
-#include "loadgen/propagation.hpp"
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "loadgen/load.hpp"
+#include "loadgen/propagation.hpp"
 #include "netmode/files.hpp"
 
 namespace herd::cli {

@@ -13,10 +13,10 @@
 #include <sstream>
 #include <vector>
 
-#include "loadgen/echo_server.hpp"
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "loadgen/echo_server.hpp"
 #include "netmode/process.hpp"
 #include "sim/report.hpp"
 

@@ -1,6 +1,6 @@
 // Child processes, the one way herd starts and stops them (`herd up`, `herd bench
-// propagation`, `herd replay`): spawned with their output to a file or a pipe, stopped by PID (SIGTERM, a grace
-// period, then SIGKILL) and always reaped.
+// propagation`, `herd replay`): spawned with their output to a file or a pipe, stopped by PID
+// (SIGTERM, a grace period, then SIGKILL) and always reaped.
 #pragma once
 
 #include <sys/types.h>
