@@ -104,7 +104,7 @@ bool read_base(const po::variables_map& vm, Plan& plan) {
     std::error_code ec;
     auto text = std::filesystem::is_directory(plan.base_file, ec)
                     ? Result<std::string>(Error{plan.base_file + " is a folder"})
-                    : net::read_text_file(plan.base_file);
+                    : net::read_text_file(plan.base_file, sim::scenario_bytes_max + 1);
     if (const Error* e = error_of(text)) {
         std::cerr << "herd sweep: cannot read the scenario file: " << e->message << "\n";
         return false;
@@ -206,7 +206,7 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
 // The HTML report of a written scenario file, or why there is none (the file unreadable or not
 // a scenario, the run stopped by a broken assertion, the trace or page not written).
 std::optional<Error> render_html(const std::string& file, const std::string& html) {
-    auto text = net::read_text_file(file);
+    auto text = net::read_text_file(file, sim::scenario_bytes_max + 1);
     if (const Error* e = error_of(text)) return *e;
     auto parsed = sim::parse_scenario(std::get<std::string>(text), file);
     if (const Error* e = error_of(parsed)) return Error{"no report of " + file + ": " + e->message};

@@ -2,13 +2,9 @@
 // (sim/scenario_doc.hpp). The one reader of scenario text. Every error names `file:line:` and
 // what was expected; checks that need the herd are build_scenario's (scenario_parser.cpp).
 #include <algorithm>
-#include <cctype>
-#include <set>
 
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
-#include "core/types.hpp"
-#include "sim/glob.hpp"
 #include "sim/scenario.hpp"
 #include "sim/scenario_doc.hpp"
 #include "sim/scenario_syntax.hpp"

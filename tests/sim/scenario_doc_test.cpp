@@ -172,16 +172,11 @@ class RandomDoc {
     }
     Spelled<Distribution> dist() {
         const auto a = duration(0, 50), b = duration(50, 100);
-        switch (prng_.below(4)) {
-            case 0:
-                return {Distribution::constant(a.value), a.text};
-            case 1:
-                return {Distribution::constant(a.value), "uniform(" + a.text + "," + b.text + ")"};
-            case 2:
-                return {Distribution::constant(a.value), "normal(" + b.text + "," + a.text + ")"};
-            default:
-                return {Distribution::constant(a.value), "exp(" + b.text + ")"};
-        }
+        const std::string texts[] = {a.text, "uniform(" + a.text + "," + b.text + ")",
+                                     "normal(" + b.text + "," + a.text + ")",
+                                     "exp(" + b.text + ")"};
+        const std::string& text = texts[prng_.below(4)];
+        return {*parse_distribution(text), text};
     }
     Statement statement();
     TimelineStatement timeline();
