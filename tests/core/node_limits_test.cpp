@@ -10,7 +10,7 @@
 #include "core/node.hpp"
 #include "core/whatsat_reply.hpp"
 #include "node_actions.hpp"
-#include "pair.hpp"
+#include "wire.hpp"
 
 namespace herd::test {
 namespace {
@@ -451,36 +451,45 @@ TEST(NodePlaces, AddressesThatCameFirstCannotTakeTheLastSlotsFromANewcomer) {
 
 // ---------------------------------------------------------------- peers
 
+// Two servers linked on the wire, B's lines at most 256 bytes, the link up.
+void linked_with_short_lines(Wire& w) {
+    w.link("A", "B");
+    w.start("A");
+    w.start("B", [](NodeConfig& c) { c.limits.line_bytes_max = 256; });
+    w.run_for(Duration::milliseconds(50));
+    ASSERT_EQ(w.node("B").linked_peers().size(), 1u);
+    w.log.clear();
+}
+
 TEST(NodePeerLines, AnOverlongPeerLineIsSkippedAndTheLinkKeepsCarryingUpdates) {
-    Pair p("A", "B", 256);
-    ASSERT_EQ(p.b.linked_peers().size(), 1u);
-    p.seen_b.clear();
-    p.b.handle_bytes(1, std::string(1000, 'x') + "\nAT A +0.000000000 kiwi +1.0+1.0 5\n", at_ms(3));
-    p.carry(at_ms(3));
-    EXPECT_EQ(p.b.linked_peers().size(), 1u);
-    EXPECT_TRUE(only<Close>(p.seen_b).empty());
-    const auto rejected = only<PeerLineRejected>(p.seen_b);
+    Wire w;
+    linked_with_short_lines(w);
+    w.inject("A", "B", std::string(1000, 'x') + "\nAT A +0.000000000 kiwi +1.0+1.0 5\n");
+    w.run_for(Duration::milliseconds(50));
+    EXPECT_EQ(w.node("B").linked_peers().size(), 1u);
+    EXPECT_TRUE(w.actions_of<Close>("B").empty());
+    const auto rejected = w.actions_of<PeerLineRejected>("B");
     ASSERT_EQ(rejected.size(), 1u);
     EXPECT_EQ(rejected[0].reason, "line too long");
     EXPECT_EQ(rejected[0].count, 1u);
-    ASSERT_NE(p.b.store().find("kiwi"), nullptr);
-    EXPECT_EQ(p.b.store().find("kiwi")->at_line(), "AT A +0.000000000 kiwi +1.0+1.0 5");
+    ASSERT_NE(w.node("B").store().find("kiwi"), nullptr);
+    EXPECT_EQ(w.node("B").store().find("kiwi")->at_line(), "AT A +0.000000000 kiwi +1.0+1.0 5");
 }
 
 TEST(NodePeerLines, RejectedLinesAreReportedAtPowersOfTwoOnly) {
-    Pair p("A", "B", 256);
-    p.seen_b.clear();
+    Wire w;
+    linked_with_short_lines(w);
     std::string junk;
     for (int i = 0; i < 9; ++i)
         junk += "NONSENSE " + std::to_string(i) + "\n";
-    p.b.handle_bytes(1, junk, at_ms(3));
-    p.carry(at_ms(3));
+    w.inject("A", "B", junk);
+    w.run_for(Duration::milliseconds(50));
     std::vector<std::uint64_t> counts;
-    for (const auto& r : only<PeerLineRejected>(p.seen_b))
+    for (const auto& r : w.actions_of<PeerLineRejected>("B"))
         counts.push_back(r.count);
     EXPECT_EQ(counts, (std::vector<std::uint64_t>{1, 2, 4, 8}));
-    EXPECT_EQ(p.b.stats().peer_lines_rejected, 9u);
-    EXPECT_EQ(p.b.linked_peers().size(), 1u);
+    EXPECT_EQ(w.node("B").stats().peer_lines_rejected, 9u);
+    EXPECT_EQ(w.node("B").linked_peers().size(), 1u);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "pair.hpp"
 #include "session.hpp"
+#include "wire.hpp"
 
 namespace herd::test {
 namespace {
@@ -190,13 +190,22 @@ TEST(Whatsat, ProviderIsAskedWithTheStoredLocationAndRadius) {
 }
 
 TEST(Whatsat, RepliesTheOriginsAtLineNotTheLocalServers) {
-    Pair p("Alford", "Welsh");
-    const std::string at =
-        p.client(p.a, 10, "IAMAT kiwi +34.068930-118.445127 1479413884.392014450\n", at_ms(1000));
-    ASSERT_EQ(at, "AT Alford +0.607985550 kiwi +34.068930-118.445127 1479413884.392014450\n");
+    Wire w;
+    w.link("Alford", "Welsh");
+    w.start("Alford");
+    w.start("Welsh");
+    w.run_for(Duration::milliseconds(1000));
+    const int iamat = w.client("Alford", "IAMAT kiwi +34.068930-118.445127 1479413884.392014450\n");
+    w.run_for(Duration::milliseconds(1000));
+    const std::string at = w.reply(iamat);
+    // Received 1001 ms after the epoch (one millisecond of latency): Alford's skew.
+    ASSERT_EQ(at, "AT Alford +0.608985550 kiwi +34.068930-118.445127 1479413884.392014450\n");
     // Welsh learned it from Alford and answers with Alford's line, Alford's skew included.
-    EXPECT_EQ(p.client(p.b, 11, "WHATSAT kiwi 10 5\n", at_ms(2000)),
-              at + "{\n   \"results\": [],\n   \"status\": \"OK\"\n}\n\n");
+    const int whatsat = w.client("Welsh", "WHATSAT kiwi 10 5\n");
+    w.run_for(Duration::milliseconds(1000));
+    const std::string reply = w.reply(whatsat);
+    EXPECT_EQ(reply.substr(0, at.size() + 2), at + "{\n");
+    EXPECT_EQ(reply.substr(reply.size() - 3), "}\n\n");
 }
 
 TEST(Whatsat, OfflineGeneratorRepliesWithBoundPlaces) {
