@@ -31,7 +31,8 @@ Node::Node(NodeConfig config, Now now)
              config_.client_hash_key),
       clients_(config_.self, store_, config_.limits.line_bytes_max, config_.limits.store_bytes_max),
       prng_(config_.seed),
-      last_now_(now) {
+      last_now_(now),
+      origins_(config_.limits) {
     const NodeLimits& l = config_.limits;
     HERD_ASSERT(l.line_bytes_max > 0);
     HERD_ASSERT(l.client_output_low_water_bytes <= l.client_output_high_water_bytes);
@@ -274,7 +275,7 @@ void Node::handle_transport_failed(ConnectionId conn, std::string_view reason, N
     if (c == nullptr) return;
     HERD_ASSERT(c->role == Role::securing);
     stats_.transport_handshakes_failed += 1;
-    origin_failed(c->origin, now);
+    origins_.failed(c->origin, now.mono);
     close_connection(conn, CloseMode::now, reason, now);
 }
 

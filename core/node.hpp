@@ -24,12 +24,14 @@
 
 #include "core/action.hpp"
 #include "core/client_service.hpp"
+#include "core/handshake_origins.hpp"
 #include "core/id_map.hpp"
 #include "core/line_buffer.hpp"
 #include "core/node_config.hpp"
 #include "core/peer_protocol.hpp"
 #include "core/prng.hpp"
 #include "core/record_store.hpp"
+#include "core/sync_session.hpp"
 
 namespace herd {
 
@@ -222,10 +224,8 @@ class Node {
         std::string batch;
         std::size_t batch_records = 0;
         std::optional<Timer> flush_timer;
-        // peer: anti-entropy state for this link
-        std::set<BucketId> digests_sent;
-        std::deque<BucketId> sync_buckets;
-        RecordStore::Cursor sync_cursor;
+        // peer: this link's anti-entropy exchange
+        SyncSession sync;
 
         explicit Connection(std::size_t line_bytes_max) : lines(line_bytes_max) {}
     };
@@ -248,14 +248,6 @@ class Node {
         unsigned bound;
         Timer timer;
         std::uint64_t origin = 0;  // its connection's origin (0: not named)
-    };
-
-    // What one origin is doing with handshakes (kept while it has any, or is blocked).
-    struct Origin {
-        std::size_t pending = 0;
-        std::deque<Instant> failures;  // within the failure window
-        Instant blocked_until;
-        Instant idle_since;  // nothing pending since (kept for its failures or block)
     };
 
     // A client connection's next deadline and what happens then.
@@ -324,11 +316,8 @@ class Node {
     void handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void reject_peer_line(ConnectionId conn, Connection& c, std::string_view reason);
     void refuse(ConnectionId conn, std::string_view reason, Now now);
-    // Why a HELLO from this origin is refused now, or null when it may go on.
+    // Why a HELLO from this origin is refused now (counted), or null when it may go on.
     const char* origin_refusal(std::uint64_t origin, Now now);
-    void origin_failed(std::uint64_t origin, Now now);
-    // Room for one more origin: the one idle longest is forgotten; false when all are pending.
-    bool evict_origin();
     void origin_begin(Connection& c);
     void origin_done(Connection& c);
     void establish(ConnectionId conn, Connection& c, Now now);
@@ -365,13 +354,10 @@ class Node {
     // Looked up by id, never iterated (so table order cannot reach any output).
     IdMap<Connection> conns_;
     std::map<QueryId, PendingQuery> queries_;
-    std::map<std::uint64_t, Origin> origins_;  // bounded by origins_max
+    HandshakeOrigins origins_;  // the per-origin handshake limits
     // Places queries in flight per named origin (entries leave at zero): bounded by the
     // queries themselves.
     std::map<std::uint64_t, std::size_t> places_by_origin_;
-    // Origins with nothing pending, longest idle first: the first forgotten when origins_ is
-    // full, so a flood from many addresses cannot lock a real peer's address out.
-    std::set<std::pair<Instant, std::uint64_t>> idle_origins_;
     std::size_t securing_ = 0;             // accepted connections in their transport handshake
     std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
     std::size_t buffered_bytes_ = 0;       // read and not yet taken as lines, every connection

@@ -154,7 +154,7 @@ void Node::handle_welcome(ConnectionId conn, Connection& c, std::string_view lin
 void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     const auto mac = parse_auth(line);
     if (!mac || !mac_equal(*mac, auth_mac(config_.secret, transcript(c)))) {
-        origin_failed(c.origin, now);
+        origins_.failed(c.origin, now.mono);
         refuse(conn, "authentication-failed", now);
         return;
     }
@@ -162,76 +162,26 @@ void Node::handle_auth(ConnectionId conn, Connection& c, std::string_view line, 
 }
 
 const char* Node::origin_refusal(std::uint64_t origin, Now now) {
-    if (origin == 0) return nullptr;
-    auto it = origins_.find(origin);
-    if (it == origins_.end()) {
-        if (origins_.size() < config_.limits.origins_max || evict_origin()) return nullptr;
-        stats_.origin_refused_full += 1;
-        return "too-many-origins";
-    }
-    if (now.mono < it->second.blocked_until) {
-        stats_.origin_refused_blocked += 1;
-        return "too-many-failures";
-    }
-    if (it->second.pending >= config_.limits.handshakes_per_origin_max) {
-        stats_.origin_refused_pending += 1;
-        return "too-many-handshakes";
-    }
-    return nullptr;
-}
-
-bool Node::evict_origin() {
-    if (idle_origins_.empty()) return false;
-    const std::uint64_t origin = idle_origins_.begin()->second;
-    idle_origins_.erase(idle_origins_.begin());
-    HERD_ASSERT(origins_.at(origin).pending == 0);
-    origins_.erase(origin);
-    return true;
-}
-
-void Node::origin_failed(std::uint64_t origin, Now now) {
-    if (origin == 0) return;
-    Origin& o = origins_.at(origin);
-    HERD_ASSERT(o.pending > 0);  // a failure ends a pending handshake
-    while (!o.failures.empty() &&
-           o.failures.front() + config_.limits.auth_failure_window <= now.mono)
-        o.failures.pop_front();
-    o.failures.push_back(now.mono);
-    if (o.failures.size() >= config_.limits.auth_failures_per_origin_max) {
-        o.blocked_until = now.mono + config_.limits.auth_failure_window;
-        o.failures.clear();
-    }
-    HERD_ASSERT(o.failures.size() < config_.limits.auth_failures_per_origin_max);
+    const HandshakeOrigins::Refusal r = origins_.refusal(origin, now.mono);
+    if (r == HandshakeOrigins::Refusal::full) stats_.origin_refused_full += 1;
+    if (r == HandshakeOrigins::Refusal::blocked) stats_.origin_refused_blocked += 1;
+    if (r == HandshakeOrigins::Refusal::pending) stats_.origin_refused_pending += 1;
+    return refusal_reason(r);
 }
 
 // A handshake from this connection's origin has begun.
 void Node::origin_begin(Connection& c) {
     HERD_ASSERT(!c.origin_pending);
     if (c.origin == 0) return;
-    Origin& o = origins_[c.origin];
-    if (o.pending == 0) idle_origins_.erase({o.idle_since, c.origin});
-    o.pending += 1;
+    origins_.begin(c.origin);
     c.origin_pending = true;
-    HERD_ASSERT(origins_.size() <= config_.limits.origins_max);
 }
 
 // A handshake from this connection's origin is over (established, refused or closed).
 void Node::origin_done(Connection& c) {
     if (!c.origin_pending) return;
     c.origin_pending = false;
-    auto it = origins_.find(c.origin);
-    HERD_ASSERT(it != origins_.end() && it->second.pending > 0);
-    Origin& o = it->second;
-    o.pending -= 1;
-    if (o.pending > 0) return;
-    // Kept while blocked or with failures to remember; else forgotten (the map stays small).
-    if (o.failures.empty() && o.blocked_until <= last_now_.mono) {
-        origins_.erase(it);
-    } else {
-        o.idle_since = last_now_.mono;
-        idle_origins_.insert({o.idle_since, c.origin});
-    }
-    HERD_ASSERT(idle_origins_.size() <= origins_.size());
+    origins_.done(c.origin, last_now_.mono);
 }
 
 void Node::establish(ConnectionId conn, Connection& c, Now now) {
@@ -396,7 +346,7 @@ void Node::applied(const Record& record, std::string_view via, std::string_view 
 }
 
 void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {
-    if (!c.digests_sent.insert(bucket).second) return;
+    if (!c.sync.first_digest(bucket)) return;
     stats_.digests_sent += 1;
     std::string digest = format_digest(bucket, store_.child_digests(bucket));
     stats_.sync_bytes_sent += digest.size();
@@ -415,26 +365,14 @@ void Node::handle_digest(ConnectionId conn, Connection& c, std::string_view line
     // too, and sends its side of every differing bucket.
     send_digest(conn, c, bucket, now);
     if (find(conn) != &c) return;
-    const auto mine = store_.child_digests(bucket);
     std::array<BucketDigest, bucket_fanout> theirs{};
     for (const DigestEntry& e : message->entries)
         theirs[static_cast<std::size_t>(e.child)] = e.digest;
-    for (int child = 0; child < bucket_fanout; ++child) {
-        const BucketDigest& m = mine[static_cast<std::size_t>(child)];
-        const BucketDigest& t = theirs[static_cast<std::size_t>(child)];
-        if (m == t) continue;
-        const BucketId sub{bucket.depth + 1, (bucket.prefix << bucket_fanout_bits) |
-                                                 static_cast<std::uint64_t>(child)};
-        // Both ends take the same decision from the same pair of counts. A bucket one side lacks
-        // entirely is sent whole (a restarted, empty server is refilled without digests).
-        if (std::min(m.count, t.count) == 0 ||
-            std::max(m.count, t.count) <= config_.limits.leaf_records_max ||
-            sub.depth == bucket_depth_max) {
-            if (m.count > 0) c.sync_buckets.push_back(sub);
-        } else {
-            send_digest(conn, c, sub, now);
-            if (find(conn) != &c) return;
-        }
+    const std::vector<BucketId> deeper = c.sync.compare(bucket, store_.child_digests(bucket),
+                                                        theirs, config_.limits.leaf_records_max);
+    for (const BucketId& sub : deeper) {
+        send_digest(conn, c, sub, now);
+        if (find(conn) != &c) return;
     }
     pump_sync(conn, c, now);
 }
@@ -444,17 +382,11 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
     const std::size_t low_water =
         std::min(config_.limits.sync_low_water_bytes, config_.limits.peer_output_bytes_max / 2);
     constexpr std::size_t line_bytes_guess = 128;
-    while (!c.sync_buckets.empty() && c.unsent_bytes < low_water) {
+    while (c.sync.pending() && c.unsent_bytes < low_water) {
         const std::size_t room = (low_water - c.unsent_bytes) / line_bytes_guess;
         const std::size_t records_max =
             std::clamp<std::size_t>(room, 1, config_.limits.sync_records_per_step);
-        bool done = false;
-        const auto records =
-            store_.bucket_records(c.sync_buckets.front(), c.sync_cursor, records_max, &done);
-        if (done) {
-            c.sync_buckets.pop_front();
-            c.sync_cursor = RecordStore::Cursor{};
-        }
+        const auto records = c.sync.next_records(store_, records_max);
         if (records.empty()) continue;
         std::string bytes;
         for (const Record* r : records) {

@@ -308,7 +308,10 @@ ExpectationResult Checker::check_reply(ExpectationResult r, const ExpectReply& e
 }
 
 ExpectationResult Checker::check(Instant now, const Step& step, const Observed& world) const {
-    ExpectationResult r{step.line, now, step.text, false, {}};
+    ExpectationResult r;
+    r.line = step.line;
+    r.at = now;
+    r.text = step.text;
     if (std::holds_alternative<ExpectConverged>(step.action)) {
         converged(world, r);
         return r;
