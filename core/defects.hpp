@@ -23,11 +23,59 @@ enum class Defect {
     // found by a hostile tester): with batching on, a neighbour that relinks while its redial
     // waits makes the server stop on a failed assertion.
     timer_bound_forgets_flushes,
+
+    // The realistic bugs of the mutation score (`make mutation`): each one a mistake a careful
+    // programmer could make in the place it names, kept behind its switch.
+    // Conflict rule: a fast path compares two client times written with the same number of
+    // characters as text, so 9.75 beats 10.5.
+    time_text_fast_path,
+    // Conflict rule: under `tiebreak convergent`, two records of one time and position from two
+    // origins are a tie kept as it is (each server keeps the one it had).
+    convergent_tie_ignores_origin,
+    // Relay: the neighbour left out of a flood is found by the source's position among the
+    // linked neighbours, not among all of them: with a link down, the wrong one is skipped.
+    relay_by_linked_position,
+    // Anti-entropy paging: a walk through a bucket resumes one record late, so each page after
+    // the first skips a record.
+    paging_resumes_late,
+    // Anti-entropy digests: buckets are compared by their record counts only, so the same
+    // clients with other positions on the two sides look alike.
+    digest_compares_counts_only,
+    // Anti-entropy: a link that replaces an older one to the same neighbour starts no exchange.
+    sync_not_started_on_replacement_link,
+    // Handshake: a dial refused or closed in the handshake is not retried.
+    no_redial_after_refused_handshake,
+    // Redial: a dial that failed (nobody answered) is not retried; only the peer's own dial
+    // can bring the link back.
+    no_redial_after_dial_failed,
+    // Redial: the backoff is never reset after a link comes up, so every outage waits longer.
+    backoff_never_reset,
+    // Timers: flood batching arms the flush timer only when a batch fills, so a lone update
+    // waits for the next one.
+    flood_batch_timer_not_armed,
+    // Timers: the heartbeat goes out only after the silence timeout, so a quiet link closes.
+    heartbeat_late,
+    // Limits: a peer's lines are capped at 32 KiB (a buffer constant), below the record limit:
+    // a long client ID is stored where it arrived and refused by every peer.
+    peer_lines_capped_at_32k,
+    // Client times: a fraction of fewer than nine digits is not scaled (`.5` read as 5 ns).
+    fraction_not_scaled,
+    // Skew: a negative skew under one second is written with a `+` (its sign taken from the
+    // whole seconds).
+    skew_sign_lost_below_one_second,
+    // Client times: a time with a leading zero is refused as malformed.
+    leading_zero_refused,
+    // Conflict rule: times are compared in whole seconds, so two reports within one second are
+    // a tie (the first kept).
+    time_compared_in_seconds,
+    // Anti-entropy: the walk is not resumed when the link's output drains, so only the first
+    // page of a transfer goes out.
+    sync_not_resumed_on_drain,
 };
 
 #ifdef HERD_DEFECTS
 inline Defect& active_defect() {
-    static Defect defect = Defect::none;
+    thread_local Defect defect = Defect::none;  // per thread: a runner sweeps several at once
     return defect;
 }
 inline bool defect(Defect d) {

@@ -213,6 +213,7 @@ void Node::handle_dial_failed(const ServerName& peer, Now now) {
     const int n = neighbour_index(peer.str());
     HERD_ASSERT(n >= 0);
     neighbours_[static_cast<std::size_t>(n)].dialing = false;
+    if (defect(Defect::no_redial_after_dial_failed)) return;
     schedule_dial(n, now);
 }
 
@@ -375,7 +376,8 @@ void Node::handle_sent(ConnectionId conn, std::size_t bytes, Now now) {
     c->unsent_bytes -= bytes;
     recount_output(*c);
     if (c->role != Role::client && c->role != Role::undecided) {
-        if (c->role == Role::peer) pump_sync(conn, *c, now);
+        if (c->role == Role::peer && !defect(Defect::sync_not_resumed_on_drain))
+            pump_sync(conn, *c, now);
         return;
     }
     if (bytes > 0) c->write_progress = now.mono;
@@ -505,6 +507,7 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
         stats_.links_lost += 1;
         actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
     }
+    if (defect(Defect::no_redial_after_refused_handshake) && role == Role::hello_sent) return;
     schedule_dial(n, now);
 }
 
@@ -546,10 +549,13 @@ Node::Deadline Node::deadline(const Connection& c) const {
         case Role::hello_sent:
         case Role::welcome_sent:
             return Deadline{c.opened + l.silence_timeout, "handshake timed out"};
-        case Role::peer:
-            if (c.last_received + l.silence_timeout <= c.last_sent + l.heartbeat_interval)
+        case Role::peer: {
+            const Duration beat =
+                defect(Defect::heartbeat_late) ? l.silence_timeout : l.heartbeat_interval;
+            if (c.last_received + l.silence_timeout <= c.last_sent + beat)
                 return Deadline{c.last_received + l.silence_timeout, "silent"};
-            return Deadline{c.last_sent + l.heartbeat_interval, nullptr};
+            return Deadline{c.last_sent + beat, nullptr};
+        }
     }
     const auto d = client_deadline(c);
     return d ? *d : Deadline{Instant::max(), nullptr};
@@ -575,7 +581,8 @@ void Node::check_connection(ConnectionId conn, Now now) {
             close_connection(conn, CloseMode::now, "silent", now);
             return;
         }
-        if (now.mono >= c->last_sent + l.heartbeat_interval) {
+        if (now.mono >= c->last_sent + (defect(Defect::heartbeat_late) ? l.silence_timeout
+                                                                       : l.heartbeat_interval)) {
             send_peer(conn, *c, "PING\n", 1, now);
             c = find(conn);
             if (c == nullptr) return;

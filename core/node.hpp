@@ -329,6 +329,7 @@ class Node {
         send_peer(conn, c, std::make_shared<const std::string>(std::move(bytes)), lines, now);
     }
     void flood(const Record& record, std::optional<ConnectionId> except, Now now);
+    const Neighbour* relay_skipped(std::optional<ConnectionId> except) const;
     // Adds a flooded line to the link's batch (flood batching).
     void batch_line(ConnectionId conn, Connection& c, std::string_view line, Now now);
     void flush_batch(ConnectionId conn, Connection& c, Now now);

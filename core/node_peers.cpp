@@ -191,6 +191,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     HERD_ASSERT(nb.dials_in_handshake >= 0);
     origin_done(c);
     c.role = Role::peer;
+    const bool replaces = nb.link.has_value();
     if (nb.link) {
         const ConnectionId old_id = *nb.link;
         Connection& old = connection(old_id);
@@ -210,13 +211,14 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
         }
     }
     nb.link = conn;
-    nb.backoff = config_.limits.backoff_initial;
+    if (!defect(Defect::backoff_never_reset)) nb.backoff = config_.limits.backoff_initial;
     stats_.links_established += 1;
     actions_.push_back(PeerUp{conn, nb.name});
     disarm(c.timer);  // re-armed with the peer deadlines
     schedule_check(conn, c);
     // Anti-entropy: one exchange per link-up, starting from the root digest.
     if (defect(Defect::sync_skipped_when_empty) && store_.size() == 0) return;
+    if (defect(Defect::sync_not_started_on_replacement_link) && replaces) return;
     send_digest(conn, c, BucketId{0, 0}, now);
 }
 
@@ -242,12 +244,26 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
     actions_.push_back(SendToPeer{conn, std::move(bytes)});
 }
 
+// With the relay_by_linked_position defect: the neighbour at the source's position among the
+// linked ones (else none: the source itself is left out by its link).
+const Node::Neighbour* Node::relay_skipped(std::optional<ConnectionId> except) const {
+    if (!defect(Defect::relay_by_linked_position) || !except) return nullptr;
+    std::size_t position = 0;
+    for (const Neighbour& nb : neighbours_) {
+        if (!nb.link) continue;
+        if (nb.link == except) return &neighbours_[position];
+        position += 1;
+    }
+    return nullptr;
+}
+
 void Node::flood(const Record& record, std::optional<ConnectionId> except, Now now) {
     // The record size limit: whatever this server stored, every peer can take.
     HERD_ASSERT(record.at_line().size() <= config_.limits.line_bytes_max);
     SharedBytes line;
+    const Neighbour* skipped = relay_skipped(except);
     for (Neighbour& nb : neighbours_) {
-        if (!nb.link || nb.link == except) continue;
+        if (!nb.link || nb.link == except || &nb == skipped) continue;
         if (defect(Defect::relay_skips_first_neighbour) && except && &nb == &neighbours_.front())
             continue;
         const ConnectionId id = *nb.link;
@@ -268,7 +284,7 @@ void Node::batch_line(ConnectionId conn, Connection& c, std::string_view line, N
         flush_batch(conn, c, now);
         return;
     }
-    if (!c.flush_timer)
+    if (!c.flush_timer && !defect(Defect::flood_batch_timer_not_armed))
         c.flush_timer = arm(now.mono + config_.limits.flood_batch, TimerKind::flush, conn);
 }
 
@@ -284,6 +300,10 @@ void Node::flush_batch(ConnectionId conn, Connection& c, Now now) {
 void Node::handle_peer_line(ConnectionId conn, Connection& c, std::string_view line, Now now) {
     stats_.peer_lines_received += 1;
     const std::string_view verb = first_field(line);
+    if (defect(Defect::peer_lines_capped_at_32k) && line.size() > 32 * 1024) {
+        reject_peer_line(conn, c, "line too long");
+        return;
+    }
     if (verb == "AT") {
         apply_from_peer(conn, c, line, now);
     } else if (verb == "DIGEST") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/assert.hpp"
+#include "core/defects.hpp"
 #include "core/hash.hpp"
 
 namespace herd {
@@ -40,9 +41,17 @@ ConflictKey conflict_key(const AtLineView& v) {
 }
 
 bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule) {
+    if (defect(Defect::time_text_fast_path)) {
+        const std::string_view a = incoming.line.substr(incoming.line.rfind(' ') + 1);
+        const std::string_view b = current.line.substr(current.line.rfind(' ') + 1);
+        if (a.size() == b.size() && a != b) return a > b;
+    }
+    if (defect(Defect::time_compared_in_seconds) && incoming.time.seconds == current.time.seconds)
+        return false;
     if (incoming.time != current.time) return incoming.time > current.time;
     if (rule == TieBreak::first) return false;
     if (incoming.latlon != current.latlon) return incoming.latlon > current.latlon;
+    if (defect(Defect::convergent_tie_ignores_origin)) return false;
     if (incoming.origin != current.origin) return incoming.origin > current.origin;
     return incoming.line > current.line;
 }
@@ -289,6 +298,22 @@ std::vector<const Record*> RecordStore::bucket_records(BucketId bucket, Cursor& 
         walk(0, BucketId{0, 0}, cursor.next, range.last, visit);
     *done = !more;
     if (more) cursor.next = last_hash + 1;  // last_hash < range.last: a record lies past it
+    if (more && defect(Defect::paging_resumes_late)) {
+        // Resumes past the first record it has not sent.
+        std::uint64_t skip = cursor.next;
+        bool seen = false;
+        auto next_one = [&](const Entry& e) {
+            if (seen && e.hash != skip) {
+                cursor.next = e.hash;
+                return false;
+            }
+            seen = true;
+            skip = e.hash;
+            cursor.next = e.hash + 1;
+            return true;
+        };
+        walk(0, BucketId{0, 0}, cursor.next, range.last, next_one);
+    }
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/assert.hpp"
+#include "core/defects.hpp"
 #include "core/text.hpp"
 
 namespace herd {
@@ -35,7 +36,9 @@ TimeDifference difference(Timestamp later, Timestamp earlier) {
 std::string format_signed_seconds(TimeDifference d) {
     std::string out;
     out.reserve(24);
-    out.push_back(d.negative ? '-' : '+');
+    out.push_back(d.negative && !(defect(Defect::skew_sign_lost_below_one_second) && d.seconds == 0)
+                      ? '-'
+                      : '+');
     append_decimal(out, d.seconds);
     out.push_back('.');
     append_padded(out, d.nanos, 9);
@@ -60,6 +63,10 @@ std::optional<Timestamp> parse_client_time(std::string_view text) {
     Timestamp t;
     t.seconds = static_cast<std::int64_t>(*parse_whole(d->whole, UINT64_MAX));
     t.nanos = static_cast<std::int32_t>(fraction_scaled(d->fraction, 9));  // 9 digits count
+    if (defect(Defect::fraction_not_scaled) && !d->fraction.empty())
+        t.nanos = static_cast<std::int32_t>(*parse_whole(d->fraction, 999'999'999));
+    if (defect(Defect::leading_zero_refused) && d->whole.size() > 1 && d->whole[0] == '0')
+        return std::nullopt;
     return t;
 }
 

@@ -11,6 +11,7 @@
 #include "core/assert.hpp"
 #include "core/prng.hpp"
 #include "core/text.hpp"
+#include "core/time.hpp"
 #include "sim/fault_timeline.hpp"
 #include "sim/sweep.hpp"
 
@@ -65,15 +66,19 @@ class Generator {
         : base_(base),
           config_(config),
           prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed),
-          base_faults_(find_base_faults(base)) {}
+          convergent_(base.tie_break == TieBreak::convergent),
+          base_faults_(find_base_faults(base)) {
+        draw_kinds();
+    }
     const BaseFaults& base_faults() const { return base_faults_; }
     std::string hostile_prefix = "sweep-h";  // client IDs no base line uses
 
-    bool enabled(FaultKind k) const {
-        return std::find(config_.faults.begin(), config_.faults.end(), k) != config_.faults.end();
-    }
+    bool enabled(FaultKind k) const { return on_.count(k) > 0; }
     std::vector<Statement> settings();
     std::vector<Timed> timeline();
+    // What the herd must hold at the end by the conflict rule (each time client's newest
+    // position), as expectations for the final check.
+    const std::vector<ExpectLine>& model_expectations() const { return model_; }
 
   private:
     const std::string& name(int s) const {
@@ -100,17 +105,52 @@ class Generator {
     // this generator at `t`; nothing when there is none.
     std::optional<std::pair<int, int>> free_link(std::int64_t t, std::int64_t until);
 
+    // Swarm testing: each seed turns on a random half of the configured fault kinds (at least
+    // one), so a run is not always the same mix; the kinds a bug needs alone come up often.
+    void draw_kinds();
+    void varied_settings(std::vector<Statement>& out);
+    std::string client_time();
+    std::string client_id(std::size_t length);
+    void time_client(std::int64_t t, std::vector<Timed>& out);
+    void tie_client(std::int64_t t, std::vector<Timed>& out);
+
     const Scenario& base_;
     const SweepConfig& config_;
     Prng prng_;
+    std::set<FaultKind> on_;
+    std::set<int> keep_up_;  // servers this generator must not crash (time clients' targets)
+    bool convergent_;        // the conflict rule of the run (the base's, or drawn)
+    std::vector<ExpectLine> model_;
     std::vector<std::int64_t> down_until_;
     std::map<std::pair<int, int>, std::int64_t> link_busy_until_;
     int hostile_ = 0;  // hostile clients so far
     BaseFaults base_faults_;
 };
 
+void Generator::draw_kinds() {
+    for (FaultKind k : config_.faults) {
+        if (prng_.below(2) == 0) on_.insert(k);
+    }
+    if (on_.empty() && !config_.faults.empty())
+        on_.insert(config_.faults[prng_.below(config_.faults.size())]);
+}
+
+// Settings of the herd itself, drawn where the base leaves them unset: the conflict rule and
+// flood batching.
+void Generator::varied_settings(std::vector<Statement>& out) {
+    auto unset = [this](const std::string& setting) { return base_.settings.count(setting) == 0; };
+    if (unset("tiebreak") && prng_.below(3) == 0) {
+        convergent_ = true;
+        out.push_back(TieBreakLine{TieBreak::convergent});
+    }
+    if (unset("peer flood-batch") && prng_.below(4) == 0)
+        out.push_back(
+            DurationSetting{DurationSetting::Which::flood_batch, ms_of(prng_.between(1, 50))});
+}
+
 std::vector<Statement> Generator::settings() {
     std::vector<Statement> out;
+    varied_settings(out);
     const int n = static_cast<int>(base_.herd.servers.size());
     // Only what the base leaves unset: a scenario gives each setting once.
     auto unset = [this](const std::string& setting) { return base_.settings.count(setting) == 0; };
@@ -247,7 +287,10 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
         const int s = up[prng_.below(up.size())];
         out.push_back({t, ServerLine{ServerLine::Kind::pause, name(s), ms_of(length / ms)}});
     } else if (kind == FaultKind::crash) {
-        const std::vector<int> up = servers_up(t, undo);
+        std::vector<int> up = servers_up(t, undo);
+        // A server a time client reported to keeps its records: a crash could lose one before
+        // any other server has it, and the final check expects it.
+        std::erase_if(up, [this](int s) { return keep_up_.count(s) > 0; });
         if (up.empty()) return;
         const int s = up[prng_.below(up.size())];
         down_until_[static_cast<std::size_t>(s)] = undo;
@@ -255,33 +298,108 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
     }
 }
 
-// One hostile client: a 60 000-byte ID (stored: it fits in a record), a 70 000-byte one (`? line`),
-// a burst, or (only under the convergent rule, where the herd must agree on it) a tie: two
-// positions of one client with the same time, to two servers at once.
+// A client time in one of the shapes the protocol allows: 1 to 10 integer digits (leading
+// zeros too), and no fraction or 1 to 9 fraction digits.
+std::string Generator::client_time() {
+    const auto digits = static_cast<std::size_t>(prng_.between(1, 10));
+    std::string t;
+    for (std::size_t i = 0; i < digits; ++i)
+        t += static_cast<char>('0' + prng_.below(10));
+    if (prng_.below(3) != 0) {
+        t += '.';
+        const std::int64_t fraction = prng_.between(1, 9);
+        for (std::int64_t i = 0; i < fraction; ++i)
+            t += static_cast<char>('0' + prng_.below(10));
+    }
+    return t;
+}
+
+// A client ID of at least `length` bytes from one alphabet: lower case, mixed case, digits, or
+// the punctuation and UTF-8 bytes an ID may hold (anything but white space).
+std::string Generator::client_id(std::size_t length) {
+    static const char* const alphabets[] = {"abcdefghijklmnopqrstuvwxyz", "aAbBcCdDeEfFgGzZ",
+                                            "0123456789", "._-:@/+~!?%\xc3\xa9"};
+    const std::string alphabet = alphabets[prng_.below(4)];
+    std::string id = hostile_prefix + std::to_string(hostile_ += 1) + "-";
+    while (id.size() < length)
+        id += alphabet[prng_.below(alphabet.size())];
+    return id;
+}
+
+// A client that reports two or three positions, with times of every shape, to servers up then,
+// a little apart: whatever order they arrive in, the herd must end on the newest (the conflict
+// rule), which the final check expects of one server.
+void Generator::time_client(std::int64_t t, std::vector<Timed>& out) {
+    const std::int64_t phase_end = config_.phase_start.ns + config_.phase.ns;
+    const std::vector<int> up = servers_up(t, phase_end);
+    if (up.empty()) return;
+    const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 64)));
+    const std::int64_t sends = prng_.between(2, 3);
+    std::vector<std::pair<Timestamp, std::string>> sent;  // time, position
+    for (std::int64_t i = 0; i < sends; ++i) {
+        const std::string time = client_time();
+        const Timestamp value = *parse_client_time(time);
+        if (std::any_of(sent.begin(), sent.end(), [&](const auto& x) { return x.first == value; }))
+            continue;  // the same instant twice is a tie: tie_client draws those
+        const std::string position =
+            "+" + std::to_string(10 + i) + ".000000+" + std::to_string(20 + i) + ".000000";
+        sent.push_back({value, position});
+        const int to = up[prng_.below(up.size())];
+        keep_up_.insert(to);
+        out.push_back({t + between_ms(0, 300),
+                       SendLine{name(to), "IAMAT " + id + " " + position + " " + time}});
+    }
+    const auto newest = std::max_element(
+        sent.begin(), sent.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
+    model_.push_back(ExpectLine{ExpectLine::Kind::has_at, name(s), id, newest->second});
+}
+
+// Under the convergent rule, a tie the herd must agree on: one client at one time at two
+// servers at once, with two positions or with one (then the origins decide).
+void Generator::tie_client(std::int64_t t, std::vector<Timed>& out) {
+    const std::size_t n = base_.herd.servers.size();
+    const auto s = static_cast<int>(prng_.below(n));
+    const auto other = static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
+    const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 32)));
+    const std::string second = prng_.below(2) == 0 ? " +1.000000+1.000000" : " -1.000000-1.000000";
+    out.push_back({t, SendLine{name(s), "IAMAT " + id + " +1.000000+1.000000 {now}"}});
+    out.push_back({t, SendLine{name(other), "IAMAT " + id + second + " {now}"}});
+}
+
+// One hostile or unusual client: a 60 000-byte ID (stored: it fits in a record), a 70 000-byte
+// one (`? line`), a burst of clients with IDs of one alphabet (up to thousands: stores past an
+// anti-entropy page), a client reporting times of every shape, or (only under the convergent
+// rule, where the herd must agree on it) a tie.
 void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
     const std::size_t n = base_.herd.servers.size();
     const auto s = static_cast<int>(prng_.below(n));
-    const std::string id = hostile_prefix + std::to_string(hostile_ += 1);
-    const bool ties = n >= 2 && base_.tie_break == TieBreak::convergent;
-    switch (prng_.below(ties ? 4 : 3)) {
+    const bool ties = n >= 2 && convergent_;
+    switch (prng_.below(ties ? 6 : 5)) {
         case 0:
-            out.push_back({t, SendLine{name(s), "IAMAT " + id + std::string(60'000, 'x') +
-                                                    " +1.000000+1.000000 {now}"}});
+            out.push_back(
+                {t, SendLine{name(s), "IAMAT " + client_id(60'000) + " +1.000000+1.000000 {now}"}});
             break;
         case 1:
-            out.push_back({t, SendLine{name(s), "IAMAT " + id + std::string(70'000, 'y') +
-                                                    " +1.000000+1.000000 {now}"}});
+            out.push_back(
+                {t, SendLine{name(s), "IAMAT " + client_id(70'000) + " +1.000000+1.000000 {now}"}});
             break;
-        case 2:
-            // Its own clients: a base workload's w3 at the same instant would be a tie.
-            out.push_back({t, WorkloadLine{5, 2000, ms_of(100), id + "-"}});
+        case 2: {
+            // Its own clients (the workload grammar's IDs): a base workload's w3 at the same
+            // instant would be a tie.
+            const std::uint64_t clients = prng_.below(2) == 0 ? 5 : 500 + prng_.below(2500);
+            const std::uint64_t rate = std::max<std::uint64_t>(clients, 2000);
+            const std::string prefix = hostile_prefix + std::to_string(hostile_ += 1) + "-";
+            out.push_back(
+                {t, WorkloadLine{clients, rate, ms_of(100 + prng_.between(0, 1000)), prefix}});
             break;
-        default: {
-            const auto other =
-                static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
-            out.push_back({t, SendLine{name(s), "IAMAT " + id + " +1.000000+1.000000 {now}"}});
-            out.push_back({t, SendLine{name(other), "IAMAT " + id + " -1.000000-1.000000 {now}"}});
         }
+        case 3:
+        case 4:
+            time_client(t, out);
+            break;
+        default:
+            tie_client(t, out);
     }
 }
 
@@ -394,17 +512,21 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
     const std::string base_canonical = format_document(base_doc);
     while (base_canonical.find(g.hostile_prefix) != std::string::npos)
         g.hostile_prefix += "x";
+    std::vector<Statement> settings = g.settings();  // first: the timeline depends on the rule
     std::vector<Timed> timed = g.timeline();
     // Every generated fault is undone within the phase. The liveness check comes a settle time
     // after the phase and after the base's own faults; none if the base leaves one in force.
     const BaseFaults& b = g.base_faults();
     const std::int64_t check =
         std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
-    if (!b.in_force_at_end)
+    if (!b.in_force_at_end) {
         timed.push_back(Timed{check, ExpectLine{ExpectLine::Kind::converged, {}, {}, {}}});
+        for (const ExpectLine& e : g.model_expectations())
+            timed.push_back(Timed{check, e});
+    }
     ScenarioDoc run;
     run.file = base.file;
-    merge(base_doc, base.until.has_value(), g.settings(), std::move(timed), seed, run);
+    merge(base_doc, base.until.has_value(), std::move(settings), std::move(timed), seed, run);
     if (b.in_force_at_end)
         run.lines.push_back(
             comment_line("no final check: the base leaves a fault of its own in force at its end"));

@@ -90,8 +90,12 @@ class Shrinker {
     // Moves each fault's undo halfway towards the fault, again and again, while it still fails.
     void shorten_windows();
     // Rounds each generated time down to whole seconds, else 100 ms, else 10 ms, if it still
-    // fails (never an undo to before its fault).
+    // fails (never an undo to before its fault, nor a statement from the fault phase to before
+    // it: links come up in the first milliseconds).
     void round_times();
+    // Gives each long client ID of the generated statements a short name, everywhere at once,
+    // when the run still fails the same way (a long ID stays where its length is the bug).
+    void shorten_clients();
     std::size_t runs() const { return runs_; }
 
   private:
@@ -181,9 +185,14 @@ void Shrinker::shorten_windows() {
 }
 
 void Shrinker::round_times() {
+    // A generated statement of the fault phase (from 200 ms) stays in it.
+    constexpr std::int64_t phase_start = 200 * ms;
     std::vector<std::int64_t> floor(lines_.size(), 0);  // an undo stays after its fault
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (at(i) != nullptr && time_of(i) >= phase_start) floor[i] = phase_start;
+    }
     for (const std::vector<std::size_t>& unit : units_) {
-        if (unit.size() == 2) floor[unit[1]] = time_of(unit[0]);
+        if (unit.size() == 2) floor[unit[1]] = std::max(floor[unit[1]], time_of(unit[0]));
     }
     for (std::size_t i = 0; i < lines_.size(); ++i) {
         if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
@@ -192,6 +201,53 @@ void Shrinker::round_times() {
             const std::int64_t rounded = t / step * step;
             if (rounded != t && rounded >= floor[i] && try_time(i, rounded)) break;
         }
+    }
+}
+
+namespace {
+
+// The client a generated statement names: an IAMAT's, or an expectation's.
+std::string client_of(const TimelineStatement& s) {
+    if (const auto* send = std::get_if<SendLine>(&s)) {
+        std::string_view line = send->line;
+        if (take_field(line) != "IAMAT") return {};
+        return std::string(take_field(line));
+    }
+    if (const auto* e = std::get_if<ExpectLine>(&s)) return e->client;
+    return {};
+}
+
+// `s` with every whole-field `from` replaced by `to`.
+TimelineStatement renamed(TimelineStatement s, const std::string& from, const std::string& to) {
+    if (auto* send = std::get_if<SendLine>(&s)) {
+        const std::size_t at = send->line.find(" " + from + " ");
+        if (at != std::string::npos) send->line.replace(at + 1, from.size(), to);
+    } else if (auto* e = std::get_if<ExpectLine>(&s)) {
+        if (e->client == from) e->client = to;
+    }
+    return s;
+}
+
+}  // namespace
+
+void Shrinker::shorten_clients() {
+    constexpr std::size_t short_bytes = 16;
+    std::vector<std::string> clients;
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
+        const std::string c = client_of(at(i)->what);
+        // Not one the failure names: the shrunk file must fail with the very same key.
+        if (c.size() > short_bytes && key_.statement.find(c) == std::string::npos &&
+            std::find(clients.begin(), clients.end(), c) == clients.end())
+            clients.push_back(c);
+    }
+    for (std::size_t n = 0; n < clients.size(); ++n) {
+        const std::string name = "client" + std::to_string(n + 1);
+        const std::vector<DocLine> before = lines_;
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (!base_[i] && at(i) != nullptr) at(i)->what = renamed(at(i)->what, clients[n], name);
+        }
+        if (!still_fails()) lines_ = before;
     }
 }
 
@@ -239,6 +295,7 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
     s.drop_statements();
     s.shorten_windows();
     s.round_times();
+    s.shorten_clients();
     if (runs != nullptr) *runs = s.runs() + (base_text.empty() ? 0 : 1);
     ScenarioDoc shrunk = s.doc();
     sort_timeline(shrunk);

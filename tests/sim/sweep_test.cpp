@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sim/scenario_doc.hpp"
 
 #include <algorithm>
@@ -68,7 +70,11 @@ TEST(Sweep, ARunIsTheBaseThenFaultsDrawnFromTheSeedAlone) {
     EXPECT_NE(generate_run(base, sc, 8, SweepConfig{}), a);
     const Scenario run = parsed(a);  // an ordinary scenario
     EXPECT_GT(run.steps.size(), sc.steps.size() + 2);
-    EXPECT_TRUE(a.ends_with("at 20200ms expect converged\n")) << a;
+    // The final check, then what the conflict rule says the herd must hold (time clients).
+    const std::size_t check = a.find("at 20200ms expect converged\n");
+    ASSERT_NE(check, std::string::npos) << a;
+    for (std::size_t at_line = check; at_line < a.size(); at_line = a.find('\n', at_line) + 1)
+        EXPECT_EQ(a.compare(at_line, 18, "at 20200ms expect "), 0) << a.substr(at_line);
 }
 
 TEST(Sweep, OnlyTheFaultsAskedFor) {
@@ -98,16 +104,37 @@ TEST(Sweep, OnlyTheFaultsAskedFor) {
     EXPECT_TRUE(pause);
     // Clocks that move and hostile clients: every run parses, and each kind shows up.
     config.faults = *parse_fault_kinds("clock,clients");
-    bool jump = false, drift = false, long_id = false, burst = false;
+    bool jump = false, drift = false, long_id = false, burst = false, times = false;
     for (std::uint64_t seed = 1; seed <= 40; ++seed) {
         const std::string run = generate_run(base, sc, seed, config);
         jump = jump || run.find(" jump ") != std::string::npos;
         drift = drift || run.find(" drift ") != std::string::npos;
-        long_id = long_id || run.find(std::string(60'000, 'x')) != std::string::npos;
-        burst = burst || run.find("rate=2000/s for=100ms prefix=sweep-h") != std::string::npos;
+        const std::size_t id = run.find("IAMAT sweep-h");
+        long_id = long_id || (id != std::string::npos && run.find(' ', id + 6) > id + 60'000);
+        burst = burst || run.find(" prefix=sweep-h") != std::string::npos;
+        // A time client: its own times (not {now}) and the position the final check expects.
+        times = times || run.find(" expect Alford has sweep-h") != std::string::npos ||
+                run.find(" expect Ball has sweep-h") != std::string::npos;
         EXPECT_GT(parsed(run).steps.size(), sc.steps.size());
     }
-    EXPECT_TRUE(jump && drift && long_id && burst);
+    EXPECT_TRUE(jump && drift && long_id && burst && times);
+}
+
+TEST(Sweep, EachSeedTurnsOnItsOwnMixOfFaultKindsAndSettings) {
+    // Swarm testing: over 40 seeds with every kind allowed, a kind is on in some runs and off
+    // in others, and the herd's own settings (the conflict rule, flood batching) vary too.
+    const Scenario sc = parsed(base);
+    std::map<std::string, int> runs_with;
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+        const std::string run = generate_run(base, sc, seed, SweepConfig{});
+        for (const char* what : {" partition ", " crash ", " silence ", "tiebreak convergent",
+                                 "peer flood-batch", " jump "})
+            runs_with[what] += run.find(what) != std::string::npos;
+    }
+    for (const auto& [what, n] : runs_with) {
+        EXPECT_GT(n, 0) << what;
+        EXPECT_LT(n, 40) << what;
+    }
 }
 
 TEST(Sweep, GeneratedFaultsLeaveTheBasesOwnAlone) {
