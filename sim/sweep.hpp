@@ -39,6 +39,10 @@ struct SweepConfig {
     Duration phase_start = Duration::milliseconds(200);  // links are up by then
     Duration phase = Duration::milliseconds(5000);       // `--duration`
     Duration settle = Duration::milliseconds(15000);     // after the heal: backoff and repair
+    // `--topology vary`: half the seeds run the base's herd with one to three extra links and
+    // up to two extra servers (the base's servers and links all kept), written out as server
+    // and link lines.
+    bool vary_topology = false;
 };
 
 // "partition,cut,crash,silence,pause,clock,latency,places,clients" (or "all"); nothing when a name

@@ -76,6 +76,9 @@ class Generator {
     bool enabled(FaultKind k) const { return on_.count(k) > 0; }
     std::vector<Statement> settings();
     std::vector<Timed> timeline();
+    // The herd as server and link lines with extra links and servers, or nothing (this seed
+    // keeps the base's herd).
+    std::vector<Statement> topology();
     // What the herd must hold at the end by the conflict rule (each time client's newest
     // position), as expectations for the final check.
     const std::vector<ExpectLine>& model_expectations() const { return model_; }
@@ -126,6 +129,39 @@ class Generator {
     int hostile_ = 0;  // hostile clients so far
     BaseFaults base_faults_;
 };
+
+std::vector<Statement> Generator::topology() {
+    if (!config_.vary_topology || prng_.below(2) == 0) return {};
+    const int n = static_cast<int>(base_.herd.servers.size());
+    std::vector<Statement> out;
+    std::vector<std::string> names;
+    for (const ServerSpec& s : base_.herd.servers) {
+        names.push_back(s.name.str());
+        out.push_back(HerdFileLine{{"server", s.name.str()}});
+    }
+    std::set<std::pair<int, int>> links(base_.herd.links.begin(), base_.herd.links.end());
+    const auto extra_servers = static_cast<int>(prng_.below(3));
+    for (int i = 0; i < extra_servers; ++i) {
+        std::string name = "x" + std::to_string(i + 1);
+        while (base_.herd.index_of(name) >= 0)
+            name += "x";
+        names.push_back(name);
+        out.push_back(HerdFileLine{{"server", name}});
+        const int peer = static_cast<int>(prng_.below(static_cast<std::uint64_t>(n)));
+        links.insert({peer, n + i});  // linked to the herd, so it can converge
+    }
+    const int total = n + extra_servers;
+    const std::int64_t extra_links = prng_.between(1, 3);
+    for (std::int64_t i = 0; i < extra_links && total >= 3; ++i) {
+        const auto a = static_cast<int>(prng_.below(static_cast<std::uint64_t>(total)));
+        const auto b = static_cast<int>(prng_.below(static_cast<std::uint64_t>(total)));
+        if (a != b) links.insert({std::min(a, b), std::max(a, b)});
+    }
+    for (const auto& [a, b] : links)
+        out.push_back(HerdFileLine{
+            {"link", names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]}});
+    return out;
+}
 
 void Generator::draw_kinds() {
     for (FaultKind k : config_.faults) {
@@ -501,6 +537,30 @@ void merge(const ScenarioDoc& base, bool drop_until, std::vector<Statement> sett
     emit_before(INT64_MAX);
 }
 
+// Replaces the run's herd (a preset, or server and link lines) by `herd`, where the first of
+// them stood.
+void with_herd(ScenarioDoc& run, const std::vector<Statement>& herd) {
+    std::vector<DocLine> lines;
+    bool placed = false;
+    for (DocLine& l : run.lines) {
+        const auto* file_line = std::get_if<HerdFileLine>(&l.statement);
+        const bool is_herd =
+            std::holds_alternative<HerdPresetLine>(l.statement) ||
+            (file_line != nullptr && (file_line->fields[0] == "server" ||
+                                      file_line->fields[0] == "link"));  // tls-* lines stay
+        if (!is_herd) {
+            lines.push_back(std::move(l));
+            continue;
+        }
+        if (placed) continue;
+        placed = true;
+        lines.push_back(comment_line("herd sweep: the base's herd, with more links or servers"));
+        for (const Statement& s : herd)
+            lines.push_back(DocLine{0, s, {}});
+    }
+    run.lines = std::move(lines);
+}
+
 }  // namespace
 
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
@@ -512,6 +572,7 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
     const std::string base_canonical = format_document(base_doc);
     while (base_canonical.find(g.hostile_prefix) != std::string::npos)
         g.hostile_prefix += "x";
+    const std::vector<Statement> herd = g.topology();
     std::vector<Statement> settings = g.settings();  // first: the timeline depends on the rule
     std::vector<Timed> timed = g.timeline();
     // Every generated fault is undone within the phase. The liveness check comes a settle time
@@ -536,6 +597,7 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
                     DurationSetting{DurationSetting::Which::until,
                                     spell(Duration{std::max(base.until->ns, check)})},
                     {}});
+    if (!herd.empty()) with_herd(run, herd);
     sort_timeline(run);
     return format_document(run);
 }

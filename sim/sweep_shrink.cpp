@@ -296,6 +296,9 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
     s.shorten_windows();
     s.round_times();
     s.shorten_clients();
+    // Shorter windows and rounded times change the interleavings: statements that were needed
+    // for one may no longer be.
+    s.drop_statements();
     if (runs != nullptr) *runs = s.runs() + (base_text.empty() ? 0 : 1);
     ScenarioDoc shrunk = s.doc();
     sort_timeline(shrunk);

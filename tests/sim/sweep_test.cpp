@@ -120,6 +120,31 @@ TEST(Sweep, OnlyTheFaultsAskedFor) {
     EXPECT_TRUE(jump && drift && long_id && burst && times);
 }
 
+TEST(Sweep, AVariedTopologyKeepsTheBasesServersAndLinksAndStillConverges) {
+    const Scenario sc = parsed(base);
+    SweepConfig config;
+    config.vary_topology = true;
+    int varied = 0;
+    for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+        const std::string text = generate_run(base, sc, seed, config);
+        const Scenario run = parsed(text);
+        if (run.herd.links.size() == sc.herd.links.size()) continue;
+        varied += 1;
+        EXPECT_GE(run.herd.servers.size(), sc.herd.servers.size());
+        for (const auto& [a, b] : sc.herd.links) {
+            const int x =
+                run.herd.index_of(sc.herd.servers[static_cast<std::size_t>(a)].name.str());
+            const int y =
+                run.herd.index_of(sc.herd.servers[static_cast<std::size_t>(b)].name.str());
+            EXPECT_TRUE(run.herd.linked(x, y)) << text;
+        }
+        const RunOutcome o = run_scenario_text(text, "varied.scn");
+        EXPECT_FALSE(o.failed) << o.what << "\n" << text;
+    }
+    EXPECT_GT(varied, 15);
+    EXPECT_LT(varied, 45);
+}
+
 TEST(Sweep, EachSeedTurnsOnItsOwnMixOfFaultKindsAndSettings) {
     // Swarm testing: over 40 seeds with every kind allowed, a kind is on in some runs and off
     // in others, and the herd's own settings (the conflict rule, flood batching) vary too.

@@ -4,7 +4,7 @@
 // is the defect's doing, not the herd's); its failure is then shrunk. Prints one line per
 // defect and base, then `mutation score: N %` (defects found on at least one base).
 //
-// Usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--print BASE SEED]
+// Usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--clean] [--print BASE SEED]
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -82,7 +82,8 @@ RunOutcome run_with(Defect d, const std::string& text) {
 // The first seed whose run fails with the defect and passes without it, shrunk.
 Finding sweep(const Mutant& m, const Base& base, std::uint64_t seeds) {
     Finding f;
-    const SweepConfig config;
+    SweepConfig config;
+    config.vary_topology = true;
     for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
         const std::string run = generate_run(base.text, base.scenario, seed, config);
         f.runs += 1;
@@ -103,7 +104,28 @@ struct Options {
     std::uint64_t seeds = 2000;
     unsigned jobs = 2;
     std::string only;
+    bool clean = false;  // --clean: no defect; every seed must pass (no false alarm)
 };
+
+// Without any defect, every seed of every base must pass: a failure there is a false alarm
+// of the generator (or a bug of the herd), and would make every "found" above doubtful.
+int clean(const Options& options, const std::vector<Base>& bases) {
+    SweepConfig config;
+    config.vary_topology = true;
+    int failures = 0;
+    for (const Base& b : bases) {
+        for (std::uint64_t seed = 1; seed <= options.seeds; ++seed) {
+            const RunOutcome o =
+                run_scenario_text(generate_run(b.text, b.scenario, seed, config), "run.scn");
+            if (!o.failed) continue;
+            failures += 1;
+            std::cout << "FALSE ALARM " << b.file << " seed " << seed << ": "
+                      << o.signature.substr(0, 200) << std::endl;
+        }
+        std::cout << "clean: " << b.file << ", " << options.seeds << " seeds" << std::endl;
+    }
+    return failures == 0 ? 0 : 1;
+}
 
 int run(const Options& options, const std::vector<Base>& bases) {
     std::vector<const Mutant*> todo;
@@ -158,13 +180,15 @@ int main(int argc, char** argv) {
             options.seeds = std::strtoull(argv[++i], nullptr, 10);
         } else if (a == "--jobs" && i + 1 < argc) {
             options.jobs = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+        } else if (a == "--clean") {
+            options.clean = true;
         } else if (a == "--only" && i + 1 < argc) {
             options.only = argv[++i];
         } else if (a == "--print" && i + 2 < argc) {
             print_base = argv[++i];
             print_seed = std::strtoull(argv[++i], nullptr, 10);
         } else {
-            std::cerr << "usage: mutation_score [--seeds N] [--jobs J] [--only NAME] "
+            std::cerr << "usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--clean] "
                          "[--print BASE SEED]\n";
             return 2;
         }
@@ -181,10 +205,12 @@ int main(int argc, char** argv) {
         }
         b.scenario = std::get<Scenario>(std::move(parsed));
         if (print_base == name) {
-            std::cout << generate_run(b.text, b.scenario, print_seed, SweepConfig{});
+            SweepConfig config;
+            config.vary_topology = true;
+            std::cout << generate_run(b.text, b.scenario, print_seed, config);
             return 0;
         }
         bases.push_back(std::move(b));
     }
-    return run(options, bases);
+    return options.clean ? clean(options, bases) : run(options, bases);
 }
