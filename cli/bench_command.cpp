@@ -35,12 +35,29 @@ constexpr const char* load_usage =
     "                                 [--requests N] [--clients C] [--json FILE]\n"
     "                                 [--ceiling [--rounds R]]\n";
 
-bool write_json(const std::string& path, const std::string& json) {
-    if (auto e = net::write_text_file(path, json)) {
-        std::cerr << "herd bench: " << e->message << "\n";
-        return false;
-    }
-    return true;
+// The flags of `herd bench load` past its target into `o` and `rounds`; the Error (exit 2, with
+// the usage) of the first that is wrong.
+std::optional<Error> read_load_flags(const CommandLine& line, const po::variables_map& vm,
+                                     loadgen::LoadOptions& o, int& rounds) {
+    std::uint64_t connections = 0, in_flight = 0, percent = 0, requests = 0, clients = 0, n = 0;
+    Decimal seconds;
+    std::optional<Error> e = take(whole_flag(line, vm, "connections", 1, 10000), connections);
+    if (!e) e = take(whole_flag(line, vm, "in-flight", 1, 10000), in_flight);
+    if (!e) e = take(number_flag(line, vm, "seconds", 600, 9), seconds);
+    if (!e) e = take(whole_flag(line, vm, "whatsat-percent", 0, 100), percent);
+    if (!e) e = take(whole_flag(line, vm, "requests", 0, UINT64_MAX), requests);
+    if (!e) e = take(whole_flag(line, vm, "clients", 1, UINT64_MAX), clients);
+    if (!e) e = take(whole_flag(line, vm, "rounds", 1, 20), n);
+    if (e) return e;
+    if (decimal_seconds(seconds).ns == 0) return usage_error(line, "--seconds takes more than 0");
+    o.connections = static_cast<int>(connections);
+    o.in_flight = static_cast<int>(in_flight);
+    o.seconds = static_cast<double>(decimal_seconds(seconds).ns) / 1e9;
+    o.whatsat_percent = static_cast<int>(percent);
+    o.requests_max = requests;
+    o.clients_per_connection = clients;
+    rounds = static_cast<int>(n);
+    return std::nullopt;
 }
 
 int run_bench_load(int argc, char** argv) {
@@ -78,47 +95,31 @@ int run_bench_load(int argc, char** argv) {
     loadgen::LoadOptions o;
     const auto address =
         vm.count("target") ? parse_address(vm["target"].as<std::string>()) : std::nullopt;
-    if (!address) {
-        std::cerr << "herd bench load: expected HOST:PORT\n" << load_usage;
-        return 2;
-    }
-    const auto connections = whole_flag(line, vm, "connections", 1, 10000);
-    const auto in_flight = connections ? whole_flag(line, vm, "in-flight", 1, 10000) : std::nullopt;
-    const auto seconds = in_flight ? number_flag(line, vm, "seconds", 600, 9) : std::nullopt;
-    const auto percent = seconds ? whole_flag(line, vm, "whatsat-percent", 0, 100) : std::nullopt;
-    const auto requests = percent ? whole_flag(line, vm, "requests", 0, UINT64_MAX) : std::nullopt;
-    const auto clients = requests ? whole_flag(line, vm, "clients", 1, UINT64_MAX) : std::nullopt;
-    const auto rounds = clients ? whole_flag(line, vm, "rounds", 1, 20) : std::nullopt;
-    if (!rounds) return 2;
-    if (decimal_seconds(*seconds).ns == 0) {
-        std::cerr << "herd bench load: --seconds takes more than 0\n" << load_usage;
-        return 2;
-    }
-    o.connections = static_cast<int>(*connections);
-    o.in_flight = static_cast<int>(*in_flight);
-    o.seconds = static_cast<double>(decimal_seconds(*seconds).ns) / 1e9;
-    o.whatsat_percent = static_cast<int>(*percent);
-    o.requests_max = *requests;
-    o.clients_per_connection = *clients;
+    if (!address) return report(line, usage_error(line, "expected HOST:PORT"));
+    int rounds = 0;
+    if (auto e = read_load_flags(line, vm, o, rounds)) return report(line, *e);
     o.host = address->first;
     o.port = address->second;
-    if (std::string why; !loadgen::fit_descriptors(o, vm.count("ceiling") > 0, &why)) {
-        std::cerr << "herd bench load: " << why << "\n";
-        return 2;
-    }
+    if (auto e = loadgen::fit_descriptors(o, vm.count("ceiling") > 0)) return report(line, *e);
+    std::string json;
+    int status = 0;
     if (vm.count("ceiling")) {
-        const loadgen::CeilingRun run = loadgen::run_with_ceiling(o, static_cast<int>(*rounds));
+        const loadgen::CeilingRun run = loadgen::run_with_ceiling(o, rounds);
         std::cout << loadgen::ceiling_report(o, run);
-        if (vm.count("json") &&
-            !write_json(vm["json"].as<std::string>(), loadgen::ceiling_json(o, run)))
-            return 1;
-        return run.ok() ? 0 : 1;
+        json = loadgen::ceiling_json(o, run);
+        status = run.ok() ? 0 : 1;
+    } else {
+        const loadgen::LoadResult r = loadgen::run_load(o);
+        std::cout << loadgen::load_report(o, r);
+        json = loadgen::load_json(o, r);
+        status = r.errors == 0 && r.replies > 0 ? 0 : 1;
     }
-    const loadgen::LoadResult r = loadgen::run_load(o);
-    std::cout << loadgen::load_report(o, r);
-    if (vm.count("json") && !write_json(vm["json"].as<std::string>(), loadgen::load_json(o, r)))
-        return 1;
-    return r.errors == 0 && r.replies > 0 ? 0 : 1;
+    if (vm.count("json")) {
+        // Said after "herd bench", as it always was.
+        if (auto e = net::write_text_file(vm["json"].as<std::string>(), json))
+            return report("herd bench", with_status(*e, 1));
+    }
+    return status;
 }
 
 constexpr const char* propagation_usage =
@@ -146,46 +147,47 @@ int run_bench_propagation(int argc, char** argv) {
         "Measures how long an update takes to reach every server, by hop distance.", visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     loadgen::PropagationOptions o;
-    const auto count = whole_flag(line, vm, "count", 1, 100000);
-    const auto interval = count ? whole_flag(line, vm, "interval-ms", 0, 10000) : std::nullopt;
-    if (!interval) return 2;
-    o.count = static_cast<int>(*count);
-    o.interval_ms = static_cast<int>(*interval);
+    std::uint64_t count = 0, interval = 0;
+    std::optional<Error> bad = take(whole_flag(line, vm, "count", 1, 100000), count);
+    if (!bad) bad = take(whole_flag(line, vm, "interval-ms", 0, 10000), interval);
+    if (bad) return report(line, *bad);
+    o.count = static_cast<int>(count);
+    o.interval_ms = static_cast<int>(interval);
     o.sim = vm.count("sim") > 0;
     o.sim_latency = vm["sim-latency"].as<std::string>();
     o.log_lines = vm["log-lines"].as<bool>();
-    if (vm.count("json")) o.json = vm["json"].as<std::string>();
     HerdSpec herd = fall2017_herd();
     std::string herd_file;  // a temporary one for the built-in herd, removed at the end
-    bool temporary = false;
     if (vm.count("config")) {
         herd_file = vm["config"].as<std::string>();
         auto loaded = net::load_herd_file(herd_file);
-        if (const Error* error = error_of(loaded)) {
-            std::cerr << "herd bench propagation: " << error->message << "\n";
-            return 2;
-        }
+        if (const Error* error = error_of(loaded)) return report(line, with_status(*error, 2));
         herd = std::get<HerdSpec>(std::move(loaded));
     }
     o.origin =
         vm.count("origin") ? vm["origin"].as<std::string>() : herd.servers.front().name.str();
-    if (herd.index_of(o.origin) < 0) {
-        std::cerr << "herd bench propagation: unknown server '" << o.origin << "'\n";
-        return 2;
-    }
-    if (herd_file.empty() && !o.sim) {
+    if (herd.index_of(o.origin) < 0)
+        return report(line, Error{"unknown server '" + o.origin + "'", 2});
+    const bool temporary = herd_file.empty() && !o.sim;
+    if (temporary) {
         herd_file = (std::filesystem::temp_directory_path() /
                      ("herd-fall2017-" + std::to_string(::getpid()) + ".herd"))
                         .string();
-        if (auto e = net::write_text_file(herd_file, format_herd_file(herd))) {
-            std::cerr << "herd bench propagation: " << e->message << "\n";
-            return 1;
-        }
-        temporary = true;
+        if (auto e = net::write_text_file(herd_file, format_herd_file(herd)))
+            return report(line, with_status(*e, 1));
     }
-    const int status = loadgen::run_propagation(o, herd, herd_file);
+    const auto measured = loadgen::measure_propagation(o, herd, herd_file);
     if (temporary) std::filesystem::remove(herd_file);
-    return status;
+    if (const Error* e = error_of(measured)) return report(line, *e);
+    const loadgen::Propagation& p = std::get<loadgen::Propagation>(measured);
+    std::cout << loadgen::propagation_report(o, herd, p);
+    // A JSON file that cannot be written is said, and the measurement's status stands.
+    if (vm.count("json")) {
+        if (auto e =
+                net::write_text_file(vm["json"].as<std::string>(), loadgen::propagation_json(o, p)))
+            report(line, *e);
+    }
+    return p.passed ? 0 : 1;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/net_commands.hpp"
+#include "cli/options.hpp"
 #include "core/herd_file.hpp"
 
 namespace herd::cli {
@@ -14,6 +15,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 int run_client(int argc, char** argv) {
+    constexpr const char* command = "herd client";
     constexpr const char* usage = "usage: herd client HOST:PORT\n";
     if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
         std::cout
@@ -23,14 +25,11 @@ int run_client(int argc, char** argv) {
                "close.\n";
         return 0;
     }
-    if (argc != 2) {
-        std::cerr << "herd client: expected one HOST:PORT\n" << usage;
-        return 2;
-    }
+    if (argc != 2) return report(command, usage_error(usage, "expected one HOST:PORT"));
     const auto address = parse_address(argv[1]);
     if (!address) {
-        std::cerr << "herd client: expected HOST:PORT, got '" << argv[1] << "'\n" << usage;
-        return 2;
+        return report(command,
+                      usage_error(usage, "expected HOST:PORT, got '" + std::string(argv[1]) + "'"));
     }
     asio::io_context io;
     tcp::socket socket(io);
@@ -38,9 +37,9 @@ int run_client(int argc, char** argv) {
         tcp::resolver resolver(io);
         asio::connect(socket, resolver.resolve(address->first, std::to_string(address->second)));
     } catch (const boost::system::system_error& e) {
-        std::cerr << "herd client: cannot connect to " << argv[1] << ": " << e.code().message()
-                  << "\n";
-        return 1;
+        return report(
+            command,
+            Error{"cannot connect to " + std::string(argv[1]) + ": " + e.code().message(), 1});
     }
     // Standard input on its own thread (it may be a terminal); the socket is read here.
     std::thread sender([&socket] {
@@ -60,7 +59,7 @@ int run_client(int argc, char** argv) {
         if (n > 0) std::cout.write(buffer.data(), static_cast<std::streamsize>(n)).flush();
         if (ec) break;
     }
-    if (ec != asio::error::eof) std::cerr << "herd client: " << ec.message() << "\n";
+    if (ec != asio::error::eof) report(command, Error{ec.message(), 1});
     // The server is gone: stop waiting for input that can no longer be sent.
     if (sender.joinable()) sender.detach();
     std::cout.flush();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/net_commands.hpp"
+#include "cli/options.hpp"
 #include "netmode/data_tool.hpp"
 
 namespace herd::cli {
@@ -34,26 +35,18 @@ int run_data(int argc, char** argv) {
         std::cout << usage << help;
         return 0;
     }
-    if (argc != 3 || (first != "check" && first != "repair")) {
-        std::cerr << "herd data: expected `check DIR` or `repair DIR`\n" << usage;
-        return 2;
-    }
+    if (argc != 3 || (first != "check" && first != "repair"))
+        return report("herd data", usage_error(usage, "expected `check DIR` or `repair DIR`"));
     const std::string dir = argv[2];
     if (first == "check") {
         auto check = net::check_data_folder(dir, net::posix_fs());
-        if (const Error* e = error_of(check)) {
-            std::cerr << "herd data check: " << e->message << "\n";
-            return 2;
-        }
+        if (const Error* e = error_of(check)) return report("herd data check", with_status(*e, 2));
         const net::DataCheck& c = std::get<net::DataCheck>(check);
         std::cout << net::format_data_check(c);
         return c.clean() ? 0 : 1;
     }
     auto repaired = net::repair_data_folder(dir, net::posix_fs());
-    if (const Error* e = error_of(repaired)) {
-        std::cerr << "herd data repair: " << e->message << "\n";
-        return e->exit_status;
-    }
+    if (const Error* e = error_of(repaired)) return report("herd data repair", *e);
     const net::DataRepair& r = std::get<net::DataRepair>(repaired);
     for (const std::string& line : r.lines)
         std::cout << dir << "/" << line << "\n";

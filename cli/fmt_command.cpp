@@ -69,24 +69,19 @@ Result<std::string> read_input(const std::string& path) {
 
 enum class Mode { print, check, write };
 
-// One file: 0 formatted (or printed), 1 not formatted (--check), 2 unreadable or malformed.
-int format_one(const std::string& path, Mode mode) {
+// One file: 0 formatted (or printed), 1 not formatted (--check); the Error (exit 2) when it
+// cannot be read, is malformed (the parser's `file:line: what`) or cannot be written.
+Result<int> format_one(const std::string& path, Mode mode) {
     const auto text = read_input(path);
-    if (const Error* e = error_of(text)) {
-        std::cerr << "herd fmt: " << e->message << "\n";
-        return 2;
-    }
+    if (const Error* e = error_of(text)) return with_status(*e, 2);
     const auto doc =
         sim::parse_document(std::get<std::string>(text), path == "-" ? "<stdin>" : path);
-    if (const Error* e = error_of(doc)) {
-        std::cerr << e->message << "\n";
-        return 2;
-    }
+    if (const Error* e = error_of(doc)) return with_status(*e, 2);
     const std::string formatted = sim::format_document(std::get<sim::ScenarioDoc>(doc));
     if (formatted.size() > sim::scenario_bytes_max) {  // the aligned text of a file near the bound
-        std::cerr << "herd fmt: " << path << ": formatted, it would have " << formatted.size()
-                  << " bytes, over the 16 MiB a scenario file may have; left as it is\n";
-        return 2;
+        return Error{path + ": formatted, it would have " + std::to_string(formatted.size()) +
+                         " bytes, over the 16 MiB a scenario file may have; left as it is",
+                     2};
     }
     const bool same = formatted == std::get<std::string>(text);
     if (mode == Mode::print) {
@@ -101,10 +96,7 @@ int format_one(const std::string& path, Mode mode) {
         if (path == "-") std::cout << formatted;
         return 0;
     }
-    if (const auto e = replace_file(path, formatted)) {
-        std::cerr << "herd fmt: " << e->message << "\n";
-        return 2;
-    }
+    if (auto e = replace_file(path, formatted)) return with_status(*e, 2);
     return 0;
 }
 
@@ -138,25 +130,21 @@ int run_fmt(int argc, char** argv) {
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     // A file size limit (ulimit -f) is a write error like a full disk, not a kill mid-write.
     ::signal(SIGXFSZ, SIG_IGN);
-    if (vm["check"].as<bool>() && vm["write"].as<bool>()) {
-        std::cerr << "herd fmt: --check and --write exclude each other\n" << usage;
-        return 2;
-    }
-    if (!vm.count("file")) {
-        std::cerr << "herd fmt: a scenario file is required\n" << usage;
-        return 2;
-    }
+    if (vm["check"].as<bool>() && vm["write"].as<bool>())
+        return report(line, usage_error(line, "--check and --write exclude each other"));
+    if (!vm.count("file")) return report(line, usage_error(line, "a scenario file is required"));
     const Mode mode = vm["check"].as<bool>()   ? Mode::check
                       : vm["write"].as<bool>() ? Mode::write
                                                : Mode::print;
+    // Every file is done, each one's error said: the status is the worst of them.
     int status = 0;
-    for (const std::string& path : vm["file"].as<std::vector<std::string>>())
-        status = std::max(status, format_one(path, mode));
-    std::cout.flush();
-    if (!std::cout) {
-        std::cerr << "herd fmt: cannot write to standard output\n";
-        return 2;
+    for (const std::string& path : vm["file"].as<std::vector<std::string>>()) {
+        const auto done = format_one(path, mode);
+        const Error* e = error_of(done);
+        status = std::max(status, e ? report(line, *e) : std::get<int>(done));
     }
+    std::cout.flush();
+    if (!std::cout) return report(line, Error{"cannot write to standard output", 2});
     return status;
 }
 

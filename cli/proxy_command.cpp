@@ -23,16 +23,29 @@ constexpr const char* usage =
     "                  [--latency-up D] [--latency-down D] [--control ADDR] [--seed N]\n"
     "                  [--control-token-file F]\n";
 
-bool set_latencies(net::Proxy& proxy, const std::string& name, const po::variables_map& vm) {
+// The link's latencies from --latency, --latency-up and --latency-down; the Error (exit 2, with
+// the usage) of one that is not a duration or distribution.
+std::optional<Error> set_latencies(const CommandLine& line, net::Proxy& proxy,
+                                   const std::string& name, const po::variables_map& vm) {
     for (const auto& [flag, direction] :
          {std::pair{"latency", "both"}, {"latency-up", "up"}, {"latency-down", "down"}}) {
         if (!vm.count(flag)) continue;
-        if (auto e = proxy.set_latency(name, direction, vm[flag].as<std::string>())) {
-            std::cerr << "herd proxy: --" << flag << ": " << e->message << "\n" << usage;
-            return false;
-        }
+        if (auto e = proxy.set_latency(name, direction, vm[flag].as<std::string>()))
+            return usage_error(line, "--" + std::string(flag) + ": " + e->message);
     }
-    return true;
+    return std::nullopt;
+}
+
+// The token of --control-token-file (none without it); the Error (exit 2) when the file cannot be
+// read or holds too short a token.
+Result<std::string> control_token(const po::variables_map& vm) {
+    if (!vm.count("control-token-file")) return std::string();
+    const auto text = net::read_text_file(vm["control-token-file"].as<std::string>());
+    if (const Error* e = error_of(text)) return with_status(*e, 2);
+    std::string token(trim(std::get<std::string>(text)));
+    if (token.size() < 16)
+        return Error{"the control token file must hold at least 16 characters", 2};
+    return token;
 }
 
 }  // namespace
@@ -62,42 +75,27 @@ int run_proxy(int argc, char** argv) {
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     const bool one_link = vm.count("listen") > 0;
     if (one_link != (vm.count("upstream") > 0) || (!one_link && !vm.count("control"))) {
-        std::cerr << "herd proxy: give --listen and --upstream, or a --control port, or both\n"
-                  << usage;
-        return 2;
+        return report(line, usage_error(line,
+                                        "give --listen and --upstream, or a --control "
+                                        "port, or both"));
     }
     const auto seed = whole_flag(line, vm, "seed", 0, UINT64_MAX);
-    if (!seed) return 2;
+    if (const Error* e = error_of(seed)) return report(line, *e);
     boost::asio::io_context io;
-    net::Proxy proxy(io, replay::scenario_latencies(*seed));
+    net::Proxy proxy(io, replay::scenario_latencies(std::get<std::uint64_t>(seed)));
     const std::string name = vm["name"].as<std::string>();
     if (one_link) {
         if (auto e =
-                proxy.add(name, vm["listen"].as<std::string>(), vm["upstream"].as<std::string>())) {
-            std::cerr << "herd proxy: " << e->message << "\n";
-            return 1;
-        }
-        if (!set_latencies(proxy, name, vm)) return 2;
+                proxy.add(name, vm["listen"].as<std::string>(), vm["upstream"].as<std::string>()))
+            return report(line, with_status(*e, 1));
+        if (auto e = set_latencies(line, proxy, name, vm)) return report(line, *e);
     }
     if (vm.count("control")) {
-        std::string token;
-        if (vm.count("control-token-file")) {
-            const auto text = net::read_text_file(vm["control-token-file"].as<std::string>());
-            if (const Error* e = error_of(text)) {
-                std::cerr << "herd proxy: " << e->message << "\n";
-                return 2;
-            }
-            token = std::string(trim(std::get<std::string>(text)));
-            if (token.size() < 16) {
-                std::cerr << "herd proxy: the control token file must hold at least 16 "
-                             "characters\n";
-                return 2;
-            }
-        }
-        if (auto e = proxy.listen_control(vm["control"].as<std::string>(), token)) {
-            std::cerr << "herd proxy: " << e->message << "\n";
-            return e->exit_status;
-        }
+        const auto token = control_token(vm);
+        if (const Error* e = error_of(token)) return report(line, *e);
+        if (auto e =
+                proxy.listen_control(vm["control"].as<std::string>(), std::get<std::string>(token)))
+            return report(line, *e);
     }
     std::cout << "herd proxy: " << (one_link ? proxy.list() : std::string("no link yet\n"))
               << (vm.count("control")

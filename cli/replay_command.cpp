@@ -117,71 +117,59 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
 }
 
 // The folders and the report file can be made and written, before a run that would only then
-// find out; false after saying which cannot.
-bool writable_paths(const po::variables_map& vm) {
+// find out. Returns the Error (exit 2) saying which cannot, or nothing.
+std::optional<Error> unwritable_paths(const po::variables_map& vm) {
     for (const char* flag : {"keep-logs", "trace-dir"}) {
         if (!vm.count(flag)) continue;
         std::error_code ec;
         const std::string dir = vm[flag].as<std::string>();
         std::filesystem::create_directories(dir, ec);
         if (ec || !std::filesystem::is_directory(dir)) {
-            std::cerr << "herd replay: --" << flag << ": cannot make the folder " << dir
-                      << (ec ? ": " + ec.message() : std::string(": a file is in the way")) << "\n";
-            return false;
+            return Error{"--" + std::string(flag) + ": cannot make the folder " + dir +
+                             (ec ? ": " + ec.message() : std::string(": a file is in the way")),
+                         2};
         }
     }
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::app);
-        if (!report) {
-            std::cerr << "herd replay: --report: cannot write " << vm["report"].as<std::string>()
-                      << "\n";
-            return false;
-        }
+        if (!report) return Error{"--report: cannot write " + vm["report"].as<std::string>(), 2};
     }
-    return true;
+    return std::nullopt;
 }
 
-// The flags past the scenario; false after printing what is wrong with one.
-bool read_options(const CommandLine& line, const po::variables_map& vm,
-                  replay::ReplayOptions& options, std::optional<sim::Distribution>& processing) {
+// The flags past the scenario into `options` and `processing`; the Error (exit 2) of the first
+// that is wrong.
+std::optional<Error> read_options(const CommandLine& line, const po::variables_map& vm,
+                                  replay::ReplayOptions& options,
+                                  std::optional<sim::Distribution>& processing) {
     const auto tolerance = parse_duration(vm["skew-tolerance"].as<std::string>());
-    if (!tolerance) {
-        std::cerr << "herd replay: --skew-tolerance takes a duration such as 5ms\n" << usage;
-        return false;
-    }
+    if (!tolerance) return usage_error(line, "--skew-tolerance takes a duration such as 5ms");
     const std::string late_text = vm["late-tolerance"].as<std::string>();
     const auto late = late_text == "0" ? Duration{0} : parse_duration(late_text);
     if (!late || late->ns > replay::replay_late_tolerance_max.ns) {
-        std::cerr << "herd replay: --late-tolerance takes a duration from 0 to "
-                  << sim::format_duration(replay::replay_late_tolerance_max) << ", such as 50ms\n"
-                  << usage;
-        return false;
+        return usage_error(line, "--late-tolerance takes a duration from 0 to " +
+                                     sim::format_duration(replay::replay_late_tolerance_max) +
+                                     ", such as 50ms");
     }
     if (vm.count("sim-processing")) {
         processing = sim::parse_distribution(vm["sim-processing"].as<std::string>());
         if (!processing) {
-            std::cerr << "herd replay: --sim-processing takes a distribution such as 200us or "
-                         "normal(200us,60us)\n"
-                      << usage;
-            return false;
+            return usage_error(line,
+                               "--sim-processing takes a distribution such as 200us or "
+                               "normal(200us,60us)");
         }
     }
     const auto base_port = whole_flag(line, vm, "base-port", 0, 65000);  // 0: a random one
-    if (!base_port) return false;
-    if (vm.count("sim-processing") && !vm.count("compare")) {
-        std::cerr << "herd replay: --sim-processing goes with --compare\n" << usage;
-        return false;
-    }
-    if (vm.count("calibrate") && vm.count("scenario")) {
-        std::cerr << "herd replay: --calibrate runs a scenario of its own; give it no file\n"
-                  << usage;
-        return false;
-    }
-    if (!writable_paths(vm)) return false;
+    if (const Error* e = error_of(base_port)) return *e;
+    if (vm.count("sim-processing") && !vm.count("compare"))
+        return usage_error(line, "--sim-processing goes with --compare");
+    if (vm.count("calibrate") && vm.count("scenario"))
+        return usage_error(line, "--calibrate runs a scenario of its own; give it no file");
+    if (auto e = unwritable_paths(vm)) return e;
     options.executable = net::self_executable();
     options.skew_tolerance = *tolerance;
     options.late_tolerance = *late;
-    options.base_port = static_cast<std::uint16_t>(*base_port);
+    options.base_port = static_cast<std::uint16_t>(std::get<std::uint64_t>(base_port));
     if (vm.count("keep-logs")) {
         options.folder = vm["keep-logs"].as<std::string>();
         options.keep = true;
@@ -191,24 +179,23 @@ bool read_options(const CommandLine& line, const po::variables_map& vm,
     options.interrupted = &stop_requested;
     std::signal(SIGINT, [](int) { stop_requested = true; });
     std::signal(SIGTERM, [](int) { stop_requested = true; });
-    return true;
+    return std::nullopt;
 }
 
-// --html (drawn from `trace_path`) and --report; false (saying why) when one cannot be written.
-bool write_report(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r,
-                  const std::string& trace_path) {
-    if (vm.count("html") &&
-        !write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc, r,
-                    trace_path, "herd replay"))
-        return false;
-    if (!vm.count("report")) return true;
+// Writes --html (drawn from `trace_path`) and --report; the Error (exit 2) of one that cannot be
+// written.
+std::optional<Error> write_report(const po::variables_map& vm, const sim::Scenario& sc,
+                                  const sim::SimResult& r, const std::string& trace_path) {
+    if (vm.count("html")) {
+        if (auto e = write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc,
+                                r, trace_path, "herd replay"))
+            return e;
+    }
+    if (!vm.count("report")) return std::nullopt;
     std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
     report << sim::json_report(sc, r);
-    if (!report) {
-        std::cerr << "herd replay: cannot write " << vm["report"].as<std::string>() << "\n";
-        return false;
-    }
-    return true;
+    if (!report) return Error{"cannot write " + vm["report"].as<std::string>(), 2};
+    return std::nullopt;
 }
 
 void describe(po::options_description& visible) {
@@ -242,14 +229,16 @@ void describe(po::options_description& visible) {
 
 }  // namespace
 
-// The real run's report (and --compare's): the exit status.
-int report_run(const po::variables_map& vm, const sim::Scenario& scenario,
-               const sim::SimResult& real, const std::optional<sim::Distribution>& processing,
-               const std::string& trace_path) {
+// Prints the real run's report (and --compare's). Returns the exit status, or the Error (exit 2)
+// of a report file that cannot be written.
+Result<int> report_run(const po::variables_map& vm, const sim::Scenario& scenario,
+                       const sim::SimResult& real,
+                       const std::optional<sim::Distribution>& processing,
+                       const std::string& trace_path) {
     const std::string command = "herd replay " + vm["scenario"].as<std::string>() + " --seed " +
                                 std::to_string(scenario.seed);
     sim::print_report(std::cout, scenario, real, command, "herd replay");
-    if (!write_report(vm, scenario, real, trace_path)) return 2;
+    if (auto e = write_report(vm, scenario, real, trace_path)) return *e;
     int status = real.passed() ? 0 : 1;
     if (vm.count("compare")) {
         sim::Scenario modelled = scenario;
@@ -264,10 +253,8 @@ int run_calibrate(const replay::ReplayOptions& options) {
     std::cerr << "herd replay --calibrate: a line of 4 servers, 1 ms links, 150 updates from s1 "
                  "(about 4 s)\n";
     auto measured = replay::calibrate(options);
-    if (const Error* e = error_of(measured)) {
-        std::cerr << "herd replay --calibrate: " << e->message << "\n";
-        return 3;
-    }
+    if (const Error* e = error_of(measured))
+        return report("herd replay --calibrate", with_status(*e, 3));
     const replay::Calibration& c = std::get<replay::Calibration>(measured);
     std::cout << "propagation on the real herd, by hops (each hop has 1 ms of link latency):\n";
     sim::print_hop_table(std::cout, c.result.propagation_by_hops);
@@ -301,46 +288,37 @@ int run_replay(int argc, char** argv) {
     if (vm.count("calibrate") && !vm.count("scenario")) {
         replay::ReplayOptions options;
         std::optional<sim::Distribution> unused;
-        if (!read_options(line, vm, options, unused)) return 2;
+        if (auto e = read_options(line, vm, options, unused)) return report(line, *e);
         return run_calibrate(options);
     }
-    if (!vm.count("scenario")) {
-        std::cerr << "herd replay: a scenario file is required\n" << usage;
-        return 2;
-    }
-    const auto scenario = load_scenario(vm, "herd replay", usage);
+    if (!vm.count("scenario"))
+        return report(line, usage_error(line, "a scenario file is required"));
+    const auto loaded = load_scenario(line, vm);
+    if (const Error* e = error_of(loaded)) return report(line, *e);
+    const sim::Scenario& scenario = std::get<sim::Scenario>(loaded);
     replay::ReplayOptions options;
     std::optional<sim::Distribution> processing;
-    if (!scenario || overwrites_scenario(vm, "herd replay") ||
-        !read_options(line, vm, options, processing))
-        return 2;
-    if (auto refused = replay::replay_refusal(*scenario)) {
-        std::cerr << "herd replay: " << refused->message << "\n";
-        return 2;
-    }
+    std::optional<Error> refused = overwrites_scenario(vm);
+    if (!refused) refused = read_options(line, vm, options, processing);
+    if (!refused) refused = replay::replay_refusal(scenario);
+    if (refused) return report(line, Error{refused->message, 2});
     // The servers' applies for --html, in a temporary file removed however the run ends.
     const TempFile temporary(vm.count("html") ? "herd-replay" : "");
     std::ofstream trace;
     if (vm.count("html")) {
         trace.open(temporary.path(), std::ios::binary | std::ios::trunc);
-        if (temporary.path().empty() || !trace) {
-            std::cerr << "herd replay: cannot make a temporary file for the HTML report\n";
-            return 2;
-        }
+        if (temporary.path().empty() || !trace)
+            return report(line, Error{"cannot make a temporary file for the HTML report", 2});
         options.trace = &trace;
     }
-    auto result = replay::replay(*scenario, options);
+    auto result = replay::replay(scenario, options);
     trace.close();
-    if (stop_requested) {
-        std::cerr << "herd replay: interrupted; every server was stopped\n";
-        return 130;
-    }
-    if (const Error* e = error_of(result)) {
-        std::cerr << "herd replay: " << e->message << "\n";
-        return 3;
-    }
-    return report_run(vm, *scenario, std::get<sim::SimResult>(result), processing,
-                      temporary.path());
+    if (stop_requested) return report(line, Error{"interrupted; every server was stopped", 130});
+    if (const Error* e = error_of(result)) return report(line, with_status(*e, 3));
+    const auto status =
+        report_run(vm, scenario, std::get<sim::SimResult>(result), processing, temporary.path());
+    if (const Error* e = error_of(status)) return report(line, *e);
+    return std::get<int>(status);
 }
 
 }  // namespace herd::cli

@@ -132,14 +132,13 @@ void describe_options(po::options_description& visible) {
         visible.add_options()(f.name, po::value<std::string>()->default_value(f.fallback), f.help);
 }
 
-// The herd and which server of it this is; false after printing why not.
-bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
+// The herd and which server of it this is; the Error (exit 2) when the herd file cannot be read
+// or has no such server.
+std::optional<Error> read_herd(const CommandLine& line, const po::variables_map& vm,
+                               net::ServerOptions& options) {
     if (vm.count("config")) {
         auto loaded = net::load_herd_file(vm["config"].as<std::string>());
-        if (const Error* error = error_of(loaded)) {
-            std::cerr << "herd serve: " << error->message << "\n";
-            return false;
-        }
+        if (const Error* error = error_of(loaded)) return with_status(*error, 2);
         options.herd = std::get<HerdSpec>(std::move(loaded));
         // Certificate paths in the herd file are relative to its folder.
         const std::string file = vm["config"].as<std::string>();
@@ -156,55 +155,56 @@ bool read_herd(const po::variables_map& vm, net::ServerOptions& options) {
         std::string names;
         for (const auto& s : options.herd.servers)
             names += " " + s.name.str();
-        std::cerr << "herd serve: unknown server '" << name << "'; this herd has:" << names << "\n"
-                  << usage;
-        return false;
+        return usage_error(line, "unknown server '" + name + "'; this herd has:" + names);
     }
-    if (options.herd.servers[static_cast<std::size_t>(options.self)].port == 0) {
-        std::cerr << "herd serve: server '" << name << "' has no address in the herd file\n";
-        return false;
-    }
-    return true;
+    if (options.herd.servers[static_cast<std::size_t>(options.self)].port == 0)
+        return Error{"server '" + name + "' has no address in the herd file", 2};
+    return std::nullopt;
 }
 
-bool read_places(const CommandLine& line, const po::variables_map& vm,
-                 net::ServerOptions& options) {
-    const auto timeout_ms =
+// The trimmed text of the file a flag names, or why it cannot be read (exit 2).
+Result<std::string> flag_file(const po::variables_map& vm, const char* flag) {
+    const auto text = net::read_text_file(vm[flag].as<std::string>());
+    if (const Error* e = error_of(text)) return with_status(*e, 2);
+    return trimmed_file(std::get<std::string>(text));
+}
+
+// The Places provider, its key and timeout; the Error (exit 2) of a bad flag or key file.
+std::optional<Error> read_places(const CommandLine& line, const po::variables_map& vm,
+                                 net::ServerOptions& options) {
+    const auto timeout =
         whole_flag(line, vm, "places-timeout-ms", places_timeout_min.ns / 1'000'000,
                    places_timeout_max.ns / 1'000'000);
-    if (!timeout_ms) return false;
+    if (const Error* e = error_of(timeout)) return *e;
+    const std::uint64_t timeout_ms = std::get<std::uint64_t>(timeout);
     std::string key;
     if (vm.count("places-key-file")) {
-        const auto text = net::read_text_file(vm["places-key-file"].as<std::string>());
-        if (const Error* e = error_of(text)) {
-            std::cerr << "herd serve: " << e->message << "\n";
-            return false;
-        }
-        key = trimmed_file(std::get<std::string>(text));
+        auto text = flag_file(vm, "places-key-file");
+        if (const Error* e = error_of(text)) return *e;
+        key = std::get<std::string>(std::move(text));
     } else if (const char* env = std::getenv(vm["places-key-env"].as<std::string>().c_str())) {
         key = env;
     }
     auto places = net::parse_places_option(vm["places"].as<std::string>(), key);
-    if (!places) {
-        std::cerr << "herd serve: --places takes URL, new=URL, google, google-new or offline\n"
-                  << usage;
-        return false;
-    }
-    places->timeout = std::chrono::milliseconds(*timeout_ms);
+    if (!places)
+        return usage_error(line, "--places takes URL, new=URL, google, google-new or offline");
+    places->timeout = std::chrono::milliseconds(timeout_ms);
     options.places = *places;
     // The core gives up a little after the provider's own timeout, so its status comes through.
     options.limits.places_timeout =
-        Duration::milliseconds(static_cast<std::int64_t>(*timeout_ms)) + places_timeout_grace;
-    return true;
+        Duration::milliseconds(static_cast<std::int64_t>(timeout_ms)) + places_timeout_grace;
+    return std::nullopt;
 }
 
-bool read_limits(const CommandLine& line, const po::variables_map& vm,
-                 net::ServerOptions& options) {
+// The limits of number_flags; the Error (exit 2) of the first bad one, or of peer deadlines that
+// do not fit together.
+std::optional<Error> read_limits(const CommandLine& line, const po::variables_map& vm,
+                                 net::ServerOptions& options) {
     std::map<std::string, Decimal> number;
     for (const NumberFlag& f : number_flags) {
         const auto value = number_flag(line, vm, f.name, f.max, f.decimals);
-        if (!value) return false;
-        number[f.name] = *value;
+        if (const Error* e = error_of(value)) return *e;
+        number[f.name] = std::get<Decimal>(value);
     }
     auto whole = [&](const char* name) {
         return static_cast<std::size_t>(*parse_whole(number.at(name).whole, UINT64_MAX));
@@ -230,57 +230,51 @@ bool read_limits(const CommandLine& line, const po::variables_map& vm,
     if (options.limits.heartbeat_interval.ns < 10'000'000 ||
         options.limits.silence_timeout.ns < 100'000'000 ||
         options.limits.heartbeat_interval >= options.limits.silence_timeout) {
-        std::cerr << "herd serve: --heartbeat-s takes 0.01 to 60 and --silence-timeout-s 0.1 to "
-                     "600, the heartbeat shorter than the silence timeout\n"
-                  << usage;
-        return false;
+        return usage_error(line,
+                           "--heartbeat-s takes 0.01 to 60 and --silence-timeout-s 0.1 to 600, the "
+                           "heartbeat shorter than the silence timeout");
     }
-    return true;
+    return std::nullopt;
 }
 
 // A herd secret keys every peer link: one a guess finds, or the manifest's placeholder, is
-// refused; one that other users can read is said on stderr.
-bool strong_enough(const std::string& secret, const std::string& file) {
+// refused. Returns that refusal (exit 2), or nothing for a secret strong enough.
+std::optional<Error> weak_secret(const std::string& secret, const std::string& file) {
     constexpr std::size_t secret_chars_min = 16;
-    if (secret.size() < secret_chars_min || secret.find("replace-me") != std::string::npos) {
-        std::cerr << "herd serve: the herd secret in " << file << " is "
-                  << (secret.size() < secret_chars_min
-                          ? "shorter than " + std::to_string(secret_chars_min) + " characters"
-                          : std::string("a placeholder"))
-                  << "; make one with `head -c 32 /dev/urandom | base64 > " << file << "`\n";
-        return false;
-    }
-    struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        std::cerr << "herd serve: warning: " << file
-                  << " can be read by other users (chmod 600 it)\n";
-    return true;
-}
-
-// The trimmed text of the file a flag names, or nothing (after saying why).
-std::optional<std::string> flag_file(const po::variables_map& vm, const char* flag) {
-    const auto text = net::read_text_file(vm[flag].as<std::string>());
-    if (const Error* e = error_of(text)) {
-        std::cerr << "herd serve: " << e->message << "\n";
+    if (secret.size() >= secret_chars_min && secret.find("replace-me") == std::string::npos)
         return std::nullopt;
-    }
-    return trimmed_file(std::get<std::string>(text));
+    return Error{"the herd secret in " + file + " is " +
+                     (secret.size() < secret_chars_min
+                          ? "shorter than " + std::to_string(secret_chars_min) + " characters"
+                          : std::string("a placeholder")) +
+                     "; make one with `head -c 32 /dev/urandom | base64 > " + file + "`",
+                 2};
 }
 
-bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& options) {
+// Whether users other than its owner may read `file` (a secret's file should be chmod 600).
+bool readable_by_others(const std::string& file) {
+    struct stat st {};
+    return ::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
+}
+
+// The herd secret, the admin token, the data folder and the rules; the Error (exit 2) of a file
+// that cannot be read or is too weak, of a herd that reaches off this machine without a secret,
+// or of a bad --fsync or --tiebreak.
+std::optional<Error> read_secret_and_rules(const CommandLine& line, const po::variables_map& vm,
+                                           net::ServerOptions& options) {
     if (vm.count("secret-file")) {
-        const auto secret = flag_file(vm, "secret-file");
-        if (!secret || !strong_enough(*secret, vm["secret-file"].as<std::string>())) return false;
-        options.secret = *secret;
+        auto secret = flag_file(vm, "secret-file");
+        if (const Error* e = error_of(secret)) return *e;
+        const std::string& text = std::get<std::string>(secret);
+        if (auto e = weak_secret(text, vm["secret-file"].as<std::string>())) return e;
+        options.secret = text;
     }
     if (vm.count("admin-token-file")) {
-        const auto token = flag_file(vm, "admin-token-file");
-        if (!token) return false;
-        if (token->size() < 16) {
-            std::cerr << "herd serve: the admin token file must hold at least 16 characters\n";
-            return false;
-        }
-        options.admin_token = *token;
+        auto token = flag_file(vm, "admin-token-file");
+        if (const Error* e = error_of(token)) return *e;
+        if (std::get<std::string>(token).size() < 16)
+            return Error{"the admin token file must hold at least 16 characters", 2};
+        options.admin_token = std::get<std::string>(std::move(token));
     }
     // Secure by default: a herd that reaches beyond this machine needs a secret (or the herd
     // file's certificates), unless the operator says otherwise in so many words.
@@ -288,12 +282,11 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
         const ServerSpec* outside = first_off_loopback(options.herd);
         options.insecure_peers = vm.count("insecure-peers") > 0;
         if (outside != nullptr && !options.insecure_peers) {
-            std::cerr
-                << "herd serve: server " << outside->name.str() << " is at " << outside->host
-                << ", off this machine: peers need a herd secret (--secret-file F) or certificates "
-                   "(tls-ca, tls-cert, tls-key in the herd file), or --insecure-peers to "
-                   "run them unauthenticated\n";
-            return false;
+            return Error{"server " + outside->name.str() + " is at " + outside->host +
+                             ", off this machine: peers need a herd secret (--secret-file F) or "
+                             "certificates (tls-ca, tls-cert, tls-key in the herd file), or "
+                             "--insecure-peers to run them unauthenticated",
+                         2};
         }
     }
     if (vm.count("data-dir")) options.data_dir = vm["data-dir"].as<std::string>();
@@ -303,17 +296,30 @@ bool read_secret_and_rules(const po::variables_map& vm, net::ServerOptions& opti
     } else if (fsync == "off") {
         options.fsync = net::StoreFile::Sync::off;
     } else if (fsync != "batch") {
-        std::cerr << "herd serve: --fsync takes always, batch or off\n" << usage;
-        return false;
+        return usage_error(line, "--fsync takes always, batch or off");
     }
     const std::string tiebreak = vm["tiebreak"].as<std::string>();
     if (tiebreak == "convergent") {
         options.tie_break = TieBreak::convergent;
     } else if (tiebreak != "first") {
-        std::cerr << "herd serve: --tiebreak takes first or convergent\n" << usage;
-        return false;
+        return usage_error(line, "--tiebreak takes first or convergent");
     }
-    return true;
+    return std::nullopt;
+}
+
+// --clock-offset, when given, set as the offset of the wall clock; the Error (exit 2) when it is
+// not a signed duration.
+std::optional<Error> read_clock_offset(const CommandLine& line, const po::variables_map& vm) {
+    if (!vm.count("clock-offset")) return std::nullopt;
+    const std::string text = vm["clock-offset"].as<std::string>();
+    const auto offset = parse_duration(text, true);
+    if (!offset) {
+        return usage_error(
+            line,
+            "--clock-offset takes a signed duration such as -2s or 1.5ms, not '" + text + "'");
+    }
+    net::wall_offset_ns() = offset->ns;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -345,25 +351,19 @@ int run_serve(int argc, char** argv) {
         "herd serve", usage,   "Runs one server of a herd: clients and peers on one port.",
         visible,      &hidden, &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("name")) {
-        std::cerr << "herd serve: a server name is required\n" << usage;
-        return 2;
-    }
+    if (!vm.count("name")) return report(line, usage_error(line, "a server name is required"));
     net::ServerOptions options;
-    if (!read_herd(vm, options) || !read_places(line, vm, options) ||
-        !read_limits(line, vm, options) || !read_secret_and_rules(vm, options))
-        return 2;
-    if (vm.count("clock-offset")) {
-        const auto offset = parse_duration(vm["clock-offset"].as<std::string>(), true);
-        if (!offset) {
-            std::cerr << "herd serve: --clock-offset takes a signed duration such as -2s or 1.5ms, "
-                         "not '"
-                      << vm["clock-offset"].as<std::string>() << "'\n"
-                      << usage;
-            return 2;
-        }
-        net::wall_offset_ns() = offset->ns;
-    }
+    std::optional<Error> e = read_herd(line, vm, options);
+    if (!e) e = read_places(line, vm, options);
+    if (!e) e = read_limits(line, vm, options);
+    if (!e) e = read_secret_and_rules(line, vm, options);
+    // A secret taken (it is set only then) that others can read: said even when a later flag
+    // stops the run.
+    if (!options.secret.empty() && readable_by_others(vm["secret-file"].as<std::string>()))
+        std::cerr << "herd serve: warning: " << vm["secret-file"].as<std::string>()
+                  << " can be read by other users (chmod 600 it)\n";
+    if (!e) e = read_clock_offset(line, vm);
+    if (e) return report(line, *e);
     options.log_dir = vm["log-dir"].as<std::string>();
     options.log_lines = vm["log-lines"].as<bool>();
     options.log_heartbeats = vm["log-heartbeats"].as<bool>();

@@ -45,37 +45,34 @@ TempFile::~TempFile() {
     if (!path_.empty()) std::filesystem::remove(path_, ec);
 }
 
-bool copy_file_to(const std::string& from, const std::string& to) {
+// Copies `from` to `to` (a pipe or /dev/null too); the Error (exit 2) when it cannot.
+std::optional<Error> copy_file_to(const std::string& from, const std::string& to) {
     std::ifstream in(from, std::ios::binary);
     std::ofstream out(to, std::ios::binary | std::ios::trunc);
     if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf();
     out.close();
-    return in.good() || in.eof() ? static_cast<bool>(out) : false;
+    if ((in.good() || in.eof()) && out) return std::nullopt;
+    return Error{"cannot write " + to, 2};
 }
 
-bool write_html(const std::string& path, const std::string& scenario_file, const sim::Scenario& sc,
-                const sim::SimResult& r, const std::string& trace_path, const std::string& tool) {
+std::optional<Error> write_html(const std::string& path, const std::string& scenario_file,
+                                const sim::Scenario& sc, const sim::SimResult& r,
+                                const std::string& trace_path, const std::string& tool) {
     auto text = net::read_text_file(scenario_file);
     const std::string* scenario_text = std::get_if<std::string>(&text);
     std::ifstream trace(trace_path, std::ios::binary);
-    if (!trace) {
-        std::cerr << tool << ": cannot read the trace back from " << trace_path << "\n";
-        return false;
-    }
+    if (!trace) return Error{"cannot read the trace back from " + trace_path, 2};
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << sim::html_report(
         sim::HtmlInput{sc, scenario_text ? *scenario_text : std::string(), r, trace, tool});
     out.close();
-    if (!out) {
-        std::cerr << tool << ": cannot write " << path << "\n";
-        return false;
-    }
-    return true;
+    if (!out) return Error{"cannot write " + path, 2};
+    return std::nullopt;
 }
 
-// Whether an output flag names a file that cannot be written (its folder missing or not
-// writable, or a folder itself): said before any work, not after the run.
-bool unwritable_output(const po::variables_map& vm, const std::string& command) {
+// The Error (exit 2) of an output flag that names a file that cannot be written (its folder
+// missing or not writable, or a folder itself): said before any work, not after the run.
+std::optional<Error> unwritable_output(const po::variables_map& vm) {
     namespace fs = std::filesystem;
     for (const char* flag : {"trace", "report", "html", "history"}) {
         if (!vm.count(flag)) continue;
@@ -92,16 +89,15 @@ bool unwritable_output(const po::variables_map& vm, const std::string& command) 
         } else if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) {
             why = "not writable";
         }
-        if (why.empty()) continue;
-        std::cerr << command << ": --" << flag << " " << path.string() << ": cannot write (" << why
-                  << ")\n";
-        return true;
+        if (!why.empty())
+            return Error{
+                "--" + std::string(flag) + " " + path.string() + ": cannot write (" + why + ")", 2};
     }
-    return false;
+    return std::nullopt;
 }
 
-bool overwrites_scenario(const po::variables_map& vm, const std::string& command) {
-    if (unwritable_output(vm, command)) return true;
+std::optional<Error> overwrites_scenario(const po::variables_map& vm) {
+    if (auto e = unwritable_output(vm)) return e;
     namespace fs = std::filesystem;
     std::error_code ec;
     std::map<fs::path, std::string> named{
@@ -111,53 +107,42 @@ bool overwrites_scenario(const po::variables_map& vm, const std::string& command
         const auto [it, added] = named.try_emplace(
             fs::weakly_canonical(vm[flag].as<std::string>(), ec), std::string("--") + flag);
         if (!added) {
-            std::cerr << command << ": --" << flag << " names " << it->second
-                      << (it->second[0] == '-' ? "'s file too" : " itself") << "\n";
-            return true;
+            return Error{"--" + std::string(flag) + " names " + it->second +
+                             (it->second[0] == '-' ? "'s file too" : " itself"),
+                         2};
         }
     }
-    return false;
+    return std::nullopt;
 }
 
-std::optional<sim::Scenario> load_scenario(const po::variables_map& vm, const std::string& command,
-                                           const char* usage) {
+Result<sim::Scenario> load_scenario(const CommandLine& c, const po::variables_map& vm) {
     const std::string file = vm["scenario"].as<std::string>();
     std::optional<std::uint64_t> seed;
     if (vm.count("seed")) {
         seed = parse_whole(vm["seed"].as<std::string>(), UINT64_MAX);
         if (!seed) {
-            std::cerr << command << ": --seed takes a whole number from 0 to 2^64-1, not '"
-                      << vm["seed"].as<std::string>() << "'\n"
-                      << usage;
-            return std::nullopt;
+            return usage_error(c, "--seed takes a whole number from 0 to 2^64-1, not '" +
+                                      vm["seed"].as<std::string>() + "'");
         }
     }
     std::error_code ec;
-    if (std::filesystem::is_directory(file, ec)) {
-        std::cerr << command << ": " << file << " is a directory, not a scenario file\n";
-        return std::nullopt;
-    }
+    if (std::filesystem::is_directory(file, ec))
+        return Error{file + " is a directory, not a scenario file", 2};
     // One byte past the bound is enough for the parser to refuse a file too large (and a
     // stream without end, such as /dev/zero, is never read whole).
     const auto text = net::read_text_file(file, sim::scenario_bytes_max + 1);
-    if (const Error* e = error_of(text)) {
-        std::cerr << command << ": " << e->message << "\n";
-        return std::nullopt;
-    }
+    if (const Error* e = error_of(text)) return with_status(*e, 2);
     auto parsed = sim::parse_scenario(std::get<std::string>(text), file, seed);
-    if (auto* e = std::get_if<Error>(&parsed)) {
-        std::cerr << e->message << "\n";
-        return std::nullopt;
-    }
+    if (const Error* e = error_of(parsed)) return with_status(*e, 2);
     const auto& warnings = std::get<sim::Scenario>(parsed).warnings;
     for (const std::string& w : warnings)
         std::cerr << w << "\n";
     if (vm.count("strict") && !warnings.empty()) {
-        std::cerr << command << ": --strict: " << warnings.size()
-                  << (warnings.size() == 1 ? " warning" : " warnings") << " about " << file << "\n";
-        return std::nullopt;
+        return Error{"--strict: " + std::to_string(warnings.size()) +
+                         (warnings.size() == 1 ? " warning" : " warnings") + " about " + file,
+                     2};
     }
-    return std::get<sim::Scenario>(std::move(parsed));
+    return parsed;
 }
 
 namespace {
@@ -182,25 +167,20 @@ std::function<void(Instant, const sim::SimStats&)> progress_printer(const sim::S
 
 }  // namespace
 
-// --trace (copied from the HTML report's own trace), --report and --html; false (saying why)
-// when one cannot be written.
-bool write_files(const po::variables_map& vm, const sim::Scenario& sc, const sim::SimResult& r,
-                 const std::string& trace_path) {
-    if (vm.count("trace") && vm.count("html") &&
-        !copy_file_to(trace_path, vm["trace"].as<std::string>())) {
-        std::cerr << "herd sim: cannot write " << vm["trace"].as<std::string>() << "\n";
-        return false;
+// Writes --trace (copied from the HTML report's own trace), --report and --html; the Error
+// (exit 2) of one that cannot be written.
+std::optional<Error> write_files(const po::variables_map& vm, const sim::Scenario& sc,
+                                 const sim::SimResult& r, const std::string& trace_path) {
+    if (vm.count("trace") && vm.count("html")) {
+        if (auto e = copy_file_to(trace_path, vm["trace"].as<std::string>())) return e;
     }
     if (vm.count("report")) {
         std::ofstream report(vm["report"].as<std::string>(), std::ios::binary | std::ios::trunc);
         report << sim::json_report(sc, r);
         report.close();
-        if (!report) {
-            std::cerr << "herd sim: cannot write " << vm["report"].as<std::string>() << "\n";
-            return false;
-        }
+        if (!report) return Error{"cannot write " + vm["report"].as<std::string>(), 2};
     }
-    if (!vm.count("html")) return true;
+    if (!vm.count("html")) return std::nullopt;
     return write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc, r,
                       trace_path, "herd sim");
 }
@@ -233,53 +213,43 @@ int run_sim(int argc, char** argv) {
         &hidden,
         &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("scenario")) {
-        std::cerr << "herd sim: a scenario file is required\n" << usage;
-        return 2;
-    }
-    const auto scenario = load_scenario(vm, "herd sim", usage);
-    if (!scenario || overwrites_scenario(vm, "herd sim")) return 2;
+    if (!vm.count("scenario"))
+        return report(line, usage_error(line, "a scenario file is required"));
+    const auto loaded = load_scenario(line, vm);
+    if (const Error* e = error_of(loaded)) return report(line, *e);
+    const sim::Scenario& scenario = std::get<sim::Scenario>(loaded);
+    if (auto e = overwrites_scenario(vm)) return report(line, *e);
     sim::SimOptions options;
     // The HTML report draws from the trace: written to a temporary file of its own (copied to
     // --trace afterwards, which may be a pipe or /dev/null), removed however the run ends.
     const TempFile temporary(vm.count("html") ? "herd-sim" : "");
-    if (vm.count("html") && temporary.path().empty()) {
-        std::cerr << "herd sim: cannot make a temporary file for the HTML report's trace\n";
-        return 2;
-    }
+    if (vm.count("html") && temporary.path().empty())
+        return report(line, Error{"cannot make a temporary file for the HTML report's trace", 2});
     const std::string trace_path = vm.count("html")    ? temporary.path()
                                    : vm.count("trace") ? vm["trace"].as<std::string>()
                                                        : "";
+    const Error unwritable_trace{"cannot write " + trace_path, 2};
     std::ofstream trace;
     if (!trace_path.empty()) {
         trace.open(trace_path, std::ios::binary | std::ios::trunc);
-        if (!trace) {
-            std::cerr << "herd sim: cannot write " << trace_path << "\n";
-            return 2;
-        }
+        if (!trace) return report(line, unwritable_trace);
         options.trace = &trace;
     }
     bool shown = false;
-    if (!vm.count("quiet")) options.progress = progress_printer(*scenario, &shown);
-    const sim::SimResult result = sim::Simulator(*scenario, options).run();
+    if (!vm.count("quiet")) options.progress = progress_printer(scenario, &shown);
+    const sim::SimResult result = sim::Simulator(scenario, options).run();
     if (shown) std::cerr << "\n";
-    const std::string command = "herd sim " + vm["scenario"].as<std::string>() + " --seed " +
-                                std::to_string(scenario->seed);
-    sim::print_report(std::cout, *scenario, result, command);
+    const std::string command =
+        "herd sim " + vm["scenario"].as<std::string>() + " --seed " + std::to_string(scenario.seed);
+    sim::print_report(std::cout, scenario, result, command);
     // A full disk (or /dev/full) must not pass for a run that was written: exit 2, saying so.
     std::cout.flush();
-    if (!std::cout) {
-        std::cerr << "herd sim: cannot write the report to standard output\n";
-        return 2;
-    }
+    if (!std::cout) return report(line, Error{"cannot write the report to standard output", 2});
     if (trace.is_open()) {
         trace.close();
-        if (!trace) {
-            std::cerr << "herd sim: cannot write " << trace_path << "\n";
-            return 2;
-        }
+        if (!trace) return report(line, unwritable_trace);
     }
-    if (!write_files(vm, *scenario, result, trace_path)) return 2;
+    if (auto e = write_files(vm, scenario, result, trace_path)) return report(line, *e);
     return result.passed() ? 0 : 1;
 }
 

@@ -28,19 +28,14 @@ int run_places_stub(int argc, char** argv) {
         "answering from herd's synthetic generator.",
         visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("port")) {
-        std::cerr << "herd places-stub: --port is required (0 to 65535)\n" << usage;
-        return 2;
-    }
+    if (!vm.count("port"))
+        return report(line, usage_error(line, "--port is required (0 to 65535)"));
     const auto port = whole_flag(line, vm, "port", 0, 65535);
-    if (!port) return 2;
+    if (const Error* e = error_of(port)) return report(line, *e);
     const auto latency = parse_duration(vm["latency"].as<std::string>());
-    if (!latency) {
-        std::cerr << "herd places-stub: --latency takes a duration such as 50ms\n" << usage;
-        return 2;
-    }
+    if (!latency) return report(line, usage_error(line, "--latency takes a duration such as 50ms"));
     net::StubOptions options;
-    options.port = static_cast<std::uint16_t>(*port);
+    options.port = static_cast<std::uint16_t>(std::get<std::uint64_t>(port));
     options.host = vm["host"].as<std::string>();
     options.latency = std::chrono::milliseconds(latency->ns / 1'000'000);
     options.status = vm["status"].as<std::string>();

@@ -69,56 +69,48 @@ struct Plan {
     std::string shard_text() const { return std::to_string(shard) + "/" + std::to_string(shards); }
 };
 
-// "A..B" (inclusive) and "I/N" (0 <= I < N).
-bool read_seeds(const po::variables_map& vm, Plan& plan) {
+// --seeds "A..B" (inclusive) and --shard "I/N" (0 <= I < N) into `plan`; the Error (exit 2) of
+// one that is not that.
+std::optional<Error> read_seeds(const CommandLine& line, const po::variables_map& vm, Plan& plan) {
     const std::string range = vm["seeds"].as<std::string>();
     const std::size_t dots = range.find("..");
     const auto a = parse_whole(range.substr(0, dots), UINT64_MAX);
     const auto b = dots == std::string::npos ? a : parse_whole(range.substr(dots + 2), UINT64_MAX);
     if (!a || !b || *b < *a || *b - *a >= seeds_max) {
-        std::cerr << "herd sweep: --seeds takes A..B with A <= B (at most 10^8 seeds), not '"
-                  << range << "'\n"
-                  << usage;
-        return false;
+        return usage_error(
+            line, "--seeds takes A..B with A <= B (at most 10^8 seeds), not '" + range + "'");
     }
     const std::string shard = vm["shard"].as<std::string>();
     const std::size_t slash = shard.find('/');
     const auto i = parse_whole(shard.substr(0, slash), 1'000'000);
     std::uint64_t n = 0;  // 0: not given or not a number
     if (slash != std::string::npos) n = parse_whole(shard.substr(slash + 1), 1'000'000).value_or(0);
-    if (!i || n == 0 || *i >= n) {
-        std::cerr << "herd sweep: --shard takes I/N with 0 <= I < N <= 10^6, not '" << shard
-                  << "'\n"
-                  << usage;
-        return false;
-    }
+    if (!i || n == 0 || *i >= n)
+        return usage_error(line, "--shard takes I/N with 0 <= I < N <= 10^6, not '" + shard + "'");
     plan.first = *a;
     plan.last = *b;
     plan.shard = *i;
     plan.shards = n;
-    return true;
+    return std::nullopt;
 }
 
-bool read_base(const po::variables_map& vm, Plan& plan) {
+// The base scenario, its text and its file into `plan` (its warnings printed on stderr); the
+// Error (exit 2) when it cannot be read or is malformed (the parser's `file:line: what`).
+std::optional<Error> read_base(const po::variables_map& vm, Plan& plan) {
     plan.base_file = vm["base"].as<std::string>();
     std::error_code ec;
     auto text = std::filesystem::is_directory(plan.base_file, ec)
                     ? Result<std::string>(Error{plan.base_file + " is a folder"})
                     : net::read_text_file(plan.base_file, sim::scenario_bytes_max + 1);
-    if (const Error* e = error_of(text)) {
-        std::cerr << "herd sweep: cannot read the scenario file: " << e->message << "\n";
-        return false;
-    }
+    if (const Error* e = error_of(text))
+        return Error{"cannot read the scenario file: " + e->message, 2};
     plan.base_text = std::get<std::string>(std::move(text));
     auto parsed = sim::parse_scenario(plan.base_text, plan.base_file);
-    if (const Error* e = error_of(parsed)) {
-        std::cerr << e->message << "\n";
-        return false;
-    }
+    if (const Error* e = error_of(parsed)) return with_status(*e, 2);
     plan.base = std::get<sim::Scenario>(std::move(parsed));
     for (const std::string& w : plan.base.warnings)
         std::cerr << w << "\n";
-    return true;
+    return std::nullopt;
 }
 
 // The base's sends and expectations in the fault phase: generated faults may refuse or fail
@@ -143,30 +135,29 @@ void warn_in_phase(const Plan& plan) {
                   << "): generated faults may refuse or fail them\n";
 }
 
-bool read_run_options(const CommandLine& line, const po::variables_map& vm, Plan& plan) {
+// --faults, --duration, --jobs and the switches into `plan`; the Error (exit 2) of the first
+// that is wrong.
+std::optional<Error> read_run_options(const CommandLine& line, const po::variables_map& vm,
+                                      Plan& plan) {
     const auto faults = sim::parse_fault_kinds(vm["faults"].as<std::string>());
     if (!faults) {
-        std::cerr << "herd sweep: --faults takes a comma-separated list of partition, cut, crash, "
-                     "silence, "
-                     "pause, clock, latency, places, clients (or all)\n"
-                  << usage;
-        return false;
+        return usage_error(line,
+                           "--faults takes a comma-separated list of partition, cut, crash, "
+                           "silence, pause, clock, latency, places, clients (or all)");
     }
     const auto duration = parse_duration(vm["duration"].as<std::string>());
     if (!duration || duration->ns <= 0 || duration->ns % 1'000'000 != 0 ||
-        duration->ns > 3'600'000'000'000) {
-        std::cerr << "herd sweep: --duration takes whole milliseconds from 1ms to 3600s\n" << usage;
-        return false;
-    }
+        duration->ns > 3'600'000'000'000)
+        return usage_error(line, "--duration takes whole milliseconds from 1ms to 3600s");
     const auto jobs = whole_flag(line, vm, "jobs", 1, jobs_max);
-    if (!jobs) return false;
+    if (const Error* e = error_of(jobs)) return *e;
     plan.config.faults = *faults;
     plan.config.phase = *duration;
-    plan.jobs = static_cast<std::size_t>(*jobs);
+    plan.jobs = static_cast<std::size_t>(std::get<std::uint64_t>(jobs));
     plan.shrink = !vm.count("no-shrink");
     plan.html = vm.count("html") > 0;
     plan.quiet = vm.count("quiet") > 0;
-    return true;
+    return std::nullopt;
 }
 
 // The summary of a shard: DIR/summary-I-N.txt.
@@ -176,17 +167,16 @@ std::string summary_path(const Plan& plan) {
 }
 
 // The output folder, writable, without what an earlier run of these seeds left there (it would
-// be mistaken for this run's); other shards' files in a shared folder stay.
-bool prepare_out(const po::variables_map& vm, Plan& plan) {
+// be mistaken for this run's); other shards' files in a shared folder stay. The Error (exit 2)
+// when it cannot be written in.
+std::optional<Error> prepare_out(const po::variables_map& vm, Plan& plan) {
     plan.out = std::filesystem::absolute(vm["out"].as<std::string>()).lexically_normal().string();
     std::error_code ec;
     std::filesystem::create_directories(plan.out, ec);
     const std::string probe = plan.out + "/.herd-sweep-probe";
     if (ec || !std::filesystem::is_directory(plan.out) ||
-        net::write_text_file(probe, "").has_value()) {
-        std::cerr << "herd sweep: --out: cannot write in the folder " << plan.out << "\n";
-        return false;
-    }
+        net::write_text_file(probe, "").has_value())
+        return Error{"--out: cannot write in the folder " + plan.out, 2};
     std::filesystem::remove(probe, ec);
     std::filesystem::remove(summary_path(plan), ec);
     for (const auto& entry : std::filesystem::directory_iterator(plan.out, ec)) {
@@ -200,7 +190,7 @@ bool prepare_out(const po::variables_map& vm, Plan& plan) {
             (*seed - plan.first - plan.shard) % plan.shards == 0)
             std::filesystem::remove(entry.path(), ec);
     }
-    return true;
+    return std::nullopt;
 }
 
 // The HTML report of a written scenario file, or why there is none (the file unreadable or not
@@ -227,8 +217,8 @@ std::optional<Error> render_html(const std::string& file, const std::string& htm
     }
     trace.close();
     if (!trace) return Error{"no report of " + file + ": cannot write its trace to " + trace_path};
-    if (!write_html(html, file, sc, r, trace_path, "herd sim"))
-        return Error{"no report of " + file + ": cannot write " + html};
+    if (auto e = write_html(html, file, sc, r, trace_path, "herd sim"))
+        return Error{"no report of " + file + ": " + e->message};
     return std::nullopt;
 }
 
@@ -238,13 +228,14 @@ class Sweep {
 
     void run();
     void report(std::ostream& out) const;
-    bool write_summary() const;
+    // Writes DIR/summary-I-N.txt; the Error (exit 2) when it cannot.
+    std::optional<Error> write_summary() const;
     bool failed() const { return !failures_.empty(); }
-    bool write_failed() const { return write_failed_; }
-    // What the first failed write said.
-    std::string write_error() const {
+    // What the first failed write of a failure's files said (exit 2), or nothing.
+    std::optional<Error> write_error() const {
         std::lock_guard<std::mutex> lock(mutex_);
-        return write_error_;
+        if (!write_failed_) return std::nullopt;
+        return Error{write_error_, 2};
     }
     bool interrupted() const { return done_ < plan_.count(); }
 
@@ -367,7 +358,7 @@ void Sweep::report(std::ostream& out) const {
 }
 
 // DIR/summary-I-N.txt: what `herd sweep --merge` reads (cli/sweep_summary.hpp).
-bool Sweep::write_summary() const {
+std::optional<Error> Sweep::write_summary() const {
     SweepSummary s;
     s.base = plan_.base_file;
     s.seeds = std::to_string(plan_.first) + ".." + std::to_string(plan_.last);
@@ -376,7 +367,8 @@ bool Sweep::write_summary() const {
     s.complete = !interrupted();
     for (const Failure& f : failures_)
         s.fails.emplace_back(f.seed, f.file + " " + f.signature);
-    return !net::write_text_file(summary_path(plan_), summary_text(s)).has_value();
+    if (!net::write_text_file(summary_path(plan_), summary_text(s))) return std::nullopt;
+    return Error{"cannot write its summary in " + plan_.out, 2};
 }
 
 void describe(po::options_description& visible) {
@@ -421,34 +413,31 @@ int run_sweep(int argc, char** argv) {
         &positional};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
     if (vm.count("merge")) {
-        if (vm.count("base") || vm.count("seeds")) {
-            std::cerr << "herd sweep: --merge takes only folders\n" << usage;
-            return 2;
-        }
-        return merge_sweeps(vm["merge"].as<std::vector<std::string>>());
+        if (vm.count("base") || vm.count("seeds"))
+            return report(line, usage_error(line, "--merge takes only folders"));
+        const auto merged = merge_sweeps(vm["merge"].as<std::vector<std::string>>());
+        if (const Error* e = error_of(merged)) return report("herd sweep --merge", *e);
+        return std::get<int>(merged);
     }
     if (!vm.count("base") || !vm.count("seeds")) {
-        std::cerr << "herd sweep: a base scenario file and --seeds A..B are required\n" << usage;
-        return 2;
+        return report(line,
+                      usage_error(line, "a base scenario file and --seeds A..B are required"));
     }
     Plan plan;
-    if (!read_base(vm, plan) || !read_seeds(vm, plan) || !read_run_options(line, vm, plan) ||
-        !prepare_out(vm, plan))
-        return 2;
+    std::optional<Error> e = read_base(vm, plan);
+    if (!e) e = read_seeds(line, vm, plan);
+    if (!e) e = read_run_options(line, vm, plan);
+    if (!e) e = prepare_out(vm, plan);
+    if (e) return report(line, *e);
     warn_in_phase(plan);
     std::signal(SIGINT, [](int) { stop_requested = true; });
     std::signal(SIGTERM, [](int) { stop_requested = true; });
     Sweep sweep(plan);
     sweep.run();
     sweep.report(std::cout);
-    if (sweep.write_failed()) {
-        std::cerr << "herd sweep: " << sweep.write_error() << "\n";
-        return 2;
-    }
-    if (!sweep.write_summary()) {
-        std::cerr << "herd sweep: cannot write its summary in " << plan.out << "\n";
-        return 2;
-    }
+    e = sweep.write_error();
+    if (!e) e = sweep.write_summary();
+    if (e) return report(line, *e);
     if (stop_requested) return 130;
     if (plan.html && !sweep.failed()) std::cout << "--html: no failure, so no report was written\n";
     return sweep.failed() ? 1 : 0;

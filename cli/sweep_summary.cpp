@@ -100,12 +100,9 @@ std::optional<Error> check_shards(const std::vector<SweepSummary>& all) {
 
 }  // namespace
 
-int merge_sweeps(const std::vector<std::string>& dirs) {
+Result<int> merge_sweeps(const std::vector<std::string>& dirs) {
     auto read = read_summaries(dirs);
-    if (const Error* e = error_of(read)) {
-        std::cerr << "herd sweep --merge: " << e->message << "\n";
-        return 2;
-    }
+    if (const Error* e = error_of(read)) return with_status(*e, 2);
     const auto& all = std::get<std::vector<SweepSummary>>(read);
     const auto problem = check_shards(all);
     std::uint64_t runs = 0;
@@ -120,10 +117,7 @@ int merge_sweeps(const std::vector<std::string>& dirs) {
               << " failed\n";
     for (const auto& [seed, what] : fails)
         std::cout << "FAIL seed " << seed << ": " << what << "\n";
-    if (problem) {
-        std::cerr << "herd sweep --merge: incomplete: " << problem->message << "\n";
-        return 2;
-    }
+    if (problem) return Error{"incomplete: " + problem->message, 2};
     return fails.empty() ? 0 : 1;
 }
 

@@ -22,7 +22,9 @@ struct SweepSummary {
 std::string summary_text(const SweepSummary& s);
 // One summary file; the reason if it is not one.
 Result<SweepSummary> read_summary(const std::string& path);
-// `--merge DIR...`: the summaries of every shard of one sweep, added up; the exit status.
-int merge_sweeps(const std::vector<std::string>& dirs);
+// `--merge DIR...`: prints the summaries of every shard of one sweep, added up. Returns the exit
+// status (0 none failed, 1 some did), or the Error (exit 2) when they cannot be read or are not
+// every shard of one complete sweep (then after printing what they add up to).
+Result<int> merge_sweeps(const std::vector<std::string>& dirs);
 
 }  // namespace herd::cli

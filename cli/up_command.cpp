@@ -70,9 +70,9 @@ constexpr const char* passed_on[] = {
 namespace {
 
 // The herd secret file: the one given, the one a previous `herd up` left in LOG_DIR/herd.secret
-// (servers on other hosts already have it), or a new random secret written there. Empty (after
-// printing why) when it cannot be written.
-std::string secret_file_for(const po::variables_map& vm, const std::string& log_dir) {
+// (servers on other hosts already have it), or a new random secret written there. The Error
+// (exit 1) when it cannot be written.
+Result<std::string> secret_file_for(const po::variables_map& vm, const std::string& log_dir) {
     if (vm.count("secret-file")) return vm["secret-file"].as<std::string>();
     const std::string file = log_dir + "/herd.secret";
     const auto existing = net::read_text_file(file);
@@ -91,10 +91,7 @@ std::string secret_file_for(const po::variables_map& vm, const std::string& log_
     const bool written =
         fd >= 0 && ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
     if (fd >= 0) ::close(fd);
-    if (!written) {
-        std::cerr << "herd up: cannot write " << file << "\n";
-        return {};
-    }
+    if (!written) return Error{"cannot write " + file, 1};
     std::cout << "herd up: a new herd secret is in " << file
               << " (give it to servers on other hosts)\n";
     return file;
@@ -150,10 +147,10 @@ std::vector<std::string> local_servers(const HerdSpec& herd) {
     return local;
 }
 
-// Each local server's admin port (its port + offset; none with offset 0), clear of the herd's
-// own ports and of each other; false after saying why not.
-bool admin_ports(const HerdSpec& herd, const std::vector<std::string>& local, unsigned offset,
-                 std::map<std::string, int>& admin) {
+// Each local server's admin port (its port + offset; none with offset 0) into `admin`, clear of
+// the herd's own ports and of each other; the Error (exit 2) of one that is not.
+std::optional<Error> admin_ports(const HerdSpec& herd, const std::vector<std::string>& local,
+                                 unsigned offset, std::map<std::string, int>& admin) {
     std::map<unsigned, std::string> taken;
     for (const ServerSpec& s : herd.servers)
         taken[s.port] = s.name.str() + "'s port";
@@ -166,22 +163,13 @@ bool admin_ports(const HerdSpec& herd, const std::vector<std::string>& local, un
         if (auto [it, fresh] = taken.emplace(port, name + "'s admin port"); !fresh)
             clash = "on " + std::to_string(port) + ", which is " + it->second;
         if (!clash.empty()) {
-            std::cerr << "herd up: --admin-offset " << offset << " puts " << name
-                      << "'s admin port " << clash << "; choose another offset\n";
-            return false;
+            return Error{"--admin-offset " + std::to_string(offset) + " puts " + name +
+                             "'s admin port " + clash + "; choose another offset",
+                         2};
         }
         admin[name] = static_cast<int>(port);
     }
-    return true;
-}
-
-std::optional<HerdSpec> load_herd(const po::variables_map& vm) {
-    auto loaded = net::load_herd_file(vm["config"].as<std::string>());
-    if (const Error* error = error_of(loaded)) {
-        std::cerr << "herd up: " << error->message << "\n";
-        return std::nullopt;
-    }
-    return std::get<HerdSpec>(std::move(loaded));
+    return std::nullopt;
 }
 
 }  // namespace
@@ -215,38 +203,34 @@ int run_up(int argc, char** argv) {
         "Across machines, run `herd serve NAME --config F --secret-file S` on each host.",
         visible};
     if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
-    if (!vm.count("config")) {
-        std::cerr << "herd up: --config is required\n" << usage;
-        return 2;
-    }
-    const auto herd = load_herd(vm);
-    if (!herd) return 2;
-    const std::vector<std::string> local = local_servers(*herd);
+    if (!vm.count("config")) return report(line, usage_error(line, "--config is required"));
+    auto loaded = net::load_herd_file(vm["config"].as<std::string>());
+    if (const Error* e = error_of(loaded)) return report(line, with_status(*e, 2));
+    const HerdSpec herd = std::get<HerdSpec>(std::move(loaded));
+    const std::vector<std::string> local = local_servers(herd);
     if (local.empty()) {
-        std::cerr << "herd up: no server of " << vm["config"].as<std::string>()
-                  << " has an address on this machine\n";
-        return 2;
+        return report(line, Error{"no server of " + vm["config"].as<std::string>() +
+                                      " has an address on this machine",
+                                  2});
     }
     const std::string log_dir = vm["log-dir"].as<std::string>();
     // Everything given is checked before anything is written.
     const auto admin_offset = whole_flag(line, vm, "admin-offset", 0, 65535);
-    if (!admin_offset) return 2;
-    const auto offset = static_cast<unsigned>(*admin_offset);
+    if (const Error* e = error_of(admin_offset)) return report(line, *e);
+    const auto offset = static_cast<unsigned>(std::get<std::uint64_t>(admin_offset));
     std::map<std::string, int> admin;
-    if (!admin_ports(*herd, local, offset, admin)) return 2;
+    if (auto e = admin_ports(herd, local, offset, admin)) return report(line, *e);
     if (log_dir.empty() && !vm.count("secret-file")) {
-        std::cerr << "herd up: --log-dir \"\" (no logs) needs --secret-file: herd up keeps the "
-                     "herd secret it makes in the log folder\n";
-        return 2;
+        return report(line, Error{"--log-dir \"\" (no logs) needs --secret-file: herd up keeps "
+                                  "the herd secret it makes in the log folder",
+                                  2});
     }
     if (!log_dir.empty()) {
-        if (auto e = net::Log::make_folder(log_dir)) {
-            std::cerr << "herd up: " << e->message << "\n";
-            return 1;
-        }
+        if (auto e = net::Log::make_folder(log_dir)) return report(line, with_status(*e, 1));
     }
-    const std::string secret_file = secret_file_for(vm, log_dir);
-    if (secret_file.empty()) return 1;
+    const auto secret = secret_file_for(vm, log_dir);
+    if (const Error* e = error_of(secret)) return report(line, *e);
+    const std::string& secret_file = std::get<std::string>(secret);
     std::vector<ServerCommand> servers;
     for (const std::string& name : local)
         servers.push_back(

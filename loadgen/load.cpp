@@ -315,17 +315,17 @@ std::string load_json(const LoadOptions& o, const LoadResult& r) {
     return json.str();
 }
 
-bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why) {
+std::optional<Error> fit_descriptors(const LoadOptions& options, bool ceiling) {
     constexpr std::uint64_t descriptors_other = 64;  // stdio, epoll, the bare server's listener
     const std::uint64_t needed =
         static_cast<std::uint64_t>(options.connections) * (ceiling ? 2 : 1) + descriptors_other;
     const std::uint64_t limit = net::raise_open_file_limit(needed);
-    if (limit >= needed) return true;
-    *why = std::to_string(options.connections) + " connections" +
-           (ceiling ? " (and as many to the bare server)" : "") + " need " +
-           std::to_string(needed) + " file descriptors; this process may open " +
-           std::to_string(limit);
-    return false;
+    if (limit >= needed) return std::nullopt;
+    return Error{std::to_string(options.connections) + " connections" +
+                     (ceiling ? " (and as many to the bare server)" : "") + " need " +
+                     std::to_string(needed) + " file descriptors; this process may open " +
+                     std::to_string(limit),
+                 2};
 }
 
 double replies_per_second(const LoadResult& r) {

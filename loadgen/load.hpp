@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/error.hpp"
 
 namespace herd::loadgen {
 
@@ -31,9 +34,9 @@ struct LoadResult {
 
 LoadResult run_load(const LoadOptions& options);
 // Raises this process's open-file limit to its hard limit if needed for `connections`
-// connections (twice as many with the ceiling's bare server in the process); false, saying why
-// in `why`, when even that is too few.
-bool fit_descriptors(const LoadOptions& options, bool ceiling, std::string* why);
+// connections (twice as many with the ceiling's bare server in the process); the Error (exit 2:
+// fewer connections, or a higher limit) when even that is too few.
+std::optional<Error> fit_descriptors(const LoadOptions& options, bool ceiling);
 double replies_per_second(const LoadResult& r);
 
 // `--ceiling`: the same load against a bare line server (loadgen/echo_server.hpp) in this process

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -67,25 +67,7 @@ std::string now_text() {
         Timestamp{ns / nanos_per_second, static_cast<std::int32_t>(ns % nanos_per_second)});
 }
 
-void print(const Options& o, const HerdSpec& herd, const std::string& mode, const Table& table,
-           std::size_t updates) {
-    std::cout << "herd bench propagation (" << mode << "): " << herd.servers.size()
-              << " servers, origin " << o.origin << ", " << updates << " updates " << o.interval_ms
-              << " ms apart\n";
-    sim::print_hop_table(std::cout, table);
-    if (!o.json.empty()) {
-        std::string json = "{\"mode\": \"";
-        append_json_escaped(json, mode);
-        json += "\", \"origin\": \"";
-        append_json_escaped(json, o.origin);
-        json += "\", \"updates\": " + std::to_string(updates) +
-                ", \"by_hops\": " + sim::hop_table_json(table) + "}\n";
-        if (auto e = net::write_text_file(o.json, json))
-            std::cerr << "herd bench propagation: " << e->message << "\n";
-    }
-}
-
-int run_sim(const Options& o, const HerdSpec& herd) {
+Result<Propagation> run_sim(const Options& o, const HerdSpec& herd) {
     // The same herd without addresses (a scenario needs none).
     HerdSpec names_only = herd;
     for (ServerSpec& s : names_only.servers)
@@ -99,15 +81,11 @@ int run_sim(const Options& o, const HerdSpec& herd) {
     }
     text += "at " + std::to_string(2000 + o.count * o.interval_ms) + "ms expect converged\n";
     auto parsed = sim::parse_scenario(text, "bench-propagation");
-    if (auto* e = std::get_if<Error>(&parsed)) {
-        std::cerr << "herd bench propagation: " << e->message << "\n";
-        return 2;
-    }
+    if (const Error* e = error_of(parsed)) return Error{e->message, 2};
     sim::Simulator simulator(std::get<sim::Scenario>(parsed), {});
     const sim::SimResult r = simulator.run();
-    print(o, herd, "simulated, latency " + o.sim_latency + " per hop", r.propagation_by_hops,
-          r.stats.updates);
-    return r.passed() ? 0 : 1;
+    return Propagation{"simulated, latency " + o.sim_latency + " per hop", r.propagation_by_hops,
+                       r.stats.updates, r.passed()};
 }
 
 std::string first_line_of(const std::filesystem::path& file) {
@@ -135,7 +113,8 @@ class RealRun {
         std::filesystem::remove_all(dir_, ec);
     }
 
-    bool start(const std::string& herd_file) {
+    // Starts every server; the Error (exit 1) of one that cannot be started.
+    std::optional<Error> start(const std::string& herd_file) {
         const std::string exe = net::self_executable();
         for (const ServerSpec& s : herd_.servers) {
             const std::vector<std::string> args = {exe,
@@ -150,24 +129,21 @@ class RealRun {
                                                    "--log-lines",
                                                    o_.log_lines ? "true" : "false"};
             const auto child = net::spawn_child(args, (dir_ / (s.name.str() + ".out")).string());
-            if (const Error* e = error_of(child)) {
-                std::cerr << "herd bench propagation: " << e->message << "\n";
-                return false;
-            }
+            if (const Error* e = error_of(child)) return Error{e->message, 1};
             pids_.push_back(std::get<net::Child>(child).pid);
         }
-        return true;
+        return std::nullopt;
     }
 
     // Ready when a warm-up update has reached every server, and every one of ours runs (another
-    // herd on these ports could answer the warm-up).
-    bool wait_ready() {
+    // herd on these ports could answer the warm-up). The Error (exit 1) when not within 15 s.
+    std::optional<Error> wait_ready() {
         const ServerSpec& origin = herd_.servers[static_cast<std::size_t>(origin_)];
         const auto deadline = Clock::now() + std::chrono::seconds(15);
         bool ready = false;
         while (!ready && Clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (exited()) return false;
+            if (auto e = exited()) return e;
             if (ask(origin, "IAMAT bench-warmup +1.0+1.0 " + now_text() + "\n").rfind("AT ", 0) !=
                 0)
                 continue;
@@ -176,9 +152,9 @@ class RealRun {
                 ready = ready && ask(s, "WHATSAT bench-warmup 1 0\n").rfind("AT ", 0) == 0;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        if (exited()) return false;
-        if (!ready) std::cerr << "herd bench propagation: the herd did not come up within 15 s\n";
-        return ready;
+        if (auto e = exited()) return e;
+        if (!ready) return Error{"the herd did not come up within 15 s", 1};
+        return std::nullopt;
     }
 
     void send_updates() {
@@ -226,17 +202,17 @@ class RealRun {
     std::string trace(const ServerSpec& s) const {
         return (dir_ / (s.name.str() + ".jsonl")).string();
     }
-    // A server that exited (its port taken, say) fails the run, with what it said.
-    bool exited() {
+    // A server that exited (its port taken, say) fails the run: the Error (exit 1) with what it
+    // said, or nothing while all run.
+    std::optional<Error> exited() {
         for (std::size_t i = 0; i < pids_.size(); ++i) {
             if (pids_[i] < 0 || !net::reap_child(pids_[i])) continue;
             const std::string name = herd_.servers[i].name.str();
-            std::cerr << "herd bench propagation: server " << name
-                      << " could not start: " << first_line_of(dir_ / (name + ".out")) << "\n";
             pids_[i] = -1;
-            return true;
+            return Error{
+                "server " + name + " could not start: " + first_line_of(dir_ / (name + ".out")), 1};
         }
-        return false;
+        return std::nullopt;
     }
     void stop() {
         for (pid_t& p : pids_) {
@@ -252,27 +228,44 @@ class RealRun {
     std::vector<pid_t> pids_;  // in the order of herd.servers; -1 once gone
 };
 
-int run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
+Result<Propagation> run_real(const Options& o, const HerdSpec& herd, const std::string& herd_file) {
     RealRun run(o, herd);
-    if (!run.start(herd_file) || !run.wait_ready()) return 1;
+    std::optional<Error> e = run.start(herd_file);
+    if (!e) e = run.wait_ready();
+    if (e) return *e;
     run.send_updates();
-    const auto [table, updates] = run.table();
-    if (table.empty()) {
-        std::cerr << "herd bench propagation: no update was measured (the servers' traces hold "
-                     "none)\n";
-        return 1;
-    }
-    print(o, herd, "real herd on this machine", table, updates);
-    return 0;
+    auto [table, updates] = run.table();
+    if (table.empty()) return Error{"no update was measured (the servers' traces hold none)", 1};
+    return Propagation{"real herd on this machine", std::move(table), updates, true};
 }
 
 }  // namespace
 
-int run_propagation(const PropagationOptions& o, const HerdSpec& herd,
-                    const std::string& herd_file) {
+Result<Propagation> measure_propagation(const PropagationOptions& o, const HerdSpec& herd,
+                                        const std::string& herd_file) {
     HERD_ASSERT(herd.index_of(o.origin) >= 0);
     if (o.sim) return run_sim(o, herd);
     return run_real(o, herd, herd_file);
+}
+
+std::string propagation_report(const PropagationOptions& o, const HerdSpec& herd,
+                               const Propagation& p) {
+    std::ostringstream out;
+    out << "herd bench propagation (" << p.mode << "): " << herd.servers.size()
+        << " servers, origin " << o.origin << ", " << p.updates << " updates " << o.interval_ms
+        << " ms apart\n";
+    sim::print_hop_table(out, p.by_hops);
+    return out.str();
+}
+
+std::string propagation_json(const PropagationOptions& o, const Propagation& p) {
+    std::string json = "{\"mode\": \"";
+    append_json_escaped(json, p.mode);
+    json += "\", \"origin\": \"";
+    append_json_escaped(json, o.origin);
+    json += "\", \"updates\": " + std::to_string(p.updates) +
+            ", \"by_hops\": " + sim::hop_table_json(p.by_hops) + "}\n";
+    return json;
 }
 
 }  // namespace herd::loadgen

@@ -4,11 +4,15 @@
 // processes on this machine with event traces, sends IAMATs at one server one after another,
 // stops the herd, and reads from the traces when every other server applied each update
 // (CLOCK_MONOTONIC, shared by processes on one host). Sim mode (--sim) replays the same herd and
-// schedule in the simulator. Both print one table: p50/p90/p99/max per hop distance.
+// schedule in the simulator. Both give one table: p50/p90/p99/max per hop distance.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
+#include "core/error.hpp"
 #include "core/herd_file.hpp"
 
 namespace herd::loadgen {
@@ -17,15 +21,28 @@ struct PropagationOptions {
     std::string origin;  // the server that receives the IAMATs
     int count = 200;
     int interval_ms = 5;
-    std::string json;  // also write the table as JSON here, when set
     bool sim = false;
     std::string sim_latency = "50us";
     bool log_lines = true;
 };
 
-// Runs the measurement on `herd` (real: its servers from `herd_file`) and prints the table.
-// Returns the exit status: 0, 1 when the herd did not come up, 2 for a bad simulator latency.
-int run_propagation(const PropagationOptions& options, const HerdSpec& herd,
-                    const std::string& herd_file);
+// What one measurement found.
+struct Propagation {
+    std::string mode;  // "real herd on this machine", or the simulator's and its latency
+    std::map<int, std::vector<std::int64_t>> by_hops;  // hop distance -> sorted delays, ns
+    std::uint64_t updates = 0;                         // updates the origin applied
+    bool passed = true;  // the simulator's run held its expectations (a real run: true)
+};
+
+// Runs the measurement on `herd` (real: its servers from `herd_file`). Returns what it found, or
+// the Error when it could not be made: exit 1 when the herd did not come up or nothing was
+// measured, 2 for a bad simulator latency.
+Result<Propagation> measure_propagation(const PropagationOptions& options, const HerdSpec& herd,
+                                        const std::string& herd_file);
+// The measurement as `herd bench propagation` prints it (a header and the table by hops), and
+// as its --json file.
+std::string propagation_report(const PropagationOptions& options, const HerdSpec& herd,
+                               const Propagation& p);
+std::string propagation_json(const PropagationOptions& options, const Propagation& p);
 
 }  // namespace herd::loadgen

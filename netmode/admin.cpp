@@ -27,36 +27,33 @@ struct AdminServer::Session {
     Session(tcp::socket s, asio::io_context& io) : socket(std::move(s)), deadline(io) {}
 };
 
-bool split_host_port(const std::string& text, std::string* host, std::uint16_t* port) {
+std::optional<HostPort> split_host_port(const std::string& text) {
     const std::size_t colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
     std::string h = text.substr(0, colon);
     if (h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
     unsigned value = 0;
     const char* first = text.data() + colon + 1;
     const char* last = text.data() + text.size();
     const auto [end, ec] = std::from_chars(first, last, value);
-    if (ec != std::errc() || end != last || value > 65535) return false;
-    *host = h;
-    *port = static_cast<std::uint16_t>(value);
-    return true;
+    if (ec != std::errc() || end != last || value > 65535) return std::nullopt;
+    return HostPort{h, static_cast<std::uint16_t>(value)};
 }
 
 AdminServer::AdminServer(asio::io_context& io, Handler handler)
     : io_(io), handler_(std::move(handler)), acceptor_(io), pause_(io) {}
 
 std::optional<Error> AdminServer::start(const std::string& address) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!split_host_port(address, &host, &port)) {
+    const auto split = split_host_port(address);
+    if (!split) {
         return Error{"--admin takes ADDR:PORT, not '" + address + "'"};
     }
     boost::system::error_code ec;
-    const auto ip = asio::ip::make_address(host, ec);
+    const auto ip = asio::ip::make_address(split->host, ec);
     if (ec) {
-        return Error{"--admin: '" + host + "' is not an IP address"};
+        return Error{"--admin: '" + split->host + "' is not an IP address"};
     }
-    const tcp::endpoint endpoint(ip, port);
+    const tcp::endpoint endpoint(ip, split->port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);

@@ -80,7 +80,13 @@ class AdminServer {
     bool stopped_ = false;
 };
 
-// Splits "HOST:PORT" ("[v6]:PORT" too); false when it is not that.
-bool split_host_port(const std::string& text, std::string* host, std::uint16_t* port);
+// An address as "HOST:PORT" ("[v6]:PORT" too) names it.
+struct HostPort {
+    std::string host;  // without the brackets of a v6 address
+    std::uint16_t port = 0;
+};
+// The host and port of `text`, or nothing when it is not that (the caller, who knows which flag
+// it was, says so).
+std::optional<HostPort> split_host_port(const std::string& text);
 
 }  // namespace herd::net

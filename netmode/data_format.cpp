@@ -192,63 +192,51 @@ std::string format_identity(const Identity& id) {
 
 namespace {
 
-// One line of the identity file into `id`; false (with `why`) when it is not one, or repeats.
-bool identity_line(const std::vector<std::string_view>& f, Identity& id,
-                   std::set<std::string>& seen, std::string* why) {
+// One line of the identity file into `id`; the Error when it is not one, or repeats.
+std::optional<Error> identity_line(const std::vector<std::string_view>& f, Identity& id,
+                                   std::set<std::string>& seen) {
     const std::string key(f[0]);
-    if (!seen.insert(key).second) {
-        *why = "`" + key + "` given twice";
-        return false;
-    }
+    if (!seen.insert(key).second) return Error{"`" + key + "` given twice"};
     if (key == "herd-data" && f.size() == 2) {
         id.format = f[1] == "2" ? 2 : -1;
         if (id.format != folder_format)
-            *why = "format `" + std::string(f[1]) + "`, this herd reads 2";
-        return id.format == folder_format;
+            return Error{"format `" + std::string(f[1]) + "`, this herd reads 2"};
+        return std::nullopt;
     }
     if (key == "server" && f.size() == 2) {
         id.server = std::string(f[1]);
-        return true;
+        return std::nullopt;
     }
     if (key == "herd") {
         for (std::size_t i = 1; i < f.size(); ++i)
             id.herd += (i > 1 ? " " : "") + std::string(f[i]);
-        return true;
+        return std::nullopt;
     }
     if (key == "legacy-snapshot" && f.size() == 2 && parse_whole(f[1], UINT64_MAX)) {
         id.legacy_snapshot_bytes = parse_whole(f[1], UINT64_MAX);
-        return true;
+        return std::nullopt;
     }
     if (key == "snapshot" && f.size() == 2 && f[1] == "yes") {
         id.has_snapshot = true;
-        return true;
+        return std::nullopt;
     }
-    *why = "unknown line `" + key + " ...`";
-    return false;
+    return Error{"unknown line `" + key + " ...`"};
 }
 
 }  // namespace
 
-std::optional<Identity> parse_identity(std::string_view text, std::string* why) {
+Result<Identity> parse_identity(std::string_view text) {
     Identity id;
     id.format = 0;
     std::set<std::string> seen;
     for (const SourceLine& source : source_lines(text)) {
         const auto f = fields_of(source.text);
         if (f.empty()) continue;
-        if (!identity_line(f, id, seen, why)) {
-            *why = "line " + std::to_string(source.number) + ": " + *why;
-            return std::nullopt;
-        }
+        if (auto e = identity_line(f, id, seen))
+            return Error{"line " + std::to_string(source.number) + ": " + e->message};
     }
-    if (id.format != folder_format) {
-        *why = "no `herd-data 2` line";
-        return std::nullopt;
-    }
-    if (id.server.empty()) {
-        *why = "no `server` line";
-        return std::nullopt;
-    }
+    if (id.format != folder_format) return Error{"no `herd-data 2` line"};
+    if (id.server.empty()) return Error{"no `server` line"};
     return id;
 }
 

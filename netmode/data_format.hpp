@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace herd::net::data {
 
 inline constexpr std::size_t checksum_digits = 16;
@@ -100,8 +102,9 @@ struct Identity {
     bool has_snapshot = false;  // a compaction wrote one: a start without it refuses
 };
 std::string format_identity(const Identity& id);
-// The identity in `text`, or the reason it is not one (every line once, nothing unknown).
-std::optional<Identity> parse_identity(std::string_view text, std::string* why);
+// The identity in `text`, or the Error saying why it is not one (every line once, nothing
+// unknown).
+Result<Identity> parse_identity(std::string_view text);
 // A name as a message shows it: in backquotes, bytes outside printable ASCII escaped.
 std::string shown(std::string_view name);
 

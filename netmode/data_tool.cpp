@@ -49,16 +49,16 @@ std::optional<std::uint64_t> read_identity(DataCheck& c, DataFs& fs, bool* error
         c.identity = "no identity file (made by the first start of this version)";
         return std::nullopt;
     }
-    std::string why;
-    const auto id = data::parse_identity(std::get<FileBytes>(read).view(), &why);
-    if (!id) {
-        c.identity = std::string(data::identity_name) + ": " + why;
+    const auto parsed = data::parse_identity(std::get<FileBytes>(read).view());
+    if (const Error* e = error_of(parsed)) {
+        c.identity = std::string(data::identity_name) + ": " + e->message;
         c.identity_ok = false;
         return std::nullopt;
     }
-    c.identity = "server " + data::shown(id->server) + ", herd " + id->herd;
-    c.snapshot_expected = id->has_snapshot;
-    return id->legacy_snapshot_bytes;
+    const data::Identity& id = std::get<data::Identity>(parsed);
+    c.identity = "server " + data::shown(id.server) + ", herd " + id.herd;
+    c.snapshot_expected = id.has_snapshot;
+    return id.legacy_snapshot_bytes;
 }
 
 DataFileReport check_file(const std::string& dir, std::string_view name, std::string_view bytes,

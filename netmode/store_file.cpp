@@ -80,17 +80,17 @@ Result<std::optional<std::uint64_t>> StoreFile::read_identity(Opened& opened, bo
         identity_.has_snapshot = true;
         return std::optional<std::uint64_t>{bytes.size()};
     }
-    std::string why;
-    const auto id = data::parse_identity(std::get<FileBytes>(read).view(), &why);
-    if (!id) return refusal(file + ": " + why);
-    if (id->server != options_.server)
-        return refusal(dir_ + ": the data folder of server " + data::shown(id->server) + ", not " +
+    auto parsed = data::parse_identity(std::get<FileBytes>(read).view());
+    if (const Error* e = error_of(parsed)) return refusal(file + ": " + e->message);
+    const data::Identity& id = std::get<data::Identity>(parsed);
+    if (id.server != options_.server)
+        return refusal(dir_ + ": the data folder of server " + data::shown(id.server) + ", not " +
                        data::shown(options_.server) + " (" + file + ")");
-    if (id->herd != options_.herd)
-        opened.notes.push_back("the herd changed since this folder was made (was: " + id->herd +
+    if (id.herd != options_.herd)
+        opened.notes.push_back("the herd changed since this folder was made (was: " + id.herd +
                                ")");
-    identity_ = *id;
-    return id->legacy_snapshot_bytes;
+    identity_ = id;
+    return id.legacy_snapshot_bytes;
 }
 
 std::optional<Error> StoreFile::load_snapshot(const Restore& restore,

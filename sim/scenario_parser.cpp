@@ -22,7 +22,7 @@ class Builder {
     }
 
     Result<Scenario> run() {
-        if (!first_pass() || !build_herd() || !second_pass()) return Error{error_};
+        if (!first_pass() || !build_herd() || !second_pass()) return Error{error_, 1, true};
         warn_out_of_order();
         std::stable_sort(scenario_.steps.begin(), scenario_.steps.end(),
                          [](const Step& a, const Step& b) { return a.at < b.at; });
@@ -31,7 +31,7 @@ class Builder {
             fail(until_line_, "expected `until` no earlier than the last statement, at " +
                                   format_duration(Duration{scenario_.steps.back().at.ns}) +
                                   " (line " + std::to_string(scenario_.steps.back().line) + ")");
-            return Error{error_};
+            return Error{error_, 1, true};
         }
         warn_crashes_and_restarts();
         std::stable_sort(warnings_.begin(), warnings_.end(),

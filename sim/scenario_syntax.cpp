@@ -311,18 +311,20 @@ Result<ScenarioDoc> parse_document(std::string_view text, std::string_view file_
     // Readers stop one byte past the bound: how much more there was is not known.
     if (text.size() > scenario_bytes_max)
         return Error{std::string(file_name) +
-                     ":1: a scenario file of at most 16 MiB was expected, this one has more than "
-                     "16777216 bytes"};
+                         ":1: a scenario file of at most 16 MiB was expected, this one has more "
+                         "than 16777216 bytes",
+                     1, true};
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     if (lines > scenario_lines_max)
         return Error{std::string(file_name) + ":1: a scenario file of at most 1000000 lines was " +
-                     "expected, this one has " + std::to_string(lines)};
+                         "expected, this one has " + std::to_string(lines),
+                     1, true};
     ScenarioDoc doc;
     doc.file = std::string(file_name);
     LineReader reader(file_name);
     for (const SourceLine& l : source_lines(text)) {
         DocLine line;
-        if (!reader.read(l, line)) return Error{reader.error()};
+        if (!reader.read(l, line)) return Error{reader.error(), 1, true};
         doc.lines.push_back(std::move(line));
     }
     return doc;
