@@ -30,7 +30,8 @@ namespace {
 
 constexpr const char* usage =
     "usage: herd sweep BASE.scn --seeds A..B [--jobs N] [--shard I/N] [--out DIR]\n"
-    "                  [--faults LIST] [--duration D] [--no-shrink] [--html] [--quiet]\n"
+    "                  [--faults LIST] [--duration D] [--topology same|vary] [--no-shrink]\n"
+    "                  [--unshrunk-max N] [--html] [--quiet]\n"
     "       herd sweep --merge DIR...\n";
 
 // Bounds: threads, seeds of one sweep, failures of one kind shrunk (the rest are written as
@@ -38,6 +39,8 @@ constexpr const char* usage =
 constexpr unsigned jobs_max = 256;
 constexpr std::uint64_t seeds_max = 100'000'000;
 constexpr std::size_t shrunk_per_signature = 3;
+// What a FAIL line quotes of a failure's words (a 60 000-byte client ID would fill a screen).
+constexpr std::size_t fail_line_bytes_max = 300;
 
 // SIGINT or SIGTERM: no new seed starts; the summary says how far the sweep got.
 std::atomic<bool> stop_requested{false};
@@ -61,6 +64,9 @@ struct Plan {
     bool shrink = true;
     bool quiet = false;
     bool html = false;  // each shrunk failure also as DIR/seed-S.min.html
+    // Unshrunk runs written per kind of failure (`--unshrunk-max`); the others are listed but
+    // not written (2 000 failing runs with 60 000-byte IDs took 866 MB).
+    std::size_t unshrunk_max = 10;
 
     std::uint64_t count() const {
         return last - first < shard ? 0 : (last - first - shard) / shards + 1;
@@ -154,6 +160,13 @@ std::optional<Error> read_run_options(const CommandLine& line, const po::variabl
     plan.config.faults = *faults;
     plan.config.phase = *duration;
     plan.jobs = static_cast<std::size_t>(std::get<std::uint64_t>(jobs));
+    const std::string topology = vm["topology"].as<std::string>();
+    if (topology != "same" && topology != "vary")
+        return usage_error(line, "--topology takes same or vary");
+    const auto unshrunk = whole_flag(line, vm, "unshrunk-max", 0, seeds_max);
+    if (const Error* e = error_of(unshrunk)) return *e;
+    plan.config.vary_topology = topology == "vary";
+    plan.unshrunk_max = static_cast<std::size_t>(std::get<std::uint64_t>(unshrunk));
     plan.shrink = !vm.count("no-shrink");
     plan.html = vm.count("html") > 0;
     plan.quiet = vm.count("quiet") > 0;
@@ -243,6 +256,8 @@ class Sweep {
     void work();
     std::optional<Failure> run_seed(std::uint64_t seed);
     bool shrink_this(const std::string& signature);
+    // Whether this failing run is written as found (the first unshrunk_max of its kind).
+    bool write_this(const std::string& signature);
     void progress(std::chrono::steady_clock::time_point started);
     // Records a failed write (the first one's error is kept); false when there was one.
     bool ok(std::optional<Error> e);
@@ -254,7 +269,8 @@ class Sweep {
     mutable std::mutex mutex_;
     std::string write_error_;  // the first failed write's error
     std::vector<Failure> failures_;
-    std::map<std::string, std::size_t> shrunk_;  // per signature, failures shrunk so far
+    std::map<std::string, std::size_t> shrunk_;   // per signature, failures shrunk so far
+    std::map<std::string, std::size_t> written_;  // per signature, unshrunk runs written
     double seconds_ = 0;
 };
 
@@ -294,6 +310,11 @@ bool Sweep::shrink_this(const std::string& signature) {
     return plan_.shrink && shrunk_[signature]++ < shrunk_per_signature;
 }
 
+bool Sweep::write_this(const std::string& signature) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return written_[signature]++ < plan_.unshrunk_max;
+}
+
 // One seed: generated, run, and when it fails written out and (the first few of each kind of
 // failure) shrunk.
 std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
@@ -303,7 +324,11 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
     if (!outcome.failed) return std::nullopt;
     Failure f{seed, outcome.signature, outcome.what, outcome.timeline,
               plan_.out + "/" + name + ".scn"};
-    ok(net::write_text_file(f.file, text));
+    if (write_this(outcome.signature)) {
+        ok(net::write_text_file(f.file, text));
+    } else {
+        f.file.clear();  // listed, not written
+    }
     if (!outcome.parsed || !shrink_this(outcome.signature)) return f;
     std::size_t runs = 0;
     const std::string small =
@@ -318,6 +343,8 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
         "\n# replay: herd sim " + f.file +
         (outcome.broken_invariant ? " (it stops there, as a server would)\n" : "\n");
     ok(net::write_text_file(f.file, header + small));
+    // The FAIL line cites the file it names: the shrunk one's line (after its header) and time.
+    f.what = sim::run_scenario_text(header + small, name + ".min.scn").what;
     // No report of a run cut short by a broken invariant: the file says what failed.
     if (plan_.html && !write_failed_ && !outcome.broken_invariant)
         ok(render_html(f.file, plan_.out + "/" + name + ".min.html"));
@@ -352,8 +379,14 @@ void Sweep::report(std::ostream& out) const {
         << (seconds_ > 0 ? static_cast<double>(done_) / seconds_ : 0) << " runs/s, " << plan_.jobs
         << " jobs)\n";
     for (const Failure& f : failures_) {
-        out << "FAIL seed " << f.seed << ": " << f.what << "\n     " << f.statements
-            << " timeline statements; replay: herd sim " << f.file << "\n";
+        out << "FAIL seed " << f.seed << ": " << f.what.substr(0, fail_line_bytes_max);
+        if (f.what.size() > fail_line_bytes_max)
+            out << "... (" << f.what.size() << " bytes in all)";
+        out << "\n     " << f.statements << " timeline statements; ";
+        if (f.file.empty())
+            out << "not written (more than " << plan_.unshrunk_max << " of this kind)\n";
+        else
+            out << "replay: herd sim " << f.file << "\n";
     }
 }
 
@@ -366,7 +399,7 @@ std::optional<Error> Sweep::write_summary() const {
     s.runs = done_;
     s.complete = !interrupted();
     for (const Failure& f : failures_)
-        s.fails.emplace_back(f.seed, f.file + " " + f.signature);
+        s.fails.emplace_back(f.seed, (f.file.empty() ? "-" : f.file) + " " + f.signature);
     if (!net::write_text_file(summary_path(plan_), summary_text(s))) return std::nullopt;
     return Error{"cannot write its summary in " + plan_.out, 2};
 }
@@ -384,7 +417,11 @@ void describe(po::options_description& visible) {
         "faults", po::value<std::string>()->default_value("all"),
         "partition,cut,crash,silence,pause,clock,latency,places,clients (or all)")(
         "duration", po::value<std::string>()->default_value("5s"), "length of the fault phase")(
-        "no-shrink", "write failures as found, unshrunk")(
+        "topology", po::value<std::string>()->default_value("same"),
+        "same, or vary: half the seeds add one to three links and up to two servers to the "
+        "base's herd (keeping all of its own)")("no-shrink", "write failures as found, unshrunk")(
+        "unshrunk-max", po::value<std::string>()->default_value("10"),
+        "failing runs written as found, per kind of failure; the rest are listed, not written")(
         "html", "also write each shrunk failure's HTML report, DIR/seed-S.min.html")(
         "quiet,q", "no progress on stderr")(
         "merge", po::value<std::vector<std::string>>()->multitoken(),
