@@ -12,6 +12,7 @@
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
 #include "cli/sim_command.hpp"
+#include "core/assert.hpp"
 #include "netmode/files.hpp"
 #include "replay/replay.hpp"
 #include "sim/distribution.hpp"
@@ -229,6 +230,17 @@ void describe(po::options_description& visible) {
 
 }  // namespace
 
+// The simulator's run of the scenario, or the failed assertion that stopped it (a bug of the core
+// or of the simulator, which must not cost the finished real run its report).
+Result<sim::SimResult> simulate(const sim::Scenario& sc) {
+    ThrowingAssertions scope;
+    try {
+        return sim::Simulator(sc, sim::SimOptions{}).run();
+    } catch (const AssertionFailure& e) {
+        return Error{e.what(), 1};
+    }
+}
+
 // Prints the real run's report (and --compare's). Returns the exit status, or the Error (exit 2)
 // of a report file that cannot be written.
 Result<int> report_run(const po::variables_map& vm, const sim::Scenario& scenario,
@@ -243,8 +255,17 @@ Result<int> report_run(const po::variables_map& vm, const sim::Scenario& scenari
     if (vm.count("compare")) {
         sim::Scenario modelled = scenario;
         if (processing) modelled.processing = *processing;
-        const sim::SimResult simulated = sim::Simulator(modelled, sim::SimOptions{}).run();
-        status = std::max(status, compare(std::cout, scenario, simulated, real));
+        const Result<sim::SimResult> simulated = simulate(modelled);
+        if (const Error* e = error_of(simulated)) {
+            // The real run's report stands; the simulator's world is the one that failed.
+            std::cout
+                << "\nherd replay --compare " << scenario.file << " (seed " << scenario.seed
+                << ")\nsim: stopped on " << e->message
+                << "\nworlds: DISAGREE (the simulator stopped; the real herd ran to the end)\n";
+            return 1;
+        }
+        status = std::max(status,
+                          compare(std::cout, scenario, std::get<sim::SimResult>(simulated), real));
     }
     return status;
 }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "core/assert.hpp"
 #include "core/hash.hpp"
@@ -436,6 +437,22 @@ std::vector<std::string> RealHerd::traces(int s) const {
     std::vector<std::string> out;
     for (int life = 1; life <= servers_[static_cast<std::size_t>(s)].lives; ++life)
         out.push_back(path(name(s) + "." + std::to_string(life) + ".trace.jsonl"));
+    return out;
+}
+
+std::vector<std::string> RealHerd::assertion_failures(int s) const {
+    std::vector<std::string> out;
+    constexpr std::string_view mark = "herd: assertion failed: ";
+    for (int life = 1; life <= servers_[static_cast<std::size_t>(s)].lives; ++life) {
+        const auto text =
+            net::read_text_file(path(name(s) + "." + std::to_string(life) + ".out"), 1 << 20);
+        if (error_of(text) != nullptr) continue;  // a server that never wrote one
+        std::istringstream lines(std::get<std::string>(text));
+        for (std::string line; std::getline(lines, line);) {
+            if (line.starts_with(mark))
+                out.push_back(line.substr(std::string_view("herd: ").size()));
+        }
+    }
     return out;
 }
 

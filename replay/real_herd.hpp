@@ -89,6 +89,9 @@ class RealHerd {
     std::uint64_t places_hung() const { return places_hung_; }
     // The record traces of every incarnation of `s`, oldest first.
     std::vector<std::string> traces(int s) const;
+    // The failed assertions that stopped an incarnation of `s` (`herd: assertion failed: ...`,
+    // from its output), oldest first.
+    std::vector<std::string> assertion_failures(int s) const;
     boost::asio::io_context& io() { return io_; }
 
     // Runs `f` on the io thread and waits for it.

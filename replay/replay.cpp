@@ -137,6 +137,14 @@ Result<sim::SimResult> Run::go() {
     }
     herd_.stop();
     if (interrupted()) return Error{"interrupted; the herd was stopped"};
+    // A server that stopped on a failed assertion broke an invariant of its own: said as such.
+    for (int s = 0; s < static_cast<int>(sc_.herd.servers.size()); ++s) {
+        for (const std::string& a : herd_.assertion_failures(s))
+            result_.violations.push_back(
+                {sc_.end(),
+                 sc_.herd.servers[static_cast<std::size_t>(s)].name.str() + " stopped on " + a,
+                 sim::Broken::server_stopped});
+    }
     if (failed) return *failed;
     if (late_max_ns_ > 5'000'000)
         note("statements ran up to " + sim::format_latency(late_max_ns_) + " late (line " +

@@ -49,6 +49,8 @@ const char* broken_name(Broken b) {
             return "a record's skew is not its server's clock";
         case Broken::forged_record:
             return "a record no client sent";
+        case Broken::server_stopped:
+            return "a server stopped on a failed assertion";
     }
     return "?";
 }

@@ -56,6 +56,7 @@ enum class Broken {
     older_record,    // a store took an older record than the one it held
     skew_not_clock,  // a record's skew is not its server's clock at acceptance
     forged_record,   // a server holds a record no client sent
+    server_stopped,  // herd replay: a real server stopped on a failed assertion
 };
 const char* broken_name(Broken b);
 
