@@ -1,5 +1,6 @@
-// herd sweep's generator (sim/sweep.hpp): the faults a seed draws against a base scenario, and
-// the run's text, with one timeline in time order.
+// herd sweep's generator (sim/sweep.hpp, sweep_generator.hpp): the settings and faults a seed
+// draws against a base scenario, its herd's variations, and the run's text, with one timeline in
+// time order. The unusual clients are in sweep_clients.cpp.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -14,31 +15,11 @@
 #include "core/time.hpp"
 #include "sim/fault_timeline.hpp"
 #include "sim/sweep.hpp"
+#include "sim/sweep_generator.hpp"
 
 namespace herd::sim {
 
-namespace {
-
-constexpr std::int64_t ms = 1'000'000;
-
-Spelled<Duration> ms_of(std::int64_t ms_count) {
-    return spell(Duration::milliseconds(ms_count));
-}
-
-struct Timed {
-    std::int64_t ns;
-    TimelineStatement statement;
-};
-
-// What the base does that generated faults must leave alone.
-struct BaseFaults {
-    FaultTimeline timeline;               // its own faults' windows
-    bool links = false;                   // it partitions, cuts, silences, restores or heals
-    std::set<std::pair<int, int>> named;  // links its cuts, silences and restores name
-    std::int64_t last_fault_ns = 0;       // when its last fault window ends
-    bool in_force_at_end = false;         // a fault of its own is still in force at its end
-    std::map<int, std::int64_t> jumps;    // each server's clock jumps, added up
-};
+namespace sweep_detail {
 
 BaseFaults find_base_faults(const Scenario& sc) {
     BaseFaults b;
@@ -59,76 +40,6 @@ BaseFaults find_base_faults(const Scenario& sc) {
     }
     return b;
 }
-
-class Generator {
-  public:
-    Generator(const Scenario& base, std::uint64_t seed, const SweepConfig& config)
-        : base_(base),
-          config_(config),
-          prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed),
-          convergent_(base.tie_break == TieBreak::convergent),
-          base_faults_(find_base_faults(base)) {
-        draw_kinds();
-    }
-    const BaseFaults& base_faults() const { return base_faults_; }
-    std::string hostile_prefix = "sweep-h";  // client IDs no base line uses
-
-    bool enabled(FaultKind k) const { return on_.count(k) > 0; }
-    std::vector<Statement> settings();
-    std::vector<Timed> timeline();
-    // The herd as server and link lines with extra links and servers, or nothing (this seed
-    // keeps the base's herd).
-    std::vector<Statement> topology();
-    // What the herd must hold at the end by the conflict rule (each time client's newest
-    // position), as expectations for the final check.
-    const std::vector<ExpectLine>& model_expectations() const { return model_; }
-
-  private:
-    const std::string& name(int s) const {
-        return base_.herd.servers[static_cast<std::size_t>(s)].name.str();
-    }
-    std::int64_t between_ms(std::int64_t lo, std::int64_t hi) { return prng_.between(lo, hi) * ms; }
-    PartitionLine partition();
-    void drifts(std::vector<Statement>& out);
-    // `fault` at t, its undo at `undo`.
-    static void add_pair(std::int64_t t, std::int64_t undo, TimelineStatement fault,
-                         std::vector<Timed>& out) {
-        TimelineStatement end = *undo_of(fault);
-        out.push_back({t, std::move(fault)});
-        out.push_back({undo, std::move(end)});
-    }
-    void hostile_client(std::int64_t t, std::vector<Timed>& out);
-    void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
-    // Whether the base has `s` down at some time in [from, to]: a generated crash there would
-    // be undone by a generated restart that revives what the base crashed.
-    bool base_down(int s, std::int64_t from, std::int64_t to) const;
-    std::vector<int> servers_up(std::int64_t from, std::int64_t to) const;
-
-    // A link for a cut or a silence: one the base names in none of its own, and not faulted by
-    // this generator at `t`; nothing when there is none.
-    std::optional<std::pair<int, int>> free_link(std::int64_t t, std::int64_t until);
-
-    // Swarm testing: each seed turns on a random half of the configured fault kinds (at least
-    // one), so a run is not always the same mix; the kinds a bug needs alone come up often.
-    void draw_kinds();
-    void varied_settings(std::vector<Statement>& out);
-    std::string client_time();
-    std::string client_id(std::size_t length);
-    void time_client(std::int64_t t, std::vector<Timed>& out);
-    void tie_client(std::int64_t t, std::vector<Timed>& out);
-
-    const Scenario& base_;
-    const SweepConfig& config_;
-    Prng prng_;
-    std::set<FaultKind> on_;
-    std::set<int> keep_up_;  // servers this generator must not crash (time clients' targets)
-    bool convergent_;        // the conflict rule of the run (the base's, or drawn)
-    std::vector<ExpectLine> model_;
-    std::vector<std::int64_t> down_until_;
-    std::map<std::pair<int, int>, std::int64_t> link_busy_until_;
-    int hostile_ = 0;  // hostile clients so far
-    BaseFaults base_faults_;
-};
 
 std::vector<Statement> Generator::topology() {
     if (!config_.vary_topology || prng_.below(2) == 0) return {};
@@ -334,111 +245,6 @@ void Generator::add_fault(FaultKind kind, std::int64_t t, std::int64_t end,
     }
 }
 
-// A client time in one of the shapes the protocol allows: 1 to 10 integer digits (leading
-// zeros too), and no fraction or 1 to 9 fraction digits.
-std::string Generator::client_time() {
-    const auto digits = static_cast<std::size_t>(prng_.between(1, 10));
-    std::string t;
-    for (std::size_t i = 0; i < digits; ++i)
-        t += static_cast<char>('0' + prng_.below(10));
-    if (prng_.below(3) != 0) {
-        t += '.';
-        const std::int64_t fraction = prng_.between(1, 9);
-        for (std::int64_t i = 0; i < fraction; ++i)
-            t += static_cast<char>('0' + prng_.below(10));
-    }
-    return t;
-}
-
-// A client ID of at least `length` bytes from one alphabet: lower case, mixed case, digits, or
-// the punctuation and UTF-8 bytes an ID may hold (anything but white space).
-std::string Generator::client_id(std::size_t length) {
-    static const char* const alphabets[] = {"abcdefghijklmnopqrstuvwxyz", "aAbBcCdDeEfFgGzZ",
-                                            "0123456789", "._-:@/+~!?%\xc3\xa9"};
-    const std::string alphabet = alphabets[prng_.below(4)];
-    std::string id = hostile_prefix + std::to_string(hostile_ += 1) + "-";
-    while (id.size() < length)
-        id += alphabet[prng_.below(alphabet.size())];
-    return id;
-}
-
-// A client that reports two or three positions, with times of every shape, to servers up then,
-// a little apart: whatever order they arrive in, the herd must end on the newest (the conflict
-// rule), which the final check expects of one server.
-void Generator::time_client(std::int64_t t, std::vector<Timed>& out) {
-    const std::int64_t phase_end = config_.phase_start.ns + config_.phase.ns;
-    const std::vector<int> up = servers_up(t, phase_end);
-    if (up.empty()) return;
-    const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 64)));
-    const std::int64_t sends = prng_.between(2, 3);
-    std::vector<std::pair<Timestamp, std::string>> sent;  // time, position
-    for (std::int64_t i = 0; i < sends; ++i) {
-        const std::string time = client_time();
-        const Timestamp value = *parse_client_time(time);
-        if (std::any_of(sent.begin(), sent.end(), [&](const auto& x) { return x.first == value; }))
-            continue;  // the same instant twice is a tie: tie_client draws those
-        const std::string position =
-            "+" + std::to_string(10 + i) + ".000000+" + std::to_string(20 + i) + ".000000";
-        sent.push_back({value, position});
-        const int to = up[prng_.below(up.size())];
-        keep_up_.insert(to);
-        out.push_back({t + between_ms(0, 300),
-                       SendLine{name(to), "IAMAT " + id + " " + position + " " + time}});
-    }
-    const auto newest = std::max_element(
-        sent.begin(), sent.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
-    model_.push_back(ExpectLine{ExpectLine::Kind::has_at, name(s), id, newest->second});
-}
-
-// Under the convergent rule, a tie the herd must agree on: one client at one time at two
-// servers at once, with two positions or with one (then the origins decide).
-void Generator::tie_client(std::int64_t t, std::vector<Timed>& out) {
-    const std::size_t n = base_.herd.servers.size();
-    const auto s = static_cast<int>(prng_.below(n));
-    const auto other = static_cast<int>((static_cast<std::size_t>(s) + 1 + prng_.below(n - 1)) % n);
-    const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 32)));
-    const std::string second = prng_.below(2) == 0 ? " +1.000000+1.000000" : " -1.000000-1.000000";
-    out.push_back({t, SendLine{name(s), "IAMAT " + id + " +1.000000+1.000000 {now}"}});
-    out.push_back({t, SendLine{name(other), "IAMAT " + id + second + " {now}"}});
-}
-
-// One hostile or unusual client: a 60 000-byte ID (stored: it fits in a record), a 70 000-byte
-// one (`? line`), a burst of clients with IDs of one alphabet (up to thousands: stores past an
-// anti-entropy page), a client reporting times of every shape, or (only under the convergent
-// rule, where the herd must agree on it) a tie.
-void Generator::hostile_client(std::int64_t t, std::vector<Timed>& out) {
-    const std::size_t n = base_.herd.servers.size();
-    const auto s = static_cast<int>(prng_.below(n));
-    const bool ties = n >= 2 && convergent_;
-    switch (prng_.below(ties ? 6 : 5)) {
-        case 0:
-            out.push_back(
-                {t, SendLine{name(s), "IAMAT " + client_id(60'000) + " +1.000000+1.000000 {now}"}});
-            break;
-        case 1:
-            out.push_back(
-                {t, SendLine{name(s), "IAMAT " + client_id(70'000) + " +1.000000+1.000000 {now}"}});
-            break;
-        case 2: {
-            // Its own clients (the workload grammar's IDs): a base workload's w3 at the same
-            // instant would be a tie.
-            const std::uint64_t clients = prng_.below(2) == 0 ? 5 : 500 + prng_.below(2500);
-            const std::uint64_t rate = std::max<std::uint64_t>(clients, 2000);
-            const std::string prefix = hostile_prefix + std::to_string(hostile_ += 1) + "-";
-            out.push_back(
-                {t, WorkloadLine{clients, rate, ms_of(100 + prng_.between(0, 1000)), prefix}});
-            break;
-        }
-        case 3:
-        case 4:
-            time_client(t, out);
-            break;
-        default:
-            tie_client(t, out);
-    }
-}
-
 std::vector<Timed> Generator::timeline() {
     // A partition needs two servers, and names that cannot be read as its grammar's `|` or `*`.
     // ... and when the base has no link faults of its own: a partition replaces the base's, and
@@ -465,7 +271,12 @@ std::vector<Timed> Generator::timeline() {
     return out;
 }
 
-}  // namespace
+}  // namespace sweep_detail
+
+using sweep_detail::BaseFaults;
+using sweep_detail::Generator;
+using sweep_detail::ms_of;
+using sweep_detail::Timed;
 
 std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text) {
     if (text == "all") return SweepConfig{}.faults;
