@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -443,11 +444,17 @@ std::vector<std::string> RealHerd::traces(int s) const {
 std::vector<std::string> RealHerd::assertion_failures(int s) const {
     std::vector<std::string> out;
     constexpr std::string_view mark = "herd: assertion failed: ";
+    // A failed assertion stops the process: its line is among the last a server wrote, however
+    // long its output grew before.
+    constexpr std::streamoff tail_bytes = 64 << 10;
     for (int life = 1; life <= servers_[static_cast<std::size_t>(s)].lives; ++life) {
-        const auto text =
-            net::read_text_file(path(name(s) + "." + std::to_string(life) + ".out"), 1 << 20);
-        if (error_of(text) != nullptr) continue;  // a server that never wrote one
-        std::istringstream lines(std::get<std::string>(text));
+        std::ifstream in(path(name(s) + "." + std::to_string(life) + ".out"), std::ios::binary);
+        if (!in) continue;  // a server that never wrote one
+        in.seekg(0, std::ios::end);
+        in.seekg(std::max<std::streamoff>(0, static_cast<std::streamoff>(in.tellg()) - tail_bytes));
+        std::stringstream tail;
+        tail << in.rdbuf();
+        std::istringstream lines(tail.str());
         for (std::string line; std::getline(lines, line);) {
             if (line.starts_with(mark))
                 out.push_back(line.substr(std::string_view("herd: ").size()));
