@@ -43,8 +43,11 @@ std::string Generator::client_id(std::size_t length) {
 // a little apart: whatever order they arrive in, the herd must end on the newest (the conflict
 // rule), which the final check expects of one server.
 void Generator::time_client(std::int64_t t, std::vector<Timed>& out) {
-    const std::int64_t phase_end = config_.phase_start.ns + config_.phase.ns;
-    const std::vector<int> up = servers_up(t, phase_end);
+    // Up until the base's faults are over too: a base crash after the phase could lose the
+    // record before the final check.
+    const std::int64_t faults_end =
+        std::max(config_.phase_start.ns + config_.phase.ns, base_faults_.last_fault_ns);
+    const std::vector<int> up = servers_up(t, faults_end);
     if (up.empty()) return;
     const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 64)));
     const std::int64_t sends = prng_.between(2, 3);
