@@ -400,8 +400,9 @@ std::optional<Error> Sweep::write_summary() const {
     s.complete = !interrupted();
     for (const Failure& f : failures_)
         s.fails.emplace_back(f.seed, (f.file.empty() ? "-" : f.file) + " " + f.signature);
-    if (!net::write_text_file(summary_path(plan_), summary_text(s))) return std::nullopt;
-    return Error{"cannot write its summary in " + plan_.out, 2};
+    if (auto e = net::write_text_file(summary_path(plan_), summary_text(s)))
+        return Error{"cannot write its summary in " + plan_.out + ": " + e->message, 2};
+    return std::nullopt;
 }
 
 void describe(po::options_description& visible) {
