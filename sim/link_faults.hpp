@@ -42,6 +42,7 @@ class LinkFaults {
     bool any() const { return !cuts_.empty() || !silenced_.empty() || !group_of_.empty(); }
     // Whether bytes from `from` to `to` vanish (a silenced link: open, but nothing arrives).
     bool is_silenced(int from, int to) const { return silenced_.count({from, to}) > 0; }
+    bool any_silenced() const { return !silenced_.empty(); }
     void cut(int a, int b) { cuts_.insert({std::min(a, b), std::max(a, b)}); }
     void silence(int from, int to, bool one_way) {
         silenced_.insert({from, to});

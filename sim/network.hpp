@@ -69,6 +69,7 @@ class Network {
     Duration latency(int a, int b);
     bool is_cut(int a, int b) const { return faults_.is_cut(a, b); }
     bool is_silenced(int from, int to) const { return faults_.is_silenced(from, to); }
+    bool any_silenced() const { return faults_.any_silenced(); }
     // A partition, cut, silence, restore or heal statement.
     void apply_fault(const StepAction& a) { faults_.apply(a); }
 
