@@ -79,6 +79,7 @@ struct RecordApplied {
     std::string origin;   // its fields, so that drivers need not parse the line again
     std::string client;
     Timestamp time;
+    std::uint64_t line_hash = 0;  // content_hash_of(at_line), which the Node has already
 };
 
 struct PeerUp {

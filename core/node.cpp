@@ -25,13 +25,13 @@ constexpr std::size_t peer_line_buffer_kept_bytes = 128 << 10;
 
 Node::Node(NodeConfig config, Now now)
     : config_(std::move(config)),
+      last_now_(now),
       store_(defect(Defect::tie_rule_ignored_on_some_servers) && fnv1a64(config_.self.str()) % 2
                  ? TieBreak::first
                  : config_.tie_break,
              config_.client_hash_key),
       clients_(config_.self, store_, config_.limits.line_bytes_max, config_.limits.store_bytes_max),
       prng_(config_.seed),
-      last_now_(now),
       origins_(config_.limits) {
     const NodeLimits& l = config_.limits;
     HERD_ASSERT(l.line_bytes_max > 0);
@@ -431,7 +431,7 @@ void Node::note_line(ConnectionId conn, std::string_view text) {
     }
     std::string lines(text);
     lines.push_back('\n');
-    actions_.push_back(LinesRead{conn, std::move(lines)});
+    emit(LinesRead{conn, std::move(lines)});
 }
 
 void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now) {
@@ -480,7 +480,7 @@ void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, N
 }
 
 void Node::close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now) {
-    actions_.push_back(Close{conn, mode, std::string(reason)});
+    emit(Close{conn, mode, std::string(reason)});
     forget(conn, reason, now);
 }
 
@@ -505,7 +505,7 @@ void Node::forget(ConnectionId conn, std::string_view reason, Now now) {
     if (role == Role::peer && nb.link == conn) {
         nb.link.reset();
         stats_.links_lost += 1;
-        actions_.push_back(PeerDown{conn, nb.name, std::string(reason)});
+        emit(PeerDown{conn, nb.name, std::string(reason)});
     }
     if (defect(Defect::no_redial_after_refused_handshake) && role == Role::hello_sent) return;
     schedule_dial(n, now);

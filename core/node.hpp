@@ -44,18 +44,12 @@ struct PlacesResult {
 };
 
 // Counters a driver may show or a test may assert on.
+// (The eight counters of every peer message come first: one cache line.)
 struct NodeStats {
     std::uint64_t records_applied = 0;  // store changes, from clients and peers
-    // Client lines by what they were: a valid IAMAT or WHATSAT, or anything answered `?`.
-    std::uint64_t client_iamats = 0;
-    std::uint64_t client_whatsats = 0;
-    std::uint64_t client_lines_invalid = 0;
     // AT lines from peers, and those of them that changed nothing (already known, or older).
     std::uint64_t peer_records_received = 0;
     std::uint64_t peer_records_duplicate = 0;
-    std::uint64_t links_established = 0;    // peer links that came up
-    std::uint64_t links_lost = 0;           // and went down
-    std::uint64_t sync_bytes_sent = 0;      // anti-entropy: digests and records
     std::uint64_t peer_lines_received = 0;  // after the handshake
     std::uint64_t peer_lines_sent = 0;
     std::uint64_t peer_bytes_sent = 0;
@@ -63,6 +57,13 @@ struct NodeStats {
     // Peer messages handed to the driver, each one write: a line, a flood batch, a digest, a
     // handshake line (before the link is up too).
     std::uint64_t peer_writes = 0;
+    // Client lines by what they were: a valid IAMAT or WHATSAT, or anything answered `?`.
+    std::uint64_t client_iamats = 0;
+    std::uint64_t client_whatsats = 0;
+    std::uint64_t client_lines_invalid = 0;
+    std::uint64_t links_established = 0;    // peer links that came up
+    std::uint64_t links_lost = 0;           // and went down
+    std::uint64_t sync_bytes_sent = 0;      // anti-entropy: digests and records
     std::uint64_t peer_lines_rejected = 0;  // malformed or out of place, from an established peer
     std::uint64_t sync_records_sent = 0;    // records sent by anti-entropy
     std::uint64_t digests_sent = 0;
@@ -147,6 +148,19 @@ class Node {
     void handle_storage(bool writable);
 
     std::optional<Action> poll_action();
+    // Every pending action, in order and in place: `visit` gets each by reference (and may move
+    // from it). It must not call this Node (a new action could move the ones being visited:
+    // asserted); a driver that never does saves a move of every action (the simulator's).
+    template <typename Visitor>
+    void visit_actions(Visitor&& visit) {
+        HERD_ASSERT(!visiting_);
+        visiting_ = true;
+        for (std::size_t i = next_action_; i < actions_.size(); ++i)
+            std::visit(visit, actions_[i]);
+        actions_.clear();  // keeps the capacity
+        next_action_ = 0;
+        visiting_ = false;
+    }
     std::optional<Instant> poll_timeout();
 
     const RecordStore& store() const { return store_; }
@@ -187,45 +201,47 @@ class Node {
         QueryId query = 0;
     };
 
+    // The fields every line read and every write touch come first, so that a peer message
+    // costs the first few cache lines of its connection, not all ten.
     struct Connection {
         Role role = Role::undecided;
-        LineBuffer lines;
-        bool dialed_by_us = false;
-        bool peers_only = false;
-        bool secured = false;            // its transport authenticated the remote end
-        bool neighbour_origin = false;   // securing from a neighbour's address (its own slots)
+        bool eof = false;
+        bool paused = false;   // output past high water: lines are not taken
+        bool in_line = false;  // a line has started and not ended
+        int neighbour = -1;
         std::size_t counted_bytes = 0;   // its line buffer's bytes, as counted in buffered_bytes_
         std::size_t counted_output = 0;  // its output, as counted in output_bytes_
-        std::string identity;            // as which server, when the transport says
-        std::uint64_t origin = 0;        // as the driver named it; 0: unknown
-        bool origin_pending = false;     // counted in its origin's pending handshakes
-        int neighbour = -1;
+        std::size_t unsent_bytes = 0;
+        Instant last_received;
+        Instant last_sent;
+        LineBuffer lines;
+        // peer: this link's anti-entropy exchange (whether one is pending: every write)
+        SyncSession sync;
+        bool dialed_by_us = false;
+        bool peers_only = false;
+        bool secured = false;           // its transport authenticated the remote end
+        bool neighbour_origin = false;  // securing from a neighbour's address (its own slots)
+        std::string identity;           // as which server, when the transport says
+        std::uint64_t origin = 0;       // as the driver named it; 0: unknown
+        bool origin_pending = false;    // counted in its origin's pending handshakes
         std::uint64_t local_nonce = 0;
         std::uint64_t remote_nonce = 0;
         std::uint64_t remote_incarnation = 0;
         Instant opened;
-        Instant last_received;
-        Instant last_sent;
-        std::size_t unsent_bytes = 0;
         std::optional<Timer> timer;  // the connection's one timer
         // client
         std::deque<Slot> slots;
         std::size_t held_bytes = 0;  // ready replies held behind an unanswered WHATSAT
         std::size_t queries = 0;     // WHATSATs waiting for Places
-        bool eof = false;
-        bool paused = false;     // output past high water: lines are not taken
-        bool in_line = false;    // a line has started and not ended
-        Instant line_started;    // when it started
-        Instant last_active;     // last complete line, or output fully taken
-        Instant write_progress;  // output pending since, or last taken
+        Instant line_started;        // when it started
+        Instant last_active;         // last complete line, or output fully taken
+        Instant write_progress;      // output pending since, or last taken
         // peer
         std::uint64_t lines_rejected = 0;
         // peer: records flooded and not yet written (flood batching), and when they will be
         std::string batch;
         std::size_t batch_records = 0;
         std::optional<Timer> flush_timer;
-        // peer: this link's anti-entropy exchange
-        SyncSession sync;
 
         explicit Connection(std::size_t line_bytes_max) : lines(line_bytes_max) {}
     };
@@ -347,13 +363,26 @@ class Node {
     void dial(int n);
 
     NodeConfig config_;
-    RecordStore store_;
-    ClientService clients_;
-    Prng prng_;
+    // What every message touches, together: the clock, the connection table, the pending
+    // actions, the buffer counts, the timers, the neighbours and the store.
     Now last_now_;
-    std::vector<Neighbour> neighbours_;
     // Looked up by id, never iterated (so table order cannot reach any output).
     IdMap<Connection> conns_;
+    // Pending actions: a vector read from next_action_ on (cleared when all are read), so
+    // actions are written once and moved out once.
+    std::vector<Action> actions_;
+    std::size_t next_action_ = 0;
+    bool visiting_ = false;           // inside visit_actions: no action may be added
+    std::size_t buffered_bytes_ = 0;  // read and not yet taken as lines, every connection
+    std::size_t output_bytes_ = 0;    // output waiting for clients, every connection
+    // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
+    // the set never holds more than one per connection and neighbour and one per query.
+    std::set<Timer> timers_;
+    std::vector<Neighbour> neighbours_;
+    RecordStore store_;
+    NodeStats stats_;
+    ClientService clients_;
+    Prng prng_;
     std::map<QueryId, PendingQuery> queries_;
     HandshakeOrigins origins_;  // the per-origin handshake limits
     // Places queries in flight per named origin (entries leave at zero): bounded by the
@@ -361,18 +390,13 @@ class Node {
     std::map<std::uint64_t, std::size_t> places_by_origin_;
     std::size_t securing_ = 0;             // accepted connections in their transport handshake
     std::size_t securing_neighbours_ = 0;  // of those, from a neighbour's address
-    std::size_t buffered_bytes_ = 0;       // read and not yet taken as lines, every connection
-    std::size_t output_bytes_ = 0;         // output waiting for clients, every connection
     QueryId next_query_ = 1;
-    // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
-    // the set never holds more than one per connection and neighbour and one per query.
-    std::set<Timer> timers_;
     std::uint64_t timer_sequence_ = 0;
-    // Pending actions: a vector read from next_action_ on (cleared when all are read), so
-    // actions are written once and moved out once.
-    std::vector<Action> actions_;
-    std::size_t next_action_ = 0;
-    NodeStats stats_;
+    template <typename A>
+    void emit(A&& action) {
+        HERD_ASSERT(!visiting_);
+        actions_.emplace_back(std::forward<A>(action));
+    }
 };
 
 // Drains every pending action of `node` into `visitor` (a callable taking each Action

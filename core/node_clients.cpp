@@ -94,7 +94,7 @@ void Node::start_query(ConnectionId conn, Connection& c, PlacesQuery query, Now 
     queries_.emplace(id, PendingQuery{conn, query.at_line, query.bound, timer, c.origin});
     HERD_ASSERT(queries_.size() <= config_.limits.places_pending_max);
     HERD_ASSERT(c.slots.size() <= config_.limits.client_pending_replies_max);
-    actions_.push_back(QueryPlaces{id, std::move(query)});
+    emit(QueryPlaces{id, std::move(query)});
 }
 
 void Node::push_reply(Connection& c, std::string bytes, bool acknowledges) {
@@ -125,11 +125,11 @@ bool Node::update_flow(ConnectionId conn, Connection& c, Now now) {
     if (!c.paused && over_high_water(c)) {
         c.paused = true;
         stats_.client_reads_paused += 1;
-        actions_.push_back(PauseReading{conn});
+        emit(PauseReading{conn});
     } else if (c.paused && client_output_bytes(c) <= l.client_output_low_water_bytes &&
                c.slots.size() < l.client_pending_replies_max && c.queries < l.client_queries_max) {
         c.paused = false;
-        actions_.push_back(ResumeReading{conn});
+        emit(ResumeReading{conn});
     }
     return true;
 }
@@ -151,7 +151,7 @@ void Node::flush_replies(ConnectionId conn, Connection& c, Now now) {
         if (c.unsent_bytes == 0) c.write_progress = now.mono;
         c.unsent_bytes += bytes.size();
         c.last_sent = now.mono;
-        actions_.push_back(Reply{conn, std::move(bytes), acknowledges});
+        emit(Reply{conn, std::move(bytes), acknowledges});
     }
     recount_output(c);
     if (!update_flow(conn, c, now)) return;

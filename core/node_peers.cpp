@@ -91,7 +91,7 @@ void Node::refuse(ConnectionId conn, std::string_view reason, Now now) {
         auto bytes = std::make_shared<const std::string>(format_refused(reason));
         c->unsent_bytes += bytes->size();
         stats_.peer_writes += 1;
-        actions_.push_back(SendToPeer{conn, std::move(bytes)});
+        emit(SendToPeer{conn, std::move(bytes)});
     }
     close_connection(conn, CloseMode::after_flush, reason, now);
 }
@@ -213,7 +213,7 @@ void Node::establish(ConnectionId conn, Connection& c, Now now) {
     nb.link = conn;
     if (!defect(Defect::backoff_never_reset)) nb.backoff = config_.limits.backoff_initial;
     stats_.links_established += 1;
-    actions_.push_back(PeerUp{conn, nb.name});
+    emit(PeerUp{conn, nb.name});
     disarm(c.timer);  // re-armed with the peer deadlines
     schedule_check(conn, c);
     // Anti-entropy: one exchange per link-up, starting from the root digest.
@@ -241,7 +241,7 @@ void Node::send_peer(ConnectionId conn, Connection& c, SharedBytes bytes, std::s
         stats_.peer_records_sent += records;
     }
     stats_.peer_writes += 1;
-    actions_.push_back(SendToPeer{conn, std::move(bytes)});
+    emit(SendToPeer{conn, std::move(bytes)});
 }
 
 // With the relay_by_linked_position defect: the neighbour at the source's position among the
@@ -320,9 +320,8 @@ void Node::reject_peer_line(ConnectionId conn, Connection& c, std::string_view r
     c.lines_rejected += 1;
     // Reported at 1, 2, 4, 8, ... so that a peer sending garbage cannot flood the log.
     if ((c.lines_rejected & (c.lines_rejected - 1)) != 0) return;
-    actions_.push_back(PeerLineRejected{conn,
-                                        neighbours_[static_cast<std::size_t>(c.neighbour)].name,
-                                        std::string(reason), c.lines_rejected});
+    emit(PeerLineRejected{conn, neighbours_[static_cast<std::size_t>(c.neighbour)].name,
+                          std::string(reason), c.lines_rejected});
 }
 
 void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view line, Now now) {
@@ -331,10 +330,10 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
     // to a stored one lies between its third and fourth space.
     stats_.peer_records_received += 1;
     const std::string_view fast_client = fourth_field_fast(line);
-    const Record* current = nullptr;
+    RecordStore::Found current;
     if (!fast_client.empty()) {
-        current = store_.find(fast_client);
-        if (current != nullptr && current->at_line() == line) {
+        current = store_.locate(fast_client);
+        if (current.record != nullptr && current.record->at_line() == line) {
             stats_.peer_records_duplicate += 1;
             return;
         }
@@ -360,9 +359,8 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
 void Node::applied(const Record& record, std::string_view via, std::string_view origin) {
     stats_.records_applied += 1;
     if (!config_.notify_applied) return;
-    actions_.push_back(RecordApplied{std::string(record.at_line()), std::string(via),
-                                     std::string(origin), std::string(record.client()),
-                                     record.time()});
+    emit(RecordApplied{std::string(record.at_line()), std::string(via), std::string(origin),
+                       std::string(record.client()), record.time(), record.content_hash()});
 }
 
 void Node::send_digest(ConnectionId conn, Connection& c, BucketId bucket, Now now) {
@@ -426,7 +424,7 @@ void Node::pump_sync(ConnectionId conn, Connection& c, Now now) {
 void Node::dial(int n) {
     Neighbour& nb = neighbours_[static_cast<std::size_t>(n)];
     nb.dialing = true;
-    actions_.push_back(Dial{nb.name});
+    emit(Dial{nb.name});
 }
 
 void Node::schedule_dial(int n, Now now) {

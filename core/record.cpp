@@ -43,7 +43,7 @@ void Record::assign_line(std::string_view line) {
         heap_ = std::make_unique<char[]>(line.size());
         std::memcpy(heap_.get(), line.data(), line.size());
     }
-    content_hash_ = mix64(fnv1a64(line));
+    content_hash_ = content_hash_of(line);
 }
 
 void Record::copy_fields(const Record& other) {

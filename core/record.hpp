@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/client_protocol.hpp"
+#include "core/hash.hpp"
 #include "core/time.hpp"
 
 namespace herd {
@@ -32,6 +33,12 @@ struct AtLineView {
     // 6 fields: "AT", a server name, a signed skew, a client ID, a coordinate and a client time.
     static std::optional<AtLineView> parse(std::string_view line);
 };
+
+// The fixed hash of a record's line (FNV-1a 64, mixed): what anti-entropy digests sum, and what
+// tells two records apart.
+inline std::uint64_t content_hash_of(std::string_view line) {
+    return mix64(fnv1a64(line));
+}
 
 class Record {
   public:

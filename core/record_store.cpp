@@ -180,7 +180,11 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
         if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
-    const ConflictKey existing = conflict_key(*current);
+    // The stored record's other fields are found in its line only for a tie of times: the only
+    // case the rule looks at them.
+    const ConflictKey existing = incoming.time == current->time()
+                                     ? conflict_key(*current)
+                                     : ConflictKey{current->time(), {}, {}, current->at_line()};
     if (incoming.line == existing.line) return ApplyOutcome::duplicate;
     if (!wins(incoming, existing, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record
@@ -203,19 +207,20 @@ ApplyOutcome RecordStore::apply(Record incoming, const Record** stored) {
 }
 
 ApplyOutcome RecordStore::apply(const AtLineView& incoming, const Record** stored) {
-    return apply_found(incoming, find(incoming.client), stored);
+    return apply_found(incoming, locate(incoming.client), stored);
 }
 
-ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, const Record* found,
+ApplyOutcome RecordStore::apply_found(const AtLineView& incoming, Found found,
                                       const Record** stored) {
-    HERD_ASSERT(found == nullptr || found->client() == incoming.client);
+    HERD_ASSERT(found.record == nullptr || found.record->client() == incoming.client);
     return apply_key(
-        client_key_hash(incoming.client, key_), const_cast<Record*>(found), conflict_key(incoming),
+        found.key_hash, const_cast<Record*>(found.record), conflict_key(incoming),
         [&incoming] { return Record::from_view(incoming); }, stored);
 }
 
-const Record* RecordStore::find(std::string_view client) const {
-    return lookup(client_key_hash(client, key_), client);
+RecordStore::Found RecordStore::locate(std::string_view client) const {
+    const std::uint64_t h = client_key_hash(client, key_);
+    return Found{lookup(h, client), h};
 }
 
 std::vector<const Record*> RecordStore::sorted() const {

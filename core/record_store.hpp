@@ -100,11 +100,16 @@ class RecordStore {
     // The same for a peer's line: a Record is made only when the line is stored. When the store
     // changed, *stored (if given) points at the stored record.
     ApplyOutcome apply(const AtLineView& incoming, const Record** stored = nullptr);
-    // The same, when the caller has just looked the client up: `current` is what find() gave
-    // for incoming.client (saves a second lookup on the hot path).
-    ApplyOutcome apply_found(const AtLineView& incoming, const Record* current,
-                             const Record** stored);
-    const Record* find(std::string_view client) const;
+    // Where a client stands: its record (null if none) and the hash that placed it.
+    struct Found {
+        const Record* record = nullptr;
+        std::uint64_t key_hash = 0;
+    };
+    Found locate(std::string_view client) const;
+    // The same as apply(), when the caller has just located incoming.client (saves a second
+    // lookup and hash on the hot path).
+    ApplyOutcome apply_found(const AtLineView& incoming, Found found, const Record** stored);
+    const Record* find(std::string_view client) const { return locate(client).record; }
     std::size_t size() const { return records_.size(); }
     // The bytes of every stored AT line.
     std::size_t line_bytes() const { return line_bytes_; }

@@ -38,9 +38,10 @@ class SyncSession {
     std::vector<const Record*> next_records(const RecordStore& store, std::size_t records_max);
 
   private:
-    std::set<BucketId> digests_sent_;
+    // (The queue first: pending() is asked on every write of the link.)
     std::deque<BucketId> buckets_;  // whose records to send, in the order decided
     RecordStore::Cursor cursor_;    // within buckets_.front()
+    std::set<BucketId> digests_sent_;
 };
 
 }  // namespace herd

@@ -38,9 +38,10 @@ struct TraceEvent {
 std::optional<TraceEvent> parse_trace_line(const std::string& line, int server) {
     auto r = net::parse_trace_record(line);
     if (!r) return std::nullopt;
+    const std::uint64_t line_hash = content_hash_of(r->record);
     return TraceEvent{r->steady_ns, server, false,
                       RecordApplied{std::move(r->record), std::move(r->via), std::move(r->origin),
-                                    std::move(r->client), r->client_time}};
+                                    std::move(r->client), r->client_time, line_hash}};
 }
 
 class Run {

@@ -160,12 +160,12 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
     last[number] = r.time;
     if (r.via.empty()) {
         st.updates += 1;
-        origin_time_.emplace(fnv1a64(r.at_line), now);
+        origin_time_.emplace(r.line_hash, now);
         if (clock) check_skew(now, s, r, *clock);
         return;
     }
     // Invariant: no server holds a record no client sent.
-    auto origin = origin_time_.find(fnv1a64(r.at_line));
+    auto origin = origin_time_.find(r.line_hash);
     if (origin == origin_time_.end()) {
         result_.violations.push_back(
             {now, name(s) + " holds a record no client sent: " + r.at_line, Broken::forged_record});

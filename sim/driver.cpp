@@ -80,8 +80,9 @@ void Driver::crash(int s) {
 
 void Driver::pump(int s) {
     Slot& sv = slot(s);
-    // No action handler destroys the Node (crashes come from outside): drain it whole.
-    drain(*sv.node, [this, s](auto&& action) {
+    // No action handler destroys the Node (crashes come from outside) or calls it: its actions
+    // are carried out where they lie.
+    sv.node->visit_actions([this, s](auto& action) {
         if (observe_actions_) owner_.acted(s, Action{action});
         act(s, action);
     });
