@@ -61,6 +61,7 @@ void Node::observe(Now now) {
 Node::Timer Node::arm(Instant at, TimerKind kind, std::uint64_t id) {
     const Timer t{at, timer_sequence_++, kind, id};
     timers_.insert(t);
+    timers_changed();
     // One per connection, one per query, and per neighbour a dial and a flush of its link's
     // batch: the set cannot outgrow them. (A neighbour may have a dial timer and a link at once:
     // a restarted peer dialed in while our redial waited.)
@@ -75,12 +76,16 @@ void Node::disarm(std::optional<Timer>& timer) {
     if (!timer) return;
     const std::size_t erased = timers_.erase(*timer);
     HERD_ASSERT(erased == 1);
+    timers_changed();
     timer.reset();
 }
 
 std::optional<Instant> Node::poll_timeout() {
-    if (timers_.empty()) return std::nullopt;
-    return timers_.begin()->at;
+    return earliest_timer_;
+}
+
+void Node::timers_changed() {
+    earliest_timer_ = timers_.empty() ? std::nullopt : std::optional<Instant>(timers_.begin()->at);
 }
 
 void Node::handle_timeout(Now now) {
@@ -88,6 +93,7 @@ void Node::handle_timeout(Now now) {
     while (!timers_.empty() && timers_.begin()->at <= now.mono) {
         const Timer t = *timers_.begin();
         timers_.erase(timers_.begin());
+        timers_changed();
         switch (t.kind) {
             case TimerKind::dial: {
                 Neighbour& n = neighbours_[t.id];

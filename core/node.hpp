@@ -202,8 +202,8 @@ class Node {
     };
 
     // The fields every line read and every write touch come first, so that a peer message
-    // costs the first few cache lines of its connection, not all ten.
-    struct Connection {
+    // costs the first three cache lines of its connection, not all ten.
+    struct alignas(64) Connection {
         Role role = Role::undecided;
         bool eof = false;
         bool paused = false;   // output past high water: lines are not taken
@@ -277,6 +277,7 @@ class Node {
     void observe(Now now);
     Timer arm(Instant at, TimerKind kind, std::uint64_t id);
     void disarm(std::optional<Timer>& timer);
+    void timers_changed();
     int neighbour_index(std::string_view name) const;
 
     // connections
@@ -378,6 +379,8 @@ class Node {
     // Every armed timer, earliest first; each is disarmed by its owner when no longer wanted, so
     // the set never holds more than one per connection and neighbour and one per query.
     std::set<Timer> timers_;
+    // The first of them, kept beside the set (poll_timeout() after every message).
+    std::optional<Instant> earliest_timer_;
     std::vector<Neighbour> neighbours_;
     RecordStore store_;
     NodeStats stats_;

@@ -172,6 +172,7 @@ void Node::handle_places_reply(QueryId id, PlacesResult result, Now now) {
     queries_.erase(it);
     places_done(q.origin);
     timers_.erase(q.timer);  // gone already when this is the timeout itself
+    timers_changed();
     Connection* c = find(q.conn);
     if (c == nullptr) return;
     HERD_ASSERT(c->queries > 0);
