@@ -40,9 +40,7 @@ inline std::uint64_t content_hash_of(std::string_view line) {
     return mix64(fnv1a64(line));
 }
 
-// A record takes exactly two cache lines: a lookup reads the first (its client ID's place, and the
-// line's first bytes), a comparison of whole lines the second.
-class alignas(64) Record {
+class Record {
   public:
     // The record a server makes from an IAMAT it received itself.
     static Record from_iamat(const ServerName& self, Timestamp received, const IamatRequest& iamat);

@@ -4,19 +4,16 @@
 //
 // Layout, for integer time: a wheel of `wheel_buckets` buckets, each `bucket_ns` of simulated time
 // wide, covers the next wheel_buckets * bucket_ns from the current bucket. An event due in that
-// window is appended to its bucket: its payload, by value, to the bucket's payload array, and a
-// 24-byte key (time, sequence, payload index) to the bucket's key array. Nothing is sorted until
-// the wheel reaches a bucket; then its keys are sorted once and its events are taken in order,
-// reading both arrays front to back. An event due before the current bucket (a statement pushed
-// after a look at the next time) or past the window (timers, late statements) goes to a 4-ary
-// heap of keys whose payloads wait in a slab; every pop takes the earlier of the wheel's next
-// event and the heap's.
+// window appends a 24-byte key (time, sequence, payload slot) to its bucket; nothing is sorted
+// until the wheel reaches a bucket, whose keys are then sorted once and taken in order. An event
+// due before the current bucket (a statement pushed after a look at the next time) or past the
+// window (timers, late statements) goes to a 4-ary heap of keys; every pop takes the earlier of
+// the wheel's next event and the heap's. Payloads, by value, wait in one slab whose free slots
+// are reused last-freed first, so the slots in use stay few, dense and recently touched.
 //
-// What a delivery costs here: an append to two arrays on push; on pop, the next key and payload
-// of the current bucket, which were written together and are read in order (no sift through a
-// heap, no payload slab at a random slot). A bucket's arrays keep their capacity, so the steady
-// state allocates nothing; the window is short (16.8 ms) so that what they keep is about what
-// is pending.
+// What a delivery costs here: an append of a key and a payload on push; on pop, the next key of
+// the current bucket (read in order) and its payload. Neither the wheel nor the slab allocates
+// in the steady state, and what they hold is about what is pending.
 #pragma once
 
 #include <algorithm>
@@ -34,11 +31,14 @@ namespace herd::sim {
 template <typename Payload>
 class EventQueue {
   public:
-    // 16.4 us per bucket, 1 024 buckets: a window of 16.8 ms, the latencies of a herd on one
+    // 8.2 us per bucket, 2 048 buckets: a window of 16.8 ms, the latencies of a herd on one
     // site (longer ones wait in the heap, as they all did before the wheel).
-    static constexpr int bucket_bits = 14;
+    static constexpr int bucket_bits = 13;
     static constexpr std::int64_t bucket_ns = std::int64_t{1} << bucket_bits;
-    static constexpr std::size_t wheel_buckets = 1024;
+    static constexpr std::size_t wheel_buckets = 2048;
+    // A bucket keeps room for this many keys between laps; one that a burst grew past it gives
+    // its memory back (the wheel keeps at most 2 048 x 64 keys' room between bursts, 3 MB).
+    static constexpr std::size_t bucket_kept_max = 64;
 
     EventQueue() : buckets_(wheel_buckets) {}
 
@@ -47,21 +47,19 @@ class EventQueue {
         size_ += 1;
         const std::int64_t bucket = bucket_of(at);
         if (bucket < base_ || bucket >= base_ + static_cast<std::int64_t>(wheel_buckets)) {
-            heap_push(Key{at, sequence, 0}, std::move(payload));
+            heap_push(Key{at, sequence, store(std::move(payload))});
             return;
         }
-        Bucket& b = buckets_[slot_of(bucket)];
-        const auto index = static_cast<std::uint32_t>(b.payloads.size());
-        b.payloads.push_back(std::move(payload));
-        const Key key{at, sequence, index};
+        std::vector<Key>& b = buckets_[slot_of(bucket)];
+        const Key key{at, sequence, store(std::move(payload))};
         wheel_size_ += 1;
         if (bucket == base_ && sorted_) {
             // Into the current bucket, which is being taken in order: after every key before it.
-            const auto from = b.keys.begin() + static_cast<std::ptrdiff_t>(cursor_);
-            b.keys.insert(std::upper_bound(from, b.keys.end(), key, before), key);
+            const auto from = b.begin() + static_cast<std::ptrdiff_t>(cursor_);
+            b.insert(std::upper_bound(from, b.end(), key, before), key);
             return;
         }
-        b.keys.push_back(key);
+        b.push_back(key);
         occupied_[slot_of(bucket) / 64] |= std::uint64_t{1} << (slot_of(bucket) % 64);
     }
 
@@ -83,25 +81,20 @@ class EventQueue {
         const Key* wheel = wheel_front();
         if (!heap_.empty() && (wheel == nullptr || before(heap_.front(), *wheel)))
             return heap_pop();
-        Bucket& b = buckets_[slot_of(base_)];
         cursor_ += 1;
         wheel_size_ -= 1;
-        return {wheel->at, std::move(b.payloads[wheel->index])};
+        return {wheel->at, take(wheel->index)};
     }
 
   private:
     struct Key {
         Instant at;
         std::uint64_t sequence;
-        std::uint32_t index;  // into the bucket's payloads (unused in the heap)
+        std::uint32_t index;  // the payload's slot
     };
     static bool before(const Key& a, const Key& b) {
         return a.at != b.at ? a.at < b.at : a.sequence < b.sequence;
     }
-    struct Bucket {
-        std::vector<Key> keys;
-        std::vector<Payload> payloads;
-    };
 
     static std::int64_t bucket_of(Instant at) { return at.ns >> bucket_bits; }
     static std::size_t slot_of(std::int64_t bucket) {
@@ -111,22 +104,22 @@ class EventQueue {
     // The wheel's earliest key (null when the wheel is empty): moves on to the next occupied
     // bucket when the current one is used up, and sorts it.
     const Key* wheel_front() {
-        Bucket* b = &buckets_[slot_of(base_)];
-        if (sorted_ && cursor_ < b->keys.size()) return &b->keys[cursor_];
-        if (sorted_) {  // used up: empty it, keeping its capacity
-            b->keys.clear();
-            b->payloads.clear();
+        std::vector<Key>* b = &buckets_[slot_of(base_)];
+        if (sorted_ && cursor_ < b->size()) return &(*b)[cursor_];
+        if (sorted_) {  // used up: empty it, keeping its capacity unless a burst grew it
+            if (b->capacity() > bucket_kept_max) std::vector<Key>().swap(*b);
+            b->clear();
             sorted_ = false;
         }
         if (wheel_size_ == 0) return nullptr;
         base_ = next_occupied();
         b = &buckets_[slot_of(base_)];
         occupied_[slot_of(base_) / 64] &= ~(std::uint64_t{1} << (slot_of(base_) % 64));
-        std::sort(b->keys.begin(), b->keys.end(), before);
+        std::sort(b->begin(), b->end(), before);
         sorted_ = true;
         cursor_ = 0;
-        HERD_ASSERT(!b->keys.empty());
-        return &b->keys[0];
+        HERD_ASSERT(!b->empty());
+        return &(*b)[0];
     }
 
     // The first occupied bucket from base_ on (one exists: the wheel is not empty).
@@ -145,15 +138,23 @@ class EventQueue {
         return base_;
     }
 
-    void heap_push(Key key, Payload payload) {
+    std::uint32_t store(Payload payload) {
         if (!free_.empty()) {
-            key.index = free_.back();
+            const std::uint32_t slot = free_.back();
             free_.pop_back();
-            slab_[key.index] = std::move(payload);
-        } else {
-            key.index = static_cast<std::uint32_t>(slab_.size());
-            slab_.push_back(std::move(payload));
+            slab_[slot] = std::move(payload);
+            return slot;
         }
+        HERD_ASSERT(slab_.size() < UINT32_MAX);
+        slab_.push_back(std::move(payload));
+        return static_cast<std::uint32_t>(slab_.size() - 1);
+    }
+    Payload take(std::uint32_t slot) {
+        free_.push_back(slot);
+        return std::move(slab_[slot]);
+    }
+
+    void heap_push(Key key) {
         heap_.push_back(key);
         std::size_t i = heap_.size() - 1;
         while (i > 0) {
@@ -183,22 +184,21 @@ class EventQueue {
         }
         // The wheel's window follows time when it holds nothing (after a quiet stretch).
         if (wheel_size_ == 0 && !sorted_) base_ = bucket_of(top.at);
-        free_.push_back(top.index);
-        return {top.at, std::move(slab_[top.index])};
+        return {top.at, take(top.index)};
     }
 
     static constexpr std::size_t arity = 4;
     static constexpr std::size_t words = wheel_buckets / 64;
 
-    std::vector<Bucket> buckets_;
+    std::vector<std::vector<Key>> buckets_;
     std::array<std::uint64_t, words> occupied_{};  // buckets holding unsorted keys
     std::int64_t base_ = 0;                        // the current bucket (absolute number)
     bool sorted_ = false;                          // the current bucket is being taken in order
     std::size_t cursor_ = 0;                       // its next key
     std::size_t wheel_size_ = 0;                   // events in the wheel
     std::size_t size_ = 0;
-    std::vector<Key> heap_;  // events outside the window: keys, index into slab_
-    std::vector<Payload> slab_;
+    std::vector<Key> heap_;      // events outside the window
+    std::vector<Payload> slab_;  // every pending event's payload, by its key's slot
     std::vector<std::uint32_t> free_;
     std::uint64_t sequence_ = 0;
 };
