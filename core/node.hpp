@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,6 +23,7 @@
 
 #include "core/action.hpp"
 #include "core/client_service.hpp"
+#include "core/fifo.hpp"
 #include "core/handshake_origins.hpp"
 #include "core/id_map.hpp"
 #include "core/line_buffer.hpp"
@@ -230,7 +230,7 @@ class Node {
         Instant opened;
         std::optional<Timer> timer;  // the connection's one timer
         // client
-        std::deque<Slot> slots;
+        Fifo<Slot> slots;
         std::size_t held_bytes = 0;  // ready replies held behind an unanswered WHATSAT
         std::size_t queries = 0;     // WHATSATs waiting for Places
         Instant line_started;        // when it started

@@ -9,10 +9,10 @@
 
 #include <array>
 #include <cstddef>
-#include <deque>
 #include <set>
 #include <vector>
 
+#include "core/fifo.hpp"
 #include "core/record_store.hpp"
 
 namespace herd {
@@ -39,8 +39,8 @@ class SyncSession {
 
   private:
     // (The queue first: pending() is asked on every write of the link.)
-    std::deque<BucketId> buckets_;  // whose records to send, in the order decided
-    RecordStore::Cursor cursor_;    // within buckets_.front()
+    Fifo<BucketId> buckets_;      // whose records to send, in the order decided
+    RecordStore::Cursor cursor_;  // within buckets_.front()
     std::set<BucketId> digests_sent_;
 };
 

@@ -12,11 +12,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "core/fifo.hpp"
 #include "core/id_map.hpp"
 #include "core/prng.hpp"
 #include "sim/event_queue.hpp"
@@ -34,7 +34,7 @@ class Network {
     struct End {
         int server = client_end;
         bool open = true;
-        std::deque<SharedBytes> queued;  // handed over, waiting for room in the socket buffer
+        Fifo<SharedBytes> queued;  // handed over, waiting for room in the socket buffer
         std::size_t in_flight_bytes = 0;
         bool close_when_sent = false;
     };
