@@ -31,10 +31,35 @@ void connect(HerdSpec& spec, int a, int b) {
 }  // namespace
 
 int HerdSpec::index_of(std::string_view name) const {
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-        if (servers[i].name.str() == name) return static_cast<int>(i);
+    if (names_indexed_ > servers.size()) {  // servers were removed: start again
+        names_index_.clear();
+        names_indexed_ = 0;
     }
-    return -1;
+    for (; names_indexed_ < servers.size(); ++names_indexed_)  // those added since
+        names_index_.emplace(servers[names_indexed_].name.str(), static_cast<int>(names_indexed_));
+    const auto it = names_index_.find(std::string(name));
+    if (it == names_index_.end()) return -1;
+    // A name changed in place (the count did not) is caught here, and the index built again.
+    if (servers[static_cast<std::size_t>(it->second)].name.str() != name) {
+        names_index_.clear();
+        names_indexed_ = 0;
+        return index_of(name);
+    }
+    return it->second;
+}
+
+const std::vector<int>& HerdSpec::adjacent(int server) const {
+    if (adjacency_.size() != servers.size() || adjacency_links_ != links.size()) {
+        adjacency_.assign(servers.size(), {});
+        for (const auto& [a, b] : links) {
+            adjacency_[static_cast<std::size_t>(a)].push_back(b);
+            adjacency_[static_cast<std::size_t>(b)].push_back(a);
+        }
+        for (std::vector<int>& next : adjacency_)
+            std::sort(next.begin(), next.end());
+        adjacency_links_ = links.size();
+    }
+    return adjacency_[static_cast<std::size_t>(server)];
 }
 
 bool HerdSpec::linked(int a, int b) const {
@@ -44,26 +69,19 @@ bool HerdSpec::linked(int a, int b) const {
 
 std::vector<ServerName> HerdSpec::neighbours_of(int server) const {
     std::vector<ServerName> out;
-    for (const auto& [a, b] : links) {
-        if (a == server) out.push_back(servers[static_cast<std::size_t>(b)].name);
-        if (b == server) out.push_back(servers[static_cast<std::size_t>(a)].name);
-    }
+    for (int next : adjacent(server))
+        out.push_back(servers[static_cast<std::size_t>(next)].name);
     return out;
 }
 
 std::vector<int> hop_distances(const HerdSpec& herd, int from) {
     const std::size_t n = herd.servers.size();
-    std::vector<std::vector<int>> adjacent(n);
-    for (const auto& [a, b] : herd.links) {
-        adjacent[static_cast<std::size_t>(a)].push_back(b);
-        adjacent[static_cast<std::size_t>(b)].push_back(a);
-    }
     std::vector<int> distance(n, -1);
     std::vector<int> queue = {from};
     distance[static_cast<std::size_t>(from)] = 0;
     for (std::size_t i = 0; i < queue.size(); ++i) {
         const int at = queue[i];
-        for (int next : adjacent[static_cast<std::size_t>(at)]) {
+        for (int next : herd.adjacent(at)) {
             if (distance[static_cast<std::size_t>(next)] >= 0) continue;
             distance[static_cast<std::size_t>(next)] = distance[static_cast<std::size_t>(at)] + 1;
             queue.push_back(next);
@@ -99,11 +117,11 @@ std::optional<Error> HerdBuilder::add_server(std::string_view name, std::string_
         if (!a) return Error{"expected an address host:port, got '" + std::string(address) + "'"};
         s.host = a->first;
         s.port = a->second;
-        for (const ServerSpec& other : spec_.servers) {
-            if (other.port == s.port && other.host == s.host) {
-                return Error{"address " + std::string(address) + " is already used by " +
-                             other.name.str()};
-            }
+        const auto [used, added] = addresses_.emplace(std::make_pair(s.host, s.port),
+                                                      static_cast<int>(spec_.servers.size()));
+        if (!added) {
+            return Error{"address " + std::string(address) + " is already used by " +
+                         spec_.servers[static_cast<std::size_t>(used->second)].name.str()};
         }
     }
     spec_.servers.push_back(std::move(s));

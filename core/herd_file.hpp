@@ -12,9 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -44,16 +46,26 @@ struct TlsFiles {
 };
 
 // Servers in one herd (a herd file, an inline scenario herd, a generated preset).
-inline constexpr std::size_t herd_servers_max = 10'000;
+inline constexpr std::size_t herd_servers_max = 100'000;
 
 struct HerdSpec {
     std::vector<ServerSpec> servers;         // in declaration order
     std::vector<std::pair<int, int>> links;  // indices into servers, first < second, sorted, unique
     TlsFiles tls;                            // none: TLS peer links use the herd secret
 
+    // Each constant time once its index is built (at the first call after servers or links
+    // change in number): a 100 000-server herd asks them for every server and every dial.
     int index_of(std::string_view name) const;
     bool linked(int a, int b) const;
     std::vector<ServerName> neighbours_of(int server) const;
+    // The indices of `server`'s neighbours, in ascending order.
+    const std::vector<int>& adjacent(int server) const;
+
+    // The indices behind the lookups (not part of the herd: rebuilt from it when stale).
+    mutable std::unordered_map<std::string, int> names_index_;
+    mutable std::size_t names_indexed_ = 0;  // servers[0, names_indexed_) are in names_index_
+    mutable std::vector<std::vector<int>> adjacency_;
+    mutable std::size_t adjacency_links_ = 0;
 };
 
 // Builds up a herd from `server` and `link` statements, checking each as it comes. The one
@@ -75,6 +87,7 @@ class HerdBuilder {
 
   private:
     HerdSpec spec_;
+    std::map<std::pair<std::string, std::uint16_t>, int> addresses_;  // -> the server using it
 };
 
 // Hop distances from `from` to every server along links (-1 where unreachable).

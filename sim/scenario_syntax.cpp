@@ -133,8 +133,9 @@ bool LineReader::herd(const Fields& t, Statement& out) {
     const std::string usage =
         "expected `herd fall2017`, `herd line N`, `herd ring N`, `herd grid RxC` or "
         "`herd random N DEGREE [seed S]`";
-    constexpr std::uint64_t servers_max = 10'000;
-    const std::string count_error = "expected a server count from 1 to 10000, got ";
+    constexpr std::uint64_t servers_max = herd_servers_max;
+    const std::string count_error =
+        "expected a server count from 1 to " + std::to_string(servers_max) + ", got ";
     using Shape = HerdPresetLine::Shape;
     HerdPresetLine h;
     if (t.size() < 2) return fail(usage);
