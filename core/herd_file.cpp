@@ -31,35 +31,32 @@ void connect(HerdSpec& spec, int a, int b) {
 }  // namespace
 
 int HerdSpec::index_of(std::string_view name) const {
-    if (names_indexed_ > servers.size()) {  // servers were removed: start again
-        names_index_.clear();
-        names_indexed_ = 0;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        if (servers[i].name.str() == name) return static_cast<int>(i);
     }
-    for (; names_indexed_ < servers.size(); ++names_indexed_)  // those added since
-        names_index_.emplace(servers[names_indexed_].name.str(), static_cast<int>(names_indexed_));
-    const auto it = names_index_.find(std::string(name));
-    if (it == names_index_.end()) return -1;
-    // A name changed in place (the count did not) is caught here, and the index built again.
-    if (servers[static_cast<std::size_t>(it->second)].name.str() != name) {
-        names_index_.clear();
-        names_indexed_ = 0;
-        return index_of(name);
-    }
-    return it->second;
+    return -1;
 }
 
-const std::vector<int>& HerdSpec::adjacent(int server) const {
-    if (adjacency_.size() != servers.size() || adjacency_links_ != links.size()) {
-        adjacency_.assign(servers.size(), {});
-        for (const auto& [a, b] : links) {
-            adjacency_[static_cast<std::size_t>(a)].push_back(b);
-            adjacency_[static_cast<std::size_t>(b)].push_back(a);
-        }
-        for (std::vector<int>& next : adjacency_)
-            std::sort(next.begin(), next.end());
-        adjacency_links_ = links.size();
-    }
-    return adjacency_[static_cast<std::size_t>(server)];
+HerdIndex::HerdIndex(const HerdSpec& herd) : herd_(&herd), adjacency_(herd.servers.size()) {
+    for (std::size_t i = 0; i < herd.servers.size(); ++i)
+        names_.emplace(herd.servers[i].name.str(), static_cast<int>(i));
+    // Links are sorted by (lower, higher): each list comes out ascending.
+    for (const auto& [a, b] : herd.links)
+        adjacency_[static_cast<std::size_t>(b)].push_back(a);
+    for (const auto& [a, b] : herd.links)
+        adjacency_[static_cast<std::size_t>(a)].push_back(b);
+}
+
+int HerdIndex::index_of(std::string_view name) const {
+    const auto it = names_.find(name);
+    return it == names_.end() ? -1 : it->second;
+}
+
+std::vector<ServerName> HerdIndex::neighbours_of(int server) const {
+    std::vector<ServerName> out;
+    for (int next : adjacent(server))
+        out.push_back(herd_->servers[static_cast<std::size_t>(next)].name);
+    return out;
 }
 
 bool HerdSpec::linked(int a, int b) const {
@@ -69,13 +66,19 @@ bool HerdSpec::linked(int a, int b) const {
 
 std::vector<ServerName> HerdSpec::neighbours_of(int server) const {
     std::vector<ServerName> out;
-    for (int next : adjacent(server))
-        out.push_back(servers[static_cast<std::size_t>(next)].name);
+    for (const auto& [a, b] : links) {
+        if (a == server) out.push_back(servers[static_cast<std::size_t>(b)].name);
+        if (b == server) out.push_back(servers[static_cast<std::size_t>(a)].name);
+    }
     return out;
 }
 
 std::vector<int> hop_distances(const HerdSpec& herd, int from) {
-    const std::size_t n = herd.servers.size();
+    return hop_distances(HerdIndex(herd), from);
+}
+
+std::vector<int> hop_distances(const HerdIndex& herd, int from) {
+    const std::size_t n = herd.size();
     std::vector<int> distance(n, -1);
     std::vector<int> queue = {from};
     distance[static_cast<std::size_t>(from)] = 0;
@@ -109,7 +112,7 @@ std::optional<Error> HerdBuilder::add_server(std::string_view name, std::string_
     if (spec_.servers.size() >= herd_servers_max)
         return Error{"a herd of at most " + std::to_string(herd_servers_max) +
                      " servers was expected"};
-    if (spec_.index_of(name) >= 0)
+    if (names_.count(std::string(name)) > 0)
         return Error{"server '" + std::string(name) + "' is declared twice"};
     ServerSpec s{*parsed, {}, 0, line};
     if (!address.empty()) {
@@ -124,14 +127,17 @@ std::optional<Error> HerdBuilder::add_server(std::string_view name, std::string_
                          spec_.servers[static_cast<std::size_t>(used->second)].name.str()};
         }
     }
+    names_.emplace(std::string(name), static_cast<int>(spec_.servers.size()));
     spec_.servers.push_back(std::move(s));
     return std::nullopt;
 }
 
 std::optional<Error> HerdBuilder::add_link(std::string_view a, std::string_view b, int line) {
     (void)line;
-    const int x = spec_.index_of(a);
-    const int y = spec_.index_of(b);
+    const auto found_a = names_.find(std::string(a));
+    const auto found_b = names_.find(std::string(b));
+    const int x = found_a == names_.end() ? -1 : found_a->second;
+    const int y = found_b == names_.end() ? -1 : found_b->second;
     if (x < 0)
         return Error{"unknown server '" + std::string(a) + "' (declare it with `server` first)"};
     if (y < 0)

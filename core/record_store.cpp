@@ -33,7 +33,7 @@ std::uint64_t record_hash(const Record& r) {
 }
 
 ConflictKey conflict_key(const Record& r) {
-    return ConflictKey{r.time(), r.latlon_text(), r.origin(), r.at_line()};
+    return ConflictKey{r.time(), {}, {}, r.at_line(), &r};
 }
 
 ConflictKey conflict_key(const AtLineView& v) {
@@ -50,9 +50,13 @@ bool wins(const ConflictKey& incoming, const ConflictKey& current, TieBreak rule
         return false;
     if (incoming.time != current.time) return incoming.time > current.time;
     if (rule == TieBreak::first) return false;
-    if (incoming.latlon != current.latlon) return incoming.latlon > current.latlon;
+    const std::string_view a_latlon = incoming.latlon_field();
+    const std::string_view b_latlon = current.latlon_field();
+    if (a_latlon != b_latlon) return a_latlon > b_latlon;
     if (defect(Defect::convergent_tie_ignores_origin)) return false;
-    if (incoming.origin != current.origin) return incoming.origin > current.origin;
+    const std::string_view a_origin = incoming.origin_field();
+    const std::string_view b_origin = current.origin_field();
+    if (a_origin != b_origin) return a_origin > b_origin;
     return incoming.line > current.line;
 }
 
@@ -180,11 +184,7 @@ ApplyOutcome RecordStore::apply_key(std::uint64_t key_hash, Record* current,
         if (stored != nullptr) *stored = &records_.back();
         return ApplyOutcome::inserted;
     }
-    // The stored record's other fields are found in its line only for a tie of times: the only
-    // case the rule looks at them.
-    const ConflictKey existing = incoming.time == current->time()
-                                     ? conflict_key(*current)
-                                     : ConflictKey{current->time(), {}, {}, current->at_line()};
+    const ConflictKey existing = conflict_key(*current);
     if (incoming.line == existing.line) return ApplyOutcome::duplicate;
     if (!wins(incoming, existing, rule_)) return ApplyOutcome::kept_current;
     HERD_ASSERT(incoming.time >= existing.time);  // a store never takes an older record

@@ -44,6 +44,11 @@ struct ConflictKey {
     std::string_view latlon;
     std::string_view origin;
     std::string_view line;  // the whole AT line, the last tie-break
+    // A stored record's key leaves latlon and origin empty and points here instead: they are
+    // split out of its line only when the rule looks at them (a tie of times).
+    const Record* record = nullptr;
+    std::string_view latlon_field() const { return record ? record->latlon_text() : latlon; }
+    std::string_view origin_field() const { return record ? record->origin() : origin; }
 };
 ConflictKey conflict_key(const Record& r);
 ConflictKey conflict_key(const AtLineView& v);

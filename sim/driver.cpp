@@ -33,6 +33,16 @@ Driver::Driver(const Scenario& sc, Owner& owner, Trace& trace, SimStats& stats, 
 
 // ---------------------------------------------------------------- servers
 
+const HerdIndex& Driver::herd_index() {
+    if (!herd_index_ || indexed_servers_ != sc_.herd.servers.size() ||
+        indexed_links_ != sc_.herd.links.size()) {
+        herd_index_.emplace(sc_.herd);
+        indexed_servers_ = sc_.herd.servers.size();
+        indexed_links_ = sc_.herd.links.size();
+    }
+    return *herd_index_;
+}
+
 void Driver::add_servers(int n) {
     if (n > servers()) servers_.resize(static_cast<std::size_t>(n));
 }
@@ -134,7 +144,7 @@ void Driver::act(int, Reply& a) {
 }
 
 void Driver::act(int s, Dial& a) {
-    const int peer = sc_.herd.index_of(a.peer.str());
+    const int peer = herd_index().index_of(a.peer.str());
     stats_.dials += 1;
     if (trace_.enabled())
         trace_.begin(now_, "dial").field("from", name(s)).field("to", name(peer)).end();

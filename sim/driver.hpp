@@ -93,6 +93,9 @@ class Driver {
     // A simulated client (number `client`, or -1) opens a connection to `s` and sends `bytes`.
     void client_send(int s, const std::string& bytes, int client);
     Network& network() { return network_; }
+    // The scenario's herd, indexed (built again when its servers or links change in number, as
+    // the tests' wire adds them).
+    const HerdIndex& herd_index();
     EventQueue<Event>& queue() { return queue_; }
 
     // Adds the peer traffic of every live server's Node to the stats (a crashed one's was
@@ -174,6 +177,9 @@ class Driver {
     Timestamp wall_;  // epoch + now_, kept in step with now_
     std::vector<Slot> servers_;
     Network network_;
+    std::optional<HerdIndex> herd_index_;
+    std::size_t indexed_servers_ = 0;
+    std::size_t indexed_links_ = 0;
     // Events held on silent links, per direction (from, to), in arrival order.
     std::map<std::pair<int, int>, std::vector<Event>> held_;
 };

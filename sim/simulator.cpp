@@ -81,7 +81,7 @@ class Simulator::Impl final : public Driver::Owner {
 void Simulator::Impl::start_server(int s) {
     NodeConfig config;
     config.self = sc_.herd.servers[static_cast<std::size_t>(s)].name;
-    config.neighbours = sc_.herd.neighbours_of(s);
+    config.neighbours = driver_.herd_index().neighbours_of(s);
     config.tie_break = sc_.tie_break;
     config.limits.places_timeout = sc_.places_timeout;
     if (sc_.heartbeat) config.limits.heartbeat_interval = *sc_.heartbeat;
