@@ -44,7 +44,7 @@ TEST(Fifo, ATakenItemIsReleasedAtOnce) {
     EXPECT_EQ(*q.front(), 2);
 }
 
-TEST(Fifo, ClearKeepsASmallVectorAndGivesABigOneBack) {
+TEST(Fifo, AClearedQueueIsEmptyAndTakesItemsAgain) {
     Fifo<int> q;
     for (int i = 0; i < 1000; ++i)
         q.push_back(i);
