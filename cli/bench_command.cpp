@@ -9,6 +9,7 @@
 
 #include "cli/net_commands.hpp"
 #include "cli/options.hpp"
+#include "loadgen/bare_relay.hpp"
 #include "loadgen/load.hpp"
 #include "loadgen/propagation.hpp"
 #include "netmode/files.hpp"
@@ -125,7 +126,8 @@ int run_bench_load(int argc, char** argv) {
 constexpr const char* propagation_usage =
     "usage: herd bench propagation [--config HERD_FILE] [--origin NAME] [--count N] "
     "[--interval-ms MS]\n"
-    "                              [--json FILE] [--log-lines BOOL] [--sim [--sim-latency D]]\n";
+    "                              [--json FILE] [--log-lines BOOL] [--secret-file F] [--no-bare]\n"
+    "                              [--sim [--sim-latency D]]\n";
 
 int run_bench_propagation(int argc, char** argv) {
     po::options_description visible("options");
@@ -140,7 +142,11 @@ int run_bench_propagation(int argc, char** argv) {
         "sim-latency", po::value<std::string>()->default_value("50us"),
         "one-way link latency in the simulator")(
         "log-lines", po::value<bool>()->default_value(true, "true"),
-        "the servers log every line (as herd serve does by default)");
+        "the servers log every line (as herd serve does by default)")(
+        "secret-file", po::value<std::string>(),
+        "herd secret: TLS peer links as a deployed herd has them (and on the bare relay)")(
+        "no-bare",
+        "skip the bare relay (a process that forwards the same lines with no herd work)");
     po::variables_map vm;
     const CommandLine line{
         "herd bench propagation", propagation_usage,
@@ -156,6 +162,9 @@ int run_bench_propagation(int argc, char** argv) {
     o.sim = vm.count("sim") > 0;
     o.sim_latency = vm["sim-latency"].as<std::string>();
     o.log_lines = vm["log-lines"].as<bool>();
+    o.bare = vm.count("no-bare") == 0;
+    if (vm.count("secret-file"))
+        o.secret_file = std::filesystem::absolute(vm["secret-file"].as<std::string>()).string();
     HerdSpec herd = fall2017_herd();
     std::string herd_file;  // a temporary one for the built-in herd, removed at the end
     if (vm.count("config")) {
@@ -190,12 +199,49 @@ int run_bench_propagation(int argc, char** argv) {
     return p.passed ? 0 : 1;
 }
 
+// `herd bench relay entry|exit ...`: one end of the bare relay, started by `herd bench
+// propagation` (not listed in the usage: it is the bench's own tool).
+int run_bench_relay(int argc, char** argv) {
+    constexpr const char* usage =
+        "usage: herd bench relay entry|exit --port-file F --stamps F [--to PORT] [--secret-file "
+        "F]\n";
+    po::options_description visible("options");
+    visible.add_options()("help,h", "show this help")("port-file", po::value<std::string>())(
+        "stamps", po::value<std::string>())("to", po::value<std::string>()->default_value("0"))(
+        "secret-file", po::value<std::string>());
+    po::options_description hidden;
+    hidden.add_options()("role", po::value<std::string>());
+    po::positional_options_description positional;
+    positional.add("role", 1);
+    const CommandLine line{"herd bench relay",
+                           usage,
+                           "One end of the bare relay of `herd bench propagation`.",
+                           visible,
+                           &hidden,
+                           &positional};
+    po::variables_map vm;
+    if (auto status = parse_command_line(line, argc, argv, vm)) return *status;
+    loadgen::RelayOptions o;
+    const std::string role = vm.count("role") ? vm["role"].as<std::string>() : "";
+    if ((role != "entry" && role != "exit") || !vm.count("port-file") || !vm.count("stamps"))
+        return report(line, usage_error(line, "expected entry or exit, --port-file and --stamps"));
+    std::uint64_t to = 0;
+    if (auto bad = take(whole_flag(line, vm, "to", 0, 65535), to)) return report(line, *bad);
+    o.exit = role == "exit";
+    o.to_port = static_cast<int>(to);
+    o.port_file = vm["port-file"].as<std::string>();
+    o.stamps_file = vm["stamps"].as<std::string>();
+    if (vm.count("secret-file")) o.secret_file = vm["secret-file"].as<std::string>();
+    return loadgen::run_relay(o);
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
     const std::string_view what = argc > 1 ? argv[1] : "";
     if (what == "load") return run_bench_load(argc - 1, argv + 1);
     if (what == "propagation") return run_bench_propagation(argc - 1, argv + 1);
+    if (what == "relay") return run_bench_relay(argc - 1, argv + 1);
     if (what == "--help" || what == "-h" || what == "help") {
         std::cout << bench_usage;
         return 0;

@@ -13,5 +13,6 @@ int run_replay(int argc, char** argv);
 int run_sweep(int argc, char** argv);
 int run_data(int argc, char** argv);
 int run_fmt(int argc, char** argv);
+int run_log(int argc, char** argv);
 
 }  // namespace herd::cli

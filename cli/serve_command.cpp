@@ -79,13 +79,6 @@ constexpr NumberFlag number_flags[] = {
      "takes writes again"},
 };
 
-std::string trimmed_file(const std::string& text) {
-    std::string out = text;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' '))
-        out.pop_back();
-    return out;
-}
-
 void describe_options(po::options_description& visible) {
     visible.add_options()("help,h", "show this help")(
         "config", po::value<std::string>(),
@@ -166,7 +159,7 @@ std::optional<Error> read_herd(const CommandLine& line, const po::variables_map&
 Result<std::string> flag_file(const po::variables_map& vm, const char* flag) {
     const auto text = net::read_text_file(vm[flag].as<std::string>());
     if (const Error* e = error_of(text)) return with_status(*e, 2);
-    return trimmed_file(std::get<std::string>(text));
+    return net::trimmed_file(std::get<std::string>(text));
 }
 
 // The Places provider, its key and timeout; the Error (exit 2) of a bad flag or key file.

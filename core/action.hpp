@@ -103,15 +103,7 @@ struct PeerLineRejected {
     std::uint64_t count;  // rejected lines on this link so far
 };
 
-// Lines the Node took from a connection, each followed by '\n' (an over-long line by the bytes
-// that were kept of it), in the order they were taken: for logs (NodeConfig::notify_lines).
-// Consecutive lines of one connection share one action.
-struct LinesRead {
-    ConnectionId conn;
-    std::string lines;
-};
-
 using Action = std::variant<Reply, SendToPeer, Dial, QueryPlaces, Close, RecordApplied, PeerUp,
-                            PeerDown, PeerLineRejected, PauseReading, ResumeReading, LinesRead>;
+                            PeerDown, PeerLineRejected, PauseReading, ResumeReading>;
 
 }  // namespace herd

@@ -426,22 +426,7 @@ void Node::drain_lines(ConnectionId conn, Connection& c, Now now) {
     flush_replies(conn, c, now);
 }
 
-// Reports a line taken, appending to the previous report when nothing came in between, so the
-// log keeps the exact order of what was read and what it caused.
-void Node::note_line(ConnectionId conn, std::string_view text) {
-    if (!actions_.empty() && next_action_ < actions_.size()) {
-        if (auto* last = std::get_if<LinesRead>(&actions_.back()); last && last->conn == conn) {
-            last->lines.append(text).push_back('\n');
-            return;
-        }
-    }
-    std::string lines(text);
-    lines.push_back('\n');
-    emit(LinesRead{conn, std::move(lines)});
-}
-
 void Node::take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now) {
-    if (config_.notify_lines) note_line(conn, line.text);
     if (line.kind == FramedLine::Kind::overlong) {
         if (c.role == Role::undecided || c.role == Role::client) {
             if (c.peers_only) {

@@ -291,7 +291,6 @@ class Node {
     Connection& open_connection(ConnectionId conn, Now now);
     void drain_lines(ConnectionId conn, Connection& c, Now now);
     void take_line(ConnectionId conn, Connection& c, const FramedLine& line, Now now);
-    void note_line(ConnectionId conn, std::string_view text);
     void close_connection(ConnectionId conn, CloseMode mode, std::string_view reason, Now now);
     void forget(ConnectionId conn, std::string_view reason, Now now);
     void check_connection(ConnectionId conn, Now now);

@@ -131,9 +131,6 @@ struct NodeConfig {
     // Emit a RecordApplied action for every store change (the simulator's checker and traces
     // want them; a server without a trace need not pay for them).
     bool notify_applied = true;
-    // Emit LinesRead for every line the Node takes from a connection (a driver's log of every
-    // input line, framed once, here).
-    bool notify_lines = false;
     NodeLimits limits;
 };
 

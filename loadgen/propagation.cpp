@@ -1,5 +1,7 @@
 #include "loadgen/propagation.hpp"
 
+#include "loadgen/bare_relay.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -84,8 +87,11 @@ Result<Propagation> run_sim(const Options& o, const HerdSpec& herd) {
     if (const Error* e = error_of(parsed)) return Error{e->message, 2};
     sim::Simulator simulator(std::get<sim::Scenario>(parsed), {});
     const sim::SimResult r = simulator.run();
-    return Propagation{"simulated, latency " + o.sim_latency + " per hop", r.propagation_by_hops,
-                       r.stats.updates, r.passed()};
+    return Propagation{"simulated, latency " + o.sim_latency + " per hop",
+                       r.propagation_by_hops,
+                       r.stats.updates,
+                       r.passed(),
+                       {}};
 }
 
 std::string first_line_of(const std::filesystem::path& file) {
@@ -128,7 +134,9 @@ class RealRun {
                                                    trace(s),
                                                    "--log-lines",
                                                    o_.log_lines ? "true" : "false"};
-            const auto child = net::spawn_child(args, (dir_ / (s.name.str() + ".out")).string());
+            std::vector<std::string> all = args;
+            if (!o_.secret_file.empty()) all.insert(all.end(), {"--secret-file", o_.secret_file});
+            const auto child = net::spawn_child(all, (dir_ / (s.name.str() + ".out")).string());
             if (const Error* e = error_of(child)) return Error{e->message, 1};
             pids_.push_back(std::get<net::Child>(child).pid);
         }
@@ -197,6 +205,13 @@ class RealRun {
         return {table, origin_time.size()};
     }
 
+    // The bare relay on the same schedule, in a folder of this run's.
+    Result<std::vector<std::int64_t>> bare() const {
+        const std::filesystem::path folder = dir_ / "bare";
+        std::filesystem::create_directories(folder);
+        return measure_bare_hop(folder.string(), o_.secret_file, o_.count, o_.interval_ms);
+    }
+
   private:
     std::string logs() const { return (dir_ / "logs").string(); }
     std::string trace(const ServerSpec& s) const {
@@ -236,7 +251,19 @@ Result<Propagation> run_real(const Options& o, const HerdSpec& herd, const std::
     run.send_updates();
     auto [table, updates] = run.table();
     if (table.empty()) return Error{"no update was measured (the servers' traces hold none)", 1};
-    return Propagation{"real herd on this machine", std::move(table), updates, true};
+    Propagation p{"real herd on this machine", std::move(table), updates, true, {}};
+    if (o.bare) {
+        auto bare = run.bare();
+        if (const Error* e = error_of(bare)) return *e;
+        p.bare = std::move(std::get<std::vector<std::int64_t>>(bare));
+    }
+    return p;
+}
+
+std::string format_ratio(double r) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", r);
+    return text;
 }
 
 }  // namespace
@@ -255,7 +282,21 @@ std::string propagation_report(const PropagationOptions& o, const HerdSpec& herd
         << " servers, origin " << o.origin << ", " << p.updates << " updates " << o.interval_ms
         << " ms apart\n";
     sim::print_hop_table(out, p.by_hops);
+    if (p.bare.empty()) return out.str();
+    const sim::Percentiles b = sim::percentiles(p.bare);
+    out << "bare relay (" << (o.secret_file.empty() ? "plain TCP" : "TLS")
+        << " link, no herd work): n " << b.count << ", p50 " << sim::format_latency(b.p50)
+        << ", p90 " << sim::format_latency(b.p90) << ", p99 " << sim::format_latency(b.p99) << "\n";
+    if (auto hop = hop_over_bare(p)) out << "hop/bare: " << format_ratio(*hop) << "\n";
     return out.str();
+}
+
+std::optional<double> hop_over_bare(const Propagation& p) {
+    auto one = p.by_hops.find(1);
+    if (p.bare.empty() || one == p.by_hops.end() || one->second.empty()) return std::nullopt;
+    const std::int64_t bare = sim::percentiles(p.bare).p50;
+    if (bare <= 0) return std::nullopt;
+    return static_cast<double>(sim::percentiles(one->second).p50) / static_cast<double>(bare);
 }
 
 std::string propagation_json(const PropagationOptions& o, const Propagation& p) {
@@ -264,7 +305,16 @@ std::string propagation_json(const PropagationOptions& o, const Propagation& p) 
     json += "\", \"origin\": \"";
     append_json_escaped(json, o.origin);
     json += "\", \"updates\": " + std::to_string(p.updates) +
-            ", \"by_hops\": " + sim::hop_table_json(p.by_hops) + "}\n";
+            ", \"by_hops\": " + sim::hop_table_json(p.by_hops);
+    if (!p.bare.empty()) {
+        const sim::Percentiles b = sim::percentiles(p.bare);
+        json += ", \"bare\": {\"n\": " + std::to_string(b.count) +
+                ", \"p50_ns\": " + std::to_string(b.p50) +
+                ", \"p90_ns\": " + std::to_string(b.p90) +
+                ", \"p99_ns\": " + std::to_string(b.p99) + "}";
+        if (auto hop = hop_over_bare(p)) json += ", \"hop_over_bare\": " + format_ratio(*hop);
+    }
+    json += "}\n";
     return json;
 }
 

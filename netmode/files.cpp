@@ -52,4 +52,11 @@ std::string self_executable() {
     return path;
 }
 
+std::string trimmed_file(const std::string& text) {
+    std::string out = text;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' '))
+        out.pop_back();
+    return out;
+}
+
 }  // namespace herd::net

@@ -15,6 +15,8 @@ namespace herd::net {
 // comes back cut there; a caller that bounds its input passes its bound plus one and sees that
 // it was passed).
 Result<std::string> read_text_file(const std::string& path, std::size_t bytes_max = SIZE_MAX);
+// A one-value file's text (a secret, a key) without the line end and spaces that end it.
+std::string trimmed_file(const std::string& text);
 // The same from an open stream (stdin).
 std::string read_bounded(std::istream& in, std::size_t bytes_max);
 // Writes a whole file (created or truncated), or says why not.

@@ -1,5 +1,6 @@
-// Log: a server's log file, written off the hot path. Callers append lines (timestamped here)
-// to a buffer under a mutex; a background thread writes the buffer out about every 100 ms.
+// Log: a text file of lines (a server's record trace), written off the hot path. Callers append
+// lines (timestamped here) to a buffer under a mutex; a background thread writes the buffer out
+// about every 100 ms. (The server's own log of events and lines is an EventLog.)
 //
 // Limits and trouble (each reported, none fatal):
 // - the file is rotated before it would pass `bytes_max` (cut at a line end): FILE.1 ..
@@ -7,9 +8,8 @@
 //   (keep + 1) x bytes_max;
 // - lines waiting for the disk are capped at `buffer_bytes_max`; past it they are dropped and
 //   counted;
-// - a write, open or rotation that fails (a full disk, a folder gone) is reported once on
-//   stderr, the lines are counted as lost, and the file is retried at every later write; when
-//   writing works again that is reported too, with the number of lines lost;
+// - a write, open or rotation that fails is reported once (LogFile), the lines are counted as
+//   lost, and the file is retried at every later write;
 // - reopen() (SIGHUP) closes the file and opens the path again, for external log rotation.
 #pragma once
 
@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "netmode/log_file.hpp"
 
 namespace herd::net {
 
@@ -49,9 +50,6 @@ class Log {
     std::optional<Error> open();
     bool enabled() const { return started_; }
     void write(std::string_view line);  // one line, no newline needed
-    // Writes each line of `bytes` as "<prefix><line>", bytes outside printable ASCII escaped;
-    // lines equal to `skip` (when not empty) are left out.
-    void write_lines(std::string_view prefix, std::string_view bytes, std::string_view skip = {});
     void flush();
     // Closes and reopens the path (after an outside tool moved the file away).
     void reopen() { reopen_requested_ = true; }
@@ -67,19 +65,11 @@ class Log {
     void append(const std::string& text, std::size_t lines);
     void write_out(const std::string& chunk, std::size_t lines);
     std::size_t fitting_bytes(std::string_view rest) const;
-    bool write_fd(std::string_view bytes);
-    bool ensure_open();
-    bool rotate();
-    void trouble(const std::string& what);
-    void close_file();
 
     std::string path_;
     LogOptions options_;
     bool started_ = false;
-    int fd_ = -1;
-    std::size_t file_bytes_ = 0;
-    bool failing_ = false;               // writer thread only
-    std::uint64_t lost_at_failure_ = 0;  // writer thread only
+    LogFile file_;  // under io_mutex_
     std::atomic<bool> reopen_requested_{false};
     std::atomic<std::uint64_t> lines_lost_{0};
     std::atomic<std::uint64_t> write_failures_{0};

@@ -58,8 +58,7 @@ Server::Server(asio::io_context& io, ServerOptions options)
     : io_(io),
       options_(with_places_sockets(std::move(options))),
       name_(options_.herd.servers[static_cast<std::size_t>(options_.self)].name.str()),
-      log_(log_path(options_),
-           LogOptions{options_.log_bytes_max, options_.log_keep, 64u << 20, true}),
+      log_(log_path(options_), EventLogOptions{options_.log_bytes_max, options_.log_keep}),
       trace_(options_.trace_path, LogOptions{0, 0, 64u << 20, false, true}),
       places_(io, options_.places),
       acceptor_(io),
@@ -143,11 +142,11 @@ std::optional<Error> Server::start() {
     if (auto e = open_data()) return e;
     if (auto e = listen()) return e;
     std::cout << banner(config) << std::endl;
-    log_.write(banner(config) + "; incarnation " + hex64(config.incarnation) + "; herd " +
+    log_.event(banner(config) + "; incarnation " + hex64(config.incarnation) + "; herd " +
                options_.version + " (commit " + options_.commit + ")");
     for (const std::string& note : data_notes_)
-        log_.write(note);
-    places_.on_event([this](const std::string& line) { log_.write(line); });
+        log_.event(note);
+    places_.on_event([this](const std::string& line) { log_.event(line); });
     do_accept();
     pump();
     return std::nullopt;
@@ -205,7 +204,6 @@ NodeConfig Server::node_config() const {
     config.neighbour_origins = neighbour_origins();
     config.limits = options_.limits;
     config.notify_applied = trace_.enabled() || !options_.data_dir.empty();
-    config.notify_lines = options_.log_lines && log_.enabled();
     return config;
 }
 
@@ -247,10 +245,10 @@ void Server::stop() {
                                  " stored records could not be written before the stop (the "
                                  "folder cannot take writes); they are lost unless a neighbour "
                                  "has them";
-        log_.write(what);
+        log_.event(what);
         std::cerr << "herd serve " << name_ << ": " << what << "\n";
     }
-    log_.write("herd serve " + name_ + ": stopped");
+    log_.event("herd serve " + name_ + ": stopped");
     log_.flush();
     trace_.flush();
 }
@@ -258,7 +256,7 @@ void Server::stop() {
 void Server::reopen_logs() {
     log_.reopen();
     trace_.reopen();
-    log_.write("herd serve " + name_ + ": log reopened (SIGHUP)");
+    log_.event("herd serve " + name_ + ": log reopened (SIGHUP)");
 }
 
 // Opens the data folder (locking it) and restores its records into the Node; a damaged folder

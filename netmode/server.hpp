@@ -29,6 +29,7 @@
 #include "core/herd_file.hpp"
 #include "core/node.hpp"
 #include "netmode/admin.hpp"
+#include "netmode/event_log.hpp"
 #include "netmode/log.hpp"
 #include "netmode/peer_tls.hpp"
 #include "netmode/places.hpp"
@@ -139,6 +140,7 @@ class Server {
     void accept_tls(const std::shared_ptr<Conn>& c);
     void on_tls_accepted(const std::shared_ptr<Conn>& c, const boost::system::error_code& ec);
     void read_tls(const std::shared_ptr<Conn>& c);
+    void log_read(Conn& c, std::string_view bytes);
     void on_bytes(const std::shared_ptr<Conn>& c, std::size_t n, const char* data);
     void on_eof(const std::shared_ptr<Conn>& c);
     void do_write(const std::shared_ptr<Conn>& c);
@@ -173,7 +175,6 @@ class Server {
     void act(PeerUp& a);
     void act(PeerDown& a);
     void act(PeerLineRejected& a);
-    void act(LinesRead& a);
     void act(PauseReading& a);
     void act(ResumeReading& a);
     void on_send(ConnectionId id, SharedBytes bytes, std::uint64_t durable_needed = 0);
@@ -186,7 +187,7 @@ class Server {
     boost::asio::io_context& io_;
     ServerOptions options_;
     std::string name_;
-    Log log_;
+    EventLog log_;
     Log trace_;
     PlacesService places_;
     std::unique_ptr<Node> node_;

@@ -51,6 +51,7 @@ struct Server::Conn {
     bool paused = false;   // the Node asked to stop reading
     bool close_after_flush = false;
     bool open = true;
+    std::size_t log_line_bytes = 0;  // of the line being read, for the log's bound on one line
     // TLS (peer links): the stream over `socket`, its own read buffer, and the plain text of the
     // write in progress. Accepted connections are sniffed once for a TLS handshake.
     std::unique_ptr<TlsStream> tls;

@@ -86,7 +86,7 @@ void Server::commit() {
                                     ? std::string("the folder cannot take writes")
                                     : "a backlog of " + std::to_string(data_->backlog_bytes()) +
                                           " bytes has passed --data-backlog-mb";
-        log_.write("data " + options_.data_dir + ": " +
+        log_.event("data " + options_.data_dir + ": " +
                    (refuse ? why + ": IAMATs are answered `?` until it takes writes again"
                            : std::string("writes go through: IAMATs are taken again")));
     }
@@ -109,7 +109,7 @@ void Server::release_gated() {
     const bool holding = !gated_conns_.empty() && data_->failing();
     if (holding == holding_) return;
     holding_ = holding;
-    log_.write("data " + options_.data_dir +
+    log_.event("data " + options_.data_dir +
                (holding ? ": cannot write; acknowledgements held until it can (--fsync always)"
                         : ": writing again; held acknowledgements released"));
 }
@@ -132,7 +132,7 @@ void Server::compact_if_due() {
     std::string entries;
     entries.reserve(store.line_bytes() + store.size() * 18);
     store.for_each([&entries](const Record& r) { data::append_entry(entries, r.at_line()); });
-    log_.write("data " + options_.data_dir + ": compacting " + std::to_string(data_->log_bytes()) +
+    log_.event("data " + options_.data_dir + ": compacting " + std::to_string(data_->log_bytes()) +
                " bytes of log into a snapshot of " + std::to_string(store.size()) + " records");
     data_->snapshot(std::move(entries));
 }
@@ -180,18 +180,13 @@ void Server::act(QueryPlaces& a) {
 }
 
 void Server::act(PeerDown& a) {
-    log_.write("peer " + a.peer.str() + " down on conn " + std::to_string(a.conn) + ": " +
+    log_.event("peer " + a.peer.str() + " down on conn " + std::to_string(a.conn) + ": " +
                a.reason);
 }
 
 void Server::act(PeerLineRejected& a) {
-    log_.write("peer " + a.peer.str() + " on conn " + std::to_string(a.conn) + ": line skipped (" +
+    log_.event("peer " + a.peer.str() + " on conn " + std::to_string(a.conn) + ": line skipped (" +
                a.reason + "), " + std::to_string(a.count) + " so far on this link");
-}
-
-void Server::act(LinesRead& a) {
-    const std::string_view skip = options_.log_heartbeats ? std::string_view{} : "PING";
-    log_.write_lines("conn " + std::to_string(a.conn) + " < ", a.lines, skip);
 }
 
 void Server::act(PauseReading& a) {
@@ -208,10 +203,8 @@ void Server::act(ResumeReading& a) {
 void Server::on_send(ConnectionId id, SharedBytes bytes, std::uint64_t durable_needed) {
     auto c = find(id);
     if (!c) return;
-    if (options_.log_lines) {
-        const bool heartbeat = !options_.log_heartbeats && *bytes == "PING\n";
-        if (!heartbeat) log_.write_lines("conn " + std::to_string(c->id) + " > ", *bytes);
-    }
+    if (options_.log_lines && (options_.log_heartbeats || *bytes != "PING\n"))
+        log_.written(c->id, *bytes);
     c->out_bytes += bytes->size();
     // The Node closes a connection before its queue passes these bounds.
     HERD_ASSERT(c->out_bytes <= std::max(options_.limits.client_output_bytes_max,
@@ -229,7 +222,7 @@ void Server::on_send(ConnectionId id, SharedBytes bytes, std::uint64_t durable_n
 void Server::act(Close& close) {
     auto c = find(close.conn);
     if (!c) return;
-    log_.write("conn " + std::to_string(c->id) + " closed: " + close.reason);
+    log_.event("conn " + std::to_string(c->id) + " closed: " + close.reason);
     if (close.mode == CloseMode::now || (c->out.empty() && !c->writing)) {
         boost::system::error_code ignored;
         c->socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -261,7 +254,7 @@ void Server::arm_flush_deadline(const std::shared_ptr<Conn>& c) {
 }
 
 void Server::act(PeerUp& up) {
-    log_.write("peer " + up.peer.str() + " up on conn " + std::to_string(up.conn));
+    log_.event("peer " + up.peer.str() + " up on conn " + std::to_string(up.conn));
     // An established peer link counts against no client cap, and leaves the reserve.
     if (auto c = find(up.conn)) release_seat(*c);
 }

@@ -11,6 +11,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <csignal>
+#include <cstring>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -39,7 +40,7 @@ void Server::do_accept() {
         if (!ec) on_accepted(std::move(socket));
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
             // Out of file descriptors: wait a little rather than spin on the error.
-            log_.write(std::string("accept failed: ") + ec.message());
+            log_.event(std::string("accept failed: ") + ec.message());
             accept_pause_.expires_after(std::chrono::milliseconds(100));
             accept_pause_.async_wait([this](const boost::system::error_code& e) {
                 if (!e && !stopped_) do_accept();
@@ -151,13 +152,13 @@ void Server::on_accepted(tcp::socket socket) {
     if (!admission) {
         // Refused at once rather than let one flood starve everyone; logged, so an operator
         // sees who hits the cap.
-        log_.write("refused connection from " + from + ": " + refusal);
+        log_.event("refused connection from " + from + ": " + refusal);
         socket.close(ec);
         return;
     }
     counters_.accepted += 1;
     const ConnectionId id = next_id_++;
-    log_.write("conn " + std::to_string(id) + " accepted from " + from +
+    log_.event("conn " + std::to_string(id) + " accepted from " + from +
                (seat == Seat::reserve ? " (over a cap: peers only)" : ""));
     auto c = start_conn(id, std::move(socket), from);
     c->from = remote.address();
@@ -227,14 +228,47 @@ void Server::on_readable(const std::shared_ptr<Conn>& c) {
 
 void Server::on_bytes(const std::shared_ptr<Conn>& c, std::size_t n, const char* data) {
     counters_.bytes_read += n;
+    if (options_.log_lines) log_read(*c, std::string_view(data, n));
     node_->handle_bytes(c->id, std::string_view(data, n), now());
     pump();
     do_read(c);  // unless the Node paused it, or closed it
 }
 
+// Bytes read go to the log as they came, in one entry per read, except the part of a line past
+// logfmt::logged_line_bytes_max: a client that sends endless bytes without an end of line fills
+// no log with them (the line's length is logged when it ends).
+void Server::log_read(Conn& c, std::string_view bytes) {
+    constexpr std::size_t cap = logfmt::logged_line_bytes_max;
+    std::size_t logged = 0;  // bytes before this are logged, or skipped
+    std::size_t at = 0;      // the current line's start in `bytes`
+    while (at < bytes.size()) {
+        const auto* nl =
+            static_cast<const char*>(std::memchr(bytes.data() + at, '\n', bytes.size() - at));
+        const std::size_t end = nl ? static_cast<std::size_t>(nl - bytes.data()) : bytes.size();
+        const std::size_t before = c.log_line_bytes;  // of this line, in earlier reads
+        c.log_line_bytes += end - at;
+        if (c.log_line_bytes > cap) {
+            const std::size_t room = cap - std::min(before, cap);
+            log_.read(c.id, bytes.substr(logged, at + std::min(room, end - at) - logged));
+            logged = end;
+            if (nl) {
+                log_.read(c.id, "\n");
+                log_.event("conn " + std::to_string(c.id) + " < (the line above had " +
+                           std::to_string(c.log_line_bytes) + " bytes; the log keeps the first " +
+                           std::to_string(cap) + ")");
+                logged = end + 1;
+            }
+        }
+        if (!nl) break;
+        c.log_line_bytes = 0;
+        at = end + 1;
+    }
+    if (logged < bytes.size()) log_.read(c.id, bytes.substr(logged));
+}
+
 void Server::on_eof(const std::shared_ptr<Conn>& c) {
     c->eof = true;
-    log_.write("conn " + std::to_string(c->id) + " end of input");
+    log_.event("conn " + std::to_string(c->id) + " end of input");
     node_->handle_eof(c->id, now());
     pump();
 }
@@ -275,7 +309,7 @@ void Server::on_tls_accepted(const std::shared_ptr<Conn>& c, const boost::system
     } else if (tls_->uses_certificates() && name.empty()) {
         node_->handle_transport_failed(c->id, "tls: a certificate without a common name", now());
     } else {
-        log_.write("conn " + std::to_string(c->id) + " TLS up" +
+        log_.event("conn " + std::to_string(c->id) + " TLS up" +
                    (name.empty() ? "" : " (certificate of " + name + ")"));
         node_->handle_transport_secured(c->id, now(), name);
     }
@@ -391,7 +425,7 @@ void Server::close_now(const std::shared_ptr<Conn>& c, std::string_view reason) 
     release_seat(*c);
     conns_.erase(c->id);
     if (!reason.empty())
-        log_.write("conn " + std::to_string(c->id) + " closed: " + std::string(reason));
+        log_.event("conn " + std::to_string(c->id) + " closed: " + std::string(reason));
 }
 
 void Server::dial(const ServerName& peer) {
@@ -454,7 +488,7 @@ void Server::dial_failed(const std::shared_ptr<Dialing>& d, const std::string& w
     boost::system::error_code ignored;
     d->socket.close(ignored);
     if (d->conn) close_now(d->conn, {});
-    log_.write("dial " + d->peer.str() + " failed: " + why);
+    log_.event("dial " + d->peer.str() + " failed: " + why);
     node_->handle_dial_failed(d->peer, now());
     pump();
 }
@@ -464,7 +498,7 @@ void Server::dial_done(const std::shared_ptr<Dialing>& d, std::shared_ptr<Conn> 
     d->done = true;
     d->deadline.cancel();
     d->conn.reset();
-    log_.write("conn " + std::to_string(c->id) + " dialed " + d->peer.str() +
+    log_.event("conn " + std::to_string(c->id) + " dialed " + d->peer.str() +
                (c->tls ? " (TLS)" : ""));
     node_->handle_dialed(c->id, d->peer, now(), identity);
     pump();

@@ -121,7 +121,6 @@ class Driver {
     void act(int, PeerLineRejected&) {}
     void act(int, PauseReading&) {}  // simulated clients read at once: never paused for long
     void act(int, ResumeReading&) {}
-    void act(int, LinesRead&) {}
 
     // Events, one handler each (called through std::visit).
     void on(EvStep& e) { owner_.step(e); }

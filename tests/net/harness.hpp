@@ -377,6 +377,16 @@ class NetHerd {
 };
 
 // One `herd serve Solo` with no peers, on a random port, with an admin port at port + 1.
+// What `herd log PATH` prints (a server's log as a person reads it), or why it failed.
+inline std::string herd_log(const std::string& path) {
+    const std::string out = path + ".printed";
+    std::filesystem::remove(out);
+    Process printer({HERD_BINARY, "log", path}, out);
+    if (!printer.wait_exit(30000ms)) return "(herd log did not finish)";
+    if (printer.exit_status() != 0) return "(herd log failed: " + slurp(out) + ")";
+    return slurp(out);
+}
+
 class SoloServer {
   public:
     // `log_dir` empty: a folder of the test's own.

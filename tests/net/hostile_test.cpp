@@ -673,6 +673,45 @@ TEST(HostileLogs, SighupReopensTheLogAfterItWasMovedAway) {
     EXPECT_EQ(solo.process().exit_status(), 0);
 }
 
+TEST(HostileLogs, HerdLogPrintsEveryLineInAndOutWithItsConnection) {
+    SoloServer solo("herdlog");
+    const std::string reply = talk(solo.port(), "IAMAT kiwi +1.0+1.0 5\nWHATSAT kiwi 1 1\n");
+    ASSERT_EQ(reply.rfind("AT Solo", 0), 0u) << reply;
+    solo.process().signal(SIGTERM);
+    ASSERT_TRUE(solo.process().wait_exit(10000ms));
+    const std::string text = herd_log(solo.log_path());
+    const std::string at = reply.substr(0, reply.find('\n'));
+    // conn 1 is the first client: its lines in order, each with a time.
+    for (const std::string& line : std::vector<std::string>{
+             "conn 1 accepted from 127.0.0.1", "conn 1 < IAMAT kiwi +1.0+1.0 5", "conn 1 > " + at,
+             "conn 1 < WHATSAT kiwi 1 1", "conn 1 end of input"})
+        EXPECT_NE(text.find("Z " + line), std::string::npos) << line << "\n" << text;
+    // Lines read are logged as they are read (both came in one read), replies as they are written.
+    EXPECT_LT(text.find("< IAMAT"), text.find("< WHATSAT")) << text;
+    EXPECT_LT(text.find("< WHATSAT"), text.find("> AT")) << text;
+    EXPECT_NE(text.find("> " + at + "\n", text.find("> AT") + 1), std::string::npos)
+        << "the WHATSAT's reply starts with the AT line again";
+}
+
+TEST(HostileLogs, AnEndlessLineFillsNoLog) {
+    SoloServer solo("endless");
+    // 8 MB without an end of line, then one: the server answers it as malformed, and the log
+    // keeps the line's first 4 KiB and its length.
+    const std::string line = "IAMAT " + std::string(8u << 20, 'x');
+    const std::string reply = talk(solo.port(), line + "\nIAMAT after +1.0+1.0 5\n", 60000ms);
+    EXPECT_EQ(reply.rfind("? ", 0), 0u) << reply.substr(0, 80);
+    EXPECT_NE(reply.find("AT Solo"), std::string::npos);
+    solo.process().signal(SIGTERM);
+    ASSERT_TRUE(solo.process().wait_exit(10000ms));
+    EXPECT_LT(std::filesystem::file_size(solo.log_path()), 1u << 20);
+    const std::string text = herd_log(solo.log_path());
+    EXPECT_NE(text.find("(the line above had " + std::to_string(line.size()) +
+                        " bytes; the log keeps the first 4096)"),
+              std::string::npos)
+        << text.substr(0, 2000);
+    EXPECT_NE(text.find("< IAMAT after +1.0+1.0 5"), std::string::npos);
+}
+
 TEST(HostileLogs, RotationKeepsTheNamedNumberOfFiles) {
     SoloServer solo("rotation", {"--log-max-mb", "0.01", "--log-keep", "2"});
     std::string lines;

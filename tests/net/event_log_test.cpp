@@ -1,0 +1,184 @@
+// The server log (netmode/event_log.hpp) written by the real EventLog and read back by the
+// printer `herd log` uses: what was logged comes back as text, in order, through rotation,
+// repeated payloads, lines split across reads, damage and an older text log.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "netmode/event_log.hpp"
+#include "netmode/log_format.hpp"
+
+namespace herd::net {
+namespace {
+
+std::string temp_folder(const std::string& name) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("herd-event-log-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir.string();
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// The text `herd log` prints, without the timestamps (each line's first field).
+std::vector<std::string> printed(const std::string& bytes, bool heartbeats = false) {
+    logfmt::LogPrinter printer(heartbeats);
+    std::string text;
+    const std::size_t used = printer.feed(bytes, text, true);
+    EXPECT_EQ(used, bytes.size());
+    printer.finish(text);
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const std::size_t space = line.find(' ');
+        EXPECT_TRUE(line.substr(0, space).ends_with("Z")) << line;
+        lines.push_back(line.substr(space + 1));
+    }
+    return lines;
+}
+
+TEST(EventLog, EventsAndLinesComeBackInOrderWithTheirConnections) {
+    const std::string path = temp_folder("order") + "/A.log";
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.event("conn 3 accepted from 127.0.0.1:5000");
+        log.read(3, "IAMAT kiwi +1+1 5\nIAMAT ki");  // a line split across two reads
+        log.read(3, "wi +2+2 6\nPING\n");
+        log.written(3, "AT A +0.1 kiwi +1+1 5\n");
+        log.written(1, "AT A +0.1 kiwi +1+1 5\n");  // the same bytes flooded: stored once
+        log.written(2, "AT A +0.1 kiwi +1+1 5\n");
+        log.event("peer B down on conn 1: gone");
+    }
+    const std::string bytes = slurp(path);
+    EXPECT_TRUE(bytes.starts_with(logfmt::magic));
+    EXPECT_EQ(bytes.find("AT A +0.1 kiwi"), bytes.rfind("AT A +0.1 kiwi")) << "stored once";
+    const std::vector<std::string> expected = {
+        "conn 3 accepted from 127.0.0.1:5000", "conn 3 < IAMAT kiwi +1+1 5",
+        "conn 3 < IAMAT kiwi +2+2 6",          "conn 3 > AT A +0.1 kiwi +1+1 5",
+        "conn 1 > AT A +0.1 kiwi +1+1 5",      "conn 2 > AT A +0.1 kiwi +1+1 5",
+        "peer B down on conn 1: gone"};
+    EXPECT_EQ(printed(bytes), expected);
+    EXPECT_EQ(printed(bytes, true).size(), expected.size() + 1) << "PING shown when asked";
+}
+
+TEST(EventLog, BytesOutsidePrintableAsciiAreEscapedAndLongLinesCut) {
+    const std::string path = temp_folder("escape") + "/A.log";
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.read(7, std::string("a\\b\x01\x7f") + "\n");
+        log.read(7, std::string(5000, 'x') + "\n");  // over logged_line_bytes_max
+        log.read(7, "no end");
+    }
+    const auto lines = printed(slurp(path));
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[0], "conn 7 < a\\\\b\\x01\\x7f");
+    EXPECT_EQ(lines[1], "conn 7 < " + std::string(4096, 'x') + "... (5000 bytes)");
+    EXPECT_EQ(lines[2], "conn 7 < no end (no end of line)");
+}
+
+TEST(EventLog, RotationCutsBetweenEntriesAndEveryFileReadsAlone) {
+    const std::string path = temp_folder("rotate") + "/A.log";
+    const std::size_t cap = 4000;
+    std::vector<std::string> expected;
+    {
+        EventLog log(path, EventLogOptions{cap, 3, 1 << 20});
+        ASSERT_FALSE(log.open());
+        for (int i = 0; i < 400; ++i) {
+            const std::string line = "AT A +0.1 client" + std::to_string(i) + " +1+1 5";
+            log.written(1, line + "\n");
+            log.written(2, line + "\n");  // stored as a repeat: named across a cut, written out
+            expected.push_back("conn 1 > " + line);
+            expected.push_back("conn 2 > " + line);
+            if (i % 50 == 49) log.flush();
+        }
+    }
+    std::vector<std::string> all;
+    for (const std::string suffix : {".3", ".2", ".1", ""}) {
+        ASSERT_TRUE(std::filesystem::exists(path + suffix)) << suffix;
+        const std::string bytes = slurp(path + suffix);
+        EXPECT_LE(bytes.size(), cap) << suffix;
+        EXPECT_TRUE(bytes.starts_with(logfmt::magic)) << suffix;
+        const auto lines = printed(bytes);
+        all.insert(all.end(), lines.begin(), lines.end());
+    }
+    EXPECT_FALSE(std::filesystem::exists(path + ".4"));
+    // The oldest lines went with the files past --log-keep; the rest are whole and in order.
+    ASSERT_FALSE(all.empty());
+    ASSERT_LE(all.size(), expected.size());
+    EXPECT_TRUE(std::equal(all.begin(), all.end(), expected.end() - static_cast<long>(all.size())));
+}
+
+TEST(EventLog, AnOlderTextLogAndDamageAreShownAndSkipped) {
+    const std::string dir = temp_folder("damage");
+    const std::string path = dir + "/A.log";
+    {
+        std::ofstream(path) << "2026-01-01T00:00:00.000000Z conn 1 < IAMAT old +1+1 5\n";
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.event("first run");
+    }
+    {
+        std::ofstream(path, std::ios::app) << "Egarbage that is no entry";  // a torn write
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.event("second run");
+    }
+    logfmt::LogPrinter printer(false);
+    std::string text;
+    const std::string bytes = slurp(path);
+    printer.feed(bytes, text, true);
+    EXPECT_TRUE(text.starts_with("2026-01-01T00:00:00.000000Z conn 1 < IAMAT old +1+1 5\n"))
+        << text;
+    EXPECT_NE(text.find("Z first run\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("bytes of the log unreadable here"), std::string::npos) << text;
+    EXPECT_NE(text.find("Z second run\n"), std::string::npos) << text;
+}
+
+TEST(EventLog, AnEntryStillBeingWrittenWaitsForItsEnd) {
+    const std::string path = temp_folder("partial") + "/A.log";
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.read(4, "IAMAT a +1+1 5\n");
+    }
+    const std::string bytes = slurp(path);
+    logfmt::LogPrinter printer(false);
+    std::string text;
+    const std::size_t used = printer.feed(bytes.substr(0, bytes.size() - 3), text, false);
+    EXPECT_LT(used, bytes.size() - 3);
+    EXPECT_EQ(text.find("IAMAT"), std::string::npos);
+    printer.feed(bytes.substr(used), text, true);
+    EXPECT_NE(text.find("conn 4 < IAMAT a +1+1 5\n"), std::string::npos) << text;
+}
+
+TEST(EventLog, PayloadsLongerThanAPieceAreSplitAndJoinedAgain) {
+    const std::string path = temp_folder("pieces") + "/A.log";
+    std::string json;
+    for (int i = 0; i < 3000; ++i)
+        json += "  \"line\": " + std::to_string(i) + ",\n";
+    ASSERT_GT(json.size(), 2 * logfmt::payload_piece_bytes_max);
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.written(9, json);
+    }
+    const auto lines = printed(slurp(path));
+    ASSERT_EQ(lines.size(), 3000u);
+    EXPECT_EQ(lines[1234], "conn 9 >   \"line\": 1234,");
+}
+
+}  // namespace
+}  // namespace herd::net
