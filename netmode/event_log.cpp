@@ -70,7 +70,7 @@ void EventLog::written(std::uint64_t conn, std::string_view bytes) {
 }
 
 // The serving thread's whole cost per entry: a clock read, a lock, the bytes copied (or, for
-// bytes written again, compared).
+// bytes written again or passed on, compared).
 void EventLog::append(Kind kind, std::uint64_t conn, std::string_view payload) {
     if (!started_) return;
     const std::int64_t now = now_us();
@@ -78,35 +78,51 @@ void EventLog::append(Kind kind, std::uint64_t conn, std::string_view payload) {
     do {
         const std::string_view piece = payload.substr(0, logfmt::payload_piece_bytes_max);
         payload.remove_prefix(piece.size());
-        std::uint64_t k = 0;
-        const bool again = kind == Kind::written && repeated(piece, k);
-        if (!make_room(logfmt::entry_head_bytes_max + (again ? 0 : piece.size()))) {
-            Entry lost{kind, 0, conn, 0, piece, 0};
+        if (!make_room(logfmt::entry_head_bytes_max + piece.size())) {
+            Entry lost{kind, 0, conn, 0, 0, 0, piece, 0};
             lines_lost_ += logfmt::lines_in(lost);
             lost_pending_ += logfmt::lines_in(lost);
             continue;
         }
         if (current_.used == 0) start_block(now);
+        std::uint64_t k = 0, at = 0;
+        Kind as = kind;
+        if (kind == Kind::written && repeated(piece, k))
+            as = Kind::again;
+        else if (kind == Kind::written && relayed(piece, k, at))
+            as = Kind::relayed;
         char* const base = current_.data.get();
-        char* p = base + current_.used;
-        *p++ = static_cast<char>(again ? Kind::again : kind);
-        p = logfmt::put_zigzag(p, now - last_us_);
-        last_us_ = now;
-        if (kind != Kind::event) p = logfmt::put_varint(p, conn);
-        if (again) {
+        char* p = put_entry(base + current_.used, as, now, conn);
+        if (as == Kind::again) {
             p = logfmt::put_varint(p, k);
             remember(written_[k - 1]);
+        } else if (as == Kind::relayed) {
+            p = logfmt::put_varint(p, k);
+            p = logfmt::put_varint(p, at);
+            p = logfmt::put_varint(p, piece.size());
+            remember({static_cast<std::uint32_t>(read_[k - 1].at + at),
+                      static_cast<std::uint32_t>(piece.size())});
         } else {
             p = logfmt::put_varint(p, piece.size());
             std::memcpy(p, piece.data(), piece.size());
-            if (kind == Kind::written)
-                remember({static_cast<std::uint32_t>(p - base),
-                          static_cast<std::uint32_t>(piece.size())});
+            const Span span{static_cast<std::uint32_t>(p - base),
+                            static_cast<std::uint32_t>(piece.size())};
+            if (kind == Kind::written) remember(span);
+            if (kind == Kind::read) remember_read(span);
             p += piece.size();
         }
         current_.used = static_cast<std::size_t>(p - base);
         HERD_ASSERT(current_.used <= block_bytes);
     } while (!payload.empty());
+}
+
+// An entry's kind, time and connection (an event has none).
+char* EventLog::put_entry(char* p, Kind kind, std::int64_t now, std::uint64_t conn) {
+    *p++ = static_cast<char>(kind);
+    p = logfmt::put_zigzag(p, now - last_us_);
+    last_us_ = now;
+    if (kind != Kind::event) p = logfmt::put_varint(p, conn);
+    return p;
 }
 
 // Room for `bytes` in the current block, handing a full one to the writer; false when every
@@ -143,7 +159,8 @@ void EventLog::start_block(std::int64_t now) {
     }
     current_.used = static_cast<std::size_t>(p - current_.data.get());
     last_us_ = now;
-    written_count_ = 0;  // '=' never names a payload of another block
+    written_count_ = 0;  // '=' and '^' never name a payload of another block
+    read_count_ = 0;
 }
 
 bool EventLog::repeated(std::string_view payload, std::uint64_t& k) const {
@@ -157,6 +174,38 @@ bool EventLog::repeated(std::string_view payload, std::uint64_t& k) const {
         }
     }
     return false;
+}
+
+// Bytes a recent read brought, found where the last one passed on ended (a server passes on
+// the records of a read in their order) or a little after it: the search is bounded, so a
+// reply that is no relay costs a few hundred bytes of comparison at most.
+bool EventLog::relayed(std::string_view payload, std::uint64_t& k, std::uint64_t& at) {
+    constexpr std::size_t reads_searched = 2;
+    constexpr std::size_t search_bytes_max = 512;
+    if (!current_.data || payload.empty()) return false;
+    for (std::size_t i = 0; i < std::min(read_count_, reads_searched); ++i) {
+        const Span s = read_[i];
+        const std::size_t from = read_cursor_[i];
+        if (from + payload.size() > s.size) continue;
+        const char* start = current_.data.get() + s.at + from;
+        const std::size_t window =
+            std::min<std::size_t>(s.size - from, search_bytes_max + payload.size());
+        const void* found = ::memmem(start, window, payload.data(), payload.size());
+        if (found == nullptr) continue;
+        at = from + static_cast<std::size_t>(static_cast<const char*>(found) - start);
+        read_cursor_[i] = static_cast<std::uint32_t>(at + payload.size());
+        k = i + 1;
+        return true;
+    }
+    return false;
+}
+
+void EventLog::remember_read(Span span) {
+    std::move_backward(read_.begin(), read_.end() - 1, read_.end());
+    std::move_backward(read_cursor_.begin(), read_cursor_.end() - 1, read_cursor_.end());
+    read_[0] = span;
+    read_cursor_[0] = 0;
+    read_count_ = std::min(read_count_ + 1, read_.size());
 }
 
 void EventLog::remember(Span span) {
@@ -235,6 +284,7 @@ void EventLog::start_file(std::int64_t time_us) {
     p = logfmt::put_varint(p, static_cast<std::uint64_t>(time_us));
     file_started_ = file_.write(std::string_view(head, static_cast<std::size_t>(p - head)));
     written_in_file_ = 0;
+    read_in_file_ = 0;
 }
 
 void EventLog::lose(std::string_view rest) {
@@ -250,7 +300,8 @@ void EventLog::lose(std::string_view rest) {
 // rotation between entries; a '=' that names bytes of an earlier file is written out whole.
 void EventLog::write_block(const Block& block) {
     const std::string_view data(block.data.get(), block.used);
-    std::array<std::string_view, logfmt::again_window> ring{};
+    std::array<std::string_view, logfmt::again_window> ring{};  // written payloads
+    std::array<std::string_view, logfmt::again_window> reads{};
     std::int64_t time = 0;  // of the entry before `at`
     std::size_t from = 0;   // the block's bytes before this are written
     bool rotation_failed = false;
@@ -266,13 +317,16 @@ void EventLog::write_block(const Block& block) {
         const std::int64_t before = time;
         time = e.kind == Kind::time ? static_cast<std::int64_t>(e.number) : time + e.dt_us;
         expanded.clear();
-        if (e.kind == Kind::again && e.count > written_in_file_) {
+        std::string_view bytes;  // what a written entry names, when it is written out whole
+        if (e.kind == Kind::again) bytes = ring[e.count - 1];
+        if (e.kind == Kind::relayed) bytes = reads[e.count - 1].substr(e.at, e.length);
+        if ((e.kind == Kind::again && e.count > written_in_file_) ||
+            (e.kind == Kind::relayed && e.count > read_in_file_)) {
             expanded.resize(logfmt::entry_head_bytes_max);
             char* p = expanded.data();
             *p++ = static_cast<char>(Kind::written);
             p = logfmt::put_zigzag(p, e.dt_us);
             p = logfmt::put_varint(p, e.number);
-            const std::string_view bytes = ring[e.count - 1];
             p = logfmt::put_varint(p, bytes.size());
             expanded.resize(static_cast<std::size_t>(p - expanded.data()));
             expanded.append(bytes);
@@ -295,11 +349,15 @@ void EventLog::write_block(const Block& block) {
             if (!write_to(at) || !file_.write(expanded)) return lose(data.substr(at));
             from = at + e.bytes;
         }
-        if (e.kind == Kind::written || e.kind == Kind::again) {
-            const std::string_view bytes = e.kind == Kind::written ? e.payload : ring[e.count - 1];
+        if (e.kind == Kind::written || e.kind == Kind::again || e.kind == Kind::relayed) {
             std::move_backward(ring.begin(), ring.end() - 1, ring.end());
-            ring[0] = bytes;
+            ring[0] = e.kind == Kind::written ? e.payload : bytes;
             written_in_file_ += 1;
+        }
+        if (e.kind == Kind::read) {
+            std::move_backward(reads.begin(), reads.end() - 1, reads.end());
+            reads[0] = e.payload;
+            read_in_file_ += 1;
         }
         entries_in_file_ += 1;
         at += e.bytes;

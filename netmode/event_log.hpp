@@ -4,7 +4,8 @@
 // - the serving thread encodes entries into the current block (block_bytes) under a mutex that
 //   the writer takes only to swap blocks; it never allocates once the blocks exist;
 // - bytes written again within the last few payloads (a record flooded to several peers, a
-//   reply that is also flooded) are stored once, then named;
+//   reply that is also flooded) are stored once, then named; so are bytes written that a
+//   recent read brought (a record passed on to the next server);
 // - a writer thread writes full blocks at once, and the current one about every 100 ms, as
 //   large sequential writes.
 //
@@ -82,7 +83,10 @@ class EventLog {
     bool make_room(std::size_t bytes);
     void start_block(std::int64_t now_us);
     bool repeated(std::string_view payload, std::uint64_t& k) const;
+    bool relayed(std::string_view payload, std::uint64_t& k, std::uint64_t& at);
     void remember(Span span);
+    void remember_read(Span span);
+    char* put_entry(char* p, logfmt::Kind kind, std::int64_t now, std::uint64_t conn);
     void run();
     std::vector<Block> take(bool with_current);
     void write_blocks(std::vector<Block>& blocks);
@@ -106,6 +110,9 @@ class EventLog {
     std::uint64_t lost_pending_ = 0;  // lines to mark lost at the next block's start
     std::array<Span, logfmt::again_window> written_{};  // newest first
     std::size_t written_count_ = 0;
+    std::array<Span, logfmt::again_window> read_{};                  // newest first
+    std::array<std::uint32_t, logfmt::again_window> read_cursor_{};  // where a relay may start
+    std::size_t read_count_ = 0;
     std::vector<Block> full_;
     std::vector<Block> free_;
     std::size_t blocks_ = 0;  // allocated
@@ -116,7 +123,8 @@ class EventLog {
     std::mutex io_mutex_;
     LogFile file_;
     bool file_started_ = false;        // this file (or run) has its magic
-    std::size_t written_in_file_ = 0;  // '>' and '=' entries since the magic
+    std::size_t written_in_file_ = 0;  // written payloads ('>', '=', '^') since the magic
+    std::size_t read_in_file_ = 0;     // '<' entries since the magic
     std::size_t entries_in_file_ = 0;
     std::thread thread_;
 };

@@ -85,15 +85,17 @@ Parse parse_entry(std::string_view in, Entry& e) {
         case Kind::event:
         case Kind::read:
         case Kind::written:
-        case Kind::again: {
+        case Kind::again:
+        case Kind::relayed: {
             if (!need(v)) break;
             e.dt_us = unzigzag(v);
             if (e.kind != Kind::event && !need(e.number)) break;
             std::uint64_t n = 0;
             if (!need(n)) break;
-            if (e.kind == Kind::again) {
+            if (e.kind == Kind::again || e.kind == Kind::relayed) {
                 if (n == 0 || n > again_window) return Parse::bad;
                 e.count = n;
+                if (e.kind == Kind::relayed && (!need(e.at) || !need(e.length))) break;
                 e.bytes = at;
                 return Parse::ok;
             }
@@ -119,6 +121,7 @@ std::uint64_t lines_in(const Entry& e) {
             return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::count(
                                                   e.payload.begin(), e.payload.end(), '\n')));
         case Kind::again:
+        case Kind::relayed:
             return 1;
         default:
             return 0;
@@ -213,9 +216,25 @@ void LogPrinter::entry(const Entry& e, std::string& out) {
         out += '\n';
         return;
     }
-    if (e.kind == Kind::read) return lines('<', e.number, e.payload, out);
-    const std::string payload(e.kind == Kind::again ? written_[e.count - 1]
-                                                    : std::string(e.payload));
+    if (e.kind == Kind::read) {
+        std::move_backward(read_.begin(), read_.end() - 1, read_.end());
+        read_[0] = std::string(e.payload);
+        return lines('<', e.number, e.payload, out);
+    }
+    std::string payload;
+    if (e.kind == Kind::again) {
+        payload = written_[e.count - 1];
+    } else if (e.kind == Kind::relayed) {
+        const std::string& from = read_[e.count - 1];
+        if (e.at > from.size() || e.length > from.size() - e.at) {
+            stamp(out);
+            out += "(a line written names bytes read that this log does not hold)\n";
+            return;
+        }
+        payload = from.substr(e.at, e.length);
+    } else {
+        payload = std::string(e.payload);
+    }
     std::move_backward(written_.begin(), written_.end() - 1, written_.end());
     written_[0] = payload;
     lines('>', e.number, payload, out);

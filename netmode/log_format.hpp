@@ -8,14 +8,18 @@
 //            | '<' zigzag(dt) varint(conn) varint(n) byte{n}    bytes read from a connection
 //            | '>' zigzag(dt) varint(conn) varint(n) byte{n}    bytes written to a connection
 //            | '=' zigzag(dt) varint(conn) varint(k)            written: the same bytes as the
-//                                                               k-th last '>' or '=' (1..4)
+//                                                               k-th last written payload (1..4)
+//            | '^' zigzag(dt) varint(conn) varint(k) varint(at) varint(n)
+//                                                               written: bytes at..at+n of the
+//                                                               k-th last '<' payload (1..4)
 //            | 'L' varint(count)                                lines lost here (buffer full
 //                                                               or disk trouble)
 //
 // dt is the time since the previous entry in µs (signed: the wall clock may step back). Bytes
 // read and written are stored as they were, whole lines or not (a line may span entries of its
-// connection), so a record's bytes appear once per time they crossed a socket, and repeated
-// bytes (a flood to several peers, a reply that is also flooded) once in all. Raw bytes stay
+// connection). Bytes written that were just written (a flood to several peers, a reply that is
+// also flooded) or just read (a record a server passes on) are named, not stored again: a
+// record that travels through a server is its bytes once plus where they went. Raw bytes stay
 // greppable in the file itself (`grep -a`); `herd log` prints the plain text, one line each.
 #pragma once
 
@@ -30,13 +34,13 @@ namespace herd::net::logfmt {
 
 inline constexpr std::string_view magic = "HERDLOG1\n";
 // An entry's kind, length and counters take at most this many bytes before its payload.
-inline constexpr std::size_t entry_head_bytes_max = 1 + 3 * 10;
+inline constexpr std::size_t entry_head_bytes_max = 1 + 5 * 10;
 // Longer payloads are stored as several entries of the same kind and connection.
 inline constexpr std::size_t payload_piece_bytes_max = 16 * 1024;
 // A line read is logged by at most its first this many bytes (and its length); longer ones are
 // printed so too.
 inline constexpr std::size_t logged_line_bytes_max = 4096;
-// '=' names one of this many last payloads written.
+// '=' names one of this many last payloads written, '^' one of this many last read.
 inline constexpr std::size_t again_window = 4;
 
 enum class Kind : char {
@@ -45,6 +49,7 @@ enum class Kind : char {
     read = '<',
     written = '>',
     again = '=',
+    relayed = '^',
     lost = 'L',
     magic = 'H',  // the magic's first byte: a new run (or a resynchronised one) starts here
 };
@@ -57,7 +62,9 @@ struct Entry {
     Kind kind = Kind::time;
     std::int64_t dt_us = 0;    // event, read, written, again
     std::uint64_t number = 0;  // time: µs since the epoch; read/written/again: the conn
-    std::uint64_t count = 0;   // again: k; lost: lines
+    std::uint64_t count = 0;   // again, relayed: k; lost: lines
+    std::uint64_t at = 0;      // relayed: where in the read payload
+    std::uint64_t length = 0;  // relayed: how many bytes
     std::string_view payload;  // event, read, written
     std::size_t bytes = 0;     // the whole entry's size in the file
 };
@@ -96,6 +103,7 @@ class LogPrinter {
     bool started_ = false;
     std::int64_t time_us_ = 0;
     std::array<std::string, again_window> written_;  // the last payloads written, newest first
+    std::array<std::string, again_window> read_;     // the last payloads read, newest first
     struct Partial {
         std::string kept;  // its first bytes (at most 4 KiB)
         std::size_t length = 0;

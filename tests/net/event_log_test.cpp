@@ -73,6 +73,28 @@ TEST(EventLog, EventsAndLinesComeBackInOrderWithTheirConnections) {
     EXPECT_EQ(printed(bytes, true).size(), expected.size() + 1) << "PING shown when asked";
 }
 
+TEST(EventLog, RecordsPassedOnAreStoredOnceWhereTheyWereRead) {
+    const std::string path = temp_folder("relay") + "/A.log";
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.read(1, "AT B +0.1 apple +1+1 5\nAT B +0.1 berry +1+1 5\nAT B +0.1 cherry +1+1 5\n");
+        log.written(2, "AT B +0.1 apple +1+1 5\n");     // passed on: named in the read
+        log.written(2, "AT B +0.1 cherry +1+1 5\n");    // berry was not (a duplicate, say)
+        log.written(3, "AT B +0.1 cherry +1+1 5\n");    // and again to another peer
+        log.written(2, "DIGEST 0 0000000000000000\n");  // bytes of its own
+    }
+    const std::string bytes = slurp(path);
+    for (const char* client : {"apple", "berry", "cherry"})
+        EXPECT_EQ(bytes.find(client), bytes.rfind(client)) << client << " stored once";
+    const std::vector<std::string> expected = {
+        "conn 1 < AT B +0.1 apple +1+1 5",   "conn 1 < AT B +0.1 berry +1+1 5",
+        "conn 1 < AT B +0.1 cherry +1+1 5",  "conn 2 > AT B +0.1 apple +1+1 5",
+        "conn 2 > AT B +0.1 cherry +1+1 5",  "conn 3 > AT B +0.1 cherry +1+1 5",
+        "conn 2 > DIGEST 0 0000000000000000"};
+    EXPECT_EQ(printed(bytes), expected);
+}
+
 TEST(EventLog, BytesOutsidePrintableAsciiAreEscapedAndLongLinesCut) {
     const std::string path = temp_folder("escape") + "/A.log";
     {
@@ -96,13 +118,16 @@ TEST(EventLog, RotationCutsBetweenEntriesAndEveryFileReadsAlone) {
     {
         EventLog log(path, EventLogOptions{cap, 3, 1 << 20});
         ASSERT_FALSE(log.open());
-        for (int i = 0; i < 400; ++i) {
+        for (int i = 0; i < 300; ++i) {
             const std::string line = "AT A +0.1 client" + std::to_string(i) + " +1+1 5";
-            log.written(1, line + "\n");
-            log.written(2, line + "\n");  // stored as a repeat: named across a cut, written out
+            log.read(5, "IAMAT x +1+1 5\n" + line + "\n");
+            log.written(1, line + "\n");  // passed on: named in the read
+            log.written(2, line + "\n");  // a repeat; either is written out whole across a cut
+            expected.push_back("conn 5 < IAMAT x +1+1 5");
+            expected.push_back("conn 5 < " + line);
             expected.push_back("conn 1 > " + line);
             expected.push_back("conn 2 > " + line);
-            if (i % 50 == 49) log.flush();
+            if (i % 40 == 39) log.flush();
         }
     }
     std::vector<std::string> all;
