@@ -84,6 +84,12 @@ void Log::write(std::string_view line) {
     append(text, 1);
 }
 
+void Log::write_lines(const std::string& lines) {
+    if (!started_ || lines.empty()) return;
+    HERD_ASSERT(!options_.timestamped && lines.back() == '\n');
+    append(lines, static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')));
+}
+
 void Log::append(const std::string& text, std::size_t lines) {
     if (options_.synchronous) return write_out(text, lines);
     std::lock_guard<std::mutex> lock(mutex_);

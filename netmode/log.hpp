@@ -50,6 +50,8 @@ class Log {
     std::optional<Error> open();
     bool enabled() const { return started_; }
     void write(std::string_view line);  // one line, no newline needed
+    // Whole lines, each ending in '\n', as they are (a log without timestamps).
+    void write_lines(const std::string& lines);
     void flush();
     // Closes and reopens the path (after an outside tool moved the file away).
     void reopen() { reopen_requested_ = true; }

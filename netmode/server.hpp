@@ -189,6 +189,7 @@ class Server {
     std::string name_;
     EventLog log_;
     Log trace_;
+    std::string trace_pending_;  // lines of this drain, written when it ends
     PlacesService places_;
     std::unique_ptr<Node> node_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -39,6 +39,10 @@ void Server::pump() {
     HERD_ASSERT(node_ != nullptr);
     pumping_ = true;
     drain(*node_, [this](auto&& action) { act(action); });
+    // The trace's lines go out after what the drain sent: the trace measures propagation, and
+    // its own write must not delay the floods it measures.
+    trace_.write_lines(trace_pending_);
+    trace_pending_.clear();
     if (data_) commit();
     compact_if_due();
     give_back_memory();
@@ -280,8 +284,8 @@ void Server::act(RecordApplied& applied) {
     line += "\",\"mono_ns\":" + std::to_string(t.mono.ns) + ",\"steady_ns\":" +
             std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(steady).count()) +
             ",\"wall_ns\":" + std::to_string(t.wall.seconds * nanos_per_second + t.wall.nanos) +
-            "}";
-    trace_.write(line);
+            "}\n";
+    trace_pending_ += line;
 }
 
 std::optional<TraceRecord> parse_trace_record(const std::string& line) {
