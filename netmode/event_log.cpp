@@ -269,43 +269,88 @@ void EventLog::write_blocks(std::vector<Block>& blocks) {
     if (reopen_requested_.exchange(false)) {
         file_.close();
         file_started_ = false;
+        run_started_ = false;
     }
+    // Cut by an outside tool (logrotate's copytruncate): what follows starts with the magic.
+    if (file_.shrunk()) file_started_ = false;
     for (const Block& b : blocks)
         write_block(b);
     write_failures_ = file_.failures();
 }
 
-// Each file, and each run after trouble, starts with the magic and the time.
+// Each file starts with the magic and the time; a new run (this process's first write, a
+// reopen, a write after trouble) also with 'S', and with the lines lost since the last write.
 void EventLog::start_file(std::int64_t time_us) {
-    char head[logfmt::magic.size() + 1 + 10];
+    char head[logfmt::magic.size() + 2 * (1 + 10) + 1];
     std::memcpy(head, logfmt::magic.data(), logfmt::magic.size());
     char* p = head + logfmt::magic.size();
+    if (!run_started_) *p++ = static_cast<char>(Kind::run);
     *p++ = static_cast<char>(Kind::time);
     p = logfmt::put_varint(p, static_cast<std::uint64_t>(time_us));
+    if (lost_unmarked_ > 0) {
+        *p++ = static_cast<char>(Kind::lost);
+        p = logfmt::put_varint(p, lost_unmarked_);
+    }
     file_started_ = file_.write(std::string_view(head, static_cast<std::size_t>(p - head)));
+    if (!file_started_) return;
+    run_started_ = true;
+    lost_unmarked_ = 0;
     written_in_file_ = 0;
     read_in_file_ = 0;
+    entries_in_file_ = 0;
 }
 
 void EventLog::lose(std::string_view rest) {
     Entry e;
     while (logfmt::parse_entry(rest, e) == logfmt::Parse::ok) {
         lines_lost_ += logfmt::lines_in(e);
+        lost_unmarked_ += logfmt::lines_in(e);
         rest.remove_prefix(e.bytes);
     }
-    file_started_ = false;  // what was cut short is skipped up to the next magic
+    file_started_ = false;  // the next write starts a run again
+    run_started_ = false;
+}
+
+// The file an entry of `size` bytes goes into: rotated first if the entry would take it past
+// its cap, (re)opened and started if need be. False when there is no file to write to.
+bool EventLog::ready_for(std::size_t size, std::int64_t time_before, bool& rotation_failed) {
+    if (!file_.ensure_open()) return false;
+    const std::size_t cap = options_.bytes_max;
+    const bool holds = file_started_ ? entries_in_file_ > 0 : file_.bytes() > 0;
+    const std::size_t need = size + (file_started_ ? 0 : start_bytes_max);
+    if (cap > 0 && holds && !rotation_failed && file_.bytes() + need > cap) {
+        if (file_.rotate())
+            file_started_ = false;
+        else
+            rotation_failed = true;  // on in the current file, tried again at the next block
+        if (!file_.ensure_open()) return false;
+    }
+    if (!file_started_) start_file(time_before);
+    return file_started_;
+}
+
+// A '=' or '^' entry written out whole, as a '>' of the bytes it names.
+std::string EventLog::expanded(const Entry& e, std::string_view bytes) {
+    std::string out(logfmt::entry_head_bytes_max, '\0');
+    char* p = out.data();
+    *p++ = static_cast<char>(Kind::written);
+    p = logfmt::put_zigzag(p, e.dt_us);
+    p = logfmt::put_varint(p, e.number);
+    p = logfmt::put_varint(p, bytes.size());
+    out.resize(static_cast<std::size_t>(p - out.data()));
+    out.append(bytes);
+    return out;
 }
 
 // Writes a block's entries in as few writes as it can: runs of whole entries at once, cut for
-// rotation between entries; a '=' that names bytes of an earlier file is written out whole.
+// rotation between entries; a '=' or '^' that names bytes of an earlier file is written whole.
 void EventLog::write_block(const Block& block) {
     const std::string_view data(block.data.get(), block.used);
-    std::array<std::string_view, logfmt::again_window> ring{};  // written payloads
+    std::array<std::string_view, logfmt::again_window> written{};  // payloads, newest first
     std::array<std::string_view, logfmt::again_window> reads{};
     std::int64_t time = 0;  // of the entry before `at`
     std::size_t from = 0;   // the block's bytes before this are written
     bool rotation_failed = false;
-    std::string expanded;
     auto write_to = [&](std::size_t end) {
         if (end > from && !file_.write(data.substr(from, end - from))) return false;
         from = end;
@@ -316,42 +361,28 @@ void EventLog::write_block(const Block& block) {
         HERD_ASSERT(logfmt::parse_entry(data.substr(at), e) == logfmt::Parse::ok);
         const std::int64_t before = time;
         time = e.kind == Kind::time ? static_cast<std::int64_t>(e.number) : time + e.dt_us;
-        expanded.clear();
-        std::string_view bytes;  // what a written entry names, when it is written out whole
-        if (e.kind == Kind::again) bytes = ring[e.count - 1];
+        std::string_view bytes = e.payload;  // what a written entry stands for
+        if (e.kind == Kind::again) bytes = written[e.count - 1];
         if (e.kind == Kind::relayed) bytes = reads[e.count - 1].substr(e.at, e.length);
-        if ((e.kind == Kind::again && e.count > written_in_file_) ||
-            (e.kind == Kind::relayed && e.count > read_in_file_)) {
-            expanded.resize(logfmt::entry_head_bytes_max);
-            char* p = expanded.data();
-            *p++ = static_cast<char>(Kind::written);
-            p = logfmt::put_zigzag(p, e.dt_us);
-            p = logfmt::put_varint(p, e.number);
-            p = logfmt::put_varint(p, bytes.size());
-            expanded.resize(static_cast<std::size_t>(p - expanded.data()));
-            expanded.append(bytes);
-        }
-        const std::size_t size = expanded.empty() ? e.bytes : expanded.size();
-        const bool over = options_.bytes_max > 0 && entries_in_file_ > 0 && !rotation_failed &&
+        const bool names = e.kind == Kind::again || e.kind == Kind::relayed;
+        // Room for the entry written whole: a rotation before it leaves nothing it could name.
+        const std::size_t size = e.bytes + (names ? bytes.size() + 10 : 0);
+        const bool over = options_.bytes_max > 0 && !rotation_failed &&
                           file_.bytes() + (at - from) + size > options_.bytes_max;
-        if (over || !file_started_ || !file_.is_open()) {
+        if (!file_started_ || !file_.is_open() || over) {
             if (!write_to(at)) return lose(data.substr(from));
-            if (over && !file_.rotate()) rotation_failed = true;
-            if (over && file_.is_open() && !rotation_failed) file_started_ = false;
-            if (!file_.ensure_open()) return lose(data.substr(at));
-            if (!file_started_) {
-                start_file(e.kind == Kind::time ? static_cast<std::int64_t>(e.number) : before);
-                if (!file_started_) return lose(data.substr(at));
-                entries_in_file_ = 0;
-            }
+            if (!ready_for(size, e.kind == Kind::time ? time : before, rotation_failed))
+                return lose(data.substr(at));
         }
-        if (!expanded.empty()) {
-            if (!write_to(at) || !file_.write(expanded)) return lose(data.substr(at));
+        const bool whole = (e.kind == Kind::again && e.count > written_in_file_) ||
+                           (e.kind == Kind::relayed && e.count > read_in_file_);
+        if (whole) {
+            if (!write_to(at) || !file_.write(expanded(e, bytes))) return lose(data.substr(at));
             from = at + e.bytes;
         }
-        if (e.kind == Kind::written || e.kind == Kind::again || e.kind == Kind::relayed) {
-            std::move_backward(ring.begin(), ring.end() - 1, ring.end());
-            ring[0] = e.kind == Kind::written ? e.payload : bytes;
+        if (e.kind == Kind::written || names) {
+            std::move_backward(written.begin(), written.end() - 1, written.end());
+            written[0] = bytes;
             written_in_file_ += 1;
         }
         if (e.kind == Kind::read) {

@@ -92,6 +92,10 @@ class EventLog {
     void write_blocks(std::vector<Block>& blocks);
     void write_block(const Block& block);
     void start_file(std::int64_t time_us);
+    bool ready_for(std::size_t size, std::int64_t time_before, bool& rotation_failed);
+    static std::string expanded(const logfmt::Entry& e, std::string_view bytes);
+    // What start_file writes at most.
+    static constexpr std::size_t start_bytes_max = 9 + 1 + 2 * (1 + 10);
     void lose(std::string_view rest);
     void give_back(std::vector<Block>& blocks);
 
@@ -123,6 +127,8 @@ class EventLog {
     std::mutex io_mutex_;
     LogFile file_;
     bool file_started_ = false;        // this file (or run) has its magic
+    bool run_started_ = false;         // this process's run is marked ('S') in the file
+    std::uint64_t lost_unmarked_ = 0;  // lines lost to disk trouble, not yet marked ('L')
     std::size_t written_in_file_ = 0;  // written payloads ('>', '=', '^') since the magic
     std::size_t read_in_file_ = 0;     // '<' entries since the magic
     std::size_t entries_in_file_ = 0;

@@ -86,6 +86,14 @@ bool LogFile::rotate() {
     return ensure_open();
 }
 
+bool LogFile::shrunk() {
+    if (fd_ < 0) return false;
+    const std::size_t now = size_of(fd_);
+    if (now >= bytes_) return false;
+    bytes_ = now;
+    return true;
+}
+
 bool LogFile::write(std::string_view bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
@@ -93,7 +101,7 @@ bool LogFile::write(std::string_view bytes) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             trouble(std::string("cannot write: ") + std::strerror(n < 0 ? errno : ENOSPC));
-            bytes_ += done;
+            if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) bytes_ += done;
             return false;
         }
         done += static_cast<std::size_t>(n);

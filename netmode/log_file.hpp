@@ -32,8 +32,12 @@ class LogFile {
     // FILE -> FILE.1 -> ... -> FILE.keep, then a new FILE; false (reported) on failure, after
     // which writing goes on in the current file if it is still open.
     bool rotate();
-    // Writes all of `bytes`; false (reported) if it could not, with what was written counted.
+    // Writes all of `bytes`; false (reported) if it could not. A write cut short is cut back
+    // off the file where it can be, so that what follows starts where an entry ends.
     bool write(std::string_view bytes);
+    // True once when the file became shorter than what was written to it (an outside tool
+    // truncated it: logrotate's copytruncate); its size is taken as it is now.
+    bool shrunk();
     void close();
 
     bool is_open() const { return fd_ >= 0; }

@@ -68,6 +68,9 @@ Parse parse_entry(std::string_view in, Entry& e) {
     std::uint64_t v = 0;
     auto need = [&](std::uint64_t& field) { return get_varint(in, at, field); };
     switch (e.kind) {
+        case Kind::run:
+            e.bytes = 1;
+            return Parse::ok;
         case Kind::magic:
             if (in.size() < magic.size())
                 return magic.starts_with(in) ? Parse::incomplete : Parse::bad;
@@ -192,10 +195,39 @@ void LogPrinter::lines(char dir, std::uint64_t conn, std::string_view bytes, std
     }
 }
 
+// A '=' or '^' names bytes this printer holds (a file printed from its middle may not).
+bool LogPrinter::names_known(const Entry& e, std::string& out) {
+    const bool known = e.kind == Kind::again
+                           ? e.count <= written_known_
+                           : e.count <= read_known_ && e.at <= read_[e.count - 1].size() &&
+                                 e.length <= read_[e.count - 1].size() - e.at;
+    if (known) return true;
+    stamp(out);
+    out += "conn ";
+    append_decimal(out, e.number);
+    out += " > (bytes written that this log names but does not hold)\n";
+    return false;
+}
+
+void LogPrinter::unfinished(std::string& out) {
+    for (const auto& [key, p] : partial_) {
+        line(key.first, key.second, p.kept, p.length, out);
+        if (!out.empty() && out.back() == '\n') {
+            out.pop_back();
+            out += " (no end of line)\n";
+        }
+    }
+    partial_.clear();
+}
+
 void LogPrinter::entry(const Entry& e, std::string& out) {
     switch (e.kind) {
         case Kind::magic:
             started_ = true;
+            return;
+        case Kind::run:
+            unfinished(out);
+            written_known_ = read_known_ = 0;
             return;
         case Kind::time:
             time_us_ = static_cast<std::int64_t>(e.number);
@@ -209,7 +241,9 @@ void LogPrinter::entry(const Entry& e, std::string& out) {
         default:
             break;
     }
-    time_us_ += e.dt_us;
+    // (Wrapping, not overflowing, on a damaged or forged time.)
+    time_us_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(time_us_) +
+                                         static_cast<std::uint64_t>(e.dt_us));
     if (e.kind == Kind::event) {
         stamp(out);
         append_escaped(out, e.payload);
@@ -219,24 +253,20 @@ void LogPrinter::entry(const Entry& e, std::string& out) {
     if (e.kind == Kind::read) {
         std::move_backward(read_.begin(), read_.end() - 1, read_.end());
         read_[0] = std::string(e.payload);
+        read_known_ = std::min(read_known_ + 1, read_.size());
         return lines('<', e.number, e.payload, out);
     }
     std::string payload;
-    if (e.kind == Kind::again) {
-        payload = written_[e.count - 1];
-    } else if (e.kind == Kind::relayed) {
-        const std::string& from = read_[e.count - 1];
-        if (e.at > from.size() || e.length > from.size() - e.at) {
-            stamp(out);
-            out += "(a line written names bytes read that this log does not hold)\n";
-            return;
-        }
-        payload = from.substr(e.at, e.length);
+    if (e.kind == Kind::again || e.kind == Kind::relayed) {
+        if (!names_known(e, out)) return;
+        payload = e.kind == Kind::again ? written_[e.count - 1]
+                                        : read_[e.count - 1].substr(e.at, e.length);
     } else {
         payload = std::string(e.payload);
     }
     std::move_backward(written_.begin(), written_.end() - 1, written_.end());
     written_[0] = payload;
+    written_known_ = std::min(written_known_ + 1, written_.size());
     lines('>', e.number, payload, out);
 }
 
@@ -276,14 +306,7 @@ std::size_t LogPrinter::feed(std::string_view data, std::string& out, bool at_en
 }
 
 void LogPrinter::finish(std::string& out) {
-    for (const auto& [key, p] : partial_) {
-        line(key.first, key.second, p.kept, p.length, out);
-        if (!out.empty() && out.back() == '\n') {
-            out.pop_back();
-            out += " (no end of line)\n";
-        }
-    }
-    partial_.clear();
+    unfinished(out);
 }
 
 }  // namespace herd::net::logfmt

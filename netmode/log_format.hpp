@@ -14,6 +14,10 @@
 //                                                               k-th last '<' payload (1..4)
 //            | 'L' varint(count)                                lines lost here (buffer full
 //                                                               or disk trouble)
+//            | 'S'                                              a run starts (a process began
+//                                                               writing, or began again after
+//                                                               trouble): lines left unfinished
+//                                                               before it stay so
 //
 // dt is the time since the previous entry in µs (signed: the wall clock may step back). Bytes
 // read and written are stored as they were, whole lines or not (a line may span entries of its
@@ -51,6 +55,7 @@ enum class Kind : char {
     again = '=',
     relayed = '^',
     lost = 'L',
+    run = 'S',
     magic = 'H',  // the magic's first byte: a new run (or a resynchronised one) starts here
 };
 
@@ -78,9 +83,11 @@ std::uint64_t lines_in(const Entry& e);
 
 // Renders entries as the log's text, one line per event and per line read or written:
 //   2026-12-07T18:31:43.246628Z conn 3 < IAMAT kiwi +34.068930-118.445127 1796668303.0
-// Bytes outside printable ASCII are escaped (\\, \xNN); a line longer than 4 KiB is printed by
-// its first 4 KiB and its length; heartbeats (PING) are left out unless asked for. A line is
-// printed with the time of the entry that completes it.
+// Control bytes and the backslash are escaped (\\, \xNN; other bytes, UTF-8, are printed as
+// they are); a line longer than 4 KiB is printed by its first 4 KiB and its length; heartbeats
+// (PING) are left out unless asked for. A line is printed with the time of the entry that
+// completes it; one left unfinished when a run ends, at the run's end. One printer reads the
+// files of a rotated log in order (oldest first) as one log.
 class LogPrinter {
   public:
     explicit LogPrinter(bool heartbeats) : heartbeats_(heartbeats) {}
@@ -98,12 +105,16 @@ class LogPrinter {
     void line(char dir, std::uint64_t conn, std::string_view kept, std::size_t length,
               std::string& out);
     void stamp(std::string& out) const;
+    void unfinished(std::string& out);
+    bool names_known(const Entry& e, std::string& out);
 
     bool heartbeats_;
     bool started_ = false;
     std::int64_t time_us_ = 0;
     std::array<std::string, again_window> written_;  // the last payloads written, newest first
     std::array<std::string, again_window> read_;     // the last payloads read, newest first
+    std::size_t written_known_ = 0;                  // of written_ since this run began
+    std::size_t read_known_ = 0;
     struct Partial {
         std::string kept;  // its first bytes (at most 4 KiB)
         std::size_t length = 0;

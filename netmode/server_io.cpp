@@ -249,13 +249,15 @@ void Server::log_read(Conn& c, std::string_view bytes) {
         c.log_line_bytes += end - at;
         if (c.log_line_bytes > cap) {
             const std::size_t room = cap - std::min(before, cap);
-            log_.read(c.id, bytes.substr(logged, at + std::min(room, end - at) - logged));
+            const std::size_t kept = at + std::min(room, end - at) - logged;
+            if (kept > 0) log_.read(c.id, bytes.substr(logged, kept));
             logged = end;
             if (nl) {
                 log_.read(c.id, "\n");
-                log_.event("conn " + std::to_string(c.id) + " < (the line above had " +
+                // Said as an event ("conn N:", never "conn N <"): no client can forge it.
+                log_.event("conn " + std::to_string(c.id) + ": the line it sent above had " +
                            std::to_string(c.log_line_bytes) + " bytes; the log keeps the first " +
-                           std::to_string(cap) + ")");
+                           std::to_string(cap));
                 logged = end + 1;
             }
         }

@@ -31,12 +31,15 @@ std::string slurp(const std::string& path) {
     return s.str();
 }
 
-// The text `herd log` prints, without the timestamps (each line's first field).
-std::vector<std::string> printed(const std::string& bytes, bool heartbeats = false) {
+// The text `herd log` prints for a log's files (oldest first), without the timestamps (each
+// line's first field).
+std::vector<std::string> printed(const std::vector<std::string>& files, bool heartbeats = false) {
     logfmt::LogPrinter printer(heartbeats);
     std::string text;
-    const std::size_t used = printer.feed(bytes, text, true);
-    EXPECT_EQ(used, bytes.size());
+    for (const std::string& bytes : files) {
+        const std::size_t used = printer.feed(bytes, text, true);
+        EXPECT_EQ(used, bytes.size());
+    }
     printer.finish(text);
     std::vector<std::string> lines;
     std::istringstream in(text);
@@ -46,6 +49,9 @@ std::vector<std::string> printed(const std::string& bytes, bool heartbeats = fal
         lines.push_back(line.substr(space + 1));
     }
     return lines;
+}
+std::vector<std::string> printed(const std::string& bytes, bool heartbeats = false) {
+    return printed(std::vector<std::string>{bytes}, heartbeats);
 }
 
 TEST(EventLog, EventsAndLinesComeBackInOrderWithTheirConnections) {
@@ -120,30 +126,87 @@ TEST(EventLog, RotationCutsBetweenEntriesAndEveryFileReadsAlone) {
         ASSERT_FALSE(log.open());
         for (int i = 0; i < 300; ++i) {
             const std::string line = "AT A +0.1 client" + std::to_string(i) + " +1+1 5";
-            log.read(5, "IAMAT x +1+1 5\n" + line + "\n");
+            log.read(5, "IAMAT x +1+1 5\n" + line + "\nIAMAT spl");  // a line split in two
+            log.read(5, "it" + std::to_string(i) + "\n");
             log.written(1, line + "\n");  // passed on: named in the read
             log.written(2, line + "\n");  // a repeat; either is written out whole across a cut
-            expected.push_back("conn 5 < IAMAT x +1+1 5");
-            expected.push_back("conn 5 < " + line);
-            expected.push_back("conn 1 > " + line);
-            expected.push_back("conn 2 > " + line);
+            log.written(3, line + "\n");
+            for (const std::string& l : std::vector<std::string>{
+                     "conn 5 < IAMAT x +1+1 5", "conn 5 < " + line,
+                     "conn 5 < IAMAT split" + std::to_string(i), "conn 1 > " + line,
+                     "conn 2 > " + line, "conn 3 > " + line})
+                expected.push_back(l);
             if (i % 40 == 39) log.flush();
         }
     }
-    std::vector<std::string> all;
+    std::vector<std::string> files;
     for (const std::string suffix : {".3", ".2", ".1", ""}) {
         ASSERT_TRUE(std::filesystem::exists(path + suffix)) << suffix;
-        const std::string bytes = slurp(path + suffix);
-        EXPECT_LE(bytes.size(), cap) << suffix;
-        EXPECT_TRUE(bytes.starts_with(logfmt::magic)) << suffix;
-        const auto lines = printed(bytes);
-        all.insert(all.end(), lines.begin(), lines.end());
+        files.push_back(slurp(path + suffix));
+        EXPECT_LE(files.back().size(), cap) << suffix;
+        EXPECT_TRUE(files.back().starts_with(logfmt::magic)) << suffix;
+        for (const std::string& line : printed(files.back()))  // each file alone
+            EXPECT_EQ(line.find("does not hold"), std::string::npos) << suffix << ": " << line;
     }
     EXPECT_FALSE(std::filesystem::exists(path + ".4"));
-    // The oldest lines went with the files past --log-keep; the rest are whole and in order.
-    ASSERT_FALSE(all.empty());
+    // All files through one printer, as `herd log NAME.log.3 ... NAME.log` reads them: the oldest
+    // lines went with the files past --log-keep; the rest are whole (a line split by a cut too)
+    // and in order.
+    const auto all = printed(files);
+    ASSERT_GT(all.size(), 100u);
     ASSERT_LE(all.size(), expected.size());
-    EXPECT_TRUE(std::equal(all.begin(), all.end(), expected.end() - static_cast<long>(all.size())));
+    const auto tail = expected.end() - static_cast<long>(all.size() - 1);
+    EXPECT_TRUE(std::equal(all.begin() + 1, all.end(), tail));
+}
+
+TEST(EventLog, RepliesRepeatedAcrossManyTinyFilesAreAllPrinted) {
+    const std::string path = temp_folder("tiny") + "/A.log";
+    {
+        // Smaller than two entries: nearly every '=' meets a cut.
+        EventLog log(path, EventLogOptions{60, 1000, 1 << 20});
+        ASSERT_FALSE(log.open());
+        for (int i = 0; i < 200; ++i)
+            log.written(2, "? dup\n");
+    }
+    std::vector<std::string> files;
+    for (int k = 1000; k >= 1; --k)
+        if (std::filesystem::exists(path + "." + std::to_string(k)))
+            files.push_back(slurp(path + "." + std::to_string(k)));
+    files.push_back(slurp(path));
+    EXPECT_GT(files.size(), 20u);
+    EXPECT_EQ(printed(files), std::vector<std::string>(200, "conn 2 > ? dup"));
+}
+
+TEST(EventLog, AFileCutFromOutsideStartsAgainWithTheMagic) {
+    const std::string path = temp_folder("copytruncate") + "/A.log";
+    EventLog log(path);
+    ASSERT_FALSE(log.open());
+    log.read(1, "IAMAT before +1+1 5\n");
+    log.flush();
+    std::filesystem::resize_file(path, 0);  // logrotate's copytruncate
+    log.read(1, "IAMAT after +1+1 5\n");
+    log.flush();
+    const std::string bytes = slurp(path);
+    EXPECT_TRUE(bytes.starts_with(logfmt::magic));
+    EXPECT_EQ(printed(bytes), std::vector<std::string>{"conn 1 < IAMAT after +1+1 5"});
+}
+
+TEST(EventLog, ALineLeftUnfinishedByOneRunIsNotJoinedToTheNext) {
+    const std::string path = temp_folder("runs") + "/A.log";
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.read(2, "OLD-RUN-UNFINISHED");
+        log.event("stopped");
+    }
+    {
+        EventLog log(path);
+        ASSERT_FALSE(log.open());
+        log.read(2, "IAMAT new +1+1 1\n");
+    }
+    EXPECT_EQ(printed(slurp(path)),
+              (std::vector<std::string>{"stopped", "conn 2 < OLD-RUN-UNFINISHED (no end of line)",
+                                        "conn 2 < IAMAT new +1+1 1"}));
 }
 
 TEST(EventLog, AnOlderTextLogAndDamageAreShownAndSkipped) {
