@@ -25,6 +25,7 @@ constexpr const char* usage_text =
     "  fmt          print scenario files in canonical form (--check, --write)\n"
     "  bench        load HOST:PORT | propagation: measure a real herd\n"
     "  log          print server logs as text (--follow: as they grow)\n"
+    "  check        check a client history for session anomalies and stale reads\n"
     "  data         check DIR | repair DIR: look into and salvage a server's data folder\n"
     "  demo         answer an IAMAT and a WHATSAT through the core (no network)\n"
     "  version      print the version and the git commit it was built from\n"
@@ -74,6 +75,7 @@ int dispatch(int argc, char** argv) {
     if (command == "data") return herd::cli::run_data(argc - 1, argv + 1);
     if (command == "fmt") return herd::cli::run_fmt(argc - 1, argv + 1);
     if (command == "log") return herd::cli::run_log(argc - 1, argv + 1);
+    if (command == "check") return herd::cli::run_check(argc - 1, argv + 1);
     if (command == "demo") {
         if (argc > 2 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
             std::cout << "usage: herd demo\n\nAnswers a few client lines through the core alone.\n";

@@ -14,5 +14,6 @@ int run_sweep(int argc, char** argv);
 int run_data(int argc, char** argv);
 int run_fmt(int argc, char** argv);
 int run_log(int argc, char** argv);
+int run_check(int argc, char** argv);
 
 }  // namespace herd::cli

@@ -1,0 +1,62 @@
+// `herd check`: a client history (history.hpp) checked for what a client of an eventually
+// consistent herd may see and what it must not. Per client session (process), like Elle:
+//   monotonic-reads   a session reads a client's record older than one it read before;
+//   read-your-writes  a session reads a client's record older than one it wrote (and was
+//                     acknowledged) before: the herd does not promise it across servers, so
+//                     this is a count of windows, not a bug by itself;
+//   lost-write        a client's newest acknowledged record is missing, with no newer one, from
+//                     a server's last read of that client, invoked past the settle time after
+//                     the acknowledgement;
+//   impossible-read   a read returns a record no client ever sent (or of another client).
+// Each is reported with its minimal witness (the two operations, their servers and times). And
+// a summary of stale reads: reads that returned older than the newest record acknowledged
+// before they were invoked, and by how long. One pass over the history, O(n log n).
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "history/history.hpp"
+
+namespace herd::history {
+
+enum class AnomalyKind { monotonic_reads, read_your_writes, lost_write, impossible_read };
+const char* anomaly_name(AnomalyKind kind);
+
+// An operation as a witness names it: where it is in the file, and the operation.
+struct Witness {
+    std::size_t line_number = 0;
+    Operation op;
+};
+
+struct Anomaly {
+    AnomalyKind kind;
+    std::string what;                // one line: what went wrong
+    std::vector<Witness> witnesses;  // the earlier operation first
+};
+
+struct CheckOptions {
+    std::int64_t settle_ns = 1'000'000'000;  // lost-write: reads this long after the ack count
+    std::size_t anomalies_shown_max = 20;    // of each kind (all are counted)
+};
+
+struct CheckResult {
+    std::size_t operations = 0, iamats = 0, whatsats = 0, processes = 0, servers = 0;
+    std::map<AnomalyKind, std::size_t> counts;
+    std::vector<Anomaly> anomalies;      // the first anomalies_shown_max of each kind
+    std::vector<std::int64_t> stale_ns;  // how stale each stale read was, sorted
+    std::size_t anomaly_total() const;
+};
+
+// Reads and checks a whole history; an Error (exit 2) names `name:line:` of a malformed line
+// (not JSON, a missing field, lines out of completion order, a session's operations overlapping).
+Result<CheckResult> check_history(std::istream& in, const std::string& name,
+                                  const CheckOptions& options = {});
+// What `herd check` prints.
+std::string format_check(const CheckResult& r, const std::string& name);
+
+}  // namespace herd::history
