@@ -25,7 +25,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: herd sim SCENARIO [--seed N] [--trace FILE.jsonl] [--report FILE.json]\n"
-    "                         [--html FILE.html] [--strict]\n";
+    "                         [--html FILE.html] [--history FILE.jsonl] [--strict]\n";
 
 }  // namespace
 
@@ -102,7 +102,7 @@ std::optional<Error> overwrites_scenario(const po::variables_map& vm) {
     std::error_code ec;
     std::map<fs::path, std::string> named{
         {fs::weakly_canonical(vm["scenario"].as<std::string>(), ec), "the scenario file"}};
-    for (const char* flag : {"trace", "report", "html"}) {
+    for (const char* flag : {"trace", "report", "html", "history"}) {
         if (!vm.count(flag)) continue;
         const auto [it, added] = named.try_emplace(
             fs::weakly_canonical(vm[flag].as<std::string>(), ec), std::string("--") + flag);
@@ -192,8 +192,11 @@ void describe(po::options_description& visible) {
         "report", po::value<std::string>(), "write the report as JSON to this file")(
         "html", po::value<std::string>(),
         "write a self-contained HTML report (timeline, space-time diagram, staleness heatmap, "
-        "propagation) to this file")("strict", "treat the scenario's warnings as errors (exit 2)")(
-        "quiet,q", "no progress on stderr");
+        "propagation) to this file")(
+        "history", po::value<std::string>(),
+        "write the clients' history (every IAMAT and WHATSAT, for `herd check`) to this file")(
+        "strict", "treat the scenario's warnings as errors (exit 2)")("quiet,q",
+                                                                      "no progress on stderr");
 }
 
 int run_sim(int argc, char** argv) {
@@ -235,6 +238,13 @@ int run_sim(int argc, char** argv) {
         if (!trace) return report(line, unwritable_trace);
         options.trace = &trace;
     }
+    std::ofstream history;
+    if (vm.count("history")) {
+        history.open(vm["history"].as<std::string>(), std::ios::binary | std::ios::trunc);
+        if (!history)
+            return report(line, Error{"cannot write " + vm["history"].as<std::string>(), 2});
+        options.history = &history;
+    }
     bool shown = false;
     if (!vm.count("quiet")) options.progress = progress_printer(scenario, &shown);
     const sim::SimResult result = sim::Simulator(scenario, options).run();
@@ -248,6 +258,11 @@ int run_sim(int argc, char** argv) {
     if (trace.is_open()) {
         trace.close();
         if (!trace) return report(line, unwritable_trace);
+    }
+    if (history.is_open()) {
+        history.close();
+        if (!history)
+            return report(line, Error{"cannot write " + vm["history"].as<std::string>(), 2});
     }
     if (auto e = write_files(vm, scenario, result, trace_path)) return report(line, *e);
     return result.passed() ? 0 : 1;

@@ -28,7 +28,7 @@ Result<Operation> parse_operation(std::string_view text) {
         const auto* v = member(d, name);
         if (!v || !v->IsString())
             return Error{std::string("expected \"") + name + "\": a string", 2};
-        field->assign(v->GetString(), v->GetStringLength());
+        *field = bytes_of_json_string({v->GetString(), v->GetStringLength()});
     }
     const auto* kind = member(d, "op");
     const std::string_view o = kind && kind->IsString() ? kind->GetString() : "";
@@ -38,7 +38,8 @@ Result<Operation> parse_operation(std::string_view text) {
     const auto* reply = member(d, "reply");
     if (!reply || !(reply->IsString() || reply->IsNull()))
         return Error{"expected \"reply\": a string or null", 2};
-    if (reply->IsString()) op.reply = std::string(reply->GetString(), reply->GetStringLength());
+    if (reply->IsString())
+        op.reply = bytes_of_json_string({reply->GetString(), reply->GetStringLength()});
     const auto* invoke = member(d, "invoke_ns");
     const auto* complete = member(d, "complete_ns");
     if (!invoke || !invoke->IsInt64() || !complete || !complete->IsInt64())

@@ -16,6 +16,7 @@
 #include "sim/checker.hpp"
 #include "sim/driver.hpp"
 #include "sim/events.hpp"
+#include "sim/history_recorder.hpp"
 #include "sim/trace.hpp"
 #include "sim/workload.hpp"
 
@@ -37,7 +38,10 @@ class Simulator::Impl final : public Driver::Owner {
           workload_prng_(scenario.seed * 4 + 3),
           driver_(scenario, *this, trace_, result_.stats,
                   Driver::Seeds{scenario.seed * 4 + 1, scenario.seed * 4 + 4}),
-          checker_(scenario, result_, trace_) {}
+          checker_(scenario, result_, trace_) {
+        if (options_.history != nullptr)
+            history_ = std::make_unique<HistoryRecorder>(*options_.history);
+    }
 
     SimResult run();
 
@@ -50,10 +54,12 @@ class Simulator::Impl final : public Driver::Owner {
             a.via.empty() ? std::optional<Timestamp>(driver_.now_of(s).wall) : std::nullopt);
     }
     void client_received(int client, const std::string& bytes) override {
-        clients_[static_cast<std::size_t>(client)].received += bytes;
+        if (history_) history_->received(client, bytes);
+        if (client < history_only) clients_[static_cast<std::size_t>(client)].received += bytes;
     }
     void client_closed(int client) override {
-        clients_[static_cast<std::size_t>(client)].complete = true;
+        if (history_) history_->completed(client, now());
+        if (client < history_only) clients_[static_cast<std::size_t>(client)].complete = true;
     }
 
   private:
@@ -74,6 +80,14 @@ class Simulator::Impl final : public Driver::Owner {
     Checker checker_;
     std::vector<SimClient> clients_;
     std::vector<int> latest_send_;  // per server: index into clients_, or -1
+    // With --history: the recorder, and the connections of workload IAMATs, numbered from
+    // history_only up (those of `send` statements are indices into clients_).
+    static constexpr int history_only = 1 << 30;
+    std::unique_ptr<HistoryRecorder> history_;
+    int workload_connections_ = 0;
+    const std::string& server_name(int s) const {
+        return sc_.herd.servers[static_cast<std::size_t>(s)].name.str();
+    }
 };
 
 // ---------------------------------------------------------------- servers
@@ -115,8 +129,11 @@ void Simulator::Impl::workload(EvWorkload& w) {
     } else {
         const int target = live[workload_prng_.below(live.size())];
         result_.stats.workload_iamats += 1;
-        driver_.client_send(target,
-                            workload_line(draw, sc_.epoch + Duration{now().ns}, step.prefix), -1);
+        const std::string line = workload_line(draw, sc_.epoch + Duration{now().ns}, step.prefix);
+        // (Numbered only for a history: a connection's number changes nothing else.)
+        const int id = history_ ? history_only + workload_connections_++ : -1;
+        if (history_) history_->invoked(id, server_name(target), line, now());
+        driver_.client_send(target, line, id);
     }
     // The next IAMAT of this workload, at its own instant.
     const std::uint64_t next = w.index + 1;
@@ -163,12 +180,15 @@ void Simulator::Impl::run_send(const SendStep& send) {
     const int client = static_cast<int>(clients_.size());
     clients_.push_back(SimClient{send.server, {}, false, false});
     latest_send_[static_cast<std::size_t>(send.server)] = client;
+    const std::string line = send_line(send.line, sc_.epoch + Duration{now().ns});
+    if (history_) history_->invoked(client, server_name(send.server), line, now());
     if (!driver_.up(send.server)) {
         result_.stats.sends_refused += 1;
         clients_.back().refused = true;
+        if (history_) history_->completed(client, now());  // refused: no reply
         return;
     }
-    driver_.client_send(send.server, send_line(send.line, sc_.epoch + Duration{now().ns}), client);
+    driver_.client_send(send.server, line, client);
 }
 
 void Simulator::Impl::run_fault(const StepAction& a) {
@@ -204,6 +224,7 @@ SimResult Simulator::Impl::run() {
         driver_.queue().push(sc_.steps[i].at, EvStep{i});
     const Instant end = sc_.end();
     driver_.run_until(end, options_.progress);
+    if (history_) history_->finish(end);
     result_.end = end;
     driver_.count_live_traffic();  // crashed servers' traffic was counted at their crash
     result_.traced = trace_.enabled();

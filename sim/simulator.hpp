@@ -107,7 +107,8 @@ struct SimResult {
 };
 
 struct SimOptions {
-    std::ostream* trace = nullptr;  // JSON lines, when wanted
+    std::ostream* trace = nullptr;    // JSON lines, when wanted
+    std::ostream* history = nullptr;  // the clients' history (design §11), when wanted
     bool hash_trace = false;        // compute the trace hash even without a trace stream
     // Called now and then (every few thousand events) so a driver can show progress.
     std::function<void(Instant now, const SimStats&)> progress;

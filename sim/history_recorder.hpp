@@ -1,0 +1,48 @@
+// HistoryRecorder: the client history of a simulated run (design §11, `herd sim --history`):
+// every IAMAT and WHATSAT a `send` or a workload made, with its invocation (when the client
+// sent it) and completion (when its reply was whole: the server closed the connection, or the
+// run ended without one), in scenario time. Each operation is a session of its own (a `send`
+// is one connection), so session anomalies need workloads with sessions; stale reads, lost and
+// impossible records show all the same.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "core/time.hpp"
+
+namespace herd::sim {
+
+class HistoryRecorder {
+  public:
+    explicit HistoryRecorder(std::ostream& out) : out_(out) {}
+
+    // A client sent `bytes` (one request line and its '\n') to `server` on connection `id`.
+    void invoked(int id, const std::string& server, std::string_view bytes, Instant now);
+    void received(int id, std::string_view bytes);
+    void completed(int id, Instant now);
+    // The run ended: what is still waiting completes without a reply.
+    void finish(Instant end);
+
+  private:
+    struct Pending {
+        std::uint64_t process = 0;
+        std::string server;
+        bool iamat = true;
+        std::string client;
+        std::string line;
+        std::string reply;  // up to its first '\n'
+        bool replied = false;
+        std::int64_t invoke_ns = 0;
+    };
+    void write(const Pending& p, std::int64_t complete_ns);
+
+    std::ostream& out_;
+    std::map<int, Pending> pending_;  // by connection, in the order they were sent
+    std::uint64_t next_process_ = 1;
+};
+
+}  // namespace herd::sim
