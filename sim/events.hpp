@@ -53,9 +53,10 @@ struct EvTimer {  // a server's Node timer is due
     std::uint64_t life;
     std::uint64_t generation;
 };
-struct EvWorkload {  // the next IAMAT of a workload
+struct EvWorkload {  // the next IAMAT (or, with reads=, WHATSAT) of a workload
     std::size_t step;
     std::uint64_t index;
+    bool read = false;
 };
 
 using Event = std::variant<EvStep, EvDeliver, EvCloseNotice, EvDialDone, EvClientOpen, EvPlaces,

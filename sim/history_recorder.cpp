@@ -6,13 +6,13 @@
 namespace herd::sim {
 
 void HistoryRecorder::invoked(int id, const std::string& server, std::string_view bytes,
-                              Instant now) {
+                              Instant now, std::uint64_t process) {
     const std::string_view line = bytes.substr(0, bytes.find('\n'));
     std::string_view rest = line;
     const std::string_view verb = take_field(rest);
     if (verb != "IAMAT" && verb != "WHATSAT") return;  // not an operation of the protocol
     Pending p;
-    p.process = next_process_++;
+    p.process = process != 0 ? process : next_process_++;
     p.server = server;
     p.iamat = verb == "IAMAT";
     p.client = std::string(take_field(rest));

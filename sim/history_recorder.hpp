@@ -1,9 +1,8 @@
 // HistoryRecorder: the client history of a simulated run (design §11, `herd sim --history`):
 // every IAMAT and WHATSAT a `send` or a workload made, with its invocation (when the client
 // sent it) and completion (when its reply was whole: the server closed the connection, or the
-// run ended without one), in scenario time. Each operation is a session of its own (a `send`
-// is one connection), so session anomalies need workloads with sessions; stale reads, lost and
-// impossible records show all the same.
+// run ended without one), in scenario time. A `send` is a session of its own (one connection);
+// a workload's operations are too, unless `sessions=on` makes each of its clients one.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +19,10 @@ class HistoryRecorder {
   public:
     explicit HistoryRecorder(std::ostream& out) : out_(out) {}
 
-    // A client sent `bytes` (one request line and its '\n') to `server` on connection `id`.
-    void invoked(int id, const std::string& server, std::string_view bytes, Instant now);
+    // A client sent `bytes` (one request line and its '\n') to `server` on connection `id`, in
+    // session `process` (0: a session of its own).
+    void invoked(int id, const std::string& server, std::string_view bytes, Instant now,
+                 std::uint64_t process = 0);
     void received(int id, std::string_view bytes);
     void completed(int id, Instant now);
     // The run ended: what is still waiting completes without a reply.

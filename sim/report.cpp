@@ -146,6 +146,9 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
     out << "sends: " << s.sends << " (" << s.sends_refused
         << " refused: server down); workload IAMATs: " << s.workload_iamats;
     if (s.workload_refused > 0) out << " (" << s.workload_refused << " with no live server)";
+    if (s.workload_reads > 0) out << "; workload WHATSATs: " << s.workload_reads;
+    if (s.workload_skipped > 0)
+        out << " (" << s.workload_skipped << " skipped: their session was waiting for a reply)";
     out << "; places queries: " << s.places_queries << " (" << s.places_failures
         << " failed by injection";
     if (s.places_hung > 0) out << ", " << s.places_hung << " never answered";

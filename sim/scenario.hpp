@@ -77,6 +77,8 @@ struct WorkloadStep {
     std::uint64_t rate_per_s;
     Duration length;
     std::string prefix = "w";
+    std::uint64_t reads_per_s = 0;
+    bool sessions = false;
 };
 struct ExpectConverged {};
 struct ExpectHasAt {

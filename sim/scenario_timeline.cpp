@@ -194,8 +194,11 @@ bool TimelineReader::partition(const Fields& t, TimelineStatement& out) {
     return true;
 }
 
+constexpr const char* workload_usage =
+    "`workload clients=N rate=R/s for=DURATION [prefix=NAME] [reads=R/s] [sessions=on]`";
+
 bool TimelineReader::workload(const Fields& t, TimelineStatement& out) {
-    const std::string usage = "expected `workload clients=N rate=R/s for=DURATION [prefix=NAME]`";
+    const std::string usage = std::string("expected ") + workload_usage;
     WorkloadLine w;
     std::set<std::string_view> given;
     for (std::size_t i = 1; i < t.size(); ++i) {
@@ -235,8 +238,17 @@ bool TimelineReader::workload_field(std::string_view key, std::string_view value
         if (length && length->ns > scenario_time_max.ns) length.reset();
         if (!length) return fail("expected for=DURATION (e.g. for=1s), got " + quoted(value));
         w.length = {*length, std::string(value)};
+    } else if (key == "reads") {
+        if (!value.ends_with("/s")) return fail("expected reads=R/s");
+        const auto r = parse_whole(value.substr(0, value.size() - 2), 1'000'000'000);
+        if (!r || *r == 0) return fail("expected reads=R/s with R from 1 to 1000000000");
+        w.reads_per_s = *r;
+    } else if (key == "sessions") {
+        if (value != "on" && value != "off")
+            return fail("expected sessions=on or sessions=off, got " + quoted(value));
+        w.sessions = value == "on";
     } else {
-        return fail("expected `workload clients=N rate=R/s for=DURATION [prefix=NAME]`");
+        return fail(std::string("expected ") + workload_usage);
     }
     return true;
 }

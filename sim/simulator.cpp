@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <variant>
 
 #include "core/hash.hpp"
 #include "core/node.hpp"
 #include "core/peer_protocol.hpp"
 #include "core/prng.hpp"
+#include "core/text.hpp"
 #include "sim/checker.hpp"
 #include "sim/driver.hpp"
 #include "sim/events.hpp"
@@ -36,6 +38,7 @@ class Simulator::Impl final : public Driver::Owner {
           trace_(options_.trace, options_.hash_trace),
           node_prng_(scenario.seed * 4 + 2),
           workload_prng_(scenario.seed * 4 + 3),
+          reads_prng_(scenario.seed * 4 + 5),
           driver_(scenario, *this, trace_, result_.stats,
                   Driver::Seeds{scenario.seed * 4 + 1, scenario.seed * 4 + 4}),
           checker_(scenario, result_, trace_) {
@@ -59,6 +62,10 @@ class Simulator::Impl final : public Driver::Owner {
     }
     void client_closed(int client) override {
         if (history_) history_->completed(client, now());
+        if (auto it = session_of_connection_.find(client); it != session_of_connection_.end()) {
+            busy_.erase(it->second);
+            session_of_connection_.erase(it);
+        }
         if (client < history_only) clients_[static_cast<std::size_t>(client)].complete = true;
     }
 
@@ -68,6 +75,11 @@ class Simulator::Impl final : public Driver::Owner {
     void run_step(const Step& step);
     void run_send(const SendStep& send);
     void run_fault(const StepAction& a);
+    void workload_read(EvWorkload& w);
+    std::vector<int> live_servers() const;
+    void workload_send(int target, const std::string& line, std::uint64_t process);
+    std::uint64_t session_of(std::size_t step, std::uint64_t client) const;
+    void note_known(std::size_t step, std::uint64_t client);
     void expect(const Step& step);
 
     const Scenario& sc_;
@@ -75,6 +87,7 @@ class Simulator::Impl final : public Driver::Owner {
     Trace trace_;
     Prng node_prng_;      // incarnations and Node seeds
     Prng workload_prng_;  // workload clients, positions and targets
+    Prng reads_prng_;     // workload reads and sessions: a stream of their own
     SimResult result_;
     Driver driver_;
     Checker checker_;
@@ -85,6 +98,15 @@ class Simulator::Impl final : public Driver::Owner {
     static constexpr int history_only = 1 << 30;
     std::unique_ptr<HistoryRecorder> history_;
     int workload_connections_ = 0;
+    // Workloads with reads or sessions: the clients an IAMAT was sent for, by workload step, in
+    // the order they were first sent (what reads draw from), and the sessions waiting for a reply.
+    struct Known {
+        std::vector<bool> seen;
+        std::vector<std::uint64_t> order;
+    };
+    std::map<std::size_t, Known> known_;
+    std::set<std::uint64_t> busy_;
+    std::map<int, std::uint64_t> session_of_connection_;
     const std::string& server_name(int s) const {
         return sc_.herd.servers[static_cast<std::size_t>(s)].name.str();
     }
@@ -118,28 +140,97 @@ void Simulator::Impl::start_server(int s) {
 }
 
 void Simulator::Impl::workload(EvWorkload& w) {
+    if (w.read) return workload_read(w);
     const WorkloadStep& step = std::get<WorkloadStep>(sc_.steps[w.step].action);
-    std::vector<int> live;
-    for (int s = 0; s < driver_.servers(); ++s) {
-        if (driver_.up(s)) live.push_back(s);
-    }
+    const std::vector<int> live = live_servers();
     const WorkloadDraw draw = draw_workload(workload_prng_, step.clients);
     if (live.empty()) {
         result_.stats.workload_refused += 1;
     } else {
         const int target = live[workload_prng_.below(live.size())];
-        result_.stats.workload_iamats += 1;
-        const std::string line = workload_line(draw, sc_.epoch + Duration{now().ns}, step.prefix);
-        // (Numbered only for a history: a connection's number changes nothing else.)
-        const int id = history_ ? history_only + workload_connections_++ : -1;
-        if (history_) history_->invoked(id, server_name(target), line, now());
-        driver_.client_send(target, line, id);
+        const std::uint64_t process = step.sessions ? session_of(w.step, draw.client) : 0;
+        if (process != 0 && busy_.count(process)) {
+            result_.stats.workload_skipped += 1;
+        } else {
+            result_.stats.workload_iamats += 1;
+            if (step.reads_per_s > 0 || step.sessions) note_known(w.step, draw.client);
+            workload_send(target, workload_line(draw, sc_.epoch + Duration{now().ns}, step.prefix),
+                          process);
+        }
     }
     // The next IAMAT of this workload, at its own instant.
     const std::uint64_t next = w.index + 1;
     const Duration offset = workload_offset(next, step.rate_per_s);
     if (offset < step.length)
         driver_.queue().push(sc_.steps[w.step].at + offset, EvWorkload{w.step, next});
+}
+
+// A WHATSAT of a known client (one an IAMAT of this workload was sent for) at a random live
+// server; with sessions, by a known client's session, of itself or of another, at random. Drawn
+// from a stream of its own: a workload without reads draws as it always did.
+void Simulator::Impl::workload_read(EvWorkload& w) {
+    const WorkloadStep& step = std::get<WorkloadStep>(sc_.steps[w.step].action);
+    const std::vector<std::uint64_t>& known = known_[w.step].order;
+    const std::vector<int> live = live_servers();
+    if (known.empty() || live.empty()) {
+        result_.stats.workload_skipped += 1;
+    } else {
+        const std::uint64_t reader = known[reads_prng_.below(known.size())];
+        const std::uint64_t subject = step.sessions && reads_prng_.below(2) == 0
+                                          ? reader
+                                          : known[reads_prng_.below(known.size())];
+        const int target = live[reads_prng_.below(live.size())];
+        const std::uint64_t process = step.sessions ? session_of(w.step, reader) : 0;
+        if (process != 0 && busy_.count(process)) {
+            result_.stats.workload_skipped += 1;
+        } else {
+            result_.stats.workload_reads += 1;
+            std::string line = "WHATSAT " + step.prefix;
+            append_decimal(line, subject);
+            line += " 10 1\n";
+            workload_send(target, line, process);
+        }
+    }
+    const std::uint64_t next = w.index + 1;
+    const Duration offset = workload_offset(next, step.reads_per_s);
+    if (offset < step.length)
+        driver_.queue().push(sc_.steps[w.step].at + offset, EvWorkload{w.step, next, true});
+}
+
+std::vector<int> Simulator::Impl::live_servers() const {
+    std::vector<int> live;
+    for (int s = 0; s < driver_.servers(); ++s) {
+        if (driver_.up(s)) live.push_back(s);
+    }
+    return live;
+}
+
+// A workload's request on a connection of its own; numbered (and its session marked busy until
+// the reply is whole) only when a session or a history needs it.
+void Simulator::Impl::workload_send(int target, const std::string& line, std::uint64_t process) {
+    const bool numbered = history_ != nullptr || process != 0;
+    const int id = numbered ? history_only + workload_connections_++ : -1;
+    if (process != 0) {
+        busy_.insert(process);
+        session_of_connection_[id] = process;
+    }
+    if (history_) history_->invoked(id, server_name(target), line, now(), process);
+    driver_.client_send(target, line, id);
+}
+
+// The session of workload client `client` of the workload at `step` (never 0, never a `send`'s).
+std::uint64_t Simulator::Impl::session_of(std::size_t step, std::uint64_t client) const {
+    return (static_cast<std::uint64_t>(step) + 1) * 1'000'000'000ULL + client + 1;
+}
+
+void Simulator::Impl::note_known(std::size_t step, std::uint64_t client) {
+    Known& k = known_[step];
+    if (k.seen.empty()) {
+        k.seen.assign(std::get<WorkloadStep>(sc_.steps[step].action).clients, false);
+    }
+    if (k.seen[client]) return;
+    k.seen[client] = true;
+    k.order.push_back(client);
 }
 
 // ---------------------------------------------------------------- scenario steps
@@ -152,9 +243,10 @@ void Simulator::Impl::run_step(const Step& step) {
         expect(step);
     } else if (const auto* send = std::get_if<SendStep>(&a)) {
         run_send(*send);
-    } else if (std::holds_alternative<WorkloadStep>(a)) {
+    } else if (const auto* w = std::get_if<WorkloadStep>(&a)) {
         const auto index = static_cast<std::size_t>(&step - sc_.steps.data());
         driver_.queue().push(now(), EvWorkload{index, 0});
+        if (w->reads_per_s > 0) driver_.queue().push(now(), EvWorkload{index, 0, true});
     } else {
         run_fault(a);
     }

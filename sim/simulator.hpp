@@ -79,6 +79,9 @@ struct SimStats {
     std::uint64_t sends_refused = 0;  // ... to a crashed server
     std::uint64_t workload_iamats = 0;
     std::uint64_t workload_refused = 0;  // no live server to send to
+    std::uint64_t workload_reads = 0;    // WHATSATs of `reads=`
+    std::uint64_t workload_skipped = 0;  // a session's operation while its last one was pending,
+                                         // or a read before any client was known
     std::uint64_t places_queries = 0;
     std::uint64_t places_failures = 0;  // injected by `places fail`
     std::uint64_t places_hung = 0;      // never answered (`places hang`)
