@@ -1,6 +1,9 @@
 // `herd check HISTORY.jsonl`: a client history (design §11) checked for session anomalies, with
 // their witnesses, and a summary of stale reads (history/check.hpp). Exit 0 clean, 1 anomalies,
 // 2 a malformed history (`file:line:`) or a bad flag.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -42,16 +45,24 @@ int run_check(int argc, char** argv) {
     if (auto status = parse_command_line(c, argc, argv, vm)) return *status;
     if (!vm.count("file")) return report(c, usage_error(c, "expected a HISTORY file"));
     history::CheckOptions o;
-    const auto settle = parse_duration(vm["settle"].as<std::string>());
-    if (!settle || settle->ns < 0)
-        return report(c, usage_error(c, "--settle takes a duration (1s, 250ms)"));
+    const std::string settle_text = vm["settle"].as<std::string>();
+    const auto settle =
+        settle_text == "0" ? std::optional<Duration>(Duration{0}) : parse_duration(settle_text);
+    if (!settle || settle->ns < 0 || settle->ns > history::time_ns_max)
+        return report(c, usage_error(c,
+                                     "--settle takes a duration from 0 to 146 years (1s, "
+                                     "250ms), got '" +
+                                         settle_text + "'"));
     o.settle_ns = settle->ns;
     std::uint64_t show = 0;
     if (auto bad = take(whole_flag(c, vm, "show", 0, 1'000'000), show)) return report(c, *bad);
     o.anomalies_shown_max = static_cast<std::size_t>(show);
     const std::string file = vm["file"].as<std::string>();
-    std::ifstream in(file);
-    if (!in) return report(c, Error{"cannot read " + file, 2});
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+        return report(c, Error{"cannot read " + file + ": a folder", 2});
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return report(c, Error{"cannot read " + file + ": " + std::strerror(errno), 2});
     auto checked = history::check_history(in, file, o);
     if (const Error* e = error_of(checked)) return report(c, *e);
     const history::CheckResult& r = std::get<history::CheckResult>(checked);

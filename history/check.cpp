@@ -1,10 +1,10 @@
 #include "history/check.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/client_protocol.hpp"
 #include "core/record.hpp"
@@ -14,16 +14,18 @@ namespace herd::history {
 
 namespace {
 
-// What an operation saw: a record (by its client time, as the herd compares them), or none.
+using OpPtr = std::shared_ptr<const Operation>;
+
+// What a read saw, or what an acknowledgement stored: a record by its client time (as the herd
+// compares them), or none.
 struct Value {
     bool some = false;
     Timestamp time;
-    std::string client;
-    std::string key;  // client, position and time as sent: what tells a record's IAMAT
     bool older_than(const Value& other) const { return other.some && (!some || time < other.time); }
 };
 
-std::string sent_key(std::string_view client, std::string_view latlon, std::string_view time) {
+// A record as its IAMAT sent it: client, position and time, byte for byte.
+std::string record_key(std::string_view client, std::string_view latlon, std::string_view time) {
     std::string key(client);
     key += ' ';
     key += latlon;
@@ -32,13 +34,62 @@ std::string sent_key(std::string_view client, std::string_view latlon, std::stri
     return key;
 }
 
-// The record an AT line shows (a WHATSAT's first line, an IAMAT's reply); none for `?` or none.
-Value value_of(const std::optional<std::string>& reply) {
-    if (!reply) return {};
-    const auto view = AtLineView::parse(*reply);
-    if (!view) return {};
-    return Value{true, view->time, std::string(view->client),
-                 sent_key(view->client, view->latlon, view->time_text)};
+// What the first pass learns of each record sent: when its first IAMAT was sent, and the AT
+// lines its IAMATs were acknowledged with.
+struct Sent {
+    std::int64_t first_invoke_ns = std::numeric_limits<std::int64_t>::max();
+    std::vector<std::string> acknowledged;
+};
+using SentRecords = std::unordered_map<std::string, Sent>;
+
+// Reads the history's lines in order, parsed and checked for order and overlap; calls
+// `each(op, line)`. The Error (exit 2) names the line.
+template <typename Each>
+std::optional<Error> read_lines(std::istream& in, const std::string& name, Each each) {
+    std::int64_t last_complete = std::numeric_limits<std::int64_t>::min();
+    std::unordered_map<std::uint64_t, std::int64_t> session_end;
+    std::string text;
+    for (std::size_t line = 1; std::getline(in, text); ++line) {
+        if (trim(text).empty()) continue;
+        auto parsed = parse_operation(trim_end(text));
+        std::optional<Error> e;
+        if (const Error* bad = error_of(parsed)) e = *bad;
+        const Operation* op = std::get_if<Operation>(&parsed);
+        if (!e && op->complete_ns < last_complete)
+            e = Error{"expected lines in order of completion", 2};
+        if (!e) {
+            auto [end, fresh] = session_end.try_emplace(op->process, op->complete_ns);
+            if (!fresh && op->invoke_ns < end->second)
+                e = Error{"process " + std::to_string(op->process) +
+                              "'s operations overlap (one session waits for each reply)",
+                          2};
+            end->second = op->complete_ns;
+        }
+        if (e) {
+            e->message = name + ":" + std::to_string(line) + ": " + e->message;
+            e->names_its_place = true;
+            return e;
+        }
+        last_complete = op->complete_ns;
+        each(std::get<Operation>(std::move(parsed)), line);
+    }
+    if (in.bad()) return Error{"cannot read " + name + ": " + std::strerror(errno), 2};
+    return std::nullopt;
+}
+
+void learn_sent(const Operation& op, SentRecords& sent) {
+    if (op.op != Op::iamat) return;
+    const ClientRequest request = parse_client_line(op.line);
+    const auto* iamat = std::get_if<IamatRequest>(&request);
+    if (iamat == nullptr) return;
+    Sent& s = sent[record_key(iamat->client, iamat->latlon_text, iamat->time_text)];
+    s.first_invoke_ns = std::min(s.first_invoke_ns, op.invoke_ns);
+    if (!op.reply) return;
+    const auto view = AtLineView::parse(*op.reply);
+    if (view && view->client == iamat->client && view->latlon == iamat->latlon_text &&
+        view->time_text == iamat->time_text &&
+        std::find(s.acknowledged.begin(), s.acknowledged.end(), *op.reply) == s.acknowledged.end())
+        s.acknowledged.push_back(*op.reply);
 }
 
 struct Seen {
@@ -46,36 +97,37 @@ struct Seen {
     Witness witness;
 };
 
+// Per client: its acknowledged records in completion order, with the newest client time so far
+// and the acknowledgement that brought it (stale reads and lost writes search these).
+struct Ack {
+    std::int64_t complete_ns;
+    Timestamp newest;
+    Witness newest_by;
+};
+
 class Checker {
   public:
-    explicit Checker(const CheckOptions& o) : o_(o) {}
-
-    std::optional<Error> add(Operation op, std::size_t line);
+    Checker(const CheckOptions& o, const SentRecords& sent) : o_(o), sent_(sent) {}
+    void add(Operation op, std::size_t line);
     CheckResult finish();
 
   private:
     void report(AnomalyKind kind, std::string what, std::vector<Witness> witnesses);
-    void read(const Witness& w, const Value& v);
     void write(const Witness& w);
-    void note_stale(const Witness& w, const Value& v);
+    void read(const Witness& w);
+    std::optional<Value> observed(const Witness& w);
+    void sessions(const Witness& w, const Value& v);
+    void against_acks(const Witness& w, const Value& v);
 
     const CheckOptions& o_;
+    const SentRecords& sent_;
     CheckResult r_;
-    std::int64_t last_complete_ = std::numeric_limits<std::int64_t>::min();
-    std::unordered_map<std::uint64_t, std::int64_t> session_end_;  // process -> last complete
+    std::set<std::uint64_t> processes_;
     std::set<std::string> servers_;
-    // Per client: acknowledged records in completion order with the newest client time so far
-    // (for stale reads), and the newest acknowledged record (for lost writes).
-    struct Acks {
-        std::vector<std::pair<std::int64_t, Timestamp>> by_completion;
-        Seen newest;
-    };
-    std::unordered_map<std::string, Acks> acks_;
+    std::unordered_map<std::string, std::vector<Ack>> acks_;
     std::map<std::pair<std::uint64_t, std::string>, Seen> last_read_;   // (process, client)
     std::map<std::pair<std::uint64_t, std::string>, Seen> last_write_;  // (process, client)
-    std::map<std::pair<std::string, std::string>, Seen> server_read_;   // (client, server)
-    std::unordered_set<std::string> sent_;
-    std::vector<Seen> unexplained_;  // reads of records not (yet) seen sent
+    std::set<std::tuple<std::string, std::string, std::size_t>> lost_reported_;
 };
 
 void Checker::report(AnomalyKind kind, std::string what, std::vector<Witness> witnesses) {
@@ -83,108 +135,144 @@ void Checker::report(AnomalyKind kind, std::string what, std::vector<Witness> wi
         r_.anomalies.push_back(Anomaly{kind, std::move(what), std::move(witnesses)});
 }
 
-std::optional<Error> Checker::add(Operation op, std::size_t line) {
-    if (op.complete_ns < last_complete_) return Error{"expected lines in order of completion", 2};
-    auto [session, fresh] = session_end_.try_emplace(op.process, op.complete_ns);
-    if (!fresh && op.invoke_ns < session->second)
-        return Error{"process " + std::to_string(op.process) +
-                         "'s operations overlap (one session waits for each reply)",
-                     2};
-    session->second = op.complete_ns;
-    last_complete_ = op.complete_ns;
+void Checker::add(Operation op, std::size_t line) {
     r_.operations += 1;
+    processes_.insert(op.process);
     servers_.insert(op.server);
-    const Witness w{line, std::move(op)};
-    if (w.op.op == Op::iamat) {
+    const Witness w{line, std::make_shared<const Operation>(std::move(op))};
+    if (w.op->op == Op::iamat) {
         r_.iamats += 1;
         write(w);
     } else {
         r_.whatsats += 1;
-        read(w, value_of(w.op.reply));
+        read(w);
     }
+}
+
+// An IAMAT: acknowledged when its reply is its request's record.
+void Checker::write(const Witness& w) {
+    const ClientRequest request = parse_client_line(w.op->line);
+    const auto* iamat = std::get_if<IamatRequest>(&request);
+    if (iamat == nullptr || !w.op->reply) return;
+    const auto view = AtLineView::parse(*w.op->reply);
+    if (!view) return;  // `?` or nothing: not acknowledged
+    if (view->client != iamat->client || view->latlon != iamat->latlon_text ||
+        view->time_text != iamat->time_text) {
+        report(
+            AnomalyKind::impossible_read,
+            "an IAMAT of " + w.op->client + " was acknowledged with a record that is not its own",
+            {w});
+        return;
+    }
+    const Value v{true, view->time};
+    std::vector<Ack>& acks = acks_[w.op->client];
+    if (acks.empty() || acks.back().newest < v.time)
+        acks.push_back(Ack{w.op->complete_ns, v.time, w});
+    else
+        acks.push_back(Ack{w.op->complete_ns, acks.back().newest, acks.back().newest_by});
+    Seen& mine = last_write_[{w.op->process, w.op->client}];
+    if (!mine.value.some || mine.value.older_than(v)) mine = Seen{v, w};
+}
+
+// What a WHATSAT observed: a record, none (`?`), or nothing at all (no valid request, no reply);
+// an impossible answer is reported and observed nothing either.
+std::optional<Value> Checker::observed(const Witness& w) {
+    const Operation& op = *w.op;
+    if (!std::holds_alternative<WhatsatRequest>(parse_client_line(op.line)) || !op.reply)
+        return std::nullopt;
+    if (op.reply->starts_with("? ")) return Value{};
+    const auto view = AtLineView::parse(*op.reply);
+    std::string why;
+    if (!view) {
+        why = "was answered neither with a record nor with ?";
+    } else if (view->client != op.client) {
+        why = "returned another client's record";
+    } else {
+        auto it = sent_.find(record_key(view->client, view->latlon, view->time_text));
+        if (it == sent_.end())
+            why = "returned a record no client sent";
+        else if (op.complete_ns < it->second.first_invoke_ns)
+            why = "returned a record before its IAMAT was sent";
+        else if (!it->second.acknowledged.empty() &&
+                 std::find(it->second.acknowledged.begin(), it->second.acknowledged.end(),
+                           *op.reply) == it->second.acknowledged.end())
+            why = "returned a record unlike the one its origin acknowledged";
+    }
+    if (why.empty()) return Value{true, view->time};
+    report(AnomalyKind::impossible_read, "a read of " + op.client + " " + why, {w});
     return std::nullopt;
 }
 
-void Checker::write(const Witness& w) {
-    const ClientRequest request = parse_client_line(w.op.line);
-    if (const auto* iamat = std::get_if<IamatRequest>(&request))
-        sent_.insert(sent_key(iamat->client, iamat->latlon_text, iamat->time_text));
-    Value v = value_of(w.op.reply);
-    if (!v.some || v.client != w.op.client) return;  // not acknowledged
-    Acks& acks = acks_[w.op.client];
-    const Timestamp newest_so_far =
-        acks.by_completion.empty() ? v.time : std::max(v.time, acks.by_completion.back().second);
-    acks.by_completion.emplace_back(w.op.complete_ns, newest_so_far);
-    if (acks.newest.value.older_than(v) || !acks.newest.value.some) acks.newest = Seen{v, w};
-    Seen& mine = last_write_[{w.op.process, w.op.client}];
-    if (mine.value.older_than(v) || !mine.value.some) mine = Seen{v, w};
+void Checker::read(const Witness& w) {
+    const std::optional<Value> v = observed(w);
+    if (!v) return;
+    r_.reads += 1;
+    sessions(w, *v);
+    against_acks(w, *v);
 }
 
-void Checker::read(const Witness& w, const Value& v) {
-    const auto key = std::make_pair(w.op.process, w.op.client);
-    if (v.some && (v.client != w.op.client || !sent_.count(v.key))) unexplained_.push_back({v, w});
+void Checker::sessions(const Witness& w, const Value& v) {
+    const auto key = std::make_pair(w.op->process, w.op->client);
+    const std::string session = "process " + std::to_string(w.op->process);
     if (auto last = last_read_.find(key);
         last != last_read_.end() && v.older_than(last->second.value))
         report(AnomalyKind::monotonic_reads,
-               "process " + std::to_string(w.op.process) + " read " + w.op.client +
-                   "'s record going back in time",
+               session + " read " + w.op->client + "'s record going back in time",
                {last->second.witness, w});
     if (auto mine = last_write_.find(key);
         mine != last_write_.end() && v.older_than(mine->second.value))
         report(AnomalyKind::read_your_writes,
-               "process " + std::to_string(w.op.process) + " read " + w.op.client +
-                   " older than its own acknowledged update",
+               session + " read " + w.op->client + " older than its own acknowledged update",
                {mine->second.witness, w});
     Seen& last = last_read_[key];
-    if (!v.older_than(last.value)) last = Seen{v, w};
-    server_read_[{w.op.client, w.op.server}] = Seen{v, w};
-    note_stale(w, v);
+    if (!last.witness.op || !v.older_than(last.value)) last = Seen{v, w};
 }
 
-// A read that returned older than the newest record acknowledged before it was invoked: stale by
-// the time since the first acknowledgement of a record newer than what it returned.
-void Checker::note_stale(const Witness& w, const Value& v) {
-    auto it = acks_.find(w.op.client);
+// Stale: older than the newest record acknowledged before the read was invoked, by the time
+// since the first acknowledgement of a newer one. Lost: older than one acknowledged at least the
+// settle time before.
+void Checker::against_acks(const Witness& w, const Value& v) {
+    auto it = acks_.find(w.op->client);
     if (it == acks_.end()) return;
-    const auto& acks = it->second.by_completion;
-    const auto before = std::lower_bound(
-        acks.begin(), acks.end(), w.op.invoke_ns,
-        [](const std::pair<std::int64_t, Timestamp>& a, std::int64_t t) { return a.first < t; });
-    if (before == acks.begin()) return;
-    if (!(v.older_than(Value{true, (before - 1)->second, {}, {}}))) return;
-    const auto first_newer = std::find_if(
-        acks.begin(), before, [&](const auto& a) { return !v.some || v.time < a.second; });
-    r_.stale_ns.push_back(w.op.invoke_ns - first_newer->first);
+    const std::vector<Ack>& acks = it->second;
+    auto completed_before = [&](std::int64_t t) {
+        return std::lower_bound(acks.begin(), acks.end(), t,
+                                [](const Ack& a, std::int64_t x) { return a.complete_ns < x; });
+    };
+    const auto before = completed_before(w.op->invoke_ns);
+    if (before == acks.begin() || !v.older_than(Value{true, (before - 1)->newest})) return;
+    // The first acknowledgement of a record newer than what was read (newest never decreases).
+    const auto newer =
+        v.some ? std::upper_bound(acks.begin(), before, v.time,
+                                  [](Timestamp t, const Ack& a) { return t < a.newest; })
+               : acks.begin();
+    r_.stale_ns.push_back(w.op->invoke_ns - newer->complete_ns);
+    const auto settled = completed_before(w.op->invoke_ns - o_.settle_ns + 1);
+    if (settled == acks.begin() || !v.older_than(Value{true, (settled - 1)->newest})) return;
+    const Witness& missing = (settled - 1)->newest_by;
+    if (!lost_reported_.emplace(w.op->server, w.op->client, missing.line_number).second) return;
+    report(AnomalyKind::lost_write,
+           w.op->server + " did not show " + w.op->client +
+               "'s record in a read past the settle time after it was acknowledged",
+           {missing, w});
 }
 
 CheckResult Checker::finish() {
-    for (const Seen& s : unexplained_) {
-        if (s.value.client == s.witness.op.client && sent_.count(s.value.key)) continue;
-        report(AnomalyKind::impossible_read,
-               "a read of " + s.witness.op.client + " returned a record no client sent",
-               {s.witness});
-    }
-    for (const auto& [where, last] : server_read_) {
-        auto it = acks_.find(where.first);
-        if (it == acks_.end()) continue;
-        const Seen& newest = it->second.newest;
-        if (last.witness.op.invoke_ns < newest.witness.op.complete_ns + o_.settle_ns) continue;
-        if (last.value.older_than(newest.value))
-            report(AnomalyKind::lost_write,
-                   where.second + " never showed " + where.first +
-                       "'s newest acknowledged record in its last read past the settle time",
-                   {newest.witness, last.witness});
-    }
-    r_.processes = session_end_.size();
+    r_.processes = processes_.size();
     r_.servers = servers_.size();
     std::sort(r_.stale_ns.begin(), r_.stale_ns.end());
     return std::move(r_);
 }
 
-std::string format_ns(std::int64_t ns) {
-    std::string out;
-    append_decimal(out, static_cast<std::uint64_t>(ns < 0 ? -ns : ns) / 1000);
-    return (ns < 0 ? "-" : "") + out + "us";
+// Nanoseconds as seconds, exact: "0.004000000s".
+std::string format_seconds(std::int64_t ns) {
+    const std::uint64_t magnitude =
+        ns < 0 ? static_cast<std::uint64_t>(-(ns + 1)) + 1 : static_cast<std::uint64_t>(ns);
+    std::string out = ns < 0 ? "-" : "";
+    append_decimal(out, magnitude / 1'000'000'000);
+    out += '.';
+    append_padded(out, magnitude % 1'000'000'000, 9);
+    return out + "s";
 }
 
 }  // namespace
@@ -212,20 +300,17 @@ std::size_t CheckResult::anomaly_total() const {
 
 Result<CheckResult> check_history(std::istream& in, const std::string& name,
                                   const CheckOptions& options) {
-    Checker checker(options);
-    std::string text;
-    for (std::size_t line = 1; std::getline(in, text); ++line) {
-        if (text.empty()) continue;
-        auto op = parse_operation(text);
-        std::optional<Error> e;
-        if (const Error* bad = error_of(op)) e = *bad;
-        if (!e) e = checker.add(std::get<Operation>(std::move(op)), line);
-        if (e) {
-            e->message = name + ":" + std::to_string(line) + ": " + e->message;
-            e->names_its_place = true;
-            return *e;
-        }
-    }
+    SentRecords sent;
+    if (auto e =
+            read_lines(in, name, [&](const Operation& op, std::size_t) { learn_sent(op, sent); }))
+        return *e;
+    in.clear();
+    in.seekg(0);
+    if (!in) return Error{"cannot read " + name + " again (a history must be a file)", 2};
+    Checker checker(options, sent);
+    if (auto e = read_lines(
+            in, name, [&](Operation op, std::size_t line) { checker.add(std::move(op), line); }))
+        return *e;
     return checker.finish();
 }
 
@@ -246,19 +331,17 @@ std::string format_check(const CheckResult& r, const std::string& name) {
         out += std::string(anomaly_name(a.kind)) + ": " + a.what + "\n";
         for (const Witness& w : a.witnesses)
             out += "  " + name + ":" + std::to_string(w.line_number) + "  process " +
-                   std::to_string(w.op.process) + " at " + w.op.server + ", " +
-                   format_ns(w.op.invoke_ns) + ".." + format_ns(w.op.complete_ns) + ": " +
-                   w.op.line + " -> " + (w.op.reply ? *w.op.reply : "(no reply)") + "\n";
+                   std::to_string(w.op->process) + " at " + w.op->server + ", " +
+                   format_seconds(w.op->invoke_ns) + ".." + format_seconds(w.op->complete_ns) +
+                   ": " + w.op->line + " -> " + (w.op->reply ? *w.op->reply : "(no reply)") + "\n";
     }
     const std::size_t stale = r.stale_ns.size();
-    out += "stale reads: " + std::to_string(stale) + " of " + std::to_string(r.whatsats);
+    out += "stale reads: " + std::to_string(stale) + " of " + std::to_string(r.reads);
     if (stale > 0) {
-        auto at = [&](double q) {
-            return r.stale_ns[std::min(stale - 1,
-                                       static_cast<std::size_t>(q * static_cast<double>(stale)))];
-        };
-        out += ", stale by p50 " + format_ns(at(0.5)) + ", p99 " + format_ns(at(0.99)) + ", max " +
-               format_ns(r.stale_ns.back());
+        // Nearest rank: the smallest value with at least q of the reads at or below it.
+        auto at = [&](std::size_t percent) { return r.stale_ns[(stale * percent + 99) / 100 - 1]; };
+        out += ", stale by p50 " + format_seconds(at(50)) + ", p99 " + format_seconds(at(99)) +
+               ", max " + format_seconds(r.stale_ns.back());
     }
     out += "\n";
     return out;

@@ -16,6 +16,7 @@ void HistoryRecorder::invoked(int id, const std::string& server, std::string_vie
     p.server = server;
     p.iamat = verb == "IAMAT";
     p.client = std::string(take_field(rest));
+    if (p.client.empty()) return;  // a malformed request: no operation on a client
     p.line = std::string(line);
     p.invoke_ns = now.ns;
     pending_[id] = std::move(p);
