@@ -33,7 +33,7 @@ constexpr const char* bench_usage =
 constexpr const char* load_usage =
     "usage: herd bench load HOST:PORT [--connections K] [--in-flight W] [--seconds T] "
     "[--whatsat-percent P]\n"
-    "                                 [--requests N] [--clients C] [--json FILE]\n"
+    "                                 [--requests N] [--clients C] [--json FILE] [--history FILE]\n"
     "                                 [--ceiling [--rounds R]]\n";
 
 // The flags of `herd bench load` past its target into `o` and `rounds`; the Error (exit 2, with
@@ -76,6 +76,9 @@ int run_bench_load(int argc, char** argv) {
         "clients", po::value<std::string>()->default_value("1000"),
         "distinct client IDs per connection")("json", po::value<std::string>(),
                                               "also write the result as JSON to this file")(
+        "history", po::value<std::string>(),
+        "write every request and reply as a client history (for `herd check`; with --ceiling, "
+        "the target's last round)")(
         "ceiling",
         "also load a bare line server (no herd work) in this process with the same connections, "
         "in turn with the target, and print target / ceiling")(
@@ -101,6 +104,7 @@ int run_bench_load(int argc, char** argv) {
     if (auto e = read_load_flags(line, vm, o, rounds)) return report(line, *e);
     o.host = address->first;
     o.port = address->second;
+    if (vm.count("history")) o.history_path = vm["history"].as<std::string>();
     if (auto e = loadgen::fit_descriptors(o, vm.count("ceiling") > 0)) return report(line, *e);
     std::string json;
     int status = 0;

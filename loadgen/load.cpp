@@ -16,7 +16,9 @@
 #include "core/herd_file.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "history/history.hpp"
 #include "loadgen/echo_server.hpp"
+#include "netmode/files.hpp"
 #include "netmode/process.hpp"
 #include "sim/report.hpp"
 
@@ -43,6 +45,8 @@ struct Pending {
     bool whatsat;
     std::string suffix;  // what an IAMAT reply must end with: " client latlon time"
     Clock::time_point sent;
+    std::string line;          // the request, with --history only
+    std::uint64_t client = 0;  // an IAMAT's client number on its connection
 };
 
 class Load;
@@ -72,6 +76,7 @@ class LoadConn : public std::enable_shared_from_this<LoadConn> {
     bool done_ = false;  // connect failed, closed, or every reply in
     std::uint64_t sequence_ = 0;
     std::uint64_t reported_ = 0;  // clients of this connection with at least one IAMAT answered
+    std::uint64_t iamats_ = 0;    // IAMATs queued on this connection
 };
 
 class Load {
@@ -114,6 +119,10 @@ class Load {
         conns_.clear();  // their sockets go while the io_context they belong to is still there
         const auto end = std::min(Clock::now(), last_reply_);
         result_.seconds = std::chrono::duration<double>(end - start_).count();
+        if (recording()) {
+            if (auto e = net::write_text_file(options_.history_path, history_))
+                error("--history: " + e->message);
+        }
         std::sort(latencies_.begin(), latencies_.end());
         const auto p = sim::percentiles(latencies_);
         result_.p50_ns = p.p50;
@@ -144,6 +153,23 @@ class Load {
         if (--live_ == 0) io_.stop();
     }
     const LoadOptions& options() const { return options_; }
+    bool recording() const { return !options_.history_path.empty(); }
+    // One line of the history: the request `p`, answered `reply` now.
+    void record(const Pending& p, std::string_view reply) {
+        std::string_view rest = p.line;
+        take_field(rest);
+        history::Operation op{
+            ++recorded_,
+            options_.host + ":" + std::to_string(options_.port),
+            p.whatsat ? history::Op::whatsat : history::Op::iamat,
+            std::string(take_field(rest)),
+            p.line,
+            std::string(reply),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(p.sent - start_).count(),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count()};
+        history_ += history::format_operation(op);
+        history_ += '\n';
+    }
     Timestamp base_time() const { return base_time_; }
     std::uint64_t next_time_step() { return ++time_step_; }
 
@@ -158,6 +184,8 @@ class Load {
     Timestamp base_time_;
     std::uint64_t sent_ = 0;
     std::uint64_t time_step_ = 0;
+    std::string history_;  // with --history: its lines, in order of completion
+    std::uint64_t recorded_ = 0;
 };
 
 void LoadConn::start(const tcp::endpoint& endpoint) {
@@ -187,17 +215,22 @@ void LoadConn::queue_request() {
     if (whatsat) {
         append_decimal(client, k % reported_);
         out_ += "WHATSAT " + client + " 10 5\n";
-        pending_.push_back(Pending{true, {}, Clock::now()});
+        pending_.push_back(Pending{true, {}, Clock::now(), {}});
+        if (load_.recording()) pending_.back().line = "WHATSAT " + client + " 10 5";
         return;
     }
-    append_decimal(client, k % o.clients_per_connection);
+    // IAMATs number their clients by their own count, so the clients answered so far are
+    // 0..reported_-1 with none skipped (a WHATSAT in between takes no number).
+    const std::uint64_t number = iamats_++ % o.clients_per_connection;
+    append_decimal(client, number);
     // Client times only grow (a nanosecond per request), so every IAMAT changes the store and
     // is flooded: the herd does its full work for each one.
     const Timestamp t =
         load_.base_time() + Duration{static_cast<std::int64_t>(load_.next_time_step())};
     std::string suffix = " " + client + " +34.068930-118.445127 " + format_timestamp(t);
     out_ += "IAMAT" + suffix + "\n";
-    pending_.push_back(Pending{false, std::move(suffix), Clock::now()});
+    pending_.push_back(Pending{false, std::move(suffix), Clock::now(), {}, number});
+    if (load_.recording()) pending_.back().line = "IAMAT" + pending_.back().suffix;
 }
 
 void LoadConn::flush() {
@@ -236,9 +269,12 @@ bool LoadConn::take_reply(std::size_t& pos) {
         end = body_end + 3;
     }
     load_.replied(p.sent, Clock::now());
+    if (load_.recording()) load_.record(p, line);
     if (!p.whatsat && line.substr(0, 3) == "AT ")
-        reported_ = std::max(
-            reported_, std::min<std::uint64_t>(sequence_, load_.options().clients_per_connection));
+        // Clients are numbered in the order their first IAMATs went, and answered in order: the
+        // clients below this one's number are known too. (Counting what was sent instead made a
+        // WHATSAT ask for a client whose IAMAT was still in flight.)
+        reported_ = std::max(reported_, p.client + 1);
     pending_.pop_front();
     pos = end;
     if (load_.may_send()) queue_request();
@@ -366,6 +402,7 @@ CeilingRun run_with_ceiling(const LoadOptions& options, int rounds) {
     bare.port = echo->port();
     std::vector<double> target_rates, ceiling_rates, ratios;
     for (int i = 0; i < rounds; ++i) {
+        bare.history_path.clear();  // the history is the target's (its last round's)
         run.ceiling.push_back(run_load(bare));
         run.target.push_back(run_load(options));
         target_rates.push_back(replies_per_second(run.target.back()));

@@ -22,6 +22,10 @@ struct LoadOptions {
     std::uint64_t requests_max = 0;  // 0: no limit but time
     std::uint64_t clients_per_connection = 1000;
     std::string json_path;
+    // Every request and its reply as a client history (design §11, for `herd check`); empty:
+    // none. Each request is a session of its own (a connection's requests are pipelined, so
+    // they overlap); times are nanoseconds since the run began, on this host's monotonic clock.
+    std::string history_path;
 };
 
 struct LoadResult {
