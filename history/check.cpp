@@ -107,8 +107,9 @@ struct Ack {
 
 class Checker {
   public:
-    Checker(const CheckOptions& o, const SentRecords& sent) : o_(o), sent_(sent) {}
+    Checker(const CheckOptions& o, SentRecords& sent) : o_(o), sent_(sent) {}
     void add(Operation op, std::size_t line);
+    const CheckResult& so_far() const { return r_; }
     CheckResult finish();
 
   private:
@@ -120,7 +121,7 @@ class Checker {
     void against_acks(const Witness& w, const Value& v);
 
     const CheckOptions& o_;
-    const SentRecords& sent_;
+    SentRecords& sent_;
     CheckResult r_;
     std::set<std::uint64_t> processes_;
     std::set<std::string> servers_;
@@ -142,6 +143,7 @@ void Checker::add(Operation op, std::size_t line) {
     const Witness w{line, std::make_shared<const Operation>(std::move(op))};
     if (w.op->op == Op::iamat) {
         r_.iamats += 1;
+        learn_sent(*w.op, sent_);  // its acknowledged line, when it was only sent before
         write(w);
     } else {
         r_.whatsats += 1;
@@ -291,6 +293,14 @@ const char* anomaly_name(AnomalyKind kind) {
     return "?";
 }
 
+std::optional<AnomalyKind> anomaly_kind(std::string_view name) {
+    for (AnomalyKind k : {AnomalyKind::monotonic_reads, AnomalyKind::read_your_writes,
+                          AnomalyKind::lost_write, AnomalyKind::impossible_read}) {
+        if (name == anomaly_name(k)) return k;
+    }
+    return std::nullopt;
+}
+
 std::size_t CheckResult::anomaly_total() const {
     std::size_t n = 0;
     for (const auto& [kind, count] : counts)
@@ -298,16 +308,40 @@ std::size_t CheckResult::anomaly_total() const {
     return n;
 }
 
+struct HistoryChecker::Impl {
+    explicit Impl(CheckOptions o) : options(o), checker(options, sent) {}
+    CheckOptions options;
+    SentRecords sent;
+    Checker checker;
+};
+
+HistoryChecker::HistoryChecker(CheckOptions options) : impl_(std::make_unique<Impl>(options)) {}
+HistoryChecker::~HistoryChecker() = default;
+
+void HistoryChecker::sent(const Operation& iamat) {
+    learn_sent(iamat, impl_->sent);
+}
+
+void HistoryChecker::add(Operation op, std::size_t line_number) {
+    impl_->checker.add(std::move(op), line_number);
+}
+
+const CheckResult& HistoryChecker::so_far() const {
+    return impl_->checker.so_far();
+}
+
+CheckResult HistoryChecker::finish() {
+    return impl_->checker.finish();
+}
+
 Result<CheckResult> check_history(std::istream& in, const std::string& name,
                                   const CheckOptions& options) {
-    SentRecords sent;
-    if (auto e =
-            read_lines(in, name, [&](const Operation& op, std::size_t) { learn_sent(op, sent); }))
+    HistoryChecker checker(options);
+    if (auto e = read_lines(in, name, [&](const Operation& op, std::size_t) { checker.sent(op); }))
         return *e;
     in.clear();
     in.seekg(0);
     if (!in) return Error{"cannot read " + name + " again (a history must be a file)", 2};
-    Checker checker(options, sent);
     if (auto e = read_lines(
             in, name, [&](Operation op, std::size_t line) { checker.add(std::move(op), line); }))
         return *e;

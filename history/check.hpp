@@ -24,7 +24,9 @@
 #include <istream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -34,6 +36,8 @@ namespace herd::history {
 
 enum class AnomalyKind { monotonic_reads, read_your_writes, lost_write, impossible_read };
 const char* anomaly_name(AnomalyKind kind);
+// The kind a name (as anomaly_name spells it) stands for.
+std::optional<AnomalyKind> anomaly_kind(std::string_view name);
 
 // An operation as a witness names it: where it is in the file, and the operation.
 struct Witness {
@@ -59,6 +63,26 @@ struct CheckResult {
     std::vector<Anomaly> anomalies;      // the first anomalies_shown_max of each kind
     std::vector<std::int64_t> stale_ns;  // how stale each stale read was, sorted
     std::size_t anomaly_total() const;
+};
+
+// The checker, fed as a run goes (the simulator's `expect sessions`): each IAMAT as it is sent
+// (a read of its record may complete before the IAMAT does), then every operation as it
+// completes, in order of completion.
+class HistoryChecker {
+  public:
+    explicit HistoryChecker(CheckOptions options = {});
+    ~HistoryChecker();
+    HistoryChecker(const HistoryChecker&) = delete;
+    HistoryChecker& operator=(const HistoryChecker&) = delete;
+
+    void sent(const Operation& iamat);
+    void add(Operation op, std::size_t line_number);
+    const CheckResult& so_far() const;  // counts and witnesses (not yet the sorted summary)
+    CheckResult finish();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
 };
 
 // Reads and checks a whole history (twice: `in` must be seekable, a file); an Error (exit 2)

@@ -35,6 +35,10 @@ const char* found_name(Found f) {
             return "two servers hold different records";
         case Found::server_lacks:
             return "a server lacks a record another has";
+        case Found::anomalies:
+            return "session anomalies";
+        case Found::no_history:
+            return "no client history";
         case Found::store_unreadable:
             return "a store could not be read";
     }
@@ -363,6 +367,32 @@ ExpectationResult Checker::check_reply(ExpectationResult r, const ExpectReply& e
     return r;
 }
 
+// The clients' history so far, through herd check's checker: at most `max` of the kind; the
+// first one's witness said when there are more.
+ExpectationResult Checker::check_sessions(ExpectationResult r, const ExpectSessions& e,
+                                          const Observed& world) const {
+    if (world.sessions == nullptr) {
+        r.found = "no client history is recorded in this world";
+        r.found_kind = Found::no_history;
+        return r;
+    }
+    const auto it = world.sessions->counts.find(e.kind);
+    const std::uint64_t n = it == world.sessions->counts.end() ? 0 : it->second;
+    r.pass = n <= e.max;
+    if (r.pass) return r;
+    r.found = std::to_string(n) + " " + history::anomaly_name(e.kind);
+    for (const history::Anomaly& a : world.sessions->anomalies) {
+        if (a.kind != e.kind) continue;
+        r.found += ", the first: " + a.what;
+        for (const history::Witness& w : a.witnesses)
+            r.found += "; " + w.op->server + ": " + w.op->line + " -> " +
+                       (w.op->reply ? *w.op->reply : std::string("(no reply)"));
+        break;
+    }
+    r.found_kind = Found::anomalies;
+    return r;
+}
+
 ExpectationResult Checker::check(Instant now, const Step& step, const Observed& world) const {
     ExpectationResult r;
     r.line = step.line;
@@ -373,6 +403,8 @@ ExpectationResult Checker::check(Instant now, const Step& step, const Observed& 
         return r;
     }
     if (const auto* e = std::get_if<ExpectReply>(&step.action)) return check_reply(r, *e, world);
+    if (const auto* e = std::get_if<ExpectSessions>(&step.action))
+        return check_sessions(r, *e, world);
     if (const auto* e = std::get_if<ExpectHasAt>(&step.action)) r.client = e->client;
     if (const auto* e = std::get_if<ExpectHasTime>(&step.action)) r.client = e->client;
     if (const auto* e = std::get_if<ExpectLacks>(&step.action)) r.client = e->client;

@@ -31,6 +31,8 @@ struct Observed {
     const std::vector<const RecordStore*>& stores;
     const std::vector<SimClient>& clients;
     const std::vector<int>& latest_send;
+    // The clients' history checked so far (`expect sessions`); null where none is recorded.
+    const history::CheckResult* sessions = nullptr;
 };
 
 // Whether a client's reply matches an `expect reply` glob; with a tolerance, an AT reply whose
@@ -64,6 +66,8 @@ class Checker {
                                                  const Observed& world) const;
     ExpectationResult check_reply(ExpectationResult r, const ExpectReply& e,
                                   const Observed& world) const;
+    ExpectationResult check_sessions(ExpectationResult r, const ExpectSessions& e,
+                                     const Observed& world) const;
 
     const Scenario& sc_;
     Duration skew_tolerance_;

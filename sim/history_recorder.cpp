@@ -19,6 +19,9 @@ void HistoryRecorder::invoked(int id, const std::string& server, std::string_vie
     if (p.client.empty()) return;  // a malformed request: no operation on a client
     p.line = std::string(line);
     p.invoke_ns = now.ns;
+    if (checker_ != nullptr && p.iamat)
+        checker_->sent(history::Operation{p.process, p.server, history::Op::iamat, p.client, p.line,
+                                          std::nullopt, p.invoke_ns, p.invoke_ns});
     pending_[id] = std::move(p);
 }
 
@@ -41,7 +44,7 @@ void HistoryRecorder::finish(Instant end) {
     for (const auto& [id, p] : pending_)
         write(p, end.ns);
     pending_.clear();
-    out_.flush();
+    if (out_ != nullptr) out_->flush();
 }
 
 void HistoryRecorder::write(const Pending& p, std::int64_t complete_ns) {
@@ -50,7 +53,8 @@ void HistoryRecorder::write(const Pending& p, std::int64_t complete_ns) {
         p.client,    p.line,     std::nullopt,
         p.invoke_ns, complete_ns};
     if (p.replied || !p.reply.empty()) op.reply = p.reply;
-    out_ << history::format_operation(op) << '\n';
+    if (out_ != nullptr) *out_ << history::format_operation(op) << '\n';
+    if (checker_ != nullptr) checker_->add(std::move(op), ++written_);
 }
 
 }  // namespace herd::sim

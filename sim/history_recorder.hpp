@@ -12,12 +12,15 @@
 #include <string_view>
 
 #include "core/time.hpp"
+#include "history/check.hpp"
 
 namespace herd::sim {
 
 class HistoryRecorder {
   public:
-    explicit HistoryRecorder(std::ostream& out) : out_(out) {}
+    // Writes the history to `out`, and feeds it to `checker` as it goes (either may be null).
+    HistoryRecorder(std::ostream* out, history::HistoryChecker* checker)
+        : out_(out), checker_(checker) {}
 
     // A client sent `bytes` (one request line and its '\n') to `server` on connection `id`, in
     // session `process` (0: a session of its own).
@@ -41,7 +44,9 @@ class HistoryRecorder {
     };
     void write(const Pending& p, std::int64_t complete_ns);
 
-    std::ostream& out_;
+    std::ostream* out_;
+    history::HistoryChecker* checker_;
+    std::size_t written_ = 0;
     std::map<int, Pending> pending_;  // by connection, in the order they were sent
     std::uint64_t next_process_ = 1;
 };

@@ -14,6 +14,7 @@
 #include "core/node_config.hpp"
 #include "core/record_store.hpp"
 #include "core/time.hpp"
+#include "history/check.hpp"
 #include "sim/distribution.hpp"
 #include "sim/glob.hpp"
 
@@ -96,6 +97,12 @@ struct ExpectLacks {
     int server;
     std::string client;
 };
+// `expect sessions KIND at most N`: the clients' history so far (herd check's checker) holds at
+// most N anomalies of KIND.
+struct ExpectSessions {
+    history::AnomalyKind kind;
+    std::uint64_t max;
+};
 struct ExpectReply {
     int server;
     Glob glob;
@@ -104,7 +111,7 @@ struct ExpectReply {
 using StepAction =
     std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep, RestartStep,
                  WorkloadStep, ExpectConverged, ExpectHasAt, ExpectHasTime, ExpectLacks,
-                 ExpectReply, SilenceStep, PauseStep, ClockJumpStep>;
+                 ExpectReply, SilenceStep, PauseStep, ClockJumpStep, ExpectSessions>;
 
 struct Step {
     Instant at;
@@ -116,7 +123,7 @@ struct Step {
 inline bool is_expectation(const StepAction& a) {
     return std::holds_alternative<ExpectConverged>(a) || std::holds_alternative<ExpectHasAt>(a) ||
            std::holds_alternative<ExpectHasTime>(a) || std::holds_alternative<ExpectLacks>(a) ||
-           std::holds_alternative<ExpectReply>(a);
+           std::holds_alternative<ExpectReply>(a) || std::holds_alternative<ExpectSessions>(a);
 }
 
 struct Scenario {

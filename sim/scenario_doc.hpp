@@ -150,12 +150,14 @@ struct WorkloadLine {
     friend bool operator==(const WorkloadLine&, const WorkloadLine&) = default;
 };
 // `expect converged`, `expect S has C at LATLON`, `expect S has C time T`, `expect S lacks C`,
-// `expect reply S "GLOB"`.
+// `expect reply S "GLOB"`, `expect sessions KIND at most N`.
 struct ExpectLine {
-    enum class Kind { converged, has_at, has_time, lacks, reply };
+    enum class Kind { converged, has_at, has_time, lacks, reply, sessions };
     Kind kind;
     std::string server, client;
-    std::string value;  // has_at: the coordinate; has_time: the client time; reply: the glob
+    std::string value;        // has_at: the coordinate; has_time: the client time; reply: the glob;
+                              // sessions: the anomaly kind
+    std::uint64_t count = 0;  // sessions: at most this many
     friend bool operator==(const ExpectLine&, const ExpectLine&) = default;
 };
 using TimelineStatement =

@@ -142,6 +142,8 @@ struct TimelineText {
                 return "expect " + e.server + " lacks " + e.client;
             case Kind::reply:
                 return "expect reply " + e.server + " \"" + e.value + "\"";
+            case Kind::sessions:
+                return "expect sessions " + e.value + " at most " + std::to_string(e.count);
         }
         return {};
     }

@@ -371,6 +371,10 @@ bool Builder::expect(const ExpectLine& e, StepAction& out) {
         out = ExpectConverged{};
         return true;
     }
+    if (e.kind == Kind::sessions) {
+        out = ExpectSessions{*history::anomaly_kind(e.value), e.count};
+        return true;
+    }
     const auto s = server(e.server);
     if (!s) return false;
     switch (e.kind) {
@@ -385,6 +389,7 @@ bool Builder::expect(const ExpectLine& e, StepAction& out) {
             break;
         case Kind::reply:
         case Kind::converged:
+        case Kind::sessions:
             out = ExpectReply{*s, *Glob::compile(e.value)};
             break;
     }

@@ -6,6 +6,7 @@
 
 #include "core/text.hpp"
 #include "core/types.hpp"
+#include "history/check.hpp"
 #include "sim/glob.hpp"
 #include "sim/scenario.hpp"
 #include "sim/scenario_syntax.hpp"
@@ -66,6 +67,7 @@ class TimelineReader {
     bool workload_field(std::string_view key, std::string_view value, WorkloadLine& w);
     bool expect(std::string_view rest, TimelineStatement& out);
     bool expect_reply(std::string_view rest, TimelineStatement& out);
+    bool expect_sessions(const Fields& t, TimelineStatement& out);
 
     std::string_view file_;
     int line_;
@@ -277,9 +279,26 @@ bool TimelineReader::expect(std::string_view rest, TimelineStatement& out) {
         out = ExpectLine{Kind::lacks, std::string(t[0]), std::string(t[2]), {}};
         return true;
     }
+    if (t.size() >= 1 && t[0] == "sessions") return expect_sessions(t, out);
     return fail(
         "expected `expect converged`, `expect SERVER has CLIENT at LATLON`, `expect SERVER has "
-        "CLIENT time T`, `expect SERVER lacks CLIENT` or `expect reply SERVER \"GLOB\"`");
+        "CLIENT time T`, `expect SERVER lacks CLIENT`, `expect reply SERVER \"GLOB\"` or "
+        "`expect sessions KIND at most N`");
+}
+
+// `sessions KIND at most N`: KIND one of the anomaly kinds of `herd check`.
+bool TimelineReader::expect_sessions(const Fields& t, TimelineStatement& out) {
+    const std::string usage =
+        "expected `expect sessions KIND at most N` with KIND monotonic-reads, read-your-writes, "
+        "lost-write or impossible-read";
+    if (t.size() != 5 || t[2] != "at" || t[3] != "most") return fail(usage);
+    if (!history::anomaly_kind(t[1])) return fail(usage + ", got " + quoted(t[1]));
+    const auto n = parse_whole(t[4], 1'000'000'000);
+    if (!n) return fail("expected N from 0 to 1000000000, got " + quoted(t[4]));
+    ExpectLine e{ExpectLine::Kind::sessions, {}, {}, std::string(t[1])};
+    e.count = *n;
+    out = std::move(e);
+    return true;
 }
 
 // `reply SERVER "GLOB"` (the comment is gone already).

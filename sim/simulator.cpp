@@ -42,8 +42,13 @@ class Simulator::Impl final : public Driver::Owner {
           driver_(scenario, *this, trace_, result_.stats,
                   Driver::Seeds{scenario.seed * 4 + 1, scenario.seed * 4 + 4}),
           checker_(scenario, result_, trace_) {
-        if (options_.history != nullptr)
-            history_ = std::make_unique<HistoryRecorder>(*options_.history);
+        // A history is recorded for --history, and checked as it goes for `expect sessions`.
+        const bool sessions_expected = std::any_of(
+            sc_.steps.begin(), sc_.steps.end(),
+            [](const Step& step) { return std::holds_alternative<ExpectSessions>(step.action); });
+        if (sessions_expected) sessions_ = std::make_unique<history::HistoryChecker>();
+        if (options_.history != nullptr || sessions_expected)
+            history_ = std::make_unique<HistoryRecorder>(options_.history, sessions_.get());
     }
 
     SimResult run();
@@ -96,6 +101,7 @@ class Simulator::Impl final : public Driver::Owner {
     // With --history: the recorder, and the connections of workload IAMATs, numbered from
     // history_only up (those of `send` statements are indices into clients_).
     static constexpr int history_only = 1 << 30;
+    std::unique_ptr<history::HistoryChecker> sessions_;  // with `expect sessions`
     std::unique_ptr<HistoryRecorder> history_;
     int workload_connections_ = 0;
     // Workloads with reads or sessions: the clients an IAMAT was sent for, by workload step, in
@@ -258,7 +264,9 @@ void Simulator::Impl::expect(const Step& step) {
         const Node* node = driver_.node_or_null(s);
         stores.push_back(node != nullptr ? &node->store() : nullptr);
     }
-    ExpectationResult r = checker_.check(now(), step, Observed{stores, clients_, latest_send_});
+    ExpectationResult r = checker_.check(
+        now(), step,
+        Observed{stores, clients_, latest_send_, sessions_ ? &sessions_->so_far() : nullptr});
     if (trace_.enabled())
         trace_.begin(now(), r.pass ? "pass" : "fail")
             .field("line", step.line)

@@ -34,6 +34,8 @@ enum class Found {
     stores_differ,     // expect converged: two servers hold different records for a client
     server_lacks,      // expect converged: a server lacks a record another has
     store_unreadable,  // herd replay: a server's store could not be read
+    anomalies,         // expect sessions: more anomalies of the kind than allowed
+    no_history,        // expect sessions: this world records no client history (yet)
 };
 // A short, stable name of a kind (what a sweep's summary and signatures print).
 const char* found_name(Found f);
@@ -112,7 +114,7 @@ struct SimResult {
 struct SimOptions {
     std::ostream* trace = nullptr;    // JSON lines, when wanted
     std::ostream* history = nullptr;  // the clients' history (design §11), when wanted
-    bool hash_trace = false;        // compute the trace hash even without a trace stream
+    bool hash_trace = false;          // compute the trace hash even without a trace stream
     // Called now and then (every few thousand events) so a driver can show progress.
     std::function<void(Instant now, const SimStats&)> progress;
 };

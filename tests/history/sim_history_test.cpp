@@ -184,3 +184,33 @@ TEST(SimHistory, WorkloadReadsAndSessionsAreCheckedAndWrittenBackByTheGrammar) {
 
 }  // namespace
 }  // namespace herd::sim
+
+namespace herd::sim {
+namespace {
+
+TEST(SimHistory, ExpectSessionsCountsTheAnomaliesOfTheHistorySoFar) {
+    const std::string text = std::string(sessions) +
+                             "at 3s expect sessions monotonic-reads at most 0\n"
+                             "at 3s expect sessions read-your-writes at most 0\n"
+                             "at 3s expect sessions read-your-writes at most 1000\n"
+                             "at 3s expect sessions lost-write at most 0\n"
+                             "at 3s expect sessions impossible-read at most 0\n";
+    auto parsed = parse_scenario(text, "sessions.scn");
+    ASSERT_TRUE(std::holds_alternative<Scenario>(parsed)) << std::get<Error>(parsed).message;
+    const SimResult r = Simulator(std::get<Scenario>(parsed), {}).run();
+    std::vector<bool> pass;
+    std::string found;
+    for (const ExpectationResult& e : r.expectations) {
+        if (e.text.find("sessions") == std::string::npos) continue;
+        pass.push_back(e.pass);
+        if (!e.pass) found = e.found;
+    }
+    EXPECT_EQ(pass, (std::vector<bool>{true, false, true, true, true}));
+    // The finding names the count and the first witness, with its servers.
+    EXPECT_EQ(found.find(" read-your-writes, the first: process "), found.find(' '));
+    EXPECT_NE(found.find("IAMAT w"), std::string::npos) << found;
+    EXPECT_NE(found.find("WHATSAT w"), std::string::npos) << found;
+}
+
+}  // namespace
+}  // namespace herd::sim
