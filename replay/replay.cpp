@@ -433,6 +433,18 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
                           : sc.file + ": clock drift runs") +
                      " only in herd sim: a real server's clock is set once, at its start "
                      "(herd serve --clock-offset)"};
+    // The clients' history (issue 29) is the simulator's alone so far: a replay would send no
+    // reads and could check no session expectation.
+    const auto clients_view =
+        std::find_if(sc.steps.begin(), sc.steps.end(), [](const sim::Step& s) {
+            const auto* w = std::get_if<sim::WorkloadStep>(&s.action);
+            return (w && (w->reads_per_s > 0 || w->sessions)) ||
+                   std::holds_alternative<sim::ExpectSessions>(s.action);
+        });
+    if (clients_view != sc.steps.end())
+        return Error{sc.file + ":" + std::to_string(clients_view->line) +
+                     ": workload reads and sessions, and `expect sessions`, run only in herd sim "
+                     "for now: herd replay records no client history yet"};
     if (sc.end().ns > replay_length_max_ns)
         return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.end().ns}) +
                      "; herd replay runs at most 10 minutes of scenario time"};
