@@ -718,6 +718,10 @@ TEST(HostileLogs, FollowingALogThroughRotationsMissesNoLine) {
     ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(solo.log_path()); }, 10000ms));
     const std::string out = solo.log_path() + ".followed";
     Process follower({HERD_BINARY, "log", "-f", solo.log_path()}, out);
+    // Following from here on: the follower has the file open before anything rotates it (a
+    // follower that starts after a rotation starts at the new file, as tail -F does).
+    ASSERT_TRUE(
+        wait_until([&] { return slurp(out).find("< IAMAT first") != std::string::npos; }, 30000ms));
     constexpr int rounds = 20, per_round = 100;
     for (int r = 0; r < rounds; ++r) {
         std::string lines;
