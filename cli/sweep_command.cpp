@@ -319,7 +319,8 @@ bool Sweep::write_this(const std::string& signature) {
 // failure) shrunk.
 std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
     const std::string name = "seed-" + std::to_string(seed);
-    const std::string text = sim::generate_run(plan_.base_text, plan_.base, seed, plan_.config);
+    const sim::GeneratedRun run = sim::generate(plan_.base_text, plan_.base, seed, plan_.config);
+    const std::string& text = run.text;
     const sim::RunOutcome outcome = sim::run_scenario_text(text, name + ".scn");
     if (!outcome.failed) return std::nullopt;
     Failure f{seed, outcome.signature, outcome.what, outcome.timeline,
@@ -332,7 +333,7 @@ std::optional<Failure> Sweep::run_seed(std::uint64_t seed) {
     if (!outcome.parsed || !shrink_this(outcome.signature)) return f;
     std::size_t runs = 0;
     const std::string small =
-        sim::shrink_failure(text, name + ".min.scn", outcome, &runs, plan_.base_text);
+        sim::shrink_failure(text, name + ".min.scn", outcome, &runs, plan_.base_text, run.units);
     const sim::RunOutcome check = sim::run_scenario_text(small, name + ".min.scn");
     f.statements = check.timeline;
     f.file = plan_.out + "/" + name + ".min.scn";

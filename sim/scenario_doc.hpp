@@ -177,6 +177,10 @@ struct DocLine {
     int number = 0;  // in the file it was read from (0: made by a tool)
     Statement statement;
     std::string comment;
+    // A tool's identity for lines that go together (herd sweep's: a fault and the statement
+    // that undoes it; a client's sends and the expectation their outcome makes right): they
+    // share one nonzero value. Neither written nor compared.
+    int unit = 0;
     friend bool operator==(const DocLine& a, const DocLine& b) {
         return a.statement == b.statement && a.comment == b.comment;  // not where it was
     }

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/time.hpp"
@@ -49,6 +50,16 @@ struct SweepConfig {
 // is unknown.
 std::optional<std::vector<FaultKind>> parse_fault_kinds(std::string_view text);
 
+// One generated run: its scenario text, and the file lines (1-based) of each group of
+// statements that only go together: a fault and its undo (the fault first), a time client's
+// sends and the expectation of its newest position (dropping its newest send would make the
+// expectation wrong, not the herd). The shrinker keeps each group whole.
+struct GeneratedRun {
+    std::string text;
+    std::vector<std::vector<int>> units;
+};
+GeneratedRun generate(const std::string& base_text, const Scenario& base, std::uint64_t seed,
+                      const SweepConfig& config);
 // The scenario text of one generated run: the base's document with the generated statements
 // (typed) merged in, its timeline in time order, in canonical form (sim/scenario_doc.hpp).
 std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
@@ -86,8 +97,11 @@ RunOutcome run_document(const ScenarioDoc& doc);
 // The smallest text found that still fails with `outcome`'s signature; `runs` counts the
 // simulations it took. With `base_text` (the text is a generated run of that base), the base's
 // statements stay unless the base alone fails the same way.
+// `units` (a GeneratedRun's) are kept whole, by identity; without them, a fault goes with the
+// first later statement that undoes it.
 std::string shrink_failure(const std::string& text, const std::string& file_name,
                            const RunOutcome& outcome, std::size_t* runs,
-                           const std::string& base_text = {});
+                           const std::string& base_text = {},
+                           const std::vector<std::vector<int>>& units = {});
 
 }  // namespace herd::sim

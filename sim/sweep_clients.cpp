@@ -52,6 +52,7 @@ void Generator::time_client(std::int64_t t, std::vector<Timed>& out) {
     const std::string id = client_id(static_cast<std::size_t>(prng_.between(1, 64)));
     const std::int64_t sends = prng_.between(2, 3);
     std::vector<std::pair<Timestamp, std::string>> sent;  // time, position
+    units_ += 1;  // its sends and the expectation of its newest position go together
     for (std::int64_t i = 0; i < sends; ++i) {
         const std::string time = client_time();
         const Timestamp value = *parse_client_time(time);
@@ -63,12 +64,13 @@ void Generator::time_client(std::int64_t t, std::vector<Timed>& out) {
         const int to = up[prng_.below(up.size())];
         keep_up_.insert(to);
         out.push_back({t + between_ms(0, 300),
-                       SendLine{name(to), "IAMAT " + id + " " + position + " " + time}});
+                       SendLine{name(to), "IAMAT " + id + " " + position + " " + time}, units_});
     }
     const auto newest = std::max_element(
         sent.begin(), sent.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     const auto s = static_cast<int>(prng_.below(base_.herd.servers.size()));
-    model_.push_back(ExpectLine{ExpectLine::Kind::has_at, name(s), id, newest->second});
+    model_.push_back(
+        {0, ExpectLine{ExpectLine::Kind::has_at, name(s), id, newest->second}, units_});
 }
 
 // Under the convergent rule, a tie the herd must agree on: one client at one time at two

@@ -324,8 +324,11 @@ void merge(const ScenarioDoc& base, bool drop_until, std::vector<Statement> sett
     std::size_t next = 0;
     auto emit_before = [&](std::int64_t ns) {
         for (; next < timed.size() && timed[next].ns < ns; ++next)
-            out.lines.push_back(DocLine{
-                0, AtLine{spell(Duration{timed[next].ns}), std::move(timed[next].statement)}, {}});
+            out.lines.push_back(
+                DocLine{0,
+                        AtLine{spell(Duration{timed[next].ns}), std::move(timed[next].statement)},
+                        {},
+                        timed[next].unit});
     };
     auto header = [&](bool timeline) {
         out.lines.push_back(DocLine{});
@@ -372,10 +375,22 @@ void with_herd(ScenarioDoc& run, const std::vector<Statement>& herd) {
     run.lines = std::move(lines);
 }
 
+// The file lines (1-based: one per DocLine) of each unit, in file order.
+std::vector<std::vector<int>> units_of(const ScenarioDoc& run) {
+    std::map<int, std::vector<int>> by_unit;
+    for (std::size_t i = 0; i < run.lines.size(); ++i) {
+        if (run.lines[i].unit != 0) by_unit[run.lines[i].unit].push_back(static_cast<int>(i + 1));
+    }
+    std::vector<std::vector<int>> out;
+    for (auto& [unit, lines] : by_unit)
+        out.push_back(std::move(lines));
+    return out;
+}
+
 }  // namespace
 
-std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
-                         const SweepConfig& config) {
+GeneratedRun generate(const std::string& base_text, const Scenario& base, std::uint64_t seed,
+                      const SweepConfig& config) {
     const auto parsed = parse_document(base_text, base.file);
     HERD_ASSERT(std::holds_alternative<ScenarioDoc>(parsed));  // `base` was built from it
     const ScenarioDoc& base_doc = std::get<ScenarioDoc>(parsed);
@@ -393,8 +408,10 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
         std::max(config.phase_start.ns + config.phase.ns, b.last_fault_ns) + config.settle.ns;
     if (!b.in_force_at_end) {
         timed.push_back(Timed{check, ExpectLine{ExpectLine::Kind::converged, {}, {}, {}}});
-        for (const ExpectLine& e : g.model_expectations())
-            timed.push_back(Timed{check, e});
+        for (Timed e : g.model_expectations()) {
+            e.ns = check;
+            timed.push_back(std::move(e));
+        }
     }
     ScenarioDoc run;
     run.file = base.file;
@@ -410,7 +427,12 @@ std::string generate_run(const std::string& base_text, const Scenario& base, std
                     {}});
     if (!herd.empty()) with_herd(run, herd);
     sort_timeline(run);
-    return format_document(run);
+    return GeneratedRun{format_document(run), units_of(run)};
+}
+
+std::string generate_run(const std::string& base_text, const Scenario& base, std::uint64_t seed,
+                         const SweepConfig& config) {
+    return generate(base_text, base, seed, config).text;
 }
 
 }  // namespace herd::sim

@@ -26,6 +26,7 @@ inline Spelled<Duration> ms_of(std::int64_t ms_count) {
 struct Timed {
     std::int64_t ns;
     TimelineStatement statement;
+    int unit = 0;  // lines that go together share one (DocLine::unit)
 };
 
 // What the base does that generated faults must leave alone.
@@ -60,8 +61,8 @@ class Generator {
     // keeps the base's herd).
     std::vector<Statement> topology();
     // What the herd must hold at the end by the conflict rule (each time client's newest
-    // position), as expectations for the final check.
-    const std::vector<ExpectLine>& model_expectations() const { return model_; }
+    // position), as expectations for the final check, each in its client's unit.
+    const std::vector<Timed>& model_expectations() const { return model_; }
 
   private:
     const std::string& name(int s) const {
@@ -71,11 +72,12 @@ class Generator {
     PartitionLine partition();
     void drifts(std::vector<Statement>& out);
     // `fault` at t, its undo at `undo`.
-    static void add_pair(std::int64_t t, std::int64_t undo, TimelineStatement fault,
-                         std::vector<Timed>& out) {
+    void add_pair(std::int64_t t, std::int64_t undo, TimelineStatement fault,
+                  std::vector<Timed>& out) {
         TimelineStatement end = *undo_of(fault);
-        out.push_back({t, std::move(fault)});
-        out.push_back({undo, std::move(end)});
+        units_ += 1;
+        out.push_back({t, std::move(fault), units_});
+        out.push_back({undo, std::move(end), units_});
     }
     void hostile_client(std::int64_t t, std::vector<Timed>& out);
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
@@ -101,12 +103,13 @@ class Generator {
     const SweepConfig& config_;
     Prng prng_;
     std::set<FaultKind> on_;
-    std::set<int> keep_up_;  // servers this generator must not crash (time clients' targets)
-    bool convergent_;        // the conflict rule of the run (the base's, or drawn)
-    std::vector<ExpectLine> model_;
+    std::set<int> keep_up_;     // servers this generator must not crash (time clients' targets)
+    bool convergent_;           // the conflict rule of the run (the base's, or drawn)
+    std::vector<Timed> model_;  // times set by the run
     std::vector<std::int64_t> down_until_;
     std::map<std::pair<int, int>, std::int64_t> link_busy_until_;
     int hostile_ = 0;  // hostile clients so far
+    int units_ = 0;    // units so far: faults with their undo, time clients
     BaseFaults base_faults_;
 };
 

@@ -40,17 +40,26 @@ class Shrinker {
     static constexpr std::size_t runs_max = 3000;
 
     // `base`: the statements of the base, which must stay.
-    Shrinker(const ScenarioDoc& run, const RunOutcome& outcome, const std::vector<Statement>& base)
+    // `given`: the file lines of each group that goes together, by identity (or none: a fault
+    // and its undo are found).
+    Shrinker(const ScenarioDoc& run, const RunOutcome& outcome, const std::vector<Statement>& base,
+             const std::vector<std::vector<int>>& given)
         : file_(run.file), key_(outcome.key) {
         for (const DocLine& l : run.lines) {
             if (!std::holds_alternative<std::monostate>(l.statement))
-                lines_.push_back(DocLine{0, l.statement, {}});  // comments and blanks go
+                lines_.push_back(DocLine{l.number, l.statement, {}});  // comments and blanks go
         }
         // The base's lines are found among the run's (its timeline merged with the generated
-        // one, in time order): a generated line equal to a base line may stand for it.
+        // one, in time order): a generated line equal to a base line may stand for it, unless
+        // it is known for one of a generated group.
+        std::vector<int> grouped;
+        for (const std::vector<int>& unit : given)
+            grouped.insert(grouped.end(), unit.begin(), unit.end());
         std::vector<bool> used(base.size(), false);
         base_.assign(lines_.size(), false);
         for (std::size_t i = 0; i < lines_.size(); ++i) {
+            if (std::find(grouped.begin(), grouped.end(), lines_[i].number) != grouped.end())
+                continue;
             for (std::size_t k = 0; k < base.size() && !base_[i]; ++k) {
                 if (used[k] || base[k] != lines_[i].statement) continue;
                 used[k] = true;
@@ -58,7 +67,7 @@ class Shrinker {
             }
         }
         alive_.assign(lines_.size(), true);
-        group_units();
+        group_units(given);
     }
 
     ScenarioDoc doc() const {
@@ -96,6 +105,15 @@ class Shrinker {
     // Gives each long client ID of the generated statements a short name, everywhere at once,
     // when the run still fails the same way (a long ID stays where its length is the bug).
     void shorten_clients();
+    // Writes the client times of the generated IAMATs more simply (their ranks 1, 2, 3; else
+    // each in its plainest spelling, then with fewer digits), never changing which of one
+    // client's times is newer: the expectation of its newest position must stay right.
+    void simplify_client_times();
+    // The interleaving pass: pulls the generated timeline together, each gap between its
+    // statements halved (every later generated statement moved earlier with it) while the
+    // failure stays. The expectations stay where they are, so the herd only gets more time to
+    // settle: a run cannot come to fail for want of it.
+    void close_gaps();
     std::size_t runs() const { return runs_; }
 
   private:
@@ -103,15 +121,45 @@ class Shrinker {
     std::int64_t time_of(std::size_t i) const {
         return std::get<AtLine>(lines_[i].statement).at.value.ns;
     }
-    // A fault and the statement that undoes it go together: dropping only the undo would turn
-    // a finding into "a partition that never heals does not converge".
-    void group_units() {
+    // The line read from file line `number`.
+    std::size_t line_of(int number) const {
+        const auto it = std::find_if(lines_.begin(), lines_.end(),
+                                     [number](const DocLine& l) { return l.number == number; });
+        HERD_ASSERT(it != lines_.end());
+        return static_cast<std::size_t>(it - lines_.begin());
+    }
+    // Lines that go together stay together: dropping only a fault's undo would turn a finding
+    // into "a partition that never heals does not converge". The groups given are the
+    // generator's own; otherwise a fault goes with the first later statement that undoes it.
+    void group_units(const std::vector<std::vector<int>>& given) {
         std::vector<bool> taken(lines_.size(), false);
+        for (const std::vector<int>& numbers : given) {
+            std::vector<std::size_t> group;
+            for (int number : numbers) {
+                const std::size_t i = line_of(number);
+                HERD_ASSERT(!base_[i] && !taken[i] && at(i) != nullptr);
+                group.push_back(i);
+                taken[i] = true;
+            }
+            HERD_ASSERT(!group.empty());
+            std::sort(group.begin(), group.end());
+            // Sends with the expectation their outcome makes right: the expectation may go
+            // alone, a send only with it (then the rest of the client's sends may stay).
+            if (const std::size_t e = group.back();
+                group.size() >= 2 && std::holds_alternative<ExpectLine>(at(e)->what)) {
+                units_.push_back({e});
+                for (std::size_t k = 0; k + 1 < group.size(); ++k)
+                    units_.push_back({group[k], e});
+                continue;
+            }
+            units_.push_back(std::move(group));
+        }
         for (std::size_t i = 0; i < lines_.size(); ++i) {
             if (base_[i] || taken[i] || !removable(lines_[i].statement)) continue;
             std::vector<std::size_t> unit{i};
             taken[i] = true;
-            const auto undo = at(i) != nullptr ? undo_of(at(i)->what) : std::nullopt;
+            const auto undo =
+                at(i) != nullptr && given.empty() ? undo_of(at(i)->what) : std::nullopt;
             for (std::size_t j = i + 1; undo && j < lines_.size(); ++j) {
                 if (!base_[j] && !taken[j] && at(j) != nullptr && at(j)->what == *undo) {
                     unit.push_back(j);
@@ -121,6 +169,13 @@ class Shrinker {
             }
             units_.push_back(std::move(unit));
         }
+    }
+    // A fault and its undo (not a time client's group).
+    bool window(const std::vector<std::size_t>& unit) const {
+        if (unit.size() != 2) return false;
+        const auto* fault = std::get_if<AtLine>(&lines_[unit[0]].statement);
+        const auto* undo = std::get_if<AtLine>(&lines_[unit[1]].statement);
+        return fault != nullptr && undo != nullptr && undo_of(fault->what) == undo->what;
     }
     std::vector<std::size_t> candidates() const {
         std::vector<std::size_t> out;
@@ -138,14 +193,14 @@ class Shrinker {
         const std::vector<std::size_t> c = candidates();
         for (std::size_t i = 0; i < c.size(); i += chunk) {
             const std::size_t end = std::min(i + chunk, c.size());
+            const std::vector<bool> before = alive_;  // units may share a line
             for (std::size_t k = i; k < end; ++k)
                 set_unit(c[k], false);
-            if (still_fails()) {
+            if (alive_ == before) continue;
+            if (still_fails())
                 dropped = true;
-            } else {
-                for (std::size_t k = i; k < end; ++k)
-                    set_unit(c[k], true);
-            }
+            else
+                alive_ = before;
         }
         return dropped;
     }
@@ -174,12 +229,49 @@ class Shrinker {
 
 void Shrinker::shorten_windows() {
     for (const std::vector<std::size_t>& unit : units_) {
-        if (unit.size() != 2 || !alive_[unit[0]]) continue;
+        if (!window(unit) || !alive_[unit[0]]) continue;
         const std::int64_t from = time_of(unit[0]);
         for (;;) {
             const std::int64_t to = time_of(unit[1]);
             if (to - from < 2 * ms) break;
             if (!try_time(unit[1], from + (to - from) / 2 / ms * ms)) break;
+        }
+    }
+}
+
+void Shrinker::close_gaps() {
+    constexpr std::int64_t phase_start = 200 * ms;  // as in round_times
+    std::vector<std::size_t> moving;                // generated, alive, not an expectation
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (!base_[i] && alive_[i] && at(i) != nullptr &&
+            !std::holds_alternative<ExpectLine>(at(i)->what))
+            moving.push_back(i);
+    }
+    // Moves every moving line at or after `from` earlier by `by`; false (and nothing moved)
+    // when one would leave the fault phase or pass a line that does not move.
+    auto shift = [&](std::int64_t from, std::int64_t by) {
+        const std::vector<DocLine> before = lines_;
+        for (std::size_t i : moving) {
+            const std::int64_t t = time_of(i);
+            if (t < from) continue;
+            if (t >= phase_start && t - by < phase_start) return lines_ = before, false;
+            at(i)->at = spell(Duration{t - by});
+        }
+        if (still_fails()) return true;
+        lines_ = before;
+        return false;
+    };
+    for (std::size_t k = 1; k < moving.size(); ++k) {
+        std::vector<std::int64_t> times;
+        for (std::size_t i : moving)
+            times.push_back(time_of(i));
+        std::sort(times.begin(), times.end());
+        for (;;) {
+            const std::int64_t gap = times[k] - times[k - 1];
+            const std::int64_t by = gap / 2 / ms * ms;
+            if (by < ms || !shift(times[k], by)) break;
+            for (std::size_t j = k; j < times.size(); ++j)
+                times[j] -= by;
         }
     }
 }
@@ -192,7 +284,7 @@ void Shrinker::round_times() {
         if (at(i) != nullptr && time_of(i) >= phase_start) floor[i] = phase_start;
     }
     for (const std::vector<std::size_t>& unit : units_) {
-        if (unit.size() == 2) floor[unit[1]] = std::max(floor[unit[1]], time_of(unit[0]));
+        if (window(unit)) floor[unit[1]] = std::max(floor[unit[1]], time_of(unit[0]));
     }
     for (std::size_t i = 0; i < lines_.size(); ++i) {
         if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
@@ -251,6 +343,112 @@ void Shrinker::shorten_clients() {
     }
 }
 
+namespace {
+
+// A generated IAMAT's client and its client time (DIGITS[.DIGITS]), when it has a literal one.
+struct SentTime {
+    std::size_t line;
+    std::string client;
+    std::string time;
+};
+
+std::optional<SentTime> sent_time(std::size_t line, const TimelineStatement& s) {
+    const auto* send = std::get_if<SendLine>(&s);
+    if (send == nullptr) return std::nullopt;
+    std::string_view rest = send->line;
+    if (take_field(rest) != "IAMAT") return std::nullopt;
+    const std::string client(take_field(rest));
+    take_field(rest);  // the position
+    const std::string_view time = take_field(rest);
+    if (time.empty() || !take_field(rest).empty()) return std::nullopt;
+    if (time.find_first_not_of("0123456789.") != std::string_view::npos) return std::nullopt;
+    return SentTime{line, client, std::string(time)};
+}
+
+// A client time's value as text that compares like the number: the integer digits without
+// leading zeros, then the fraction to nine digits. The shrinker's own reading: core's is what
+// a sweep tests.
+std::pair<std::string, std::string> time_value(std::string_view t) {
+    const std::size_t dot = std::min(t.find('.'), t.size());
+    std::string whole(t.substr(0, dot));
+    whole.erase(0, std::min(whole.find_first_not_of('0'), whole.size()));
+    std::string fraction(dot < t.size() ? t.substr(dot + 1) : std::string_view{});
+    fraction.resize(9, '0');
+    return {whole, fraction};
+}
+
+int compare_times(std::string_view a, std::string_view b) {
+    const auto [aw, af] = time_value(a);
+    const auto [bw, bf] = time_value(b);
+    if (aw.size() != bw.size()) return aw.size() < bw.size() ? -1 : 1;
+    if (aw != bw) return aw < bw ? -1 : 1;
+    return af == bf ? 0 : (af < bf ? -1 : 1);
+}
+
+// The simpler spellings of a client time to try, plainest first: the same value without
+// leading or trailing zeros, then fewer fraction digits, then none.
+std::vector<std::string> simpler_times(const std::string& t) {
+    auto [whole, fraction] = time_value(t);
+    if (whole.empty()) whole = "0";
+    while (!fraction.empty() && fraction.back() == '0')
+        fraction.pop_back();
+    std::vector<std::string> out{fraction.empty() ? whole : whole + "." + fraction};
+    for (std::size_t keep = fraction.size() / 2; !fraction.empty(); keep /= 2) {
+        out.push_back(keep == 0 ? whole : whole + "." + fraction.substr(0, keep));
+        if (keep == 0) break;
+    }
+    std::erase_if(out, [&t](const std::string& x) { return x.size() >= t.size(); });
+    return out;
+}
+
+// `times` with `times[i]` replaced by `by` orders the same as before.
+bool same_order(const std::vector<SentTime>& times, std::size_t i, const std::string& by) {
+    for (std::size_t k = 0; k < times.size(); ++k) {
+        if (k != i &&
+            compare_times(times[k].time, times[i].time) != compare_times(times[k].time, by))
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void Shrinker::simplify_client_times() {
+    std::map<std::string, std::vector<SentTime>> by_client;
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
+        if (auto t = sent_time(i, at(i)->what)) by_client[t->client].push_back(std::move(*t));
+    }
+    auto with_time = [this](const SentTime& t, const std::string& time) {
+        AtLine changed = *at(t.line);
+        auto& send = std::get<SendLine>(changed.what);
+        send.line.replace(send.line.size() - t.time.size(), t.time.size(), time);
+        return changed;
+    };
+    for (auto& [client, times] : by_client) {
+        // Their ranks, all at once.
+        const std::vector<DocLine> before = lines_;
+        for (const SentTime& t : times) {
+            std::size_t rank = 1;
+            for (const SentTime& other : times)
+                rank += compare_times(other.time, t.time) < 0 ? 1 : 0;
+            lines_[t.line].statement = with_time(t, std::to_string(rank));
+        }
+        if (lines_ != before && still_fails()) continue;
+        lines_ = before;
+        // Else one at a time.
+        for (std::size_t i = 0; i < times.size(); ++i) {
+            for (const std::string& simpler : simpler_times(times[i].time)) {
+                if (!same_order(times, i, simpler)) continue;
+                if (try_statement(times[i].line, with_time(times[i], simpler))) {
+                    times[i].time = simpler;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 void Shrinker::lower_workloads() {
     for (std::size_t i = 0; i < lines_.size(); ++i) {
         if (base_[i] || !alive_[i] || at(i) == nullptr) continue;
@@ -278,7 +476,8 @@ void Shrinker::lower_workloads() {
 
 std::string shrink_failure(const std::string& text, const std::string& file_name,
                            const RunOutcome& outcome, std::size_t* runs,
-                           const std::string& base_text) {
+                           const std::string& base_text,
+                           const std::vector<std::vector<int>>& units) {
     // The base's statements stay unless the base alone fails the same way: dropping them could
     // only turn the finding into a failure of a base cut short.
     std::vector<Statement> base;
@@ -289,13 +488,15 @@ std::string shrink_failure(const std::string& text, const std::string& file_name
             if (!std::holds_alternative<std::monostate>(l.statement)) base.push_back(l.statement);
         }
     }
-    Shrinker s(document_of(text, file_name), outcome, base);
+    Shrinker s(document_of(text, file_name), outcome, base, units);
     s.drop_statements();
     s.lower_workloads();
     s.drop_statements();
     s.shorten_windows();
     s.round_times();
     s.shorten_clients();
+    s.simplify_client_times();
+    s.close_gaps();
     // Shorter windows and rounded times change the interleavings: statements that were needed
     // for one may no longer be.
     s.drop_statements();

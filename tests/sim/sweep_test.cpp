@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "sim/fault_timeline.hpp"
 #include "sim/scenario_doc.hpp"
 
 #include <algorithm>
@@ -279,6 +280,98 @@ TEST(Sweep, AFailureShrinksToWhatMakesItFail) {
               "at 0s     send s1 IAMAT a +1.0+1.0 {now}\n"
               "at 300ms  expect s3 lacks a\n");
     EXPECT_GT(runs, 0u);
+}
+
+TEST(Sweep, AClientTimeShrinksToItsRank) {
+    // The expectation is wrong on purpose (it names an older position): the run fails with
+    // the newest send alone, however its time is spelled.
+    const std::string failing =
+        "herd line 3\n"
+        "at 300ms  send s1 IAMAT c +10.0+20.0 0007.2500\n"
+        "at 400ms  send s2 IAMAT c +11.0+21.0 000000012.5\n"
+        "at 5s     expect s3 has c at +10.0+20.0\n";
+    const RunOutcome o = run_scenario_text(failing, "t.scn");
+    ASSERT_TRUE(o.failed);
+    EXPECT_EQ(shrink_failure(failing, "t.scn", o, nullptr),
+              "herd line 3\n"
+              "at 400ms  send s2 IAMAT c +11.0+21.0 1\n"
+              "at 5s     expect s3 has c at +10.0+20.0\n");
+}
+
+TEST(Sweep, ClientTimesShrinkOneByOneWhenTheirRanksWouldChangeTheOutcome) {
+    // The base's expectations hold only while the times are 7.5 and then 12: ranks would break
+    // them, so each time is written more simply on its own where that changes no outcome.
+    const std::string base =
+        "herd line 2\n"
+        "at 350ms  expect s2 has c time 7.5\n"
+        "at 5s     expect s2 has c time 12\n";
+    const std::string failing = base +
+                                "at 300ms  send s2 IAMAT c +11.0+21.0 007.50\n"
+                                "at 400ms  send s1 IAMAT c +10.0+20.0 0012.000\n"
+                                "at 6s     expect s2 lacks c\n";
+    const RunOutcome o = run_scenario_text(failing, "t.scn");
+    ASSERT_TRUE(o.failed);
+    EXPECT_EQ(o.signature, "expect s2 lacks c (found: a record)");
+    const std::string small = shrink_failure(failing, "t.scn", o, nullptr, base);
+    EXPECT_NE(small.find("IAMAT c +11.0+21.0 7.5\n"), std::string::npos) << small;
+    EXPECT_NE(small.find("IAMAT c +10.0+20.0 12\n"), std::string::npos) << small;
+    EXPECT_EQ(run_scenario_text(small, "t.scn").key, o.key);
+}
+
+// The statement on file line `number` (1-based) of a run's document.
+const AtLine* line_at(const std::vector<DocLine>& lines, int number) {
+    if (number < 1 || static_cast<std::size_t>(number) > lines.size()) return nullptr;
+    return std::get_if<AtLine>(&lines[static_cast<std::size_t>(number - 1)].statement);
+}
+
+TEST(Sweep, TheGeneratorNamesTheLinesThatGoTogether) {
+    // Each fault with its own undo (even where another undo of the same kind comes between),
+    // each time client's sends with the expectation of its newest position.
+    std::ifstream in(std::string(HERD_SOURCE_DIR) + "/scenarios/sweep_fall2017.scn",
+                     std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const Scenario sc = parsed(text.str());
+    std::size_t windows = 0, clients = 0;
+    std::size_t nested = 0;  // windows that file order would have paired wrong
+    for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+        const GeneratedRun run = generate(text.str(), sc, seed, SweepConfig{});
+        EXPECT_EQ(run.text, generate_run(text.str(), sc, seed, SweepConfig{}));
+        const auto doc = parse_document(run.text, "run.scn");
+        ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(doc));
+        const auto& lines = std::get<ScenarioDoc>(doc).lines;
+        std::set<int> seen;
+        for (const std::vector<int>& unit : run.units) {
+            for (int number : unit) {
+                ASSERT_NE(line_at(lines, number), nullptr) << run.text;
+                EXPECT_TRUE(seen.insert(number).second) << "seed " << seed;
+            }
+            const AtLine* first = line_at(lines, unit.front());
+            const AtLine* last = line_at(lines, unit.back());
+            if (const auto undo = undo_of(first->what)) {
+                ASSERT_EQ(unit.size(), 2u);
+                EXPECT_EQ(*undo, last->what) << "seed " << seed << " line " << unit.front();
+                EXPECT_LT(first->at.value.ns, last->at.value.ns);
+                for (int k = unit.front() + 1; k < unit.back(); ++k)
+                    nested += line_at(lines, k) != nullptr && line_at(lines, k)->what == *undo;
+                windows += 1;
+                continue;
+            }
+            // A time client: its sends, then the expectation the final check makes of it.
+            ASSERT_GE(unit.size(), 2u);
+            const auto* expect = std::get_if<ExpectLine>(&last->what);
+            ASSERT_NE(expect, nullptr) << "seed " << seed;
+            for (std::size_t k = 0; k + 1 < unit.size(); ++k) {
+                const auto* send = std::get_if<SendLine>(&line_at(lines, unit[k])->what);
+                ASSERT_NE(send, nullptr) << "seed " << seed;
+                EXPECT_EQ(send->line.rfind("IAMAT " + expect->client + " ", 0), 0u);
+            }
+            clients += 1;
+        }
+    }
+    EXPECT_GT(windows, 300u);
+    EXPECT_GT(clients, 10u);
+    EXPECT_GT(nested, 0u);  // the case the identities are for does come up
 }
 
 TEST(Sweep, TheShrinkerEditsTheParsersStatements) {

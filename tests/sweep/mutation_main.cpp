@@ -4,7 +4,11 @@
 // is the defect's doing, not the herd's); its failure is then shrunk. Prints one line per
 // defect and base, then `mutation score: N %` (defects found on at least one base).
 //
-// Usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--clean] [--print BASE SEED]
+// Each shrunk file must pass without its defect (else the finding is the shrinker's, and the exit
+// status is 1); `--shrunk DIR` writes them there.
+//
+// Usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--clean] [--shrunk DIR]
+//                       [--print BASE SEED]
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -70,6 +74,8 @@ struct Finding {
     std::size_t runs = 0;
     std::size_t shrunk_statements = 0;
     std::string signature;
+    std::string shrunk;        // the shrunk file
+    bool shrunk_sound = true;  // it passes without the defect: the failure is the defect's
 };
 
 RunOutcome run_with(Defect d, const std::string& text) {
@@ -85,16 +91,19 @@ Finding sweep(const Mutant& m, const Base& base, std::uint64_t seeds) {
     SweepConfig config;
     config.vary_topology = true;
     for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-        const std::string run = generate_run(base.text, base.scenario, seed, config);
+        const GeneratedRun run = generate(base.text, base.scenario, seed, config);
         f.runs += 1;
-        const RunOutcome o = run_with(m.defect, run);
-        if (!o.failed || run_with(Defect::none, run).failed) continue;
+        const RunOutcome o = run_with(m.defect, run.text);
+        if (!o.failed || run_with(Defect::none, run.text).failed) continue;
         f.seed = seed;
         f.signature = o.signature;
         active_defect() = m.defect;
-        const std::string shrunk = shrink_failure(run, "min.scn", o, nullptr, base.text);
+        const std::string shrunk =
+            shrink_failure(run.text, "min.scn", o, nullptr, base.text, run.units);
         f.shrunk_statements = run_scenario_text(shrunk, "min.scn").timeline;
         active_defect() = Defect::none;
+        f.shrunk_sound = !run_with(Defect::none, shrunk).failed;
+        f.shrunk = shrunk;
         return f;
     }
     return f;
@@ -104,7 +113,8 @@ struct Options {
     std::uint64_t seeds = 2000;
     unsigned jobs = 2;
     std::string only;
-    bool clean = false;  // --clean: no defect; every seed must pass (no false alarm)
+    bool clean = false;      // --clean: no defect; every seed must pass (no false alarm)
+    std::string shrunk_dir;  // --shrunk DIR: each shrunk file written there
 };
 
 // Without any defect, every seed of every base must pass: a failure there is a false alarm
@@ -145,7 +155,9 @@ int run(const Options& options, const std::vector<Base>& bases) {
                       << bases[b].file;
             if (f.seed)
                 std::cout << ": seed " << f.seed << ", shrunk to " << f.shrunk_statements
-                          << " statements: " << f.signature.substr(0, 160);
+                          << " statements"
+                          << (f.shrunk_sound ? "" : " (UNSOUND: it fails without the defect too)")
+                          << ": " << f.signature.substr(0, 160);
             else
                 std::cout << ": none of " << f.runs << " seeds";
             std::cout << std::endl;
@@ -157,13 +169,25 @@ int run(const Options& options, const std::vector<Base>& bases) {
     for (std::thread& t : threads)
         t.join();
     std::size_t score = 0;
+    bool sound = true;
+    for (std::size_t m = 0; m < found.size(); ++m) {
+        for (std::size_t b = 0; b < bases.size(); ++b) {
+            const Finding& f = found[m][b];
+            sound = sound && f.shrunk_sound;
+            if (f.seed == 0 || options.shrunk_dir.empty()) continue;
+            std::ofstream(options.shrunk_dir + "/" + todo[m]->name + "." + bases[b].file)
+                << f.shrunk;
+        }
+    }
     for (const auto& per_base : found)
         score += std::any_of(per_base.begin(), per_base.end(),
                              [](const Finding& f) { return f.seed != 0; });
     std::cout << "mutation score: " << score * 100 / todo.size() << " % (" << score << " of "
               << todo.size() << " defects found within " << options.seeds << " seeds per base)"
               << std::endl;
-    return 0;
+    // A shrunk file that fails without its defect is a shrinker's bug: the finding it shows is
+    // not the defect's.
+    return sound ? 0 : 1;
 }
 
 }  // namespace
@@ -182,6 +206,8 @@ int main(int argc, char** argv) {
             options.jobs = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
         } else if (a == "--clean") {
             options.clean = true;
+        } else if (a == "--shrunk" && i + 1 < argc) {
+            options.shrunk_dir = argv[++i];
         } else if (a == "--only" && i + 1 < argc) {
             options.only = argv[++i];
         } else if (a == "--print" && i + 2 < argc) {
@@ -189,7 +215,7 @@ int main(int argc, char** argv) {
             print_seed = std::strtoull(argv[++i], nullptr, 10);
         } else {
             std::cerr << "usage: mutation_score [--seeds N] [--jobs J] [--only NAME] [--clean] "
-                         "[--print BASE SEED]\n";
+                         "[--shrunk DIR] [--print BASE SEED]\n";
             return 2;
         }
     }
