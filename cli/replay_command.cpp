@@ -18,6 +18,7 @@
 #include "sim/distribution.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
+#include "sim/visibility.hpp"
 
 namespace herd::cli {
 
@@ -75,6 +76,34 @@ void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::Si
     }
 }
 
+// "1.234 pp": parts of 100 000 as percentage points.
+std::string points(std::uint64_t per_100k) {
+    const std::string thousandths = std::to_string(per_100k % 1000);
+    return std::to_string(per_100k / 1000) + "." + std::string(3 - thousandths.size(), '0') +
+           thousandths + " pp";
+}
+
+// One t-visibility distribution in both worlds: pairs, the windows for 50, 99 and 99.9 %, and
+// the largest gap between the two curves P(window <= t) (what bench/README.md's fidelity table
+// reports).
+void print_visibility_pair(std::ostream& out, const char* what, const std::vector<std::int64_t>& s,
+                           const std::vector<std::int64_t>& r) {
+    if (s.empty() && r.empty()) return;
+    out << what << ": pairs sim " << s.size() << ", real " << r.size();
+    if (!s.empty() && !r.empty()) {
+        for (const auto& [label, per_100k] :
+             {std::pair{"50%", 50'000}, {"99%", 99'000}, {"99.9%", 99'900}})
+            out << "; " << label << " sim "
+                << sim::format_window(sim::window_for(s, static_cast<std::uint64_t>(per_100k)))
+                << ", real "
+                << sim::format_window(sim::window_for(r, static_cast<std::uint64_t>(per_100k)));
+        const sim::CurveGap gap = sim::largest_gap(s, r);
+        out << "\n  largest gap between the curves: " << points(gap.per_100k)
+            << " at t=" << sim::format_latency(gap.at_ns);
+    }
+    out << "\n";
+}
+
 // Side by side; the exit status: 0 when every verdict agrees, 1 otherwise.
 int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
             const sim::SimResult& r) {
@@ -107,6 +136,11 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
             << sim::format_latency(fs.p50) << ", real " << sim::format_latency(fr.p50) << " ("
             << times(fr.p50, fs.p50) << "); max sim " << sim::format_latency(fs.max) << ", real "
             << sim::format_latency(fr.max) << "\n";
+    print_visibility_pair(out, "t-visibility (pairs that met no fault)",
+                          sim::visibility_all(s.visibility_by_hops),
+                          sim::visibility_all(r.visibility_by_hops));
+    print_visibility_pair(out, "t-visibility across a fault", s.visibility_fault_ns,
+                          r.visibility_fault_ns);
     out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)
         << ", real " << sim::ratio(r.stats.peer_at_lines, r.stats.updates)
         << " record lines; writes sim " << sim::ratio(s.stats.peer_messages, s.stats.updates)

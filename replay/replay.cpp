@@ -107,6 +107,9 @@ class Run {
     sim::Checker checker_;
     Clock::time_point t0_;
     std::vector<std::pair<std::int64_t, int>> restarts_;  // (steady ns, server)
+    // `expect visibility` statements, checked when the record traces are read (at the end, in
+    // time with their changes): their places among the expectations, and the statements.
+    std::vector<std::pair<std::size_t, const sim::Step*>> visibility_checks_;
     std::int64_t late_max_ns_ = 0;
     int late_line_ = 0;
     std::vector<LookAgain> looks_again_;
@@ -162,6 +165,7 @@ Result<sim::SimResult> Run::go() {
     result_.stats.places_failures = herd_.places_failures();
     result_.stats.places_hung = herd_.places_hung();
     result_.end = sc_.end();
+    checker_.finish(result_.end);
     std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
     std::sort(result_.propagation_fault_ns.begin(), result_.propagation_fault_ns.end());
     for (auto& [h, samples] : result_.propagation_by_hops)
@@ -291,6 +295,17 @@ bool may_hold_later(const sim::StepAction& a) {
 }
 
 void Run::expect(const sim::Step& step, const Clients& clients) {
+    if (std::holds_alternative<sim::ExpectVisibility>(step.action)) {
+        visibility_checks_.emplace_back(result_.expectations.size(), &step);
+        sim::ExpectationResult r;  // its place, filled in replay_traces
+        r.line = step.line;
+        r.at = step.at;
+        r.text = step.text;
+        r.found = "not checked: the servers' record traces were not read";
+        r.found_kind = sim::Found::no_updates;
+        result_.expectations.push_back(std::move(r));
+        return;
+    }
     const std::size_t n = sc_.herd.servers.size();
     Look what{stores_needed(step.action, n), std::vector<bool>(n), clients.latest_send()};
     for (std::size_t s = 0; s < n; ++s)
@@ -384,12 +399,27 @@ void Run::replay_traces() {
         return a.steady_ns < b.steady_ns || (a.steady_ns == b.steady_ns && a.restart && !b.restart);
     });
     const std::int64_t t0 = steady_ns(t0_);
+    // `expect visibility` at its time: after the changes before it, as in the simulator.
+    std::size_t next_check = 0;
+    auto check_until = [&](Instant t) {
+        for (; next_check < visibility_checks_.size(); ++next_check) {
+            const auto [index, step] = visibility_checks_[next_check];
+            if (step->at >= t) return;
+            static const std::vector<const RecordStore*> stores;
+            static const std::vector<sim::SimClient> clients;
+            static const std::vector<int> latest;
+            result_.expectations[index] =
+                checker_.check(step->at, *step, sim::Observed{stores, clients, latest});
+        }
+    };
     for (const TraceEvent& e : events) {
+        check_until(Instant{e.steady_ns - t0});
         if (e.restart)
             checker_.restarted(e.server);
         else
             checker_.applied(Instant{e.steady_ns - t0}, e.server, e.applied);
     }
+    check_until(Instant{INT64_MAX});
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "sim/scenario.hpp"
 #include "sim/simulator.hpp"
 #include "sim/trace.hpp"
+#include "sim/visibility.hpp"
 
 namespace herd::sim {
 
@@ -53,6 +54,9 @@ class Checker {
                  std::optional<Timestamp> clock = std::nullopt);
     // `server` starts empty: its per-client history starts again.
     void restarted(int server);
+    // The run ended at `end`: every t-visibility pair still open is one that never closed.
+    // Sorts the t-visibility figures.
+    void finish(Instant end);
     ExpectationResult check(Instant now, const Step& step, const Observed& world) const;
 
   private:
@@ -68,6 +72,8 @@ class Checker {
                                   const Observed& world) const;
     ExpectationResult check_sessions(ExpectationResult r, const ExpectSessions& e,
                                      const Observed& world) const;
+    ExpectationResult check_visibility(ExpectationResult r, const ExpectVisibility& e) const;
+    void visible(int origin, int server, Instant written, Instant at);
 
     const Scenario& sc_;
     Duration skew_tolerance_;
@@ -85,6 +91,7 @@ class Checker {
     // When some partition, cut, silence, crash or pause is in force: [from, to), in time order,
     // disjoint (from the scenario's statements; `to` is INT64_MAX when never undone).
     std::vector<std::pair<Instant, Instant>> fault_windows_;
+    VisibilityTracker visibility_;
 };
 
 }  // namespace herd::sim

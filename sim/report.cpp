@@ -7,6 +7,7 @@
 
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
+#include "sim/visibility.hpp"
 
 namespace herd::sim {
 
@@ -104,6 +105,47 @@ std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_ho
     return out + "]";
 }
 
+std::string format_window(std::int64_t ns) {
+    return ns == INT64_MAX ? "never" : format_latency(ns);
+}
+
+std::vector<std::int64_t> visibility_all(const std::map<int, std::vector<std::int64_t>>& by_hops) {
+    std::vector<std::int64_t> all;
+    for (const auto& [hops, windows] : by_hops)
+        all.insert(all.end(), windows.begin(), windows.end());
+    std::sort(all.begin(), all.end());
+    return all;
+}
+
+void print_visibility(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops,
+                      const std::vector<std::int64_t>& across_faults) {
+    auto cell = [](std::string text, std::size_t width) {
+        if (text.size() < width) text.insert(0, width - text.size(), ' ');
+        return text;
+    };
+    auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {
+        const auto never = static_cast<std::size_t>(
+            sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), INT64_MAX));
+        out << cell(label, 6) << cell(std::to_string(sorted.size()), 9)
+            << cell(format_window(window_for(sorted, 50'000)), 11)
+            << cell(format_window(window_for(sorted, 99'000)), 11)
+            << cell(format_window(window_for(sorted, 99'900)), 11) << cell(std::to_string(never), 7)
+            << "\n";
+    };
+    const std::vector<std::int64_t> all = visibility_all(by_hops);
+    out << "t-visibility (write -> a read at another server returns it or newer): ";
+    if (all.empty() && across_faults.empty()) {
+        out << "no pairs\n";
+        return;
+    }
+    out << (all.size() + across_faults.size()) << " pairs\n";
+    out << "  hops    pairs        50%        99%      99.9%  never\n";
+    for (const auto& [hops, windows] : by_hops)
+        row(hops < 0 ? "?" : std::to_string(hops), windows);
+    if (!all.empty()) row("all", all);
+    if (!across_faults.empty()) row("faults", across_faults);
+}
+
 void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
                   const std::string& command, const std::string& tool) {
     out << tool << " " << sc.file << ": herd " << sc.herd_description << " ("
@@ -136,6 +178,7 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
         out << "  and across a fault (one in force between accept and apply): n=" << f.count
             << " p50=" << format_latency(f.p50) << " p90=" << format_latency(f.p90)
             << " p99=" << format_latency(f.p99) << " max=" << format_latency(f.max) << "\n";
+    print_visibility(out, r.visibility_by_hops, r.visibility_fault_ns);
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates)
         << " record lines between servers, " << ratio(s.peer_messages, s.updates)
@@ -212,6 +255,58 @@ void write_results(JsonWriter& w, const SimResult& r) {
     w.EndArray();
 }
 
+// One t-visibility distribution: its pairs, those that never closed, the windows for 50, 99 and
+// 99.9 %, and the curve: the window for each whole percent from 1 to 100 (null: never).
+void write_windows(JsonWriter& w, const std::vector<std::int64_t>& sorted) {
+    auto window = [&w](std::int64_t ns) {
+        if (ns == INT64_MAX)
+            w.Null();
+        else
+            w.Int64(ns);
+    };
+    w.StartObject();
+    w.Key("pairs");
+    w.Uint64(sorted.size());
+    w.Key("never");
+    w.Uint64(static_cast<std::uint64_t>(sorted.end() -
+                                        std::lower_bound(sorted.begin(), sorted.end(), INT64_MAX)));
+    if (!sorted.empty()) {
+        const std::pair<const char*, std::uint64_t> marks[] = {
+            {"t50_ns", 50'000}, {"t99_ns", 99'000}, {"t99_9_ns", 99'900}};
+        for (const auto& [key, per_100k] : marks) {
+            w.Key(key);
+            window(window_for(sorted, per_100k));
+        }
+        w.Key("curve_ns");
+        w.StartArray();
+        for (std::uint64_t percent = 1; percent <= 100; ++percent)
+            window(window_for(sorted, percent * 1000));
+        w.EndArray();
+    }
+    w.EndObject();
+}
+
+void write_visibility(JsonWriter& w, const SimResult& r) {
+    w.Key("visibility");
+    w.StartObject();
+    w.Key("by_hops");
+    w.StartArray();
+    for (const auto& [hops, windows] : r.visibility_by_hops) {
+        w.StartObject();
+        w.Key("hops");
+        w.Int(hops);
+        w.Key("windows");
+        write_windows(w, windows);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("all");
+    write_windows(w, visibility_all(r.visibility_by_hops));
+    w.Key("across_faults");
+    write_windows(w, r.visibility_fault_ns);
+    w.EndObject();
+}
+
 void write_percentiles(JsonWriter& w, const char* key, const std::vector<std::int64_t>& samples) {
     const Percentiles p = percentiles(samples);
     w.Key(key);
@@ -285,6 +380,7 @@ std::string json_report(const Scenario& sc, const SimResult& r) {
     w.Key("propagation_by_hops");
     const std::string hops = hop_table_json(r.propagation_by_hops);
     w.RawValue(hops.c_str(), hops.size(), rapidjson::kArrayType);
+    write_visibility(w, r);
     if (r.traced) {
         w.Key("trace_hash");
         write_string(w, hex64(r.trace_hash));

@@ -30,6 +30,16 @@ std::string format_latency(std::int64_t ns);
 void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops);
 std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops);
 
+// t-visibility (sim/visibility.hpp): a table by hop distance and over all pairs, with the
+// window that 50, 99 and 99.9 % of the pairs closed within, then the pairs a fault was in force
+// during. Windows are sorted; INT64_MAX is a pair that never closed.
+void print_visibility(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops,
+                      const std::vector<std::int64_t>& across_faults);
+// Every pair that met no fault, over all hop distances, sorted.
+std::vector<std::int64_t> visibility_all(const std::map<int, std::vector<std::int64_t>>& by_hops);
+// "1.234ms", or "never" for INT64_MAX.
+std::string format_window(std::int64_t ns);
+
 // The text report. `command` is how to rerun it (printed with the seed on failure); `tool` names
 // the world it ran in ("herd sim", "herd replay").
 void print_report(std::ostream& out, const Scenario& scenario, const SimResult& result,

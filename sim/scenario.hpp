@@ -107,11 +107,18 @@ struct ExpectReply {
     int server;
     Glob glob;
 };
+// `expect visibility P% within D`: of the pairs (update, other server) that met no fault and
+// whose outcome within D is known by now, at least P % saw the update (or a newer record of its
+// client) within D of the write (t-visibility, sim/visibility.hpp).
+struct ExpectVisibility {
+    std::uint64_t per_100k;  // P in thousandths of a percent
+    Duration within;
+};
 
-using StepAction =
-    std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep, RestartStep,
-                 WorkloadStep, ExpectConverged, ExpectHasAt, ExpectHasTime, ExpectLacks,
-                 ExpectReply, SilenceStep, PauseStep, ClockJumpStep, ExpectSessions>;
+using StepAction = std::variant<SendStep, PartitionStep, CutStep, RestoreStep, HealStep, CrashStep,
+                                RestartStep, WorkloadStep, ExpectConverged, ExpectHasAt,
+                                ExpectHasTime, ExpectLacks, ExpectReply, SilenceStep, PauseStep,
+                                ClockJumpStep, ExpectSessions, ExpectVisibility>;
 
 struct Step {
     Instant at;
@@ -123,7 +130,8 @@ struct Step {
 inline bool is_expectation(const StepAction& a) {
     return std::holds_alternative<ExpectConverged>(a) || std::holds_alternative<ExpectHasAt>(a) ||
            std::holds_alternative<ExpectHasTime>(a) || std::holds_alternative<ExpectLacks>(a) ||
-           std::holds_alternative<ExpectReply>(a) || std::holds_alternative<ExpectSessions>(a);
+           std::holds_alternative<ExpectReply>(a) || std::holds_alternative<ExpectSessions>(a) ||
+           std::holds_alternative<ExpectVisibility>(a);
 }
 
 struct Scenario {

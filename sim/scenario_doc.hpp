@@ -150,14 +150,15 @@ struct WorkloadLine {
     friend bool operator==(const WorkloadLine&, const WorkloadLine&) = default;
 };
 // `expect converged`, `expect S has C at LATLON`, `expect S has C time T`, `expect S lacks C`,
-// `expect reply S "GLOB"`, `expect sessions KIND at most N`.
+// `expect reply S "GLOB"`, `expect sessions KIND at most N`, `expect visibility P% within D`.
 struct ExpectLine {
-    enum class Kind { converged, has_at, has_time, lacks, reply, sessions };
+    enum class Kind { converged, has_at, has_time, lacks, reply, sessions, visibility };
     Kind kind;
     std::string server, client;
     std::string value;        // has_at: the coordinate; has_time: the client time; reply: the glob;
-                              // sessions: the anomaly kind
-    std::uint64_t count = 0;  // sessions: at most this many
+                              // sessions: the anomaly kind; visibility: P (as written, no `%`)
+    std::uint64_t count = 0;  // sessions: at most this many; visibility: P in units of 0.001 %
+    Spelled<Duration> within{};  // visibility: D
     friend bool operator==(const ExpectLine&, const ExpectLine&) = default;
 };
 using TimelineStatement =

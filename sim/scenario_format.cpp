@@ -144,6 +144,8 @@ struct TimelineText {
                 return "expect reply " + e.server + " \"" + e.value + "\"";
             case Kind::sessions:
                 return "expect sessions " + e.value + " at most " + std::to_string(e.count);
+            case Kind::visibility:
+                return "expect visibility " + e.value + "% within " + e.within.text;
         }
         return {};
     }

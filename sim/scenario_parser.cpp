@@ -375,6 +375,10 @@ bool Builder::expect(const ExpectLine& e, StepAction& out) {
         out = ExpectSessions{*history::anomaly_kind(e.value), e.count};
         return true;
     }
+    if (e.kind == Kind::visibility) {
+        out = ExpectVisibility{e.count, e.within.value};
+        return true;
+    }
     const auto s = server(e.server);
     if (!s) return false;
     switch (e.kind) {
@@ -390,6 +394,7 @@ bool Builder::expect(const ExpectLine& e, StepAction& out) {
         case Kind::reply:
         case Kind::converged:
         case Kind::sessions:
+        case Kind::visibility:
             out = ExpectReply{*s, *Glob::compile(e.value)};
             break;
     }

@@ -68,6 +68,7 @@ class TimelineReader {
     bool expect(std::string_view rest, TimelineStatement& out);
     bool expect_reply(std::string_view rest, TimelineStatement& out);
     bool expect_sessions(const Fields& t, TimelineStatement& out);
+    bool expect_visibility(const Fields& t, TimelineStatement& out);
 
     std::string_view file_;
     int line_;
@@ -280,10 +281,58 @@ bool TimelineReader::expect(std::string_view rest, TimelineStatement& out) {
         return true;
     }
     if (t.size() >= 1 && t[0] == "sessions") return expect_sessions(t, out);
+    if (t.size() >= 1 && t[0] == "visibility") return expect_visibility(t, out);
     return fail(
         "expected `expect converged`, `expect SERVER has CLIENT at LATLON`, `expect SERVER has "
-        "CLIENT time T`, `expect SERVER lacks CLIENT`, `expect reply SERVER \"GLOB\"` or "
-        "`expect sessions KIND at most N`");
+        "CLIENT time T`, `expect SERVER lacks CLIENT`, `expect reply SERVER \"GLOB\"`, "
+        "`expect sessions KIND at most N` or `expect visibility P% within D`");
+}
+
+namespace {
+
+// "99", "99.9", "50.125" (0 to 100, up to three decimals) as thousandths of a percent.
+std::optional<std::uint64_t> parse_percent(std::string_view text) {
+    const std::size_t dot = std::min(text.find('.'), text.size());
+    const std::string_view whole = text.substr(0, dot);
+    const std::string_view fraction = dot < text.size() ? text.substr(dot + 1) : std::string_view{};
+    if (whole.empty() || whole.size() > 3 || fraction.size() > 3 ||
+        (dot < text.size() && fraction.empty()))
+        return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : whole) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    for (std::size_t i = 0; i < 3; ++i) {
+        const char c = i < fraction.size() ? fraction[i] : '0';
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v == 0 || v > 100'000) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+// `visibility P% within D`: of the (update, server) pairs so far, at least P % had the update
+// (or a newer record) within D of the write.
+bool TimelineReader::expect_visibility(const Fields& t, TimelineStatement& out) {
+    const std::string usage =
+        "expected `expect visibility P% within DURATION` (e.g. 99% within 20ms)";
+    if (t.size() != 4 || t[2] != "within" || t[1].empty() || t[1].back() != '%') return fail(usage);
+    const std::string_view percent = t[1].substr(0, t[1].size() - 1);
+    const auto p = parse_percent(percent);
+    if (!p)
+        return fail("expected a percentage above 0 and at most 100, with up to 3 decimals, got " +
+                    quoted(t[1]));
+    const auto d = parse_duration(t[3]);
+    if (!d || d->ns < 0 || d->ns > scenario_time_max.ns)
+        return fail("expected a duration from 0s to 86400s, got " + quoted(t[3]));
+    ExpectLine e{ExpectLine::Kind::visibility, {}, {}, std::string(percent)};
+    e.count = *p;
+    e.within = {*d, std::string(t[3])};
+    out = std::move(e);
+    return true;
 }
 
 // `sessions KIND at most N`: KIND one of the anomaly kinds of `herd check`.

@@ -36,6 +36,8 @@ enum class Found {
     store_unreadable,  // herd replay: a server's store could not be read
     anomalies,         // expect sessions: more anomalies of the kind than allowed
     no_history,        // expect sessions: this world records no client history (yet)
+    too_slow,          // expect visibility: fewer pairs than P % saw the update within D
+    no_updates,        // expect visibility: no pair's outcome within D is known yet
 };
 // A short, stable name of a kind (what a sweep's summary and signatures print).
 const char* found_name(Found f);
@@ -103,6 +105,12 @@ struct SimResult {
     // The same for the others: recovery after a fault, reported apart (not by hops).
     std::vector<std::int64_t> propagation_fault_ns;
     std::map<int, std::vector<std::int64_t>> propagation_by_hops;  // the same, by hop distance
+    // t-visibility (sim/visibility.hpp): each pair of an update and another server, how long
+    // from the write until a read there would return it or newer, by hop distance from the
+    // origin, for pairs no fault was in force during; INT64_MAX for a pair the run ended on.
+    // Sorted at the end of the run.
+    std::map<int, std::vector<std::int64_t>> visibility_by_hops;
+    std::vector<std::int64_t> visibility_fault_ns;  // the others: a fault in force meanwhile
     SimStats stats;
     Instant end;
     std::uint64_t trace_hash = 0;

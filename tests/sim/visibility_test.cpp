@@ -1,0 +1,151 @@
+// t-visibility in the simulator (sim/visibility.hpp, issue 29): the real Simulator and Checker,
+// driven by scenario text; windows from the write to the first instant another server holds
+// the update or newer, and `expect visibility P% within D`.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/report.hpp"
+#include "sim/scenario.hpp"
+#include "sim/scenario_doc.hpp"
+#include "sim/simulator.hpp"
+
+namespace herd::sim {
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+
+Scenario scenario(const std::string& text) {
+    auto parsed = parse_scenario(text, "vis.scn");
+    if (const Error* e = error_of(parsed)) {
+        ADD_FAILURE() << e->message;
+        return Scenario{};
+    }
+    return std::get<Scenario>(std::move(parsed));
+}
+
+SimResult run(const std::string& text) {
+    const Scenario sc = scenario(text);
+    return Simulator(sc, SimOptions{}).run();
+}
+
+std::string report(const std::string& text) {
+    const Scenario sc = scenario(text);
+    const SimResult r = Simulator(sc, SimOptions{}).run();
+    std::ostringstream out;
+    print_report(out, sc, r, "herd sim vis.scn");
+    return out.str();
+}
+
+TEST(TVisibility, EachPairClosesWhenTheServerFirstHoldsTheUpdate) {
+    const SimResult r =
+        run("herd line 3\nlatency 2ms\nuntil 1s\nat 100ms send s1 IAMAT a +1.0+1.0 {now}\n");
+    ASSERT_EQ(r.visibility_by_hops.size(), 2u);
+    EXPECT_EQ(r.visibility_by_hops.at(1), std::vector<std::int64_t>{2 * ms});
+    EXPECT_EQ(r.visibility_by_hops.at(2), std::vector<std::int64_t>{4 * ms});
+    EXPECT_TRUE(r.visibility_fault_ns.empty());
+}
+
+TEST(TVisibility, AServerHoldingANewerRecordShowsAnOlderUpdateAtOnce) {
+    // s2 holds time 9 when s1 takes time 5: a read at s2 returns something at least as new from
+    // the start. Propagation has no sample for that pair (time 5 never reaches s2's store).
+    const SimResult r =
+        run("herd line 2\nlatency 50ms\nuntil 1s\n"
+            "at 300ms send s2 IAMAT a +2.0+2.0 9\n"
+            "at 320ms send s1 IAMAT a +1.0+1.0 5\n");
+    EXPECT_EQ(r.visibility_by_hops.at(1), (std::vector<std::int64_t>{0, 50 * ms}));
+    EXPECT_EQ(r.propagation_by_hops.at(1), std::vector<std::int64_t>{50 * ms});
+}
+
+TEST(TVisibility, APairTheRunEndsOnIsNeverAndAFaultsPairsAreApart) {
+    const std::string text =
+        "herd line 3\nlatency 2ms\nuntil 2s\n"
+        "at 100ms send s1 IAMAT a +1.0+1.0 {now}\n"  // before the partition: 2 and 4 ms
+        "at 500ms partition s1 s2 | s3\n"
+        "at 600ms send s1 IAMAT b +1.0+1.0 {now}\n";  // s2 in 2 ms, s3 never
+    const SimResult r = run(text);
+    EXPECT_EQ(r.visibility_by_hops.at(1), std::vector<std::int64_t>{2 * ms});
+    EXPECT_EQ(r.visibility_by_hops.at(2), std::vector<std::int64_t>{4 * ms});
+    EXPECT_EQ(r.visibility_fault_ns, (std::vector<std::int64_t>{2 * ms, INT64_MAX}));
+    const std::string out = report(text);
+    EXPECT_NE(out.find("t-visibility (write -> a read at another server returns it or newer): 4 "
+                       "pairs\n"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("faults        2    2.000ms      never      never      1\n"),
+              std::string::npos)
+        << out;
+}
+
+TEST(TVisibility, ExpectVisibilityJudgesThePairsWhoseOutcomeIsKnown) {
+    // Two updates from s1, seen 2 and 4 ms later; then one at s3 while it is cut off: its pairs
+    // met a fault and are left out (they never close).
+    const SimResult r =
+        run("herd line 3\nlatency 2ms\nuntil 3s\n"
+            "at 0s     expect visibility 50% within 1ms\n"  // no update yet
+            "at 100ms  send s1 IAMAT a +1.0+1.0 {now}\n"
+            "at 200ms  send s1 IAMAT b +1.0+1.0 {now}\n"
+            "at 201ms  expect visibility 100% within 4ms\n"  // b's pairs are not known yet
+            "at 300ms  expect visibility 50% within 2ms\n"   // 2 of 4 within 2 ms
+            "at 300ms  expect visibility 50.001% within 2ms\n"
+            "at 300ms  expect visibility 100% within 4ms\n"
+            "at 1s     cut s2 s3\n"
+            "at 1100ms send s3 IAMAT c +1.0+1.0 {now}\n"
+            "at 2s     expect visibility 100% within 4ms\n");
+    ASSERT_EQ(r.expectations.size(), 6u);
+    EXPECT_FALSE(r.expectations[0].pass);
+    EXPECT_EQ(r.expectations[0].found_kind, Found::no_updates);
+    EXPECT_TRUE(r.expectations[1].pass) << r.expectations[1].found;
+    EXPECT_TRUE(r.expectations[2].pass) << r.expectations[2].found;
+    EXPECT_FALSE(r.expectations[3].pass);
+    EXPECT_EQ(r.expectations[3].found_kind, Found::too_slow);
+    EXPECT_EQ(r.expectations[3].found, "50.000% of 4 pairs within 2ms");
+    EXPECT_TRUE(r.expectations[4].pass) << r.expectations[4].found;
+    EXPECT_TRUE(r.expectations[5].pass) << r.expectations[5].found;
+}
+
+TEST(TVisibility, TheJsonReportHasTheCurves) {
+    const std::string text =
+        "herd fall2017\nlatency uniform(1ms,5ms)\nuntil 3s\n"
+        "at 100ms workload clients=20 rate=100/s for=1s\n";
+    const Scenario sc = scenario(text);
+    const SimResult r = Simulator(sc, SimOptions{}).run();
+    const std::string json = json_report(sc, r);
+    EXPECT_NE(json.find("\"visibility\""), std::string::npos);
+    EXPECT_NE(json.find("\"curve_ns\""), std::string::npos);
+    // 100 updates, 4 other servers each: 400 pairs, all closed.
+    const std::size_t all = json.find("\"all\": {");
+    ASSERT_NE(all, std::string::npos) << json;
+    EXPECT_EQ(json.find("\"pairs\": 400,", all), json.find("\"pairs\"", all)) << json;
+    EXPECT_EQ(json.find("\"never\": 0", all), json.find("\"never\"", all)) << json;
+}
+
+std::string parse_error(const std::string& statement) {
+    auto parsed = parse_scenario("herd line 2\nat 1s " + statement + "\n", "vis.scn");
+    const Error* e = error_of(parsed);
+    return e != nullptr ? e->message : std::string("(parsed)");
+}
+
+TEST(TVisibility, TheGrammarSaysWhatItExpected) {
+    EXPECT_EQ(parse_error("expect visibility 99 within 20ms"),
+              "vis.scn:2: expected `expect visibility P% within DURATION` (e.g. 99% within 20ms)");
+    EXPECT_EQ(parse_error("expect visibility 101% within 20ms"),
+              "vis.scn:2: expected a percentage above 0 and at most 100, with up to 3 decimals, "
+              "got '101%'");
+    EXPECT_EQ(parse_error("expect visibility 0% within 20ms").find("expected a percentage"), 11u);
+    EXPECT_EQ(parse_error("expect visibility 99.9999% within 20ms").find("expected a percentage"),
+              11u);
+    EXPECT_EQ(parse_error("expect visibility 99% within soon"),
+              "vis.scn:2: expected a duration from 0s to 86400s, got 'soon'");
+    EXPECT_EQ(parse_error("expect visibility 99.95% within 20ms"), "(parsed)");
+    auto doc = parse_document("herd line 2\nat 1s   expect   visibility 99.5%   within 250ms\n",
+                              "vis.scn");
+    ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(doc));
+    EXPECT_EQ(format_document(std::get<ScenarioDoc>(doc)),
+              "herd line 2\nat 1s     expect visibility 99.5% within 250ms\n");
+}
+
+}  // namespace
+}  // namespace herd::sim
