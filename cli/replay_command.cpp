@@ -217,13 +217,14 @@ std::optional<Error> read_options(const CommandLine& line, const po::variables_m
     return std::nullopt;
 }
 
-// Writes --html (drawn from `trace_path`) and --report; the Error (exit 2) of one that cannot be
-// written.
+// Writes --html (drawn from `trace_path`, with --compare's simulator run beside when there is
+// one) and --report; the Error (exit 2) of one that cannot be written.
 std::optional<Error> write_report(const po::variables_map& vm, const sim::Scenario& sc,
-                                  const sim::SimResult& r, const std::string& trace_path) {
+                                  const sim::SimResult& r, const std::string& trace_path,
+                                  const sim::SimResult* simulated = nullptr) {
     if (vm.count("html")) {
         if (auto e = write_html(vm["html"].as<std::string>(), vm["scenario"].as<std::string>(), sc,
-                                r, trace_path, "herd replay"))
+                                r, trace_path, "herd replay", simulated))
             return e;
     }
     if (!vm.count("report")) return std::nullopt;
@@ -284,7 +285,9 @@ Result<int> report_run(const po::variables_map& vm, const sim::Scenario& scenari
     const std::string command = "herd replay " + vm["scenario"].as<std::string>() + " --seed " +
                                 std::to_string(scenario.seed);
     sim::print_report(std::cout, scenario, real, command, "herd replay");
-    if (auto e = write_report(vm, scenario, real, trace_path)) return *e;
+    if (!vm.count("compare")) {
+        if (auto e = write_report(vm, scenario, real, trace_path)) return *e;
+    }
     int status = real.passed() ? 0 : 1;
     if (vm.count("compare")) {
         sim::Scenario modelled = scenario;
@@ -296,8 +299,12 @@ Result<int> report_run(const po::variables_map& vm, const sim::Scenario& scenari
                 << "\nherd replay --compare " << scenario.file << " (seed " << scenario.seed
                 << ")\nsim: stopped on " << e->message
                 << "\nworlds: DISAGREE (the simulator stopped; the real herd ran to the end)\n";
+            if (auto w = write_report(vm, scenario, real, trace_path)) return *w;
             return 1;
         }
+        if (auto e =
+                write_report(vm, scenario, real, trace_path, &std::get<sim::SimResult>(simulated)))
+            return *e;
         status = std::max(status,
                           compare(std::cout, scenario, std::get<sim::SimResult>(simulated), real));
     }

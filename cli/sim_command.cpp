@@ -57,14 +57,15 @@ std::optional<Error> copy_file_to(const std::string& from, const std::string& to
 
 std::optional<Error> write_html(const std::string& path, const std::string& scenario_file,
                                 const sim::Scenario& sc, const sim::SimResult& r,
-                                const std::string& trace_path, const std::string& tool) {
+                                const std::string& trace_path, const std::string& tool,
+                                const sim::SimResult* simulated) {
     auto text = net::read_text_file(scenario_file);
     const std::string* scenario_text = std::get_if<std::string>(&text);
     std::ifstream trace(trace_path, std::ios::binary);
     if (!trace) return Error{"cannot read the trace back from " + trace_path, 2};
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << sim::html_report(
-        sim::HtmlInput{sc, scenario_text ? *scenario_text : std::string(), r, trace, tool});
+    out << sim::html_report(sim::HtmlInput{sc, scenario_text ? *scenario_text : std::string(), r,
+                                           trace, tool, simulated});
     out.close();
     if (!out) return Error{"cannot write " + path, 2};
     return std::nullopt;

@@ -40,9 +40,11 @@ class TempFile {
 
 // Writes the HTML report of a run (sim/html_report.hpp, made by `tool`) drawn from the trace at
 // `trace_path`; the Error (exit 2) when it cannot.
+// `simulated`: herd replay --compare's simulator run, drawn beside the real one.
 std::optional<Error> write_html(const std::string& path, const std::string& scenario_file,
                                 const sim::Scenario& sc, const sim::SimResult& r,
-                                const std::string& trace_path, const std::string& tool);
+                                const std::string& trace_path, const std::string& tool,
+                                const sim::SimResult* simulated = nullptr);
 
 // Exit status: 0 every expectation holds, 1 one fails, 2 malformed scenario or bad arguments.
 int run_sim(int argc, char** argv);

@@ -1,6 +1,7 @@
 #include "core/client_service.hpp"
 
 #include "core/client_protocol.hpp"
+#include "core/defects.hpp"
 
 namespace herd {
 
@@ -42,7 +43,15 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
         return out;
     }
     if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {
-        if (const Record* record = store_.find(whatsat->client)) {
+        const Record* record = store_.find(whatsat->client);
+        if (record == nullptr && defect(Defect::whatsat_lookup_lower_bound)) {
+            store_.for_each([&](const Record& r) {
+                if (r.client() > whatsat->client &&
+                    (record == nullptr || r.client() < record->client()))
+                    record = &r;
+            });
+        }
+        if (record != nullptr) {
             out.kind = ClientOutcome::Kind::places_query;
             out.query = PlacesQuery{
                 std::string(record->at_line()),     record->lat_nanodeg(), record->lon_nanodeg(),

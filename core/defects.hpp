@@ -71,6 +71,11 @@ enum class Defect {
     // Anti-entropy: the walk is not resumed when the link's output drains, so only the first
     // page of a transfer goes out.
     sync_not_resumed_on_drain,
+    // Reads (issue 29): WHATSAT looks its client up as an ordered index's lower bound without
+    // the equality check: for a client this server does not know yet, it answers with the
+    // record of the client whose ID sorts next (w1 -> w10). The stores stay right; only a
+    // client's history shows it (an impossible read: another client's record).
+    whatsat_lookup_lower_bound,
 };
 
 #ifdef HERD_DEFECTS

@@ -7,6 +7,7 @@
 #include "core/text.hpp"
 #include "sim/html_parts.hpp"
 #include "sim/html_report.hpp"
+#include "sim/visibility.hpp"
 
 namespace herd::sim::html {
 
@@ -176,6 +177,130 @@ std::string hop_colour(std::size_t i) {
     if (i < std::size(palette)) return palette[i];
     return "hsl(" + std::to_string((i * 137 + 20) % 360) + ",70%," + (i % 2 == 0 ? "35" : "50") +
            "%)";
+}
+
+namespace {
+
+// A logarithmic time axis for windows from microseconds to seconds: x in tenths of a pixel,
+// `left` + `width` pixels from `lo` to `hi` (0 and anything below `lo` at the left edge). The
+// logarithm is integer (base 2, straight within each octave), so the page is the same on every
+// machine.
+struct LogAxis {
+    std::int64_t lo, hi;
+    std::int64_t left = 60, width = 560;
+    static std::int64_t log2_1024(std::int64_t t) {  // log2(t) * 1024, straight within octaves
+        const int octave = 63 - __builtin_clzll(static_cast<unsigned long long>(t));
+        const std::int64_t base = std::int64_t{1} << octave;
+        return std::int64_t{octave} * 1024 + (t - base) * 1024 / base;
+    }
+    std::int64_t x(std::int64_t t) const {
+        t = std::clamp(t, lo, hi);
+        const std::int64_t span = std::max<std::int64_t>(log2_1024(hi) - log2_1024(lo), 1);
+        return left * 10 + (log2_1024(t) - log2_1024(lo)) * width * 10 / span;
+    }
+    // A tick at each power of ten within the range.
+    std::string ticks(std::int64_t y0, std::int64_t y1) const {
+        std::string out;
+        for (std::int64_t t = 1; t <= hi; t *= 10) {
+            if (t < lo) continue;
+            out += "<line class=\"tick\" x1=\"" + px(x(t)) + "\" x2=\"" + px(x(t)) + "\" y1=\"" +
+                   std::to_string(y0) + "\" y2=\"" + std::to_string(y1) + "\"/><text x=\"" +
+                   px(x(t)) + "\" y=\"" + std::to_string(y1 + 14) +
+                   "\" class=\"axis\" text-anchor=\"middle\">" + escape(format_latency(t)) +
+                   "</text>";
+            if (t > INT64_MAX / 10) break;
+        }
+        return out;
+    }
+};
+
+// One cumulative curve of sorted windows on `axis` (INT64_MAX, never: the curve stops short of
+// 100 %), at most html_curve_points steps.
+template <typename Axis>
+std::string cdf_curve(const std::vector<std::int64_t>& v, const Axis& axis,
+                      const std::string& style, const std::string& title) {
+    std::string points;
+    const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
+    std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
+    for (std::size_t i = 0; i < v.size() && v[i] != INT64_MAX; i += step) {
+        std::size_t upto = std::min(i + step, v.size());
+        while (upto > i + 1 && v[upto - 1] == INT64_MAX)
+            --upto;
+        const auto y = static_cast<std::int64_t>(2100 - upto * 2000 / v.size());
+        points += px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
+        below = y;
+    }
+    return "<polyline class=\"cdf\" style=\"" + style + "\" points=\"" + points + "\"><title>" +
+           escape(title) + "</title></polyline>";
+}
+
+std::string visibility_row(const std::string& label, const std::string& colour,
+                           const std::vector<std::int64_t>& v) {
+    const auto never =
+        static_cast<std::size_t>(v.end() - std::lower_bound(v.begin(), v.end(), INT64_MAX));
+    return "<tr><td style=\"color:" + colour + "\">&#9632; " + escape(label) + "</td><td>" +
+           std::to_string(v.size()) + "</td><td>" + format_window(window_for(v, 50'000)) +
+           "</td><td>" + format_window(window_for(v, 99'000)) + "</td><td>" +
+           format_window(window_for(v, 99'900)) + "</td><td>" + std::to_string(never) +
+           "</td></tr>";
+}
+
+}  // namespace
+
+std::string visibility(const SimResult& r, const SimResult* simulated) {
+    std::int64_t top = 1, bottom = INT64_MAX;  // the longest finite window, the shortest nonzero
+    auto widen = [&top, &bottom](const std::vector<std::int64_t>& v) {
+        const auto finite = std::lower_bound(v.begin(), v.end(), INT64_MAX);
+        if (finite != v.begin()) top = std::max(top, *std::prev(finite));
+        const auto nonzero = std::upper_bound(v.begin(), finite, std::int64_t{0});
+        if (nonzero != finite) bottom = std::min(bottom, *nonzero);
+    };
+    const std::vector<std::int64_t> all = visibility_all(r.visibility_by_hops);
+    widen(all);
+    widen(r.visibility_fault_ns);
+    const std::vector<std::int64_t> sim_all =
+        simulated ? visibility_all(simulated->visibility_by_hops) : std::vector<std::int64_t>{};
+    widen(sim_all);
+    if (all.empty() && r.visibility_fault_ns.empty())
+        return "<p class=\"note\">No update was written, so no read could have missed one.</p>";
+    // From a power of ten at or below the shortest window to the longest.
+    std::int64_t lo = 1;
+    while (lo <= bottom / 10 && lo < top / 10)
+        lo *= 10;
+    const LogAxis axis{lo, std::max(top, lo * 10)};
+    std::string curves, table =
+                            "<table class=\"hops\"><tr><th>hops</th><th>pairs</th><th>50%</th>"
+                            "<th>99%</th><th>99.9%</th><th>never</th></tr>";
+    std::size_t colour = 0;
+    for (const auto& [h, v] : r.visibility_by_hops) {
+        const std::string name = std::to_string(h) + " hops";
+        curves += cdf_curve(v, axis, "stroke:" + hop_colour(colour), name);
+        table += visibility_row(std::to_string(h), hop_colour(colour++), v);
+    }
+    if (!r.visibility_fault_ns.empty()) {
+        curves += cdf_curve(r.visibility_fault_ns, axis, "stroke:#888;stroke-dasharray:2 3",
+                            "across a fault");
+        table += visibility_row("across a fault", "#888", r.visibility_fault_ns);
+    }
+    std::string gap;
+    if (simulated != nullptr && !sim_all.empty()) {
+        curves +=
+            cdf_curve(sim_all, axis, "stroke:#000;stroke-dasharray:6 4", "the simulator, all hops");
+        table += visibility_row("simulator, all hops", "#000", sim_all);
+        const CurveGap g = largest_gap(all, sim_all);
+        gap =
+            "<p>The largest gap between this run's curve over all hops and the simulator's "
+            "(dashed black): " +
+            std::to_string(g.per_100k / 1000) + "." + std::to_string(g.per_100k % 1000 / 100) +
+            std::to_string(g.per_100k % 100 / 10) + " percentage points, at " +
+            escape(format_latency(g.at_ns)) + ".</p>";
+    }
+    table += "</table>";
+    return "<svg class=\"cdf-plot visibility\" width=\"640\" height=\"240\">" +
+           axis.ticks(10, 210) +
+           "<text class=\"axis\" x=\"4\" y=\"14\">100%</text><text class=\"axis\" x=\"4\" "
+           "y=\"210\">0%</text>" +
+           curves + "</svg>" + table + gap;
 }
 
 std::string propagation(const SimResult& r) {

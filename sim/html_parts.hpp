@@ -80,5 +80,9 @@ std::string heatmap(const Scenario& sc, const Model& m, const FaultTimeline& row
                     const TimeAxis& axis);
 // Propagation by hop distance: a cumulative curve per distance, and its table.
 std::string propagation(const SimResult& r);
+// t-visibility (sim/visibility.hpp): P(a read at another server t after the write returns it)
+// per hop distance and across faults, with `simulated`'s curves dashed beside them (a replay
+// with --compare) and the largest gap between the two worlds' curves.
+std::string visibility(const SimResult& r, const SimResult* simulated);
 
 }  // namespace herd::sim::html

@@ -134,6 +134,32 @@ std::vector<std::pair<std::string, std::vector<FaultWindow>>> link_rows(const Sc
     return out;
 }
 
+// The clients' anomalies (`expect sessions`), in a row of their own: each a line from its first
+// witness's completion to its last's, a mark at each, and the witnesses in its title.
+std::string anomalies(const SimResult& r, const TimeAxis& axis, std::int64_t y) {
+    std::string out = label(y + 11, "client anomalies");
+    for (const history::Anomaly& a : r.anomalies) {
+        if (a.witnesses.empty()) continue;
+        std::string title = std::string(history::anomaly_name(a.kind)) + ": " + a.what;
+        std::int64_t from = INT64_MAX, to = 0;
+        for (const history::Witness& w : a.witnesses) {
+            from = std::min(from, w.op->complete_ns);
+            to = std::max(to, w.op->complete_ns);
+            title += "\n  process " + std::to_string(w.op->process) + " at " + w.op->server + ", " +
+                     format_latency(w.op->invoke_ns) + ".." + format_latency(w.op->complete_ns) +
+                     ": " + w.op->line + " -> " + w.op->reply.value_or("(no reply)");
+        }
+        out += "<g class=\"anomaly\"><title>" + escape(title) + "</title><line x1=\"" +
+               px(axis.x(from)) + "\" x2=\"" + px(axis.x(to)) + "\" y1=\"" + std::to_string(y + 6) +
+               "\" y2=\"" + std::to_string(y + 6) + "\"/>";
+        for (const history::Witness& w : a.witnesses)
+            out += "<circle cx=\"" + px(axis.x(w.op->complete_ns)) + "\" cy=\"" +
+                   std::to_string(y + 6) + "\" r=\"4\"/>";
+        out += "</g>";
+    }
+    return out;
+}
+
 std::string timeline(const Scenario& sc, const SimResult& r, const FaultTimeline& rows,
                      const TimeAxis& axis) {
     std::string body;
@@ -152,6 +178,10 @@ std::string timeline(const Scenario& sc, const SimResult& r, const FaultTimeline
         }
     }
     body += label(22, "expectations");
+    if (!r.anomalies.empty()) {
+        body += anomalies(r, axis, y);
+        y += 16;
+    }
     // A big herd shows the rows of servers with a fault; the quiet ones are named in one line.
     const bool collapse = rows.servers.size() > html_timeline_rows_all;
     std::size_t quiet = 0;
@@ -328,6 +358,7 @@ const char* css =
     ".u0{stroke:#1565c0;fill:#1565c0;color:#1565c0}.u1{stroke:#2e7d32;fill:#2e7d32;color:#2e7d32}"
     ".u2{stroke:#ef6c00;fill:#ef6c00;color:#ef6c00}.u3{stroke:#6a1b9a;fill:#6a1b9a;color:#6a1b9a}"
     ".u4{stroke:#00838f;fill:#00838f;color:#00838f}.u5{stroke:#ad1457;fill:#ad1457;color:#ad1457}"
+    ".anomaly line{stroke:#c62828;stroke-width:2}.anomaly circle{fill:#c62828}"
     ".cdf{fill:none;stroke-width:2}table.hops "
     "td,table.hops th{"
     "padding:2px 10px;text-align:right;font-size:13px}.note{font-size:12px;color:#666}"
@@ -384,6 +415,11 @@ std::string html_report(const HtmlInput& in) {
                       std::to_string(across.count) + " applies, p50 " + format_latency(across.p50) +
                       ", max " + format_latency(across.max) + ".") +
            "</p>";
+    out +=
+        "<h2>t-visibility</h2><p>The share of the pairs of an update and another server "
+        "whose server held the update (or a newer record of its client) t after the write: "
+        "the chance that a read there t after the write returns it.</p>" +
+        visibility(r, in.simulated);
     out += "<h2>Herd</h2>" + herd_drawing(sc) + "<h2>Scenario</h2>" + listing(in.scenario_text, r);
     return out + "<script>" + script + "</script></body></html>\n";
 }

@@ -35,6 +35,8 @@ struct HtmlInput {
     const SimResult& result;
     std::istream& trace;  // the run's trace, JSON lines (as `--trace` writes it); read twice
     std::string tool;     // "herd sim" or "herd replay"
+    // herd replay --compare: the simulator's run of the same file, drawn beside the real one.
+    const SimResult* simulated = nullptr;
 };
 
 std::string html_report(const HtmlInput& input);

@@ -325,6 +325,7 @@ SimResult Simulator::Impl::run() {
     const Instant end = sc_.end();
     driver_.run_until(end, options_.progress);
     if (history_) history_->finish(end);
+    if (sessions_) result_.anomalies = sessions_->so_far().anomalies;
     checker_.finish(end);
     result_.end = end;
     driver_.count_live_traffic();  // crashed servers' traffic was counted at their crash

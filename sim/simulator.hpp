@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "history/check.hpp"
 #include "sim/scenario.hpp"
 
 namespace herd::sim {
@@ -111,6 +112,9 @@ struct SimResult {
     // Sorted at the end of the run.
     std::map<int, std::vector<std::int64_t>> visibility_by_hops;
     std::vector<std::int64_t> visibility_fault_ns;  // the others: a fault in force meanwhile
+    // The clients' anomalies with their witnesses (herd check's, the first few of each kind),
+    // when the run checked its history (`expect sessions`); for the HTML report's timeline.
+    std::vector<history::Anomaly> anomalies;
     SimStats stats;
     Instant end;
     std::uint64_t trace_hash = 0;

@@ -266,9 +266,27 @@ std::vector<Timed> Generator::timeline() {
         if (t >= end) break;
         add_fault(kinds[prng_.below(kinds.size())], t, end, out);
     }
+    readers(out);
     std::stable_sort(out.begin(), out.end(),
                      [](const Timed& a, const Timed& b) { return a.ns < b.ns; });
     return out;
+}
+
+// Where hostile clients may come (`--faults` allows `clients`), one seed in four also has
+// readers: a workload whose sessions move between servers and read their own and each other's
+// records through the fault phase, and a final check that no read was impossible (another
+// client's record, one nobody sent: sessions=on, herd check's rules). Drawn from a stream of
+// its own, so a seed without readers is the run it always was.
+void Generator::readers(std::vector<Timed>& out) {
+    const bool allowed = std::find(config_.faults.begin(), config_.faults.end(),
+                                   FaultKind::clients) != config_.faults.end();
+    if (!allowed || readers_prng_.below(4) != 0) return;
+    WorkloadLine w{20, 40, spell(config_.phase), hostile_prefix + "r-"};
+    w.reads_per_s = 100;
+    w.sessions = true;
+    out.push_back({config_.phase_start.ns, std::move(w)});
+    ExpectLine none{ExpectLine::Kind::sessions, {}, {}, "impossible-read"};
+    model_.push_back({0, std::move(none)});
 }
 
 }  // namespace sweep_detail

@@ -47,6 +47,7 @@ class Generator {
         : base_(base),
           config_(config),
           prng_(seed * 0x9E3779B97F4A7C15ull + 0x5eed),
+          readers_prng_(seed * 0x9E3779B97F4A7C15ull + 0x7ead),
           convergent_(base.tie_break == TieBreak::convergent),
           base_faults_(find_base_faults(base)) {
         draw_kinds();
@@ -80,6 +81,7 @@ class Generator {
         out.push_back({undo, std::move(end), units_});
     }
     void hostile_client(std::int64_t t, std::vector<Timed>& out);
+    void readers(std::vector<Timed>& out);
     void add_fault(FaultKind kind, std::int64_t t, std::int64_t end, std::vector<Timed>& out);
     // Whether the base has `s` down at some time in [from, to]: a generated crash there would
     // be undone by a generated restart that revives what the base crashed.
@@ -102,6 +104,7 @@ class Generator {
     const Scenario& base_;
     const SweepConfig& config_;
     Prng prng_;
+    Prng readers_prng_;  // readers (a stream of their own: see readers())
     std::set<FaultKind> on_;
     std::set<int> keep_up_;     // servers this generator must not crash (time clients' targets)
     bool convergent_;           // the conflict rule of the run (the base's, or drawn)

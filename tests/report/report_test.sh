@@ -67,6 +67,13 @@ if grep -q 'class="cdf-plot"' every_update_meets_a_fault.dom; then
     fail "every_update_meets_a_fault: an empty propagation chart"
 fi
 
+# t-visibility: a curve per hop distance and one for the pairs that met a fault, with its table.
+grep -q '<h2>t-visibility</h2>' partition_heal.dom || fail "partition_heal: no t-visibility section"
+[ "$(grep -o '<svg class="cdf-plot visibility"' partition_heal.dom | wc -l)" -eq 1 ] ||
+    fail "partition_heal: no t-visibility chart"
+grep -q '<title>across a fault</title>' partition_heal.dom ||
+    fail "partition_heal: no t-visibility curve for the pairs that met a fault"
+
 # A 300-server herd: the page leads with the timeline and the heatmap, the timeline has rows
 # only for servers with a fault (the rest counted in one line), and it fits on a screen.
 "$herd" sim "$src/scenarios/random300_workload.scn" --html big.html --quiet > big.txt ||

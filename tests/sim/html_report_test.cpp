@@ -70,16 +70,66 @@ TEST(HtmlReport, EveryHopDistanceHasItsOwnColour) {
         "at 100ms send s1 IAMAT k +1.0+1.0 {now}\n"
         "at 200ms send s1 IAMAT j +1.0+1.0 {now}\n"
         "at 3s expect converged\n");
-    std::set<std::string> colours;
-    std::size_t curves = 0;
-    const std::string mark = "<polyline class=\"cdf\" style=\"stroke:";
-    for (std::size_t at = html.find(mark); at != std::string::npos; at = html.find(mark, at + 1)) {
-        const std::size_t from = at + mark.size();
-        colours.insert(html.substr(from, html.find('"', from) - from));
-        curves += 1;
+    // The propagation chart, then the t-visibility chart: 9 curves each, each of its own colour.
+    const std::size_t visibility = html.find("<h2>t-visibility</h2>");
+    ASSERT_NE(visibility, std::string::npos);
+    for (const auto& [from_at, to_at] :
+         {std::pair{std::size_t{0}, visibility}, {visibility, html.size()}}) {
+        std::set<std::string> colours;
+        std::size_t curves = 0;
+        const std::string mark = "<polyline class=\"cdf\" style=\"stroke:";
+        for (std::size_t at = html.find(mark, from_at); at < to_at; at = html.find(mark, at + 1)) {
+            const std::size_t from = at + mark.size();
+            colours.insert(html.substr(from, html.find('"', from) - from));
+            curves += 1;
+        }
+        EXPECT_EQ(curves, 9u);
+        EXPECT_EQ(colours.size(), curves);
     }
-    EXPECT_EQ(curves, 9u);
-    EXPECT_EQ(colours.size(), curves);
+}
+
+TEST(HtmlReport, TheClientsAnomaliesAreOnTheTimelineWithTheirWitnesses) {
+    // Sessions that move between servers read their own records before they arrive: windows of
+    // read-your-writes, which the page draws in a row of their own.
+    const std::string text =
+        "herd fall2017\nlatency uniform(1ms,5ms)\n"
+        "at 100ms workload clients=20 rate=200/s for=2s reads=400/s sessions=on\n"
+        "at 3s expect sessions read-your-writes at most 100000\n";
+    const std::string html = render(text);
+    EXPECT_NE(html.find(">client anomalies</text>"), std::string::npos);
+    const std::size_t first = html.find("<g class=\"anomaly\"><title>read-your-writes: ");
+    ASSERT_NE(first, std::string::npos) << html.substr(0, 2000);
+    // Its title names the witnesses: their processes, servers and requests.
+    const std::string title = html.substr(first, html.find("</title>", first) - first);
+    EXPECT_NE(title.find("\n  process "), std::string::npos) << title;
+    EXPECT_NE(title.find("IAMAT w"), std::string::npos) << title;
+    EXPECT_NE(title.find("WHATSAT w"), std::string::npos) << title;
+    // Without `expect sessions`, no history is checked and the row is not drawn.
+    const std::string plain = render(
+        "herd fall2017\nat 100ms workload clients=20 rate=200/s for=1s\nat 2s expect converged\n");
+    EXPECT_EQ(plain.find("client anomalies"), std::string::npos);
+}
+
+TEST(HtmlReport, ASimulatedRunIsDrawnBesideTheRealOne) {
+    // What herd replay --compare passes: the page draws the simulator's curve dashed beside the
+    // run's, and says how far apart the two are.
+    const std::string text =
+        "herd fall2017\nlatency uniform(1ms,5ms)\n"
+        "at 100ms workload clients=20 rate=100/s for=1s\nat 2s expect converged\n";
+    auto parsed = parse_scenario(text, "t.scn");
+    const Scenario& sc = std::get<Scenario>(parsed);
+    std::stringstream trace;
+    SimOptions options;
+    options.trace = &trace;
+    const SimResult r = Simulator(sc, options).run();
+    Scenario other = sc;
+    other.seed = 2;
+    const SimResult simulated = Simulator(other, SimOptions{}).run();
+    const std::string html = html_report(HtmlInput{sc, text, r, trace, "herd replay", &simulated});
+    EXPECT_NE(html.find("<title>the simulator, all hops</title>"), std::string::npos);
+    EXPECT_NE(html.find("The largest gap between this run's curve over all hops and the "
+                        "simulator's"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ const Mutant mutants[] = {
     {"leading_zero_refused", Defect::leading_zero_refused},
     {"time_compared_in_seconds", Defect::time_compared_in_seconds},
     {"sync_not_resumed_on_drain", Defect::sync_not_resumed_on_drain},
+    {"whatsat_lookup_lower_bound", Defect::whatsat_lookup_lower_bound},
 };
 
 struct Base {

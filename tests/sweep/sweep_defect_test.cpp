@@ -134,6 +134,14 @@ TEST(SweepFindsDefects, AClientTimeWithALeadingZeroRefused) {
     expect_found_and_shrunk(Defect::leading_zero_refused, config);
 }
 
+TEST(SweepFindsDefects, AReadAnsweredWithAnotherClientsRecord) {
+    // Only a client's history shows it: the stores are right, and so is every invariant. The
+    // generated readers' sessions find it through `expect sessions impossible-read at most 0`.
+    SweepConfig config;
+    config.faults = {FaultKind::clients};
+    expect_found_and_shrunk(Defect::whatsat_lookup_lower_bound, config);
+}
+
 TEST(SweepFindsDefects, TheCheckerReportsADoubledSkew) {
     // The invariant checker at work: a server whose clock is behind the client's doubles the
     // skew it stamps; the checker names the broken invariant (a run without the defect passes).
