@@ -76,13 +76,6 @@ void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::Si
     }
 }
 
-// "1.234 pp": parts of 100 000 as percentage points.
-std::string points(std::uint64_t per_100k) {
-    const std::string thousandths = std::to_string(per_100k % 1000);
-    return std::to_string(per_100k / 1000) + "." + std::string(3 - thousandths.size(), '0') +
-           thousandths + " pp";
-}
-
 // One t-visibility distribution in both worlds: pairs, the windows for 50, 99 and 99.9 %, and
 // the largest gap between the two curves P(window <= t) (what bench/README.md's fidelity table
 // reports).
@@ -98,7 +91,7 @@ void print_visibility_pair(std::ostream& out, const char* what, const std::vecto
                 << ", real "
                 << sim::format_window(sim::window_for(r, static_cast<std::uint64_t>(per_100k)));
         const sim::CurveGap gap = sim::largest_gap(s, r);
-        out << "\n  largest gap between the curves: " << points(gap.per_100k)
+        out << "\n  largest gap between the curves: " << sim::format_points(gap.per_100k)
             << " at t=" << sim::format_latency(gap.at_ns);
     }
     out << "\n";

@@ -148,6 +148,7 @@ bool Checker::fault_between(Instant from, Instant to) const {
 
 void Checker::restarted(int server) {
     last_applied_[static_cast<std::size_t>(server)].clear();
+    visibility_.restarted(server);
 }
 
 void Checker::visible(int origin, int server, Instant written, Instant at) {
@@ -184,6 +185,11 @@ ExpectationResult Checker::check_visibility(ExpectationResult r, const ExpectVis
     visibility_.for_each_open([&](int, int, Instant written) {
         if ((r.at - written).ns > d && !fault_between(written, r.at)) known += 1;
     });
+    if (sc_.herd.servers.size() < 2) {
+        r.found = "a herd of one server: no other server to see an update";
+        r.found_kind = Found::no_updates;
+        return r;
+    }
     if (known == 0) {
         r.found =
             "no update whose visibility within " + format_duration(e.within) + " is known yet";
@@ -221,8 +227,8 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
              Broken::older_record});
     }
     last[number] = r.time;
-    if (r.via.empty()) visibility_.written(now, s, number, r.time);
-    visibility_.seen(now, s, number, r.time);
+    if (r.via.empty()) visibility_.written(now, s, number, r.time, r.line_hash);
+    visibility_.seen(now, s, number, r.time, r.line_hash);
     if (r.via.empty()) {
         st.updates += 1;
         origin_time_.emplace(r.line_hash, now);

@@ -262,7 +262,11 @@ std::string visibility(const SimResult& r, const SimResult* simulated) {
         simulated ? visibility_all(simulated->visibility_by_hops) : std::vector<std::int64_t>{};
     widen(sim_all);
     if (all.empty() && r.visibility_fault_ns.empty())
-        return "<p class=\"note\">No update was written, so no read could have missed one.</p>";
+        return r.stats.updates == 0
+                   ? "<p class=\"note\">No update was written, so no read could have missed "
+                     "one.</p>"
+                   : "<p class=\"note\">No other server: a herd of one has no pair of an update "
+                     "and another server.</p>";
     // From a power of ten at or below the shortest window to the longest.
     std::int64_t lo = 1;
     while (lo <= bottom / 10 && lo < top / 10)
@@ -273,10 +277,11 @@ std::string visibility(const SimResult& r, const SimResult* simulated) {
                             "<th>99%</th><th>99.9%</th><th>never</th></tr>";
     std::size_t colour = 0;
     for (const auto& [h, v] : r.visibility_by_hops) {
-        const std::string name = std::to_string(h) + " hops";
-        curves += cdf_curve(v, axis, "stroke:" + hop_colour(colour), name);
-        table += visibility_row(std::to_string(h), hop_colour(colour++), v);
+        const std::string hops = h < 0 ? std::string("?") : std::to_string(h);  // unreachable
+        curves += cdf_curve(v, axis, "stroke:" + hop_colour(colour), hops + " hops");
+        table += visibility_row(hops, hop_colour(colour++), v);
     }
+    if (!all.empty()) table += visibility_row("all", "#000", all);
     if (!r.visibility_fault_ns.empty()) {
         curves += cdf_curve(r.visibility_fault_ns, axis, "stroke:#888;stroke-dasharray:2 3",
                             "across a fault");
@@ -291,8 +296,7 @@ std::string visibility(const SimResult& r, const SimResult* simulated) {
         gap =
             "<p>The largest gap between this run's curve over all hops and the simulator's "
             "(dashed black): " +
-            std::to_string(g.per_100k / 1000) + "." + std::to_string(g.per_100k % 1000 / 100) +
-            std::to_string(g.per_100k % 100 / 10) + " percentage points, at " +
+            escape(format_points(g.per_100k)) + " (percentage points), at " +
             escape(format_latency(g.at_ns)) + ".</p>";
     }
     table += "</table>";

@@ -138,7 +138,8 @@ void print_visibility(std::ostream& out, const std::map<int, std::vector<std::in
         out << "no pairs\n";
         return;
     }
-    out << (all.size() + across_faults.size()) << " pairs\n";
+    const std::size_t pairs = all.size() + across_faults.size();
+    out << pairs << (pairs == 1 ? " pair\n" : " pairs\n");
     out << "  hops    pairs        50%        99%      99.9%  never\n";
     for (const auto& [hops, windows] : by_hops)
         row(hops < 0 ? "?" : std::to_string(hops), windows);

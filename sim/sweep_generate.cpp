@@ -276,11 +276,17 @@ std::vector<Timed> Generator::timeline() {
 // readers: a workload whose sessions move between servers and read their own and each other's
 // records through the fault phase, and a final check that no read was impossible (another
 // client's record, one nobody sent: sessions=on, herd check's rules). Drawn from a stream of
-// its own, so a seed without readers is the run it always was.
+// its own, so a seed without readers is the run it always was. None where the base checks
+// sessions itself.
 void Generator::readers(std::vector<Timed>& out) {
     const bool allowed = std::find(config_.faults.begin(), config_.faults.end(),
                                    FaultKind::clients) != config_.faults.end();
-    if (!allowed || readers_prng_.below(4) != 0) return;
+    // A base's own `expect sessions` judges every session of the run: readers of ours would
+    // count against it.
+    const bool base_judges_sessions = std::any_of(
+        base_.steps.begin(), base_.steps.end(),
+        [](const Step& step) { return std::holds_alternative<ExpectSessions>(step.action); });
+    if (!allowed || base_judges_sessions || readers_prng_.below(4) != 0) return;
     WorkloadLine w{20, 40, spell(config_.phase), hostile_prefix + "r-"};
     w.reads_per_s = 100;
     w.sessions = true;

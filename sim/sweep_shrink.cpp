@@ -106,8 +106,9 @@ class Shrinker {
     // when the run still fails the same way (a long ID stays where its length is the bug).
     void shorten_clients();
     // Writes the client times of the generated IAMATs more simply (their ranks 1, 2, 3; else
-    // each in its plainest spelling, then with fewer digits), never changing which of one
-    // client's times is newer: the expectation of its newest position must stay right.
+    // each in the shortest spelling that keeps the failure: no fraction, fewer fraction digits,
+    // no leading or trailing zeros), never changing which of one client's times is newer: the
+    // expectation of its newest position must stay right.
     void simplify_client_times();
     // The interleaving pass: pulls the generated timeline together, each gap between its
     // statements halved (every later generated statement moved earlier with it) while the
@@ -385,8 +386,8 @@ int compare_times(std::string_view a, std::string_view b) {
     return af == bf ? 0 : (af < bf ? -1 : 1);
 }
 
-// The simpler spellings of a client time to try, plainest first: the same value without
-// leading or trailing zeros, then fewer fraction digits, then none.
+// The simpler spellings of a client time to try, shortest first: no fraction, fewer fraction
+// digits, the same value without leading or trailing zeros.
 std::vector<std::string> simpler_times(const std::string& t) {
     auto [whole, fraction] = time_value(t);
     if (whole.empty()) whole = "0";
@@ -398,6 +399,9 @@ std::vector<std::string> simpler_times(const std::string& t) {
         if (keep == 0) break;
     }
     std::erase_if(out, [&t](const std::string& x) { return x.size() >= t.size(); });
+    std::stable_sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+        return a.size() < b.size();
+    });
     return out;
 }
 

@@ -1,19 +1,28 @@
 // t-visibility (issue 29): for each update (a record a client sent, from the instant its origin
 // accepted it and answered AT) and each other server, the window during which a read at that
 // server would have returned an older value: from the write until the server first holds the
-// update or a newer record of its client. Computed exactly from the stores' changes (the
-// simulator's, or the real servers' record traces in a replay), not by sampling reads.
+// update or a record of its client with a later client time. Computed exactly from the stores'
+// changes (the simulator's, or the real servers' record traces in a replay), not by sampling
+// reads.
+//
+// A record of the same client time that is not this one (a tie, under either rule) is not "it or
+// newer": under `tiebreak first` a server that kept the other record never shows this one, and
+// under `tiebreak convergent` the losing record of a tie is never shown where the winner is
+// held. A server emptied by a restart holds nothing until it gets the records again.
 //
 // VisibilityTracker keeps, per client, its updates in order of client time, and per server and
-// client the newest client time seen there so far; a store change makes visible at once every
-// update of that client between the two. So each (update, server) pair is counted once, at the
-// first instant the server had it or newer; a server that lost its records in a restart since
-// it held a newer one counts as having it (a read there is a matter of the lost-write check).
+// client two marks: what the server holds now, and the newest it has been counted for (never
+// lowered). A store change closes every pair between the counted mark and the new record at
+// once, so each pair is counted once; a pair written while its server was empty after a restart,
+// below its counted mark, waits apart until the server holds it again.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/time.hpp"
@@ -23,16 +32,19 @@ namespace herd::sim {
 class VisibilityTracker {
   public:
     // A pair's window ended: `server` first held the update of `origin` written at `written`
-    // (or a newer record of its client) at `visible`.
+    // (or a record of its client with a later time) at `visible`.
     using Visible = std::function<void(int origin, int server, Instant written, Instant visible)>;
 
     VisibilityTracker(std::size_t servers, Visible on_visible);
 
-    // An update: `origin` accepted client `client`'s record of client time `time` at `now`.
-    void written(Instant now, int origin, std::size_t client, Timestamp time);
-    // `server`'s store took a record of `client` with client time `time` at `now` (the origin's
-    // own acceptance included: call written() first).
-    void seen(Instant now, int server, std::size_t client, Timestamp time);
+    // An update: `origin` accepted client `client`'s record (client time `time`, content hash
+    // `record`) at `now`.
+    void written(Instant now, int origin, std::size_t client, Timestamp time, std::uint64_t record);
+    // `server`'s store took that record of `client` at `now` (the origin's own acceptance
+    // included: call written() first).
+    void seen(Instant now, int server, std::size_t client, Timestamp time, std::uint64_t record);
+    // `server` starts again with an empty store.
+    void restarted(int server);
 
     // Every pair still open: its origin, its server and when its update was written.
     void for_each_open(const std::function<void(int origin, int server, Instant written)>& f) const;
@@ -40,14 +52,36 @@ class VisibilityTracker {
   private:
     struct Update {
         Timestamp time;
+        std::uint64_t record;
         Instant written;
         int origin;
     };
+    // A record's place: its time, and the records of that time it stands for (a store holds
+    // one; a counted mark may have met more than one record of one time, through a tie won).
+    struct Mark {
+        Timestamp time;
+        std::uint64_t record;
+    };
+    bool covers(int server, std::size_t client, const std::optional<Mark>& mark,
+                const Update& u) const;
+    std::optional<Mark>& held(int server, std::size_t client);
+    std::optional<Mark>& counted(int server, std::size_t client);
+
     std::size_t servers_;
     Visible on_visible_;
-    std::vector<std::vector<Update>> updates_;  // by client, in order of client time
-    // By server, by client: the newest client time counted visible there.
-    std::vector<std::vector<std::optional<Timestamp>>> counted_;
+    std::vector<std::vector<Update>> updates_;               // by client, in order of client time
+    std::vector<std::vector<std::optional<Mark>>> held_;     // by server, by client
+    std::vector<std::vector<std::optional<Mark>>> counted_;  // by server, by client
+    // A counted mark's further records of its own time (ties), by (server, client): rare.
+    std::map<std::pair<int, std::size_t>, std::vector<std::uint64_t>> counted_ties_;
+    // Pairs written while their server held less than it had been counted for (after a
+    // restart): each closes when the server holds the update or newer.
+    struct Waiting {
+        int server;
+        std::size_t client;
+        Update update;
+    };
+    std::vector<Waiting> waiting_;
 };
 
 // A distribution of windows, with the pairs that never closed as INT64_MAX: sorted.
@@ -63,5 +97,7 @@ struct CurveGap {
     std::int64_t at_ns = 0;
 };
 CurveGap largest_gap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+// "1.234 pp": parts of 100 000 as percentage points, three decimals.
+std::string format_points(std::uint64_t per_100k);
 
 }  // namespace herd::sim

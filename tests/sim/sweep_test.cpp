@@ -374,6 +374,22 @@ TEST(Sweep, TheGeneratorNamesTheLinesThatGoTogether) {
     EXPECT_GT(nested, 0u);  // the case the identities are for does come up
 }
 
+TEST(Sweep, ReadersComeOnlyWhereTheBaseDoesNotJudgeSessionsItself) {
+    // Readers' sessions would count against a base's own `expect sessions`.
+    const Scenario plain = parsed(base);
+    const std::string judging = base + "at 20s expect sessions monotonic-reads at most 0\n";
+    const Scenario judged = parsed(judging);
+    std::size_t with_readers = 0;
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+        with_readers += generate_run(base, plain, seed, SweepConfig{}).find(" reads=100/s ") !=
+                        std::string::npos;
+        EXPECT_EQ(generate_run(judging, judged, seed, SweepConfig{}).find(" reads="),
+                  std::string::npos)
+            << "seed " << seed;
+    }
+    EXPECT_GT(with_readers, 0u);
+}
+
 TEST(Sweep, TheShrinkerEditsTheParsersStatements) {
     // Tabs between fields, a trailing comment, and a `peer` setting (which has a default, so it
     // may go): the shrinker edits the statements the parser read, and writes them canonical.

@@ -79,6 +79,46 @@ TEST(TVisibility, APairTheRunEndsOnIsNeverAndAFaultsPairsAreApart) {
         << out;
 }
 
+TEST(TVisibility, AnotherRecordOfTheSameTimeIsNotTheUpdate) {
+    // Two servers take one client time with two positions at once: under `tiebreak first` each
+    // keeps its own, so neither update is ever seen at the other server.
+    const SimResult first =
+        run("herd line 2\nlatency 2ms\nuntil 2s\n"
+            "at 100ms send s1 IAMAT c +1.0+1.0 1479413886.5\n"
+            "at 100ms send s2 IAMAT c +2.0+2.0 1479413886.5\n");
+    EXPECT_EQ(first.visibility_by_hops.at(1), (std::vector<std::int64_t>{INT64_MAX, INT64_MAX}));
+    // Under `tiebreak convergent` both servers end on the winner: the winner is seen at the
+    // loser's origin when it arrives, and the loser never where the winner is held.
+    const SimResult convergent =
+        run("herd line 2\ntiebreak convergent\nlatency 2ms\nuntil 2s\n"
+            "at 100ms send s1 IAMAT c +1.0+1.0 1479413886.5\n"
+            "at 100ms send s2 IAMAT c +2.0+2.0 1479413886.5\n");
+    EXPECT_EQ(convergent.visibility_by_hops.at(1), (std::vector<std::int64_t>{2 * ms, INT64_MAX}));
+}
+
+TEST(TVisibility, ARestartedServerHoldsNothingUntilItGetsTheRecordsAgain) {
+    // s2 held a newer record of c before the restarts; the older update written after them is
+    // not on s2 until it arrives, 1 ms later (and is counted once).
+    const SimResult r =
+        run("herd line 2\nlatency 1ms\nuntil 8s\n"
+            "at 100ms  send s1 IAMAT c +1.000000+1.000000 1479413990\n"
+            "at 1s     crash s1\nat 1s     crash s2\n"
+            "at 2s     restart s1\nat 2s     restart s2\n"
+            "at 5s     send s1 IAMAT c +2.000000+2.000000 1479413900\n");
+    // The first update's pair closed at 101 ms, the second's 1 ms after it was written (not at
+    // once, though s2 had been counted past its time before its restart).
+    EXPECT_EQ(r.visibility_by_hops.at(1), (std::vector<std::int64_t>{1 * ms, 1 * ms}));
+    EXPECT_TRUE(r.visibility_fault_ns.empty());
+}
+
+TEST(TVisibility, AHerdOfOneServerHasNoPairs) {
+    const SimResult r =
+        run("server solo\nat 1s send solo IAMAT a +1.0+1.0 {now}\nat 2s expect visibility 50% "
+            "within 1s\n");
+    ASSERT_EQ(r.expectations.size(), 1u);
+    EXPECT_EQ(r.expectations[0].found, "a herd of one server: no other server to see an update");
+}
+
 TEST(TVisibility, ExpectVisibilityJudgesThePairsWhoseOutcomeIsKnown) {
     // Two updates from s1, seen 2 and 4 ms later; then one at s3 while it is cut off: its pairs
     // met a fault and are left out (they never close).
