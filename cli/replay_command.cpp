@@ -1,7 +1,7 @@
 // `herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]
-// [--skew-tolerance D] [--late-tolerance D] [--base-port P] [--compare]`: the scenario against real
-// processes (replay/replay.hpp), reported as `herd sim` reports; with --compare, beside the
-// simulator's run of the same file and seed.
+// [--skew-tolerance D] [--late-tolerance D] [--base-port P] [--compare] [--history F]`: the
+// scenario against real processes (replay/replay.hpp), reported as `herd sim` reports; with
+// --compare, beside the simulator's run of the same file and seed.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -31,6 +31,7 @@ constexpr const char* usage =
     "usage: herd replay SCENARIO [--seed N] [--report F.json] [--trace-dir D] [--keep-logs D]\n"
     "                            [--skew-tolerance D] [--late-tolerance D] [--base-port P]\n"
     "                            [--compare [--sim-processing DIST]] [--strict] [--html F]\n"
+    "                            [--history F.jsonl]\n"
     "       herd replay --calibrate [--base-port P]\n";
 
 std::string cell(std::string text, std::size_t width) {
@@ -247,6 +248,10 @@ void describe(po::options_description& visible) {
         "html", po::value<std::string>(),
         "write a self-contained HTML report of the real run (timeline, the servers' applies, "
         "staleness, propagation)")(
+        "history", po::value<std::string>(),
+        "write the clients' history (design §11: every request of the sends and workloads, its "
+        "reply's first line, invocation and completion on the run's clock) to this file, as "
+        "JSON lines `herd check` reads")(
         "compare", "also run the simulator on the same file and seed; print both side by side")(
         "sim-processing", po::value<std::string>(),
         "with --compare: the simulator charges this processing cost per message instead of the "
@@ -366,8 +371,19 @@ int run_replay(int argc, char** argv) {
             return report(line, Error{"cannot make a temporary file for the HTML report", 2});
         options.trace = &trace;
     }
+    std::ofstream history;
+    if (vm.count("history")) {
+        history.open(vm["history"].as<std::string>(), std::ios::binary | std::ios::trunc);
+        if (!history)
+            return report(line,
+                          Error{"--history: cannot write " + vm["history"].as<std::string>(), 2});
+        options.history = &history;
+    }
     auto result = replay::replay(scenario, options);
     trace.close();
+    history.close();
+    if (vm.count("history") && !history)
+        return report(line, Error{"--history: cannot write " + vm["history"].as<std::string>(), 2});
     if (stop_requested) return report(line, Error{"interrupted; every server was stopped", 130});
     if (const Error* e = error_of(result)) return report(line, with_status(*e, 3));
     const auto status =

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 
 #include "core/assert.hpp"
 #include "sim/workload.hpp"
@@ -30,6 +31,8 @@ struct Clients::WorkConn {
     std::string pending;  // lines not yet handed to the socket
     std::string writing_now;
     std::array<char, 4096> drain{};
+    std::deque<int> in_flight;  // with a history: the requests written, awaiting their reply
+    std::string partial;        // with a history: a reply line read in part
 };
 
 struct Clients::Workload {
@@ -48,7 +51,8 @@ tcp::endpoint loopback(std::uint16_t port) {
 
 }  // namespace
 
-Clients::Clients(RealHerd& herd, const sim::Scenario& scenario, Clock::time_point t0)
+Clients::Clients(RealHerd& herd, const sim::Scenario& scenario, Clock::time_point t0,
+                 sim::HistoryRecorder* history)
     : herd_(herd),
       sc_(scenario),
       t0_(t0),
@@ -56,7 +60,8 @@ Clients::Clients(RealHerd& herd, const sim::Scenario& scenario, Clock::time_poin
       live_(scenario.herd.servers.size()),
       work_(scenario.herd.servers.size()),
       workload_prng_(scenario.seed * 4 + 3),
-      alive_(std::make_shared<bool>(true)) {
+      alive_(std::make_shared<bool>(true)),
+      history_(history) {
     for (auto& l : live_)
         l = true;
 }
@@ -71,6 +76,26 @@ Clients::~Clients() {
         for (auto& w : workloads_)
             w->timer.cancel();
     });
+}
+
+void Clients::invoked(int id, int server, std::string_view bytes) {
+    if (history_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(history_mutex_);
+    const Instant now{
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count()};
+    history_->invoked(id, sc_.herd.servers[static_cast<std::size_t>(server)].name.str(), bytes,
+                      now);
+}
+
+void Clients::replied(int id, std::string_view bytes, bool complete) {
+    if (history_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(history_mutex_);
+    if (!bytes.empty()) history_->received(id, bytes);
+    if (complete)
+        history_->completed(
+            id,
+            Instant{
+                std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count()});
 }
 
 void Clients::set_live(int s, bool live) {
@@ -112,6 +137,7 @@ void Clients::send(int s, const std::string& line, Instant at) {
         clients_.push_back(sim::SimClient{s, {}, false, false});
     }
     const std::uint16_t port = herd_.client_port(s);
+    invoked(static_cast<int>(c->index), s, c->out);
     asio::post(herd_.io(), [this, c, port, alive = alive_] {
         if (!*alive) return;
         c->socket.async_connect(loopback(port), [this, c,
@@ -133,6 +159,7 @@ void Clients::read_reply(const std::shared_ptr<SendConn>& c) {
         asio::buffer(c->buffer),
         [this, c, alive = alive_](const boost::system::error_code& ec, std::size_t n) {
             if (!*alive) return;
+            replied(static_cast<int>(c->index), std::string_view(c->buffer.data(), n), !!ec);
             std::lock_guard<std::mutex> lock(mutex_);
             sim::SimClient& client = clients_[c->index];
             client.received.append(c->buffer.data(), n);
@@ -201,6 +228,10 @@ void Clients::write_work(int s, std::string line) {
                                     flush_work(c);
                                 });
     }
+    if (history_ != nullptr) {
+        c->in_flight.push_back(next_work_id_);
+        invoked(next_work_id_++, s, line);
+    }
     c->pending += line;
     if (c->open) flush_work(c);
 }
@@ -226,13 +257,25 @@ void Clients::flush_work(const std::shared_ptr<WorkConn>& c) {
 void Clients::drain_work(const std::shared_ptr<WorkConn>& c) {
     c->socket.async_read_some(
         asio::buffer(c->drain),
-        [this, c, alive = alive_](const boost::system::error_code& ec, std::size_t) {
+        [this, c, alive = alive_](const boost::system::error_code& ec, std::size_t n) {
             if (!*alive) return;
             if (ec) {
                 c->open = false;
                 boost::system::error_code ignored;
                 c->socket.close(ignored);
-                return;
+                return;  // requests still in flight complete without a reply at the run's end
+            }
+            if (history_ != nullptr) {
+                // Replies come in the order of the requests: each line completes the oldest.
+                c->partial.append(c->drain.data(), n);
+                for (std::size_t end; (end = c->partial.find('\n')) != std::string::npos;) {
+                    if (!c->in_flight.empty()) {
+                        replied(c->in_flight.front(),
+                                std::string_view(c->partial).substr(0, end + 1), true);
+                        c->in_flight.pop_front();
+                    }
+                    c->partial.erase(0, end + 1);
+                }
             }
             drain_work(c);
         });

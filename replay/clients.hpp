@@ -7,6 +7,10 @@
 // random live server, clients and positions drawn as the simulator draws them; replies are read
 // and dropped. A workload connection that breaks (its server crashed) is opened again for the
 // next line to that server.
+//
+// With a HistoryRecorder, every request is an operation of the clients' history (design §11):
+// invoked when it is handed to the socket, completed when its reply line is read (a send's when
+// the server closes), times on the run's steady clock from t0 (scenario time).
 #pragma once
 
 #include <atomic>
@@ -19,6 +23,7 @@
 #include "core/prng.hpp"
 #include "replay/real_herd.hpp"
 #include "sim/checker.hpp"
+#include "sim/history_recorder.hpp"
 
 namespace herd::replay {
 
@@ -26,7 +31,8 @@ class Clients {
   public:
     using Clock = std::chrono::steady_clock;
     // `wall_at` gives the scenario's wall clock (epoch + elapsed scenario time) at an instant.
-    Clients(RealHerd& herd, const sim::Scenario& scenario, Clock::time_point t0);
+    Clients(RealHerd& herd, const sim::Scenario& scenario, Clock::time_point t0,
+            sim::HistoryRecorder* history = nullptr);
     ~Clients();
 
     // A `send` statement due at `at`: `line` with {now} filled in with the scenario's wall clock
@@ -59,6 +65,9 @@ class Clients {
     void write_work(int s, std::string line);
     void flush_work(const std::shared_ptr<WorkConn>& c);
     void drain_work(const std::shared_ptr<WorkConn>& c);
+    // The history's calls, under history_mutex_, at the run's time now.
+    void invoked(int id, int server, std::string_view bytes);
+    void replied(int id, std::string_view bytes, bool complete);
 
     RealHerd& herd_;
     const sim::Scenario& sc_;
@@ -74,6 +83,9 @@ class Clients {
     std::atomic<std::uint64_t> workload_refused_{0};
     std::atomic<std::int64_t> released_before_ns_{0};
     std::shared_ptr<bool> alive_;  // false once destroyed: late handlers do nothing
+    sim::HistoryRecorder* history_;
+    std::mutex history_mutex_;
+    int next_work_id_ = 1 << 30;  // workload requests' ids in the history (sends: their index)
 };
 
 }  // namespace herd::replay

@@ -124,8 +124,10 @@ Result<sim::SimResult> Run::go() {
     if (auto e = herd_.wait_linked(t0_)) return Error{"the herd did not start: " + e->message};
     note("herd of " + std::to_string(sc_.herd.servers.size()) + " linked; replaying from t=0");
     std::optional<Error> failed;
+    std::optional<sim::HistoryRecorder> history;
+    if (options_.history != nullptr) history.emplace(options_.history, nullptr);
     {
-        Clients clients(herd_, sc_, t0_);
+        Clients clients(herd_, sc_, t0_, history ? &*history : nullptr);
         // Whatever happens, the second looks end before the clients they read go.
         struct JoinLooks {
             std::vector<LookAgain>& looks;
@@ -139,6 +141,7 @@ Result<sim::SimResult> Run::go() {
         result_.stats.workload_iamats = clients.workload_iamats();
         result_.stats.workload_refused = clients.workload_refused();
     }
+    if (history) history->finish(sc_.end());  // what never got a reply: null
     herd_.stop();
     if (interrupted()) return Error{"interrupted; the herd was stopped"};
     // A server that stopped on a failed assertion broke an invariant of its own: said as such.
@@ -474,7 +477,8 @@ std::optional<Error> replay_refusal(const sim::Scenario& sc) {
     if (clients_view != sc.steps.end())
         return Error{sc.file + ":" + std::to_string(clients_view->line) +
                      ": workload reads and sessions, and `expect sessions`, run only in herd sim "
-                     "for now: herd replay records no client history yet"};
+                     "for now: herd replay's workloads send IAMATs only, and it checks no client "
+                     "history as it goes (--history records one for herd check)"};
     if (sc.end().ns > replay_length_max_ns)
         return Error{sc.file + ": runs " + sim::format_duration(Duration{sc.end().ns}) +
                      "; herd replay runs at most 10 minutes of scenario time"};

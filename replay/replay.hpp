@@ -50,6 +50,9 @@ struct ReplayOptions {
     // When set, the servers' applies go here as trace lines ("apply" events at scenario time,
     // as `herd sim --trace` writes them), for the HTML report.
     std::ostream* trace = nullptr;
+    // When set, the clients' history (design §11; `--history`): every send's and workload's
+    // request, with its reply's first line, on the run's steady clock from t0.
+    std::ostream* history = nullptr;
 };
 
 // What one real hop costs on this machine besides its link latency: proxies, kernel, the server.
