@@ -43,6 +43,16 @@ ClientOutcome ClientService::handle_line(std::string_view line, Timestamp receiv
         return out;
     }
     if (const auto* whatsat = std::get_if<WhatsatRequest>(&request)) {
+        if (const auto cached = reply_cache_.find(whatsat->client);
+            defect(Defect::whatsat_cache_refreshed_before_conflict_rule) &&
+            cached != reply_cache_.end()) {
+            const auto view = AtLineView::parse(cached->second);
+            out.kind = ClientOutcome::Kind::places_query;
+            out.query = PlacesQuery{cached->second,    view->lat_nanodeg,
+                                    view->lon_nanodeg, std::string(view->latlon),
+                                    whatsat->radius,   whatsat->bound};
+            return out;
+        }
         const Record* record = store_.find(whatsat->client);
         if (record == nullptr && defect(Defect::whatsat_lookup_lower_bound)) {
             store_.for_each([&](const Record& r) {

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/defects.hpp"
 #include "core/line_buffer.hpp"
 #include "core/record_store.hpp"
 #include "core/time.hpp"
@@ -66,6 +68,12 @@ class ClientService {
     void set_refusing_records(bool refusing) { refusing_records_ = refusing; }
 
     const ServerName& self() const { return self_; }
+    // A peer sent this AT line (Defect::whatsat_cache_refreshed_before_conflict_rule only:
+    // otherwise nothing is kept).
+    void peer_line_received(std::string_view client, std::string_view at_line) {
+        if (!defect(Defect::whatsat_cache_refreshed_before_conflict_rule)) return;
+        reply_cache_.insert_or_assign(std::string(client), std::string(at_line));
+    }
 
   private:
     ServerName self_;
@@ -73,6 +81,7 @@ class ClientService {
     std::size_t record_bytes_max_;
     std::size_t store_bytes_max_;
     bool refusing_records_ = false;
+    std::map<std::string, std::string, std::less<>> reply_cache_;  // a defect's (see above)
 };
 
 }  // namespace herd

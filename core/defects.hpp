@@ -76,6 +76,11 @@ enum class Defect {
     // record of the client whose ID sorts next (w1 -> w10). The stores stay right; only a
     // client's history shows it (an impossible read: another client's record).
     whatsat_lookup_lower_bound,
+    // Reads (issue 29): WHATSAT answers from a reply cache of the last AT line a peer sent for
+    // each client, refreshed before the conflict rule decides: a peer's older record, which
+    // the store rightly refuses, still replaces the cached line, and a client's reads at this
+    // server go back in time. The stores stay right.
+    whatsat_cache_refreshed_before_conflict_rule,
 };
 
 #ifdef HERD_DEFECTS

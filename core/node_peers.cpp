@@ -343,6 +343,7 @@ void Node::apply_from_peer(ConnectionId conn, Connection& c, std::string_view li
         reject_peer_line(conn, c, "malformed AT line");
         return;
     }
+    clients_.peer_line_received(view->client, line);
     const Record* stored = nullptr;
     // The lookup above is reused when it was for the same client (it is, for canonical lines).
     const ApplyOutcome outcome = view->client == fast_client

@@ -80,6 +80,7 @@ struct WorkloadStep {
     std::string prefix = "w";
     std::uint64_t reads_per_s = 0;
     bool sessions = false;
+    bool sticky = false;  // sessions=sticky: each session stays at one server (its home)
 };
 struct ExpectConverged {};
 struct ExpectHasAt {

@@ -139,7 +139,7 @@ struct ServerLine {
     Spelled<Duration> length;  // pause: how long; clock_jump: by how much (signed)
     friend bool operator==(const ServerLine&, const ServerLine&) = default;
 };
-// `workload clients=N rate=R/s for=D [prefix=NAME] [reads=R/s] [sessions=on]`.
+// `workload clients=N rate=R/s for=D [prefix=NAME] [reads=R/s] [sessions=on|sticky]`.
 struct WorkloadLine {
     std::uint64_t clients = 0;
     std::uint64_t rate_per_s = 0;
@@ -147,6 +147,7 @@ struct WorkloadLine {
     std::optional<std::string> prefix;
     std::uint64_t reads_per_s = 0;  // WHATSATs of known clients at random servers
     bool sessions = false;          // each client a session that moves between servers
+    bool sticky = false;            // sessions=sticky: ... that stays at one server
     friend bool operator==(const WorkloadLine&, const WorkloadLine&) = default;
 };
 // `expect converged`, `expect S has C at LATLON`, `expect S has C time T`, `expect S lacks C`,

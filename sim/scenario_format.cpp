@@ -127,7 +127,9 @@ struct TimelineText {
                " rate=" + std::to_string(w.rate_per_s) + "/s for=" + w.length.text +
                (w.prefix ? " prefix=" + *w.prefix : "") +
                (w.reads_per_s > 0 ? " reads=" + std::to_string(w.reads_per_s) + "/s" : "") +
-               (w.sessions ? " sessions=on" : "");
+               (w.sticky     ? " sessions=sticky"
+                : w.sessions ? " sessions=on"
+                             : "");
     }
     std::string operator()(const ExpectLine& e) const {
         using Kind = ExpectLine::Kind;

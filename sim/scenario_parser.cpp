@@ -286,7 +286,7 @@ bool Builder::timeline(const TimelineStatement& what, StepAction& out) {
     if (const auto* s = std::get_if<ServerLine>(&what)) return server_step(*s, out);
     if (const auto* w = std::get_if<WorkloadLine>(&what)) {
         out = WorkloadStep{w->clients,     w->rate_per_s, w->length.value, w->prefix.value_or("w"),
-                           w->reads_per_s, w->sessions};
+                           w->reads_per_s, w->sessions,   w->sticky};
         return true;
     }
     return expect(std::get<ExpectLine>(what), out);

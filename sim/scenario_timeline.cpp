@@ -198,7 +198,7 @@ bool TimelineReader::partition(const Fields& t, TimelineStatement& out) {
 }
 
 constexpr const char* workload_usage =
-    "`workload clients=N rate=R/s for=DURATION [prefix=NAME] [reads=R/s] [sessions=on]`";
+    "`workload clients=N rate=R/s for=DURATION [prefix=NAME] [reads=R/s] [sessions=on|sticky]`";
 
 bool TimelineReader::workload(const Fields& t, TimelineStatement& out) {
     const std::string usage = std::string("expected ") + workload_usage;
@@ -247,9 +247,11 @@ bool TimelineReader::workload_field(std::string_view key, std::string_view value
         if (!r || *r == 0) return fail("expected reads=R/s with R from 1 to 1000000000");
         w.reads_per_s = *r;
     } else if (key == "sessions") {
-        if (value != "on" && value != "off")
-            return fail("expected sessions=on or sessions=off, got " + quoted(value));
-        w.sessions = value == "on";
+        if (value != "on" && value != "off" && value != "sticky")
+            return fail("expected sessions=on, sessions=sticky or sessions=off, got " +
+                        quoted(value));
+        w.sessions = value != "off";
+        w.sticky = value == "sticky";
     } else {
         return fail(std::string("expected ") + workload_usage);
     }

@@ -84,6 +84,10 @@ class Simulator::Impl final : public Driver::Owner {
     std::vector<int> live_servers() const;
     void workload_send(int target, const std::string& line, std::uint64_t process);
     std::uint64_t session_of(std::size_t step, std::uint64_t client) const;
+    // sessions=sticky: the one server a workload client's session talks to.
+    int home_of(std::uint64_t client) const {
+        return static_cast<int>(client % static_cast<std::uint64_t>(driver_.servers()));
+    }
     void note_known(std::size_t step, std::uint64_t client);
     void expect(const Step& step);
 
@@ -152,8 +156,11 @@ void Simulator::Impl::workload(EvWorkload& w) {
     const WorkloadDraw draw = draw_workload(workload_prng_, step.clients);
     if (live.empty()) {
         result_.stats.workload_refused += 1;
+    } else if (step.sticky && !driver_.up(home_of(draw.client))) {
+        result_.stats.workload_skipped += 1;  // its session's server is down: it waits
     } else {
-        const int target = live[workload_prng_.below(live.size())];
+        const int drawn = live[workload_prng_.below(live.size())];
+        const int target = step.sticky ? home_of(draw.client) : drawn;
         const std::uint64_t process = step.sessions ? session_of(w.step, draw.client) : 0;
         if (process != 0 && busy_.count(process)) {
             result_.stats.workload_skipped += 1;
@@ -185,9 +192,10 @@ void Simulator::Impl::workload_read(EvWorkload& w) {
         const std::uint64_t subject = step.sessions && reads_prng_.below(2) == 0
                                           ? reader
                                           : known[reads_prng_.below(known.size())];
-        const int target = live[reads_prng_.below(live.size())];
+        const int drawn = live[reads_prng_.below(live.size())];
+        const int target = step.sticky ? home_of(reader) : drawn;
         const std::uint64_t process = step.sessions ? session_of(w.step, reader) : 0;
-        if (process != 0 && busy_.count(process)) {
+        if ((process != 0 && busy_.count(process)) || !driver_.up(target)) {
             result_.stats.workload_skipped += 1;
         } else {
             result_.stats.workload_reads += 1;

@@ -290,9 +290,20 @@ void Generator::readers(std::vector<Timed>& out) {
     WorkloadLine w{20, 40, spell(config_.phase), hostile_prefix + "r-"};
     w.reads_per_s = 100;
     w.sessions = true;
-    out.push_back({config_.phase_start.ns, std::move(w)});
-    ExpectLine none{ExpectLine::Kind::sessions, {}, {}, "impossible-read"};
-    model_.push_back({0, std::move(none)});
+    // Where no server ever restarts (a restart empties a store), sessions that stay at one
+    // server must read each client's records in order: the store never goes back.
+    const bool restarts =
+        enabled(FaultKind::crash) ||
+        std::any_of(base_faults_.timeline.servers.begin(), base_faults_.timeline.servers.end(),
+                    [](const std::vector<FaultWindow>& row) {
+                        return std::any_of(row.begin(), row.end(),
+                                           [](const FaultWindow& f) { return f.kind == "down"; });
+                    });
+    w.sticky = !restarts;
+    out.push_back({config_.phase_start.ns, w});
+    model_.push_back({0, ExpectLine{ExpectLine::Kind::sessions, {}, {}, "impossible-read"}});
+    if (w.sticky)
+        model_.push_back({0, ExpectLine{ExpectLine::Kind::sessions, {}, {}, "monotonic-reads"}});
 }
 
 }  // namespace sweep_detail

@@ -170,7 +170,7 @@ TEST(SimHistory, WorkloadReadsAndSessionsAreCheckedAndWrittenBackByTheGrammar) {
     EXPECT_NE(error("workload clients=5 rate=10/s for=1s reads=0/s").find("R from 1"),
               std::string::npos);
     EXPECT_NE(error("workload clients=5 rate=10/s for=1s sessions=yes")
-                  .find("expected sessions=on or sessions=off, got 'yes'"),
+                  .find("expected sessions=on, sessions=sticky or sessions=off, got 'yes'"),
               std::string::npos);
     EXPECT_NE(error("workload clients=5 rate=10/s for=1s reads=1/s reads=2/s").find("twice"),
               std::string::npos);
@@ -180,6 +180,36 @@ TEST(SimHistory, WorkloadReadsAndSessionsAreCheckedAndWrittenBackByTheGrammar) {
     ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(doc));
     EXPECT_NE(format_document(std::get<ScenarioDoc>(doc)).find("reads=20/s sessions=on"),
               std::string::npos);
+    const auto sticky = parse_document(
+        "server A\nat 1s workload clients=5 rate=10/s for=1s reads=20/s sessions=sticky\n", "g.scn");
+    ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(sticky));
+    EXPECT_NE(format_document(std::get<ScenarioDoc>(sticky)).find("reads=20/s sessions=sticky"),
+              std::string::npos);
+}
+
+TEST(SimHistory, StickySessionsStayAtOneServerAndReadInOrder) {
+    // Each session at its home server (client number modulo 5): a store never goes back, so
+    // with no restart the reads of every session are monotonic, across partitions too.
+    const std::string text =
+        "herd fall2017\nseed 3\nlatency uniform(1ms,5ms)\n"
+        "at 100ms workload clients=20 rate=200/s for=2s reads=400/s sessions=sticky\n"
+        "at 500ms partition Alford Ball | Hamilton Holiday Welsh\nat 1500ms heal\n"
+        "at 4s expect converged\nat 4s expect sessions monotonic-reads at most 0\n";
+    std::string raw;
+    const auto ops = run_with_history(text, &raw);
+    std::map<std::uint64_t, std::set<std::string>> servers_of;
+    for (const history::Operation& op : ops)
+        servers_of[op.process].insert(op.server);
+    EXPECT_EQ(servers_of.size(), 20u);
+    for (const auto& [process, servers] : servers_of)
+        EXPECT_EQ(servers.size(), 1u) << process << " stayed at its home";
+    std::istringstream in(raw);
+    const auto checked = history::check_history(in, "sticky.jsonl");
+    ASSERT_TRUE(std::holds_alternative<history::CheckResult>(checked));
+    const auto& r = std::get<history::CheckResult>(checked);
+    EXPECT_GT(r.reads, 300u);
+    EXPECT_EQ(r.counts.count(history::AnomalyKind::monotonic_reads), 0u)
+        << history::format_check(r, "sticky.jsonl");
 }
 
 }  // namespace

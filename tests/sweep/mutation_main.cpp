@@ -55,6 +55,8 @@ const Mutant mutants[] = {
     {"time_compared_in_seconds", Defect::time_compared_in_seconds},
     {"sync_not_resumed_on_drain", Defect::sync_not_resumed_on_drain},
     {"whatsat_lookup_lower_bound", Defect::whatsat_lookup_lower_bound},
+    {"whatsat_cache_refreshed_before_conflict_rule",
+     Defect::whatsat_cache_refreshed_before_conflict_rule},
 };
 
 struct Base {

@@ -142,6 +142,17 @@ TEST(SweepFindsDefects, AReadAnsweredWithAnotherClientsRecord) {
     expect_found_and_shrunk(Defect::whatsat_lookup_lower_bound, config);
 }
 
+TEST(SweepFindsDefects, ReadsThatGoBackInTimeAtOneServer) {
+    // A reply cache refreshed before the conflict rule: a peer's older record, refused by the
+    // store, still answers the next WHATSAT. Generated readers whose sessions stay at one
+    // server (no fault restarts one) find it through `expect sessions monotonic-reads at most 0`.
+    SweepConfig config;
+    config.faults = {FaultKind::clients, FaultKind::silence, FaultKind::cut};
+    // An older record must arrive after a newer one, which takes links dropping in an order.
+    expect_found_and_shrunk(Defect::whatsat_cache_refreshed_before_conflict_rule, config,
+                            base_text(), 10);
+}
+
 TEST(SweepFindsDefects, TheCheckerReportsADoubledSkew) {
     // The invariant checker at work: a server whose clock is behind the client's doubles the
     // skew it stamps; the checker names the broken invariant (a run without the defect passes).
