@@ -81,21 +81,20 @@ Clients::~Clients() {
 void Clients::invoked(int id, int server, std::string_view bytes) {
     if (history_ == nullptr) return;
     std::lock_guard<std::mutex> lock(history_mutex_);
-    const Instant now{
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count()};
     history_->invoked(id, sc_.herd.servers[static_cast<std::size_t>(server)].name.str(), bytes,
-                      now);
+                      elapsed());
 }
 
 void Clients::replied(int id, std::string_view bytes, bool complete) {
     if (history_ == nullptr) return;
     std::lock_guard<std::mutex> lock(history_mutex_);
     if (!bytes.empty()) history_->received(id, bytes);
-    if (complete)
-        history_->completed(
-            id,
-            Instant{
-                std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count()});
+    if (complete) history_->completed(id, elapsed());
+}
+
+Instant Clients::elapsed() const {
+    return Instant{
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count()};
 }
 
 void Clients::set_live(int s, bool live) {
@@ -184,8 +183,7 @@ void Clients::tick(const std::shared_ptr<Workload>& w) {
     const auto due = [&](std::uint64_t i) {
         return sim::workload_offset(i, w->step.rate_per_s).ns;
     };
-    const std::int64_t elapsed =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count() - w->at.ns;
+    const std::int64_t elapsed = this->elapsed().ns - w->at.ns;
     const std::int64_t released = released_before_ns_ - w->at.ns;
     while (due(w->index) < w->step.length.ns && due(w->index) <= elapsed &&
            due(w->index) < released) {

@@ -68,6 +68,7 @@ class Clients {
     // The history's calls, under history_mutex_, at the run's time now.
     void invoked(int id, int server, std::string_view bytes);
     void replied(int id, std::string_view bytes, bool complete);
+    Instant elapsed() const;  // the run's time now: steady clock since t0
 
     RealHerd& herd_;
     const sim::Scenario& sc_;

@@ -199,9 +199,8 @@ ExpectationResult Checker::check_visibility(ExpectationResult r, const ExpectVis
     r.pass = within * 100'000 >= e.per_100k * known;
     if (!r.pass) {
         const std::uint64_t share = within * 100'000 / known;
-        r.found = std::to_string(share / 1000) + "." + std::to_string(share % 1000 / 100) +
-                  std::to_string(share % 100 / 10) + std::to_string(share % 10) + "% of " +
-                  std::to_string(known) + " pairs within " + format_duration(e.within);
+        r.found = format_share(share) + "% of " + std::to_string(known) + " pairs within " +
+                  format_duration(e.within);
         r.found_kind = Found::too_slow;
     }
     return r;

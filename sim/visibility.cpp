@@ -134,10 +134,14 @@ CurveGap largest_gap(const std::vector<std::int64_t>& a, const std::vector<std::
     return gap;
 }
 
-std::string format_points(std::uint64_t per_100k) {
+std::string format_share(std::uint64_t per_100k) {
     const std::string thousandths = std::to_string(per_100k % 1000);
     return std::to_string(per_100k / 1000) + "." + std::string(3 - thousandths.size(), '0') +
-           thousandths + " pp";
+           thousandths;
+}
+
+std::string format_points(std::uint64_t per_100k) {
+    return format_share(per_100k) + " pp";
 }
 
 std::int64_t window_for(const std::vector<std::int64_t>& sorted, std::uint64_t per_100k) {

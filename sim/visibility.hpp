@@ -97,7 +97,9 @@ struct CurveGap {
     std::int64_t at_ns = 0;
 };
 CurveGap largest_gap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
-// "1.234 pp": parts of 100 000 as percentage points, three decimals.
+// "97.500": parts of 100 000 as a percentage, three decimals.
+std::string format_share(std::uint64_t per_100k);
+// "1.234 pp": the same, as percentage points.
 std::string format_points(std::uint64_t per_100k);
 
 }  // namespace herd::sim

@@ -181,7 +181,8 @@ TEST(SimHistory, WorkloadReadsAndSessionsAreCheckedAndWrittenBackByTheGrammar) {
     EXPECT_NE(format_document(std::get<ScenarioDoc>(doc)).find("reads=20/s sessions=on"),
               std::string::npos);
     const auto sticky = parse_document(
-        "server A\nat 1s workload clients=5 rate=10/s for=1s reads=20/s sessions=sticky\n", "g.scn");
+        "server A\nat 1s workload clients=5 rate=10/s for=1s reads=20/s sessions=sticky\n",
+        "g.scn");
     ASSERT_TRUE(std::holds_alternative<ScenarioDoc>(sticky));
     EXPECT_NE(format_document(std::get<ScenarioDoc>(sticky)).find("reads=20/s sessions=sticky"),
               std::string::npos);
