@@ -59,9 +59,9 @@ void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::Si
     }
     out << "  hops   n sim  n real     p50 sim    p50 real  ratio     p90 sim    p90 real  ratio"
            "     p99 sim    p99 real  ratio\n";
-    static const std::vector<std::int64_t> none;
+    static const sim::Samples none;
     for (const auto& [h, unused] : hops) {
-        auto find = [h = h](const sim::SimResult& x) -> const std::vector<std::int64_t>& {
+        auto find = [h = h](const sim::SimResult& x) -> const sim::Samples& {
             auto it = x.propagation_by_hops.find(h);
             return it == x.propagation_by_hops.end() ? none : it->second;
         };
@@ -80,17 +80,17 @@ void print_propagation(std::ostream& out, const sim::SimResult& s, const sim::Si
 // One t-visibility distribution in both worlds: pairs, the windows for 50, 99 and 99.9 %, and
 // the largest gap between the two curves P(window <= t) (what bench/README.md's fidelity table
 // reports).
-void print_visibility_pair(std::ostream& out, const char* what, const std::vector<std::int64_t>& s,
-                           const std::vector<std::int64_t>& r) {
+void print_visibility_pair(std::ostream& out, const char* what, const sim::Samples& s,
+                           const sim::Samples& r) {
     if (s.empty() && r.empty()) return;
     out << what << ": pairs sim " << s.size() << ", real " << r.size();
     if (!s.empty() && !r.empty()) {
         for (const auto& [label, per_100k] :
              {std::pair{"50%", 50'000}, {"99%", 99'000}, {"99.9%", 99'900}})
             out << "; " << label << " sim "
-                << sim::format_window(sim::window_for(s, static_cast<std::uint64_t>(per_100k)))
+                << sim::format_window(s.nearest_rank(static_cast<std::uint64_t>(per_100k)))
                 << ", real "
-                << sim::format_window(sim::window_for(r, static_cast<std::uint64_t>(per_100k)));
+                << sim::format_window(r.nearest_rank(static_cast<std::uint64_t>(per_100k)));
         const sim::CurveGap gap = sim::largest_gap(s, r);
         out << "\n  largest gap between the curves: " << sim::format_points(gap.per_100k)
             << " at t=" << sim::format_latency(gap.at_ns);
@@ -131,8 +131,7 @@ int compare(std::ostream& out, const sim::Scenario& sc, const sim::SimResult& s,
             << times(fr.p50, fs.p50) << "); max sim " << sim::format_latency(fs.max) << ", real "
             << sim::format_latency(fr.max) << "\n";
     print_visibility_pair(out, "t-visibility (pairs that met no fault)",
-                          sim::visibility_all(s.visibility_by_hops),
-                          sim::visibility_all(r.visibility_by_hops));
+                          sim::merged(s.visibility_by_hops), sim::merged(r.visibility_by_hops));
     print_visibility_pair(out, "t-visibility across a fault", s.visibility_fault_ns,
                           r.visibility_fault_ns);
     out << "messages per update: sim " << sim::ratio(s.stats.peer_at_lines, s.stats.updates)

@@ -35,7 +35,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using Table = std::map<int, std::vector<std::int64_t>>;
+using Table = std::map<int, sim::Samples>;
 
 using Options = PropagationOptions;
 
@@ -198,10 +198,10 @@ class RealRun {
         for (const auto& [key, s, t] : applies) {
             auto it = origin_time.find(key);
             if (it != origin_time.end())
-                table[distance[static_cast<std::size_t>(s)]].push_back(t - it->second);
+                table[distance[static_cast<std::size_t>(s)]].add(t - it->second);
         }
         for (auto& [h, v] : table)
-            std::sort(v.begin(), v.end());
+            v.seal();
         return {table, origin_time.size()};
     }
 

@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/herd_file.hpp"
+#include "sim/samples.hpp"
 
 namespace herd::loadgen {
 
@@ -34,8 +35,8 @@ struct PropagationOptions {
 // What one measurement found.
 struct Propagation {
     std::string mode;  // "real herd on this machine", or the simulator's and its latency
-    std::map<int, std::vector<std::int64_t>> by_hops;  // hop distance -> sorted delays, ns
-    std::uint64_t updates = 0;                         // updates the origin applied
+    std::map<int, sim::Samples> by_hops;  // hop distance -> delays, ns (sealed)
+    std::uint64_t updates = 0;            // updates the origin applied
     bool passed = true;              // the simulator's run held its expectations (a real run: true)
     std::vector<std::int64_t> bare;  // the bare relay's hops, sorted (ns); empty if not measured
 };

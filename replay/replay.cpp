@@ -169,10 +169,6 @@ Result<sim::SimResult> Run::go() {
     result_.stats.places_hung = herd_.places_hung();
     result_.end = sc_.end();
     checker_.finish(result_.end);
-    std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
-    std::sort(result_.propagation_fault_ns.begin(), result_.propagation_fault_ns.end());
-    for (auto& [h, samples] : result_.propagation_by_hops)
-        std::sort(samples.begin(), samples.end());
     return std::move(result_);
 }
 

@@ -116,10 +116,14 @@ Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace, Dura
       result_(result),
       trace_(trace),
       fault_windows_(fault_timeline(scenario).merged()),
-      visibility_(scenario.herd.servers.size(),
-                  [this](int origin, int server, Instant written, Instant at) {
-                      visible(origin, server, written, at);
-                  }) {
+      visibility_(
+          scenario.herd.servers.size(),
+          [this](int origin, int server, Instant written, Instant at) {
+              visible(origin, server, written, at);
+          },
+          [this](std::size_t client, Timestamp time, std::uint64_t record) {
+              forget(client, time, record);
+          }) {
     const std::size_t n = sc_.herd.servers.size();
     last_applied_.resize(n);
     distances_.resize(n);
@@ -154,21 +158,25 @@ void Checker::restarted(int server) {
 void Checker::visible(int origin, int server, Instant written, Instant at) {
     const std::int64_t window = (at - written).ns;
     if (fault_between(written, at))
-        result_.visibility_fault_ns.push_back(window);
+        result_.visibility_fault_ns.add(window);
     else
-        result_.visibility_by_hops[hops(origin, server)].push_back(window);
+        result_.visibility_by_hops[hops(origin, server)].add(window);
 }
 
 void Checker::finish(Instant end) {
     visibility_.for_each_open([this, end](int origin, int server, Instant written) {
         if (fault_between(written, end))
-            result_.visibility_fault_ns.push_back(INT64_MAX);
+            result_.visibility_fault_ns.add(Samples::never);
         else
-            result_.visibility_by_hops[hops(origin, server)].push_back(INT64_MAX);
+            result_.visibility_by_hops[hops(origin, server)].add(Samples::never);
     });
-    std::sort(result_.visibility_fault_ns.begin(), result_.visibility_fault_ns.end());
+    result_.visibility_fault_ns.seal();
     for (auto& [h, windows] : result_.visibility_by_hops)
-        std::sort(windows.begin(), windows.end());
+        windows.seal();
+    result_.propagation_ns.seal();
+    result_.propagation_fault_ns.seal();
+    for (auto& [h, samples] : result_.propagation_by_hops)
+        samples.seal();
 }
 
 // The pairs so far that met no fault and whose outcome within D is known (closed, or open for
@@ -179,8 +187,7 @@ ExpectationResult Checker::check_visibility(ExpectationResult r, const ExpectVis
     std::uint64_t known = 0, within = 0;
     for (const auto& [h, windows] : result_.visibility_by_hops) {
         known += windows.size();
-        within += static_cast<std::uint64_t>(
-            std::count_if(windows.begin(), windows.end(), [d](std::int64_t w) { return w <= d; }));
+        within += windows.count_at_most(d);
     }
     visibility_.for_each_open([&](int, int, Instant written) {
         if ((r.at - written).ns > d && !fault_between(written, r.at)) known += 1;
@@ -226,29 +233,51 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
              Broken::older_record});
     }
     last[number] = r.time;
-    if (r.via.empty()) visibility_.written(now, s, number, r.time, r.line_hash);
-    visibility_.seen(now, s, number, r.time, r.line_hash);
     if (r.via.empty()) {
         st.updates += 1;
         origin_time_.emplace(r.line_hash, now);
+        visibility_.written(now, s, number, r.time, r.line_hash);
+        visibility_.seen(now, s, number, r.time, r.line_hash);
+        st.updates_tracked_max =
+            std::max<std::uint64_t>(st.updates_tracked_max, visibility_.updates_tracked());
         if (clock) check_skew(now, s, r, *clock);
         return;
     }
-    // Invariant: no server holds a record no client sent.
-    auto origin = origin_time_.find(r.line_hash);
-    if (origin == origin_time_.end()) {
+    // Invariant: no server holds a record no client sent. Looked up before the tracker hears of
+    // it: this apply may close the update's last pair, and the tracker then forgets it.
+    const auto origin = origin_time_.find(r.line_hash);
+    const std::optional<Instant> accepted =
+        origin == origin_time_.end() ? std::nullopt : std::optional<Instant>(origin->second);
+    // A record older than one every server has held is no longer kept (a restarted server may
+    // still take it from a message sent before): it is not checked.
+    const auto& below = forgotten_below_;
+    const bool forgotten =
+        !accepted && number < below.size() && below[number] && r.time <= *below[number];
+    visibility_.seen(now, s, number, r.time, r.line_hash);
+    if (!accepted) {
+        if (forgotten) {
+            st.stale_unchecked += 1;
+            return;
+        }
         result_.violations.push_back(
             {now, name(s) + " holds a record no client sent: " + r.at_line, Broken::forged_record});
         return;
     }
-    if (fault_between(origin->second, now)) {
-        result_.propagation_fault_ns.push_back((now - origin->second).ns);
+    const std::int64_t took = (now - *accepted).ns;
+    if (fault_between(*accepted, now)) {
+        result_.propagation_fault_ns.add(took);
         return;
     }
-    result_.propagation_ns.push_back((now - origin->second).ns);
+    result_.propagation_ns.add(took);
     auto from = server_numbers_.find(r.origin);
-    if (from != server_numbers_.end())
-        result_.propagation_by_hops[hops(from->second, s)].push_back((now - origin->second).ns);
+    if (from != server_numbers_.end()) result_.propagation_by_hops[hops(from->second, s)].add(took);
+}
+
+void Checker::forget(std::size_t client, Timestamp time, std::uint64_t record) {
+    origin_time_.erase(record);
+    if (client >= forgotten_below_.size()) forgotten_below_.resize(client + 1);
+    auto& below = forgotten_below_[client];
+    if (!below || *below < time) below = time;
 }
 
 namespace {

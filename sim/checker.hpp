@@ -55,7 +55,7 @@ class Checker {
     // `server` starts empty: its per-client history starts again.
     void restarted(int server);
     // The run ended at `end`: every t-visibility pair still open is one that never closed.
-    // Sorts the t-visibility figures.
+    // Seals the propagation and t-visibility samples.
     void finish(Instant end);
     ExpectationResult check(Instant now, const Step& step, const Observed& world) const;
 
@@ -74,6 +74,8 @@ class Checker {
                                      const Observed& world) const;
     ExpectationResult check_visibility(ExpectationResult r, const ExpectVisibility& e) const;
     void visible(int origin, int server, Instant written, Instant at);
+    // Every server has held an update or newer: its origin time is forgotten.
+    void forget(std::size_t client, Timestamp time, std::uint64_t record);
 
     const Scenario& sc_;
     Duration skew_tolerance_;
@@ -83,9 +85,11 @@ class Checker {
     std::vector<std::vector<std::optional<Timestamp>>> last_applied_;
     // Every client ID seen, numbered, so per-server checks are a vector index, not a hash lookup.
     std::unordered_map<std::string, std::size_t> client_numbers_;
-    // Keyed by the record's 64-bit hash (a long run sends millions of records, one entry each);
-    // looked up, never iterated.
+    // Keyed by the record's 64-bit hash, while some server has not held it or newer (the
+    // t-visibility tracker says when every one has); looked up, never iterated.
     std::unordered_map<std::uint64_t, Instant> origin_time_;
+    // Per client number, the newest client time of a record forgotten so (none: nothing yet).
+    std::vector<std::optional<Timestamp>> forgotten_below_;
     std::vector<std::vector<int>> distances_;  // hop distances from each origin, when needed
     std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
     // When some partition, cut, silence, crash or pause is in force: [from, to), in time order,

@@ -214,34 +214,48 @@ struct LogAxis {
     }
 };
 
-// One cumulative curve of sorted windows on `axis` (INT64_MAX, never: the curve stops short of
-// 100 %), at most html_curve_points steps.
+// The points of a cumulative curve of samples on `axis`, at most about html_curve_points steps:
+// each a run of samples drawn at its first value, up to the fraction at its last. Samples that
+// never happened (INT64_MAX) are not drawn: the curve stops short of 100 %.
 template <typename Axis>
-std::string cdf_curve(const std::vector<std::int64_t>& v, const Axis& axis,
-                      const std::string& style, const std::string& title) {
+std::string cdf_points(const Samples& v, const Axis& axis) {
     std::string points;
-    const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
+    const std::uint64_t n = v.size();
+    const std::uint64_t step = std::max<std::uint64_t>(n / html_curve_points, 1);
     std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
-    for (std::size_t i = 0; i < v.size() && v[i] != INT64_MAX; i += step) {
-        std::size_t upto = std::min(i + step, v.size());
-        while (upto > i + 1 && v[upto - 1] == INT64_MAX)
-            --upto;
-        const auto y = static_cast<std::int64_t>(2100 - upto * 2000 / v.size());
-        points += px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
+    std::uint64_t done = 0, drawn = 0;
+    std::optional<std::int64_t> start;  // the first value of the run not drawn yet
+    auto draw = [&]() {
+        const auto y = static_cast<std::int64_t>(2100 - done * 2000 / n);
+        points +=
+            px(axis.x(*start)) + "," + px(below) + " " + px(axis.x(*start)) + "," + px(y) + " ";
         below = y;
-    }
-    return "<polyline class=\"cdf\" style=\"" + style + "\" points=\"" + points + "\"><title>" +
-           escape(title) + "</title></polyline>";
+        drawn = done;
+        start.reset();
+    };
+    v.for_each_step([&](std::int64_t value, std::uint64_t count) {
+        if (value == Samples::never) return;
+        if (!start) start = value;
+        done += count;
+        if (done >= drawn + step) draw();
+    });
+    if (start) draw();
+    return points;
 }
 
-std::string visibility_row(const std::string& label, const std::string& colour,
-                           const std::vector<std::int64_t>& v) {
-    const auto never =
-        static_cast<std::size_t>(v.end() - std::lower_bound(v.begin(), v.end(), INT64_MAX));
+// One cumulative curve of windows on `axis`.
+template <typename Axis>
+std::string cdf_curve(const Samples& v, const Axis& axis, const std::string& style,
+                      const std::string& title) {
+    return "<polyline class=\"cdf\" style=\"" + style + "\" points=\"" + cdf_points(v, axis) +
+           "\"><title>" + escape(title) + "</title></polyline>";
+}
+
+std::string visibility_row(const std::string& label, const std::string& colour, const Samples& v) {
     return "<tr><td style=\"color:" + colour + "\">&#9632; " + escape(label) + "</td><td>" +
-           std::to_string(v.size()) + "</td><td>" + format_window(window_for(v, 50'000)) +
-           "</td><td>" + format_window(window_for(v, 99'000)) + "</td><td>" +
-           format_window(window_for(v, 99'900)) + "</td><td>" + std::to_string(never) +
+           std::to_string(v.size()) + "</td><td>" + format_window(v.nearest_rank(50'000)) +
+           "</td><td>" + format_window(v.nearest_rank(99'000)) + "</td><td>" +
+           format_window(v.nearest_rank(99'900)) + "</td><td>" + std::to_string(v.never_count()) +
            "</td></tr>";
 }
 
@@ -249,17 +263,14 @@ std::string visibility_row(const std::string& label, const std::string& colour,
 
 std::string visibility(const SimResult& r, const SimResult* simulated) {
     std::int64_t top = 1, bottom = INT64_MAX;  // the longest finite window, the shortest nonzero
-    auto widen = [&top, &bottom](const std::vector<std::int64_t>& v) {
-        const auto finite = std::lower_bound(v.begin(), v.end(), INT64_MAX);
-        if (finite != v.begin()) top = std::max(top, *std::prev(finite));
-        const auto nonzero = std::upper_bound(v.begin(), finite, std::int64_t{0});
-        if (nonzero != finite) bottom = std::min(bottom, *nonzero);
+    auto widen = [&top, &bottom](const Samples& v) {
+        top = std::max(top, v.max_finite());
+        if (v.min_nonzero() > 0) bottom = std::min(bottom, v.min_nonzero());
     };
-    const std::vector<std::int64_t> all = visibility_all(r.visibility_by_hops);
+    const Samples all = merged(r.visibility_by_hops);
     widen(all);
     widen(r.visibility_fault_ns);
-    const std::vector<std::int64_t> sim_all =
-        simulated ? visibility_all(simulated->visibility_by_hops) : std::vector<std::int64_t>{};
+    const Samples sim_all = simulated ? merged(simulated->visibility_by_hops) : Samples{};
     widen(sim_all);
     if (all.empty() && r.visibility_fault_ns.empty())
         return r.stats.updates == 0
@@ -311,7 +322,7 @@ std::string propagation(const SimResult& r) {
     std::int64_t top = 1;
     std::size_t samples = 0;
     for (const auto& [h, v] : r.propagation_by_hops) {
-        if (!v.empty()) top = std::max(top, v.back());
+        top = std::max(top, v.max_finite());
         samples += v.size();
     }
     if (samples == 0)
@@ -329,19 +340,7 @@ std::string propagation(const SimResult& r) {
                  "</td><td>" + std::to_string(p.count) + "</td><td>" + format_latency(p.p50) +
                  "</td><td>" + format_latency(p.p90) + "</td><td>" + format_latency(p.p99) +
                  "</td><td>" + format_latency(p.max) + "</td></tr>";
-        std::string points;
-        const std::size_t step = std::max<std::size_t>(v.size() / html_curve_points, 1);
-        std::int64_t below = 2100;  // y of the fraction so far, in tenths of a pixel
-        for (std::size_t i = 0; i < v.size(); i += step) {
-            const std::size_t upto = std::min(i + step, v.size());
-            const auto y = static_cast<std::int64_t>(2100 - upto * 2000 / v.size());
-            points +=
-                px(axis.x(v[i])) + "," + px(below) + " " + px(axis.x(v[i])) + "," + px(y) + " ";
-            below = y;
-        }
-        curves += "<polyline class=\"cdf\" style=\"stroke:" + hop_colour(colour++) +
-                  "\" points=\"" + points + "\"><title>" + std::to_string(h) +
-                  " hops</title></polyline>";
+        curves += cdf_curve(v, axis, "stroke:" + hop_colour(colour++), std::to_string(h) + " hops");
     }
     table += "</table>";
     return "<svg class=\"cdf-plot\" width=\"640\" height=\"240\">" + axis.ticks(10, 210) +

@@ -28,6 +28,17 @@ Percentiles percentiles(const std::vector<std::int64_t>& sorted) {
     return p;
 }
 
+Percentiles percentiles(const Samples& samples) {
+    Percentiles p;
+    p.count = samples.size();
+    if (samples.empty()) return p;
+    p.p50 = samples.nearest_rank(50'000);
+    p.p90 = samples.nearest_rank(90'000);
+    p.p99 = samples.nearest_rank(99'000);
+    p.max = samples.never_count() > 0 ? Samples::never : samples.max_finite();
+    return p;
+}
+
 std::string format_latency(std::int64_t ns) {
     std::string out;
     auto fixed = [&out](std::int64_t value, std::int64_t unit, const char* suffix) {
@@ -64,7 +75,7 @@ std::string ratio(std::uint64_t a, std::uint64_t b) {
     return out;
 }
 
-void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops) {
+void print_hop_table(std::ostream& out, const std::map<int, Samples>& by_hops) {
     auto cell = [](std::string text, std::size_t width) {
         if (text.size() < width) text.insert(0, width - text.size(), ' ');
         return text;
@@ -77,22 +88,18 @@ void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int
         return;
     }
     out << "  hops        n        p50        p90        p99        max\n";
-    std::vector<std::int64_t> all;
-    auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {
-        const Percentiles p = percentiles(sorted);
+    auto row = [&](const std::string& label, const Samples& samples) {
+        const Percentiles p = percentiles(samples);
         out << cell(label, 6) << cell(std::to_string(p.count), 9) << cell(format_latency(p.p50), 11)
             << cell(format_latency(p.p90), 11) << cell(format_latency(p.p99), 11)
             << cell(format_latency(p.max), 11) << "\n";
     };
-    for (const auto& [hops, samples] : by_hops) {
+    for (const auto& [hops, samples] : by_hops)
         row(hops < 0 ? "?" : std::to_string(hops), samples);
-        all.insert(all.end(), samples.begin(), samples.end());
-    }
-    std::sort(all.begin(), all.end());
-    row("all", all);
+    row("all", merged(by_hops));
 }
 
-std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops) {
+std::string hop_table_json(const std::map<int, Samples>& by_hops) {
     std::string out = "[";
     for (const auto& [hops, samples] : by_hops) {
         const Percentiles p = percentiles(samples);
@@ -109,36 +116,34 @@ std::string format_window(std::int64_t ns) {
     return ns == INT64_MAX ? "never" : format_latency(ns);
 }
 
-std::vector<std::int64_t> visibility_all(const std::map<int, std::vector<std::int64_t>>& by_hops) {
-    std::vector<std::int64_t> all;
-    for (const auto& [hops, windows] : by_hops)
-        all.insert(all.end(), windows.begin(), windows.end());
-    std::sort(all.begin(), all.end());
+Samples merged(const std::map<int, Samples>& by_hops) {
+    Samples all;
+    for (const auto& [hops, samples] : by_hops)
+        all.add(samples);
+    all.seal();
     return all;
 }
 
-void print_visibility(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops,
-                      const std::vector<std::int64_t>& across_faults) {
+void print_visibility(std::ostream& out, const std::map<int, Samples>& by_hops,
+                      const Samples& across_faults) {
     auto cell = [](std::string text, std::size_t width) {
         if (text.size() < width) text.insert(0, width - text.size(), ' ');
         return text;
     };
-    auto row = [&](const std::string& label, const std::vector<std::int64_t>& sorted) {
-        const auto never = static_cast<std::size_t>(
-            sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), INT64_MAX));
-        out << cell(label, 6) << cell(std::to_string(sorted.size()), 9)
-            << cell(format_window(window_for(sorted, 50'000)), 11)
-            << cell(format_window(window_for(sorted, 99'000)), 11)
-            << cell(format_window(window_for(sorted, 99'900)), 11) << cell(std::to_string(never), 7)
-            << "\n";
+    auto row = [&](const std::string& label, const Samples& windows) {
+        out << cell(label, 6) << cell(std::to_string(windows.size()), 9)
+            << cell(format_window(windows.nearest_rank(50'000)), 11)
+            << cell(format_window(windows.nearest_rank(99'000)), 11)
+            << cell(format_window(windows.nearest_rank(99'900)), 11)
+            << cell(std::to_string(windows.never_count()), 7) << "\n";
     };
-    const std::vector<std::int64_t> all = visibility_all(by_hops);
+    const Samples all = merged(by_hops);
     out << "t-visibility (write -> a read at another server returns it or newer): ";
     if (all.empty() && across_faults.empty()) {
         out << "no pairs\n";
         return;
     }
-    const std::size_t pairs = all.size() + across_faults.size();
+    const std::uint64_t pairs = all.size() + across_faults.size();
     out << pairs << (pairs == 1 ? " pair\n" : " pairs\n");
     out << "  hops    pairs        50%        99%      99.9%  never\n";
     for (const auto& [hops, windows] : by_hops)
@@ -258,7 +263,7 @@ void write_results(JsonWriter& w, const SimResult& r) {
 
 // One t-visibility distribution: its pairs, those that never closed, the windows for 50, 99 and
 // 99.9 %, and the curve: the window for each whole percent from 1 to 100 (null: never).
-void write_windows(JsonWriter& w, const std::vector<std::int64_t>& sorted) {
+void write_windows(JsonWriter& w, const Samples& sorted) {
     auto window = [&w](std::int64_t ns) {
         if (ns == INT64_MAX)
             w.Null();
@@ -269,19 +274,18 @@ void write_windows(JsonWriter& w, const std::vector<std::int64_t>& sorted) {
     w.Key("pairs");
     w.Uint64(sorted.size());
     w.Key("never");
-    w.Uint64(static_cast<std::uint64_t>(sorted.end() -
-                                        std::lower_bound(sorted.begin(), sorted.end(), INT64_MAX)));
+    w.Uint64(sorted.never_count());
     if (!sorted.empty()) {
         const std::pair<const char*, std::uint64_t> marks[] = {
             {"t50_ns", 50'000}, {"t99_ns", 99'000}, {"t99_9_ns", 99'900}};
         for (const auto& [key, per_100k] : marks) {
             w.Key(key);
-            window(window_for(sorted, per_100k));
+            window(sorted.nearest_rank(per_100k));
         }
         w.Key("curve_ns");
         w.StartArray();
         for (std::uint64_t percent = 1; percent <= 100; ++percent)
-            window(window_for(sorted, percent * 1000));
+            window(sorted.nearest_rank(percent * 1000));
         w.EndArray();
     }
     w.EndObject();
@@ -302,13 +306,13 @@ void write_visibility(JsonWriter& w, const SimResult& r) {
     }
     w.EndArray();
     w.Key("all");
-    write_windows(w, visibility_all(r.visibility_by_hops));
+    write_windows(w, merged(r.visibility_by_hops));
     w.Key("across_faults");
     write_windows(w, r.visibility_fault_ns);
     w.EndObject();
 }
 
-void write_percentiles(JsonWriter& w, const char* key, const std::vector<std::int64_t>& samples) {
+void write_percentiles(JsonWriter& w, const char* key, const Samples& samples) {
     const Percentiles p = percentiles(samples);
     w.Key(key);
     w.StartObject();
@@ -342,6 +346,8 @@ void write_stats(JsonWriter& w, const SimStats& s) {
         {"places_queries", s.places_queries},
         {"places_failures", s.places_failures},
         {"places_hung", s.places_hung},
+        {"stale_unchecked", s.stale_unchecked},
+        {"updates_tracked_max", s.updates_tracked_max},
         {"dials", s.dials},
         {"dials_failed", s.dials_failed},
         {"links_up", s.links_up},

@@ -21,22 +21,24 @@ struct Percentiles {
 
 // Nearest-rank percentiles of sorted samples.
 Percentiles percentiles(const std::vector<std::int64_t>& sorted);
+// The same of sealed samples (never counted in max when there is one).
+Percentiles percentiles(const Samples& samples);
 
 // "1.234ms" style, exact to the nanosecond for small values, 3 decimals otherwise.
 std::string format_latency(std::int64_t ns);
 
 // The propagation table by hop distance (one row per distance, then "all"), as `herd sim` and
 // `herd bench propagation` print it.
-void print_hop_table(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops);
-std::string hop_table_json(const std::map<int, std::vector<std::int64_t>>& by_hops);
+void print_hop_table(std::ostream& out, const std::map<int, Samples>& by_hops);
+std::string hop_table_json(const std::map<int, Samples>& by_hops);
 
 // t-visibility (sim/visibility.hpp): a table by hop distance and over all pairs, with the
 // window that 50, 99 and 99.9 % of the pairs closed within, then the pairs a fault was in force
-// during. Windows are sorted; INT64_MAX is a pair that never closed.
-void print_visibility(std::ostream& out, const std::map<int, std::vector<std::int64_t>>& by_hops,
-                      const std::vector<std::int64_t>& across_faults);
-// Every pair that met no fault, over all hop distances, sorted.
-std::vector<std::int64_t> visibility_all(const std::map<int, std::vector<std::int64_t>>& by_hops);
+// during. INT64_MAX is a pair that never closed.
+void print_visibility(std::ostream& out, const std::map<int, Samples>& by_hops,
+                      const Samples& across_faults);
+// Every sample over all hop distances, sealed.
+Samples merged(const std::map<int, Samples>& by_hops);
 // "1.234ms", or "never" for INT64_MAX.
 std::string format_window(std::int64_t ns);
 

@@ -339,10 +339,6 @@ SimResult Simulator::Impl::run() {
     driver_.count_live_traffic();  // crashed servers' traffic was counted at their crash
     result_.traced = trace_.enabled();
     result_.trace_hash = trace_.hash();
-    std::sort(result_.propagation_ns.begin(), result_.propagation_ns.end());
-    std::sort(result_.propagation_fault_ns.begin(), result_.propagation_fault_ns.end());
-    for (auto& [h, samples] : result_.propagation_by_hops)
-        std::sort(samples.begin(), samples.end());
     return std::move(result_);
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "history/check.hpp"
+#include "sim/samples.hpp"
 #include "sim/scenario.hpp"
 
 namespace herd::sim {
@@ -90,6 +91,12 @@ struct SimStats {
     std::uint64_t places_queries = 0;
     std::uint64_t places_failures = 0;  // injected by `places fail`
     std::uint64_t places_hung = 0;      // never answered (`places hang`)
+    // Records applied after every server had held them or newer (a restarted server taking an
+    // old message): their origin is forgotten by then, so they are not checked (sim/checker.hpp).
+    std::uint64_t stale_unchecked = 0;
+    // The most updates the checker kept at once (an update is kept while some server has not
+    // held it or newer, or some server holds it): bounded by the stores, not by the run.
+    std::uint64_t updates_tracked_max = 0;
     std::uint64_t dials = 0;
     std::uint64_t dials_failed = 0;
     std::uint64_t links_up = 0;
@@ -102,16 +109,17 @@ struct SimResult {
     std::vector<Violation> violations;
     // Origin accept -> applied at another server, for updates that met no fault on the way (no
     // partition, cut, silence, crash or pause in force anywhere between the two).
-    std::vector<std::int64_t> propagation_ns;
+    // Bounded whatever the run's length (sim/samples.hpp); sealed at the end of the run.
+    Samples propagation_ns;
     // The same for the others: recovery after a fault, reported apart (not by hops).
-    std::vector<std::int64_t> propagation_fault_ns;
-    std::map<int, std::vector<std::int64_t>> propagation_by_hops;  // the same, by hop distance
+    Samples propagation_fault_ns;
+    std::map<int, Samples> propagation_by_hops;  // the same, by hop distance
     // t-visibility (sim/visibility.hpp): each pair of an update and another server, how long
     // from the write until a read there would return it or newer, by hop distance from the
     // origin, for pairs no fault was in force during; INT64_MAX for a pair the run ended on.
-    // Sorted at the end of the run.
-    std::map<int, std::vector<std::int64_t>> visibility_by_hops;
-    std::vector<std::int64_t> visibility_fault_ns;  // the others: a fault in force meanwhile
+    // Sealed at the end of the run.
+    std::map<int, Samples> visibility_by_hops;
+    Samples visibility_fault_ns;  // the others: a fault in force meanwhile
     // The clients' anomalies with their witnesses (herd check's, the first few of each kind),
     // when the run checked its history (`expect sessions`); for the HTML report's timeline.
     std::vector<history::Anomaly> anomalies;

@@ -6,8 +6,59 @@
 
 namespace herd::sim {
 
-VisibilityTracker::VisibilityTracker(std::size_t servers, Visible on_visible)
-    : servers_(servers), on_visible_(std::move(on_visible)), held_(servers), counted_(servers) {}
+VisibilityTracker::VisibilityTracker(std::size_t servers, Visible on_visible, Closed on_closed)
+    : servers_(servers),
+      on_visible_(std::move(on_visible)),
+      on_closed_(std::move(on_closed)),
+      held_(servers),
+      counted_(servers) {}
+
+void VisibilityTracker::close(Update& u, int server, Instant now) {
+    HERD_ASSERT(u.open > 0);
+    u.open -= 1;
+    on_visible_(u.origin, server, u.written, now);
+}
+
+void VisibilityTracker::forget_closed(std::size_t client) {
+    auto& list = updates_[client];
+    for (std::size_t i = 0; i < list.size();) {
+        const Update u = list[i];
+        if (u.open != 0 || u.holders != 0) {
+            ++i;
+            continue;
+        }
+        list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+        updates_tracked_ -= 1;
+        const bool copy_left = std::any_of(list.begin(), list.end(), [&](const Update& x) {
+            return x.time == u.time && x.record == u.record;
+        });
+        if (on_closed_ && !copy_left) on_closed_(client, u.time, u.record);
+    }
+}
+
+bool VisibilityTracker::let_go(std::size_t client, const Mark& mark) {
+    if (client >= updates_.size()) return false;
+    auto& list = updates_[client];
+    auto it = std::lower_bound(list.begin(), list.end(), mark.time,
+                               [](const Update& x, Timestamp t) { return x.time < t; });
+    for (; it != list.end() && it->time == mark.time; ++it) {
+        if (it->record != mark.record || it->holders == 0) continue;
+        it->holders -= 1;
+        return it->holders == 0 && it->open == 0;
+    }
+    return false;
+}
+
+VisibilityTracker::Update& VisibilityTracker::find(std::size_t client, const Update& copy) {
+    auto& list = updates_[client];
+    auto it = std::lower_bound(list.begin(), list.end(), copy.time,
+                               [](const Update& x, Timestamp t) { return x.time < t; });
+    for (; it != list.end() && it->time == copy.time; ++it)
+        if (it->record == copy.record && it->origin == copy.origin && it->written == copy.written)
+            return *it;
+    HERD_ASSERT(false && "a waiting pair's update is still tracked");
+    return list.front();
+}
 
 std::optional<VisibilityTracker::Mark>& VisibilityTracker::held(int server, std::size_t client) {
     auto& row = held_[static_cast<std::size_t>(server)];
@@ -36,10 +87,12 @@ void VisibilityTracker::written(Instant now, int origin, std::size_t client, Tim
     HERD_ASSERT(static_cast<std::size_t>(origin) < servers_);
     if (client >= updates_.size()) updates_.resize(client + 1);
     auto& list = updates_[client];
-    const Update u{time, record, now, origin};
-    list.insert(std::upper_bound(list.begin(), list.end(), time,
-                                 [](Timestamp t, const Update& x) { return t < x.time; }),
-                u);
+    const auto at =
+        list.insert(std::upper_bound(list.begin(), list.end(), time,
+                                     [](Timestamp t, const Update& x) { return t < x.time; }),
+                    Update{time, record, now, origin, static_cast<std::uint32_t>(servers_ - 1)});
+    Update& u = *at;
+    updates_tracked_ += 1;
     for (std::size_t s = 0; s < servers_; ++s) {
         const int server = static_cast<int>(s);
         if (server == origin) continue;
@@ -48,20 +101,35 @@ void VisibilityTracker::written(Instant now, int origin, std::size_t client, Tim
         const std::optional<Mark>& now_held = held(server, client);
         if (now_held &&
             (time < now_held->time || (time == now_held->time && record == now_held->record)))
-            on_visible_(origin, server, now, now);
+            close(u, server, now);
         else if (covers(server, client, counted(server, client), u))
             waiting_.push_back({server, client, u});
     }
+    // Even closed at once, the update stays while its origin holds it (seen() comes next).
 }
 
 void VisibilityTracker::seen(Instant now, int server, std::size_t client, Timestamp time,
                              std::uint64_t record) {
-    held(server, client) = Mark{time, record};
+    std::optional<Mark>& holding = held(server, client);
+    bool closed_one = holding && let_go(client, *holding);
+    holding = Mark{time, record};
+    if (client < updates_.size()) {
+        auto& list = updates_[client];
+        auto it = std::lower_bound(list.begin(), list.end(), time,
+                                   [](const Update& x, Timestamp t) { return x.time < t; });
+        for (; it != list.end() && it->time == time; ++it)
+            if (it->record == record) {
+                it->holders += 1;
+                break;
+            }
+    }
     for (std::size_t i = 0; i < waiting_.size();) {
         const Waiting& w = waiting_[i];
         if (w.server == server && w.client == client &&
             (w.update.time < time || (w.update.time == time && w.update.record == record))) {
-            on_visible_(w.update.origin, server, w.update.written, now);
+            Update& u = find(client, w.update);
+            close(u, server, now);
+            closed_one = closed_one || u.open == 0;
             waiting_[i] = waiting_.back();
             waiting_.pop_back();
         } else {
@@ -72,17 +140,21 @@ void VisibilityTracker::seen(Instant now, int server, std::size_t client, Timest
     const std::optional<Mark> before = mark;
     if (before && (time < before->time ||
                    (time == before->time &&
-                    covers(server, client, before, Update{time, record, now, server}))))
+                    covers(server, client, before, Update{time, record, now, server})))) {
+        if (closed_one) forget_closed(client);
         return;  // counted already
+    }
     if (client < updates_.size()) {
-        const auto& list = updates_[client];
+        auto& list = updates_[client];
         auto it = before ? std::lower_bound(list.begin(), list.end(), before->time,
                                             [](const Update& x, Timestamp t) { return x.time < t; })
                          : list.begin();
         for (; it != list.end() && it->time <= time; ++it) {
             const bool now_covered = it->time < time || it->record == record;
-            if (now_covered && it->origin != server && !covers(server, client, before, *it))
-                on_visible_(it->origin, server, it->written, now);
+            if (now_covered && it->origin != server && !covers(server, client, before, *it)) {
+                close(*it, server, now);
+                closed_one = closed_one || it->open == 0;
+            }
         }
     }
     if (before && time == before->time)
@@ -90,10 +162,14 @@ void VisibilityTracker::seen(Instant now, int server, std::size_t client, Timest
     else
         mark = Mark{time, record};
     if (before && time > before->time) counted_ties_.erase({server, client});
+    if (closed_one) forget_closed(client);
 }
 
 void VisibilityTracker::restarted(int server) {
-    held_[static_cast<std::size_t>(server)].clear();
+    auto& row = held_[static_cast<std::size_t>(server)];
+    for (std::size_t client = 0; client < row.size(); ++client)
+        if (row[client] && let_go(client, *row[client])) forget_closed(client);
+    row.clear();
 }
 
 void VisibilityTracker::for_each_open(
@@ -113,21 +189,29 @@ void VisibilityTracker::for_each_open(
         f(w.update.origin, w.server, w.update.written);
 }
 
-CurveGap largest_gap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+CurveGap largest_gap(const Samples& a, const Samples& b) {
     CurveGap gap;
     if (a.empty() || b.empty()) return gap;
+    using Step = std::pair<std::int64_t, std::uint64_t>;
+    auto steps = [](const Samples& s) {
+        std::vector<Step> out;
+        s.for_each_step([&out](std::int64_t v, std::uint64_t n) { out.emplace_back(v, n); });
+        return out;
+    };
+    const std::vector<Step> sa = steps(a), sb = steps(b);
     __extension__ using Wide = unsigned __int128;  // counts times counts times 100 000
     const Wide na = a.size(), nb = b.size();
     std::size_t i = 0, j = 0;
-    // At each finite window of either, both curves as they stand just after it.
-    while (i < a.size() || j < b.size()) {
-        const std::int64_t t = j == b.size() || (i < a.size() && a[i] <= b[j]) ? a[i] : b[j];
-        if (t == INT64_MAX) break;  // never: no t reaches it
-        while (i < a.size() && a[i] == t)
-            ++i;
-        while (j < b.size() && b[j] == t)
-            ++j;
-        const Wide x = Wide{i} * nb, y = Wide{j} * na;
+    std::uint64_t below_a = 0, below_b = 0;
+    // At each finite value of either, both curves as they stand just after it.
+    while (i < sa.size() || j < sb.size()) {
+        const std::int64_t t = j == sb.size() || (i < sa.size() && sa[i].first <= sb[j].first)
+                                   ? sa[i].first
+                                   : sb[j].first;
+        if (t == Samples::never) break;  // never: no t reaches it
+        if (i < sa.size() && sa[i].first == t) below_a += sa[i++].second;
+        if (j < sb.size() && sb[j].first == t) below_b += sb[j++].second;
+        const Wide x = Wide{below_a} * nb, y = Wide{below_b} * na;
         const auto g = static_cast<std::uint64_t>((x > y ? x - y : y - x) * 100'000 / (na * nb));
         if (g > gap.per_100k) gap = CurveGap{g, t};
     }
@@ -142,15 +226,6 @@ std::string format_share(std::uint64_t per_100k) {
 
 std::string format_points(std::uint64_t per_100k) {
     return format_share(per_100k) + " pp";
-}
-
-std::int64_t window_for(const std::vector<std::int64_t>& sorted, std::uint64_t per_100k) {
-    HERD_ASSERT(!sorted.empty() && per_100k <= 100'000);
-    // Nearest rank: the smallest window that at least per_100k / 100 000 of the pairs are within.
-    const std::uint64_t n = sorted.size();
-    std::uint64_t rank = (per_100k * n + 99'999) / 100'000;
-    rank = std::max<std::uint64_t>(rank, 1);
-    return sorted[rank - 1];
 }
 
 }  // namespace herd::sim

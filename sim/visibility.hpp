@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/time.hpp"
+#include "sim/samples.hpp"
 
 namespace herd::sim {
 
@@ -34,8 +35,12 @@ class VisibilityTracker {
     // A pair's window ended: `server` first held the update of `origin` written at `written`
     // (or a record of its client with a later time) at `visible`.
     using Visible = std::function<void(int origin, int server, Instant written, Instant visible)>;
+    // Every pair of an update closed and no server holding it: the tracker forgets it (so its
+    // memory is bounded by the updates still open and the stores, not by the run's length),
+    // after telling this (once per record, when its last copy goes).
+    using Closed = std::function<void(std::size_t client, Timestamp time, std::uint64_t record)>;
 
-    VisibilityTracker(std::size_t servers, Visible on_visible);
+    VisibilityTracker(std::size_t servers, Visible on_visible, Closed on_closed = {});
 
     // An update: `origin` accepted client `client`'s record (client time `time`, content hash
     // `record`) at `now`.
@@ -48,6 +53,8 @@ class VisibilityTracker {
 
     // Every pair still open: its origin, its server and when its update was written.
     void for_each_open(const std::function<void(int origin, int server, Instant written)>& f) const;
+    // How many updates it tracks: a pair still open, or held by some server.
+    std::size_t updates_tracked() const { return updates_tracked_; }
 
   private:
     struct Update {
@@ -55,6 +62,8 @@ class VisibilityTracker {
         std::uint64_t record;
         Instant written;
         int origin;
+        std::uint32_t open = 0;     // pairs not closed yet
+        std::uint32_t holders = 0;  // servers whose store holds it now
     };
     // A record's place: its time, and the records of that time it stands for (a store holds
     // one; a counted mark may have met more than one record of one time, through a tie won).
@@ -66,9 +75,19 @@ class VisibilityTracker {
                 const Update& u) const;
     std::optional<Mark>& held(int server, std::size_t client);
     std::optional<Mark>& counted(int server, std::size_t client);
+    // Closes the pair of `u` (an update of `client`, in updates_) and `server` at `now`.
+    void close(Update& u, int server, Instant now);
+    // Forgets the updates of `client` whose pairs are all closed and that no server holds.
+    void forget_closed(std::size_t client);
+    // `server`'s store no longer holds `mark` (of `client`); true when that may free it.
+    bool let_go(std::size_t client, const Mark& mark);
+    // The tracked update a waiting pair's copy stands for.
+    Update& find(std::size_t client, const Update& copy);
 
     std::size_t servers_;
     Visible on_visible_;
+    Closed on_closed_;
+    std::size_t updates_tracked_ = 0;
     std::vector<std::vector<Update>> updates_;               // by client, in order of client time
     std::vector<std::vector<std::optional<Mark>>> held_;     // by server, by client
     std::vector<std::vector<std::optional<Mark>>> counted_;  // by server, by client
@@ -84,19 +103,13 @@ class VisibilityTracker {
     std::vector<Waiting> waiting_;
 };
 
-// A distribution of windows, with the pairs that never closed as INT64_MAX: sorted.
-// The share of pairs closed within `t` (parts of 100 000, rounded down).
-std::uint64_t share_within(const std::vector<std::int64_t>& sorted, std::int64_t t);
-// The window that `per_100k` of the pairs closed within (nearest rank); INT64_MAX: never.
-std::int64_t window_for(const std::vector<std::int64_t>& sorted, std::uint64_t per_100k);
-
 // The largest vertical gap between two distributions' curves P(window <= t), over every t (the
 // Kolmogorov-Smirnov distance): in parts of 100 000 (rounded down), and a t where it is.
 struct CurveGap {
     std::uint64_t per_100k = 0;
     std::int64_t at_ns = 0;
 };
-CurveGap largest_gap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+CurveGap largest_gap(const Samples& a, const Samples& b);
 // "97.500": parts of 100 000 as a percentage, three decimals.
 std::string format_share(std::uint64_t per_100k);
 // "1.234 pp": the same, as percentage points.
