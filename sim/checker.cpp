@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/assert.hpp"
+
 #include "core/hash.hpp"
 #include "core/text.hpp"
 #include "sim/fault_timeline.hpp"
@@ -129,6 +131,13 @@ Checker::Checker(const Scenario& scenario, SimResult& result, Trace& trace, Dura
     distances_.resize(n);
     for (std::size_t s = 0; s < n; ++s)
         server_numbers_.emplace(sc_.herd.servers[s].name.str(), static_cast<int>(s));
+    for (const Step& step : sc_.steps)
+        if (const auto* e = std::get_if<ExpectVisibility>(&step.action))
+            visibility_bounds_.push_back(e->within.ns);
+    std::sort(visibility_bounds_.begin(), visibility_bounds_.end());
+    visibility_bounds_.erase(std::unique(visibility_bounds_.begin(), visibility_bounds_.end()),
+                             visibility_bounds_.end());
+    visibility_within_.assign(visibility_bounds_.size(), 0);
 }
 
 const std::string& Checker::name(int s) const {
@@ -157,10 +166,15 @@ void Checker::restarted(int server) {
 
 void Checker::visible(int origin, int server, Instant written, Instant at) {
     const std::int64_t window = (at - written).ns;
-    if (fault_between(written, at))
+    if (fault_between(written, at)) {
         result_.visibility_fault_ns.add(window);
-    else
-        result_.visibility_by_hops[hops(origin, server)].add(window);
+        return;
+    }
+    result_.visibility_by_hops[hops(origin, server)].add(window);
+    // Exact counts for `expect visibility`: the samples past samples_exact_max are bucketed.
+    for (std::size_t i = visibility_bounds_.size(); i > 0 && window <= visibility_bounds_[i - 1];
+         --i)
+        visibility_within_[i - 1] += 1;
 }
 
 void Checker::finish(Instant end) {
@@ -185,10 +199,11 @@ void Checker::finish(Instant end) {
 ExpectationResult Checker::check_visibility(ExpectationResult r, const ExpectVisibility& e) const {
     const std::int64_t d = e.within.ns;
     std::uint64_t known = 0, within = 0;
-    for (const auto& [h, windows] : result_.visibility_by_hops) {
+    for (const auto& [h, windows] : result_.visibility_by_hops)
         known += windows.size();
-        within += windows.count_at_most(d);
-    }
+    const auto bound = std::lower_bound(visibility_bounds_.begin(), visibility_bounds_.end(), d);
+    HERD_ASSERT(bound != visibility_bounds_.end() && *bound == d);
+    within = visibility_within_[static_cast<std::size_t>(bound - visibility_bounds_.begin())];
     visibility_.for_each_open([&](int, int, Instant written) {
         if ((r.at - written).ns > d && !fault_between(written, r.at)) known += 1;
     });
@@ -216,6 +231,8 @@ ExpectationResult Checker::check_visibility(ExpectationResult r, const ExpectVis
 void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<Timestamp> clock) {
     SimStats& st = result_.stats;
     st.applies += 1;
+    now_ = now;
+    forget_due(now);
     if (trace_.enabled())
         trace_.begin(now, "apply")
             .field("server", name(s))
@@ -274,10 +291,18 @@ void Checker::applied(Instant now, int s, const RecordApplied& r, std::optional<
 }
 
 void Checker::forget(std::size_t client, Timestamp time, std::uint64_t record) {
-    origin_time_.erase(record);
-    if (client >= forgotten_below_.size()) forgotten_below_.resize(client + 1);
-    auto& below = forgotten_below_[client];
-    if (!below || *below < time) below = time;
+    forgetting_.push_back({now_ + origin_forget_grace, client, time, record});
+}
+
+void Checker::forget_due(Instant now) {
+    while (!forgetting_.empty() && forgetting_.front().due <= now) {
+        const Forgetting& f = forgetting_.front();
+        origin_time_.erase(f.record);
+        if (f.client >= forgotten_below_.size()) forgotten_below_.resize(f.client + 1);
+        auto& below = forgotten_below_[f.client];
+        if (!below || *below < f.time) below = f.time;
+        forgetting_.pop_front();
+    }
 }
 
 namespace {

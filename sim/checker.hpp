@@ -4,6 +4,7 @@
 // the replies simulated clients read.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,11 @@
 #include "sim/visibility.hpp"
 
 namespace herd::sim {
+
+// How long after every server has held an update or newer, and none holds it, the checker keeps
+// its origin time: a record that arrives later (at a server restarted meanwhile) is counted in
+// SimStats::stale_unchecked, not checked. Memory: the updates of this much time.
+inline constexpr Duration origin_forget_grace{10'000'000'000};
 
 // A simulated client connection of a `send` statement, and what it read.
 struct SimClient {
@@ -74,8 +80,11 @@ class Checker {
                                      const Observed& world) const;
     ExpectationResult check_visibility(ExpectationResult r, const ExpectVisibility& e) const;
     void visible(int origin, int server, Instant written, Instant at);
-    // Every server has held an update or newer: its origin time is forgotten.
+    // Every server has held an update or newer and none holds it: its origin time is forgotten
+    // origin_forget_grace later (a message sent just before may still bring it to a restarted
+    // server).
     void forget(std::size_t client, Timestamp time, std::uint64_t record);
+    void forget_due(Instant now);
 
     const Scenario& sc_;
     Duration skew_tolerance_;
@@ -90,11 +99,23 @@ class Checker {
     std::unordered_map<std::uint64_t, Instant> origin_time_;
     // Per client number, the newest client time of a record forgotten so (none: nothing yet).
     std::vector<std::optional<Timestamp>> forgotten_below_;
+    struct Forgetting {
+        Instant due;
+        std::size_t client;
+        Timestamp time;
+        std::uint64_t record;
+    };
+    std::deque<Forgetting> forgetting_;        // in order of `due`
+    Instant now_{0};                           // of the latest store change
     std::vector<std::vector<int>> distances_;  // hop distances from each origin, when needed
     std::unordered_map<std::string_view, int> server_numbers_;  // name -> index
     // When some partition, cut, silence, crash or pause is in force: [from, to), in time order,
     // disjoint (from the scenario's statements; `to` is INT64_MAX when never undone).
     std::vector<std::pair<Instant, Instant>> fault_windows_;
+    // The `within` of every `expect visibility` (ascending, once each), and how many no-fault
+    // pairs have closed within each so far: counted exactly as windows close.
+    std::vector<std::int64_t> visibility_bounds_;
+    std::vector<std::uint64_t> visibility_within_;
     VisibilityTracker visibility_;
 };
 

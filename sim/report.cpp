@@ -64,6 +64,19 @@ std::string format_latency(std::int64_t ns) {
     return out;
 }
 
+namespace {
+
+// Right-aligned in `width` columns; a cell after the first is always apart from the one before.
+std::string cell(std::string text, std::size_t width, bool first = false) {
+    if (text.size() < width)
+        text.insert(0, width - text.size(), ' ');
+    else if (!first)
+        text.insert(0, 1, ' ');
+    return text;
+}
+
+}  // namespace
+
 std::string ratio(std::uint64_t a, std::uint64_t b) {
     if (b == 0) return "n/a";
     // Two decimals, rounded, integer arithmetic only.
@@ -76,10 +89,6 @@ std::string ratio(std::uint64_t a, std::uint64_t b) {
 }
 
 void print_hop_table(std::ostream& out, const std::map<int, Samples>& by_hops) {
-    auto cell = [](std::string text, std::size_t width) {
-        if (text.size() < width) text.insert(0, width - text.size(), ' ');
-        return text;
-    };
     std::size_t samples = 0;
     for (const auto& [hops, v] : by_hops)
         samples += v.size();
@@ -90,9 +99,9 @@ void print_hop_table(std::ostream& out, const std::map<int, Samples>& by_hops) {
     out << "  hops        n        p50        p90        p99        max\n";
     auto row = [&](const std::string& label, const Samples& samples) {
         const Percentiles p = percentiles(samples);
-        out << cell(label, 6) << cell(std::to_string(p.count), 9) << cell(format_latency(p.p50), 11)
-            << cell(format_latency(p.p90), 11) << cell(format_latency(p.p99), 11)
-            << cell(format_latency(p.max), 11) << "\n";
+        out << cell(label, 6, true) << cell(std::to_string(p.count), 9)
+            << cell(format_latency(p.p50), 11) << cell(format_latency(p.p90), 11)
+            << cell(format_latency(p.p99), 11) << cell(format_latency(p.max), 11) << "\n";
     };
     for (const auto& [hops, samples] : by_hops)
         row(hops < 0 ? "?" : std::to_string(hops), samples);
@@ -126,12 +135,8 @@ Samples merged(const std::map<int, Samples>& by_hops) {
 
 void print_visibility(std::ostream& out, const std::map<int, Samples>& by_hops,
                       const Samples& across_faults) {
-    auto cell = [](std::string text, std::size_t width) {
-        if (text.size() < width) text.insert(0, width - text.size(), ' ');
-        return text;
-    };
     auto row = [&](const std::string& label, const Samples& windows) {
-        out << cell(label, 6) << cell(std::to_string(windows.size()), 9)
+        out << cell(label, 6, true) << cell(std::to_string(windows.size()), 9)
             << cell(format_window(windows.nearest_rank(50'000)), 11)
             << cell(format_window(windows.nearest_rank(99'000)), 11)
             << cell(format_window(windows.nearest_rank(99'900)), 11)

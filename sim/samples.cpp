@@ -14,8 +14,8 @@ constexpr std::size_t sub_buckets = std::size_t{1} << sub_bits;
 constexpr std::int64_t linear_max = 2 * static_cast<std::int64_t>(sub_buckets);  // 256
 
 std::size_t bucket_of(std::int64_t ns) {
-    HERD_ASSERT(ns >= 0 && ns != Samples::never);
-    if (ns < linear_max) return static_cast<std::size_t>(ns);
+    HERD_ASSERT(ns != Samples::never);
+    if (ns < linear_max) return static_cast<std::size_t>(std::max<std::int64_t>(ns, 0));
     const auto v = static_cast<std::uint64_t>(ns);
     const int e = std::bit_width(v) - 1;  // 8 and up
     const std::size_t sub = static_cast<std::size_t>(v >> (e - sub_bits)) - sub_buckets;
@@ -36,7 +36,6 @@ std::pair<std::int64_t, std::int64_t> bucket_range(std::size_t index) {
 }  // namespace
 
 void Samples::add(std::int64_t ns) {
-    HERD_ASSERT(ns >= 0);
     count_ += 1;
     if (ns == never) {
         never_ += 1;
@@ -50,7 +49,7 @@ void Samples::add(std::int64_t ns) {
         if (exact_.size() > samples_exact_max) to_buckets();
         return;
     }
-    add_to_bucket(ns, 1);
+    add_to_bucket(ns);
 }
 
 void Samples::add(const Samples& other) {
@@ -68,10 +67,9 @@ void Samples::add(const Samples& other) {
     }
     if (exact()) to_buckets();
     for (std::int64_t ns : other.exact_)
-        add_to_bucket(ns, 1);
-    if (other.buckets_.size() > buckets_.size()) buckets_.resize(other.buckets_.size(), 0);
+        add_to_bucket(ns);
     for (std::size_t b = 0; b < other.buckets_.size(); ++b)
-        buckets_[b] += other.buckets_[b];
+        if (other.buckets_[b].count != 0) add_bucket(b, other.buckets_[b]);
 }
 
 void Samples::seal() {
@@ -81,21 +79,28 @@ void Samples::seal() {
 
 void Samples::to_buckets() {
     for (std::int64_t ns : exact_)
-        add_to_bucket(ns, 1);
+        add_to_bucket(ns);
     exact_.clear();
     exact_.shrink_to_fit();
     sealed_ = true;
 }
 
-void Samples::add_to_bucket(std::int64_t ns, std::uint64_t n) {
-    const std::size_t b = bucket_of(ns);
-    if (b >= buckets_.size()) buckets_.resize(b + 1, 0);
-    buckets_[b] += n;
+void Samples::add_to_bucket(std::int64_t ns) {
+    add_bucket(bucket_of(ns), Bucket{1, ns, ns});
+}
+
+void Samples::add_bucket(std::size_t index, const Bucket& b) {
+    if (index >= buckets_.size()) buckets_.resize(index + 1);
+    Bucket& into = buckets_[index];
+    into.count += b.count;
+    into.low = std::min(into.low, b.low);
+    into.high = std::max(into.high, b.high);
 }
 
 std::int64_t Samples::bucket_value(std::size_t index) const {
-    const auto [low, width] = bucket_range(index);
-    return std::clamp(low + width / 2, min_, max_);
+    const auto [start, width] = bucket_range(index);
+    const Bucket& b = buckets_[index];
+    return std::clamp(start + width / 2, b.low, b.high);
 }
 
 std::int64_t Samples::min_nonzero() const {
@@ -131,17 +136,6 @@ std::int64_t Samples::nearest_rank(std::uint64_t per_100k) const {
     HERD_ASSERT(!empty() && per_100k <= 100'000);
     const std::uint64_t rank = (per_100k * count_ + 99'999) / 100'000;
     return at_rank(std::max<std::uint64_t>(rank, 1));
-}
-
-std::uint64_t Samples::count_at_most(std::int64_t t) const {
-    if (t == never) return count_;
-    if (exact())
-        return static_cast<std::uint64_t>(
-            std::count_if(exact_.begin(), exact_.end(), [t](std::int64_t v) { return v <= t; }));
-    std::uint64_t n = 0;
-    for (std::size_t b = 0; b < buckets_.size(); ++b)
-        if (buckets_[b] != 0 && bucket_value(b) <= t) n += buckets_[b];
-    return n;
 }
 
 std::vector<std::int64_t> Samples::values() const {

@@ -4,12 +4,14 @@
 // Up to `samples_exact_max` samples are kept one by one, so a small run reports exactly what it
 // measured. Past that, every sample goes into a log-bucket histogram: durations under 256 ns one
 // bucket each, above that 128 buckets per power of two, so a bucket is at most 1/128 of its
-// values wide and the value it reports (its middle, kept within the smallest and largest sample
-// seen) is within 0.4 % of every sample in it. Memory then stays under 60 KB whatever the run's
-// length: a day-long run costs no more than a second's.
+// values wide. A bucket keeps its count and its smallest and largest sample, and reports the
+// middle of its width kept within those two: within 0.4 % of every sample in it, and exact when
+// they are one value (a constant latency). Memory then stays under 180 KB whatever the run's
+// length: a day-long run costs no more than a second's (`Samples::heap_bytes`).
 //
 // Readers see the distribution as ascending steps (a value and how many samples have it), which
-// is all a percentile, a share within t, a curve or the gap between two curves needs.
+// is all a percentile, a curve or the gap between two curves needs. A count within a bound that
+// must be exact (`expect visibility`) is kept by the checker as the samples arrive.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,8 @@
 
 namespace herd::sim {
 
-// Kept one by one up to this many samples (64 KB); then bucketed.
+// Kept one by one up to this many samples (64 KB); then bucketed. A negative duration (clocks of
+// two processes) is kept as it is while exact, and bucketed as 0.
 inline constexpr std::size_t samples_exact_max = 8192;
 
 class Samples {
@@ -29,7 +32,7 @@ class Samples {
     void add(std::int64_t ns);
     // Every sample of `other` too. Both must be sealed, or neither read before sealing.
     void add(const Samples& other);
-    // Done adding: sorts the exact samples. Readers below (but count_at_most) need it.
+    // Done adding: sorts the exact samples. Readers below need it.
     void seal();
 
     std::uint64_t size() const { return count_; }
@@ -49,8 +52,6 @@ class Samples {
     // Nearest rank: the smallest value at least per_100k / 100 000 of the samples are at or
     // below (not empty).
     std::int64_t nearest_rank(std::uint64_t per_100k) const;
-    // How many samples are at most `t` (unsealed too).
-    std::uint64_t count_at_most(std::int64_t t) const;
 
     // f(value, count) for each distinct value (bucket) in ascending order, `never` last.
     template <typename F>
@@ -58,8 +59,7 @@ class Samples {
 
     // The heap bytes held (capacity): at most samples_exact_max samples' worth, or the buckets.
     std::size_t heap_bytes() const {
-        return exact_.capacity() * sizeof(std::int64_t) +
-               buckets_.capacity() * sizeof(std::uint64_t);
+        return exact_.capacity() * sizeof(std::int64_t) + buckets_.capacity() * sizeof(Bucket);
     }
 
     // The samples themselves, ascending, `never` last: only while exact() (tests, small runs).
@@ -68,15 +68,20 @@ class Samples {
   private:
     bool finite() const { return count_ > never_; }
     void to_buckets();
-    void add_to_bucket(std::int64_t ns, std::uint64_t n);
+    struct Bucket {
+        std::uint64_t count = 0;
+        std::int64_t low = INT64_MAX, high = INT64_MIN;  // its smallest and largest sample
+    };
+    void add_to_bucket(std::int64_t ns);
+    void add_bucket(std::size_t index, const Bucket& b);
     std::int64_t bucket_value(std::size_t index) const;
 
-    std::vector<std::int64_t> exact_;     // finite samples while exact()
-    std::vector<std::uint64_t> buckets_;  // counts by bucket index, once past samples_exact_max
+    std::vector<std::int64_t> exact_;  // finite samples while exact()
+    std::vector<Bucket> buckets_;      // by bucket index, once past samples_exact_max
     std::uint64_t count_ = 0;
     std::uint64_t never_ = 0;
     std::int64_t min_ = INT64_MAX;
-    std::int64_t max_ = 0;
+    std::int64_t max_ = INT64_MIN;
     bool sealed_ = true;
 };
 
@@ -93,7 +98,7 @@ void Samples::for_each_step(F&& f) const {
         }
     } else {
         for (std::size_t b = 0; b < buckets_.size(); ++b)
-            if (buckets_[b] != 0) f(bucket_value(b), buckets_[b]);
+            if (buckets_[b].count != 0) f(bucket_value(b), buckets_[b].count);
     }
     if (never_ != 0) f(never, never_);
 }

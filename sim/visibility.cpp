@@ -20,19 +20,27 @@ void VisibilityTracker::close(Update& u, int server, Instant now) {
 }
 
 void VisibilityTracker::forget_closed(std::size_t client) {
+    // One pass (a heal or a restart can close thousands of one client's updates at once).
     auto& list = updates_[client];
-    for (std::size_t i = 0; i < list.size();) {
-        const Update u = list[i];
-        if (u.open != 0 || u.holders != 0) {
-            ++i;
-            continue;
-        }
-        list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+    std::vector<Update> gone;
+    std::size_t kept = 0;
+    for (Update& u : list) {
+        if (u.open != 0 || u.holders != 0)
+            list[kept++] = u;
+        else
+            gone.push_back(u);
+    }
+    list.resize(kept);
+    for (const Update& u : gone) {
         updates_tracked_ -= 1;
-        const bool copy_left = std::any_of(list.begin(), list.end(), [&](const Update& x) {
-            return x.time == u.time && x.record == u.record;
-        });
-        if (on_closed_ && !copy_left) on_closed_(client, u.time, u.record);
+        if (!on_closed_) continue;
+        // The same record sent twice is told once, when its last copy goes.
+        auto same = std::lower_bound(list.begin(), list.end(), u.time,
+                                     [](const Update& x, Timestamp t) { return x.time < t; });
+        bool copy_left = false;
+        for (; same != list.end() && same->time == u.time && !copy_left; ++same)
+            copy_left = same->record == u.record;
+        if (!copy_left) on_closed_(client, u.time, u.record);
     }
 }
 

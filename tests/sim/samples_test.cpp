@@ -60,8 +60,6 @@ TEST(Samples, SmallRunsAreExact) {
     EXPECT_EQ(b.samples.max_finite(), 1'000'000);
     for (std::uint64_t per_100k = 0; per_100k <= 100'000; per_100k += 1'000)
         EXPECT_EQ(b.samples.nearest_rank(per_100k), exact_rank(b.sorted, per_100k)) << per_100k;
-    EXPECT_EQ(b.samples.count_at_most(3), 3u);
-    EXPECT_EQ(b.samples.count_at_most(Samples::never), 7u);
 }
 
 TEST(Samples, PastTheExactBoundEveryPercentileIsWithinOnePercent) {
@@ -97,26 +95,36 @@ TEST(Samples, MemoryStaysBoundedWhateverTheCount) {
         s.add(static_cast<std::int64_t>(prng.below(10'000'000'000)));  // up to 10 s
         if (i == 1'000'000) after_a_million = s.heap_bytes();
     }
-    EXPECT_LE(after_a_million, 60'000u);
+    EXPECT_LE(after_a_million, 180'000u);
     EXPECT_EQ(s.heap_bytes(), after_a_million);
     EXPECT_EQ(s.size(), 3'000'000u);
 }
 
-TEST(Samples, CountAtMostIsWithinOnePercentOfTheTime) {
-    Prng prng(5);
-    Both b;
-    for (int i = 0; i < 50'000; ++i)
-        b.add(static_cast<std::int64_t>(prng.below(20'000'000)));
-    b.seal();
-    for (std::int64_t t = 1'000; t < 20'000'000; t = t * 3 / 2) {
-        const auto below = [&](std::int64_t x) {
-            return static_cast<std::uint64_t>(
-                std::upper_bound(b.sorted.begin(), b.sorted.end(), x) - b.sorted.begin());
-        };
-        const std::uint64_t got = b.samples.count_at_most(t);
-        EXPECT_GE(got, below(t - t / 100)) << t;
-        EXPECT_LE(got, below(t + t / 100)) << t;
-    }
+TEST(Samples, ABucketOfOneValueReportsItExactlyAndNegativesAreKept) {
+    // A constant latency past the exact bound: every rank is that latency, not a bucket's middle.
+    Samples constant;
+    for (int i = 0; i < 20'000; ++i)
+        constant.add(i % 3 == 0 ? 3'000'000 : 6'000'000);
+    constant.seal();
+    ASSERT_FALSE(constant.exact());
+    EXPECT_EQ(constant.nearest_rank(30'000), 3'000'000);
+    EXPECT_EQ(constant.nearest_rank(50'000), 6'000'000);
+    Samples twice;
+    twice.add(constant);
+    twice.add(constant);
+    twice.seal();
+    EXPECT_EQ(twice.nearest_rank(30'000), 3'000'000);
+    // Two processes' clocks can make a duration negative: kept while exact, 0 when bucketed.
+    Samples skewed;
+    skewed.add(-5);
+    skewed.add(7);
+    skewed.seal();
+    EXPECT_EQ(skewed.values(), (std::vector<std::int64_t>{-5, 7}));
+    for (int i = 0; i < 10'000; ++i)
+        skewed.add(-3);
+    skewed.seal();
+    EXPECT_EQ(skewed.nearest_rank(50'000), -3);
+    EXPECT_EQ(skewed.min_finite(), -5);
 }
 
 TEST(Samples, MergingKeepsEverySampleExactWhileSmallAndBucketedPast) {

@@ -220,24 +220,46 @@ TEST(CheckerMemory, AForgottenRecordIsNotCheckedButANewerUnknownOneIsForged) {
     Checker checker(sc, result, trace);
     const Instant t{1'000'000};
     // s1 accepts time 10, s2 takes it; then s1 and s2 take time 20: time 10 is held nowhere and
-    // every pair of it closed, so it is forgotten.
+    // every pair of it closed, so it is forgotten, origin_forget_grace later.
     checker.applied(t, 0, applied_record("s1", "+0.1", "10", ""));
     checker.applied(t, 1, applied_record("s1", "+0.1", "10", "s1"));
     checker.applied(t, 0, applied_record("s1", "+0.1", "20", ""));
     checker.applied(t, 1, applied_record("s1", "+0.1", "20", "s1"));
     EXPECT_TRUE(result.violations.empty());
-    // s2 restarts and takes time 10 again from a message sent before: not checked.
+    // Within the grace, s2 restarted takes time 10 again from a message sent before: checked,
+    // and a propagation sample like any other.
     checker.restarted(1);
-    checker.applied(t, 1, applied_record("s1", "+0.1", "10", "s1"));
+    const std::uint64_t samples = result.propagation_ns.size();
+    checker.applied(t + Duration{5'000'000'000}, 1, applied_record("s1", "+0.1", "10", "s1"));
+    EXPECT_EQ(result.propagation_ns.size(), samples + 1);
+    EXPECT_EQ(result.stats.stale_unchecked, 0u);
+    // Past it, the same again is not checked.
+    checker.restarted(1);
+    const Instant later = t + origin_forget_grace + Duration{6'000'000'000};
+    checker.applied(later, 1, applied_record("s1", "+0.1", "10", "s1"));
     EXPECT_EQ(result.stats.stale_unchecked, 1u);
     EXPECT_TRUE(result.violations.empty());
     // A record of a newer time that s1 never accepted is forged.
-    checker.applied(t, 1, applied_record("s1", "+0.1", "30", "s1"));
+    checker.applied(later, 1, applied_record("s1", "+0.1", "30", "s1"));
     ASSERT_EQ(result.violations.size(), 1u);
     EXPECT_EQ(result.violations[0].kind, Broken::forged_record);
     // One of the kept time (20, held by s1) with another skew is forged too.
-    checker.applied(t, 0, applied_record("s1", "+0.2", "20", "s2"));
+    checker.applied(later, 0, applied_record("s1", "+0.2", "20", "s2"));
     EXPECT_EQ(result.violations.size(), 2u);
+}
+
+TEST(CheckerMemory, ExpectVisibilityCountsExactlyPastTheExactSamples) {
+    // A constant 3 ms a hop: about two thirds of the pairs are exactly 3 ms, past
+    // samples_exact_max pairs of one hop distance (bucketed there).
+    const SimResult r =
+        run("herd line 3\nlatency 3ms\n"
+            "at 0ms workload clients=50 rate=1000/s for=8s\n"
+            "at 9s expect visibility 66% within 3ms\nat 9s expect visibility 68% within 3ms\n");
+    ASSERT_FALSE(r.visibility_by_hops.at(1).exact());
+    ASSERT_EQ(r.expectations.size(), 2u);
+    EXPECT_TRUE(r.expectations[0].pass) << r.expectations[0].found;
+    EXPECT_FALSE(r.expectations[1].pass);
+    EXPECT_EQ(r.expectations[1].found.substr(0, 3), "67.") << r.expectations[1].found;
 }
 
 }  // namespace
