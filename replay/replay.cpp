@@ -414,7 +414,7 @@ void Run::replay_traces() {
     for (const TraceEvent& e : events) {
         check_until(Instant{e.steady_ns - t0});
         if (e.restart)
-            checker_.restarted(e.server);
+            checker_.restarted(Instant{e.steady_ns - t0}, e.server);
         else
             checker_.applied(Instant{e.steady_ns - t0}, e.server, e.applied);
     }

@@ -159,7 +159,8 @@ bool Checker::fault_between(Instant from, Instant to) const {
     return it != fault_windows_.begin() && std::prev(it)->second > from;
 }
 
-void Checker::restarted(int server) {
+void Checker::restarted(Instant now, int server) {
+    now_ = now;  // the updates its restart lets go of are forgotten from now
     last_applied_[static_cast<std::size_t>(server)].clear();
     visibility_.restarted(server);
 }

@@ -59,7 +59,7 @@ class Checker {
     void applied(Instant now, int server, const RecordApplied& r,
                  std::optional<Timestamp> clock = std::nullopt);
     // `server` starts empty: its per-client history starts again.
-    void restarted(int server);
+    void restarted(Instant now, int server);
     // The run ended at `end`: every t-visibility pair still open is one that never closed.
     // Seals the propagation and t-visibility samples.
     void finish(Instant end);

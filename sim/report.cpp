@@ -7,6 +7,7 @@
 
 #include "core/peer_protocol.hpp"
 #include "core/text.hpp"
+#include "sim/checker.hpp"
 #include "sim/visibility.hpp"
 
 namespace herd::sim {
@@ -189,6 +190,12 @@ void print_report(std::ostream& out, const Scenario& sc, const SimResult& r,
         out << "  and across a fault (one in force between accept and apply): n=" << f.count
             << " p50=" << format_latency(f.p50) << " p90=" << format_latency(f.p90)
             << " p99=" << format_latency(f.p99) << " max=" << format_latency(f.max) << "\n";
+    if (r.stats.stale_unchecked > 0)
+        out << "  and " << r.stats.stale_unchecked
+            << (r.stats.stale_unchecked == 1 ? " record" : " records") << " applied more than "
+            << format_duration(origin_forget_grace)
+            << " after every server had let it go (at a restarted server): not checked, not "
+               "counted\n";
     print_visibility(out, r.visibility_by_hops, r.visibility_fault_ns);
     const SimStats& s = r.stats;
     out << "messages per update: " << ratio(s.peer_at_lines, s.updates)

@@ -22,7 +22,7 @@
 namespace herd::sim {
 
 // Kept one by one up to this many samples (64 KB); then bucketed. A negative duration (clocks of
-// two processes) is kept as it is while exact, and bucketed as 0.
+// two processes) is kept as it is while exact, and bucketed with the durations under 1 ns.
 inline constexpr std::size_t samples_exact_max = 8192;
 
 class Samples {

@@ -139,7 +139,7 @@ void Simulator::Impl::start_server(int s) {
     // other draw is as before).
     config.client_hash_key =
         HashKey{mix64(sc_.seed ^ 0x6865726420737430ULL), mix64(sc_.seed ^ 0x6865726420737431ULL)};
-    checker_.restarted(s);
+    checker_.restarted(now(), s);
     if (trace_.enabled()) {
         trace_.begin(now(), "start")
             .field("server", sc_.herd.servers[static_cast<std::size_t>(s)].name.str())

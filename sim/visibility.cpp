@@ -34,7 +34,8 @@ void VisibilityTracker::forget_closed(std::size_t client) {
     for (const Update& u : gone) {
         updates_tracked_ -= 1;
         if (!on_closed_) continue;
-        // The same record sent twice is told once, when its last copy goes.
+        // The same record sent twice is told when no copy of it is left (twice when both go at
+        // once, which is harmless: the checker forgets it twice).
         auto same = std::lower_bound(list.begin(), list.end(), u.time,
                                      [](const Update& x, Timestamp t) { return x.time < t; });
         bool copy_left = false;

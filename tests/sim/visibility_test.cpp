@@ -228,13 +228,13 @@ TEST(CheckerMemory, AForgottenRecordIsNotCheckedButANewerUnknownOneIsForged) {
     EXPECT_TRUE(result.violations.empty());
     // Within the grace, s2 restarted takes time 10 again from a message sent before: checked,
     // and a propagation sample like any other.
-    checker.restarted(1);
+    checker.restarted(t, 1);
     const std::uint64_t samples = result.propagation_ns.size();
     checker.applied(t + Duration{5'000'000'000}, 1, applied_record("s1", "+0.1", "10", "s1"));
     EXPECT_EQ(result.propagation_ns.size(), samples + 1);
     EXPECT_EQ(result.stats.stale_unchecked, 0u);
     // Past it, the same again is not checked.
-    checker.restarted(1);
+    checker.restarted(t + Duration{6'000'000'000}, 1);
     const Instant later = t + origin_forget_grace + Duration{6'000'000'000};
     checker.applied(later, 1, applied_record("s1", "+0.1", "10", "s1"));
     EXPECT_EQ(result.stats.stale_unchecked, 1u);
@@ -246,6 +246,23 @@ TEST(CheckerMemory, AForgottenRecordIsNotCheckedButANewerUnknownOneIsForged) {
     // One of the kept time (20, held by s1) with another skew is forged too.
     checker.applied(later, 0, applied_record("s1", "+0.2", "20", "s2"));
     EXPECT_EQ(result.violations.size(), 2u);
+}
+
+TEST(CheckerMemory, TheGraceStartsWhenARestartLetsTheLastCopyGo) {
+    const Scenario sc = scenario("herd line 2\nuntil 1s\n");
+    SimResult result;
+    Trace trace(nullptr, false);
+    Checker checker(sc, result, trace);
+    const Instant t{1'000'000};
+    const auto seconds = [](std::int64_t n) { return Duration{n * 1'000'000'000}; };
+    checker.applied(t, 0, applied_record("s1", "+0.1", "10", ""));
+    checker.applied(t, 1, applied_record("s1", "+0.1", "10", "s1"));
+    checker.restarted(t + seconds(30), 1);  // s1 still holds it
+    checker.restarted(t + seconds(60), 0);  // the last copy goes: kept until t + 70 s
+    checker.applied(t + seconds(65), 1, applied_record("s1", "+0.1", "10", "s1"));
+    EXPECT_EQ(result.stats.stale_unchecked, 0u);
+    EXPECT_EQ(result.propagation_ns.size(), 2u);
+    EXPECT_TRUE(result.violations.empty());
 }
 
 TEST(CheckerMemory, ExpectVisibilityCountsExactlyPastTheExactSamples) {
