@@ -4,7 +4,6 @@
 #include <set>
 
 #include "core/assert.hpp"
-
 #include "core/hash.hpp"
 #include "core/text.hpp"
 #include "sim/fault_timeline.hpp"

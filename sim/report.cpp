@@ -16,15 +16,12 @@ Percentiles percentiles(const std::vector<std::int64_t>& sorted) {
     Percentiles p;
     p.count = sorted.size();
     if (sorted.empty()) return p;
-    auto rank = [&](std::size_t per_mille) {
-        // Nearest rank: the smallest value with at least per_mille/1000 of the samples at or below.
-        std::size_t k = (sorted.size() * per_mille + 999) / 1000;
-        if (k == 0) k = 1;
-        return sorted[k - 1];
+    auto rank = [&](std::uint64_t per_100k) {
+        return sorted[nearest_rank_of(p.count, per_100k) - 1];
     };
-    p.p50 = rank(500);
-    p.p90 = rank(900);
-    p.p99 = rank(990);
+    p.p50 = rank(50'000);
+    p.p90 = rank(90'000);
+    p.p99 = rank(99'000);
     p.max = sorted.back();
     return p;
 }

@@ -133,9 +133,7 @@ std::int64_t Samples::at_rank(std::uint64_t k) const {
 }
 
 std::int64_t Samples::nearest_rank(std::uint64_t per_100k) const {
-    HERD_ASSERT(!empty() && per_100k <= 100'000);
-    const std::uint64_t rank = (per_100k * count_ + 99'999) / 100'000;
-    return at_rank(std::max<std::uint64_t>(rank, 1));
+    return at_rank(nearest_rank_of(count_, per_100k));
 }
 
 std::vector<std::int64_t> Samples::values() const {

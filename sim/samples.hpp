@@ -25,6 +25,14 @@ namespace herd::sim {
 // two processes) is kept as it is while exact, and bucketed with the durations under 1 ns.
 inline constexpr std::size_t samples_exact_max = 8192;
 
+// The nearest-rank rule: the 1-based rank of the smallest of `n` sorted samples that at least
+// per_100k / 100 000 of them are at or below (n > 0).
+inline std::uint64_t nearest_rank_of(std::uint64_t n, std::uint64_t per_100k) {
+    HERD_ASSERT(n > 0 && per_100k <= 100'000);
+    const std::uint64_t rank = (per_100k * n + 99'999) / 100'000;
+    return rank == 0 ? 1 : rank;
+}
+
 class Samples {
   public:
     static constexpr std::int64_t never = INT64_MAX;

@@ -6,6 +6,17 @@
 
 namespace herd::sim {
 
+namespace {
+
+// The first of a client's updates (in order of time) at or after `time`.
+template <typename List>
+auto first_at(List& list, Timestamp time) {
+    return std::lower_bound(list.begin(), list.end(), time,
+                            [](const auto& x, Timestamp t) { return x.time < t; });
+}
+
+}  // namespace
+
 VisibilityTracker::VisibilityTracker(std::size_t servers, Visible on_visible, Closed on_closed)
     : servers_(servers),
       on_visible_(std::move(on_visible)),
@@ -36,8 +47,7 @@ void VisibilityTracker::forget_closed(std::size_t client) {
         if (!on_closed_) continue;
         // The same record sent twice is told when no copy of it is left (twice when both go at
         // once, which is harmless: the checker forgets it twice).
-        auto same = std::lower_bound(list.begin(), list.end(), u.time,
-                                     [](const Update& x, Timestamp t) { return x.time < t; });
+        auto same = first_at(list, u.time);
         bool copy_left = false;
         for (; same != list.end() && same->time == u.time && !copy_left; ++same)
             copy_left = same->record == u.record;
@@ -48,8 +58,7 @@ void VisibilityTracker::forget_closed(std::size_t client) {
 bool VisibilityTracker::let_go(std::size_t client, const Mark& mark) {
     if (client >= updates_.size()) return false;
     auto& list = updates_[client];
-    auto it = std::lower_bound(list.begin(), list.end(), mark.time,
-                               [](const Update& x, Timestamp t) { return x.time < t; });
+    auto it = first_at(list, mark.time);
     for (; it != list.end() && it->time == mark.time; ++it) {
         if (it->record != mark.record || it->holders == 0) continue;
         it->holders -= 1;
@@ -60,8 +69,7 @@ bool VisibilityTracker::let_go(std::size_t client, const Mark& mark) {
 
 VisibilityTracker::Update& VisibilityTracker::find(std::size_t client, const Update& copy) {
     auto& list = updates_[client];
-    auto it = std::lower_bound(list.begin(), list.end(), copy.time,
-                               [](const Update& x, Timestamp t) { return x.time < t; });
+    auto it = first_at(list, copy.time);
     for (; it != list.end() && it->time == copy.time; ++it)
         if (it->record == copy.record && it->origin == copy.origin && it->written == copy.written)
             return *it;
@@ -124,8 +132,7 @@ void VisibilityTracker::seen(Instant now, int server, std::size_t client, Timest
     holding = Mark{time, record};
     if (client < updates_.size()) {
         auto& list = updates_[client];
-        auto it = std::lower_bound(list.begin(), list.end(), time,
-                                   [](const Update& x, Timestamp t) { return x.time < t; });
+        auto it = first_at(list, time);
         for (; it != list.end() && it->time == time; ++it)
             if (it->record == record) {
                 it->holders += 1;
@@ -155,9 +162,7 @@ void VisibilityTracker::seen(Instant now, int server, std::size_t client, Timest
     }
     if (client < updates_.size()) {
         auto& list = updates_[client];
-        auto it = before ? std::lower_bound(list.begin(), list.end(), before->time,
-                                            [](const Update& x, Timestamp t) { return x.time < t; })
-                         : list.begin();
+        auto it = before ? first_at(list, before->time) : list.begin();
         for (; it != list.end() && it->time <= time; ++it) {
             const bool now_covered = it->time < time || it->record == record;
             if (now_covered && it->origin != server && !covers(server, client, before, *it)) {
